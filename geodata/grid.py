@@ -1,0 +1,212 @@
+"""One grid object instead of a loose transform, shape and CRS (after odc-geo's ``GeoBox``), and a raster on it.
+
+A :class:`GeoGrid` is a north-up regular grid: an affine transform, a shape ``(rows, cols)`` and a CRS. A
+:class:`Raster` is a 2-D array on a grid with its nodata value and free-form attributes (units, datum, sources)
+that travel with it into GeoTIFF tags and Dagster metadata.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import rasterio
+from affine import Affine
+from pyproj import CRS, Transformer
+
+from geodata.errors import InputDataError
+
+
+@dataclass(frozen=True)
+class GeoGrid:
+    """A north-up regular grid: ``transform`` maps (col, row) to (x, y) of the cell's upper-left corner."""
+
+    crs: CRS
+    transform: Affine
+    shape: tuple[int, int]
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "crs", CRS.from_user_input(self.crs))
+        object.__setattr__(self, "shape", (int(self.shape[0]), int(self.shape[1])))
+        if self.transform.b != 0 or self.transform.d != 0 or self.transform.e >= 0:
+            raise InputDataError(f"grid transform {tuple(self.transform)[:6]} is not north-up; warp it first")
+
+    # -- construction ---------------------------------------------------------------------------------------------
+    @classmethod
+    def from_bounds(
+        cls, bounds: tuple[float, float, float, float], resolution: float | tuple[float, float], crs: Any
+    ) -> GeoGrid:
+        """The grid of square (or ``(dy, dx)``) cells covering ``bounds = (left, bottom, right, top)``, snapped outwards
+        to whole multiples of the resolution so that reruns on other extents stay aligned."""
+        dy, dx = (resolution, resolution) if np.isscalar(resolution) else resolution  # type: ignore[misc]
+        left = math.floor(bounds[0] / dx) * dx
+        right = math.ceil(bounds[2] / dx) * dx
+        bottom = math.floor(bounds[1] / dy) * dy
+        top = math.ceil(bounds[3] / dy) * dy
+        shape = (round((top - bottom) / dy), round((right - left) / dx))
+        return cls(CRS.from_user_input(crs), Affine(dx, 0.0, left, 0.0, -dy, top), shape)
+
+    # -- geometry -------------------------------------------------------------------------------------------------
+    @property
+    def res(self) -> tuple[float, float]:
+        """Cell size ``(dy, dx)`` in CRS units, both positive."""
+        return (abs(self.transform.e), abs(self.transform.a))
+
+    @property
+    def bounds(self) -> tuple[float, float, float, float]:
+        """``(left, bottom, right, top)`` in CRS units."""
+        left, top = self.transform.c, self.transform.f
+        return (left, top + self.transform.e * self.shape[0], left + self.transform.a * self.shape[1], top)
+
+    @property
+    def cell_count(self) -> int:
+        return self.shape[0] * self.shape[1]
+
+    def xy(self, row: Any, col: Any) -> tuple[np.ndarray, np.ndarray]:
+        """Map coordinates of fractional ``(row, col)`` positions; integer positions give cell centres."""
+        r = np.asarray(row, dtype=float) + 0.5
+        c = np.asarray(col, dtype=float) + 0.5
+        return (self.transform.c + c * self.transform.a, self.transform.f + r * self.transform.e)
+
+    def rowcol(self, x: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
+        """Fractional ``(row, col)`` of map coordinates, cell centres at whole numbers."""
+        col = (np.asarray(x, dtype=float) - self.transform.c) / self.transform.a - 0.5
+        row = (np.asarray(y, dtype=float) - self.transform.f) / self.transform.e - 0.5
+        return (row, col)
+
+    def cell_of(self, x: float, y: float) -> tuple[int, int] | None:
+        """The integer cell holding map point ``(x, y)``, or None when the point is off the grid."""
+        row, col = self.rowcol(x, y)
+        r, c = int(np.floor(row + 0.5)), int(np.floor(col + 0.5))
+        if 0 <= r < self.shape[0] and 0 <= c < self.shape[1]:
+            return (r, c)
+        return None
+
+    def lonlat_to_xy(self, lon: Any, lat: Any) -> tuple[np.ndarray, np.ndarray]:
+        t = Transformer.from_crs("EPSG:4326", self.crs, always_xy=True)
+        x, y = t.transform(np.asarray(lon, dtype=float), np.asarray(lat, dtype=float))
+        return (np.asarray(x), np.asarray(y))
+
+    def xy_to_lonlat(self, x: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
+        t = Transformer.from_crs(self.crs, "EPSG:4326", always_xy=True)
+        lon, lat = t.transform(np.asarray(x, dtype=float), np.asarray(y, dtype=float))
+        return (np.asarray(lon), np.asarray(lat))
+
+    def coords(self) -> tuple[np.ndarray, np.ndarray]:
+        """1-D cell-centre coordinates ``(y, x)`` along rows and columns."""
+        rows = np.arange(self.shape[0])
+        cols = np.arange(self.shape[1])
+        return (self.transform.f + (rows + 0.5) * self.transform.e, self.transform.c + (cols + 0.5) * self.transform.a)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "crs": self.crs.to_string(),
+            "transform": list(self.transform)[:6],
+            "shape": list(self.shape),
+            "resolution_m": list(self.res),
+        }
+
+    def __repr__(self) -> str:
+        return f"GeoGrid({self.crs.to_string()}, shape={self.shape}, res={self.res}, bounds={self.bounds})"
+
+
+@dataclass
+class Raster:
+    """A 2-D array on a :class:`GeoGrid`, with its nodata value and attributes (units, datum, source checksums)."""
+
+    data: np.ndarray
+    grid: GeoGrid
+    nodata: float | int | None = None
+    attrs: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.data.shape != self.grid.shape:
+            raise InputDataError(f"raster data of shape {self.data.shape} does not fit its grid {self.grid.shape}")
+
+    def valid(self) -> np.ndarray:
+        """Boolean mask of cells that hold data."""
+        mask = np.ones(self.data.shape, dtype=bool)
+        if np.issubdtype(self.data.dtype, np.floating):
+            mask &= np.isfinite(self.data)
+        if self.nodata is not None and not (isinstance(self.nodata, float) and math.isnan(self.nodata)):
+            mask &= self.data != self.nodata
+        return mask
+
+    def sample(self, x: Any, y: Any, *, method: str = "bilinear") -> np.ndarray:
+        """Values at map coordinates: ``bilinear`` between cell centres (NaN where a neighbour is nodata) or
+        ``nearest``. Points off the grid give NaN."""
+        row, col = self.grid.rowcol(x, y)
+        row, col = np.atleast_1d(row), np.atleast_1d(col)
+        data = np.where(self.valid(), self.data, np.nan).astype(float)
+        rows, cols = self.grid.shape
+        out = np.full(row.shape, np.nan)
+        if method == "nearest":
+            r, c = np.floor(row + 0.5).astype(int), np.floor(col + 0.5).astype(int)
+            ok = (r >= 0) & (r < rows) & (c >= 0) & (c < cols)
+            out[ok] = data[r[ok], c[ok]]
+            return out
+        rc = np.clip(row, 0, rows - 1)
+        cc = np.clip(col, 0, cols - 1)
+        r0 = np.clip(np.floor(rc).astype(int), 0, max(rows - 2, 0))
+        c0 = np.clip(np.floor(cc).astype(int), 0, max(cols - 2, 0))
+        r1, c1 = np.minimum(r0 + 1, rows - 1), np.minimum(c0 + 1, cols - 1)
+        fr, fc = rc - r0, cc - c0
+        val = (
+            data[r0, c0] * (1 - fr) * (1 - fc)
+            + data[r0, c1] * (1 - fr) * fc
+            + data[r1, c0] * fr * (1 - fc)
+            + data[r1, c1] * fr * fc
+        )
+        inside = (row >= -0.5) & (row <= rows - 0.5) & (col >= -0.5) & (col <= cols - 0.5)
+        out[inside] = val[inside]
+        return out
+
+    # -- GeoTIFF I/O ----------------------------------------------------------------------------------------------
+    def write(self, path: str | Path, *, compress: str = "deflate") -> Path:
+        """Write a tiled, compressed GeoTIFF; ``attrs`` go into a JSON tag so a round trip keeps them."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        data = self.data
+        if data.dtype == bool:
+            data = data.astype("uint8")
+        profile = {
+            "driver": "GTiff",
+            "height": self.grid.shape[0],
+            "width": self.grid.shape[1],
+            "count": 1,
+            "dtype": data.dtype.name,
+            "crs": self.grid.crs.to_wkt(),
+            "transform": self.grid.transform,
+            "nodata": self.nodata,
+            "compress": compress,
+        }
+        if self.grid.shape[0] >= 256 and self.grid.shape[1] >= 256:
+            profile.update(tiled=True, blockxsize=256, blockysize=256)
+        with rasterio.open(path, "w", **profile) as dst:
+            dst.write(data, 1)
+            dst.update_tags(corridor_attrs=json.dumps(self.attrs, default=str))
+        return path
+
+    @classmethod
+    def read(cls, path: str | Path, *, band: int = 1) -> Raster:
+        """Read one band of any GDAL raster; refuses rasters without CRS or with a rotated transform."""
+        path = Path(path)
+        try:
+            with rasterio.open(path) as src:
+                if src.crs is None:
+                    raise InputDataError(
+                        f"raster {path} has no CRS; assign one (e.g. `gdal_edit.py -a_srs EPSG:4326 {path.name}`) "
+                        "or set the source's `crs` in the scenario"
+                    )
+                data = src.read(band)
+                tags = src.tags()
+                grid = GeoGrid(CRS.from_wkt(src.crs.to_wkt()), src.transform, (src.height, src.width))
+                nodata = src.nodata
+        except rasterio.errors.RasterioIOError as exc:
+            raise InputDataError(f"cannot read raster {path}: {exc}; check the file is a complete GeoTIFF/netCDF") from exc
+        attrs = json.loads(tags["corridor_attrs"]) if "corridor_attrs" in tags else {}
+        return cls(data, grid, nodata, attrs)

@@ -1,0 +1,381 @@
+"""Scenarios: everything an analyst changes between runs, in one validated file.
+
+A scenario is a YAML file: the packaged ones live in ``geodata/data/scenarios/``, and analysts may add their own
+folder with ``CORRIDOR_SCENARIOS``. Every value carries its unit in its name (``max_slope_deg``, ``buffer_m``).
+Validation is strict: an unknown or misspelt key is an error that names the key, its place in the file and the
+closest known key, so a typo never silently falls back to a default.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+import math
+import os
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from geodata.errors import ConfigError
+
+SCENARIOS_ENV = "CORRIDOR_SCENARIOS"
+DEFAULT_SCENARIO = "siyazan-aktau"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class LandingStation(_Strict):
+    """A cable landing station (the beach manhole is derived from it by the landfall step)."""
+
+    name: str
+    country: str = Field(description="ISO 3166-1 alpha-3 code of the landing state, e.g. AZE, KAZ")
+    lat_deg: float = Field(ge=-90, le=90)
+    lon_deg: float = Field(ge=-180, le=180)
+
+    @field_validator("country")
+    @classmethod
+    def _iso3(cls, value: str) -> str:
+        if len(value) != 3 or not value.isalpha():
+            raise ValueError(f"'{value}' is not an ISO 3166-1 alpha-3 code (e.g. AZE, KAZ, TKM, IRN, RUS)")
+        return value.upper()
+
+
+class AreaOfInterest(_Strict):
+    """The lon/lat box analysed, in degrees (EPSG:4326)."""
+
+    west_deg: float = Field(ge=-180, le=180)
+    south_deg: float = Field(ge=-90, le=90)
+    east_deg: float = Field(ge=-180, le=180)
+    north_deg: float = Field(ge=-90, le=90)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> AreaOfInterest:
+        if self.west_deg >= self.east_deg or self.south_deg >= self.north_deg:
+            raise ValueError("area_of_interest needs west_deg < east_deg and south_deg < north_deg")
+        return self
+
+    @property
+    def bounds(self) -> tuple[float, float, float, float]:
+        return (self.west_deg, self.south_deg, self.east_deg, self.north_deg)
+
+
+class Analysis(_Strict):
+    """The analysis grid: a metric CRS and a cell size."""
+
+    crs: str = Field("auto", description="'auto' = the UTM zone of the landing stations' midpoint, or any CRS string")
+    resolution_m: float = Field(1000.0, gt=0)
+    resampling: Literal["bilinear", "cubic", "average", "nearest"] = "bilinear"
+
+
+class BathymetrySource(_Strict):
+    """One bathymetry input: a catalogue name or a file path, and how its heights relate to the Caspian surface."""
+
+    source: str = Field(description="catalogue name (geodata/data/sources.yaml) or path to a GeoTIFF/COG/netCDF")
+    priority: int = Field(0, description="higher wins where sources overlap (a survey grid over a regional grid)")
+    vertical_reference_m: float | None = Field(
+        None, description="height of the source's zero above ocean MSL; None = the catalogue's value, else 0"
+    )
+    positive: Literal["up", "down"] | None = Field(None, description="'up' = elevations, 'down' = depths")
+    variable: str | None = Field(None, description="netCDF variable name (default: guessed)")
+    crs: str | None = Field(None, description="CRS to assume when the file has none")
+
+
+class Bathymetry(_Strict):
+    sources: list[BathymetrySource] = Field(min_length=1)
+    water_level_m: float = Field(
+        -28.0, description="Caspian water surface relative to ocean MSL (the treaties use -28 m Baltic)"
+    )
+    max_nodata_fraction: float = Field(0.05, ge=0, le=1)
+    min_depth_range_m: tuple[float, float] = (-50.0, 1100.0)
+
+
+class Coastline(_Strict):
+    source: str = "gshhg_coast"
+    land_layer: str = "land_with_lakes_removed"
+    countries_source: str = "naturalearth_10m"
+    countries_layer: str = "ne10m_admin0_countries"
+
+
+class TreatyPoint(_Strict):
+    name: str
+    lat_deg: float
+    lon_deg: float
+    countries: list[str]
+    citation: str
+
+
+class Boundaries(_Strict):
+    littoral_states: list[str] = ["AZE", "IRN", "KAZ", "RUS", "TKM"]
+    territorial_sea_nm: float = Field(15.0, ge=0)
+    fishing_zone_nm: float = Field(10.0, ge=0, description="width beyond the territorial sea")
+    use_packaged_treaty_points: bool = True
+    treaty_points: list[TreatyPoint] = []
+    allowed_sectors: list[str] | None = Field(
+        None, description="sectors the route may use; None = the landing states' sectors"
+    )
+
+
+HazardKind = Literal[
+    "fault", "earthquake", "mud_volcano", "platform", "well", "pipeline", "cable", "wreck", "anchorage",
+    "shipping_lane", "port", "other",
+]
+
+
+class HazardRule(_Strict):
+    """How one kind of hazard constrains the cable. All distances in metres."""
+
+    exclusion_buffer_m: float = Field(0.0, ge=0, description="hard exclusion: impassable within this distance")
+    soft_cost: float = Field(0.0, ge=0, description="extra cost per metre at the hazard, decaying with distance")
+    decay_m: float = Field(1000.0, gt=0, description="e-folding distance of the soft cost")
+    crossing_min_angle_deg: float | None = Field(None, ge=0, le=90, description="for pipelines and cables")
+
+
+class HazardInput(_Strict):
+    """A user-supplied hazard inventory: GeoPackage, GeoJSON, Shapefile or CSV with lon/lat columns."""
+
+    path: str
+    layer: str | None = None
+    kind: HazardKind | None = Field(None, description="kind for every row when the file has no `kind` column")
+
+
+class Hazards(_Strict):
+    use_mirror_layers: bool = True
+    include_curated: bool = True
+    inputs: list[HazardInput] = []
+    rules: dict[HazardKind, HazardRule] = {}
+
+
+class CostWeights(_Strict):
+    """Weights of the cost-per-metre terms; the formulas are in geodata/cost.py."""
+
+    base: float = Field(1.0, gt=0, description="cost per metre of route everywhere (length term)")
+    shallow_weight: float = Field(2.0, ge=0, description="extra cost at zero depth, fading to 0 at shallow_limit_m")
+    shallow_limit_m: float = Field(30.0, gt=0, description="depth below which anchors and trawling threaten the cable")
+    deep_weight: float = Field(0.5, ge=0, description="extra cost per metre at deep_limit_m and beyond")
+    deep_start_m: float = Field(600.0, ge=0)
+    deep_limit_m: float = Field(1000.0, gt=0)
+    slope_weight: float = Field(0.2, ge=0, description="extra cost per degree of seabed slope")
+    hazard_weight: float = Field(1.0, ge=0, description="multiplier of every hazard rule's soft cost")
+    shipping_weight: float = Field(0.5, ge=0, description="extra cost inside shipping lanes")
+    boundary_crossing_cost: float = Field(0.0, ge=0, description="extra cost per metre in the other landing state's sector")
+
+
+class Limits(_Strict):
+    max_slope_deg: float = Field(15.0, gt=0, le=90, description="hard limit: steeper cells are impassable")
+    min_depth_m: float = Field(0.0, description="shallower water is land for routing (beyond the landfall)")
+    max_depth_m: float = Field(2000.0, gt=0)
+
+
+class Routing(_Strict):
+    method: str = "auto"
+    corridor_tolerance: float = Field(0.05, ge=0, le=1, description="near-optimal band: cost within this fraction")
+    alternatives: int = Field(3, ge=1, le=10)
+    survey_corridor_width_m: float = Field(1000.0, gt=0, description="full width of the survey corridor")
+
+
+class CableBand(_Strict):
+    """A cable type used between two water depths, with its target burial."""
+
+    cable_type: str
+    min_depth_m: float = Field(ge=0)
+    max_depth_m: float = Field(gt=0)
+    burial_depth_m: float = Field(ge=0)
+    slack_pct: float = Field(ge=0, le=20)
+
+
+def _default_bands() -> list[CableBand]:
+    return [
+        CableBand(cable_type="DA (double armoured)", min_depth_m=0, max_depth_m=50, burial_depth_m=1.5, slack_pct=1.5),
+        CableBand(cable_type="SA (single armoured)", min_depth_m=50, max_depth_m=400, burial_depth_m=1.0,
+                  slack_pct=2.0),
+        CableBand(cable_type="LWP (lightweight protected)", min_depth_m=400, max_depth_m=1500, burial_depth_m=0.0,
+                  slack_pct=3.0),
+        CableBand(cable_type="LW (lightweight)", min_depth_m=1500, max_depth_m=12000, burial_depth_m=0.0,
+                  slack_pct=4.0),
+    ]
+
+
+class Engineering(_Strict):
+    min_leg_length_m: float = Field(2000.0, ge=0)
+    max_course_change_deg: float = Field(60.0, gt=0, le=180)
+    min_crossing_angle_deg: float = Field(60.0, ge=0, le=90)
+    landfall_approach_m: float = Field(3000.0, ge=0, description="length of the shore-end leg normal to the coast")
+    kp_interval_m: float = Field(1000.0, gt=0)
+    profile_interval_m: float = Field(100.0, gt=0)
+    cable_bands: list[CableBand] = Field(default_factory=_default_bands)
+
+
+class Publish(_Strict):
+    keep_versions: int = Field(3, ge=1)
+    tiles_min_zoom: int = Field(4, ge=0, le=22)
+    tiles_max_zoom: int = Field(10, ge=0, le=22)
+    tile_format: Literal["pmtiles", "mbtiles"] = "pmtiles"
+
+
+class Scenario(_Strict):
+    """A whole scenario. ``name`` is also the Dagster partition key."""
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")
+    title: str
+    description: str = ""
+    landing_stations: list[LandingStation] = Field(min_length=2, max_length=2)
+    area_of_interest: AreaOfInterest
+    analysis: Analysis = Analysis()
+    bathymetry: Bathymetry
+    coastline: Coastline = Coastline()
+    boundaries: Boundaries = Boundaries()
+    hazards: Hazards = Hazards()
+    cost: CostWeights = CostWeights()
+    limits: Limits = Limits()
+    routing: Routing = Routing()
+    engineering: Engineering = Engineering()
+    publish: Publish = Publish()
+    verify_checksums: bool = True
+
+    @model_validator(mode="after")
+    def _stations_inside(self) -> Scenario:
+        w, s, e, n = self.area_of_interest.bounds
+        for st in self.landing_stations:
+            if not (w <= st.lon_deg <= e and s <= st.lat_deg <= n):
+                raise ValueError(
+                    f"landing station '{st.name}' ({st.lat_deg} N, {st.lon_deg} E) lies outside area_of_interest "
+                    f"({w}..{e} E, {s}..{n} N); widen the area or correct the station"
+                )
+        return self
+
+    @property
+    def start(self) -> LandingStation:
+        return self.landing_stations[0]
+
+    @property
+    def end(self) -> LandingStation:
+        return self.landing_stations[1]
+
+    def analysis_crs(self) -> str:
+        """The metric CRS of the analysis: the configured one, or the UTM zone of the stations' midpoint."""
+        if self.analysis.crs != "auto":
+            return self.analysis.crs
+        lon = (self.start.lon_deg + self.end.lon_deg) / 2
+        lat = (self.start.lat_deg + self.end.lat_deg) / 2
+        zone = int(math.floor((lon + 180) / 6)) + 1
+        return f"EPSG:{32600 + zone if lat >= 0 else 32700 + zone}"
+
+    def digest(self) -> str:
+        """sha256 of the canonical JSON of the validated scenario: equal digests mean equal analyses."""
+        blob = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(blob.encode()).hexdigest()
+
+
+# -- loading ------------------------------------------------------------------------------------------------------
+
+
+def _known_keys(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
+    """Field names of the sub-model reached by ``loc`` (best effort, for 'did you mean' hints)."""
+    current: Any = model
+    for part in loc[:-1]:
+        if isinstance(part, int):
+            continue
+        field = getattr(current, "model_fields", {}).get(part)
+        if field is None:
+            return []
+        ann = field.annotation
+        args = getattr(ann, "__args__", ())
+        nested = [a for a in (ann, *args) if isinstance(a, type) and issubclass(a, BaseModel)]
+        if not nested:
+            return []
+        current = nested[0]
+    return list(getattr(current, "model_fields", {}))
+
+
+def _format_errors(exc: ValidationError, origin: str) -> str:
+    lines = []
+    for err in exc.errors():
+        loc = tuple(err["loc"])
+        where = ".".join(str(p) for p in loc) or "(top level)"
+        if err["type"] == "extra_forbidden":
+            known = _known_keys(Scenario, loc)
+            close = difflib.get_close_matches(str(loc[-1]), known, n=1)
+            hint = f"; did you mean '{close[0]}'?" if close else f"; known keys here: {', '.join(known)}"
+            lines.append(f"  - {where}: unknown key{hint}")
+        else:
+            lines.append(f"  - {where}: {err['msg']}")
+    return f"scenario {origin} is invalid:\n" + "\n".join(lines)
+
+
+def parse_scenario(data: dict[str, Any], origin: str = "<dict>") -> Scenario:
+    if not isinstance(data, dict):
+        raise ConfigError(f"scenario {origin} must be a mapping of keys to values, got {type(data).__name__}")
+    try:
+        return Scenario.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_format_errors(exc, origin)) from None
+
+
+def load_scenario_file(path: str | Path) -> Scenario:
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"scenario {path} is not valid YAML: {exc}") from None
+    scenario = parse_scenario(data, str(path))
+    if scenario.name != path.stem:
+        raise ConfigError(f"scenario {path} has name '{scenario.name}'; rename the file or the name so they agree")
+    return scenario
+
+
+def scenario_files() -> dict[str, Path | Any]:
+    """Scenario name -> file, packaged scenarios first, then ``CORRIDOR_SCENARIOS`` (which may override them)."""
+    files: dict[str, Any] = {}
+    for entry in resources.files("geodata").joinpath("data/scenarios").iterdir():
+        if entry.name.endswith((".yaml", ".yml")):
+            files[entry.name.rsplit(".", 1)[0]] = entry
+    extra = os.environ.get(SCENARIOS_ENV)
+    if extra:
+        folder = Path(extra).expanduser()
+        if not folder.is_dir():
+            raise ConfigError(f"{SCENARIOS_ENV}={extra} is not a directory of scenario YAML files")
+        for path in sorted(folder.glob("*.y*ml")):
+            files[path.stem] = path
+    return dict(sorted(files.items()))
+
+
+def scenario_names() -> list[str]:
+    return list(scenario_files())
+
+
+@lru_cache(maxsize=64)
+def _load_cached(name: str, key: str) -> Scenario:
+    files = scenario_files()
+    entry = files[name]
+    text = entry.read_text(encoding="utf-8")
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"scenario {entry} is not valid YAML: {exc}") from None
+    scenario = parse_scenario(data, str(entry))
+    if scenario.name != name:
+        raise ConfigError(f"scenario file {entry} has name '{scenario.name}'; rename the file or the name")
+    return scenario
+
+
+def load_scenario(name: str = DEFAULT_SCENARIO) -> Scenario:
+    """Load a scenario by name (packaged or from ``CORRIDOR_SCENARIOS``), or by path to a YAML file."""
+    if name.endswith((".yaml", ".yml")) or os.sep in name:
+        return load_scenario_file(name)
+    files = scenario_files()
+    if name not in files:
+        close = difflib.get_close_matches(name, files, n=1)
+        hint = f" Did you mean '{close[0]}'?" if close else ""
+        raise ConfigError(
+            f"unknown scenario '{name}'.{hint} Known: {', '.join(files)}. Add a YAML file to a folder and point "
+            f"{SCENARIOS_ENV} at it to define your own."
+        )
+    entry = files[name]
+    return _load_cached(name, entry.read_text(encoding="utf-8"))
