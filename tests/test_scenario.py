@@ -1,0 +1,69 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from geodata.errors import ConfigError
+from geodata.scenario import load_scenario, parse_scenario, scenario_names
+
+
+def _default() -> dict:
+    path = Path(__file__).resolve().parents[1] / "geodata" / "data" / "scenarios" / "siyazan-aktau.yaml"
+    return yaml.safe_load(path.read_text())
+
+
+def test_packaged_scenarios_load() -> None:
+    assert {"siyazan-aktau", "sumgait-aktau"} <= set(scenario_names())
+    s = load_scenario("siyazan-aktau")
+    assert (s.start.name, s.end.name) == ("Siyazan", "Aktau")
+    assert (s.start.lat_deg, s.start.lon_deg) == (41.0783, 49.1125)
+    assert s.analysis_crs() == "EPSG:32639"
+    assert load_scenario("sumgait-aktau").start.lat_deg == 40.59
+
+
+def test_typo_names_the_key_and_the_fix() -> None:
+    data = _default()
+    data["routing"] = {"corridor_tolerence": 0.1}
+    with pytest.raises(ConfigError, match=r"routing\.corridor_tolerence: unknown key; did you mean 'corridor_tolerance'"):
+        parse_scenario(data, "my.yaml")
+
+
+def test_bad_values_are_all_reported_at_once() -> None:
+    data = _default()
+    data["analysis"] = {"resolution_m": -5}
+    data["limits"] = {"max_slope_deg": 120}
+    with pytest.raises(ConfigError) as info:
+        parse_scenario(data, "my.yaml")
+    assert "analysis.resolution_m" in str(info.value) and "limits.max_slope_deg" in str(info.value)
+
+
+def test_station_outside_area_is_refused() -> None:
+    data = _default()
+    data["landing_stations"][1]["lon_deg"] = 60.0
+    with pytest.raises(ConfigError, match="Aktau.*outside area_of_interest"):
+        parse_scenario(data, "my.yaml")
+
+
+def test_unknown_scenario_suggests_the_close_one() -> None:
+    with pytest.raises(ConfigError, match="Did you mean 'siyazan-aktau'"):
+        load_scenario("siyazan-aktua")
+
+
+def test_user_scenario_folder(tmp_path, monkeypatch) -> None:
+    data = _default()
+    data["name"] = "my-variant"
+    data["analysis"] = {"resolution_m": 2000}
+    (tmp_path / "my-variant.yaml").write_text(yaml.safe_dump(data))
+    monkeypatch.setenv("CORRIDOR_SCENARIOS", str(tmp_path))
+    assert "my-variant" in scenario_names()
+    assert load_scenario("my-variant").analysis.resolution_m == 2000
+
+
+def test_digest_changes_with_any_value() -> None:
+    a = parse_scenario(_default())
+    data = _default()
+    data["cost"] = {"slope_weight": 0.3}
+    assert a.digest() != parse_scenario(data).digest()
+    assert a.digest() == parse_scenario(_default()).digest()
