@@ -210,6 +210,18 @@ class Engineering(_Strict):
     kp_interval_m: float = Field(1000.0, gt=0)
     profile_interval_m: float = Field(100.0, gt=0)
     cable_bands: list[CableBand] = Field(default_factory=_default_bands)
+    leg_max_cost_increase_fraction: float = Field(
+        0.02, ge=0, le=1, description="a straight leg may replace a stretch of routed path costing at most this more"
+    )
+    landfall_max_deviation_deg: float = Field(
+        30.0, ge=0, le=80, description="largest deviation of the shore-end leg from the coast normal"
+    )
+    beach_manhole_setback_m: float = Field(
+        100.0, ge=0, description="distance of the beach manhole inland of the shore crossing"
+    )
+    min_cable_section_m: float = Field(
+        1000.0, ge=0, description="shortest run of one cable type; shorter runs take the more protective type"
+    )
 
 
 class Publish(_Strict):
