@@ -1,0 +1,466 @@
+"""The one hazard table: its columns, the default rule of each kind, validation and geometry repair.
+
+Every hazard, whatever its origin (mirror layer, curated file, user inventory), becomes one row of a GeoDataFrame in
+EPSG:4326 with the columns of :data:`COLUMNS`. The constraint columns (``exclusion_buffer_m``, ``soft_cost``,
+``decay_m``, ``crossing_min_angle_deg``) are filled from :func:`effective_rules` when a row is built, so a table
+carries the rules it was built with and can be published and audited as it is.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+from collections.abc import Mapping, Sequence
+from functools import lru_cache
+from importlib import resources
+from typing import Any, get_args
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+import yaml
+from pyproj import CRS
+
+from geodata.errors import ConfigError, InputDataError
+from geodata.scenario import HazardKind, HazardRule, Hazards
+
+#: Every hazard kind, in the order of :data:`geodata.scenario.HazardKind`.
+HAZARD_KINDS: tuple[str, ...] = tuple(get_args(HazardKind))
+
+#: Columns of the hazard table, in order (``geometry`` last).
+COLUMNS: tuple[str, ...] = (
+    "hazard_id",
+    "kind",
+    "name",
+    "source",
+    "licence",
+    "attribution",
+    "magnitude",
+    "exclusion_buffer_m",
+    "soft_cost",
+    "decay_m",
+    "crossing_min_angle_deg",
+    "remarks",
+    "geometry",
+)
+
+RULE_FIELDS: tuple[str, ...] = ("exclusion_buffer_m", "soft_cost", "decay_m", "crossing_min_angle_deg")
+ALLOWED_GEOMETRIES = frozenset({"Point", "MultiPoint", "LineString", "MultiLineString", "Polygon", "MultiPolygon"})
+_DIMENSION = {"Point": 0, "MultiPoint": 0, "LineString": 1, "MultiLineString": 1, "Polygon": 2, "MultiPolygon": 2}
+_MAX_LISTED = 40
+
+
+# -- default rules ------------------------------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=1)
+def _defaults_document() -> dict[str, Any]:
+    text = resources.files("geodata").joinpath("data/hazard_defaults.yaml").read_text(encoding="utf-8")
+    doc = yaml.safe_load(text)
+    missing = [k for k in HAZARD_KINDS if k not in doc.get("rules", {})]
+    if missing:  # a packaging error, not a user error: say where to add the kinds
+        raise ConfigError(f"geodata/data/hazard_defaults.yaml has no rule for kind(s) {', '.join(missing)}; add them")
+    return dict(doc)
+
+
+def default_rules() -> dict[str, HazardRule]:
+    """The packaged rule of every kind (``geodata/data/hazard_defaults.yaml``), without the justifications.
+
+    Returns
+    -------
+    dict[str, HazardRule]
+        One rule per kind of :data:`HAZARD_KINDS`.
+    """
+    rules = _defaults_document()["rules"]
+    return {kind: HazardRule(**{k: v for k, v in rules[kind].items() if k != "why"}) for kind in HAZARD_KINDS}
+
+
+def rule_justifications() -> dict[str, str]:
+    """The one-line reason behind each kind's default rule, for reports and documentation."""
+    rules = _defaults_document()["rules"]
+    return {kind: " ".join(str(rules[kind].get("why", "")).split()) for kind in HAZARD_KINDS}
+
+
+def earthquake_weighting() -> dict[str, float]:
+    """The magnitude weighting of earthquakes: ``reference_mw``, ``per_mw_log10`` and ``unknown_mw``."""
+    return {k: float(v) for k, v in _defaults_document()["earthquake_weighting"].items()}
+
+
+def effective_rules(
+    config: Hazards | Mapping[str, HazardRule | Mapping[str, Any]] | None = None,
+) -> dict[str, HazardRule]:
+    """The rule of every kind: the packaged default, overridden field by field by the scenario.
+
+    Only the fields the scenario actually writes override the default: ``rules: {port: {exclusion_buffer_m: 5000}}``
+    keeps the port's default ``soft_cost`` and ``decay_m`` (pydantic's ``model_fields_set`` tells which were written).
+
+    Parameters
+    ----------
+    config
+        The scenario's :class:`~geodata.scenario.Hazards` section, or a mapping ``kind -> HazardRule`` (or dict of
+        rule fields), or None for the defaults.
+
+    Returns
+    -------
+    dict[str, HazardRule]
+        One rule per kind of :data:`HAZARD_KINDS`.
+
+    Raises
+    ------
+    ConfigError
+        A kind in ``config`` is not a hazard kind, or a field value is invalid.
+    """
+    rules = default_rules()
+    overrides: Mapping[str, Any] = {}
+    if isinstance(config, Hazards):
+        overrides = {str(k): v for k, v in config.rules.items()}
+    elif config is not None:
+        overrides = config
+    for kind, rule in overrides.items():
+        if kind not in rules:
+            raise ConfigError(f"hazards.rules has unknown kind '{kind}'{_did_you_mean(str(kind), HAZARD_KINDS)}")
+        if isinstance(rule, HazardRule):
+            written = {f: getattr(rule, f) for f in rule.model_fields_set}
+        else:
+            written = dict(rule)
+        try:
+            rules[kind] = HazardRule(**{**rules[kind].model_dump(), **written})
+        except ValueError as exc:
+            raise ConfigError(f"hazards.rules.{kind} is invalid: {exc}") from None
+    return rules
+
+
+# -- helpers --------------------------------------------------------------------------------------------------------
+
+
+def _did_you_mean(value: str, choices: Sequence[str]) -> str:
+    close = difflib.get_close_matches(value, list(choices), n=1, cutoff=0.5)
+    return f"; did you mean '{close[0]}'?" if close else ""
+
+
+def normalise_kind(value: Any) -> str | None:
+    """``'Shipping Lane'`` -> ``'shipping_lane'``; None/NaN/blank -> None. Does not check the kind exists."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    text = str(value).strip().lower().replace("-", "_").replace(" ", "_")
+    return text or None
+
+
+def kind_error(value: Any) -> str:
+    """The explanation of an unknown kind: the closest valid kind and the list of all of them."""
+    norm = normalise_kind(value) or ""
+    return f"'{value}' is not a hazard kind{_did_you_mean(norm, HAZARD_KINDS)} (valid kinds: {', '.join(HAZARD_KINDS)})"
+
+
+def empty_hazards() -> gpd.GeoDataFrame:
+    """A hazard table with no rows, the right columns and CRS."""
+    data: dict[str, Any] = {c: pd.Series([], dtype=object) for c in COLUMNS if c != "geometry"}
+    for col in ("magnitude", *RULE_FIELDS):
+        data[col] = pd.Series([], dtype=float)
+    return gpd.GeoDataFrame(data, geometry=gpd.GeoSeries([], crs="EPSG:4326"), crs="EPSG:4326")
+
+
+def is_crossable(gdf: pd.DataFrame) -> pd.Series:
+    """Rows whose kind may be crossed (a ``crossing_min_angle_deg`` is set): never a hard exclusion."""
+    return gdf["crossing_min_angle_deg"].notna()
+
+
+def repair_geometries(
+    gdf: gpd.GeoDataFrame, *, labels: Sequence[str] | None = None
+) -> tuple[gpd.GeoDataFrame, list[dict[str, Any]], list[dict[str, Any]]]:
+    """Make geometries usable: drop Z, repair invalid ones, drop null, empty and unusable ones.
+
+    Invalid geometries are repaired with ``shapely.make_valid(method="structure")`` and only the parts of the
+    original dimension are kept (a self-intersecting polygon stays a polygon; a collapsed one is dropped).
+
+    Parameters
+    ----------
+    gdf
+        Any GeoDataFrame.
+    labels
+        How to name each row in the records (e.g. ``"row 3"``, a hazard_id); default ``"row i"`` (1-based).
+
+    Returns
+    -------
+    tuple
+        ``(kept, repaired, dropped)``: the usable rows (index kept), and one record per repaired and per dropped row
+        with ``row``, ``reason`` and ``action``.
+    """
+    labels = list(labels) if labels is not None else [f"row {i + 1}" for i in range(len(gdf))]
+    geoms = np.asarray(gdf.geometry.values, dtype=object)
+    keep = np.ones(len(geoms), dtype=bool)
+    repaired: list[dict[str, Any]] = []
+    dropped: list[dict[str, Any]] = []
+    out = geoms.copy()
+    for i, geom in enumerate(geoms):
+        if geom is None:
+            keep[i] = False
+            dropped.append({"row": labels[i], "reason": "no geometry", "action": "dropped"})
+            continue
+        if shapely.has_z(geom):
+            geom = shapely.force_2d(geom)
+        if geom.is_empty:
+            keep[i] = False
+            dropped.append({"row": labels[i], "reason": "empty geometry", "action": "dropped"})
+            continue
+        gtype = geom.geom_type
+        if gtype not in ALLOWED_GEOMETRIES:
+            keep[i] = False
+            dropped.append({"row": labels[i], "reason": f"unsupported geometry type {gtype}", "action": "dropped"})
+            continue
+        if not geom.is_valid:
+            reason = shapely.is_valid_reason(geom)
+            fixed = _extract_dimension(shapely.make_valid(geom, method="structure", keep_collapsed=False), gtype)
+            if fixed is None:
+                keep[i] = False
+                dropped.append(
+                    {"row": labels[i], "reason": f"invalid ({reason}), nothing left after repair", "action": "dropped"}
+                )
+                continue
+            repaired.append(
+                {
+                    "row": labels[i],
+                    "reason": f"invalid ({reason})",
+                    "action": f"repaired with make_valid, now a valid {fixed.geom_type}",
+                }
+            )
+            geom = fixed
+        out[i] = geom
+    result = gdf.copy()
+    result = result.set_geometry(gpd.GeoSeries(out, index=gdf.index, crs=gdf.crs))
+    return result.loc[keep], repaired, dropped
+
+
+def _extract_dimension(geom: shapely.Geometry, original_type: str) -> shapely.Geometry | None:
+    """The parts of ``geom`` of the original type's dimension, as one (multi) geometry, or None."""
+    dim = _DIMENSION[original_type]
+    parts = [p for p in shapely.get_parts(geom) if not p.is_empty and _DIMENSION.get(p.geom_type) == dim]
+    if not parts:
+        return None
+    if len(parts) == 1:
+        return parts[0]
+    merged = shapely.union_all(parts) if dim == 2 else {0: shapely.MultiPoint, 1: shapely.MultiLineString}[dim](parts)
+    return merged if merged.is_valid and not merged.is_empty else None
+
+
+# -- validation -----------------------------------------------------------------------------------------------------
+
+
+def _is_blank(value: Any) -> bool:
+    if isinstance(value, str):
+        return not value.strip()
+    return value is None or value is pd.NA or (isinstance(value, float | np.floating) and math.isnan(value))
+
+
+def _number(value: Any) -> float | None:
+    """``value`` as a float, None when missing; raises ValueError when not a number."""
+    if _is_blank(value):
+        return None
+    if isinstance(value, bool):
+        raise ValueError
+    out = float(value)
+    return None if math.isnan(out) else out
+
+
+def validate_hazards(
+    gdf: gpd.GeoDataFrame, origin: str, *, row_labels: Sequence[str] | None = None
+) -> gpd.GeoDataFrame:
+    """Check a hazard table against the schema; raise ONE error listing every problem with its fix.
+
+    Parameters
+    ----------
+    gdf
+        A table with the columns of :data:`COLUMNS` (extra columns are dropped from the result).
+    origin
+        What the table came from (a file path, a layer name): named in the error.
+    row_labels
+        How to name each row in the error (e.g. ``"row 3 (line 4)"`` of a CSV); default ``"row i"`` (1-based).
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        The table with the columns of :data:`COLUMNS` in order, numeric columns as floats, a fresh RangeIndex.
+
+    Raises
+    ------
+    InputDataError
+        With one line per problem: the row, the column, what is wrong and how to fix it.
+    """
+    if not isinstance(gdf, gpd.GeoDataFrame):
+        raise InputDataError(f"hazard table {origin} is a {type(gdf).__name__}, not a GeoDataFrame")
+    missing = [c for c in COLUMNS if c != "geometry" and c not in gdf.columns]
+    if missing:
+        raise InputDataError(
+            f"hazard table {origin} lacks column(s) {', '.join(missing)}; build it with the readers of "
+            "geodata.hazards, which fill every column of geodata.hazards.COLUMNS"
+        )
+    problems: list[str] = []
+    if gdf.crs is None:
+        problems.append("the table has no CRS: set it to EPSG:4326 (gdf.set_crs) or reproject (gdf.to_crs)")
+    elif not CRS.from_user_input(gdf.crs).equals(CRS.from_epsg(4326), ignore_axis_order=True):
+        problems.append(
+            f"the table is in {CRS.from_user_input(gdf.crs).to_string()}: reproject it with gdf.to_crs('EPSG:4326')"
+        )
+    labels = list(row_labels) if row_labels is not None else [f"row {i + 1}" for i in range(len(gdf))]
+    if len(labels) != len(gdf):
+        raise ValueError(f"row_labels has {len(labels)} entries for {len(gdf)} rows")
+    seen: dict[str, str] = {}
+    out: dict[str, list[Any]] = {c: [] for c in COLUMNS if c != "geometry"}
+    records = gdf.drop(columns=gdf.geometry.name).to_dict("records")
+    for i, (rec, geom) in enumerate(zip(records, gdf.geometry.values, strict=True)):
+        where = labels[i]
+        hid = rec["hazard_id"]
+        if _is_blank(hid):
+            problems.append(f"{where}: column 'hazard_id' is empty; give every row a unique id (source:layer:fid)")
+        elif str(hid) in seen:
+            problems.append(f"{where}: column 'hazard_id' '{hid}' repeats {seen[str(hid)]}; make ids unique")
+        else:
+            seen[str(hid)] = where
+        kind = rec["kind"]
+        if kind not in HAZARD_KINDS:
+            problems.append(f"{where}: column 'kind': {kind_error(kind)}")
+        for col in ("source", "licence"):
+            if _is_blank(rec[col]):
+                problems.append(f"{where}: column '{col}' is empty; state it (write 'not stated' if unknown)")
+        nums: dict[str, float | None] = {}
+        unreadable: set[str] = set()
+        for col in ("magnitude", *RULE_FIELDS):
+            try:
+                nums[col] = _number(rec[col])
+            except (TypeError, ValueError):
+                problems.append(
+                    f"{where}: column '{col}' value '{rec[col]}' is not a number; write a number or leave it empty"
+                )
+                nums[col] = None
+                unreadable.add(col)
+        for col, low, strict in (("exclusion_buffer_m", 0.0, False), ("soft_cost", 0.0, False), ("decay_m", 0.0, True)):
+            value = nums[col]
+            if col in unreadable:
+                continue
+            if value is None:
+                problems.append(f"{where}: column '{col}' is empty; fill it from the kind's rule (effective_rules)")
+            elif not math.isfinite(value) or value < low or (strict and value == low):
+                problems.append(
+                    f"{where}: column '{col}' = {value} must be a finite number {'>' if strict else '>='} {low:g}"
+                )
+        angle = nums["crossing_min_angle_deg"]
+        if angle is not None and not 0 <= angle <= 90:
+            problems.append(
+                f"{where}: column 'crossing_min_angle_deg' = {angle} must lie in 0..90 degrees, or be "
+                "empty for kinds that are not crossed"
+            )
+        mag = nums["magnitude"]
+        if mag is not None:
+            if kind != "earthquake":
+                problems.append(
+                    f"{where}: column 'magnitude' = {mag} is set on a '{kind}'; only earthquakes carry a "
+                    "magnitude: clear it or set kind to 'earthquake'"
+                )
+            elif not -2 <= mag <= 10:
+                problems.append(f"{where}: column 'magnitude' = {mag} is not a plausible moment magnitude (-2..10)")
+        problems.extend(_geometry_problems(geom, where))
+        for col in out:
+            out[col].append(nums[col] if col in nums else (None if _is_blank(rec[col]) else rec[col]))
+    if problems:
+        listed = problems[:_MAX_LISTED]
+        more = f"\n  ... and {len(problems) - _MAX_LISTED} more" if len(problems) > _MAX_LISTED else ""
+        raise InputDataError(
+            f"hazard table {origin} has {len(problems)} problem(s):\n  - " + "\n  - ".join(listed) + more
+        )
+    frame = pd.DataFrame(out)
+    for col in ("magnitude", *RULE_FIELDS):
+        frame[col] = pd.to_numeric(frame[col], errors="coerce").astype(float)
+    for col in ("hazard_id", "kind", "name", "source", "licence", "attribution", "remarks"):
+        frame[col] = frame[col].astype(object).where(frame[col].notna(), None)
+    geometry = gpd.GeoSeries(list(gdf.geometry.values), crs="EPSG:4326")
+    return gpd.GeoDataFrame(frame, geometry=geometry, crs="EPSG:4326")[list(COLUMNS)]
+
+
+def _geometry_problems(geom: Any, where: str) -> list[str]:
+    if geom is None:
+        return [f"{where}: no geometry; give the row a point, line or polygon, or delete it"]
+    if geom.is_empty:
+        return [f"{where}: the geometry is empty; give the row a point, line or polygon, or delete it"]
+    if geom.geom_type not in ALLOWED_GEOMETRIES:
+        return [f"{where}: geometry type {geom.geom_type} is not supported; split it into points, lines or polygons"]
+    found = []
+    if not geom.is_valid:
+        found.append(
+            f"{where}: invalid geometry ({shapely.is_valid_reason(geom)}); repair it "
+            "(geodata.hazards.repair_geometries, or QGIS 'Fix geometries')"
+        )
+    minx, miny, maxx, maxy = geom.bounds
+    if not (-180 <= minx and maxx <= 180 and -90 <= miny and maxy <= 90):
+        found.append(
+            f"{where}: coordinates ({minx:.6g}, {miny:.6g}, {maxx:.6g}, {maxy:.6g}) are not lon/lat degrees; "
+            "the table must be in EPSG:4326"
+        )
+    return found
+
+
+# -- small helpers on a table ---------------------------------------------------------------------------------------
+
+
+def hazards_in_area(
+    gdf: gpd.GeoDataFrame, bounds_lonlat: tuple[float, float, float, float], *, margin_m: float = 0.0, clip: bool = True
+) -> gpd.GeoDataFrame:
+    """The hazards touching a lon/lat box, optionally widened by a margin, with geometries clipped to it.
+
+    Use a margin of at least the largest ``exclusion_buffer_m + 7 * decay_m`` when the result feeds
+    :func:`rasterize_hazards`, so hazards just outside the area still push the route away from its edge.
+
+    Parameters
+    ----------
+    gdf
+        A hazard table (EPSG:4326).
+    bounds_lonlat
+        ``(west, south, east, north)`` in degrees.
+    margin_m
+        Widen the box by about this many metres on every side (converted to degrees at the box's widest latitude).
+    clip
+        Clip geometries to the (widened) box; when False, whole features touching it are kept.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        The selected rows, index reset.
+    """
+    west, south, east, north = bounds_lonlat
+    if not (west < east and south < north):
+        raise ConfigError(f"bounds {bounds_lonlat} must be (west, south, east, north) with west < east, south < north")
+    if margin_m < 0:
+        raise ConfigError(f"margin_m = {margin_m} must be >= 0")
+    dlat = margin_m / 111_320.0
+    coslat = max(math.cos(math.radians(max(abs(south - dlat), abs(north + dlat)))), 0.01)
+    dlon = margin_m / (111_320.0 * coslat)
+    box = shapely.box(max(west - dlon, -180), max(south - dlat, -90), min(east + dlon, 180), min(north + dlat, 90))
+    if gdf.empty:
+        return gdf.copy()
+    selected = gdf[gdf.geometry.intersects(box)]
+    if clip and not selected.empty:
+        clipped = selected.geometry.intersection(box)
+        selected = selected.set_geometry(clipped)
+        selected = selected[~selected.geometry.is_empty]
+    return selected.reset_index(drop=True)
+
+
+def hazard_summary(gdf: gpd.GeoDataFrame) -> dict[str, Any]:
+    """Counts of a hazard table: total, by kind (every kind listed, zeros included), by source, and the licences.
+
+    Returns
+    -------
+    dict
+        ``{"total", "by_kind", "by_source", "licences", "magnitude_range"}``; JSON-serialisable, for Dagster metadata.
+    """
+    by_kind = {k: 0 for k in HAZARD_KINDS}
+    for kind, count in gdf["kind"].value_counts().items():
+        by_kind[str(kind)] = int(count)
+    mags = pd.to_numeric(gdf["magnitude"], errors="coerce").dropna() if "magnitude" in gdf else pd.Series([])
+    return {
+        "total": len(gdf),
+        "by_kind": by_kind,
+        "by_source": {str(k): int(v) for k, v in gdf["source"].value_counts().sort_index().items()},
+        "licences": sorted({str(v) for v in gdf["licence"].dropna()}),
+        "magnitude_range": [float(mags.min()), float(mags.max())] if len(mags) else None,
+    }
