@@ -1,0 +1,718 @@
+"""The published GeoPackage: vector layers in EPSG:4326 with spatial indexes, gridded-coverage rasters holding the real
+depth and cost values, QGIS styles in ``layer_styles`` and layer metadata in ``gpkg_metadata``.
+
+Written with GDAL (pyogrio for vectors, rasterio for the tiled gridded coverage extension) as GeoPackage 1.3, the
+version every current QGIS, ArcGIS and GDAL >= 2.2 read; the sqlite3 pass afterwards only adds the two things GDAL
+does not write: the QGIS style table (the table QGIS's OGR provider creates, registered in ``gpkg_contents`` as an
+``attributes`` table so the file stays valid) and QGIS layer-metadata documents (``md_standard_uri``
+``http://mrcc.com/qgis.dtd``, which QGIS reads as layer metadata). The file is written beside its target and renamed
+into place only when complete.
+
+:func:`validate_gpkg` checks a file with GDAL's own ``validate_gpkg.py`` (from Debian's ``python3-gdal``, run by
+``/usr/bin/python3``) and with the library's own checks (SQLite integrity, foreign keys, every layer and raster read
+back by GDAL, spatial indexes, styles and metadata present).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import math
+import os
+import re
+import sqlite3
+import subprocess
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+from xml.sax.saxutils import escape
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyogrio
+import rasterio
+
+from geodata import styles
+from geodata.errors import InputDataError, PublishError
+from geodata.grid import Raster
+
+GPKG_VERSION = "1.3"
+VECTOR_LAYERS: tuple[str, ...] = (
+    "route",
+    "corridor",
+    "rpl",
+    "alter_courses",
+    "kp_points",
+    "crossings",
+    "hazards",
+    "seabed_sectors",
+    "boundary_lines",
+    "territorial_waters",
+    "landing_stations",
+)
+RASTER_LAYERS: tuple[str, ...] = ("bathymetry", "cost")
+
+# Geometry type written for an empty layer of a known name (a layer without features still declares its type).
+EMPTY_GEOMETRY: dict[str, str] = {
+    "route": "MultiLineString",
+    "corridor": "MultiPolygon",
+    "rpl": "Point",
+    "alter_courses": "Point",
+    "kp_points": "Point",
+    "crossings": "Point",
+    "hazards": "Point",
+    "seabed_sectors": "MultiPolygon",
+    "boundary_lines": "MultiLineString",
+    "territorial_waters": "MultiPolygon",
+    "landing_stations": "Point",
+}
+
+# Suffixes that carry a unit (or say the number has none) in a numeric field name: ``depth_m``, ``kp_km``, ...
+UNIT_SUFFIXES: tuple[str, ...] = (
+    "_m",
+    "_km",
+    "_nm",
+    "_deg",
+    "_pct",
+    "_s",
+    "_m2",
+    "_km2",
+    "_mm",
+    "_kn",
+    "_count",
+    "_id",
+    "_index",
+    "_n",
+    "_per_m",
+    "_ratio",
+    "_mw",
+    "_year",
+    "_rank",
+    "_e",
+    "_n_m",
+    "_cost",
+)
+UNITLESS_FIELDS: frozenset[str] = frozenset(
+    {
+        "fid",
+        "id",
+        "seq",
+        "index",
+        "rank",
+        "priority",
+        "order",
+        "leg",
+        "row",
+        "magnitude",
+        "mw",
+        "year",
+        "count",
+        "cost",
+        "zoom",
+    }
+)
+
+QGIS_STYLE_TABLE_SQL = """CREATE TABLE layer_styles (
+  id INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL,
+  f_table_catalog TEXT(256),
+  f_table_schema TEXT(256),
+  f_table_name TEXT(256),
+  f_geometry_column TEXT(256),
+  styleName TEXT(30),
+  styleQML TEXT,
+  styleSLD TEXT,
+  useAsDefault BOOLEAN,
+  description TEXT,
+  owner TEXT(30),
+  ui TEXT(30),
+  update_time DATETIME DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now'))
+)"""
+QGIS_METADATA_URI = "http://mrcc.com/qgis.dtd"
+
+
+@dataclass(frozen=True)
+class LayerMeta:
+    """What a reader needs to know about one layer: title, abstract, where it comes from and under which terms."""
+
+    title: str
+    abstract: str = ""
+    source: str = ""
+    licence: str = ""
+    attribution: str = ""
+    keywords: tuple[str, ...] = ()
+
+    def gdal_items(self) -> dict[str, str]:
+        """The layer's GDAL metadata items (GDAL stores them in ``gpkg_metadata``)."""
+        items = {
+            "TITLE": self.title,
+            "ABSTRACT": self.abstract,
+            "SOURCE": self.source,
+            "LICENCE": self.licence,
+            "ATTRIBUTION": self.attribution,
+            "KEYWORDS": ", ".join(self.keywords),
+        }
+        return {k: v for k, v in items.items() if v}
+
+
+@dataclass(frozen=True)
+class RasterLayer:
+    """A raster published as a gridded coverage: its values (depth in m, cost per m, ...), what it is, its units and
+    the colour stops of its QGIS style (``[(value, '#rrggbb'), ...]``; None = a default ramp over the data range)."""
+
+    raster: Raster
+    meta: LayerMeta
+    units: str
+    stops: list[tuple[float, str]] | None = None
+
+
+@dataclass
+class GpkgReport:
+    """What :func:`write_gpkg` wrote: tables (vector -> feature count, raster -> shape), size and time."""
+
+    path: Path
+    vector_tables: dict[str, int] = field(default_factory=dict)
+    raster_tables: dict[str, tuple[int, int]] = field(default_factory=dict)
+    size_bytes: int = 0
+    elapsed_s: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "path": str(self.path),
+            "vector_tables": self.vector_tables,
+            "raster_tables": {k: list(v) for k, v in self.raster_tables.items()},
+            "size_bytes": self.size_bytes,
+            "elapsed_s": round(self.elapsed_s, 3),
+        }
+
+
+# -- checks on the input ------------------------------------------------------------------------------------------
+
+
+def fields_without_units(gdf: gpd.GeoDataFrame) -> list[str]:
+    """Floating-point columns whose name carries no unit suffix (``depth`` instead of ``depth_m``)."""
+    bad = []
+    for col in gdf.columns:
+        if col == gdf.geometry.name or not pd.api.types.is_float_dtype(gdf[col].dtype):
+            continue
+        name = str(col).lower()
+        if name in UNITLESS_FIELDS or name.endswith(UNIT_SUFFIXES):
+            continue
+        bad.append(str(col))
+    return bad
+
+
+def _geometry_families(gdf: gpd.GeoDataFrame) -> dict[str, gpd.GeoDataFrame]:
+    """Split a layer by geometry family; a layer of one family comes back whole."""
+    geoms = gdf.geometry
+    types = geoms.geom_type.fillna("")
+    if (types == "GeometryCollection").any():
+        raise InputDataError("geometry collections cannot be styled or tiled; explode them into their parts first")
+    fam = types.map(lambda t: styles.family_of(t) if t else "")
+    families = sorted(set(fam) - {""})
+    if len(families) <= 1:
+        return {families[0] if families else "": gdf}
+    return {f: gdf[fam == f] for f in families}
+
+
+def prepare_layers(
+    layers: Mapping[str, gpd.GeoDataFrame], *, require_units: bool = True
+) -> dict[str, gpd.GeoDataFrame]:
+    """Validate every layer, then reproject to EPSG:4326 and split mixed-geometry layers into ``<name>_points``,
+    ``<name>_lines`` and ``<name>_polygons`` (QGIS and vector tiles style one geometry family per layer).
+
+    All problems are collected and raised together as one :class:`InputDataError`.
+    """
+    problems: list[str] = []
+    for name, gdf in layers.items():
+        if not re.fullmatch(r"[a-z][a-z0-9_]*", name):
+            problems.append(f"layer name '{name}': use lower-case letters, digits and underscores")
+        if not isinstance(gdf, gpd.GeoDataFrame):
+            problems.append(f"layer '{name}' is a {type(gdf).__name__}, not a GeoDataFrame")
+            continue
+        if gdf.crs is None:
+            problems.append(f"layer '{name}' has no CRS; set it with gdf.set_crs(...) before publishing")
+        if len(gdf) and gdf.geometry.isna().any():
+            problems.append(f"layer '{name}' has {int(gdf.geometry.isna().sum())} rows without geometry; drop them")
+        if require_units and (bad := fields_without_units(gdf)):
+            problems.append(f"layer '{name}': numeric fields {bad} carry no unit; rename them e.g. depth -> depth_m")
+    if problems:
+        raise InputDataError("cannot publish the vector layers:\n  - " + "\n  - ".join(problems))
+    out: dict[str, gpd.GeoDataFrame] = {}
+    plural = {"point": "points", "line": "lines", "polygon": "polygons"}
+    for name, gdf in layers.items():
+        gdf4326 = gdf.to_crs(4326) if not gdf.crs.equals("EPSG:4326") else gdf
+        parts = _geometry_families(gdf4326)
+        if len(parts) == 1:
+            out[name] = gdf4326
+        else:
+            for fam, part in parts.items():
+                out[f"{name}_{plural[fam]}"] = part
+    return out
+
+
+# -- writing ------------------------------------------------------------------------------------------------------
+
+
+def write_gpkg(
+    path: str | Path,
+    layers: Mapping[str, gpd.GeoDataFrame],
+    rasters: Mapping[str, RasterLayer] | None = None,
+    *,
+    metadata: Mapping[str, LayerMeta] | None = None,
+    required: Sequence[str] = (),
+    require_units: bool = True,
+) -> GpkgReport:
+    """Write the GeoPackage ``path`` atomically.
+
+    Parameters
+    ----------
+    path
+        Target file, e.g. ``published/<scenario>/corridor.gpkg``; replaced only when the new file is complete.
+    layers
+        Layer name -> GeoDataFrame, any CRS (reprojected to EPSG:4326). Numeric float fields must carry a unit in
+        their name (``depth_m``, ``kp_km``) unless ``require_units`` is False. Mixed point/line/polygon layers are
+        split into ``<name>_points`` / ``_lines`` / ``_polygons``.
+    rasters
+        Table name -> :class:`RasterLayer`, written as GeoPackage tiled gridded coverages (float32 TIFF tiles in the
+        raster's own CRS, no resampling): the real values, which QGIS reads and styles with the stored ramp.
+    metadata
+        Layer name -> :class:`LayerMeta` for the vector layers (a layer without an entry gets its style title).
+    required
+        Layer names that must be present (e.g. :data:`VECTOR_LAYERS`); a missing one is an error naming it.
+
+    Returns
+    -------
+    GpkgReport
+        Tables written with their feature counts / raster shapes, file size and time taken.
+    """
+    import time
+
+    t0 = time.perf_counter()
+    path = Path(path)
+    rasters = dict(rasters or {})
+    metadata = dict(metadata or {})
+    missing = [n for n in required if n not in layers and n not in rasters]
+    if missing:
+        raise InputDataError(f"the GeoPackage needs layers {missing}; pass them (an empty GeoDataFrame is allowed)")
+    clash = sorted(set(layers) & set(rasters))
+    if clash:
+        raise InputDataError(f"names {clash} are used by both a vector and a raster layer; rename one of them")
+    prepared = prepare_layers(layers, require_units=require_units)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.gpkg")
+    tmp.unlink(missing_ok=True)
+    report = GpkgReport(path)
+    try:
+        first = True
+        for name, gdf in prepared.items():
+            base = _base_name(name, layers)
+            meta = _meta_for(name, base, metadata)
+            kwargs: dict[str, Any] = {}
+            if len(gdf) == 0:
+                kwargs["geometry_type"] = EMPTY_GEOMETRY.get(base, "Unknown")
+            pyogrio.write_dataframe(
+                gdf,
+                tmp,
+                layer=name,
+                driver="GPKG",
+                dataset_options={"VERSION": GPKG_VERSION} if first else None,
+                layer_options={
+                    "IDENTIFIER": meta.title,
+                    "DESCRIPTION": meta.abstract or meta.title,
+                    "SPATIAL_INDEX": "YES",
+                    "GEOMETRY_NAME": "geom",
+                    "FID": "fid",
+                },
+                layer_metadata=meta.gdal_items(),
+                **kwargs,
+            )
+            first = False
+            report.vector_tables[name] = len(gdf)
+        for name, layer in rasters.items():
+            _write_raster(tmp, name, layer, append=tmp.exists())
+            report.raster_tables[name] = layer.raster.grid.shape
+        if not tmp.exists():
+            raise InputDataError("nothing to write: pass at least one vector or raster layer")
+        _add_styles_and_metadata(tmp, prepared, rasters, metadata, layers)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    report.size_bytes = path.stat().st_size
+    report.elapsed_s = time.perf_counter() - t0
+    return report
+
+
+def _meta_for(name: str, base: str, metadata: Mapping[str, LayerMeta]) -> LayerMeta:
+    """The metadata of table ``name``; a part of a split layer gets its base layer's, titled with the part
+    (gpkg_contents identifiers must be unique)."""
+    meta = metadata.get(name) or metadata.get(base) or LayerMeta(title=styles.style_for(name).title)
+    if name != base and name not in metadata:
+        meta = replace(meta, title=f"{meta.title} ({name[len(base) + 1 :]})")
+    return meta
+
+
+def _base_name(name: str, layers: Mapping[str, Any]) -> str:
+    if name in layers:
+        return name
+    return name.rsplit("_", 1)[0]
+
+
+def default_stops(raster: Raster, units: str) -> list[tuple[float, str]]:
+    """A colour ramp over the 2nd..98th percentile of the valid values: blues for depths (``units`` 'm'), yellow to
+    red for anything else."""
+    valid = raster.data[raster.valid() & np.isfinite(raster.data)]
+    if valid.size == 0:
+        raise InputDataError("raster has no valid cell; nothing to style")
+    lo, hi = (float(v) for v in np.percentile(valid, [2, 98]))
+    if hi <= lo:
+        hi = lo + 1.0
+    ramp = (
+        ["#eff3ff", "#bdd7e7", "#6baed6", "#3182bd", "#08519c"]
+        if units == "m"
+        else ["#ffffb2", "#fecc5c", "#fd8d3c", "#f03b20", "#bd0026"]
+    )
+    return [(lo + (hi - lo) * i / (len(ramp) - 1), c) for i, c in enumerate(ramp)]
+
+
+def _write_raster(path: Path, name: str, layer: RasterLayer, *, append: bool) -> None:
+    raster = layer.raster
+    if raster.data.ndim != 2:
+        raise InputDataError(f"raster layer '{name}' must be 2-D, got shape {raster.data.shape}")
+    # cells without data are NaN in the float32 TIFF tiles: GDAL and QGIS read NaN as nodata (the gridded coverage
+    # extension cannot record NaN as its data_null, and a sentinel like -9999 would be drawn as a value)
+    has_value = raster.valid() | np.isinf(raster.data)  # inf (impassable) is a value, not missing data
+    data = np.where(has_value, raster.data, np.nan).astype("float32")
+    # impassable cells (inf) stay visible as the largest finite float32 rather than turning into nodata
+    data[np.isposinf(data)] = np.finfo("float32").max
+    data[np.isneginf(data)] = np.finfo("float32").min
+    grid = raster.grid
+    options = {
+        "RASTER_TABLE": name,
+        "RASTER_IDENTIFIER": layer.meta.title,
+        "RASTER_DESCRIPTION": layer.meta.abstract or layer.meta.title,
+        "TILE_FORMAT": "TIFF",
+        "UOM": layer.units,
+        "FIELD_NAME": name,
+        "QUANTITY_DEFINITION": layer.meta.title,
+        "BLOCKSIZE": 256,
+    }
+    if append:
+        options["APPEND_SUBDATASET"] = "YES"
+    else:
+        options["VERSION"] = GPKG_VERSION
+    with rasterio.open(
+        path,
+        "w",
+        driver="GPKG",
+        height=grid.shape[0],
+        width=grid.shape[1],
+        count=1,
+        dtype="float32",
+        crs=grid.crs.to_wkt(),
+        transform=grid.transform,
+        **options,
+    ) as dst:
+        dst.write(data, 1)
+        dst.update_tags(**{k: v for k, v in layer.meta.gdal_items().items()}, UNITS=layer.units)
+        dst.update_tags(1, UNITS=layer.units)
+
+
+def _qgis_metadata_xml(name: str, meta: LayerMeta, bounds: tuple[float, float, float, float] | None, crs: str) -> str:
+    """A QGIS layer-metadata document (the .qmd format QgsLayerMetadata reads)."""
+    kw = "".join(f"<keyword>{escape(k)}</keyword>" for k in meta.keywords)
+    link = (
+        f'<link name="source" type="WWW:LINK" url="{escape(meta.source)}" description="" format="" '
+        'mimeType="" size=""/>'
+        if meta.source.startswith(("http://", "https://"))
+        else ""
+    )
+    extent = ""
+    if bounds and all(math.isfinite(b) for b in bounds):
+        extent = (
+            f'<extent><spatial dimensions="2" minx="{bounds[0]:.8f}" miny="{bounds[1]:.8f}" '
+            f'maxx="{bounds[2]:.8f}" maxy="{bounds[3]:.8f}" minz="0" maxz="0" crs="{escape(crs)}"/></extent>'
+        )
+    history = f"<history>{escape('Source: ' + meta.source)}</history>" if meta.source else ""
+    return (
+        "<!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>\n"
+        f'<qgis version="{styles.QGIS_VERSION}">'
+        f"<identifier>{escape(name)}</identifier><parentidentifier></parentidentifier><language>en</language>"
+        f"<type>dataset</type><title>{escape(meta.title)}</title><abstract>{escape(meta.abstract)}</abstract>"
+        f'<keywords vocabulary="gmd:topicCategory">{kw}</keywords>'
+        f"<links>{link}</links>{history}<fees></fees>"
+        f'<constraints><constraint type="Licence">{escape(meta.licence)}</constraint></constraints>'
+        f"<rights>{escape(meta.attribution)}</rights>"
+        f"<licenses><license>{escape(meta.licence)}</license></licenses><encoding></encoding>"
+        f"<crs><spatialrefsys><authid>{escape(crs)}</authid></spatialrefsys></crs>{extent}</qgis>\n"
+    )
+
+
+def _add_styles_and_metadata(
+    path: Path,
+    prepared: Mapping[str, gpd.GeoDataFrame],
+    rasters: Mapping[str, RasterLayer],
+    metadata: Mapping[str, LayerMeta],
+    original: Mapping[str, Any],
+) -> None:
+    now = _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")[:-4] + "Z"
+    con = sqlite3.connect(path)
+    try:
+        with con:
+            con.execute(QGIS_STYLE_TABLE_SQL)
+            con.execute(
+                "INSERT INTO gpkg_contents (table_name, data_type, identifier, description, last_change) "
+                "VALUES ('layer_styles', 'attributes', 'layer_styles', 'QGIS layer styles (QML), one default per "
+                "layer', ?)",
+                (now,),
+            )
+            if _has_table(con, "gpkg_ogr_contents"):
+                con.execute(
+                    "INSERT INTO gpkg_ogr_contents (table_name, feature_count) VALUES ('layer_styles', ?)",
+                    (len(prepared) + len(rasters),),
+                )
+            _ensure_metadata_tables(con, now)
+            for name, gdf in prepared.items():
+                base = _base_name(name, original)
+                meta = _meta_for(name, base, metadata)
+                geom_type = _declared_geometry_type(con, name)
+                style = styles.style_for(name)
+                values = None
+                if style.field and style.field in gdf.columns:
+                    values = sorted({str(v) for v in gdf[style.field].dropna().unique()})
+                qml = styles.vector_qml(name, geom_type, values)
+                con.execute(
+                    "INSERT INTO layer_styles (f_table_catalog, f_table_schema, f_table_name, f_geometry_column, "
+                    "styleName, styleQML, styleSLD, useAsDefault, description, owner, ui, update_time) "
+                    "VALUES ('', '', ?, 'geom', ?, ?, '', 1, ?, '', NULL, ?)",
+                    (name, name[:30], qml, f"{meta.title}: default style", now),
+                )
+                bounds = tuple(float(b) for b in gdf.total_bounds) if len(gdf) else None
+                _insert_metadata(con, name, _qgis_metadata_xml(name, meta, bounds, "EPSG:4326"), now)  # type: ignore[arg-type]
+            for name, layer in rasters.items():
+                stops = layer.stops or default_stops(layer.raster, layer.units)
+                qml = styles.raster_qml(stops, label_units=layer.units)
+                con.execute(
+                    "INSERT INTO layer_styles (f_table_catalog, f_table_schema, f_table_name, f_geometry_column, "
+                    "styleName, styleQML, styleSLD, useAsDefault, description, owner, ui, update_time) "
+                    "VALUES ('', '', ?, '', ?, ?, '', 1, ?, '', NULL, ?)",
+                    (name, name[:30], qml, f"{layer.meta.title}: default style", now),
+                )
+                crs = layer.raster.grid.crs.to_string()
+                _insert_metadata(con, name, _qgis_metadata_xml(name, layer.meta, layer.raster.grid.bounds, crs), now)
+        con.execute("VACUUM")
+    finally:
+        con.close()
+
+
+def _has_table(con: sqlite3.Connection, name: str) -> bool:
+    return con.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name=?", (name,)).fetchone() is not None
+
+
+def _declared_geometry_type(con: sqlite3.Connection, table: str) -> str:
+    row = con.execute("SELECT geometry_type_name FROM gpkg_geometry_columns WHERE table_name=?", (table,)).fetchone()
+    if row is None:
+        raise PublishError(f"table '{table}' has no gpkg_geometry_columns row; GDAL did not write it as features")
+    return str(row[0])
+
+
+def _ensure_metadata_tables(con: sqlite3.Connection, now: str) -> None:
+    """The metadata extension tables, as GDAL creates them (GDAL already has when a layer carried metadata)."""
+    if not _has_table(con, "gpkg_metadata"):
+        con.execute(
+            "CREATE TABLE gpkg_metadata (id INTEGER CONSTRAINT m_pk PRIMARY KEY ASC NOT NULL, md_scope TEXT NOT NULL "
+            "DEFAULT 'dataset', md_standard_uri TEXT NOT NULL, mime_type TEXT NOT NULL DEFAULT 'text/xml', "
+            "metadata TEXT NOT NULL DEFAULT '')"
+        )
+    if not _has_table(con, "gpkg_metadata_reference"):
+        con.execute(
+            "CREATE TABLE gpkg_metadata_reference (reference_scope TEXT NOT NULL, table_name TEXT, column_name TEXT, "
+            "row_id_value INTEGER, timestamp DATETIME NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')), "
+            "md_file_id INTEGER NOT NULL, md_parent_id INTEGER, CONSTRAINT crmr_mfi_fk FOREIGN KEY (md_file_id) "
+            "REFERENCES gpkg_metadata(id), CONSTRAINT crmr_mpi_fk FOREIGN KEY (md_parent_id) REFERENCES "
+            "gpkg_metadata(id))"
+        )
+    if not _has_table(con, "gpkg_extensions"):
+        con.execute(
+            "CREATE TABLE gpkg_extensions (table_name TEXT, column_name TEXT, extension_name TEXT NOT NULL, "
+            "definition TEXT NOT NULL, scope TEXT NOT NULL, CONSTRAINT ge_tce UNIQUE (table_name, column_name, "
+            "extension_name))"
+        )
+    for table in ("gpkg_metadata", "gpkg_metadata_reference"):
+        con.execute(
+            "INSERT OR IGNORE INTO gpkg_extensions (table_name, column_name, extension_name, definition, scope) "
+            "VALUES (?, NULL, 'gpkg_metadata', 'http://www.geopackage.org/spec120/#extension_metadata', "
+            "'read-write')",
+            (table,),
+        )
+
+
+def _insert_metadata(con: sqlite3.Connection, table: str, xml: str, now: str) -> None:
+    cur = con.execute(
+        "INSERT INTO gpkg_metadata (md_scope, md_standard_uri, mime_type, metadata) VALUES ('dataset', ?, "
+        "'text/xml', ?)",
+        (QGIS_METADATA_URI, xml),
+    )
+    con.execute(
+        "INSERT INTO gpkg_metadata_reference (reference_scope, table_name, column_name, row_id_value, timestamp, "
+        "md_file_id, md_parent_id) VALUES ('table', ?, NULL, NULL, ?, ?, NULL)",
+        (table, now, cur.lastrowid),
+    )
+
+
+# -- validation ---------------------------------------------------------------------------------------------------
+
+SYSTEM_PYTHON = "/usr/bin/python3"
+GDAL_APT_HINT = "apt-get install -y --no-install-recommends gdal-bin python3-gdal"
+
+
+def gdal_validator_command() -> list[str] | None:
+    """The command running GDAL's ``validate_gpkg.py`` (Debian's python3-gdal), or None when it is not installed."""
+    python = os.environ.get("CORRIDOR_GDAL_PYTHON", SYSTEM_PYTHON)
+    if not Path(python).exists():
+        return None
+    probe = subprocess.run(
+        [python, "-c", "import osgeo_utils.samples.validate_gpkg, osgeo.gdal"],
+        capture_output=True,
+        timeout=60,
+    )
+    if probe.returncode != 0:
+        return None
+    return [python, "-m", "osgeo_utils.samples.validate_gpkg"]
+
+
+def validate_gpkg(
+    path: str | Path,
+    *,
+    gdal_validator: bool | None = None,
+    expect_layers: Sequence[str] = (),
+) -> list[str]:
+    """Problems found in the GeoPackage ``path`` (an empty list when it is valid).
+
+    Checks: GDAL's ``validate_gpkg.py`` (all the requirements of the GeoPackage standard it knows, tile and geometry
+    blobs decoded with GDAL) when available -- ``gdal_validator=True`` makes its absence a problem, ``False`` skips
+    it; then SQLite ``integrity_check`` and ``foreign_key_check``; the application id and version; every feature
+    table in EPSG:4326 with an R-tree spatial index, read back by pyogrio with as many features as gpkg_ogr_contents
+    says; every gridded coverage read back by rasterio; a default QGIS style whose QML parses for every layer; a
+    QGIS metadata document for every layer; and the presence of ``expect_layers``.
+    """
+    import xml.etree.ElementTree as ET
+
+    path = Path(path)
+    problems: list[str] = []
+    if not path.is_file():
+        return [f"{path} does not exist"]
+    command = None if gdal_validator is False else gdal_validator_command()
+    if command is None and gdal_validator:
+        problems.append(f"GDAL's validate_gpkg.py is not installed; install it with `{GDAL_APT_HINT}`")
+    if command is not None:
+        run = subprocess.run([*command, str(path)], capture_output=True, text=True, timeout=300)
+        out = (run.stdout + run.stderr).strip()
+        if run.returncode != 0 or out:
+            problems.append(f"validate_gpkg.py: {out or f'exit code {run.returncode}'}")
+    con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        if (r := con.execute("PRAGMA integrity_check").fetchone()[0]) != "ok":
+            problems.append(f"sqlite integrity_check: {r}")
+        if fk := con.execute("PRAGMA foreign_key_check").fetchall():
+            problems.append(f"foreign key violations: {fk[:5]}")
+        if con.execute("PRAGMA application_id").fetchone()[0] != 0x47504B47:
+            problems.append("application_id is not 'GPKG'")
+        if con.execute("PRAGMA user_version").fetchone()[0] < 10200:
+            problems.append("user_version is older than GeoPackage 1.2")
+        contents = {r[0]: r[1] for r in con.execute("SELECT table_name, data_type FROM gpkg_contents")}
+        for name in expect_layers:
+            if name not in contents and not any(f"{name}_{p}" in contents for p in ("points", "lines", "polygons")):
+                problems.append(f"layer '{name}' is missing")
+        features = [t for t, kind in contents.items() if kind == "features"]
+        grids = [t for t, kind in contents.items() if kind in ("2d-gridded-coverage", "tiles")]
+        styled = (
+            {r[0] for r in con.execute("SELECT f_table_name FROM layer_styles WHERE useAsDefault")}
+            if _has_table(con, "layer_styles")
+            else set()
+        )
+        qmls = dict(con.execute("SELECT f_table_name, styleQML FROM layer_styles")) if styled else {}
+        described = (
+            {
+                r[0]
+                for r in con.execute(
+                    "SELECT r.table_name FROM gpkg_metadata_reference r JOIN gpkg_metadata m ON m.id = r.md_file_id "
+                    "WHERE m.md_standard_uri = ? AND r.reference_scope = 'table'",
+                    (QGIS_METADATA_URI,),
+                )
+            }
+            if _has_table(con, "gpkg_metadata")
+            else set()
+        )
+        if "layer_styles" in contents and contents["layer_styles"] != "attributes":
+            problems.append("layer_styles is not registered as an attributes table")
+        for table in features:
+            srs = con.execute("SELECT srs_id FROM gpkg_geometry_columns WHERE table_name=?", (table,)).fetchone()
+            if not srs or srs[0] != 4326:
+                problems.append(f"layer '{table}' is not in EPSG:4326 (srs_id {srs})")
+            if not con.execute(
+                "SELECT 1 FROM gpkg_extensions WHERE table_name=? AND extension_name='gpkg_rtree_index'", (table,)
+            ).fetchone() or not _has_table(con, f"rtree_{table}_geom"):
+                problems.append(f"layer '{table}' has no R-tree spatial index")
+            count = con.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0]
+            try:
+                gdf = pyogrio.read_dataframe(path, layer=table)
+                if len(gdf) != count:
+                    problems.append(f"layer '{table}': GDAL read {len(gdf)} features of {count}")
+            except Exception as exc:  # any GDAL failure to read is a finding, not a crash
+                problems.append(f"layer '{table}' cannot be read by GDAL: {exc}")
+        for table in grids:
+            try:
+                with rasterio.open(f"GPKG:{path}:{table}") as src:
+                    src.read(1, out_shape=(min(src.height, 64), min(src.width, 64)))
+            except Exception as exc:
+                problems.append(f"raster '{table}' cannot be read by GDAL: {exc}")
+        for table in features + grids:
+            if table not in styled:
+                problems.append(f"layer '{table}' has no default QGIS style in layer_styles")
+            else:
+                try:
+                    root = ET.fromstring(qmls[table].split("\n", 1)[1])
+                    if root.tag != "qgis" or (root.find("renderer-v2") is None and root.find("pipe") is None):
+                        problems.append(f"style of '{table}' has no renderer")
+                except (ET.ParseError, IndexError) as exc:
+                    problems.append(f"style of '{table}' is not valid XML: {exc}")
+            if table not in described:
+                problems.append(f"layer '{table}' has no QGIS metadata in gpkg_metadata")
+    finally:
+        con.close()
+    return problems
+
+
+def describe_gpkg(path: str | Path) -> dict[str, Any]:
+    """A JSON-able summary (tables, kinds, titles, feature counts) for Dagster metadata and the manifest."""
+    con = sqlite3.connect(f"file:{Path(path)}?mode=ro", uri=True)
+    try:
+        rows = con.execute("SELECT table_name, data_type, identifier, srs_id FROM gpkg_contents").fetchall()
+        out = {}
+        for table, kind, ident, srs in rows:
+            entry: dict[str, Any] = {"kind": kind, "title": ident, "srs_id": srs}
+            if kind in ("features", "attributes"):
+                entry["rows"] = con.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0]
+            out[table] = entry
+        return out
+    finally:
+        con.close()
+
+
+__all__ = [
+    "EMPTY_GEOMETRY",
+    "GPKG_VERSION",
+    "RASTER_LAYERS",
+    "VECTOR_LAYERS",
+    "GpkgReport",
+    "LayerMeta",
+    "RasterLayer",
+    "default_stops",
+    "describe_gpkg",
+    "fields_without_units",
+    "gdal_validator_command",
+    "prepare_layers",
+    "validate_gpkg",
+    "write_gpkg",
+]

@@ -1,0 +1,376 @@
+"""One palette for every published layer, rendered as QGIS QML (stored in the GeoPackage) and MapLibre style layers.
+
+A surveyor opening ``corridor.gpkg`` in QGIS and a reader of the web map see the same colours: both are generated here
+from :data:`LAYER_STYLES`. Symbols follow the habits of cable route charts: the route a bold red line, the survey
+corridor a dashed outline, the near-optimal band a translucent fill, alter-course points diamonds, KP points small
+open circles, hazards categorised by kind, seabed sectors categorised by country.
+
+The QML written is the small subset QGIS needs for symbology (``styleCategories="Symbology"``); each symbol layer
+carries its properties both as the ``<Option type="Map">`` QGIS >= 3.26 writes and as the ``<prop k v>`` pairs older
+QGIS 3 releases read, so the styles load in every QGIS 3 LTR.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from dataclasses import field as dc_field
+from typing import Any, Literal
+from xml.sax.saxutils import quoteattr
+
+from geodata.errors import InputDataError
+
+Family = Literal["point", "line", "polygon"]
+QGIS_VERSION = "3.34.0-Prizren"
+
+
+@dataclass(frozen=True)
+class Symbol:
+    """One symbol: colour as ``#rrggbb``, opacity 0..1, sizes in millimetres (QGIS) / pixels (web = mm * 3.78)."""
+
+    color: str
+    opacity: float = 1.0
+    width_mm: float = 0.5
+    size_mm: float = 2.0
+    outline: str = "#202020"
+    outline_width_mm: float = 0.2
+    dash: bool = False
+    shape: str = "circle"  # circle, square, diamond, triangle, cross2 (QGIS marker names)
+    label: str = ""
+
+
+@dataclass(frozen=True)
+class LayerStyle:
+    """The style of one layer: one symbol, or symbols categorised by the values of ``field``."""
+
+    title: str
+    symbol: Symbol
+    field: str | None = None
+    categories: dict[str, Symbol] = dc_field(default_factory=dict)
+
+
+def _cat(color: str, label: str, **kw: Any) -> Symbol:
+    return Symbol(color=color, label=label, **kw)
+
+
+HAZARD_COLORS: dict[str, tuple[str, str]] = {
+    "fault": ("#8c2d04", "Active fault"),
+    "earthquake": ("#e6550d", "Earthquake epicentre"),
+    "mud_volcano": ("#8c6d31", "Mud volcano"),
+    "platform": ("#252525", "Oil/gas platform"),
+    "well": ("#636363", "Well"),
+    "pipeline": ("#d95f0e", "Pipeline"),
+    "cable": ("#756bb1", "Cable"),
+    "wreck": ("#3f007d", "Wreck"),
+    "anchorage": ("#6baed6", "Anchorage"),
+    "shipping_lane": ("#9ecae1", "Shipping lane"),
+    "port": ("#08519c", "Port"),
+    "other": ("#969696", "Other hazard"),
+}
+
+COUNTRY_COLORS: dict[str, tuple[str, str]] = {
+    "AZE": ("#1f78b4", "Azerbaijan sector"),
+    "KAZ": ("#33a02c", "Kazakhstan sector"),
+    "RUS": ("#e31a1c", "Russia sector"),
+    "TKM": ("#ff7f00", "Turkmenistan sector"),
+    "IRN": ("#6a3d9a", "Iran sector"),
+}
+
+LAYER_STYLES: dict[str, LayerStyle] = {
+    "route": LayerStyle("Cable route", Symbol("#d7191c", width_mm=0.8, size_mm=2.0)),
+    "corridor": LayerStyle(
+        "Corridor",
+        Symbol("#fdae61", opacity=0.35, outline="#f46d43"),
+        field="kind",
+        categories={
+            "near_optimal_band": _cat("#fdae61", "Near-optimal band", opacity=0.35, outline="#f46d43"),
+            "survey_corridor": _cat(
+                "#ffffbf", "Survey corridor", opacity=0.15, outline="#2b83ba", outline_width_mm=0.4, dash=True
+            ),
+        },
+    ),
+    "rpl": LayerStyle("Route Position List", Symbol("#000000", size_mm=1.4, outline="#ffffff", outline_width_mm=0.2)),
+    "alter_courses": LayerStyle(
+        "Alter-course points", Symbol("#ffd700", size_mm=3.0, shape="diamond", outline="#000000", outline_width_mm=0.3)
+    ),
+    "kp_points": LayerStyle("KP points", Symbol("#ffffff", size_mm=1.6, outline="#d7191c", outline_width_mm=0.35)),
+    "crossings": LayerStyle(
+        "Crossings",
+        Symbol("#c51b8a", size_mm=3.2, shape="cross2", width_mm=0.6, outline="#c51b8a", outline_width_mm=0.6),
+    ),
+    "hazards": LayerStyle(
+        "Hazards",
+        Symbol("#969696", size_mm=2.2, width_mm=0.6, opacity=0.9),
+        field="kind",
+        categories={k: _cat(c, lab, size_mm=2.2, width_mm=0.6, opacity=0.9) for k, (c, lab) in HAZARD_COLORS.items()},
+    ),
+    "seabed_sectors": LayerStyle(
+        "Seabed sectors",
+        Symbol("#bdbdbd", opacity=0.12, outline="#636363"),
+        field="country",
+        categories={
+            k: _cat(c, lab, opacity=0.12, outline=c, outline_width_mm=0.3) for k, (c, lab) in COUNTRY_COLORS.items()
+        },
+    ),
+    "boundary_lines": LayerStyle("Seabed boundary lines", Symbol("#54278f", width_mm=0.5, dash=True)),
+    "territorial_waters": LayerStyle(
+        "Territorial waters", Symbol("#9ecae1", opacity=0.25, outline="#3182bd", outline_width_mm=0.3, dash=True)
+    ),
+    "landing_stations": LayerStyle(
+        "Landing stations", Symbol("#000000", size_mm=3.2, shape="square", outline="#ffffff", outline_width_mm=0.4)
+    ),
+}
+
+DEFAULT_STYLE = LayerStyle("Layer", Symbol("#737373", opacity=0.6, width_mm=0.4, size_mm=1.8))
+
+
+def style_for(layer: str) -> LayerStyle:
+    """The style of ``layer``; layers split by geometry (``hazards_lines``) use their base layer's style."""
+    if layer in LAYER_STYLES:
+        return LAYER_STYLES[layer]
+    for suffix in ("_points", "_lines", "_polygons"):
+        if layer.endswith(suffix) and layer[: -len(suffix)] in LAYER_STYLES:
+            return LAYER_STYLES[layer[: -len(suffix)]]
+    return LayerStyle(layer.replace("_", " ").capitalize(), DEFAULT_STYLE.symbol)
+
+
+def family_of(geometry_type: str) -> Family:
+    """``point``, ``line`` or ``polygon`` for an OGR/shapely geometry type name (``MultiLineString`` -> ``line``)."""
+    name = geometry_type.lower().replace("multi", "").replace(" ", "").replace("3d", "").rstrip("zm")
+    if name == "point":
+        return "point"
+    if name in ("linestring", "line"):
+        return "line"
+    if name == "polygon":
+        return "polygon"
+    raise InputDataError(
+        f"geometry type '{geometry_type}' has no style; publish points, lines or polygons (split geometry collections)"
+    )
+
+
+# -- colours ------------------------------------------------------------------------------------------------------
+
+
+def hex_to_rgb(color: str) -> tuple[int, int, int]:
+    """``#rrggbb`` -> ``(r, g, b)``; raises InputDataError naming the bad value."""
+    value = color.lstrip("#")
+    if len(value) != 6:
+        raise InputDataError(f"colour '{color}' is not of the form #rrggbb")
+    return (int(value[0:2], 16), int(value[2:4], 16), int(value[4:6], 16))
+
+
+def _qgis_color(color: str, opacity: float = 1.0) -> str:
+    r, g, b = hex_to_rgb(color)
+    return f"{r},{g},{b},{round(255 * opacity)}"
+
+
+# -- QML ----------------------------------------------------------------------------------------------------------
+
+
+def _options(props: dict[str, str]) -> str:
+    opts = "".join(f'<Option name={quoteattr(k)} value={quoteattr(v)} type="QString"/>' for k, v in props.items())
+    legacy = "".join(f"<prop k={quoteattr(k)} v={quoteattr(v)}/>" for k, v in props.items())
+    return f'<Option type="Map">{opts}</Option>{legacy}'
+
+
+def _symbol_layer(sym: Symbol, family: Family) -> str:
+    if family == "line":
+        props = {
+            "line_color": _qgis_color(sym.color, sym.opacity),
+            "line_width": f"{sym.width_mm:g}",
+            "line_width_unit": "MM",
+            "line_style": "dash" if sym.dash else "solid",
+            "capstyle": "round",
+            "joinstyle": "round",
+        }
+        return f'<layer class="SimpleLine" enabled="1" locked="0" pass="0">{_options(props)}</layer>'
+    if family == "polygon":
+        props = {
+            "color": _qgis_color(sym.color, sym.opacity),
+            "style": "solid",
+            "outline_color": _qgis_color(sym.outline),
+            "outline_style": "dash" if sym.dash else "solid",
+            "outline_width": f"{sym.outline_width_mm:g}",
+            "outline_width_unit": "MM",
+            "joinstyle": "round",
+        }
+        return f'<layer class="SimpleFill" enabled="1" locked="0" pass="0">{_options(props)}</layer>'
+    props = {
+        "name": sym.shape,
+        "color": _qgis_color(sym.color, sym.opacity),
+        "outline_color": _qgis_color(sym.outline),
+        "outline_style": "solid",
+        "outline_width": f"{sym.outline_width_mm:g}",
+        "outline_width_unit": "MM",
+        "size": f"{sym.size_mm:g}",
+        "size_unit": "MM",
+        "angle": "0",
+        "scale_method": "diameter",
+    }
+    return f'<layer class="SimpleMarker" enabled="1" locked="0" pass="0">{_options(props)}</layer>'
+
+
+def _symbol(sym: Symbol, family: Family, name: str) -> str:
+    kind = {"point": "marker", "line": "line", "polygon": "fill"}[family]
+    return (
+        f'<symbol type="{kind}" name={quoteattr(name)} alpha="1" clip_to_extent="1" force_rhr="0">'
+        f"{_symbol_layer(sym, family)}</symbol>"
+    )
+
+
+def _wrap(body: str) -> str:
+    return (
+        "<!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>\n"
+        f'<qgis version="{QGIS_VERSION}" styleCategories="Symbology">\n{body}\n'
+        "<blendMode>0</blendMode><featureBlendMode>0</featureBlendMode><layerOpacity>1</layerOpacity>\n</qgis>\n"
+    )
+
+
+def vector_qml(layer: str, geometry_type: str, values: list[str] | None = None) -> str:
+    """QML of ``layer`` for its geometry type; a categorised style lists the known categories plus any other value
+    found in ``values`` (drawn with the default symbol), so no feature is left unstyled."""
+    style = style_for(layer)
+    family = family_of(geometry_type)
+    if not style.field:
+        renderer = (
+            '<renderer-v2 type="singleSymbol" forceraster="0" symbollevels="0" enableorderby="0" referencescale="-1">'
+            f"<symbols>{_symbol(style.symbol, family, '0')}</symbols><rotation/><sizescale/></renderer-v2>"
+        )
+        return _wrap(renderer)
+    cats = dict(style.categories)
+    for value in sorted(set(values or []) - set(cats)):
+        cats[value] = Symbol(**{**style.symbol.__dict__, "label": value})
+    cat_xml, sym_xml = [], []
+    for i, (value, sym) in enumerate(cats.items()):
+        label = sym.label or value
+        cat_xml.append(f'<category value={quoteattr(value)} symbol="{i}" label={quoteattr(label)} render="true"/>')
+        sym_xml.append(_symbol(sym, family, str(i)))
+    renderer = (
+        f'<renderer-v2 type="categorizedSymbol" attr={quoteattr(style.field)} forceraster="0" symbollevels="0" '
+        'enableorderby="0" referencescale="-1">'
+        f"<categories>{''.join(cat_xml)}</categories><symbols>{''.join(sym_xml)}</symbols>"
+        f"<source-symbol>{_symbol(style.symbol, family, '0')}</source-symbol><rotation/><sizescale/></renderer-v2>"
+    )
+    return _wrap(renderer)
+
+
+def raster_qml(stops: list[tuple[float, str]], *, label_units: str = "") -> str:
+    """QML of a single-band pseudocolour raster (gridded coverage) with linear interpolation between ``stops``
+    ``[(value, '#rrggbb'), ...]`` in ascending value order."""
+    if len(stops) < 2 or any(b[0] <= a[0] for a, b in itertools.pairwise(stops)):
+        raise InputDataError(f"raster colour stops {stops} must be at least two, in strictly ascending value order")
+    lo, hi = stops[0][0], stops[-1][0]
+    items = "".join(
+        f'<item value="{v:g}" color="{c}" alpha="255" label={quoteattr(f"{v:g} {label_units}".strip())}/>'
+        for v, c in stops
+    )
+    body = (
+        '<pipe><rasterrenderer type="singlebandpseudocolor" band="1" opacity="1" alphaBand="-1" '
+        f'classificationMin="{lo:g}" classificationMax="{hi:g}" nodataColor="">'
+        "<rasterTransparency/><minMaxOrigin><limits>None</limits><extent>WholeRaster</extent>"
+        "<statAccuracy>Estimated</statAccuracy><cumulativeCutLower>0.02</cumulativeCutLower>"
+        "<cumulativeCutUpper>0.98</cumulativeCutUpper><stdDevFactor>2</stdDevFactor></minMaxOrigin>"
+        f'<rastershader><colorrampshader colorRampType="INTERPOLATED" classificationMode="1" clip="0" '
+        f'minimumValue="{lo:g}" maximumValue="{hi:g}">{items}</colorrampshader></rastershader>'
+        '</rasterrenderer><brightnesscontrast brightness="0" contrast="0"/>'
+        '<huesaturation saturation="0" grayscaleMode="0" colorizeOn="0"/><rasterresampler maxOversampling="2"/>'
+        "</pipe>"
+    )
+    return _wrap(body)
+
+
+# -- MapLibre -----------------------------------------------------------------------------------------------------
+
+PX_PER_MM = 3.78
+
+
+def _match(field_name: str, categories: dict[str, Symbol], attr: str, default: Any) -> Any:
+    expr: list[Any] = ["match", ["to-string", ["get", field_name]]]
+    for value, sym in categories.items():
+        expr += [value, getattr(sym, attr) if attr != "px" else sym.size_mm * PX_PER_MM / 2]
+    return [*expr, default]
+
+
+def maplibre_layers(layer: str, family: Family, source: str, source_layer: str) -> list[dict[str, Any]]:
+    """MapLibre GL style layers drawing ``layer`` (a vector-tile layer ``source_layer`` of ``source``) like QGIS.
+    Ids are ``<layer>`` for the main layer and ``<layer>-outline`` for polygon outlines."""
+    style = style_for(layer)
+    sym = style.symbol
+    common = {"source": source, "source-layer": source_layer}
+
+    def paint(attr: str) -> Any:
+        if style.field and style.categories:
+            return _match(style.field, style.categories, attr, getattr(sym, attr))
+        return getattr(sym, attr)
+
+    if family == "polygon":
+        outline_paint: dict[str, Any] = {"line-color": paint("outline"), "line-width": sym.outline_width_mm * PX_PER_MM}
+        if sym.dash or any(c.dash for c in style.categories.values()):
+            outline_paint["line-dasharray"] = [3, 2]
+        return [
+            {
+                "id": layer,
+                "type": "fill",
+                **common,
+                "paint": {"fill-color": paint("color"), "fill-opacity": paint("opacity")},
+            },
+            {"id": f"{layer}-outline", "type": "line", **common, "paint": outline_paint},
+        ]
+    if family == "line":
+        line_paint: dict[str, Any] = {
+            "line-color": paint("color"),
+            "line-width": max(sym.width_mm * PX_PER_MM, 1.0),
+            "line-opacity": paint("opacity"),
+        }
+        if sym.dash:
+            line_paint["line-dasharray"] = [4, 2]
+        return [
+            {
+                "id": layer,
+                "type": "line",
+                **common,
+                "layout": {"line-cap": "round", "line-join": "round"},
+                "paint": line_paint,
+            }
+        ]
+    radius: Any = sym.size_mm * PX_PER_MM / 2
+    if style.field and style.categories:
+        radius = _match(style.field, style.categories, "px", radius)
+    return [
+        {
+            "id": layer,
+            "type": "circle",
+            **common,
+            "paint": {
+                "circle-color": paint("color"),
+                "circle-opacity": paint("opacity"),
+                "circle-radius": radius,
+                "circle-stroke-color": paint("outline"),
+                "circle-stroke-width": max(sym.outline_width_mm * PX_PER_MM, 1.0),
+            },
+        }
+    ]
+
+
+def legend_entries(layer: str, family: Family, values: list[str] | None = None) -> list[dict[str, Any]]:
+    """Legend rows ``{label, color, outline, family, opacity, dash}`` of ``layer``; for a categorised layer only the
+    categories present in ``values`` (all when None)."""
+    style = style_for(layer)
+
+    def row(sym: Symbol, label: str) -> dict[str, Any]:
+        return {
+            "label": label,
+            "color": sym.color,
+            "outline": sym.outline,
+            "family": family,
+            "opacity": sym.opacity,
+            "dash": sym.dash,
+            "shape": sym.shape,
+        }
+
+    if style.field and style.categories:
+        present = style.categories if values is None else {k: v for k, v in style.categories.items() if k in values}
+        rows = [row(s, s.label or k) for k, s in present.items()]
+        rows += [row(style.symbol, v) for v in sorted(set(values or []) - set(style.categories))]
+        return rows
+    return [row(style.symbol, style.title)]
