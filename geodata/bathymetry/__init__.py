@@ -1,0 +1,64 @@
+"""Bathymetry: read grids (GeoTIFF/COG, GEBCO/ETOPO netCDF), mosaic them by priority onto the metric analysis grid
+as water depth below the Caspian surface, derive slope and the land/sea mask, and check the result.
+
+Modules, one concept each:
+
+* :mod:`~geodata.bathymetry.read` - one source file to a :class:`~geodata.grid.Raster` (any CRS, south-up flipped).
+* :mod:`~geodata.bathymetry.mosaic` - the analysis grid, vertical datum conversion, priority mosaic.
+* :mod:`~geodata.bathymetry.terrain` - slope in degrees (metric cell sizes) and the land/sea mask.
+* :mod:`~geodata.bathymetry.checks` - structured checks for the Dagster asset checks, and summary metadata.
+
+Typical use (what the Dagster assets do)::
+
+    aoi = scenario.area_of_interest.bounds
+    grid = analysis_grid(aoi, scenario.analysis_crs(), scenario.analysis.resolution_m)
+    inputs = load_bathymetry_inputs(scenario.bathymetry.sources, grid, verify=scenario.verify_checksums)
+    depth = build_depth(inputs, grid, water_level_m=scenario.bathymetry.water_level_m,
+                        resampling=scenario.analysis.resampling, aoi_bounds_lonlat=aoi)
+    sea = land_sea_mask(depth, land_gdf)
+    slope = slope_deg(depth)
+"""
+
+from __future__ import annotations
+
+from geodata.bathymetry.checks import (
+    CheckResult,
+    check_coverage,
+    check_crs,
+    check_depth_range,
+    check_nodata_share,
+    summary_metadata,
+)
+from geodata.bathymetry.mosaic import (
+    BathymetryInput,
+    DepthMosaic,
+    analysis_grid,
+    aoi_mask,
+    build_depth,
+    build_depth_mosaic,
+    load_bathymetry_inputs,
+)
+from geodata.bathymetry.read import read_bathymetry_source, resolve_bathymetry_source
+from geodata.bathymetry.terrain import land_sea_mask, metres_per_degree, sea_depth, slope_deg
+
+__all__ = [
+    "BathymetryInput",
+    "CheckResult",
+    "DepthMosaic",
+    "analysis_grid",
+    "aoi_mask",
+    "build_depth",
+    "build_depth_mosaic",
+    "check_coverage",
+    "check_crs",
+    "check_depth_range",
+    "check_nodata_share",
+    "land_sea_mask",
+    "load_bathymetry_inputs",
+    "metres_per_degree",
+    "read_bathymetry_source",
+    "resolve_bathymetry_source",
+    "sea_depth",
+    "slope_deg",
+    "summary_metadata",
+]

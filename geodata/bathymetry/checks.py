@@ -1,0 +1,364 @@
+"""Checks of the depth grid, as plain results that the Dagster layer turns into asset checks.
+
+Each function returns a :class:`CheckResult` (``passed``, ``severity`` "ERROR" or "WARN" as Dagster's
+``AssetCheckSeverity`` names them, a one-line ``description`` that names the fix, and JSON-friendly ``metadata``).
+The blocking ones (ERROR) are those that would otherwise give a wrong route.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+from scipy import ndimage
+
+from geodata.bathymetry.mosaic import aoi_mask
+from geodata.errors import ConfigError
+from geodata.grid import Raster
+
+__all__ = [
+    "CheckResult",
+    "check_coverage",
+    "check_crs",
+    "check_depth_range",
+    "check_nodata_share",
+    "summary_metadata",
+]
+
+ERROR, WARN = "ERROR", "WARN"
+_PCT_NAMES = ("p0", "p1", "p5", "p50", "p95", "p99", "p100")
+_SOURCE_SUMMARY_KEYS = ("name", "priority", "vertical_reference_m", "positive", "resampling", "cells_supplied")
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """Outcome of one check; ``severity`` applies when it fails."""
+
+    name: str
+    passed: bool
+    severity: str
+    description: str
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def check_crs(raster: Raster, expected_crs: Any = None) -> CheckResult:
+    """The raster has a CRS, it is projected in metres, and (when given) it is the analysis CRS."""
+    crs = raster.grid.crs
+    meta: dict[str, Any] = {"crs": crs.to_string() if crs is not None else None}
+    if crs is None:
+        return CheckResult("crs_present", False, ERROR, "the raster has no CRS; rebuild it on the analysis grid", meta)
+    unit = crs.axis_info[0].unit_name if crs.axis_info else "unknown"
+    meta.update(is_projected=bool(crs.is_projected), axis_unit=unit)
+    problems = []
+    if not crs.is_projected or (crs.axis_info and crs.axis_info[0].unit_conversion_factor != 1.0):
+        problems.append(f"{crs.to_string()} is not a projected CRS in metres (unit {unit})")
+    if expected_crs is not None:
+        from pyproj import CRS
+
+        expected = CRS.from_user_input(expected_crs)
+        meta["expected_crs"] = expected.to_string()
+        if not crs.equals(expected, ignore_axis_order=True):
+            problems.append(f"it is in {crs.to_string()}, the analysis CRS is {expected.to_string()}")
+    if problems:
+        description = "; ".join(problems) + ": reproject it onto the analysis grid"
+        return CheckResult("crs_present", False, ERROR, description, meta)
+    return CheckResult("crs_present", True, ERROR, f"CRS {crs.to_string()} (metres)", meta)
+
+
+def _stations(stations: Iterable[Any]) -> list[tuple[str, float, float]]:
+    out = []
+    for i, st in enumerate(stations):
+        if hasattr(st, "lon_deg") and hasattr(st, "lat_deg"):
+            out.append((str(getattr(st, "name", f"station {i + 1}")), float(st.lon_deg), float(st.lat_deg)))
+        elif isinstance(st, dict):
+            out.append((str(st.get("name", f"station {i + 1}")), float(st["lon_deg"]), float(st["lat_deg"])))
+        elif len(st) == 3:
+            out.append((str(st[0]), float(st[1]), float(st[2])))
+        elif len(st) == 2:
+            out.append((f"station {i + 1}", float(st[0]), float(st[1])))
+        else:
+            raise ConfigError(f"landing station {st!r} is not (lon, lat), (name, lon, lat) or a LandingStation")
+    return out
+
+
+def check_coverage(
+    depth: Raster,
+    aoi_bounds_lonlat: tuple[float, float, float, float] | None,
+    stations: Iterable[Any],
+    *,
+    sea_mask: Raster | None = None,
+    min_aoi_fraction: float = 0.99,
+    max_station_to_sea_m: float = 10_000.0,
+) -> CheckResult:
+    """The depth grid covers the area of interest and both landing stations.
+
+    A landing station passes when its cell is on the grid, holds depth data, and lies within
+    ``max_station_to_sea_m`` of a sea cell (a station far inland, or coordinates swapped, fails; on the mirror
+    the Siyazan station, given at the town, is 6 km from the GSHHG sea). The area of
+    interest passes when at least ``min_aoi_fraction`` of its cells hold data.
+
+    Parameters
+    ----------
+    depth
+        The depth raster.
+    aoi_bounds_lonlat
+        ``(west, south, east, north)`` in degrees, or None for the whole grid.
+    stations
+        ``LandingStation`` models, dicts with ``lon_deg``/``lat_deg``, ``(name, lon, lat)`` or ``(lon, lat)``.
+    sea_mask
+        The land/sea mask (1 = sea); without it, sea is ``depth > 0``.
+    """
+    grid = depth.grid
+    valid = depth.valid()
+    aoi = aoi_mask(grid, aoi_bounds_lonlat)
+    n_aoi = int(aoi.sum())
+    frac = float((valid & aoi).sum() / n_aoi) if n_aoi else 0.0
+    if sea_mask is not None:
+        sea = sea_mask.data.astype(bool)
+    else:
+        with np.errstate(invalid="ignore"):
+            sea = valid & (np.nan_to_num(depth.data.astype(float), nan=0.0) > 0)
+    dy, dx = grid.res
+    dist_to_sea = ndimage.distance_transform_edt(~sea, sampling=(dy, dx)) if sea.any() else None
+    failures: list[str] = []
+    meta: dict[str, Any] = {
+        "aoi_valid_fraction": round(frac, 6),
+        "aoi_cells": n_aoi,
+        "min_aoi_fraction": min_aoi_fraction,
+        "max_station_to_sea_m": max_station_to_sea_m,
+    }
+    if n_aoi == 0:
+        failures.append("the area of interest has no cell on the grid")
+    elif frac < min_aoi_fraction:
+        failures.append(
+            f"only {100 * frac:.2f} % of the area of interest holds depth data (need {100 * min_aoi_fraction:.1f} %)"
+        )
+    if dist_to_sea is None:
+        failures.append("the grid has no sea cell")
+    stations_meta = []
+    for name, lon, lat in _stations(stations):
+        x, y = grid.lonlat_to_xy(lon, lat)
+        cell = grid.cell_of(float(x), float(y))
+        info: dict[str, Any] = {"name": name, "lon_deg": lon, "lat_deg": lat}
+        if cell is None:
+            failures.append(f"landing station '{name}' ({lat} N, {lon} E) lies outside the depth grid")
+            info["on_grid"] = False
+            stations_meta.append(info)
+            continue
+        r, c = cell
+        info.update(on_grid=True, row=r, col=c, has_data=bool(valid[r, c]), in_aoi=bool(aoi[r, c]))
+        if valid[r, c]:
+            info["depth_m"] = round(float(depth.data[r, c]), 2)
+        else:
+            failures.append(f"landing station '{name}' ({lat} N, {lon} E) falls on a nodata cell of the depth grid")
+        info["on_sea_cell"] = bool(sea[r, c])
+        if dist_to_sea is not None:
+            d = float(dist_to_sea[r, c])
+            info["distance_to_sea_m"] = round(d, 1)
+            if d > max_station_to_sea_m:
+                failures.append(
+                    f"landing station '{name}' ({lat} N, {lon} E) lies {d / 1000:.1f} km from the nearest sea cell "
+                    f"(limit {max_station_to_sea_m / 1000:.1f} km): it is inland or its coordinates are wrong"
+                )
+        stations_meta.append(info)
+    meta["stations"] = stations_meta
+    if failures:
+        return CheckResult(
+            "coverage",
+            False,
+            ERROR,
+            "; ".join(failures) + ". Add a source covering them, widen the area or correct the coordinates.",
+            meta,
+        )
+    return CheckResult(
+        "coverage",
+        True,
+        ERROR,
+        f"{100 * frac:.2f} % of the area of interest has depth data; {len(stations_meta)} landing stations on data "
+        "and near the sea",
+        meta,
+    )
+
+
+def check_nodata_share(
+    depth: Raster,
+    max_fraction: float,
+    *,
+    aoi_bounds_lonlat: tuple[float, float, float, float] | None = None,
+    sea_mask: Raster | None = None,
+) -> CheckResult:
+    """The share of nodata cells inside the area of interest is at most ``max_fraction``.
+
+    The share over sea cells (where a route may go) is reported too, and must also be within the limit.
+    """
+    valid = depth.valid()
+    aoi = aoi_mask(depth.grid, aoi_bounds_lonlat)
+    n = int(aoi.sum())
+    share = float((~valid & aoi).sum() / n) if n else 1.0
+    meta: dict[str, Any] = {"nodata_fraction": round(share, 6), "max_fraction": max_fraction, "cells": n}
+    sea_share = None
+    if sea_mask is not None:
+        sea = sea_mask.data.astype(bool) & aoi
+        ns = int(sea.sum())
+        sea_share = float((~valid & sea).sum() / ns) if ns else 0.0
+        meta["sea_nodata_fraction"] = round(sea_share, 6)
+    worst = max(share, sea_share or 0.0)
+    if worst > max_fraction:
+        return CheckResult(
+            "nodata_share",
+            False,
+            ERROR,
+            f"{100 * share:.2f} % of the area of interest"
+            + (f" and {100 * sea_share:.2f} % of its sea" if sea_share is not None else "")
+            + f" has no depth (limit {100 * max_fraction:.1f} %): add a source that fills the gaps or shrink the area",
+            meta,
+        )
+    return CheckResult("nodata_share", True, ERROR, f"{100 * share:.2f} % nodata in the area of interest", meta)
+
+
+def check_depth_range(
+    depth: Raster,
+    sea_mask: Raster | None,
+    depth_range_m: tuple[float, float],
+    *,
+    max_outlier_fraction: float = 0.005,
+    max_dry_sea_fraction: float = 0.2,
+) -> CheckResult:
+    """Sea cells have depths inside the plausible range ``(min, max)`` (metres below the Caspian surface).
+
+    Depths beyond the range over more than ``max_outlier_fraction`` of the sea mean a wrong vertical reference,
+    sign (``positive``) or unit, which would send the route over false deeps or shoals: the check fails with a
+    hint at the likely cause. A few outliers are expected where a coarse grid meets a fine coastline at a cliff
+    (on the mirror: ~0.1 % of the sea, on the Mangyshlak escarpments, up to ~150 m above the water): they are
+    counted and located in the metadata, and the check passes. A large share of sea cells at or above the water
+    surface (more than ``max_dry_sea_fraction``) also fails: the datum is probably off.
+    """
+    lo, hi = float(depth_range_m[0]), float(depth_range_m[1])
+    if not lo < hi:
+        raise ConfigError(f"depth range {depth_range_m} must be (min, max) with min < max, in metres")
+    valid = depth.valid()
+    sea = sea_mask.data.astype(bool) if sea_mask is not None else np.ones(depth.grid.shape, dtype=bool)
+    z = depth.data[valid & sea].astype("float64")
+    meta: dict[str, Any] = {"range_m": [lo, hi], "sea_cells_with_data": int(z.size)}
+    if z.size == 0:
+        return CheckResult(
+            "depth_range", False, ERROR, "no sea cell holds depth data: check the coastline layer and the sources", meta
+        )
+    pct = np.percentile(z, [0, 1, 5, 50, 95, 99, 100])
+    too_shallow = int((z < lo).sum())
+    too_deep = int((z > hi).sum())
+    dry = float((z <= 0).sum() / z.size)
+    meta.update(
+        depth_min_m=round(float(pct[0]), 2),
+        depth_max_m=round(float(pct[-1]), 2),
+        depth_median_m=round(float(pct[3]), 2),
+        depth_percentiles_m={k: round(float(v), 2) for k, v in zip(_PCT_NAMES, pct, strict=True)},
+        cells_shallower_than_min=too_shallow,
+        cells_deeper_than_max=too_deep,
+        sea_at_or_above_water_fraction=round(dry, 6),
+    )
+    outlier_fraction = (too_shallow + too_deep) / z.size
+    meta.update(outlier_fraction=round(outlier_fraction, 6), max_outlier_fraction=max_outlier_fraction)
+    if too_shallow or too_deep:
+        meta["outliers_lonlat"] = _outlier_places(depth, valid & sea & ((depth.data < lo) | (depth.data > hi)))
+    outliers = []
+    if too_shallow:
+        outliers.append(f"{too_shallow} sea cells are shallower than {lo:g} m (down to {pct[0]:.1f} m)")
+    if too_deep:
+        outliers.append(f"{too_deep} sea cells are deeper than {hi:g} m (down to {pct[-1]:.1f} m)")
+    problems = []
+    median_out = not lo <= float(pct[3]) <= hi
+    if outliers and (outlier_fraction > max_outlier_fraction or median_out):
+        problems.extend(outliers)
+    if dry > max_dry_sea_fraction:
+        problems.append(f"{100 * dry:.1f} % of sea cells are at or above the water surface")
+    if problems:
+        hint = _hint(pct, depth)
+        return CheckResult("depth_range", False, ERROR, "; ".join(problems) + f". {hint}", meta)
+    if outliers:
+        return CheckResult(
+            "depth_range",
+            True,
+            ERROR,
+            f"sea depths {pct[1]:.1f}..{pct[-2]:.1f} m (1st-99th percentile) within {lo:g}..{hi:g} m; "
+            + "; ".join(outliers)
+            + f" ({100 * outlier_fraction:.2f} % of the sea, within the {100 * max_outlier_fraction:.1f} % allowed "
+            "for coarse-grid cells at the coast)",
+            meta,
+        )
+    return CheckResult(
+        "depth_range", True, ERROR, f"sea depths {pct[0]:.1f}..{pct[-1]:.1f} m within {lo:g}..{hi:g} m", meta
+    )
+
+
+def _outlier_places(depth: Raster, mask: np.ndarray, limit: int = 20) -> list[list[float]]:
+    """``[lon, lat, depth]`` of up to ``limit`` outlying cells, the most extreme first."""
+    rows, cols = np.nonzero(mask)
+    values = depth.data[rows, cols].astype(float)
+    order = np.argsort(-np.abs(values))[:limit]
+    x, y = depth.grid.xy(rows[order], cols[order])
+    lon, lat = depth.grid.xy_to_lonlat(x, y)
+    return [
+        [round(float(a), 4), round(float(b), 4), round(float(v), 1)]
+        for a, b, v in zip(lon, lat, values[order], strict=True)
+    ]
+
+
+def _hint(pct: np.ndarray, depth: Raster) -> str:
+    median = float(pct[3])
+    if median < 0:
+        return "Most sea is above water: the source's `positive` (up/down) is probably reversed."
+    if float(pct[-1]) > 3000:
+        return "Depths exceed the Caspian's ~1025 m: check the units (feet?) and vertical_reference_m."
+    level = depth.attrs.get("water_level_m")
+    return (
+        f"Check vertical_reference_m of each source and water_level_m ({level} m): the Caspian surface is about "
+        "-28 m relative to ocean level."
+    )
+
+
+def summary_metadata(
+    depth: Raster, sea_mask: Raster | None = None, aoi_bounds_lonlat: tuple[float, float, float, float] | None = None
+) -> dict[str, Any]:
+    """JSON-friendly figures of the depth grid for Dagster metadata: grid, resolution, cell counts, depth over sea
+    (min/max/median), sea share, nodata share, sources and their checksums."""
+    grid = depth.grid
+    valid = depth.valid()
+    sea = sea_mask.data.astype(bool) if sea_mask is not None else valid & (np.nan_to_num(depth.data) > 0)
+    z = depth.data[valid & sea].astype("float64")
+    aoi = aoi_mask(grid, aoi_bounds_lonlat)
+
+    def r(v: float) -> float | None:
+        return round(float(v), 2) if math.isfinite(v) else None
+
+    out: dict[str, Any] = {
+        "crs": grid.crs.to_string(),
+        "resolution_m": list(grid.res),
+        "shape": list(grid.shape),
+        "cell_count": grid.cell_count,
+        "bounds": [round(b, 3) for b in grid.bounds],
+        "units": depth.attrs.get("units", "m"),
+        "positive": depth.attrs.get("positive", "down"),
+        "water_level_m": depth.attrs.get("water_level_m"),
+        "datum": depth.attrs.get("datum"),
+        "sea_cells": int(sea.sum()),
+        "sea_fraction": round(float(sea.mean()), 6),
+        "nodata_fraction": round(float((~valid & aoi).sum() / max(int(aoi.sum()), 1)), 6),
+        "depth_sea_min_m": r(z.min()) if z.size else None,
+        "depth_sea_max_m": r(z.max()) if z.size else None,
+        "depth_sea_median_m": r(float(np.median(z))) if z.size else None,
+        "depth_all_min_m": r(float(np.nanmin(depth.data[valid]))) if valid.any() else None,
+        "depth_all_max_m": r(float(np.nanmax(depth.data[valid]))) if valid.any() else None,
+        "source_checksums": dict(depth.attrs.get("source_checksums", {})),
+        "sources": [{k: s.get(k) for k in _SOURCE_SUMMARY_KEYS} for s in depth.attrs.get("sources", [])],
+        "warnings": list(depth.attrs.get("warnings", [])),
+    }
+    if sea_mask is not None:
+        out["depth_sign_disagreement_fraction"] = sea_mask.attrs.get("depth_sign_disagreement_fraction")
+    return out

@@ -1,0 +1,476 @@
+"""The analysis grid and the depth mosaic: every source reprojected onto one metric grid, converted to water depth
+below the Caspian surface, and stacked by priority (a survey grid over a regional grid over a global one).
+
+Vertical convention of the output: **metres below the Caspian water surface, positive down**. Cells above the
+water surface (land) have negative depth. A source's values are turned into that depth with
+
+* ``positive: up`` (elevations): ``depth = water_level_m - (value + vertical_reference_m)``
+* ``positive: down`` (depths):    ``depth = water_level_m - (vertical_reference_m - value)``
+
+where ``vertical_reference_m`` is the height of the source's zero above ocean mean sea level (0 for GEBCO, ETOPO
+and SRTM30_PLUS; -28 for a survey reduced to the Caspian treaty level) and ``water_level_m`` the height of the
+Caspian surface above ocean mean sea level (-28 m in the treaties, Baltic height system).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from pyproj import CRS, Transformer
+from rasterio.enums import Resampling
+from rasterio.warp import reproject, transform_bounds
+from scipy import ndimage
+
+from geodata.bathymetry.read import read_bathymetry_source, resolve_bathymetry_source
+from geodata.catalogue import load_catalogue
+from geodata.errors import ConfigError, InputDataError
+from geodata.grid import GeoGrid, Raster
+
+__all__ = [
+    "MAX_ANALYSIS_CELLS",
+    "BathymetryInput",
+    "DepthMosaic",
+    "analysis_grid",
+    "aoi_mask",
+    "build_depth",
+    "build_depth_mosaic",
+    "load_bathymetry_inputs",
+]
+
+#: Analysis grids larger than this are refused (about 1.6 GB per float64 layer): choose a coarser resolution.
+MAX_ANALYSIS_CELLS = 200_000_000
+
+DATUM_DESCRIPTION = (
+    "water depth in metres below the Caspian water surface, positive down (negative = height above the water "
+    "surface, i.e. land); the Caspian surface is taken at water_level_m relative to ocean mean sea level "
+    "(the 1998-2003 seabed treaties use -28 m in the Baltic height system)"
+)
+
+
+@dataclass
+class BathymetryInput:
+    """One source ready for the mosaic: the raster as read, its scenario entry and its provenance.
+
+    ``config`` is a :class:`geodata.scenario.BathymetrySource` (or anything with the same attributes);
+    ``provenance`` is the dict of :func:`resolve_bathymetry_source` (``name``, ``path``, ``sha256``, ...).
+    """
+
+    raster: Raster
+    config: Any
+    provenance: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return str(self.provenance.get("name") or getattr(self.config, "source", None) or "source")
+
+    @property
+    def priority(self) -> int:
+        return int(getattr(self.config, "priority", 0) or 0)
+
+
+@dataclass
+class DepthMosaic:
+    """The mosaic: ``depth`` (float32, NaN = no data) and ``source_index`` (int16, index into ``depth.attrs
+    ["sources"]`` of the source that supplied each cell, -1 = none)."""
+
+    depth: Raster
+    source_index: Raster
+
+
+# -- the analysis grid -----------------------------------------------------------------------------------------------
+
+
+def analysis_grid(
+    aoi_bounds_lonlat: tuple[float, float, float, float], crs: Any, resolution_m: float, *, densify_pts: int = 51
+) -> GeoGrid:
+    """The metric analysis grid covering a lon/lat area of interest.
+
+    Parameters
+    ----------
+    aoi_bounds_lonlat
+        ``(west, south, east, north)`` in degrees.
+    crs
+        A projected CRS in metres (e.g. ``"EPSG:32639"``, UTM 39N).
+    resolution_m
+        Square cell size in metres.
+    densify_pts
+        Points added along each edge of the box before transforming it, so that the curved edges of the lon/lat
+        box in the projected CRS are enclosed (corners alone miss the bulge of the parallels).
+
+    Returns
+    -------
+    GeoGrid
+        The box's projected bounding box, snapped outwards to whole multiples of ``resolution_m``.
+    """
+    w, s, e, n = aoi_bounds_lonlat
+    if not (w < e and s < n and -180 <= w and e <= 180 and -90 <= s and n <= 90):
+        raise ConfigError(f"area of interest {aoi_bounds_lonlat} is not a (west, south, east, north) box in degrees")
+    if not (resolution_m > 0 and math.isfinite(resolution_m)):
+        raise ConfigError(f"analysis resolution_m must be a positive number of metres, got {resolution_m}")
+    target = CRS.from_user_input(crs)
+    if not target.is_projected:
+        raise ConfigError(
+            f"analysis CRS {target.to_string()} is not projected; distances and slopes need metres: use a UTM zone "
+            "(analysis.crs: auto) or another metric CRS"
+        )
+    unit = target.axis_info[0].unit_name if target.axis_info else ""
+    if target.axis_info and target.axis_info[0].unit_conversion_factor != 1.0:
+        raise ConfigError(f"analysis CRS {target.to_string()} is in {unit}, not metres; choose a metric CRS (UTM)")
+    bounds = transform_bounds("EPSG:4326", target, w, s, e, n, densify_pts=densify_pts)
+    grid = GeoGrid.from_bounds(bounds, float(resolution_m), target)
+    if grid.cell_count > MAX_ANALYSIS_CELLS:
+        raise ConfigError(
+            f"analysis grid of {grid.shape[0]} x {grid.shape[1]} cells at {resolution_m} m is too large "
+            f"(limit {MAX_ANALYSIS_CELLS:,}); raise analysis.resolution_m or shrink the area of interest"
+        )
+    return grid
+
+
+def aoi_mask(grid: GeoGrid, aoi_bounds_lonlat: tuple[float, float, float, float] | None) -> np.ndarray:
+    """Cells of ``grid`` whose centre lies inside the lon/lat box (all cells when the box is None)."""
+    if aoi_bounds_lonlat is None:
+        return np.ones(grid.shape, dtype=bool)
+    ys, xs = grid.coords()
+    xx, yy = np.meshgrid(xs, ys)
+    lon, lat = grid.xy_to_lonlat(xx, yy)
+    w, s, e, n = aoi_bounds_lonlat
+    return (lon >= w) & (lon <= e) & (lat >= s) & (lat <= n)
+
+
+# -- reading every configured source ---------------------------------------------------------------------------------
+
+
+def load_bathymetry_inputs(
+    sources: Iterable[Any],
+    area: GeoGrid | tuple[float, float, float, float],
+    *,
+    mirror: Path | None = None,
+    verify: bool = True,
+    base_dir: Path | None = None,
+) -> list[BathymetryInput]:
+    """Resolve and read every configured source (``scenario.bathymetry.sources``) over an area.
+
+    ``area`` is the analysis grid (preferred: the window read then covers the whole grid, including the corners
+    of the projected box that stick out of the lon/lat area of interest) or a ``(west, south, east, north)`` box
+    in degrees. Every source is tried; the problems of all of them are raised together in one :class:`InputDataError`
+    (a :class:`~geodata.errors.SourceUnavailable` or :class:`~geodata.errors.ChecksumMismatch` of a single
+    failing source is re-raised as it is).
+    """
+    if isinstance(area, GeoGrid):
+        w, s, e, n = transform_bounds(area.crs, "EPSG:4326", *area.bounds, densify_pts=51)
+        bounds_lonlat = (max(w, -180.0), max(s, -90.0), min(e, 180.0), min(n, 90.0))
+    else:
+        bounds_lonlat = tuple(area)  # type: ignore[assignment]
+    out: list[BathymetryInput] = []
+    errors: list[Exception] = []
+    for cfg in sources:
+        try:
+            path, prov = resolve_bathymetry_source(cfg.source, mirror=mirror, verify=verify, base_dir=base_dir)
+            variable, crs = getattr(cfg, "variable", None), getattr(cfg, "crs", None)
+            raster = read_bathymetry_source(path, variable=variable, crs=crs, bounds_lonlat=bounds_lonlat)
+        except (InputDataError, ConfigError, ValueError) as exc:
+            errors.append(exc)
+            continue
+        out.append(BathymetryInput(raster, cfg, prov))
+    if len(errors) == 1:
+        raise errors[0]
+    if errors:
+        raise InputDataError(f"{len(errors)} bathymetry sources failed:\n" + "\n".join(f"  - {e}" for e in errors))
+    return out
+
+
+# -- the mosaic ------------------------------------------------------------------------------------------------------
+
+
+def build_depth(
+    sources: Sequence[BathymetryInput | tuple[Raster, Any, dict[str, Any]]],
+    grid: GeoGrid,
+    *,
+    water_level_m: float,
+    resampling: str = "bilinear",
+    aoi_bounds_lonlat: tuple[float, float, float, float] | None = None,
+    blend_cells: int = 0,
+) -> Raster:
+    """Water depth below the Caspian surface on the analysis grid; see :func:`build_depth_mosaic`."""
+    return build_depth_mosaic(
+        sources,
+        grid,
+        water_level_m=water_level_m,
+        resampling=resampling,
+        aoi_bounds_lonlat=aoi_bounds_lonlat,
+        blend_cells=blend_cells,
+    ).depth
+
+
+def build_depth_mosaic(
+    sources: Sequence[BathymetryInput | tuple[Raster, Any, dict[str, Any]]],
+    grid: GeoGrid,
+    *,
+    water_level_m: float,
+    resampling: str = "bilinear",
+    aoi_bounds_lonlat: tuple[float, float, float, float] | None = None,
+    blend_cells: int = 0,
+) -> DepthMosaic:
+    """Reproject every source onto ``grid``, convert it to depth below the Caspian surface and mosaic by priority.
+
+    Parameters
+    ----------
+    sources
+        :class:`BathymetryInput` items or ``(raster, BathymetrySource config, provenance)`` tuples. The config's
+        ``priority`` orders them (higher wins where it has data, lower ones fill its gaps; equal priorities: the
+        one listed first wins); ``vertical_reference_m`` and ``positive`` (None = the provenance's/catalogue's
+        value, then the file's ``positive`` attribute, then 0 m and ``up``) set the vertical conversion.
+    grid
+        The analysis grid (:func:`analysis_grid`).
+    water_level_m
+        Height of the Caspian surface above ocean mean sea level (``scenario.bathymetry.water_level_m``, -28).
+    resampling
+        A rasterio resampling name (``bilinear``, ``cubic``, ``average``, ``nearest``...) or ``auto``:
+        ``average`` for a source more than twice finer than the grid, else ``bilinear``.
+    aoi_bounds_lonlat
+        The lon/lat area of interest; when given, the share of it each source covers is recorded.
+    blend_cells
+        Feather a higher-priority source into the lower ones over this many cells inside its edge (0 = a hard
+        seam), so that a survey patch does not leave a step that the slope would turn into a wall.
+
+    Returns
+    -------
+    DepthMosaic
+        ``depth`` (float32, NaN = no data) with ``attrs``: units, datum, water_level_m, resampling, the grid, and
+        per source its path, checksum, priority, vertical reference (and where it came from), positive
+        direction, resampling, coverage and the cells it supplied; ``warnings``.
+
+    Raises
+    ------
+    InputDataError
+        A source with no valid cell on the grid (all such sources are named at once), a raster without CRS.
+    ConfigError
+        No source, an unknown resampling name.
+    """
+    inputs = [_as_input(s) for s in sources]
+    if not inputs:
+        raise ConfigError("no bathymetry source given; list at least one under bathymetry.sources in the scenario")
+    if blend_cells < 0:
+        raise ConfigError(f"blend_cells must be >= 0, got {blend_cells}")
+    aoi = aoi_mask(grid, aoi_bounds_lonlat)
+    aoi_cells = int(aoi.sum())
+    where = _describe_aoi(grid, aoi_bounds_lonlat)
+    layers: list[np.ndarray] = []
+    records: list[dict[str, Any]] = []
+    warnings: list[str] = []
+    problems: list[str] = []
+    for inp in inputs:
+        r = inp.raster
+        if r.grid.crs is None:
+            problems.append(f"source '{inp.name}' has no CRS")
+            continue
+        vref, vref_origin = _vertical_reference(inp)
+        positive, positive_origin = _positive(inp)
+        method = _resampling_for(r, grid, resampling)
+        values = np.where(r.valid(), r.data, np.nan).astype("float32")
+        elev = np.full(grid.shape, np.nan, dtype="float32")
+        reproject(
+            source=values,
+            destination=elev,
+            src_transform=r.grid.transform,
+            src_crs=r.grid.crs.to_wkt(),
+            src_nodata=np.nan,
+            dst_transform=grid.transform,
+            dst_crs=grid.crs.to_wkt(),
+            dst_nodata=np.nan,
+            resampling=Resampling[method],
+        )
+        valid = np.isfinite(elev)
+        if not valid.any():
+            problems.append(
+                f"source '{inp.name}' ({inp.provenance.get('path', r.attrs.get('path', '?'))}, "
+                f"{_describe_lonlat(r.grid)}) has no valid cell on the analysis grid ({where})"
+            )
+            continue
+        if positive == "up":
+            layer = np.float32(water_level_m) - (elev + np.float32(vref))
+        else:
+            layer = np.float32(water_level_m) - (np.float32(vref) - elev)
+        layers.append(layer.astype("float32"))
+        cover = float((valid & aoi).sum() / aoi_cells) if aoi_cells else 0.0
+        for wmsg in r.attrs.get("warnings", []):
+            warnings.append(f"{inp.name}: {wmsg}")
+        if method in ("bilinear", "nearest", "cubic") and _finer_ratio(r, grid) > 2.0:
+            warnings.append(
+                f"{inp.name}: source cells are {_finer_ratio(r, grid):.1f}x finer than the grid and '{method}' "
+                "resampling samples rather than averages them; 'average' (or 'auto') is the better choice"
+            )
+        if aoi_bounds_lonlat is not None and cover < 0.999:
+            warnings.append(f"{inp.name}: covers {100 * cover:.1f} % of the area of interest")
+        records.append(
+            {
+                "name": inp.name,
+                "path": inp.provenance.get("path", r.attrs.get("path")),
+                "sha256": inp.provenance.get("sha256"),
+                "priority": inp.priority,
+                "vertical_reference_m": vref,
+                "vertical_reference_origin": vref_origin,
+                "positive": positive,
+                "positive_origin": positive_origin,
+                "resampling": method,
+                "crs": r.grid.crs.to_string(),
+                "crs_origin": r.attrs.get("crs_origin"),
+                "variable": r.attrs.get("variable"),
+                "native_resolution": list(r.grid.res),
+                "flipped_rows": r.attrs.get("flipped_rows", False),
+                "valid_cells_on_grid": int(valid.sum()),
+                "aoi_coverage_fraction": round(cover, 6),
+                "licence": inp.provenance.get("licence"),
+                "_priority_key": (-inp.priority, len(records)),
+            }
+        )
+    if problems:
+        raise InputDataError(
+            "bathymetry sources do not cover the area:\n"
+            + "\n".join(f"  - {p}" for p in problems)
+            + "\nUse sources that cover the area of interest, or correct the area of interest / the source's CRS."
+        )
+    # composite from the lowest priority up, so that higher priorities end on top
+    order = sorted(range(len(records)), key=lambda i: records[i]["_priority_key"])
+    out = np.full(grid.shape, np.nan, dtype="float32")
+    index = np.full(grid.shape, -1, dtype="int16")
+    for i in reversed(order):
+        d = layers[i]
+        v = np.isfinite(d)
+        both = v & np.isfinite(out)
+        if blend_cells > 0 and both.any():
+            inside = ndimage.distance_transform_edt(v)
+            w = np.clip(inside / (blend_cells + 1), 0.0, 1.0).astype("float32")
+            out[both] = w[both] * d[both] + (1 - w[both]) * out[both]
+            out[v & ~both] = d[v & ~both]
+        else:
+            out[v] = d[v]
+        index[v] = i
+    for i, rec in enumerate(records):
+        rec.pop("_priority_key")
+        rec["cells_supplied"] = int((index == i).sum())
+        if rec["cells_supplied"] == 0:
+            warnings.append(f"{rec['name']}: every cell it covers is covered by a higher-priority source; it is unused")
+    covered = float((np.isfinite(out) & aoi).sum() / aoi_cells) if aoi_cells else 0.0
+    if aoi_bounds_lonlat is not None and covered < 1.0:
+        warnings.append(f"the mosaic covers {100 * covered:.2f} % of the area of interest; the rest is nodata")
+    attrs = {
+        "quantity": "water_depth",
+        "units": "m",
+        "positive": "down",
+        "datum": DATUM_DESCRIPTION,
+        "water_level_m": float(water_level_m),
+        "resampling": resampling,
+        "blend_cells": int(blend_cells),
+        "grid": grid.to_dict(),
+        "aoi_bounds_lonlat": list(aoi_bounds_lonlat) if aoi_bounds_lonlat is not None else None,
+        "aoi_coverage_fraction": round(covered, 6),
+        "sources": records,
+        "source_checksums": {rec["name"]: rec["sha256"] for rec in records},
+        "warnings": warnings,
+    }
+    depth = Raster(out, grid, float("nan"), attrs)
+    legend = {str(i): rec["name"] for i, rec in enumerate(records)}
+    idx_attrs = {"quantity": "source_index", "legend": legend, "nodata": -1}
+    return DepthMosaic(depth, Raster(index, grid, -1, idx_attrs))
+
+
+def _as_input(item: BathymetryInput | tuple[Raster, Any, dict[str, Any]]) -> BathymetryInput:
+    if isinstance(item, BathymetryInput):
+        return item
+    try:
+        raster, cfg, prov = item
+    except (TypeError, ValueError):
+        raise ConfigError(
+            f"bathymetry source {item!r} is neither a BathymetryInput nor a (Raster, config, provenance) tuple"
+        ) from None
+    if not isinstance(raster, Raster):
+        raise ConfigError(f"bathymetry source tuple starts with {type(raster).__name__}, expected a Raster")
+    return BathymetryInput(raster, cfg, dict(prov or {}))
+
+
+def _catalogue_extra(inp: BathymetryInput, key: str) -> Any:
+    name = getattr(inp.config, "source", None)
+    if name and name in load_catalogue():
+        return load_catalogue()[name].extra.get(key)
+    return None
+
+
+def _vertical_reference(inp: BathymetryInput) -> tuple[float, str]:
+    value = getattr(inp.config, "vertical_reference_m", None)
+    if value is not None:
+        return float(value), "scenario"
+    if inp.provenance.get("vertical_reference_m") is not None:
+        return float(inp.provenance["vertical_reference_m"]), "catalogue"
+    cat = _catalogue_extra(inp, "vertical_reference_m")
+    if cat is not None:
+        return float(cat), "catalogue"
+    return 0.0, "default (ocean mean sea level)"
+
+
+def _positive(inp: BathymetryInput) -> tuple[str, str]:
+    value = getattr(inp.config, "positive", None)
+    if value:
+        return _checked_positive(value, inp), "scenario"
+    if inp.provenance.get("positive"):
+        return _checked_positive(inp.provenance["positive"], inp), "catalogue"
+    cat = _catalogue_extra(inp, "positive")
+    if cat:
+        return _checked_positive(cat, inp), "catalogue"
+    if inp.raster.attrs.get("positive"):
+        return _checked_positive(inp.raster.attrs["positive"], inp), "file attribute"
+    return "up", "default (elevations)"
+
+
+def _checked_positive(value: Any, inp: BathymetryInput) -> str:
+    v = str(value).lower()
+    if v not in ("up", "down"):
+        raise ConfigError(f"bathymetry source '{inp.name}': positive must be 'up' or 'down', got '{value}'")
+    return v
+
+
+def _finer_ratio(raster: Raster, grid: GeoGrid) -> float:
+    """How many times finer the source cells are than the grid's, measured at the grid centre in grid units."""
+    ys, xs = grid.coords()
+    cx, cy = float(xs[xs.size // 2]), float(ys[ys.size // 2])
+    to_src = Transformer.from_crs(grid.crs, raster.grid.crs, always_xy=True)
+    to_dst = Transformer.from_crs(raster.grid.crs, grid.crs, always_xy=True)
+    sx, sy = to_src.transform(cx, cy)
+    dy, dx = raster.grid.res
+    px, py = to_dst.transform(np.array([sx, sx + dx, sx]), np.array([sy, sy, sy + dy]))
+    size_x = math.hypot(px[1] - px[0], py[1] - py[0])
+    size_y = math.hypot(px[2] - px[0], py[2] - py[0])
+    src = math.sqrt(max(size_x * size_y, 1e-12))
+    gdy, gdx = grid.res
+    if not math.isfinite(src):
+        return 1.0
+    return math.sqrt(gdx * gdy) / src
+
+
+def _resampling_for(raster: Raster, grid: GeoGrid, resampling: str) -> str:
+    name = str(resampling).lower()
+    if name == "auto":
+        return "average" if _finer_ratio(raster, grid) > 2.0 else "bilinear"
+    if name not in Resampling.__members__:
+        known = ", ".join(["auto", *Resampling.__members__])
+        raise ConfigError(f"unknown resampling '{resampling}'; use one of {known}")
+    return name
+
+
+def _describe_aoi(grid: GeoGrid, aoi: tuple[float, float, float, float] | None) -> str:
+    if aoi is not None:
+        return f"area of interest {aoi[0]:g}..{aoi[2]:g} E, {aoi[1]:g}..{aoi[3]:g} N"
+    return f"grid bounds {tuple(round(b) for b in grid.bounds)} in {grid.crs.to_string()}"
+
+
+def _describe_lonlat(g: GeoGrid) -> str:
+    try:
+        w, s, e, n = transform_bounds(g.crs, "EPSG:4326", *g.bounds, densify_pts=21)
+    except Exception:  # wording only
+        return f"bounds {g.bounds} in {g.crs.to_string()}"
+    return f"covers {w:.3f}..{e:.3f} E, {s:.3f}..{n:.3f} N"

@@ -1,0 +1,536 @@
+"""Reading one bathymetry source: GeoTIFF/COG (rasterio) or netCDF (xarray), any CRS, optionally only the window
+that covers an area of interest.
+
+Every reader returns a :class:`~geodata.grid.Raster` of ``float32`` heights or depths exactly as stored in the file
+(scale and offset applied, nodata as NaN), north-up, with what was found or assumed about it in ``attrs``. The
+vertical conversion to depth below the Caspian surface is the mosaic's job (:mod:`geodata.bathymetry.mosaic`).
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import rasterio
+import rasterio.errors
+import rasterio.windows
+from affine import Affine
+from pyproj import CRS
+from pyproj.exceptions import CRSError
+from rasterio.warp import transform_bounds
+
+from geodata.catalogue import get_source, load_catalogue, resolve, sha256_of
+from geodata.errors import ConfigError, InputDataError, SourceUnavailable
+from geodata.grid import GeoGrid, Raster
+
+__all__ = [
+    "NETCDF_VARIABLE_GUESSES",
+    "read_bathymetry_source",
+    "resolve_bathymetry_source",
+]
+
+#: Variable names tried, in order, when a netCDF file is read without ``variable``.
+NETCDF_VARIABLE_GUESSES = ("elevation", "z", "Band1", "depth", "bathymetry", "topo", "altitude", "height", "elev")
+
+_LAT_NAMES = {"lat", "latitude", "nav_lat", "lats"}
+_LON_NAMES = {"lon", "longitude", "nav_lon", "lons", "long"}
+_LAT_UNITS = {"degrees_north", "degree_north", "degrees_n", "degree_n", "degreesn", "degreen"}
+_LON_UNITS = {"degrees_east", "degree_east", "degrees_e", "degree_e", "degreese", "degreee"}
+_METRE_UNITS = {"m", "metre", "metres", "meter", "meters", "m above sea level", "m below sea level"}
+_NETCDF_SUFFIXES = {".nc", ".nc4", ".cdf", ".netcdf", ".grd", ".nc3"}
+
+#: Margin, in source cells, kept around the area of interest when reading a window (room for the resampling kernel).
+WINDOW_PAD_CELLS = 3
+
+
+# -- resolving a configured source -----------------------------------------------------------------------------------
+
+
+def resolve_bathymetry_source(
+    source: str, *, mirror: Path | None = None, verify: bool = True, base_dir: Path | None = None
+) -> tuple[Path, dict[str, Any]]:
+    """Find the file of a configured bathymetry source and describe it.
+
+    Parameters
+    ----------
+    source
+        A catalogue name (``geodata/data/sources.yaml``) or a path to a GeoTIFF/COG/netCDF file.
+    mirror, verify
+        Passed to :func:`geodata.catalogue.resolve` for catalogue names.
+    base_dir
+        Folder that relative paths are taken from (default: the working directory).
+
+    Returns
+    -------
+    (path, provenance)
+        ``provenance`` holds ``name``, ``path``, ``origin``, ``sha256`` and, for catalogue sources, the catalogue's
+        ``vertical_reference_m`` and ``positive`` when it states them.
+    """
+    if source in load_catalogue():
+        resolved = resolve(source, mirror=mirror, verify=verify)
+        extra = get_source(source).extra
+        prov = resolved.provenance()
+        for key in ("vertical_reference_m", "positive"):
+            if key in extra:
+                prov[key] = extra[key]
+        return resolved.path, prov
+    path = Path(source).expanduser()
+    if not path.is_absolute() and base_dir is not None:
+        path = Path(base_dir) / path
+    if not path.is_file():
+        import difflib
+
+        close = difflib.get_close_matches(source, list(load_catalogue()), n=1)
+        hint = f" Did you mean the catalogue source '{close[0]}'?" if close else ""
+        raise SourceUnavailable(
+            f"bathymetry source '{source}' is neither a catalogue name nor an existing file ({path.resolve()}).{hint} "
+            "Give a catalogue name from geodata/data/sources.yaml or the path of a GeoTIFF/COG/netCDF grid."
+        )
+    return path, {"name": path.name, "path": str(path), "origin": "path", "sha256": sha256_of(path)}
+
+
+# -- reading ---------------------------------------------------------------------------------------------------------
+
+
+def read_bathymetry_source(
+    path: str | Path,
+    *,
+    variable: str | None = None,
+    crs: Any = None,
+    bounds_lonlat: tuple[float, float, float, float] | None = None,
+) -> Raster:
+    """Read a bathymetry/topography grid from a GeoTIFF/COG or a netCDF file (GEBCO, ETOPO or GMT style).
+
+    Parameters
+    ----------
+    path
+        The file. netCDF is recognised by its signature (classic or HDF5), anything else goes to GDAL.
+    variable
+        netCDF variable to read; by default the first of :data:`NETCDF_VARIABLE_GUESSES` present, else the only
+        2-D variable.
+    crs
+        CRS to assume when the file states none (any ``pyproj`` input, e.g. ``"EPSG:4326"``). A CRS stated in
+        the file always wins; a disagreement is recorded in ``attrs["warnings"]``.
+    bounds_lonlat
+        ``(west, south, east, north)`` in degrees: read only the window covering this box (plus a margin of
+        :data:`WINDOW_PAD_CELLS` cells), so that a global GEBCO file can be used as it is. A file that does not
+        intersect the box raises :class:`InputDataError` naming both.
+
+    Returns
+    -------
+    Raster
+        ``float32`` values as stored (scale/offset applied), NaN for nodata, north-up. ``attrs`` records the
+        path, format, variable, CRS origin (``file``, ``argument`` or ``assumed``), whether rows were flipped,
+        the native resolution, the file's ``positive`` attribute when it has one, and ``warnings``.
+
+    Raises
+    ------
+    InputDataError
+        Missing, empty, truncated or corrupt file; no CRS and none given; irregular or rotated grid; no valid
+        cell (in the window).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputDataError(f"bathymetry file {path} does not exist; check its path in the scenario's bathymetry")
+    if path.stat().st_size == 0:
+        raise InputDataError(f"bathymetry file {path} is empty (0 bytes); the download or copy failed, fetch it again")
+    with open(path, "rb") as fh:
+        magic = fh.read(8)
+    is_netcdf = magic[:3] == b"CDF" or magic == b"\x89HDF\r\n\x1a\n"
+    if not is_netcdf and path.suffix.lower() in _NETCDF_SUFFIXES and not magic.startswith((b"II", b"MM")):
+        raise InputDataError(
+            f"bathymetry file {path} has a netCDF name but not a netCDF signature (starts with {magic!r}); the file "
+            "is corrupt or truncated: fetch it again"
+        )
+    user_crs = _parse_crs(crs, path) if crs is not None else None
+    if is_netcdf:
+        raster = _read_netcdf(path, variable, user_crs, bounds_lonlat)
+    else:
+        raster = _read_gdal(path, user_crs, bounds_lonlat)
+        if variable is not None:
+            raster.attrs["warnings"].append(f"variable '{variable}' ignored: {path.name} is not a netCDF file")
+    if not raster.valid().any():
+        where = f" inside {_fmt_box(bounds_lonlat)}" if bounds_lonlat else ""
+        raise InputDataError(
+            f"bathymetry file {path} holds no valid cell{where} (all nodata); it is an empty layer or the wrong "
+            "variable/band: check the file, or remove it from bathymetry.sources"
+        )
+    return raster
+
+
+def _parse_crs(crs: Any, path: Path) -> CRS:
+    try:
+        return CRS.from_user_input(crs)
+    except CRSError as exc:
+        raise ConfigError(
+            f"crs '{crs}' given for {path} is not a CRS pyproj knows ({exc}); use e.g. EPSG:4326"
+        ) from None
+
+
+def _fmt_box(b: tuple[float, float, float, float] | None) -> str:
+    if b is None:
+        return "(whole file)"
+    return f"the area of interest {b[0]:g}..{b[2]:g} E, {b[1]:g}..{b[3]:g} N"
+
+
+def _no_cover(path: Path, bounds_lonlat: tuple[float, float, float, float], src: tuple[float, ...]) -> InputDataError:
+    return InputDataError(
+        f"bathymetry source {path} ({src[0]:.3f}..{src[2]:.3f} E, {src[1]:.3f}..{src[3]:.3f} N) "
+        f"does not cover {_fmt_box(bounds_lonlat)}; use a grid of this area or correct the area of interest"
+    )
+
+
+def _lonlat_bounds(crs: CRS, bounds: tuple[float, float, float, float]) -> tuple[float, ...]:
+    try:
+        return tuple(transform_bounds(crs, "EPSG:4326", *bounds, densify_pts=21))
+    except Exception:  # only used to word an error message
+        return (math.nan,) * 4
+
+
+# -- GDAL (GeoTIFF, COG, anything else GDAL reads) ---------------------------------------------------------------------
+
+
+def _read_gdal(path: Path, user_crs: CRS | None, bounds_lonlat: tuple[float, float, float, float] | None) -> Raster:
+    warnings: list[str] = []
+    try:
+        with rasterio.open(path) as src:
+            if src.crs is None and user_crs is None:
+                raise InputDataError(
+                    f"raster {path} has no CRS; assign one (e.g. `gdal_edit.py -a_srs EPSG:4326 {path.name}`) or set "
+                    "`crs: EPSG:4326` on this source in the scenario's bathymetry.sources"
+                )
+            if src.crs is not None:
+                file_crs = CRS.from_wkt(src.crs.to_wkt())
+                crs_origin = "file"
+                if user_crs is not None and not file_crs.equals(user_crs, ignore_axis_order=True):
+                    warnings.append(
+                        f"the file states CRS {file_crs.to_string()}; the configured crs {user_crs.to_string()} "
+                        "applies only to files without one and was ignored"
+                    )
+            else:
+                assert user_crs is not None
+                file_crs, crs_origin = user_crs, "argument"
+            t = src.transform
+            if t.b != 0 or t.d != 0:
+                raise InputDataError(
+                    f"raster {path} has a rotated/sheared geotransform {tuple(t)[:6]}; warp it north-up first "
+                    f"(`gdalwarp -t_srs {file_crs.to_string()} {path.name} out.tif`)"
+                )
+            if t.a < 0:
+                raise InputDataError(f"raster {path} runs east to west (negative x step); warp it first with gdalwarp")
+            if src.count > 1:
+                warnings.append(f"{src.count} bands in the file; band 1 was read")
+            south_up = t.e > 0
+            window = None
+            if bounds_lonlat is not None:
+                full = (src.bounds.left, src.bounds.bottom, src.bounds.right, src.bounds.top)
+                aoi_src = transform_bounds("EPSG:4326", file_crs, *bounds_lonlat, densify_pts=21)
+                if not _intersects(full, aoi_src):
+                    raise _no_cover(path, bounds_lonlat, _lonlat_bounds(file_crs, full))
+                if not south_up:
+                    window = _window(src.transform, src.height, src.width, aoi_src)
+            data = src.read(1, window=window, masked=True)
+            transform = src.transform
+            if window is not None:
+                transform = transform @ Affine.translation(window.col_off, window.row_off)
+            scale, offset = src.scales[0], src.offsets[0]
+            native_res = (abs(t.e), abs(t.a))
+            driver = src.driver
+    except rasterio.errors.RasterioError as exc:
+        raise InputDataError(
+            f"cannot read raster {path}: {exc}. The file is corrupt, truncated or not a raster: fetch it again "
+            "(`gdalinfo -checksum` reads every block and shows where it breaks)"
+        ) from exc
+    values = np.ma.filled(data.astype("float32"), np.nan)
+    if scale not in (None, 1.0) or offset not in (None, 0.0):
+        values = values * np.float32(scale if scale is not None else 1.0) + np.float32(offset or 0.0)
+        warnings.append(f"band scale {scale} and offset {offset} applied")
+    flipped = False
+    if south_up:
+        values = values[::-1]
+        top = transform.f + transform.e * values.shape[0]
+        transform = Affine(transform.a, 0.0, transform.c, 0.0, -transform.e, top)
+        flipped = True
+        if bounds_lonlat is not None:
+            aoi_src = transform_bounds("EPSG:4326", file_crs, *bounds_lonlat, densify_pts=21)
+            values, transform = _crop(values, transform, aoi_src)
+    grid = GeoGrid(file_crs, transform, values.shape)
+    attrs = {
+        "path": str(path),
+        "format": driver,
+        "variable": "band 1",
+        "crs": file_crs.to_string(),
+        "crs_origin": crs_origin,
+        "flipped_rows": flipped,
+        "native_resolution": list(native_res),
+        "warnings": warnings,
+    }
+    return Raster(values, grid, float("nan"), attrs)
+
+
+def _intersects(a: tuple[float, ...], b: tuple[float, ...]) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+
+def _window(transform: Affine, height: int, width: int, bounds: tuple[float, ...]) -> rasterio.windows.Window:
+    left, bottom, right, top = bounds
+    col0 = max(math.floor((left - transform.c) / transform.a) - WINDOW_PAD_CELLS, 0)
+    col1 = min(math.ceil((right - transform.c) / transform.a) + WINDOW_PAD_CELLS, width)
+    row0 = max(math.floor((top - transform.f) / transform.e) - WINDOW_PAD_CELLS, 0)
+    row1 = min(math.ceil((bottom - transform.f) / transform.e) + WINDOW_PAD_CELLS, height)
+    return rasterio.windows.Window(col0, row0, col1 - col0, row1 - row0)
+
+
+def _crop(values: np.ndarray, transform: Affine, bounds: tuple[float, ...]) -> tuple[np.ndarray, Affine]:
+    """Crop a north-up array to ``bounds`` (in its CRS) plus the margin."""
+    win = _window(transform, values.shape[0], values.shape[1], bounds)
+    r0, c0 = int(win.row_off), int(win.col_off)
+    out = values[r0 : r0 + int(win.height), c0 : c0 + int(win.width)]
+    return out, transform @ Affine.translation(c0, r0)
+
+
+# -- netCDF (GEBCO, ETOPO, GMT) ---------------------------------------------------------------------------------------
+
+
+def _read_netcdf(
+    path: Path, variable: str | None, user_crs: CRS | None, bounds_lonlat: tuple[float, float, float, float] | None
+) -> Raster:
+    import xarray as xr
+
+    warnings: list[str] = []
+    try:
+        ds = xr.open_dataset(path, decode_times=False, mask_and_scale=True, cache=False)
+    except Exception as exc:  # netCDF4/h5py raise OSError, RuntimeError, ValueError, KeyError...
+        raise InputDataError(
+            f"cannot open netCDF file {path}: {type(exc).__name__}: {exc}. The file is corrupt, truncated or not "
+            "netCDF: fetch it again (`ncdump -h` shows whether the header is readable)"
+        ) from exc
+    with ds:
+        name = _pick_variable(ds, variable, path)
+        da = ds[name]
+        # squeeze leading dimensions of length 1 (time, band); more than one layer is ambiguous
+        extra = [d for d in da.dims[:-2]]
+        for d in extra:
+            if da.sizes[d] != 1:
+                raise InputDataError(
+                    f"netCDF variable '{name}' in {path} has {da.sizes[d]} layers along '{d}'; extract one 2-D layer "
+                    f"first (e.g. `ncks -d {d},0 {path.name} out.nc`)"
+                )
+            da = da.isel({d: 0})
+        if da.ndim != 2 or da.size == 0:
+            raise InputDataError(
+                f"netCDF variable '{name}' in {path} has shape {da.shape}, not a non-empty 2-D grid; it is an empty "
+                "layer or the wrong variable"
+            )
+        ydim, xdim = (str(d) for d in da.dims)
+        ys = _coord_values(ds, da, ydim, path)
+        xs = _coord_values(ds, da, xdim, path)
+        file_crs, crs_origin = _netcdf_crs(ds, da, xdim, ydim, xs, ys, user_crs, path, warnings)
+        # longitudes stored as 0..360: shift to -180..180 so that they meet lon/lat boxes
+        order_x = np.arange(xs.size)
+        if file_crs.is_geographic and xs.max() > 180.0:
+            shifted = np.where(xs > 180.0, xs - 360.0, xs)
+            order_x = np.argsort(shifted, kind="stable")
+            xs = shifted[order_x]
+            warnings.append("longitudes 0..360 shifted to -180..180")
+        # orientation: x ascending, y descending (north-up)
+        if xs.size > 1 and xs[1] < xs[0]:
+            order_x, xs = order_x[::-1], xs[::-1]
+        south_up = ys.size > 1 and ys[1] > ys[0]
+        order_y = np.arange(ys.size)
+        if south_up:
+            order_y, ys = order_y[::-1], ys[::-1]
+        if xs.size < 2 or ys.size < 2:
+            raise InputDataError(
+                f"netCDF variable '{name}' in {path} has shape {da.shape}; a grid needs at least 2 x 2 cells"
+            )
+        dx = _regular_step(xs, xdim, name, path)
+        dy = _regular_step(ys, ydim, name, path)
+        # window of the area of interest
+        if bounds_lonlat is not None:
+            full = (xs[0] - dx / 2, ys[-1] - dy / 2, xs[-1] + dx / 2, ys[0] + dy / 2)
+            aoi = transform_bounds("EPSG:4326", file_crs, *bounds_lonlat, densify_pts=21)
+            if not _intersects(full, aoi):
+                raise _no_cover(path, bounds_lonlat, _lonlat_bounds(file_crs, full))
+            c = (xs >= aoi[0] - (WINDOW_PAD_CELLS + 0.5) * dx) & (xs <= aoi[2] + (WINDOW_PAD_CELLS + 0.5) * dx)
+            r = (ys >= aoi[1] - (WINDOW_PAD_CELLS + 0.5) * dy) & (ys <= aoi[3] + (WINDOW_PAD_CELLS + 0.5) * dy)
+            ci, ri = np.flatnonzero(c), np.flatnonzero(r)
+            if ci.size == 0 or ri.size == 0:
+                raise _no_cover(path, bounds_lonlat, _lonlat_bounds(file_crs, full))
+            order_x, xs = order_x[ci[0] : ci[-1] + 1], xs[ci[0] : ci[-1] + 1]
+            order_y, ys = order_y[ri[0] : ri[-1] + 1], ys[ri[0] : ri[-1] + 1]
+        try:
+            values = _load(da, ydim, xdim, order_y, order_x)
+        except Exception as exc:  # decoding errors of a truncated file surface here
+            raise InputDataError(
+                f"cannot read variable '{name}' of netCDF file {path}: {type(exc).__name__}: {exc}. The file is "
+                "truncated or corrupt: fetch it again"
+            ) from exc
+        units = str(da.attrs.get("units", "")).strip()
+        _check_units(units, name, path)
+        positive = str(da.attrs.get("positive", "")).strip().lower() or None
+        if positive not in (None, "up", "down"):
+            warnings.append(f"attribute positive='{positive}' not understood; ignored")
+            positive = None
+    transform = Affine(dx, 0.0, float(xs[0]) - dx / 2, 0.0, -dy, float(ys[0]) + dy / 2)
+    grid = GeoGrid(file_crs, transform, values.shape)
+    attrs: dict[str, Any] = {
+        "path": str(path),
+        "format": "netCDF",
+        "variable": name,
+        "units": units or None,
+        "crs": file_crs.to_string(),
+        "crs_origin": crs_origin,
+        "flipped_rows": bool(south_up),
+        "native_resolution": [dy, dx],
+        "warnings": warnings,
+    }
+    if positive:
+        attrs["positive"] = positive
+    return Raster(values, grid, float("nan"), attrs)
+
+
+def _pick_variable(ds: Any, variable: str | None, path: Path) -> str:
+    names = [str(v) for v in ds.data_vars]
+    if variable is not None:
+        if variable not in ds.variables:
+            raise InputDataError(
+                f"netCDF file {path} has no variable '{variable}'; its variables are: {', '.join(names) or '(none)'}. "
+                "Set `variable` on this source in the scenario to one of them"
+            )
+        return variable
+    for guess in NETCDF_VARIABLE_GUESSES:
+        if guess in ds.data_vars and ds[guess].ndim >= 2:
+            return guess
+    grids = [n for n in names if ds[n].ndim >= 2]
+    if len(grids) == 1:
+        return grids[0]
+    raise InputDataError(
+        f"cannot tell which variable of netCDF file {path} holds the heights: 2-D variables {grids or '(none)'}; "
+        "set `variable` on this source in the scenario"
+    )
+
+
+def _coord_values(ds: Any, da: Any, dim: str, path: Path) -> np.ndarray:
+    if dim not in ds.coords:
+        raise InputDataError(
+            f"dimension '{dim}' of netCDF file {path} has no coordinate variable, so the grid cannot be placed; "
+            "add lon/lat (or x/y) coordinate variables (GMT: `gmt grdconvert`, GDAL: `gdal_translate -of netCDF`)"
+        )
+    values = np.asarray(ds[dim].values, dtype="float64")
+    if values.ndim != 1 or not np.all(np.isfinite(values)):
+        raise InputDataError(f"coordinate '{dim}' of netCDF file {path} is not a 1-D finite axis; regrid it first")
+    return values
+
+
+def _regular_step(values: np.ndarray, dim: str, var: str, path: Path) -> float:
+    """Size of the step of an evenly spaced, strictly monotonic axis (tolerance: 1 % of a step, so float32
+    coordinates pass)."""
+    step = (values[-1] - values[0]) / (values.size - 1)
+    if step == 0 or np.max(np.abs(values - (values[0] + step * np.arange(values.size)))) > 0.01 * abs(step):
+        raise InputDataError(
+            f"axis '{dim}' of variable '{var}' in {path} is not evenly spaced; resample it to a regular grid first "
+            "(`gdalwarp` or `gmt grdsample`)"
+        )
+    return float(abs(step))
+
+
+def _is_lat(ds: Any, dim: str) -> bool:
+    attrs = ds[dim].attrs
+    return (
+        dim.lower() in _LAT_NAMES
+        or str(attrs.get("units", "")).lower().replace(" ", "") in _LAT_UNITS
+        or str(attrs.get("standard_name", "")).lower() == "latitude"
+    )
+
+
+def _is_lon(ds: Any, dim: str) -> bool:
+    attrs = ds[dim].attrs
+    return (
+        dim.lower() in _LON_NAMES
+        or str(attrs.get("units", "")).lower().replace(" ", "") in _LON_UNITS
+        or str(attrs.get("standard_name", "")).lower() == "longitude"
+    )
+
+
+def _netcdf_crs(
+    ds: Any,
+    da: Any,
+    xdim: str,
+    ydim: str,
+    xs: np.ndarray,
+    ys: np.ndarray,
+    user_crs: CRS | None,
+    path: Path,
+    warnings: list[str],
+) -> tuple[CRS, str]:
+    """The CRS of a netCDF grid: its grid_mapping (CF), else the configured one, else EPSG:4326 for lon/lat axes."""
+    file_crs: CRS | None = None
+    gm_name = da.attrs.get("grid_mapping") or da.encoding.get("grid_mapping")
+    candidates = [gm_name] if gm_name else []
+    candidates += [n for n in ("spatial_ref", "crs") if n in ds.variables and n not in candidates]
+    for cand in candidates:
+        if cand not in ds.variables:
+            warnings.append(f"grid_mapping '{cand}' named by the variable is missing from the file")
+            continue
+        attrs = dict(ds[cand].attrs)
+        for key in ("crs_wkt", "spatial_ref", "epsg_code", "proj4", "proj4text", "proj4_params"):
+            if attrs.get(key):
+                try:
+                    file_crs = CRS.from_user_input(attrs[key])
+                    break
+                except CRSError:
+                    continue
+        if file_crs is None and attrs.get("grid_mapping_name"):
+            try:
+                file_crs = CRS.from_cf(attrs)
+            except CRSError as exc:
+                warnings.append(f"grid_mapping '{cand}' could not be interpreted ({exc})")
+        if file_crs is not None:
+            break
+    if file_crs is not None:
+        if user_crs is not None and not file_crs.equals(user_crs, ignore_axis_order=True):
+            warnings.append(
+                f"the file states CRS {file_crs.to_string()}; the configured crs {user_crs.to_string()} applies only "
+                "to files without one and was ignored"
+            )
+        return file_crs, "file"
+    if user_crs is not None:
+        return user_crs, "argument"
+    geographic_names = _is_lon(ds, xdim) and _is_lat(ds, ydim)
+    in_degree_range = (
+        xs.min() >= -180.0 - 1e-6 and xs.max() <= 360.0 + 1e-6 and ys.min() >= -90.0 - 1e-6 and ys.max() <= 90.0 + 1e-6
+    )
+    if geographic_names and in_degree_range:
+        warnings.append("no grid_mapping: lon/lat axes taken as EPSG:4326 (WGS 84)")
+        return CRS.from_epsg(4326), "assumed"
+    units = str(ds[xdim].attrs.get("units", "")).strip().lower()
+    if units in {"", "degrees", "degree", "deg", "longitude"} and in_degree_range:
+        warnings.append(
+            f"no grid_mapping on '{xdim}'/'{ydim}' (units '{units}'): values fit degrees, EPSG:4326 assumed"
+        )
+        return CRS.from_epsg(4326), "assumed"
+    raise InputDataError(
+        f"netCDF file {path} has no grid_mapping and its axes '{xdim}'/'{ydim}' are not longitude/latitude "
+        f"(units '{units}'), so its CRS is unknown; set `crs` on this source in the scenario (e.g. EPSG:32639)"
+    )
+
+
+def _load(da: Any, ydim: str, xdim: str, order_y: np.ndarray, order_x: np.ndarray) -> np.ndarray:
+    """Load the needed rows/columns in the wanted order, reading one contiguous slab from the file."""
+    y0, y1 = int(order_y.min()), int(order_y.max()) + 1
+    x0, x1 = int(order_x.min()), int(order_x.max()) + 1
+    slab = np.asarray(da.isel({ydim: slice(y0, y1), xdim: slice(x0, x1)}).values, dtype="float32")
+    return np.ascontiguousarray(slab[np.ix_(order_y - y0, order_x - x0)])
+
+
+def _check_units(units: str, name: str, path: Path) -> None:
+    u = units.lower()
+    if not u or u in _METRE_UNITS or u.startswith(("m ", "metre", "meter")):
+        return
+    raise InputDataError(
+        f"variable '{name}' of {path} is in '{units}', not metres; convert it to metres first "
+        "(e.g. `gdal_calc.py --calc 'A*0.3048'` for feet)"
+    )
