@@ -494,8 +494,9 @@ def test_check_coverage_stations() -> None:
         depth, None, [("Inland", *inland)], sea_mask=sea, min_aoi_fraction=0.5, max_station_to_sea_m=5000
     )
     assert not far.passed and "'Inland'" in far.description and "km from the nearest sea cell" in far.description
-    bad = check_coverage(depth, None, [("Hole", *on_hole), ("Away", *outside)], sea_mask=sea, min_aoi_fraction=0.5)
-    assert not bad.passed and bad.severity == "ERROR"
+    # stations as (lon, lat, name) tuples and the grid itself as the area work too
+    bad = check_coverage(depth, grid, [(*on_hole, "Hole"), (*outside, "Away")], sea_mask=sea, min_aoi_fraction=0.5)
+    assert not bad.passed and bad.severity == "ERROR" and bad.blocking
     assert "'Hole'" in bad.description and "nodata" in bad.description
     assert "'Away'" in bad.description and "outside the depth grid" in bad.description
 

@@ -38,7 +38,7 @@ from geodata.bathymetry.mosaic import (
     build_depth_mosaic,
     load_bathymetry_inputs,
 )
-from geodata.bathymetry.read import read_bathymetry_source, resolve_bathymetry_source
+from geodata.bathymetry.read import read_bathymetry_source, resolve_bathymetry_source, user_path
 from geodata.bathymetry.terrain import land_sea_mask, metres_per_degree, sea_depth, slope_deg
 
 __all__ = [
@@ -61,4 +61,5 @@ __all__ = [
     "sea_depth",
     "slope_deg",
     "summary_metadata",
+    "user_path",
 ]

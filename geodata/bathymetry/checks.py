@@ -17,7 +17,7 @@ from scipy import ndimage
 
 from geodata.bathymetry.mosaic import aoi_mask
 from geodata.errors import ConfigError
-from geodata.grid import Raster
+from geodata.grid import GeoGrid, Raster
 
 __all__ = [
     "CheckResult",
@@ -43,8 +43,13 @@ class CheckResult:
     description: str
     metadata: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def blocking(self) -> bool:
+        """True for ERROR checks: a failure must stop everything downstream."""
+        return self.severity == ERROR
+
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {**asdict(self), "blocking": self.blocking}
 
 
 def check_crs(raster: Raster, expected_crs: Any = None) -> CheckResult:
@@ -78,18 +83,22 @@ def _stations(stations: Iterable[Any]) -> list[tuple[str, float, float]]:
             out.append((str(getattr(st, "name", f"station {i + 1}")), float(st.lon_deg), float(st.lat_deg)))
         elif isinstance(st, dict):
             out.append((str(st.get("name", f"station {i + 1}")), float(st["lon_deg"]), float(st["lat_deg"])))
-        elif len(st) == 3:
-            out.append((str(st[0]), float(st[1]), float(st[2])))
+        elif len(st) == 3 and isinstance(st[0], str):
+            out.append((st[0], float(st[1]), float(st[2])))
+        elif len(st) == 3 and isinstance(st[2], str):
+            out.append((st[2], float(st[0]), float(st[1])))
         elif len(st) == 2:
             out.append((f"station {i + 1}", float(st[0]), float(st[1])))
         else:
-            raise ConfigError(f"landing station {st!r} is not (lon, lat), (name, lon, lat) or a LandingStation")
+            raise ConfigError(
+                f"landing station {st!r} is not (lon, lat), (name, lon, lat), (lon, lat, name) or a LandingStation"
+            )
     return out
 
 
 def check_coverage(
     depth: Raster,
-    aoi_bounds_lonlat: tuple[float, float, float, float] | None,
+    aoi_bounds_lonlat: tuple[float, float, float, float] | GeoGrid | None,
     stations: Iterable[Any],
     *,
     sea_mask: Raster | None = None,
@@ -108,9 +117,10 @@ def check_coverage(
     depth
         The depth raster.
     aoi_bounds_lonlat
-        ``(west, south, east, north)`` in degrees, or None for the whole grid.
+        ``(west, south, east, north)`` in degrees, or None (or the grid itself) for the whole grid.
     stations
-        ``LandingStation`` models, dicts with ``lon_deg``/``lat_deg``, ``(name, lon, lat)`` or ``(lon, lat)``.
+        ``LandingStation`` models, dicts with ``lon_deg``/``lat_deg``, ``(name, lon, lat)``, ``(lon, lat, name)``
+        or ``(lon, lat)``.
     sea_mask
         The land/sea mask (1 = sea); without it, sea is ``depth > 0``.
     """

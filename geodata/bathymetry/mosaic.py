@@ -131,9 +131,9 @@ def analysis_grid(
     return grid
 
 
-def aoi_mask(grid: GeoGrid, aoi_bounds_lonlat: tuple[float, float, float, float] | None) -> np.ndarray:
-    """Cells of ``grid`` whose centre lies inside the lon/lat box (all cells when the box is None)."""
-    if aoi_bounds_lonlat is None:
+def aoi_mask(grid: GeoGrid, aoi_bounds_lonlat: tuple[float, float, float, float] | GeoGrid | None) -> np.ndarray:
+    """Cells of ``grid`` whose centre lies inside the lon/lat box (all cells when the box is None or a grid)."""
+    if aoi_bounds_lonlat is None or isinstance(aoi_bounds_lonlat, GeoGrid):
         return np.ones(grid.shape, dtype=bool)
     ys, xs = grid.coords()
     xx, yy = np.meshgrid(xs, ys)

@@ -29,6 +29,7 @@ __all__ = [
     "NETCDF_VARIABLE_GUESSES",
     "read_bathymetry_source",
     "resolve_bathymetry_source",
+    "user_path",
 ]
 
 #: Variable names tried, in order, when a netCDF file is read without ``variable``.
@@ -76,6 +77,13 @@ def resolve_bathymetry_source(
             if key in extra:
                 prov[key] = extra[key]
         return resolved.path, prov
+    path = user_path(source, base_dir=base_dir)
+    return path, {"name": path.name, "path": str(path), "origin": "path", "sha256": sha256_of(path)}
+
+
+def user_path(source: str, *, base_dir: Path | None = None) -> Path:
+    """The file of a bathymetry source given as a path (``~`` expanded, relative to ``base_dir`` or the working
+    directory); :class:`SourceUnavailable` naming the closest catalogue source when there is no such file."""
     path = Path(source).expanduser()
     if not path.is_absolute() and base_dir is not None:
         path = Path(base_dir) / path
@@ -88,7 +96,7 @@ def resolve_bathymetry_source(
             f"bathymetry source '{source}' is neither a catalogue name nor an existing file ({path.resolve()}).{hint} "
             "Give a catalogue name from geodata/data/sources.yaml or the path of a GeoTIFF/COG/netCDF grid."
         )
-    return path, {"name": path.name, "path": str(path), "origin": "path", "sha256": sha256_of(path)}
+    return path
 
 
 # -- reading ---------------------------------------------------------------------------------------------------------
