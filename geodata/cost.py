@@ -157,3 +157,26 @@ def build_cost_surface(
     total = np.where(blocked, np.inf, total).astype("float64")
     attrs = {"weights": weights.model_dump(), "limits": limits.model_dump()}
     return CostSurface(grid, total, terms, barriers, attrs)
+
+
+def rasterize_polygons(polygons: Any, grid: GeoGrid) -> np.ndarray:
+    """Boolean mask of the cells whose centre lies in any of ``polygons`` (a GeoDataFrame, reprojected to the grid)."""
+    from rasterio.features import rasterize
+
+    gdf = polygons.to_crs(grid.crs) if polygons.crs is not None else polygons
+    shapes = [(geom, 1) for geom in gdf.geometry if geom is not None and not geom.is_empty]
+    if not shapes:
+        return np.zeros(grid.shape, dtype=bool)
+    return rasterize(shapes, out_shape=grid.shape, transform=grid.transform, fill=0, dtype="uint8").astype(bool)
+
+
+def allowed_sector_mask(sectors: Any, grid: GeoGrid, countries: list[str]) -> np.ndarray:
+    """Cells in the seabed sectors of ``countries`` (ISO3), from a sectors GeoDataFrame with a ``country`` column."""
+    known = set(sectors["country"])
+    missing = [c for c in countries if c not in known]
+    if missing:
+        raise InputDataError(
+            f"allowed sectors {missing} are not among the seabed sectors {sorted(known)}; "
+            "fix boundaries.allowed_sectors in the scenario"
+        )
+    return rasterize_polygons(sectors[sectors["country"].isin(countries)], grid)

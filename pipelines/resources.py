@@ -26,11 +26,13 @@ class CorridorSettings(dg.ConfigurableResource):
     def scenario(self, name: str) -> Scenario:
         return load_scenario(name)
 
+    @property
+    def mirror(self) -> Path | None:
+        """The mirror folder, or None when not configured."""
+        return Path(self.mirror_dir).expanduser() if self.mirror_dir else None
+
     def resolve(self, source_name: str, scenario: Scenario) -> ResolvedSource:
-        mirror = Path(self.mirror_dir).expanduser() if self.mirror_dir else None
-        if mirror is not None and not mirror.is_dir():
-            mirror = None
-        return resolve(source_name, mirror=mirror, cache=Path(self.cache_dir), verify=scenario.verify_checksums)
+        return resolve(source_name, mirror=self.mirror, cache=Path(self.cache_dir), verify=scenario.verify_checksums)
 
     @property
     def output_root(self) -> Path:
