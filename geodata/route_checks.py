@@ -1,0 +1,236 @@
+"""Blocking checks of a final route: the engineering rules it must meet before anyone works from it.
+
+Each check returns a :class:`geodata.checks.CheckResult` (blocking) with figures for the UI:
+
+- ``route_clear_of_hard_exclusions``: no cell the route passes through (exact cell traversal) is in the hard mask;
+- ``route_within_slope_limit``: no cell the route passes through is steeper than ``max_slope_deg`` (the rule the
+  hard mask applies, cell by cell); the largest bilinear profile sample (every ``profile_interval_m``) is reported
+  alongside, for information, since interpolation next to a steep cell can exceed the limit in a cell that meets it;
+- ``route_within_allowed_sectors``: every stretch of the route lies in an allowed seabed sector (stretches in no
+  sector are allowed only at the two ends, i.e. on land and in coastal waters the sector polygons do not cover);
+- ``crossing_angles``: every pipeline/cable crossing meets its minimum angle.
+
+The shore ends (station -> beach manhole -> shore -> approach end) run over land cells on purpose; pass them as
+``exempt`` (e.g. the union of :meth:`geodata.landfall.Landfall.shore_end` lines) so that the grid checks skip them.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from shapely.geometry import LineString
+from shapely.geometry.base import BaseGeometry
+
+from geodata.alter_course import segment_cells
+from geodata.checks import CheckResult
+from geodata.errors import InputDataError
+from geodata.grid import GeoGrid, Raster
+from geodata.rpl import Chainage, to_lonlat
+from geodata.sectors_report import sector_crossing_report
+
+
+def _checked_parts(route: LineString, exempt: BaseGeometry | None) -> list[LineString]:
+    if exempt is None or exempt.is_empty:
+        return [route]
+    rest = route.difference(exempt.buffer(1.0))
+    return [g for g in getattr(rest, "geoms", [rest]) if g.geom_type == "LineString" and not g.is_empty]
+
+
+def _traversed(grid: GeoGrid, parts: Sequence[LineString]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Rows, cols, lengths and mid-points (x, y stacked) of every cell piece the parts pass through."""
+    rows, cols, lens, mids = [], [], [], []
+    for part in parts:
+        c = np.asarray(part.coords, dtype=float)[:, :2]
+        for (x0, y0), (x1, y1) in itertools.pairwise(c):
+            r, k, seg = segment_cells(grid, x0, y0, x1, y1)
+            rows.append(r)
+            cols.append(k)
+            lens.append(seg)
+            xs, ys = grid.xy(r, k)
+            mids.append(np.column_stack([xs, ys]))
+    if not rows:
+        return np.array([], int), np.array([], int), np.array([]), np.empty((0, 2))
+    return np.concatenate(rows), np.concatenate(cols), np.concatenate(lens), np.concatenate(mids)
+
+
+def _where(grid: GeoGrid, xy: np.ndarray) -> list[list[float]]:
+    lon, lat = grid.xy_to_lonlat(xy[:, 0], xy[:, 1])
+    return [[round(float(a), 5), round(float(b), 5)] for a, b in zip(lat, lon, strict=True)][:10]
+
+
+def check_hard_exclusions(
+    route: LineString, grid: GeoGrid, hard_mask: np.ndarray, *, exempt: BaseGeometry | None = None
+) -> CheckResult:
+    """Fails when the route (outside ``exempt``) passes through any hard-mask cell or leaves the grid."""
+    if hard_mask.shape != grid.shape:
+        raise InputDataError(f"hard mask of shape {hard_mask.shape} does not match the grid {grid.shape}")
+    rows, cols, lens, mids = _traversed(grid, _checked_parts(route, exempt))
+    off = (rows < 0) | (rows >= grid.shape[0]) | (cols < 0) | (cols >= grid.shape[1])
+    bad = off.copy()
+    bad[~off] = hard_mask[rows[~off], cols[~off]].astype(bool)
+    length = float(lens[bad].sum())
+    passed = not bad.any()
+    return CheckResult(
+        "route_clear_of_hard_exclusions",
+        passed,
+        "the route stays clear of every hard exclusion"
+        if passed
+        else f"the route runs {length:.0f} m through hard exclusions (land, hazard buffers, forbidden sectors or "
+        "over-steep cells) or off the grid; re-route, or review the exclusion that blocks it",
+        {
+            "length_in_exclusion_m": round(length, 1),
+            "cells": int(bad.sum()),
+            "first_cells_lat_lon": _where(grid, mids[bad]),
+        },
+    )
+
+
+def check_slope(
+    route: LineString,
+    slope: Raster,
+    max_slope_deg: float,
+    *,
+    exempt: BaseGeometry | None = None,
+    profile_interval_m: float = 100.0,
+) -> CheckResult:
+    """Fails when a cell the route passes through is steeper than ``max_slope_deg`` (profile maximum reported)."""
+    grid = slope.grid
+    parts = _checked_parts(route, exempt)
+    rows, cols, _, mids = _traversed(grid, parts)
+    inside = (rows >= 0) & (rows < grid.shape[0]) & (cols >= 0) & (cols < grid.shape[1])
+    cell_vals = np.where(slope.valid(), slope.data, np.nan).astype(float)[rows[inside], cols[inside]]
+    samples = []
+    for part in parts:
+        n = max(int(np.ceil(part.length / profile_interval_m)), 1)
+        pts = shapely.line_interpolate_point(part, np.linspace(0.0, part.length, n + 1))
+        samples.append(slope.sample(shapely.get_x(pts), shapely.get_y(pts)))
+    prof = np.concatenate(samples) if samples else np.array([])
+    cell_max = float(np.nanmax(cell_vals)) if np.isfinite(cell_vals).any() else float("nan")
+    prof_max = float(np.nanmax(prof)) if np.isfinite(prof).any() else float("nan")
+    steep = cell_vals > max_slope_deg
+    passed = not steep.any()
+    return CheckResult(
+        "route_within_slope_limit",
+        passed,
+        f"the seabed along the route is at most {np.nanmax([cell_max, prof_max]):.1f}° steep (limit {max_slope_deg:g}°)"
+        if passed
+        else f"the route crosses {int(steep.sum())} cells steeper than limits.max_slope_deg = {max_slope_deg:g}° "
+        f"(up to {np.nanmax([cell_max, prof_max]):.1f}°); re-route round them or review the slope limit",
+        {
+            "max_slope_cells_deg": round(cell_max, 2),
+            "max_slope_profile_deg": round(prof_max, 2),
+            "limit_deg": max_slope_deg,
+            "steep_cells_lat_lon": _where(grid, mids[inside][steep]),
+        },
+    )
+
+
+def check_sectors(
+    route: LineString,
+    crs: Any,
+    sectors: gpd.GeoDataFrame,
+    allowed_countries: Sequence[str],
+    *,
+    country_col: str = "country",
+) -> CheckResult:
+    """Fails when a stretch of the route lies in a sector not in ``allowed_countries``, or in no sector away from the
+    route's two ends."""
+    spans = sector_crossing_report(to_lonlat(route, crs), sectors, country_col=country_col).spans
+    allowed = {c.upper() for c in allowed_countries}
+    bad = []
+    for i, s in spans.reset_index(drop=True).iterrows():
+        who = s["country"]
+        at_end = i in (0, len(spans) - 1)
+        if (who is None and not at_end) or (who is not None and str(who).upper() not in allowed):
+            bad.append(s)
+    summary = {str(s["country"]): round(float(s["length_km"]), 3) for _, s in spans.iterrows()}
+    passed = not bad
+    detail = "; ".join(f"{s['country'] or 'no sector'} KP {s['kp_from_km']:.3f}-{s['kp_to_km']:.3f}" for s in bad)
+    return CheckResult(
+        "route_within_allowed_sectors",
+        passed,
+        f"the route stays in the allowed sectors {sorted(allowed)}"
+        if passed
+        else f"the route leaves the allowed sectors {sorted(allowed)}: {detail}; forbid those sectors in the cost "
+        "surface or change boundaries.allowed_sectors",
+        {"length_by_sector_km": summary, "violations": detail},
+    )
+
+
+def check_crossing_angles(crossings: pd.DataFrame, min_angle_deg: float) -> CheckResult:
+    """Fails when a crossing is below its minimum angle (``min_angle_deg`` or the feature's own, if stricter)."""
+    if len(crossings) == 0:
+        return CheckResult("crossing_angles", True, "the route crosses no pipeline or cable", {"crossings": 0})
+    required = np.maximum(
+        crossings.get("min_angle_deg", pd.Series(min_angle_deg, index=crossings.index)).fillna(min_angle_deg),
+        min_angle_deg,
+    )
+    low = crossings[crossings["angle_deg"] < required - 1e-9]
+    passed = low.empty
+    return CheckResult(
+        "crossing_angles",
+        passed,
+        f"all {len(crossings)} crossings meet their minimum angle (smallest {crossings['angle_deg'].min():.1f}°)"
+        if passed
+        else f"{len(low)} of {len(crossings)} crossings are below the minimum angle: "
+        + ", ".join(f"{r['feature_id']} at {r['angle_deg']:.0f}°" for _, r in low.iterrows())
+        + "; run geodata.crossings.enforce_crossing_angles or re-route",
+        {"crossings": len(crossings), "min_angle_found_deg": round(float(crossings["angle_deg"].min()), 1)},
+    )
+
+
+def check_route(
+    route: LineString,
+    *,
+    grid: GeoGrid,
+    hard_mask: np.ndarray,
+    slope: Raster,
+    max_slope_deg: float,
+    sectors: gpd.GeoDataFrame | None = None,
+    allowed_countries: Sequence[str] | None = None,
+    crossings: pd.DataFrame | None = None,
+    min_angle_deg: float = 60.0,
+    exempt: BaseGeometry | None = None,
+    profile_interval_m: float = 100.0,
+) -> list[CheckResult]:
+    """All blocking checks of a final route (see the module docstring); a check whose input is None is skipped.
+
+    Parameters
+    ----------
+    route
+        The final route in the analysis CRS of ``grid``.
+    grid, hard_mask
+        The analysis grid and its impassable cells.
+    slope, max_slope_deg
+        Seabed slope raster (degrees) and ``Limits.max_slope_deg``.
+    sectors, allowed_countries
+        Sector polygons (``country`` column) and the ISO3 codes the route may use.
+    crossings, min_angle_deg
+        :func:`geodata.crossings.find_crossings` of the final route and ``Engineering.min_crossing_angle_deg``.
+    exempt
+        Geometry (analysis CRS) skipped by the grid checks: the shore ends.
+    profile_interval_m
+        Spacing of the bilinear slope samples.
+    """
+    results = [
+        check_hard_exclusions(route, grid, hard_mask, exempt=exempt),
+        check_slope(route, slope, max_slope_deg, exempt=exempt, profile_interval_m=profile_interval_m),
+    ]
+    if sectors is not None:
+        if not allowed_countries:
+            raise InputDataError("check_route: sectors given without allowed_countries; pass the ISO3 codes")
+        results.append(check_sectors(route, grid.crs, sectors, allowed_countries))
+    if crossings is not None:
+        results.append(check_crossing_angles(crossings, min_angle_deg))
+    return results
+
+
+def route_length_km(route: LineString, crs: Any) -> float:
+    """Geodesic length of a route of the analysis CRS, in km."""
+    return Chainage(to_lonlat(route, crs)).length_m / 1000.0
