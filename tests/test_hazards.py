@@ -18,6 +18,7 @@ from geodata.grid import GeoGrid
 from geodata.hazards import (
     COLUMNS,
     HAZARD_KINDS,
+    combine_hazards,
     default_rules,
     earthquake_weights,
     effective_rules,
@@ -587,3 +588,13 @@ def test_real_mirror_layers(mirror: Path) -> None:
     for station in scenario.landing_stations:
         cell = grid.cell_of(*to_utm.transform(station.lon_deg, station.lat_deg))
         assert cell is not None and not out.hard_mask[cell]
+
+
+def test_combine_refuses_shared_ids() -> None:
+    one = validate_hazards(_table([{"kind": "port", "geometry": shapely.Point(50, 41)}]), "a")
+    two = validate_hazards(_table([{"kind": "wreck", "geometry": shapely.Point(51, 41)}]), "b")
+    with pytest.raises(InputDataError, match="table 2 row 1: column 'hazard_id' 't:0' repeats table 1 row 1"):
+        combine_hazards([one, two])
+    both = combine_hazards([one, load_curated_hazards()[0], two.assign(hazard_id="t:1")])
+    assert list(both["kind"]) == ["port", "wreck"] and list(both.columns) == list(COLUMNS)
+    assert len(combine_hazards([])) == 0

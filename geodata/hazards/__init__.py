@@ -18,6 +18,7 @@ from geodata.hazards.readers import load_curated_hazards, load_user_inventory
 from geodata.hazards.schema import (
     COLUMNS,
     HAZARD_KINDS,
+    combine_hazards,
     default_rules,
     earthquake_weighting,
     effective_rules,
@@ -34,6 +35,7 @@ __all__ = [
     "HAZARD_KINDS",
     "MIRROR_LAYERS",
     "HazardRasters",
+    "combine_hazards",
     "default_rules",
     "earthquake_weighting",
     "earthquake_weights",

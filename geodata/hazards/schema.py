@@ -445,6 +445,35 @@ def hazards_in_area(
     return selected.reset_index(drop=True)
 
 
+def combine_hazards(tables: Sequence[gpd.GeoDataFrame], origin: str = "combined hazard tables") -> gpd.GeoDataFrame:
+    """Stack hazard tables (mirror, curated, user inventories) into one, checked as a whole.
+
+    Parameters
+    ----------
+    tables
+        Hazard tables; empty ones are skipped.
+    origin
+        Named in the error.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        One validated table with a fresh index.
+
+    Raises
+    ------
+    InputDataError
+        Two tables share a ``hazard_id`` (e.g. two user files with the same name in different folders: rename one
+        or give it a ``hazard_id`` column), or a table breaks the schema; rows named ``table t row i``.
+    """
+    parts = [t for t in tables if len(t)]
+    if not parts:
+        return empty_hazards()
+    labels = [f"table {t + 1} row {i + 1}" for t, part in enumerate(tables) if len(part) for i in range(len(part))]
+    frame = pd.concat([p.to_crs("EPSG:4326") if p.crs is not None else p for p in parts], ignore_index=True)
+    return validate_hazards(gpd.GeoDataFrame(frame, geometry="geometry", crs="EPSG:4326"), origin, row_labels=labels)
+
+
 def hazard_summary(gdf: gpd.GeoDataFrame) -> dict[str, Any]:
     """Counts of a hazard table: total, by kind (every kind listed, zeros included), by source, and the licences.
 
