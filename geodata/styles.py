@@ -80,10 +80,10 @@ LAYER_STYLES: dict[str, LayerStyle] = {
     "route": LayerStyle("Cable route", Symbol("#d7191c", width_mm=0.8, size_mm=2.0)),
     "corridor": LayerStyle(
         "Corridor",
-        Symbol("#fdae61", opacity=0.35, outline="#f46d43"),
+        Symbol("#fb9a29", opacity=0.4, outline="#f46d43"),
         field="kind",
         categories={
-            "near_optimal_band": _cat("#fdae61", "Near-optimal band", opacity=0.35, outline="#f46d43"),
+            "near_optimal_band": _cat("#fb9a29", "Near-optimal band", opacity=0.4, outline="#f46d43"),
             "survey_corridor": _cat(
                 "#ffffbf", "Survey corridor", opacity=0.15, outline="#2b83ba", outline_width_mm=0.4, dash=True
             ),

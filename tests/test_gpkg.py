@@ -96,7 +96,8 @@ def synthetic_layers() -> dict[str, gpd.GeoDataFrame]:
         ),
         "seabed_sectors": utm({"country": ["AZE", "KAZ"]}, sectors),
         "boundary_lines": utm(
-            {"countries": ["AZE-KAZ"], "kind": ["median line"]}, [LineString([(370_000, 4_670_000), (370_000, 4_850_000)])]
+            {"countries": ["AZE-KAZ"], "kind": ["median line"]},
+            [LineString([(370_000, 4_670_000), (370_000, 4_850_000)])],
         ),
         "territorial_waters": utm({"country": ["AZE"], "width_nm": [15.0]}, [Point(262_000, 4_700_000).buffer(27_780)]),
         "landing_stations": utm(

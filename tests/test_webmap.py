@@ -1,0 +1,167 @@
+"""The static web map in headless Chromium: layers render, features can be queried and clicked, no console error.
+
+Needs Debian's ``chromium`` and ``chromium-driver`` (``apt-get install -y chromium chromium-driver``), selenium (pip)
+and ``npm ci`` at the repository root. The screenshot is kept in the test's tmp dir and copied to
+``/tmp/webmap_screenshot.png``.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from test_gpkg import synthetic_layers, synthetic_rasters
+
+from geodata import tiles, webmap
+from geodata.gpkg import prepare_layers
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMEDRIVER = "/usr/bin/chromedriver"
+SCREENSHOT_COPY = Path("/tmp/webmap_screenshot.png")
+
+
+def build_site(out: Path) -> dict[str, tiles.TilesetInfo]:
+    layers = prepare_layers(synthetic_layers())
+    (out / "tiles").mkdir(parents=True)
+    vector = tiles.write_vector_tiles(layers, out / "tiles" / "corridor.pmtiles", min_zoom=4, max_zoom=10)
+    bathy, cost = synthetic_rasters()
+    rb = tiles.write_raster_tiles(tiles.render_bathymetry(bathy), out / "tiles" / "bathymetry.pmtiles", min_zoom=4)
+    rc = tiles.write_raster_tiles(tiles.render_cost(cost), out / "tiles" / "cost.pmtiles", min_zoom=4)
+    webmap.write_webmap(
+        out,
+        title="Siyazan - Aktau (synthetic)",
+        subtitle="Test publication · scenario digest 1234abcd",
+        vector=vector,
+        rasters={
+            "bathymetry": webmap.RasterOverlay(rb, "Water depth", "SRTM30_PLUS (test)"),
+            "cost": webmap.RasterOverlay(rc, "Routing cost"),
+        },
+        attribution="Synthetic test data",
+        licence="Licence: test data, no restrictions.",
+        provenance="Run test-run · code test",
+    )
+    return {"vector": vector, "bathymetry": rb, "cost": rc}
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+    out = tmp_path_factory.mktemp("site")
+    build_site(out)
+    server = webmap.serve(out)  # http.server with byte ranges, on a free port of 127.0.0.1
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/index.html", out
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    for exe in (CHROMIUM, CHROMEDRIVER):
+        if not Path(exe).exists():
+            raise RuntimeError(f"{exe} is missing; install with `apt-get install -y chromium chromium-driver`")
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = CHROMIUM
+    for flag in (
+        "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync",
+        "--use-angle=swiftshader", "--enable-unsafe-swiftshader", "--window-size=1280,860",
+        f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}",
+    ):  # fmt: skip
+        opts.add_argument(flag)
+    opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(options=opts, service=Service(CHROMEDRIVER))
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def _wait_ready(driver: object, timeout_s: float = 45.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if driver.execute_script("return !!(window.__webmap && window.__webmap.ready)"):  # type: ignore[attr-defined]
+            return
+        time.sleep(0.25)
+    errors = driver.execute_script("return window.__webmap ? window.__webmap.errors : 'no __webmap'")  # type: ignore[attr-defined]
+    raise AssertionError(f"the map did not become idle within {timeout_s} s; page errors: {errors}")
+
+
+def test_webmap_renders_layers_without_errors(site: tuple[str, Path], browser: object) -> None:
+    url, out = site
+    driver = browser
+    assert not any(
+        "http" in s and "127.0.0.1" not in s
+        for s in (out / "index.html").read_text().split('"')
+        if s.startswith("http")
+    )  # fmt: skip - no CDN or remote URL in the page
+    driver.get(url)  # type: ignore[attr-defined]
+    _wait_ready(driver)
+    counts = driver.execute_script(  # type: ignore[attr-defined]
+        """const m = window.__webmap.map;
+        const n = (ids) => m.queryRenderedFeatures({layers: ids}).length;
+        return {route: n(['route']), kp: n(['kp_points']), hazards: n(['hazards_points', 'hazards_lines']),
+                corridor: n(['corridor']), sectors: n(['seabed_sectors']), boundary: n(['boundary_lines']),
+                landing: n(['landing_stations']), bathyLoaded: m.isSourceLoaded('bathymetry'),
+                bathyRequests: performance.getEntriesByType('resource')
+                    .filter(e => e.name.endsWith('bathymetry.pmtiles')).length};"""
+    )
+    assert counts["route"] > 0 and counts["kp"] > 0 and counts["hazards"] > 0, counts
+    assert counts["corridor"] > 0 and counts["sectors"] > 0 and counts["boundary"] > 0, counts
+    assert counts["bathyLoaded"] and counts["bathyRequests"] > 0, counts
+    # click on KP 150 and read the popup: the attributes of the feature with units in the field names
+    xy = driver.execute_script(  # type: ignore[attr-defined]
+        """const m = window.__webmap.map;
+        const f = m.queryRenderedFeatures({layers: ['kp_points']}).find(f => f.properties.kp_km === 150);
+        const p = m.project(f.geometry.coordinates); return [p.x, p.y];"""
+    )
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.by import By
+
+    canvas = driver.find_element(By.CSS_SELECTOR, "#map canvas")  # type: ignore[attr-defined]
+    size = canvas.size
+    ActionChains(driver).move_to_element_with_offset(
+        canvas, round(xy[0] - size["width"] / 2), round(xy[1] - size["height"] / 2)
+    ).click().perform()
+    time.sleep(0.5)
+    popup = driver.find_element(By.CSS_SELECTOR, ".maplibregl-popup-content").text  # type: ignore[attr-defined]
+    assert "KP points" in popup and "kp (km)" in popup and "150" in popup, popup
+    # the legend and a toggle: hiding the route removes its features from the rendering
+    legend = driver.find_element(By.ID, "layers").text  # type: ignore[attr-defined]
+    assert "Cable route" in legend and "Mud volcano" in legend and "Azerbaijan sector" in legend
+    shot = out.parent / "webmap.png"
+    driver.save_screenshot(str(shot))  # type: ignore[attr-defined]
+    shutil.copy(shot, SCREENSHOT_COPY)
+    driver.find_element(By.CSS_SELECTOR, 'input[data-group="route"]').click()  # type: ignore[attr-defined]
+    time.sleep(0.3)
+    hidden = driver.execute_script("return window.__webmap.map.queryRenderedFeatures({layers: ['route']}).length")  # type: ignore[attr-defined]
+    assert hidden == 0
+    errors = driver.execute_script("return window.__webmap.errors")  # type: ignore[attr-defined]
+    logs = [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]  # type: ignore[attr-defined]
+    assert errors == [] and logs == [], json.dumps({"page": errors, "console": logs}, indent=1)
+    # a rendered map, not a blank page: the bathymetry paints a large share of the map area in sea blues
+    rgb = np.asarray(Image.open(shot).convert("RGB"), dtype=int)[:, 320:]
+    blue = (rgb[..., 2] > rgb[..., 0] + 40) & (rgb[..., 2] > 120)
+    assert blue.mean() > 0.25, f"only {blue.mean():.0%} of the map area is sea-blue"
+
+
+def test_missing_npm_packages_are_explained(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(webmap.NODE_MODULES_ENV, str(tmp_path))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(webmap, "__file__", str(tmp_path / "geodata" / "webmap.py"))
+    with pytest.raises(webmap.ConfigError, match="npm ci"):
+        webmap.node_modules_dir()
