@@ -226,10 +226,10 @@ def plan_landfall(
         )
     candidates.sort()
     fan = [0.0]
-    k = 1
-    while k * fan_step_deg <= max_deviation_deg + 1e-9:
-        fan += [k * fan_step_deg, -k * fan_step_deg]
-        k += 1
+    n_fan = 1
+    while n_fan * fan_step_deg <= max_deviation_deg + 1e-9:
+        fan += [n_fan * fan_step_deg, -n_fan * fan_step_deg]
+        n_fan += 1
     best: tuple[float, float, float, float, float, float, float] | None = None
     for dist, x, y, nx, ny in candidates:
         if best is not None and dist >= best[0]:

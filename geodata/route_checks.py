@@ -145,13 +145,19 @@ def check_sectors(
     allowed = {c.upper() for c in allowed_countries}
     bad = []
     for i, s in spans.reset_index(drop=True).iterrows():
-        who = s["country"]
+        who = s["country"] if isinstance(s["country"], str) else None
         at_end = i in (0, len(spans) - 1)
         if (who is None and not at_end) or (who is not None and str(who).upper() not in allowed):
             bad.append(s)
-    summary = {str(s["country"]): round(float(s["length_km"]), 3) for _, s in spans.iterrows()}
+    summary: dict[str, float] = {}
+    for _, s in spans.iterrows():
+        key = s["country"] if isinstance(s["country"], str) else "no sector"
+        summary[key] = round(summary.get(key, 0.0) + float(s["length_km"]), 3)
     passed = not bad
-    detail = "; ".join(f"{s['country'] or 'no sector'} KP {s['kp_from_km']:.3f}-{s['kp_to_km']:.3f}" for s in bad)
+    detail = "; ".join(
+        f"{s['country'] if isinstance(s['country'], str) else 'no sector'} KP {s['kp_from_km']:.3f}-{s['kp_to_km']:.3f}"
+        for s in bad
+    )
     return CheckResult(
         "route_within_allowed_sectors",
         passed,

@@ -214,7 +214,7 @@ class Chainage:
         lo = -math.floor(self.origin_m / interval_m)
         hi = math.floor((self.length_m - self.origin_m) / interval_m)
         d = self.origin_m + np.arange(lo, hi + 1) * interval_m
-        parts = [d, [0.0, self.length_m]]
+        parts: list[np.ndarray] = [d, np.array([0.0, self.length_m])]
         if include_vertices:
             parts.append(self.cum_m)
         d = np.unique(np.clip(np.concatenate(parts), 0.0, self.length_m))

@@ -143,6 +143,7 @@ def sector_crossing_report(
         sa, sb = np.interp([a, b], dists, along_deg)
         geoms.append(substring(dense, sa, sb))
     span_gdf = gpd.GeoDataFrame(pd.DataFrame(rows, columns=SPAN_COLUMNS), geometry=geoms, crs=WGS84)
+    span_gdf["country"] = span_gdf["country"].astype(object).where(span_gdf["country"].notna(), None)
     prow = []
     for k in range(1, len(spans)):
         d = spans[k][0]
@@ -161,6 +162,8 @@ def sector_crossing_report(
         )
     pts = pd.DataFrame(prow, columns=POINT_COLUMNS)
     pts_gdf = gpd.GeoDataFrame(pts, geometry=gpd.points_from_xy(pts.lon_deg, pts.lat_deg), crs=WGS84)
+    for col in ("from_country", "to_country"):
+        pts_gdf[col] = pts_gdf[col].astype(object).where(pts_gdf[col].notna(), None)
     return SectorReport(span_gdf, pts_gdf)
 
 
@@ -168,7 +171,7 @@ def sector_events(report: SectorReport) -> list[RouteEvent]:
     """RPL events of the boundary points (only between two sectors or into/out of one)."""
     events = []
     for _, p in report.boundary_points.iterrows():
-        a, b = p["from_country"] or "no sector", p["to_country"] or "no sector"
+        a, b = (str(c) if isinstance(c, str) else "no sector" for c in (p["from_country"], p["to_country"]))
         events.append(
             RouteEvent(
                 SECTOR_BOUNDARY,

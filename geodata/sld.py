@@ -289,7 +289,7 @@ def straight_line_diagram(
 
     # -- sectors
     if sector_spans is not None and len(sector_spans):
-        names = [str(c) if c is not None else "no sector" for c in sector_spans["country"]]
+        names = [str(c) if isinstance(c, str) else "no sector" for c in sector_spans["country"]]
         palette = {n: SECTOR_COLOURS[i % len(SECTOR_COLOURS)] for i, n in enumerate(dict.fromkeys(names))}
         palette["no sector"] = "#eeeeee"
         spans = list(zip(sector_spans["kp_from_km"], sector_spans["kp_to_km"], names, strict=True))

@@ -1,0 +1,85 @@
+"""Landfall: perpendicular shore-end legs, the fan round islands, and the assembled route."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import shapely
+from affine import Affine
+from shapely.geometry import LineString, Polygon, box
+
+from geodata.errors import InputDataError, LandingPointError
+from geodata.grid import GeoGrid, Raster
+from geodata.landfall import assemble_route, landfall_keep_indices, plan_landfall
+from geodata.scenario import LandingStation
+
+GRID = GeoGrid("EPSG:32639", Affine(500.0, 0, 300_000.0, 0, -500.0, 4_600_000.0), (200, 200))
+# a straight coast running NNE (x = 339 500 + (y - 4 499 000) / 2), land to the west
+LAND = Polygon([(299_000, 4_499_000), (339_500, 4_499_000), (390_500, 4_601_000), (299_000, 4_601_000)])
+NORMAL_DEG = math.degrees(math.atan2(2, -1)) % 360  # seaward normal (2, -1)/sqrt(5) as a bearing: 116.6
+
+
+def sea_mask(land: shapely.Geometry) -> Raster:
+    ys, xs = GRID.coords()
+    x, y = np.meshgrid(xs, ys)
+    return Raster((~shapely.contains_xy(land, x, y)).astype("uint8"), GRID)
+
+
+def station(x: float, y: float) -> LandingStation:
+    lon, lat = GRID.xy_to_lonlat(x, y)
+    return LandingStation(name="Alpha", country="AZE", lat_deg=float(lat), lon_deg=float(lon))
+
+
+def test_straight_coast_gives_a_perpendicular_leg() -> None:
+    lf = plan_landfall(station(362_000, 4_550_000), sea_mask(LAND), LAND, approach_m=3000)
+    assert lf.angle_to_coast_deg == pytest.approx(90.0, abs=0.5)
+    assert lf.approach_bearing_deg == pytest.approx(NORMAL_DEG, abs=0.5)
+    assert math.dist(lf.shore_crossing_xy, lf.approach_end_xy) == pytest.approx(3000.0)
+    assert LAND.distance(shapely.Point(lf.shore_crossing_xy)) < 1.0
+    assert LAND.contains(shapely.Point(lf.beach_manhole_xy))
+    assert math.dist(lf.beach_manhole_xy, lf.shore_crossing_xy) == pytest.approx(100.0)
+    assert sea_mask(LAND).data[GRID.cell_of(*lf.approach_end_xy)] == 1
+    # the shore point is the foot of the perpendicular from the station (within the coast sampling step)
+    foot = LAND.exterior.interpolate(LAND.exterior.project(shapely.Point(362_000, 4_550_000)))
+    assert math.dist(lf.shore_crossing_xy, (foot.x, foot.y)) < 100.0
+
+
+def test_island_in_front_makes_the_leg_fan_out_without_touching_it() -> None:
+    island = box(366_500, 4_547_000, 369_000, 4_551_000)
+    land = LAND.union(island)
+    lf = plan_landfall(
+        station(363_500, 4_550_000), sea_mask(land), land, approach_m=3000, deviation_penalty_m_per_deg=10
+    )
+    leg = LineString([lf.shore_crossing_xy, lf.approach_end_xy])
+    assert not leg.intersects(island)
+    assert 0 < lf.deviation_deg <= 30 + 1e-9
+    events = lf.events()
+    assert [e.kind for e in events] == ["landing", "beach_manhole", "shore_crossing"]
+
+
+def test_blocked_approach_everywhere_is_a_clear_error() -> None:
+    with pytest.raises(LandingPointError, match="landfall_approach_m"):
+        plan_landfall(
+            station(362_000, 4_550_000), sea_mask(LAND), LAND, approach_m=3000, blocked=np.ones(GRID.shape, bool)
+        )
+
+
+def test_station_far_from_any_coast_is_refused() -> None:
+    with pytest.raises(LandingPointError, match="coastline"):
+        plan_landfall(station(310_000, 4_550_000), sea_mask(LAND), LAND, approach_m=3000, search_radius_m=5000)
+
+
+def test_assemble_route_joins_both_shore_ends_in_order() -> None:
+    mask = sea_mask(LAND)
+    a = plan_landfall(station(362_000, 4_540_000), mask, LAND, approach_m=3000)
+    b = plan_landfall(station(380_000, 4_580_000), mask, LAND, approach_m=3000)
+    routed = LineString([b.approach_end_xy, (392_000, 4_560_000), a.approach_end_xy])  # reversed on purpose
+    full = assemble_route(a, routed, b)
+    c = list(full.coords)
+    assert c[0] == pytest.approx(a.station_xy) and c[-1] == pytest.approx(b.station_xy)
+    assert c[3] == pytest.approx(a.approach_end_xy) and c[-4] == pytest.approx(b.approach_end_xy)
+    assert len(c) == 9 and landfall_keep_indices(full) == (0, 1, 2, 3, 5, 6, 7, 8)
+    with pytest.raises(InputDataError, match="approach_end_xy"):
+        assemble_route(a, LineString([(300_500, 4_500_500), (301_000, 4_501_000)]), b)

@@ -1,0 +1,102 @@
+"""Blocking route checks: a steep cell, an exclusion, a foreign sector or an oblique crossing fails the route."""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+from affine import Affine
+from shapely.geometry import LineString, box
+
+from geodata.grid import GeoGrid, Raster
+from geodata.route_checks import check_route
+
+GRID = GeoGrid("EPSG:32639", Affine(1000.0, 0, 400_000.0, 0, -1000.0, 4_700_000.0), (40, 60))
+ROUTE = LineString([(402_000, 4_680_500), (455_000, 4_680_500)])  # along the centres of row 19
+
+
+def slope_raster(steep_cell: tuple[int, int] | None = None) -> Raster:
+    slope = np.full(GRID.shape, 2.0, "float32")
+    if steep_cell:
+        slope[steep_cell] = 25.0
+    return Raster(slope, GRID)
+
+
+def by_name(results) -> dict:
+    return {r.name: r for r in results}
+
+
+def test_clean_route_passes_every_check() -> None:
+    sectors = gpd.GeoDataFrame(
+        {"country": ["AZE"]}, geometry=[box(399_000, 4_650_000, 470_000, 4_710_000)], crs=GRID.crs
+    )
+    crossings = pd.DataFrame({"feature_id": ["P1"], "angle_deg": [75.0], "min_angle_deg": [60.0]})
+    res = check_route(
+        ROUTE,
+        grid=GRID,
+        hard_mask=np.zeros(GRID.shape, bool),
+        slope=slope_raster(),
+        max_slope_deg=15,
+        sectors=sectors.to_crs(4326),
+        allowed_countries=["AZE"],
+        crossings=crossings,
+        min_angle_deg=60,
+    )
+    assert all(r.passed for r in res), [r.description for r in res]
+    assert len(res) == 4 and all(r.blocking for r in res)
+
+
+def test_route_forced_through_a_slope_limit_cell_fails() -> None:
+    row, col = GRID.cell_of(430_500, 4_680_500)
+    res = by_name(
+        check_route(
+            ROUTE, grid=GRID, hard_mask=np.zeros(GRID.shape, bool), slope=slope_raster((row, col)), max_slope_deg=15
+        )
+    )
+    assert not res["route_within_slope_limit"].passed
+    assert res["route_within_slope_limit"].metadata["max_slope_cells_deg"] == pytest.approx(25.0)
+    assert "max_slope_deg" in res["route_within_slope_limit"].description
+    assert res["route_clear_of_hard_exclusions"].passed
+
+
+def test_hard_exclusion_fails_unless_exempt() -> None:
+    mask = np.zeros(GRID.shape, bool)
+    mask[GRID.cell_of(403_500, 4_680_500)] = True  # a land cell at the shore end
+    res = by_name(check_route(ROUTE, grid=GRID, hard_mask=mask, slope=slope_raster(), max_slope_deg=15))
+    assert not res["route_clear_of_hard_exclusions"].passed
+    assert res["route_clear_of_hard_exclusions"].metadata["length_in_exclusion_m"] == pytest.approx(1000.0)
+    shore_end = LineString([(402_000, 4_680_500), (405_000, 4_680_500)])
+    res = by_name(
+        check_route(ROUTE, grid=GRID, hard_mask=mask, slope=slope_raster(), max_slope_deg=15, exempt=shore_end)
+    )
+    assert res["route_clear_of_hard_exclusions"].passed
+
+
+def test_foreign_sector_and_oblique_crossing_fail() -> None:
+    sectors = gpd.GeoDataFrame(
+        {"country": ["AZE", "RUS", "KAZ"]},
+        geometry=[
+            box(399_000, 4_650_000, 420_000, 4_710_000),
+            box(420_000, 4_650_000, 430_000, 4_710_000),
+            box(430_000, 4_650_000, 470_000, 4_710_000),
+        ],
+        crs=GRID.crs,
+    ).to_crs(4326)
+    crossings = pd.DataFrame({"feature_id": ["P1"], "angle_deg": [20.0], "min_angle_deg": [60.0]})
+    res = by_name(
+        check_route(
+            ROUTE,
+            grid=GRID,
+            hard_mask=np.zeros(GRID.shape, bool),
+            slope=slope_raster(),
+            max_slope_deg=15,
+            sectors=sectors,
+            allowed_countries=["AZE", "KAZ"],
+            crossings=crossings,
+            min_angle_deg=60,
+        )
+    )
+    assert not res["route_within_allowed_sectors"].passed
+    assert "RUS" in res["route_within_allowed_sectors"].description
+    assert not res["crossing_angles"].passed and "P1 at 20°" in res["crossing_angles"].description
