@@ -416,6 +416,15 @@ class CaspianCoast:
         """The water polygon (EPSG:4326)."""
         return self.water.geometry.iloc[0]
 
+    def land(self, bounds_lonlat: tuple[float, float, float, float], *, margin_deg: float = 1.0) -> gpd.GeoDataFrame:
+        """Everything that is not this water body inside ``bounds_lonlat`` (widened by ``margin_deg``), as one
+        polygon row: the land mask that agrees with the water partitioned into sectors (islands and excluded
+        inlets such as Kara-Bogaz-Gol count as land for routing)."""
+        w, s, e, n = bounds_lonlat
+        frame = shapely.box(w - margin_deg, s - margin_deg, e + margin_deg, n + margin_deg)
+        land = shapely.difference(frame, self.water_geometry)
+        return gpd.GeoDataFrame({"name": ["land"]}, geometry=[land], crs="EPSG:4326")
+
     @property
     def coast_by_state(self) -> dict[str, BaseGeometry]:
         """ISO3 -> the state's coast as one (multi)line (EPSG:4326)."""

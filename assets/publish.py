@@ -1,0 +1,1 @@
+"""Publish stage: the GeoPackage, tiles, web map and manifest of a scenario, written atomically."""
