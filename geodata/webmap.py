@@ -293,7 +293,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     if not args:
         raise SystemExit("usage: python -m geodata.webmap PUBLICATION_FOLDER [PORT]")
     server = serve(args[0], port=int(args[1]) if len(args) > 1 else 8000)
-    print(f"serving {args[0]} at http://{server.server_address[0]}:{server.server_address[1]}/ (Ctrl-C stops)")
+    host, port = str(server.server_address[0]), int(server.server_address[1])
+    print(f"serving {args[0]} at http://{host}:{port}/ (Ctrl-C stops)")
     try:
         server.serve_forever()
     except KeyboardInterrupt:

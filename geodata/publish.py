@@ -1,0 +1,454 @@
+"""Atomic, versioned publication with a verifiable manifest.
+
+Layout of ``<root>/<scenario>/``::
+
+    versions/20260101T120000Z-1a2b3c4d/   complete, validated publications (the newest ``keep_versions`` are kept)
+    latest -> versions/20260101T120000Z-1a2b3c4d
+    corridor.gpkg -> latest/corridor.gpkg  (and index.html, manifest.json, tiles, lib, ...: stable links)
+    .staging/                              work in progress; never pointed to, swept by the next publish
+    .lock                                  one publisher at a time
+
+A publication is built into ``.staging/<version>/``, gets its ``manifest.json`` (every file with size and sha256,
+the scenario and its digest, every input with its checksum, licence and attribution, the code version, the run id,
+and the licence terms the outputs inherit), is verified and validated, fsynced, renamed into ``versions/`` and only
+then made live by replacing the ``latest`` symlink in one ``rename(2)``. A crash or kill at any point leaves the
+previous publication live and intact; at worst a staging folder remains, which the next publish removes.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import fcntl
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from geodata.errors import ConfigError, PublishError
+
+MANIFEST = "manifest.json"
+MANIFEST_VERSION = 1
+LATEST = "latest"
+STAGING = ".staging"
+VERSIONS = "versions"
+
+# Licence restrictions in the order they are stated; an output inherits every restriction of every input.
+RESTRICTION_WORDS: dict[str, str] = {
+    "non-commercial": "NON-COMMERCIAL: the outputs may be used for education, research and non-profit purposes "
+    "only; commercial use needs the permission of the owners of",
+    "share-alike": "SHARE-ALIKE: adapted outputs that you distribute must be shared under the same licence as",
+    "no-derivatives": "NO-DERIVATIVES: the terms of these inputs forbid distributing adapted material:",
+    "attribution": "ATTRIBUTION: credit the sources as given below whenever the outputs are shown or shared:",
+    "unknown": "UNKNOWN TERMS: check the licence of these inputs before redistributing the outputs:",
+}
+
+
+@dataclass(frozen=True)
+class InputRecord:
+    """One input of a publication, as the manifest records it."""
+
+    name: str
+    sha256: str
+    licence: str
+    attribution: str
+    licence_restrictions: tuple[str, ...] = ()
+    title: str = ""
+    url: str = ""
+    path: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "title": self.title,
+            "url": self.url,
+            "path": self.path,
+            "sha256": self.sha256,
+            "licence": self.licence,
+            "licence_restrictions": list(self.licence_restrictions),
+            "attribution": self.attribution,
+        }
+
+
+@dataclass(frozen=True)
+class LicenceTerms:
+    """The terms a publication inherits: the union of its inputs' restrictions, in plain words."""
+
+    restrictions: tuple[str, ...]
+    statement: str
+    attribution: str
+    by_restriction: dict[str, list[str]] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "restrictions": list(self.restrictions),
+            "statement": self.statement,
+            "attribution": self.attribution,
+            "inputs_by_restriction": self.by_restriction,
+        }
+
+
+@dataclass
+class PublishResult:
+    """A publication made live: where it is, its manifest, what was pruned, and how long it took."""
+
+    scenario: str
+    version: str
+    version_dir: Path
+    live_dir: Path
+    manifest: dict[str, Any]
+    pruned: list[Path]
+    elapsed_s: float
+
+    @property
+    def size_bytes(self) -> int:
+        return sum(int(f["size_bytes"]) for f in self.manifest["files"])
+
+
+# -- inputs and licences ------------------------------------------------------------------------------------------
+
+
+def input_record(source: Any) -> InputRecord:
+    """An :class:`InputRecord` from a ``catalogue.ResolvedSource`` (anything with ``provenance()``) or a mapping with
+    at least ``name``, ``sha256``, ``licence`` and ``attribution``."""
+    data = source.provenance() if hasattr(source, "provenance") else source
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"input {source!r} is neither a resolved source nor a mapping; pass catalogue.resolve(...)")
+    missing = [k for k in ("name", "sha256", "licence", "attribution") if not data.get(k)]
+    if missing:
+        raise ConfigError(
+            f"input '{data.get('name', '?')}' lacks {missing}; every published input needs its checksum, licence and "
+            "attribution (use licence 'unknown' and attribution 'unknown' for a user file of unknown terms)"
+        )
+    restrictions = tuple(data.get("licence_restrictions") or ())
+    if str(data["licence"]).strip().lower() == "unknown" and "unknown" not in restrictions:
+        restrictions += ("unknown",)
+    unknown = [r for r in restrictions if r not in RESTRICTION_WORDS]
+    if unknown:
+        raise ConfigError(
+            f"input '{data['name']}' has licence restrictions {unknown} that are not known; use "
+            f"{sorted(RESTRICTION_WORDS)}"
+        )
+    return InputRecord(
+        name=str(data["name"]),
+        sha256=str(data["sha256"]),
+        licence=str(data["licence"]),
+        attribution=str(data["attribution"]),
+        licence_restrictions=restrictions,
+        title=str(data.get("title") or ""),
+        url=str(data.get("url") or ""),
+        path=str(data.get("path") or ""),
+    )
+
+
+def combine_licences(inputs: Sequence[InputRecord]) -> LicenceTerms:
+    """The most restrictive terms of ``inputs`` -- every restriction of any input applies to the outputs -- stated
+    in plain words, naming the inputs that impose each one."""
+    by: dict[str, list[str]] = {}
+    for rec in inputs:
+        for r in rec.licence_restrictions:
+            by.setdefault(r, []).append(rec.name)
+    ordered = tuple(r for r in RESTRICTION_WORDS if r in by)
+    licences = {rec.name: rec.licence for rec in inputs}
+    lines = []
+    if ordered:
+        lines.append(
+            "These outputs are derived from the inputs listed and inherit the most restrictive of their terms."
+        )
+    else:
+        lines.append("No input restricts the use of these outputs beyond its licence; credit the sources below.")
+    for r in ordered:
+        names = "; ".join(f"{n} ({licences[n]})" for n in by[r])
+        lines.append(f"{RESTRICTION_WORDS[r]} {names}.")
+    if "share-alike" in by and len({licences[n] for n in by["share-alike"]}) > 1:
+        lines.append(
+            "The share-alike licences above differ; an output combining them may only be redistributed where their "
+            "terms are compatible: check before redistributing."
+        )
+    attribution = "; ".join(dict.fromkeys(rec.attribution for rec in inputs if rec.attribution))
+    return LicenceTerms(ordered, " ".join(lines), attribution, by)
+
+
+# -- manifest -----------------------------------------------------------------------------------------------------
+
+
+def sha256_file(path: Path, *, chunk: int = 1 << 20) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _listing(folder: Path) -> list[dict[str, Any]]:
+    files = []
+    for path in sorted(p for p in folder.rglob("*") if p.is_file() and not p.is_symlink()):
+        rel = path.relative_to(folder).as_posix()
+        if rel == MANIFEST:
+            continue
+        files.append({"path": rel, "size_bytes": path.stat().st_size, "sha256": sha256_file(path)})
+    return files
+
+
+def code_version() -> str:
+    """``git describe --always --dirty --tags`` of the source tree, else the installed package version."""
+    repo = Path(__file__).resolve().parents[1]
+    try:
+        out = subprocess.run(
+            ["git", "-C", str(repo), "describe", "--always", "--dirty", "--tags"],
+            capture_output=True, text=True, timeout=20, check=True,
+        )  # fmt: skip
+        if out.stdout.strip():
+            return f"git:{out.stdout.strip()}"
+    except (OSError, subprocess.SubprocessError):
+        pass
+    try:
+        from importlib.metadata import version
+
+        return f"caspian-corridor=={version('caspian-corridor')}"
+    except Exception:
+        return "unknown"
+
+
+def write_manifest(
+    folder: Path,
+    *,
+    scenario: str,
+    scenario_digest: str,
+    run_id: str,
+    version: str,
+    inputs: Sequence[InputRecord],
+    code: str,
+    extra: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Write ``folder/manifest.json`` listing every file of ``folder`` and return it."""
+    terms = combine_licences(inputs)
+    manifest = {
+        "manifest_version": MANIFEST_VERSION,
+        "scenario": {"name": scenario, "digest": scenario_digest},
+        "run_id": run_id,
+        "version": version,
+        "created_at": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
+        "code_version": code,
+        "licence": terms.to_dict(),
+        "inputs": [rec.to_dict() for rec in inputs],
+        "files": _listing(folder),
+        **({"extra": dict(extra)} if extra else {}),
+    }
+    tmp = folder / f".{MANIFEST}.tmp"
+    tmp.write_text(json.dumps(manifest, indent=2, ensure_ascii=False, allow_nan=False) + "\n", encoding="utf-8")
+    os.replace(tmp, folder / MANIFEST)
+    return manifest
+
+
+def verify_manifest(folder: str | Path) -> list[str]:
+    """Problems of the publication in ``folder`` against its manifest: missing, changed or unlisted files, and
+    missing manifest fields. An empty list means it verifies."""
+    folder = Path(folder)
+    path = folder / MANIFEST
+    if not path.is_file():
+        return [f"{path} is missing"]
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        return [f"{path} is not valid JSON: {exc}"]
+    problems = [
+        f"manifest lacks '{key}'"
+        for key in ("manifest_version", "scenario", "run_id", "version", "created_at", "code_version", "licence",
+                    "inputs", "files")
+        if key not in manifest
+    ]  # fmt: skip
+    for rec in manifest.get("inputs", []):
+        for key in ("name", "sha256", "licence", "attribution"):
+            if not rec.get(key):
+                problems.append(f"input '{rec.get('name', '?')}' lacks '{key}'")
+    listed = set()
+    for entry in manifest.get("files", []):
+        rel = entry.get("path", "")
+        listed.add(rel)
+        target = folder / rel
+        if not target.is_file():
+            problems.append(f"{rel}: listed but missing")
+        elif target.stat().st_size != entry.get("size_bytes"):
+            problems.append(
+                f"{rel}: size {target.stat().st_size} differs from the manifest's {entry.get('size_bytes')}"
+            )
+        elif sha256_file(target) != entry.get("sha256"):
+            problems.append(f"{rel}: sha256 differs from the manifest's")
+    for path_ in folder.rglob("*"):
+        rel = path_.relative_to(folder).as_posix()
+        if path_.is_file() and rel != MANIFEST and rel not in listed:
+            problems.append(f"{rel}: present but not in the manifest")
+    return problems
+
+
+# -- publishing ---------------------------------------------------------------------------------------------------
+
+
+def _fsync_tree(folder: Path) -> None:
+    for path in sorted(folder.rglob("*"), key=lambda p: len(p.parts), reverse=True):
+        if path.is_file() and not path.is_symlink():
+            with open(path, "rb") as fh:
+                os.fsync(fh.fileno())
+    for d in [folder, *(p for p in folder.rglob("*") if p.is_dir())]:
+        _fsync_dir(d)
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _version_name(run_id: str, versions: Path, staging: Path) -> str:
+    stamp = _dt.datetime.now(_dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+    short = re.sub(r"[^A-Za-z0-9]", "", run_id)[:8] or "run"
+    name = f"{stamp}-{short}"
+    n = 1
+    while (versions / name).exists() or (staging / name).exists():
+        n += 1
+        name = f"{stamp}-{short}-{n}"
+    return name
+
+
+def live_version(scenario_dir: str | Path) -> Path | None:
+    """The version folder ``latest`` points to, or None when nothing is published."""
+    link = Path(scenario_dir) / LATEST
+    if not link.is_symlink():
+        return None
+    return (link.parent / os.readlink(link)).resolve()
+
+
+def publish(
+    scenario: str,
+    build: Callable[[Path], None],
+    *,
+    root: str | Path,
+    run_id: str,
+    scenario_digest: str,
+    inputs: Iterable[Any] = (),
+    keep_versions: int = 3,
+    validate: Callable[[Path], None] | None = None,
+    code: str | None = None,
+    extra: Mapping[str, Any] | None = None,
+) -> PublishResult:
+    """Build, verify and switch a new publication of ``scenario`` live in one atomic step.
+
+    Parameters
+    ----------
+    scenario
+        Scenario name (the folder under ``root``).
+    build
+        Writes the publication's files into the (empty) folder it is given; an exception aborts the publication.
+    root
+        The publication root, e.g. ``published/`` (``CORRIDOR_OUTPUT``).
+    run_id, scenario_digest
+        The orchestrator's run id and ``Scenario.digest()``, recorded in the manifest.
+    inputs
+        ``catalogue.ResolvedSource`` objects or mappings (see :func:`input_record`); their licences decide the terms
+        the outputs inherit.
+    keep_versions
+        Versions kept after the switch (the live one always is).
+    validate
+        Called with the staged folder after the manifest verified; raise to refuse the publication (e.g. run
+        :func:`geodata.gpkg.validate_gpkg` and raise on problems).
+    code
+        Code version; default :func:`code_version`.
+
+    Raises
+    ------
+    PublishError
+        The build failed, or the staged publication did not verify or validate. The previous publication stays live.
+    """
+    t0 = time.perf_counter()
+    if keep_versions < 1:
+        raise ConfigError(f"keep_versions={keep_versions}: keep at least the live version (1)")
+    if not re.fullmatch(r"[a-z0-9][a-z0-9_-]*", scenario):
+        raise ConfigError(f"scenario name '{scenario}' is not a valid folder name (lower-case, digits, - and _)")
+    records = [input_record(s) for s in inputs]
+    base = Path(root) / scenario
+    versions, staging = base / VERSIONS, base / STAGING
+    for d in (versions, staging):
+        d.mkdir(parents=True, exist_ok=True)
+    with open(base / ".lock", "w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise PublishError(
+                f"another publish of '{scenario}' is running (lock {base / '.lock'}); wait for it"
+            ) from None
+        for stale in staging.iterdir():  # left by a crashed or killed publish
+            shutil.rmtree(stale, ignore_errors=True) if stale.is_dir() else stale.unlink(missing_ok=True)
+        version = _version_name(run_id, versions, staging)
+        work = staging / version
+        work.mkdir()
+        try:
+            try:
+                build(work)
+            except Exception as exc:
+                raise PublishError(f"building publication {version} of '{scenario}' failed: {exc}") from exc
+            if (work / MANIFEST).exists():
+                raise PublishError(f"the build wrote its own {MANIFEST}; leave it to publish()")
+            manifest = write_manifest(
+                work, scenario=scenario, scenario_digest=scenario_digest, run_id=run_id, version=version,
+                inputs=records, code=code or code_version(), extra=extra,
+            )  # fmt: skip
+            if problems := verify_manifest(work):
+                raise PublishError(f"publication {version} does not verify: {'; '.join(problems[:10])}")
+            if validate is not None:
+                try:
+                    validate(work)
+                except Exception as exc:
+                    raise PublishError(f"publication {version} of '{scenario}' failed validation: {exc}") from exc
+            _fsync_tree(work)
+            final = versions / version
+            os.rename(work, final)
+            _fsync_dir(versions)
+        except BaseException:
+            shutil.rmtree(work, ignore_errors=True)
+            raise
+        _switch_latest(base, version)
+        _refresh_links(base, final)
+        pruned = _prune(versions, keep_versions, final)
+    return PublishResult(scenario, version, final, base / LATEST, manifest, pruned, time.perf_counter() - t0)
+
+
+def _switch_latest(base: Path, version: str) -> None:
+    tmp = base / f".{LATEST}.{os.getpid()}.tmp"
+    tmp.unlink(missing_ok=True)
+    os.symlink(f"{VERSIONS}/{version}", tmp)
+    os.replace(tmp, base / LATEST)  # atomic: readers see the old or the new target, never neither
+    _fsync_dir(base)
+
+
+def _refresh_links(base: Path, final: Path) -> None:
+    """Stable top-level links ``name -> latest/name`` for every entry of the live version; links whose target the
+    live version lacks are removed."""
+    names = {p.name for p in final.iterdir()}
+    for name in names:
+        link = base / name
+        if link.is_symlink() or not link.exists():
+            if not link.is_symlink():
+                os.symlink(f"{LATEST}/{name}", link)
+    for link in base.iterdir():
+        if link.is_symlink() and link.name != LATEST and link.name not in names:
+            link.unlink()
+
+
+def _prune(versions: Path, keep: int, live: Path) -> list[Path]:
+    ordered = sorted((p for p in versions.iterdir() if p.is_dir()), key=lambda p: p.name, reverse=True)
+    pruned = []
+    for old in ordered[keep:]:
+        if old.resolve() == live.resolve():
+            continue
+        shutil.rmtree(old, ignore_errors=True)
+        pruned.append(old)
+    return pruned
