@@ -2,11 +2,11 @@
 as PMTiles (default) or MBTiles.
 
 Everything is encoded by GDAL: pyogrio's PMTiles/MBTiles drivers cut and encode the vector tiles (one archive per
-layer, since pyogrio writes one layer per call), and rasterio's MBTiles driver reprojects, tiles and builds the
-overview zoom levels of the rendered RGBA surface. The only code of our own is the assembly: the per-layer vector
+layer, since pyogrio writes one layer per call), and rasterio's MBTiles driver tiles the rendered RGBA surface, one
+zoom at a time from a warp to that zoom's pixel size. The only code of our own is the assembly: the per-layer vector
 archives are merged tile by tile into one archive -- an MVT tile is a protobuf message whose layers are a repeated
-field, so the concatenation of two tiles is the tile holding both layers -- and MBTiles are converted to PMTiles with
-the ``pmtiles`` package.
+field, so the concatenation of two tiles is the tile holding both layers -- and the tiles are written out with the
+``pmtiles`` package's writer (or as an MBTiles SQLite file).
 
 Rendering: bathymetry as a colour ramp (blues at sea, earth tones on land) under a hillshade (matplotlib's
 ``LightSource``); the cost surface as a ``magma`` ramp over its 2nd..98th percentiles, impassable cells grey.
@@ -33,7 +33,6 @@ import rasterio
 import rasterio.shutil
 from matplotlib import colormaps
 from matplotlib.colors import LightSource, LinearSegmentedColormap
-from pmtiles.convert import mbtiles_to_pmtiles
 from pmtiles.reader import MmapSource, Reader, all_tiles
 from pmtiles.tile import Compression, TileType, zxy_to_tileid
 from pmtiles.writer import Writer
@@ -208,6 +207,22 @@ def _merge_vector_archives(
         "bounds": ",".join(f"{b:.7f}" for b in bounds),
         "vector_layers": vector_layers,
     }
+    merged = {k: gzip.compress(b"".join(v), mtime=0) for k, v in tiles.items()}
+    return _write_archive(merged, out, tile_format=tile_format, tile_type=TileType.MVT, metadata=metadata)
+
+
+def _write_archive(
+    tiles: Mapping[tuple[int, int, int], bytes],
+    out: Path,
+    *,
+    tile_format: TileFormat,
+    tile_type: TileType,
+    metadata: dict[str, Any],
+) -> int:
+    """Write XYZ-addressed tiles (vector tiles already gzipped) as a PMTiles or MBTiles archive."""
+    if not tiles:
+        raise InputDataError("no tile to write: the data lies outside every tile of the zoom range")
+    bounds = [float(b) for b in str(metadata["bounds"]).split(",")]
     if tile_format == "mbtiles":
         con = sqlite3.connect(out)
         with con:
@@ -217,26 +232,27 @@ def _merge_vector_archives(
             )
             con.execute("CREATE UNIQUE INDEX tile_index ON tiles (zoom_level, tile_column, tile_row)")
             flat = {k: v for k, v in metadata.items() if k != "vector_layers"}
-            flat["json"] = json.dumps({"vector_layers": vector_layers})
+            if "vector_layers" in metadata:
+                flat["json"] = json.dumps({"vector_layers": metadata["vector_layers"]})
             con.executemany("INSERT INTO metadata VALUES (?, ?)", list(flat.items()))
             con.executemany(
                 "INSERT INTO tiles VALUES (?, ?, ?, ?)",
-                [(z, x, (1 << z) - 1 - y, gzip.compress(b"".join(d), mtime=0)) for (z, x, y), d in tiles.items()],
+                [(z, x, (1 << z) - 1 - y, data) for (z, x, y), data in tiles.items()],
             )
         con.close()
         return len(tiles)
     with open(out, "wb") as fh:
         writer = Writer(fh)
-        for tile_id, (z, x, y) in sorted((zxy_to_tileid(*k), k) for k in tiles):
-            writer.write_tile(tile_id, gzip.compress(b"".join(tiles[(z, x, y)]), mtime=0))
+        for tile_id, key in sorted((zxy_to_tileid(*k), k) for k in tiles):
+            writer.write_tile(tile_id, tiles[key])
         header = {
-            "tile_type": TileType.MVT,
-            "tile_compression": Compression.GZIP,
+            "tile_type": tile_type,
+            "tile_compression": Compression.GZIP if tile_type == TileType.MVT else Compression.NONE,
             "min_lon_e7": int(bounds[0] * 1e7),
             "min_lat_e7": int(bounds[1] * 1e7),
             "max_lon_e7": int(bounds[2] * 1e7),
             "max_lat_e7": int(bounds[3] * 1e7),
-            "center_zoom": min_zoom,
+            "center_zoom": int(metadata["minzoom"]),
             "center_lon_e7": int((bounds[0] + bounds[2]) / 2 * 1e7),
             "center_lat_e7": int((bounds[1] + bounds[3]) / 2 * 1e7),
         }
@@ -346,8 +362,9 @@ def write_raster_tiles(
     tile_format: TileFormat = "pmtiles",
 ) -> TilesetInfo:
     """Tile an RGBA rendering into PNG tiles of zooms ``min_zoom..max_zoom`` (None = the data's native zoom, see
-    :func:`native_zoom`, never finer: the web map over-zooms). GDAL's MBTiles driver reprojects to web mercator,
-    tiles and builds the coarser zooms (average of the RGBA); the MBTiles is then converted to PMTiles."""
+    :func:`native_zoom`, never finer: the web map over-zooms). Each zoom is the rendering warped (bilinear) to that
+    zoom's web-mercator pixel size and tiled by GDAL's MBTiles driver; the tiles of all zooms are then assembled
+    into one PMTiles (or MBTiles) archive."""
     t0 = time.perf_counter()
     grid = rendering.raster.grid
     west, south, east, north = _lonlat_bounds(rendering.raster)
@@ -364,31 +381,38 @@ def write_raster_tiles(
             crs=grid.crs.to_wkt(), transform=grid.transform, photometric="RGB", alpha="YES",
         ) as dst:  # fmt: skip
             dst.write(rendering.rgba)
-        mb = Path(tmp) / "tiles.mbtiles"
-        # GDAL picks the zoom whose resolution is closest to the source's; resample to the chosen top zoom first
-        # so the archive ends exactly there
-        warped = Path(tmp) / "rgba_3857.tif"
-        _warp_to_zoom(src_path, warped, top)
-        rasterio.shutil.copy(
-            warped, mb, driver="MBTiles", TILE_FORMAT="PNG", NAME=name, DESCRIPTION=description or name,
-            TYPE="overlay", ZOOM_LEVEL_STRATEGY="AUTO", RESAMPLING="BILINEAR", BLOCKSIZE=256,
-        )  # fmt: skip
-        factors = [2**i for i in range(1, top - min_zoom + 1)]
-        if factors:
-            with rasterio.open(mb, "r+") as ds:
-                ds.build_overviews(factors, rasterio.enums.Resampling.average)
-        con = sqlite3.connect(mb)
-        with con:
-            con.execute("DELETE FROM metadata WHERE name IN ('minzoom', 'attribution')")
-            con.execute("INSERT INTO metadata VALUES ('minzoom', ?)", (str(min_zoom),))
-            con.execute("INSERT INTO metadata VALUES ('attribution', ?)", (attribution,))
-            count = con.execute("SELECT count(*) FROM tiles").fetchone()[0]
-        con.close()
+        # one GDAL MBTiles per zoom, each from the rendering warped to exactly that zoom's pixel size (GDAL's own
+        # overviews stop where a level gets smaller than one tile, which would leave the coarse zooms empty)
+        collected: dict[tuple[int, int, int], bytes] = {}
+        for z in range(min_zoom, top + 1):
+            warped = Path(tmp) / f"rgba_z{z}.tif"
+            _warp_to_zoom(src_path, warped, z)
+            mb = Path(tmp) / f"z{z}.mbtiles"
+            rasterio.shutil.copy(
+                warped, mb, driver="MBTiles", TILE_FORMAT="PNG", NAME=name, TYPE="overlay",
+                ZOOM_LEVEL_STRATEGY="AUTO", RESAMPLING="BILINEAR", BLOCKSIZE=256,
+            )  # fmt: skip
+            con = sqlite3.connect(mb)
+            try:
+                rows = con.execute("SELECT zoom_level, tile_column, tile_row, tile_data FROM tiles").fetchall()
+            finally:
+                con.close()
+            for zl, col, row, data in rows:
+                if zl != z:
+                    raise InputDataError(f"GDAL tiled zoom {z} as zoom {zl}; report this with the raster's grid")
+                collected[(z, col, (1 << z) - 1 - row)] = bytes(data)
+        metadata = {
+            "name": name,
+            "description": description or name,
+            "attribution": attribution,
+            "type": "overlay",
+            "format": "png",
+            "minzoom": str(min_zoom),
+            "maxzoom": str(top),
+            "bounds": f"{west:.7f},{south:.7f},{east:.7f},{north:.7f}",
+        }
         out_tmp = Path(tmp) / f"out{path.suffix}"
-        if tile_format == "mbtiles":
-            os.replace(mb, out_tmp)
-        else:
-            mbtiles_to_pmtiles(str(mb), str(out_tmp), top)
+        count = _write_archive(collected, out_tmp, tile_format=tile_format, tile_type=TileType.PNG, metadata=metadata)
         os.replace(out_tmp, path)
     return TilesetInfo(
         path, "raster", min_zoom, top, count, path.stat().st_size, (west, south, east, north),
