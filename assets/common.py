@@ -23,6 +23,8 @@ def scenario_of(context: dg.AssetExecutionContext, settings: CorridorSettings) -
 
 
 def _value(v: Any) -> Any:
+    if isinstance(v, dg.MetadataValue):
+        return v
     if isinstance(v, np.generic):
         v = v.item()
     if isinstance(v, float) and not math.isfinite(v):

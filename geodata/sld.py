@@ -358,3 +358,15 @@ def save_sld(fig: Figure, png_path: str | Path, pdf_path: str | Path | None = No
         fig.savefig(p, dpi=dpi)
         out.append(p)
     return out
+
+
+def figure_bytes(fig: Figure, *, dpi: int = 150) -> dict[str, bytes]:
+    """The diagram rendered in memory as ``{"png": ..., "pdf": ...}`` bytes (for stores that hold values, not files)."""
+    import io
+
+    out = {}
+    for fmt in ("png", "pdf"):
+        buf = io.BytesIO()
+        fig.savefig(buf, format=fmt, dpi=dpi)
+        out[fmt] = buf.getvalue()
+    return out

@@ -1,0 +1,218 @@
+"""From cost surface to cable route: landfalls, the least-cost path between them, straight legs, crossing angles, the
+blocking route checks and the surveyor's deliverables (RPL, KP points, profile, sector report, diagram).
+
+Each function composes the single-concept modules (:mod:`geodata.landfall`, :mod:`geodata.routing`,
+:mod:`geodata.alter_course`, :mod:`geodata.crossings`, :mod:`geodata.rpl`, :mod:`geodata.sectors_report`,
+:mod:`geodata.route_checks`, :mod:`geodata.sld`) in the order a route engineer works, so the Dagster assets stay thin.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from matplotlib.figure import Figure
+from pyproj import CRS, Transformer
+from shapely.geometry import LineString
+
+from geodata import alter_course, crossings, landfall, route_checks, routing, rpl, sectors_report, sld
+from geodata.checks import CheckResult
+from geodata.cost import CostSurface
+from geodata.errors import LandingPointError
+from geodata.grid import Raster
+from geodata.scenario import Engineering, Limits, Scenario
+
+
+# -- landfalls and the routed path ---------------------------------------------------------------------------------
+def plan_landfalls(
+    scenario: Scenario, sea_mask: Raster, land: gpd.GeoDataFrame, surface: CostSurface
+) -> tuple[landfall.Landfall, landfall.Landfall]:
+    """Shore ends of both landing stations; each approach leg ends in a cell the route may use."""
+    eng = scenario.engineering
+    out = []
+    for station in scenario.landing_stations:
+        out.append(
+            landfall.plan_landfall(
+                station, sea_mask, land, approach_m=eng.landfall_approach_m,
+                max_deviation_deg=eng.landfall_max_deviation_deg, manhole_setback_m=eng.beach_manhole_setback_m,
+                blocked=surface.impassable,
+            )
+        )
+    return (out[0], out[1])
+
+
+def approach_cells(surface: CostSurface, ends: tuple[landfall.Landfall, landfall.Landfall]) -> list[tuple[int, int]]:
+    """The grid cells of the two approach ends (where the grid route starts and ends)."""
+    cells = []
+    for lf in ends:
+        cell = surface.grid.cell_of(*lf.approach_end_xy)
+        if cell is None:
+            raise LandingPointError(
+                f"the approach end of {lf.station_name} at {lf.approach_end_xy} lies outside the analysis grid; "
+                "widen area_of_interest in the scenario"
+            )
+        cells.append(cell)
+    return cells
+
+
+def route_line(result: routing.RouteResult, surface: CostSurface) -> LineString:
+    """A routed grid path as a line in the analysis CRS."""
+    return LineString(routing.path_xy(result.path, surface.grid.transform))
+
+
+# -- engineering -----------------------------------------------------------------------------------------------------
+@dataclass
+class EngineeredRoute:
+    """The final cable route (analysis CRS), its shore ends, A/C points, crossings and what could not be met."""
+
+    line: LineString
+    crs: CRS
+    landfalls: tuple[landfall.Landfall, landfall.Landfall]
+    alter_courses: list[Any]
+    leg_violations: list[str]
+    crossings: gpd.GeoDataFrame
+    crossing_report: pd.DataFrame
+    routed_cost: float
+    final_cost: float
+    stats: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def line_lonlat(self) -> LineString:
+        return rpl.to_lonlat(self.line, self.crs)
+
+    @property
+    def kp_origin(self) -> tuple[float, float]:
+        """KP 0: the first beach manhole (WGS84 lon, lat)."""
+        lon, lat = Transformer.from_crs(self.crs, "EPSG:4326", always_xy=True).transform(
+            *self.landfalls[0].beach_manhole_xy
+        )
+        return (float(lon), float(lat))
+
+    @property
+    def shore_ends(self) -> Any:
+        return shapely.union_all([lf.shore_end() for lf in self.landfalls])
+
+
+def engineer_route(
+    routed: LineString, ends: tuple[landfall.Landfall, landfall.Landfall], surface: CostSurface,
+    hazards: gpd.GeoDataFrame, engineering: Engineering,
+) -> EngineeredRoute:
+    """Join the shore ends to the routed path, reduce it to straight legs at A/C points that stay clear of every
+    impassable cell, then realign crossings of pipelines and cables that are below the minimum angle."""
+    grid = surface.grid
+    full = landfall.assemble_route(ends[0], routed, ends[1])
+    is_clear = alter_course.mask_clearance(surface.impassable, grid)
+    segment_cost = alter_course.grid_segment_cost(surface.total, grid)
+    plan = alter_course.simplify_to_legs(
+        full, is_clear, min_leg_length_m=engineering.min_leg_length_m,
+        max_course_change_deg=engineering.max_course_change_deg, segment_cost=segment_cost,
+        max_cost_increase=engineering.leg_max_cost_increase_fraction, keep=landfall.landfall_keep_indices(full),
+    )
+    lines = crossings.crossable_lines(hazards)
+    provisional = EngineeredRoute(plan.line, grid.crs, ends, [], [], gpd.GeoDataFrame(), pd.DataFrame(), 0.0, 0.0)
+    line, report = crossings.enforce_crossing_angles(
+        plan.line, lines, crs=grid.crs, min_angle_deg=engineering.min_crossing_angle_deg, is_clear=is_clear,
+        min_leg_length_m=engineering.min_leg_length_m, max_course_change_deg=engineering.max_course_change_deg,
+        kp_origin=provisional.kp_origin,
+    )
+    found = crossings.find_crossings(line, lines, crs=grid.crs, min_angle_deg=engineering.min_crossing_angle_deg,
+                                     kp_origin=provisional.kp_origin)
+    return EngineeredRoute(
+        line=line, crs=grid.crs, landfalls=ends, alter_courses=alter_course.alter_courses(line),
+        leg_violations=list(plan.violations), crossings=found, crossing_report=report,
+        routed_cost=_marine_cost(shapely.get_coordinates(routed), segment_cost, shore_vertices=0),
+        final_cost=_marine_cost(shapely.get_coordinates(line), segment_cost, shore_vertices=3),
+        stats={"vertices_routed": len(full.coords), "vertices_final": len(line.coords)},
+    )
+
+
+def _marine_cost(coords: np.ndarray, segment_cost: Any, *, shore_vertices: int) -> float:
+    """Integrated cost of a polyline between its approach ends (the shore-end legs cross land on purpose)."""
+    marine = coords[shore_vertices: len(coords) - shore_vertices] if shore_vertices else coords
+    return float(sum(segment_cost(*marine[i], *marine[i + 1]) for i in range(len(marine) - 1)))
+
+
+def check_engineered_route(
+    route: EngineeredRoute, surface: CostSurface, slope: Raster, sectors: gpd.GeoDataFrame, allowed: list[str],
+    limits: Limits, engineering: Engineering,
+) -> list[CheckResult]:
+    """The blocking checks of issue #5 (hard exclusions, slope limit, allowed sectors, crossing angles), plus the
+    leg rules (minimum leg length, maximum course change) as a non-blocking check."""
+    results = route_checks.check_route(
+        route.line, grid=surface.grid, hard_mask=surface.impassable, slope=slope, max_slope_deg=limits.max_slope_deg,
+        sectors=sectors, allowed_countries=allowed, crossings=route.crossings,
+        min_angle_deg=engineering.min_crossing_angle_deg, exempt=route.shore_ends,
+        profile_interval_m=engineering.profile_interval_m,
+    )
+    legs = CheckResult(
+        "leg_rules", not route.leg_violations,
+        "; ".join(route.leg_violations) or
+        f"every leg >= {engineering.min_leg_length_m:.0f} m and every course change <= "
+        f"{engineering.max_course_change_deg:.0f} deg",
+        {"alter_courses": len(route.alter_courses)}, blocking=False,
+    )
+    return [*results, legs]
+
+
+# -- deliverables ----------------------------------------------------------------------------------------------------
+@dataclass
+class RouteDeliverables:
+    """What surveyors work from: RPL, KP points, depth/slope profile, sector spans and boundary points."""
+
+    rpl: gpd.GeoDataFrame
+    kp_points: gpd.GeoDataFrame
+    profile: gpd.GeoDataFrame
+    sector_spans: gpd.GeoDataFrame
+    sector_points: gpd.GeoDataFrame
+    proximity: pd.DataFrame | None = None
+
+    def summary(self) -> dict[str, Any]:
+        kinds = self.rpl["event"].value_counts().to_dict() if "event" in self.rpl else {}
+        return {
+            "rpl_rows": len(self.rpl),
+            "events": kinds,
+            "route_length_km": round(float(self.rpl["kp_km"].max() - self.rpl["kp_km"].min()), 3),
+            "kp_points": len(self.kp_points),
+            "profile_samples": len(self.profile),
+            "max_depth_m": round(float(np.nanmax(self.profile["water_depth_m"])), 1),
+            "max_slope_deg": round(float(np.nanmax(self.profile["slope_deg"])), 2),
+            "sector_lengths_km": self.sector_spans.groupby("country", dropna=False)["length_km"].sum().round(3)
+            .to_dict() if len(self.sector_spans) else {},
+        }
+
+
+def build_deliverables(
+    route: EngineeredRoute, depth: Raster, slope: Raster, sectors: gpd.GeoDataFrame, hazards: gpd.GeoDataFrame,
+    engineering: Engineering,
+) -> RouteDeliverables:
+    """RPL (one row per A/C and event), KP points, profile every ``profile_interval_m``, sector-crossing report and
+    the distance to the nearest hazard of each kind along the track."""
+    line, origin = route.line_lonlat, route.kp_origin
+    report = sectors_report.sector_crossing_report(line, sectors, kp_origin=origin)
+    events = [*route.landfalls[0].events(), *route.landfalls[1].events(),
+              *crossings.crossing_events(route.crossings), *sectors_report.sector_events(report)]
+    table = rpl.build_rpl(line, events, depth, slope, engineering, kp_origin=origin,
+                          min_cable_section_m=engineering.min_cable_section_m)
+    profile = rpl.route_profile(line, depth, slope, engineering.profile_interval_m, kp_origin=origin)
+    kps = rpl.kp_points(line, engineering.kp_interval_m, depth=depth, slope=slope, kp_origin=origin)
+    proximity = sld.hazard_proximity(profile, hazards, crs=route.crs) if len(hazards) else None
+    return RouteDeliverables(table, kps, profile, report.spans, report.boundary_points, proximity)
+
+
+def draw_straight_line_diagram(
+    deliverables: RouteDeliverables, scenario: Scenario, *, date: dt.date | None = None
+) -> Figure:
+    """The straight-line diagram of the scenario's route (depth against KP with events, cable types, sectors and
+    hazard proximity)."""
+    return sld.straight_line_diagram(
+        deliverables.profile, deliverables.rpl, proximity=deliverables.proximity,
+        sector_spans=deliverables.sector_spans,
+        cable_types=[b.cable_type for b in scenario.engineering.cable_bands],
+        max_slope_deg=scenario.limits.max_slope_deg, title=scenario.title, scenario=scenario.name, date=date,
+        notes=(f"Scenario digest {scenario.digest()[:12]}",),
+    )
