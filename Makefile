@@ -16,9 +16,25 @@ export NUMBA_CACHE_DIR ?= $(abspath .numba_cache)
 
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck bench dev clean install system-deps
+.PHONY: run test lint bench dev clean install system-deps
 
-install: $(STAMP) $(DAGSTER_HOME)/dagster.yaml
+install: $(STAMP) $(DAGSTER_HOME)/dagster.yaml node_modules/.package-lock.json
+
+# System packages: GDAL's command-line tools and validate_gpkg.py (python3-gdal) for the GeoPackage validation test,
+# Chromium and its driver for the web-map test. Installed with apt when missing and we are root; otherwise the tests
+# that need them fail with the command to run.
+SYSTEM_PACKAGES := gdal-bin python3-gdal chromium chromium-driver
+system-deps:
+	@missing=""; for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing:$$missing"; apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	  else echo "missing system packages:$$missing (sudo apt-get install$$missing)"; fi; \
+	fi
+
+# MapLibre GL JS and the PMTiles protocol for the web map, from the npm registry (copied into each publication).
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is needed: set PYTHON=python3.11")'
@@ -34,7 +50,7 @@ $(DAGSTER_HOME)/dagster.yaml: dagster.yaml
 run: install
 	$(BIN)/dagster asset materialize -m pipelines.definitions --select '*' --partition $(SCENARIO)
 
-test: install
+test: install system-deps
 	$(BIN)/python -m pytest -q
 
 lint: install

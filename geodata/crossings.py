@@ -45,8 +45,8 @@ CROSSING_COLUMNS = [
     "lon_deg",
     "lat_dm",
     "lon_dm",
-    "x",
-    "y",
+    "x_m",
+    "y_m",
     "route_distance_m",
 ]
 
@@ -129,8 +129,8 @@ def _raw_crossings(route: LineString, frame: gpd.GeoDataFrame, min_angle_deg: fl
                     "name": feat["name"] if isinstance(feat["name"], str) else "",
                     "angle_deg": angle,
                     "min_angle_deg": required,
-                    "x": p.x,
-                    "y": p.y,
+                    "x_m": p.x,
+                    "y_m": p.y,
                     "route_distance_m": route.project(p),
                 }
             )
@@ -169,9 +169,9 @@ def find_crossings(
     frame = _prepare(lines, crs)
     raw = _raw_crossings(route, frame, min_angle_deg)
     table = pd.DataFrame(
-        raw, columns=["feature_id", "kind", "name", "angle_deg", "min_angle_deg", "x", "y", "route_distance_m"]
+        raw, columns=["feature_id", "kind", "name", "angle_deg", "min_angle_deg", "x_m", "y_m", "route_distance_m"]
     )
-    lon, lat = _xy_to_lonlat(table["x"].to_numpy(), table["y"].to_numpy(), crs)
+    lon, lat = _xy_to_lonlat(table["x_m"].to_numpy(), table["y_m"].to_numpy(), crs)
     if len(table):
         ch = Chainage(to_lonlat(route, crs), kp_origin)
         kp = [float(ch.kp_km(ch.locate(a, b))) for a, b in zip(lon, lat, strict=True)]
@@ -239,7 +239,7 @@ def _fix_one(
     min_leg_m: float,
     max_turn_deg: float | None,
 ) -> tuple[LineString, float, float] | None:
-    c = np.array([crossing["x"], crossing["y"]])
+    c = np.array([crossing["x_m"], crossing["y_m"]])
     feat = frame[frame["feature_id"] == crossing["feature_id"]]
     geom = shapely.union_all(np.asarray(feat.geometry.values))
     part = min(getattr(geom, "geoms", [geom]), key=lambda g: g.distance(Point(c)))
@@ -339,7 +339,7 @@ def enforce_crossing_angles(
     failed: set[tuple[str, int, int]] = set()
 
     def key(c: dict[str, Any]) -> tuple[str, int, int]:
-        return (str(c["feature_id"]), round(c["x"] / 50.0), round(c["y"] / 50.0))
+        return (str(c["feature_id"]), round(c["x_m"] / 50.0), round(c["y_m"] / 50.0))
 
     current = route
     for _ in range(4 * len(original) + 1):
@@ -372,13 +372,13 @@ def enforce_crossing_angles(
     rows = []
     for c in original:
         same = [f for f in final if f["feature_id"] == c["feature_id"]]
-        after = min(same, key=lambda f: math.hypot(f["x"] - c["x"], f["y"] - c["y"])) if same else None
+        after = min(same, key=lambda f: math.hypot(f["x_m"] - c["x_m"], f["y_m"] - c["y_m"])) if same else None
         ok_before = c["angle_deg"] >= c["min_angle_deg"] - 1e-9
         ok_after = after is not None and after["angle_deg"] >= after["min_angle_deg"] - 1e-9
         status = "ok" if ok_before else ("realigned" if ok_after else "failed")
         d, span = done.get(key(c), (math.nan, math.nan))
         point = after or c
-        lon, lat = _xy_to_lonlat(np.array([point["x"]]), np.array([point["y"]]), crs)
+        lon, lat = _xy_to_lonlat(np.array([point["x_m"]]), np.array([point["y_m"]]), crs)
         rows.append(
             {
                 "feature_id": c["feature_id"],

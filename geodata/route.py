@@ -16,8 +16,9 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
+import shapely.geometry
 from matplotlib.figure import Figure
-from pyproj import CRS, Transformer
+from pyproj import CRS, Geod, Transformer
 from shapely.geometry import LineString
 
 from geodata import alter_course, crossings, landfall, route_checks, routing, rpl, sectors_report, sld
@@ -26,6 +27,8 @@ from geodata.cost import CostSurface
 from geodata.errors import LandingPointError
 from geodata.grid import Raster
 from geodata.scenario import Engineering, Limits, Scenario
+
+GEOD = Geod(ellps="WGS84")
 
 
 # -- landfalls and the routed path ---------------------------------------------------------------------------------
@@ -216,3 +219,56 @@ def draw_straight_line_diagram(
         max_slope_deg=scenario.limits.max_slope_deg, title=scenario.title, scenario=scenario.name, date=date,
         notes=(f"Scenario digest {scenario.digest()[:12]}",),
     )
+
+
+# -- corridor and alternatives ---------------------------------------------------------------------------------------
+@dataclass
+class CorridorPolygons:
+    """The near-optimal corridor as a raster mask on the analysis grid and as polygons (EPSG:4326)."""
+
+    mask: Raster
+    polygons: gpd.GeoDataFrame
+    optimum: float
+    tolerance: float
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "optimum_cost": round(self.optimum, 1),
+            "tolerance_pct": round(self.tolerance * 100, 2),
+            "cells": int(self.mask.data.sum()),
+            "area_km2": round(float(self.polygons["area_km2"].sum()), 1) if len(self.polygons) else 0.0,
+            "polygons": len(self.polygons),
+        }
+
+
+def corridor_polygons(corridor: Any, surface: CostSurface) -> CorridorPolygons:
+    """Vectorise a routing corridor (``.mask``, ``.optimum``, ``.tolerance``) on the surface's grid."""
+    from rasterio.features import shapes
+
+    grid = surface.grid
+    mask = np.asarray(corridor.mask, dtype=bool)
+    geoms = [shapely.geometry.shape(g) for g, v in shapes(mask.astype("uint8"), mask=mask, transform=grid.transform)
+             if v == 1]
+    frame = gpd.GeoDataFrame({"kind": ["near_optimal"] * len(geoms)}, geometry=geoms, crs=grid.crs).to_crs(4326)
+    frame["area_km2"] = [abs(GEOD.geometry_area_perimeter(g)[0]) / 1e6 for g in frame.geometry]
+    raster = Raster(mask.astype("uint8"), grid, None, {"units": "1 = within tolerance of the optimum"})
+    return CorridorPolygons(raster, frame, float(corridor.optimum), float(getattr(corridor, "tolerance", np.nan)))
+
+
+def alternatives_layer(results: list[routing.RouteResult], surface: CostSurface) -> gpd.GeoDataFrame:
+    """Ranked routes as lines (EPSG:4326) with cost, length and separation from the best (rank 0)."""
+    rows = []
+    best = results[0].cost if results else np.nan
+    for i, res in enumerate(results):
+        sep = res.separation
+        rows.append({
+            "rank": getattr(res, "rank", i),
+            "cost": res.cost,
+            "cost_ratio": res.cost / best if best else np.nan,
+            "length_km": res.length_m / 1000.0,
+            "hausdorff_km": sep.hausdorff_m / 1000.0 if sep else 0.0,
+            "mean_separation_km": sep.mean_distance_m / 1000.0 if sep else 0.0,
+            "shared_pct": sep.shared_fraction * 100.0 if sep else 100.0,
+            "geometry": route_line(res, surface),
+        })
+    return gpd.GeoDataFrame(rows, geometry="geometry", crs=surface.grid.crs).to_crs(4326)

@@ -1,0 +1,247 @@
+"""What one scenario publishes, assembled from the pipeline's results: the GeoPackage layers and their metadata, the
+RPL and profile as CSV, the straight-line diagram, vector and raster tiles and the web map.
+
+:func:`build_publication` writes all of it into a folder (the staging folder of :func:`geodata.publish.publish`);
+:func:`validate_publication` is the check that must pass before that folder goes live.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from pyproj import Geod
+from shapely.geometry import Point
+
+from geodata import tiles, webmap
+from geodata.catalogue import ResolvedSource
+from geodata.cost import CostSurface
+from geodata.errors import PublishError
+from geodata.gpkg import VECTOR_LAYERS, LayerMeta, RasterLayer, prepare_layers, validate_gpkg, write_gpkg
+from geodata.grid import Raster
+from geodata.publish import combine_licences, input_record
+from geodata.route import EngineeredRoute, RouteDeliverables
+from geodata.scenario import Scenario
+
+GEOD = Geod(ellps="WGS84")
+
+
+@dataclass
+class PublicationContent:
+    """Everything a publication is made of (all results of the pipeline's derive and ingest stages)."""
+
+    scenario: Scenario
+    route: EngineeredRoute
+    deliverables: RouteDeliverables
+    hazards: gpd.GeoDataFrame
+    sectors: gpd.GeoDataFrame
+    boundary_lines: gpd.GeoDataFrame
+    territorial_waters: gpd.GeoDataFrame
+    bathymetry: Raster
+    cost: CostSurface
+    diagram: Mapping[str, bytes]
+    inputs: Sequence[ResolvedSource | Mapping[str, Any]] = ()
+    corridor: gpd.GeoDataFrame | None = None
+    alternatives: gpd.GeoDataFrame | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _geodesic_km(line: Any) -> float:
+    return float(GEOD.geometry_length(line)) / 1000.0
+
+
+def input_source_names(scenario: Scenario) -> list[str]:
+    """Catalogue sources a scenario's publication derives from (its provenance and licence terms)."""
+    from geodata.catalogue import load_catalogue
+
+    names = [s.source for s in scenario.bathymetry.sources if s.source in load_catalogue()]
+    names += [scenario.coastline.source, scenario.coastline.countries_source]
+    if scenario.hazards.use_mirror_layers:
+        names += ["hazards_caspian", "infrastructure_caspian"]
+    if scenario.boundaries.use_packaged_treaty_points:
+        names.append("maritime_boundaries_caspian")
+    return list(dict.fromkeys(names))
+
+
+def route_layer(content: PublicationContent) -> gpd.GeoDataFrame:
+    sc, er, dl = content.scenario, content.route, content.deliverables
+    line = er.line_lonlat
+    slack = dl.rpl["cable_length_km"].max() if "cable_length_km" in dl.rpl else np.nan
+    return gpd.GeoDataFrame(
+        {
+            "name": [f"{sc.start.name} - {sc.end.name}"],
+            "scenario": [sc.name],
+            "length_km": [_geodesic_km(line)],
+            "cable_length_km": [float(slack)],
+            "cost": [er.final_cost],
+            "routed_cost": [er.routed_cost],
+            "alter_course_count": [len(er.alter_courses)],
+            "crossing_count": [len(er.crossings)],
+        },
+        geometry=[line],
+        crs="EPSG:4326",
+    )
+
+
+def corridor_layer(content: PublicationContent) -> gpd.GeoDataFrame:
+    """The survey corridor (``routing.survey_corridor_width_m`` wide, centred on the route) and, when computed, the
+    near-optimal band (cells within ``routing.corridor_tolerance`` of the optimum)."""
+    sc, er = content.scenario, content.route
+    half = sc.routing.survey_corridor_width_m / 2
+    survey = er.line.buffer(half, cap_style="flat", join_style="round")
+    rows = [{"kind": "survey_corridor", "width_m": sc.routing.survey_corridor_width_m, "tolerance_pct": np.nan,
+             "geometry": survey}]
+    frame = gpd.GeoDataFrame(rows, geometry="geometry", crs=er.crs).to_crs(4326)
+    if content.corridor is not None and len(content.corridor):
+        band = content.corridor.to_crs(4326)
+        band = gpd.GeoDataFrame({"kind": "near_optimal", "width_m": np.nan,
+                                 "tolerance_pct": sc.routing.corridor_tolerance * 100},
+                                geometry=[shapely.union_all(band.geometry.to_numpy())], crs="EPSG:4326")
+        frame = pd.concat([band, frame], ignore_index=True)
+    frame["area_km2"] = [abs(GEOD.geometry_area_perimeter(g)[0]) / 1e6 for g in frame.geometry]
+    return gpd.GeoDataFrame(frame, geometry="geometry", crs="EPSG:4326")
+
+
+def landing_layer(content: PublicationContent) -> gpd.GeoDataFrame:
+    rows = []
+    for station, lf in zip(content.scenario.landing_stations, content.route.landfalls, strict=True):
+        info = lf.to_dict()
+        for kind, xy in (("landing_station", lf.station_xy), ("beach_manhole", lf.beach_manhole_xy)):
+            rows.append({"name": station.name if kind == "landing_station" else f"BMH {station.name}",
+                         "kind": kind, "country": station.country,
+                         "angle_to_coast_deg": info["angle_to_coast_deg"],
+                         "approach_bearing_deg": info["approach_bearing_deg"], "geometry": Point(xy)})
+    return gpd.GeoDataFrame(rows, geometry="geometry", crs=content.route.crs).to_crs(4326)
+
+
+def vector_layers(content: PublicationContent) -> dict[str, gpd.GeoDataFrame]:
+    """The GeoPackage's vector layers, named as surveyors expect them (see :data:`geodata.gpkg.VECTOR_LAYERS`)."""
+    dl = content.deliverables
+    rpl = dl.rpl
+    layers = {
+        "route": route_layer(content),
+        "corridor": corridor_layer(content),
+        "rpl": rpl,
+        "alter_courses": rpl[rpl["event"] == "A/C"].copy(),
+        "kp_points": dl.kp_points,
+        "crossings": content.route.crossings if len(content.route.crossings) else _empty_points(),
+        "hazards": content.hazards,
+        "seabed_sectors": content.sectors,
+        "boundary_lines": content.boundary_lines,
+        "territorial_waters": content.territorial_waters,
+        "landing_stations": landing_layer(content),
+        "route_profile": dl.profile,
+        "sector_crossings": dl.sector_points if len(dl.sector_points) else _empty_points(),
+    }
+    if content.alternatives is not None and len(content.alternatives):
+        layers["route_alternatives"] = content.alternatives
+    return {name: _publishable(gdf) for name, gdf in layers.items()}
+
+
+def _empty_points() -> gpd.GeoDataFrame:
+    return gpd.GeoDataFrame({"name": pd.Series([], dtype=str)}, geometry=gpd.GeoSeries([], crs="EPSG:4326"))
+
+
+def _publishable(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Drop helper columns the formats cannot hold (lists, dicts) and keep the geometry column named geometry."""
+    keep = [c for c in gdf.columns if c == gdf.geometry.name or not gdf[c].map(
+        lambda v: isinstance(v, (list, dict, tuple, set))).any()]
+    out = gdf[keep].copy()
+    return out.rename_geometry("geometry") if out.geometry.name != "geometry" else out
+
+
+def layer_metadata(content: PublicationContent, names: Sequence[str]) -> dict[str, LayerMeta]:
+    terms = combine_licences([input_record(s) for s in content.inputs]) if content.inputs else None
+    licence = terms.statement if terms is not None else ""
+    attribution = terms.attribution if terms is not None else ""
+    sc = content.scenario
+    abstracts = {
+        "route": "Engineered cable route, station to station; legs are WGS84 geodesics.",
+        "corridor": "Survey corridor centred on the route, and the near-optimal band of the least-cost analysis.",
+        "rpl": "Route Position List: A/C points and events with KP (geodesic, KP 0 at the first beach manhole).",
+        "alter_courses": "Alter-course points of the route.",
+        "kp_points": f"Kilometre points every {sc.engineering.kp_interval_m:.0f} m.",
+        "crossings": "Crossings of pipelines and cables with their angles.",
+        "hazards": "Seabed hazards with the rule each imposes on the cable.",
+        "seabed_sectors": "Median-line seabed sectors of the littoral states, adjusted through the treaty points.",
+        "boundary_lines": "Lines between seabed sectors (median line or treaty).",
+        "territorial_waters": "2018 Caspian Convention zones: 15 nm territorial sea and 10 nm fishing zone.",
+        "landing_stations": "Landing stations and beach manholes.",
+        "route_profile": f"Depth and slope along the route every {sc.engineering.profile_interval_m:.0f} m.",
+        "sector_crossings": "Where the route crosses a sector boundary: positions to notify.",
+        "route_alternatives": "Ranked alternative routes with their separation from the best.",
+    }
+    return {
+        name: LayerMeta(
+            title=f"{sc.title}: {name.replace('_', ' ')}",
+            abstract=abstracts.get(name.split("_points")[0].split("_lines")[0], abstracts.get(name, "")),
+            source=f"caspian-corridor scenario {sc.name} (digest {sc.digest()[:12]})",
+            licence=licence,
+            attribution=attribution,
+        )
+        for name in names
+    }
+
+
+def build_publication(folder: Path, content: PublicationContent) -> dict[str, Any]:
+    """Write the whole publication into ``folder``: ``corridor.gpkg``, ``rpl.csv``, ``route_profile.csv``,
+    ``sector_crossings.csv``, ``straight_line_diagram.png/.pdf``, ``tiles/*.pmtiles`` and the web map."""
+    sc = content.scenario
+    layers = vector_layers(content)
+    meta = layer_metadata(content, list(prepare_layers(layers)) + ["bathymetry", "cost"])
+    cost_raster = content.cost.raster("total")
+    rasters = {
+        "bathymetry": RasterLayer(content.bathymetry, LayerMeta(
+            "Water depth below the Caspian surface (m)", "Depth positive down; the Caspian surface is taken at "
+            f"{sc.bathymetry.water_level_m} m relative to ocean MSL.", "bathymetry asset"), units="m"),
+        "cost": RasterLayer(cost_raster, LayerMeta("Cost per metre of route", "Impassable cells hold the float32 "
+                                                   "maximum.", "cost_surface asset"), units="cost per metre"),
+    }
+    gpkg = write_gpkg(folder / "corridor.gpkg", layers, rasters, metadata=meta, required=VECTOR_LAYERS)
+    dl = content.deliverables
+    dl.rpl.drop(columns="geometry").to_csv(folder / "rpl.csv", index=False)
+    dl.profile.drop(columns="geometry").to_csv(folder / "route_profile.csv", index=False)
+    dl.sector_spans.drop(columns="geometry", errors="ignore").to_csv(folder / "sector_crossings.csv", index=False)
+    for fmt, data in content.diagram.items():
+        (folder / f"straight_line_diagram.{fmt}").write_bytes(data)
+    tile_dir = folder / "tiles"
+    tile_dir.mkdir(exist_ok=True)
+    pub = sc.publish
+    wanted = ["route", "corridor", "kp_points", "rpl", "crossings", "hazards", "seabed_sectors", "boundary_lines",
+              "territorial_waters", "landing_stations", "route_alternatives"]
+    prepared = prepare_layers({k: v for k, v in layers.items() if k in wanted and len(v)})
+    ext = pub.tile_format
+    vec = tiles.write_vector_tiles(prepared, tile_dir / f"corridor.{ext}", min_zoom=pub.tiles_min_zoom,
+                                   max_zoom=pub.tiles_max_zoom, name=sc.name, tile_format=ext)
+    bathy = tiles.write_raster_tiles(tiles.render_bathymetry(content.bathymetry), tile_dir / f"bathymetry.{ext}",
+                                     min_zoom=pub.tiles_min_zoom, name="bathymetry", tile_format=ext)
+    cost = tiles.write_raster_tiles(tiles.render_cost(cost_raster), tile_dir / f"cost.{ext}",
+                                    min_zoom=pub.tiles_min_zoom, name="cost", tile_format=ext)
+    terms = combine_licences([input_record(s) for s in content.inputs]) if content.inputs else None
+    webmap.write_webmap(
+        folder, title=sc.title, subtitle=f"Scenario {sc.name}", vector=vec,
+        rasters={"bathymetry": webmap.RasterOverlay(bathy, "Water depth"),
+                 "cost": webmap.RasterOverlay(cost, "Cost surface")},
+        licence=terms.statement if terms is not None else "",
+        attribution=terms.attribution if terms is not None else "",
+        provenance=f"scenario digest {sc.digest()[:12]}",
+    )
+    return {"gpkg": gpkg, "vector_tiles": vec, "layers": sorted(prepared)}
+
+
+def validate_publication(folder: Path) -> None:
+    """Raise :class:`PublishError` listing every problem of a built publication (GeoPackage validation included)."""
+    problems = validate_gpkg(folder / "corridor.gpkg", expect_layers=VECTOR_LAYERS)
+    for name in ("rpl.csv", "route_profile.csv", "straight_line_diagram.png", "straight_line_diagram.pdf",
+                 "index.html"):
+        if not (folder / name).is_file() or (folder / name).stat().st_size == 0:
+            problems.append(f"{name} is missing or empty")
+    if problems:
+        raise PublishError(f"publication in {folder} is invalid; the previous one stays live:\n  - "
+                           + "\n  - ".join(problems))

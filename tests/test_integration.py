@@ -1,0 +1,96 @@
+"""The whole graph materialised on the real mirror data for the default scenario, and properties of the result."""
+
+from __future__ import annotations
+
+import json
+import pickle
+import sqlite3
+from pathlib import Path
+
+import dagster as dg
+import geopandas as gpd
+import numpy as np
+import pytest
+import shapely
+from pyproj import Geod
+
+from geodata.publish import verify_manifest
+from geodata.scenario import load_scenario
+from pipelines.definitions import defs
+from pipelines.io_managers import CorridorIOManager
+from pipelines.resources import CorridorSettings
+from tests.conftest import mirror_dir
+
+pytestmark = pytest.mark.integration
+SCENARIO = "siyazan-aktau"
+GEOD = Geod(ellps="WGS84")
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    root = tmp_path_factory.mktemp("e2e")
+    resources = {
+        "settings": CorridorSettings(mirror_dir=str(mirror_dir()), cache_dir=str(root / "cache"),
+                                     output_dir=str(root / "published")),
+        "io_manager": CorridorIOManager(base_dir=str(root / "store")),
+    }
+    assets = list(defs.assets or [])
+    result = dg.materialize(assets, partition_key=SCENARIO, resources=resources, raise_on_error=True)
+    checks = [e.asset_check_evaluation_data for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"]
+    return {"root": root, "result": result, "checks": checks}
+
+
+def _load(run: dict, name: str):
+    with open(run["root"] / "store" / SCENARIO / f"{name}.pickle", "rb") as fh:
+        return pickle.load(fh)
+
+
+def test_run_succeeds_and_every_blocking_check_passes(run: dict) -> None:
+    assert run["result"].success
+    failed = [(c.asset_key.to_user_string(), c.check_name, c.description) for c in run["checks"]
+              if not c.passed and c.severity == dg.AssetCheckSeverity.ERROR]
+    assert failed == []
+    names = {c.check_name for c in run["checks"]}
+    assert {"coverage", "partition", "route_clear_of_hard_exclusions", "crossing_angles"} <= names
+
+
+def test_route_starts_and_ends_at_the_landing_stations(run: dict) -> None:
+    sc = load_scenario(SCENARIO)
+    line = _load(run, "engineered_route").line_lonlat
+    start, end = line.coords[0], line.coords[-1]
+    for (lon, lat), st in ((start, sc.start), (end, sc.end)):
+        _, _, dist = GEOD.inv(lon, lat, st.lon_deg, st.lat_deg)
+        assert dist < 1.0, f"route end {dist:.1f} m from {st.name}"
+
+
+def test_marine_route_never_crosses_land(run: dict) -> None:
+    er = _load(run, "engineered_route")
+    coast = _load(run, "coastline")
+    coords = np.asarray(er.line_lonlat.coords)
+    marine = shapely.LineString(coords[3:-3])  # between the two approach ends
+    land = coast.land(load_scenario(SCENARIO).area_of_interest.bounds).geometry.iloc[0]
+    over_land_m = GEOD.geometry_length(marine.intersection(land)) if marine.intersects(land) else 0.0
+    assert over_land_m < 500.0, f"the marine route runs {over_land_m:.0f} m over land"
+
+
+def test_route_length_is_plausible_against_the_geodesic(run: dict) -> None:
+    sc = load_scenario(SCENARIO)
+    _, _, direct_m = GEOD.inv(sc.start.lon_deg, sc.start.lat_deg, sc.end.lon_deg, sc.end.lat_deg)
+    length_m = GEOD.geometry_length(_load(run, "engineered_route").line_lonlat)
+    assert 1.0 <= length_m / direct_m <= 1.25, (length_m, direct_m)
+
+
+def test_publication_is_complete_verified_and_opens(run: dict) -> None:
+    live = run["root"] / "published" / SCENARIO
+    gpkg = live / "corridor.gpkg"
+    assert gpkg.exists() and verify_manifest(live / "latest") == []
+    manifest = json.loads((live / "manifest.json").read_text())
+    assert manifest["scenario"]["name"] == SCENARIO
+    assert {i["name"] for i in manifest["inputs"]} >= {"srtm30plus_caspian", "gshhg_coast"}
+    route = gpd.read_file(gpkg, layer="route")
+    assert route.crs.to_epsg() == 4326 and len(route) == 1 and route["length_km"].iloc[0] > 250
+    with sqlite3.connect(gpkg) as con:
+        styled = {r[0] for r in con.execute("select f_table_name from layer_styles")}
+    assert {"route", "rpl", "kp_points", "seabed_sectors"} <= styled
+    for name in ("rpl.csv", "straight_line_diagram.png", "straight_line_diagram.pdf", "index.html"):
+        assert (live / name).stat().st_size > 0
