@@ -30,7 +30,7 @@ def published_corridor(context: dg.AssetExecutionContext, settings: CorridorSett
         bathymetry, cost_surface, straight_line_diagram, inputs, corridor=route_corridor.polygons,
         alternatives=route_alternatives)
     result = publish(sc.name, lambda folder: publication.build_publication(folder, content),
-                     root=settings.output_root, run_id=context.run_id, scenario_digest=sc.digest(), inputs=inputs,
+                     root=settings.output_root, run_id=context.run.run_id, scenario_digest=sc.digest(), inputs=inputs,
                      keep_versions=sc.publish.keep_versions, validate=publication.validate_publication)
     files = {f["path"]: f["size_bytes"] for f in result.manifest["files"]}
     return dg.Output(result, metadata=metadata({

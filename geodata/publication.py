@@ -100,8 +100,8 @@ def corridor_layer(content: PublicationContent) -> gpd.GeoDataFrame:
     frame = gpd.GeoDataFrame(rows, geometry="geometry", crs=er.crs).to_crs(4326)
     if content.corridor is not None and len(content.corridor):
         band = content.corridor.to_crs(4326)
-        band = gpd.GeoDataFrame({"kind": "near_optimal", "width_m": np.nan,
-                                 "tolerance_pct": sc.routing.corridor_tolerance * 100},
+        band = gpd.GeoDataFrame({"kind": ["near_optimal"], "width_m": [np.nan],
+                                 "tolerance_pct": [sc.routing.corridor_tolerance * 100]},
                                 geometry=[shapely.union_all(band.geometry.to_numpy())], crs="EPSG:4326")
         frame = pd.concat([band, frame], ignore_index=True)
     frame["area_km2"] = [abs(GEOD.geometry_area_perimeter(g)[0]) / 1e6 for g in frame.geometry]

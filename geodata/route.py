@@ -16,7 +16,6 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-import shapely.geometry
 from matplotlib.figure import Figure
 from pyproj import CRS, Geod, Transformer
 from shapely.geometry import LineString
@@ -243,12 +242,9 @@ class CorridorPolygons:
 
 def corridor_polygons(corridor: Any, surface: CostSurface) -> CorridorPolygons:
     """Vectorise a routing corridor (``.mask``, ``.optimum``, ``.tolerance``) on the surface's grid."""
-    from rasterio.features import shapes
-
     grid = surface.grid
     mask = np.asarray(corridor.mask, dtype=bool)
-    geoms = [shapely.geometry.shape(g) for g, v in shapes(mask.astype("uint8"), mask=mask, transform=grid.transform)
-             if v == 1]
+    geoms = routing.mask_to_polygons(mask, grid.transform)
     frame = gpd.GeoDataFrame({"kind": ["near_optimal"] * len(geoms)}, geometry=geoms, crs=grid.crs).to_crs(4326)
     frame["area_km2"] = [abs(GEOD.geometry_area_perimeter(g)[0]) / 1e6 for g in frame.geometry]
     raster = Raster(mask.astype("uint8"), grid, None, {"units": "1 = within tolerance of the optimum"})
