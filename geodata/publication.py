@@ -8,7 +8,7 @@ RPL and profile as CSV, the straight-line diagram, vector and raster tiles and t
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -23,13 +23,29 @@ from geodata import tiles, webmap
 from geodata.catalogue import ResolvedSource
 from geodata.cost import CostSurface
 from geodata.errors import PublishError
-from geodata.gpkg import VECTOR_LAYERS, LayerMeta, RasterLayer, prepare_layers, validate_gpkg, write_gpkg
+from geodata.gpkg import (
+    VECTOR_LAYERS,
+    LayerMeta,
+    RasterLayer,
+    default_stops,
+    prepare_layers,
+    validate_gpkg,
+    write_gpkg,
+)
 from geodata.grid import Raster
 from geodata.publish import combine_licences, input_record
 from geodata.route import EngineeredRoute, RouteDeliverables
 from geodata.scenario import Scenario
+from geodata.styles import raster_qml
 
 GEOD = Geod(ellps="WGS84")
+
+# Land (negative depth = height above the Caspian surface) in browns, water from pale to deep blue; the break sits at
+# the waterline so low-lying land (the Caspian Depression) never looks like sea.
+BATHYMETRY_STOPS: list[tuple[float, str]] = [
+    (-500.0, "#7f5f3a"), (-0.01, "#e3d3a8"), (0.0, "#eaf6fb"), (50.0, "#bfe3f0"), (200.0, "#74b3d8"),
+    (500.0, "#3b7dbf"), (1000.0, "#1d3f8c"),
+]
 
 
 @dataclass
@@ -100,7 +116,7 @@ def corridor_layer(content: PublicationContent) -> gpd.GeoDataFrame:
     frame = gpd.GeoDataFrame(rows, geometry="geometry", crs=er.crs).to_crs(4326)
     if content.corridor is not None and len(content.corridor):
         band = content.corridor.to_crs(4326)
-        band = gpd.GeoDataFrame({"kind": ["near_optimal"], "width_m": [np.nan],
+        band = gpd.GeoDataFrame({"kind": ["near_optimal_band"], "width_m": [np.nan],
                                  "tolerance_pct": [sc.routing.corridor_tolerance * 100]},
                                 geometry=[shapely.union_all(band.geometry.to_numpy())], crs="EPSG:4326")
         frame = pd.concat([band, frame], ignore_index=True)
@@ -197,13 +213,19 @@ def build_publication(folder: Path, content: PublicationContent) -> dict[str, An
     meta = layer_metadata(content, list(prepare_layers(layers)) + ["bathymetry", "cost"])
     cost_raster = content.cost.raster("total")
     rasters = {
-        "bathymetry": RasterLayer(content.bathymetry, LayerMeta(
-            "Water depth below the Caspian surface (m)", "Depth positive down; the Caspian surface is taken at "
-            f"{sc.bathymetry.water_level_m} m relative to ocean MSL.", "bathymetry asset"), units="m"),
-        "cost": RasterLayer(cost_raster, LayerMeta("Cost per metre of route", "Impassable cells hold the float32 "
-                                                   "maximum.", "cost_surface asset"), units="cost per metre"),
+        "bathymetry": RasterLayer(content.bathymetry, replace(
+            meta["bathymetry"], title="Water depth below the Caspian surface (m)",
+            abstract="Depth positive down, land negative (height above the water); the Caspian surface is taken at "
+            f"{sc.bathymetry.water_level_m} m relative to ocean MSL."), units="m", stops=BATHYMETRY_STOPS),
+        "cost": RasterLayer(cost_raster, replace(
+            meta["cost"], title="Cost per metre of route",
+            abstract="Sum of the cost terms of geodata/cost.py; impassable cells are empty (NaN)."),
+            units="cost per metre"),
     }
     gpkg = write_gpkg(folder / "corridor.gpkg", layers, rasters, metadata=meta, required=VECTOR_LAYERS)
+    for name, layer in rasters.items():  # QGIS 3.22 does not read raster styles from layer_styles: ship sidecars
+        stops = layer.stops or default_stops(layer.raster, layer.units)
+        (folder / f"{name}.qml").write_text(raster_qml(stops, label_units=layer.units), encoding="utf-8")
     dl = content.deliverables
     dl.rpl.drop(columns="geometry").to_csv(folder / "rpl.csv", index=False)
     dl.profile.drop(columns="geometry").to_csv(folder / "route_profile.csv", index=False)
@@ -239,7 +261,7 @@ def validate_publication(folder: Path) -> None:
     """Raise :class:`PublishError` listing every problem of a built publication (GeoPackage validation included)."""
     problems = validate_gpkg(folder / "corridor.gpkg", expect_layers=VECTOR_LAYERS)
     for name in ("rpl.csv", "route_profile.csv", "straight_line_diagram.png", "straight_line_diagram.pdf",
-                 "index.html"):
+                 "index.html", "bathymetry.qml", "cost.qml"):
         if not (folder / name).is_file() or (folder / name).stat().st_size == 0:
             problems.append(f"{name} is missing or empty")
     if problems:

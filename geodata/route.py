@@ -245,7 +245,7 @@ def corridor_polygons(corridor: Any, surface: CostSurface) -> CorridorPolygons:
     grid = surface.grid
     mask = np.asarray(corridor.mask, dtype=bool)
     geoms = routing.mask_to_polygons(mask, grid.transform)
-    frame = gpd.GeoDataFrame({"kind": ["near_optimal"] * len(geoms)}, geometry=geoms, crs=grid.crs).to_crs(4326)
+    frame = gpd.GeoDataFrame({"kind": ["near_optimal_band"] * len(geoms)}, geometry=geoms, crs=grid.crs).to_crs(4326)
     frame["area_km2"] = [abs(GEOD.geometry_area_perimeter(g)[0]) / 1e6 for g in frame.geometry]
     raster = Raster(mask.astype("uint8"), grid, None, {"units": "1 = within tolerance of the optimum"})
     return CorridorPolygons(raster, frame, float(corridor.optimum), float(getattr(corridor, "tolerance", np.nan)))

@@ -53,6 +53,9 @@ KIND_COLOURS = {
     "well": "#17becf",
     "shipping_lane": "#1f77b4",
     "wreck": "#2ca02c",
+    "port": "#ff7f0e",
+    "anchorage": "#393b79",
+    "other": "#000000",
 }
 DATUM_NOTE = (
     "Depths in metres below the Caspian Sea surface, taken at -28 m Baltic height system (about 28 m below ocean MSL); "

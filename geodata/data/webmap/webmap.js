@@ -32,7 +32,7 @@ const map = new maplibregl.Map({
 state.map = map;
 map.addControl(new maplibregl.NavigationControl({ showCompass: false }), "top-right");
 map.addControl(new maplibregl.ScaleControl({ unit: "metric" }), "bottom-right");
-map.addControl(new maplibregl.AttributionControl({ compact: false, customAttribution: config.attribution }), "bottom-right");
+map.addControl(new maplibregl.AttributionControl({ compact: true, customAttribution: config.attribution }), "bottom-right");
 map.on("error", (e) => state.errors.push(String((e.error && e.error.message) || e)));
 
 // -- panel: title, toggles and legend ------------------------------------------------------------------------------
