@@ -1,0 +1,86 @@
+"""Coarse-to-fine search for grids too large to search whole.
+
+1. Coarsen the cost ``f`` times: each ``f x f`` block gets the mean of its passable cells (impassable only if all
+   its cells are), which keeps narrow passages open at the coarse level.
+2. Route on the coarse grid (same neighbourhood, exact edge costs, cell size ``f`` times larger).
+3. Search at full resolution only inside a band of ``buffer_cells`` fine cells around the coarse route; if the goal
+   cannot be reached inside the band (a passage the coarse grid saw does not exist), double the band and retry.
+
+The fine search allocates its state over the band's bounding box but touches only band cells, so its resident
+memory is ~13 bytes per band cell plus one byte per bounding-box cell, and its time is proportional to the band.
+The price is optimality: the route is the best one inside the band. ``least_cost_path(..., verify_coarse=True)``
+also runs the full search and reports the relative excess.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+
+from geodata.routing import _kernels as K
+from geodata.routing._moves import MoveTable
+from geodata.routing.core import Point, Surface, lazy_array, prepare, run_search, unreachable_error
+
+
+def coarse_to_fine_cells(
+    surface: Surface,
+    table: MoveTable,
+    s: Point,
+    g: Point,
+    factor: int,
+    buffer_cells: int | None,
+    *,
+    heuristic: bool = True,
+) -> tuple[np.ndarray, int, dict[str, Any]]:
+    """Graph cells of the coarse-to-fine route, cells settled, and a report dict."""
+    f = int(factor)
+    if f < 2:
+        raise ValueError(f"coarse_factor={factor!r} must be an integer >= 2")
+    half = int(buffer_cells) if buffer_cells is not None else 8 * f
+    if half < 1:
+        raise ValueError(f"buffer_cells={buffer_cells!r} must be a positive number of fine cells")
+    t0 = time.perf_counter()
+    coarse = K.block_mean(surface.cost, f)
+    cs = prepare(coarse, (surface.dy * f, surface.dx * f))
+    cstart = (s[0] // f, s[1] // f)
+    cgoal = (g[0] // f, g[1] // f)
+    cres = run_search(cs, table, np.array([cstart]), cgoal, heuristic=heuristic)
+    report: dict[str, Any] = {"factor": f, "coarse_cells": int(coarse.size)}
+    if not cres.found:
+        # the coarse grid is optimistic (a block is open if any of its cells is), so this is conclusive
+        raise unreachable_error(surface, s, g)
+    ccells = K.trace(cres.state, cgoal[0], cgoal[1], table.dr, table.dc)
+    report["coarse_cells_settled"] = cres.settled
+    report["coarse_cost"] = float(K.polyline_cost(cs.cost, ccells.astype(np.float64), cs.dy, cs.dx))
+    report["coarse_seconds"] = time.perf_counter() - t0
+    settled = cres.settled
+    del cres, coarse, cs
+    H, W = surface.shape
+    retries = 0
+    while True:
+        t1 = time.perf_counter()
+        r0 = max(0, int(ccells[:, 0].min()) * f - half)
+        c0 = max(0, int(ccells[:, 1].min()) * f - half)
+        r1 = min(H, int(ccells[:, 0].max()) * f + f + half)
+        c1 = min(W, int(ccells[:, 1].max()) * f + f + half)
+        state = lazy_array((r1 - r0, c1 - c0), np.uint8)  # zero-filled; only band pages get touched
+        origins = ccells.astype(np.float64) * f - np.array([r0, c0], np.float64)
+        band = int(K.mark_band_fine(state, origins, f, half, K.ALLOWED))
+        full_band = band >= (r1 - r0) * (c1 - c0) and (r0, c0, r1, c1) == (0, 0, H, W)
+        res = run_search(
+            surface, table, np.array([s]), g, heuristic=heuristic, window=(r0, c0, r1 - r0, c1 - c0), state=state
+        )
+        settled += res.settled
+        if res.found:
+            cells = K.trace(res.state, g[0] - r0, g[1] - c0, table.dr, table.dc) + np.array([r0, c0])
+            report.update(
+                buffer_cells=half, band_cells=int(band), band_fraction=band / float(H * W), retries=retries,
+                fine_cells_settled=res.settled, fine_seconds=time.perf_counter() - t1, open_list_peak=res.heap_peak,
+            )  # fmt: skip
+            return cells, settled, report
+        if full_band:
+            raise unreachable_error(surface, s, g)
+        retries += 1
+        half *= 2

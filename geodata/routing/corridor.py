@@ -1,0 +1,176 @@
+"""Least-cost corridors: the cells through which a route costs at most ``(1 + tolerance)`` times the optimum."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from geodata.routing import _kernels as K
+from geodata.routing.core import (
+    RouteResult,
+    as_cell_size,
+    as_point,
+    check_passable,
+    finish_route,
+    prepare,
+    run_search,
+    table_for,
+    unreachable_error,
+)
+
+
+@dataclass
+class CorridorResult:
+    """A least-cost corridor.
+
+    Attributes
+    ----------
+    mask : numpy.ndarray
+        bool raster, True where the cheapest route constrained to pass through the cell costs at most
+        ``threshold``; it always contains every cell the optimal ``route`` crosses.
+    through_cost : numpy.ndarray
+        float32 raster ``A + B``: accumulated cost from the start plus accumulated cost from the goal, i.e. the
+        cost of the cheapest graph route through each cell (+inf where unreachable).
+    optimum : float
+        The graph optimum ``min(A + B)`` (equal to ``A`` at the goal).
+    threshold : float
+        ``(1 + tolerance) * optimum``.
+    tolerance : float
+        The requested fraction.
+    route : RouteResult
+        The optimal (post-optimised) route, whose cost is ``<= optimum``.
+    cell_size : (float, float)
+        ``(dy, dx)`` in metres.
+    """
+
+    mask: np.ndarray
+    through_cost: np.ndarray
+    optimum: float
+    threshold: float
+    tolerance: float
+    route: RouteResult
+    cell_size: tuple[float, float]
+
+    @property
+    def area_m2(self) -> float:
+        """Area of the corridor in square metres."""
+        return float(np.count_nonzero(self.mask)) * self.cell_size[0] * self.cell_size[1]
+
+    def polygons(self, transform: Any = None, *, cell_size: Any = None) -> list[Any]:
+        """The corridor as shapely polygons (see :func:`mask_to_polygons`)."""
+        return mask_to_polygons(self.mask, transform, cell_size=cell_size)
+
+
+def least_cost_corridor(
+    cost: Any,
+    start: Any,
+    goal: Any,
+    *,
+    cell_size: Any = (1.0, 1.0),
+    tolerance: float = 0.05,
+    method: str = "auto",
+    neighbourhood: int | None = None,
+    refine: bool = True,
+) -> CorridorResult:
+    """Least-cost corridor between two cells.
+
+    Runs two full searches (accumulated cost ``A`` from the start and ``B`` from the goal); the cost of the
+    cheapest route forced through a cell is ``A + B`` there, and the corridor is where that is within
+    ``tolerance`` of the optimum. The cells crossed by the optimal post-optimised route are added (a route
+    through them costs no more than the optimum, even where the graph's ``A + B`` overestimates it).
+
+    Parameters
+    ----------
+    cost : array_like
+        2-D cost per metre, NaN or inf impassable.
+    start, goal : (int, int)
+        ``(row, col)`` cells.
+    cell_size : float or (float, float)
+        ``(dy, dx)`` in metres.
+    tolerance : float
+        Fraction above the optimum admitted in the corridor (0.05 = 5 %).
+    method, neighbourhood, refine
+        As in :func:`geodata.routing.least_cost_path`.
+
+    Returns
+    -------
+    CorridorResult
+
+    Notes
+    -----
+    Peak extra memory: 4 bytes per cell (``A``, float32) + 13 bytes per cell (the running search) + 1 byte (mask);
+    ``through_cost`` reuses ``A``'s buffer.
+    """
+    if not (np.isfinite(tolerance) and tolerance >= 0):
+        raise ValueError(f"tolerance={tolerance!r} must be a non-negative fraction such as 0.05")
+    table = table_for(method, neighbourhood)
+    surface = prepare(cost, cell_size)
+    s = as_point(start, surface.shape, "start")
+    g = as_point(goal, surface.shape, "goal")
+    check_passable(surface, s, "start")
+    check_passable(surface, g, "goal")
+    res = run_search(surface, table, np.array([s]), None, heuristic=False)
+    if not res.state[g] & K.SETTLED:
+        raise unreachable_error(surface, s, g)
+    through = np.empty(surface.shape, np.float32)
+    K.settled_surface(res.state, res.dist, through)
+    del res
+    res = run_search(surface, table, np.array([g]), None, heuristic=False)
+    optimum = float(res.dist[s])
+    cells = K.trace(res.state, s[0], s[1], table.dr, table.dc)[::-1].copy()  # start -> goal
+    K.add_settled_surface(res.state, res.dist, through)
+    del res
+    threshold = (1.0 + float(tolerance)) * optimum
+    mask = through <= np.float32(threshold)
+    reached = int(np.count_nonzero(np.isfinite(through)))
+    route = finish_route(surface, cells, s, g, f"d{table.n}", reached, refine, {}, {})
+    mark = np.zeros(surface.shape, np.uint8)
+    K.polyline_cells(surface.cost, route.path, surface.dy, surface.dx, mark)
+    mask |= mark.view(bool)
+    del mark
+    return CorridorResult(mask, through, optimum, threshold, float(tolerance), route, (surface.dy, surface.dx))
+
+
+def mask_to_polygons(mask: Any, transform: Any = None, *, cell_size: Any = None) -> list[Any]:
+    """Polygons of the True cells of a boolean raster.
+
+    Parameters
+    ----------
+    mask : array_like
+        2-D bool raster.
+    transform : affine.Affine, optional
+        Maps (col, row) of cell corners to map (x, y) (rasterio / GeoGrid convention). Without it polygons are in
+        pixel space: x = column, y = row, cell ``(i, j)`` spanning ``[j, j+1] x [i, i+1]``.
+    cell_size : (float, float), optional
+        ``(dy, dx)``; when given with ``transform`` it must match the transform's pixel size (guards against a
+        mask computed on another grid).
+
+    Returns
+    -------
+    list of shapely.Polygon
+        One polygon per 4-connected region, holes included, largest first.
+    """
+    import shapely
+    from affine import Affine
+    from rasterio import features
+
+    from geodata.routing.errors import InvalidCellSize
+
+    m = np.asarray(mask)
+    if m.ndim != 2:
+        raise ValueError(f"mask must be a 2-D boolean raster, got shape {m.shape}")
+    t = Affine.identity() if transform is None else transform
+    if transform is not None and cell_size is not None:
+        dy, dx = as_cell_size(cell_size)
+        if not (np.isclose(abs(t.e), dy, rtol=1e-6) and np.isclose(abs(t.a), dx, rtol=1e-6)):
+            raise InvalidCellSize(
+                f"cell_size=({dy}, {dx}) does not match the transform's pixel size ({abs(t.e)}, {abs(t.a)}); "
+                "pass the transform of the grid the corridor was computed on"
+            )
+    m8 = m.astype(np.uint8)
+    shapes = features.shapes(m8, mask=m8.astype(bool), transform=t, connectivity=4)
+    polys = [shapely.geometry.shape(geom) for geom, val in shapes if val == 1]
+    polys.sort(key=lambda p: -p.area)
+    return polys
