@@ -16,24 +16,61 @@ from pipelines.resources import CorridorSettings
 
 
 @dg.asset(partitions_def=PARTITIONS, group_name="publish")
-def published_corridor(context: dg.AssetExecutionContext, settings: CorridorSettings, engineered_route: Any,
-                       route_position_list: Any, straight_line_diagram: dict[str, bytes], route_corridor: Any,
-                       route_alternatives: Any, hazards: Any, seabed_sectors: Any, boundary_lines: Any,
-                       territorial_waters: Any, bathymetry: Raster, cost_surface: Any) -> dg.Output[Any]:
+def published_corridor(
+    context: dg.AssetExecutionContext,
+    settings: CorridorSettings,
+    engineered_route: Any,
+    route_position_list: Any,
+    straight_line_diagram: dict[str, bytes],
+    route_corridor: Any,
+    route_alternatives: Any,
+    hazards: Any,
+    seabed_sectors: Any,
+    boundary_lines: Any,
+    territorial_waters: Any,
+    bathymetry: Raster,
+    cost_surface: Any,
+) -> dg.Output[Any]:
     """`published/<scenario>/`: a standards-clean, styled GeoPackage (route, corridor, RPL, A/Cs, KP points, crossings,
     hazards, sectors, boundaries, zones, landing stations, bathymetry and cost rasters), RPL and profile CSVs, the
     straight-line diagram, PMTiles and a static MapLibre web map, with a manifest of checksums, inputs and licences."""
     sc = scenario_of(context, settings)
     inputs = [settings.resolve(name, sc) for name in publication.input_source_names(sc)]
     content = publication.PublicationContent(
-        sc, engineered_route, route_position_list, hazards, seabed_sectors, boundary_lines, territorial_waters,
-        bathymetry, cost_surface, straight_line_diagram, inputs, corridor=route_corridor.polygons,
-        alternatives=route_alternatives)
-    result = publish(sc.name, lambda folder: publication.build_publication(folder, content),
-                     root=settings.output_root, run_id=context.run.run_id, scenario_digest=sc.digest(), inputs=inputs,
-                     keep_versions=sc.publish.keep_versions, validate=publication.validate_publication)
+        sc,
+        engineered_route,
+        route_position_list,
+        hazards,
+        seabed_sectors,
+        boundary_lines,
+        territorial_waters,
+        bathymetry,
+        cost_surface,
+        straight_line_diagram,
+        inputs,
+        corridor=route_corridor.polygons,
+        alternatives=route_alternatives,
+    )
+    result = publish(
+        sc.name,
+        lambda folder: publication.build_publication(folder, content),
+        root=settings.output_root,
+        run_id=context.run.run_id,
+        scenario_digest=sc.digest(),
+        inputs=inputs,
+        keep_versions=sc.publish.keep_versions,
+        validate=publication.validate_publication,
+    )
     files = {f["path"]: f["size_bytes"] for f in result.manifest["files"]}
-    return dg.Output(result, metadata=metadata({
-        "version_dir": dg.MetadataValue.path(str(result.version_dir)), "publish_time_s": round(result.elapsed_s, 2),
-        "size_mb": round(result.size_bytes / 1e6, 2), "files_bytes": files,
-        "licence": result.manifest.get("licence", {})}))
+    return dg.Output(
+        result,
+        metadata=metadata(
+            {
+                "version_dir": dg.MetadataValue.path(str(result.version_dir)),
+                "publish_time_s": round(result.elapsed_s, 2),
+                "size_mb": round(result.size_bytes / 1e6, 2),
+                "files_bytes": files,
+                "licence": result.manifest.get("licence", {}),
+            }
+        ),
+    )

@@ -71,8 +71,19 @@ class ResolvedSource:
         return {**self.source.provenance(), "path": str(self.path), "origin": self.origin, "sha256": self.sha256}
 
 
-_KNOWN_KEYS = {"title", "kind", "file", "url", "fetch", "licence", "attribution", "sha256", "licence_restrictions",
-               "layers", "notes"}
+_KNOWN_KEYS = {
+    "title",
+    "kind",
+    "file",
+    "url",
+    "fetch",
+    "licence",
+    "attribution",
+    "sha256",
+    "licence_restrictions",
+    "layers",
+    "notes",
+}
 
 
 @lru_cache(maxsize=1)
@@ -127,7 +138,9 @@ def default_mirror() -> Path | None:
         return None
     path = Path(value).expanduser()
     if not path.is_dir():
-        raise SourceUnavailable(f"{MIRROR_ENV}={value} is not a directory; point it at the folder holding the mirror files")
+        raise SourceUnavailable(
+            f"{MIRROR_ENV}={value} is not a directory; point it at the folder holding the mirror files"
+        )
     return path
 
 

@@ -76,7 +76,9 @@ class CostSurface:
 def _aligned(name: str, raster: Raster | np.ndarray, grid: GeoGrid) -> np.ndarray:
     if isinstance(raster, Raster):
         if raster.grid.shape != grid.shape or raster.grid.transform != grid.transform or raster.grid.crs != grid.crs:
-            raise InputDataError(f"{name} is on grid {raster.grid}, expected {grid}; reproject it onto the analysis grid")
+            raise InputDataError(
+                f"{name} is on grid {raster.grid}, expected {grid}; reproject it onto the analysis grid"
+            )
         return np.where(raster.valid(), raster.data, np.nan).astype("float64")
     arr = np.asarray(raster)
     if arr.shape != grid.shape:

@@ -42,7 +42,10 @@ class GeoGrid:
     ) -> GeoGrid:
         """The grid of square (or ``(dy, dx)``) cells covering ``bounds = (left, bottom, right, top)``, snapped outwards
         to whole multiples of the resolution so that reruns on other extents stay aligned."""
-        dy, dx = (resolution, resolution) if np.isscalar(resolution) else resolution  # type: ignore[misc]
+        if isinstance(resolution, (int, float)):
+            dy = dx = float(resolution)
+        else:
+            dy, dx = (float(v) for v in resolution)
         left = math.floor(bounds[0] / dx) * dx
         right = math.ceil(bounds[2] / dx) * dx
         bottom = math.floor(bounds[1] / dy) * dy
@@ -207,6 +210,8 @@ class Raster:
                 grid = GeoGrid(CRS.from_wkt(src.crs.to_wkt()), src.transform, (src.height, src.width))
                 nodata = src.nodata
         except rasterio.errors.RasterioIOError as exc:
-            raise InputDataError(f"cannot read raster {path}: {exc}; check the file is a complete GeoTIFF/netCDF") from exc
+            raise InputDataError(
+                f"cannot read raster {path}: {exc}; check the file is a complete GeoTIFF/netCDF"
+            ) from exc
         attrs = json.loads(tags["corridor_attrs"]) if "corridor_attrs" in tags else {}
         return cls(data, grid, nodata, attrs)

@@ -43,8 +43,13 @@ GEOD = Geod(ellps="WGS84")
 # Land (negative depth = height above the Caspian surface) in browns, water from pale to deep blue; the break sits at
 # the waterline so low-lying land (the Caspian Depression) never looks like sea.
 BATHYMETRY_STOPS: list[tuple[float, str]] = [
-    (-500.0, "#7f5f3a"), (-0.01, "#e3d3a8"), (0.0, "#eaf6fb"), (50.0, "#bfe3f0"), (200.0, "#74b3d8"),
-    (500.0, "#3b7dbf"), (1000.0, "#1d3f8c"),
+    (-500.0, "#7f5f3a"),
+    (-0.01, "#e3d3a8"),
+    (0.0, "#eaf6fb"),
+    (50.0, "#bfe3f0"),
+    (200.0, "#74b3d8"),
+    (500.0, "#3b7dbf"),
+    (1000.0, "#1d3f8c"),
 ]
 
 
@@ -111,14 +116,26 @@ def corridor_layer(content: PublicationContent) -> gpd.GeoDataFrame:
     sc, er = content.scenario, content.route
     half = sc.routing.survey_corridor_width_m / 2
     survey = er.line.buffer(half, cap_style="flat", join_style="round")
-    rows = [{"kind": "survey_corridor", "width_m": sc.routing.survey_corridor_width_m, "tolerance_pct": np.nan,
-             "geometry": survey}]
+    rows = [
+        {
+            "kind": "survey_corridor",
+            "width_m": sc.routing.survey_corridor_width_m,
+            "tolerance_pct": np.nan,
+            "geometry": survey,
+        }
+    ]
     frame = gpd.GeoDataFrame(rows, geometry="geometry", crs=er.crs).to_crs(4326)
     if content.corridor is not None and len(content.corridor):
         band = content.corridor.to_crs(4326)
-        band = gpd.GeoDataFrame({"kind": ["near_optimal_band"], "width_m": [np.nan],
-                                 "tolerance_pct": [sc.routing.corridor_tolerance * 100]},
-                                geometry=[shapely.union_all(band.geometry.to_numpy())], crs="EPSG:4326")
+        band = gpd.GeoDataFrame(
+            {
+                "kind": ["near_optimal_band"],
+                "width_m": [np.nan],
+                "tolerance_pct": [sc.routing.corridor_tolerance * 100],
+            },
+            geometry=[shapely.union_all(band.geometry.to_numpy())],
+            crs="EPSG:4326",
+        )
         frame = pd.concat([band, frame], ignore_index=True)
     frame["area_km2"] = [abs(GEOD.geometry_area_perimeter(g)[0]) / 1e6 for g in frame.geometry]
     return gpd.GeoDataFrame(frame, geometry="geometry", crs="EPSG:4326")
@@ -129,10 +146,16 @@ def landing_layer(content: PublicationContent) -> gpd.GeoDataFrame:
     for station, lf in zip(content.scenario.landing_stations, content.route.landfalls, strict=True):
         info = lf.to_dict()
         for kind, xy in (("landing_station", lf.station_xy), ("beach_manhole", lf.beach_manhole_xy)):
-            rows.append({"name": station.name if kind == "landing_station" else f"BMH {station.name}",
-                         "kind": kind, "country": station.country,
-                         "angle_to_coast_deg": info["angle_to_coast_deg"],
-                         "approach_bearing_deg": info["approach_bearing_deg"], "geometry": Point(xy)})
+            rows.append(
+                {
+                    "name": station.name if kind == "landing_station" else f"BMH {station.name}",
+                    "kind": kind,
+                    "country": station.country,
+                    "angle_to_coast_deg": info["angle_to_coast_deg"],
+                    "approach_bearing_deg": info["approach_bearing_deg"],
+                    "geometry": Point(xy),
+                }
+            )
     return gpd.GeoDataFrame(rows, geometry="geometry", crs=content.route.crs).to_crs(4326)
 
 
@@ -166,8 +189,11 @@ def _empty_points() -> gpd.GeoDataFrame:
 
 def _publishable(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     """Drop helper columns the formats cannot hold (lists, dicts) and keep the geometry column named geometry."""
-    keep = [c for c in gdf.columns if c == gdf.geometry.name or not gdf[c].map(
-        lambda v: isinstance(v, (list, dict, tuple, set))).any()]
+    keep = [
+        c
+        for c in gdf.columns
+        if c == gdf.geometry.name or not gdf[c].map(lambda v: isinstance(v, (list, dict, tuple, set))).any()
+    ]
     out = gdf[keep].copy()
     return out.rename_geometry("geometry") if out.geometry.name != "geometry" else out
 
@@ -210,17 +236,29 @@ def build_publication(folder: Path, content: PublicationContent) -> dict[str, An
     ``sector_crossings.csv``, ``straight_line_diagram.png/.pdf``, ``tiles/*.pmtiles`` and the web map."""
     sc = content.scenario
     layers = vector_layers(content)
-    meta = layer_metadata(content, list(prepare_layers(layers)) + ["bathymetry", "cost"])
+    meta = layer_metadata(content, [*prepare_layers(layers), "bathymetry", "cost"])
     cost_raster = content.cost.raster("total")
     rasters = {
-        "bathymetry": RasterLayer(content.bathymetry, replace(
-            meta["bathymetry"], title="Water depth below the Caspian surface (m)",
-            abstract="Depth positive down, land negative (height above the water); the Caspian surface is taken at "
-            f"{sc.bathymetry.water_level_m} m relative to ocean MSL."), units="m", stops=BATHYMETRY_STOPS),
-        "cost": RasterLayer(cost_raster, replace(
-            meta["cost"], title="Cost per metre of route",
-            abstract="Sum of the cost terms of geodata/cost.py; impassable cells are empty (NaN)."),
-            units="cost per metre"),
+        "bathymetry": RasterLayer(
+            content.bathymetry,
+            replace(
+                meta["bathymetry"],
+                title="Water depth below the Caspian surface (m)",
+                abstract="Depth positive down, land negative (height above the water); the Caspian surface is taken at "
+                f"{sc.bathymetry.water_level_m} m relative to ocean MSL.",
+            ),
+            units="m",
+            stops=BATHYMETRY_STOPS,
+        ),
+        "cost": RasterLayer(
+            cost_raster,
+            replace(
+                meta["cost"],
+                title="Cost per metre of route",
+                abstract="Sum of the cost terms of geodata/cost.py; impassable cells are empty (NaN).",
+            ),
+            units="cost per metre",
+        ),
     }
     gpkg = write_gpkg(folder / "corridor.gpkg", layers, rasters, metadata=meta, required=VECTOR_LAYERS)
     for name, layer in rasters.items():  # QGIS 3.22 does not read raster styles from layer_styles: ship sidecars
@@ -235,21 +273,53 @@ def build_publication(folder: Path, content: PublicationContent) -> dict[str, An
     tile_dir = folder / "tiles"
     tile_dir.mkdir(exist_ok=True)
     pub = sc.publish
-    wanted = ["route", "corridor", "kp_points", "rpl", "crossings", "hazards", "seabed_sectors", "boundary_lines",
-              "territorial_waters", "landing_stations", "route_alternatives"]
+    wanted = [
+        "route",
+        "corridor",
+        "kp_points",
+        "rpl",
+        "crossings",
+        "hazards",
+        "seabed_sectors",
+        "boundary_lines",
+        "territorial_waters",
+        "landing_stations",
+        "route_alternatives",
+    ]
     prepared = prepare_layers({k: v for k, v in layers.items() if k in wanted and len(v)})
     ext = pub.tile_format
-    vec = tiles.write_vector_tiles(prepared, tile_dir / f"corridor.{ext}", min_zoom=pub.tiles_min_zoom,
-                                   max_zoom=pub.tiles_max_zoom, name=sc.name, tile_format=ext)
-    bathy = tiles.write_raster_tiles(tiles.render_bathymetry(content.bathymetry), tile_dir / f"bathymetry.{ext}",
-                                     min_zoom=pub.tiles_min_zoom, name="bathymetry", tile_format=ext)
-    cost = tiles.write_raster_tiles(tiles.render_cost(cost_raster), tile_dir / f"cost.{ext}",
-                                    min_zoom=pub.tiles_min_zoom, name="cost", tile_format=ext)
+    vec = tiles.write_vector_tiles(
+        prepared,
+        tile_dir / f"corridor.{ext}",
+        min_zoom=pub.tiles_min_zoom,
+        max_zoom=pub.tiles_max_zoom,
+        name=sc.name,
+        tile_format=ext,
+    )
+    bathy = tiles.write_raster_tiles(
+        tiles.render_bathymetry(content.bathymetry),
+        tile_dir / f"bathymetry.{ext}",
+        min_zoom=pub.tiles_min_zoom,
+        name="bathymetry",
+        tile_format=ext,
+    )
+    cost = tiles.write_raster_tiles(
+        tiles.render_cost(cost_raster),
+        tile_dir / f"cost.{ext}",
+        min_zoom=pub.tiles_min_zoom,
+        name="cost",
+        tile_format=ext,
+    )
     terms = combine_licences([input_record(s) for s in content.inputs]) if content.inputs else None
     webmap.write_webmap(
-        folder, title=sc.title, subtitle=f"Scenario {sc.name}", vector=vec,
-        rasters={"bathymetry": webmap.RasterOverlay(bathy, "Water depth"),
-                 "cost": webmap.RasterOverlay(cost, "Cost surface")},
+        folder,
+        title=sc.title,
+        subtitle=f"Scenario {sc.name}",
+        vector=vec,
+        rasters={
+            "bathymetry": webmap.RasterOverlay(bathy, "Water depth"),
+            "cost": webmap.RasterOverlay(cost, "Cost surface"),
+        },
         licence=terms.statement if terms is not None else "",
         attribution=terms.attribution if terms is not None else "",
         provenance=f"scenario digest {sc.digest()[:12]}",
@@ -260,10 +330,18 @@ def build_publication(folder: Path, content: PublicationContent) -> dict[str, An
 def validate_publication(folder: Path) -> None:
     """Raise :class:`PublishError` listing every problem of a built publication (GeoPackage validation included)."""
     problems = validate_gpkg(folder / "corridor.gpkg", expect_layers=VECTOR_LAYERS)
-    for name in ("rpl.csv", "route_profile.csv", "straight_line_diagram.png", "straight_line_diagram.pdf",
-                 "index.html", "bathymetry.qml", "cost.qml"):
+    for name in (
+        "rpl.csv",
+        "route_profile.csv",
+        "straight_line_diagram.png",
+        "straight_line_diagram.pdf",
+        "index.html",
+        "bathymetry.qml",
+        "cost.qml",
+    ):
         if not (folder / name).is_file() or (folder / name).stat().st_size == 0:
             problems.append(f"{name} is missing or empty")
     if problems:
-        raise PublishError(f"publication in {folder} is invalid; the previous one stays live:\n  - "
-                           + "\n  - ".join(problems))
+        raise PublishError(
+            f"publication in {folder} is invalid; the previous one stays live:\n  - " + "\n  - ".join(problems)
+        )

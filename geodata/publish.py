@@ -329,7 +329,7 @@ def live_version(scenario_dir: str | Path) -> Path | None:
 
 def publish(
     scenario: str,
-    build: Callable[[Path], None],
+    build: Callable[[Path], object],
     *,
     root: str | Path,
     run_id: str,

@@ -40,8 +40,12 @@ def plan_landfalls(
     for station in scenario.landing_stations:
         out.append(
             landfall.plan_landfall(
-                station, sea_mask, land, approach_m=eng.landfall_approach_m,
-                max_deviation_deg=eng.landfall_max_deviation_deg, manhole_setback_m=eng.beach_manhole_setback_m,
+                station,
+                sea_mask,
+                land,
+                approach_m=eng.landfall_approach_m,
+                max_deviation_deg=eng.landfall_max_deviation_deg,
+                manhole_setback_m=eng.beach_manhole_setback_m,
                 blocked=surface.impassable,
             )
         )
@@ -101,8 +105,11 @@ class EngineeredRoute:
 
 
 def engineer_route(
-    routed: LineString, ends: tuple[landfall.Landfall, landfall.Landfall], surface: CostSurface,
-    hazards: gpd.GeoDataFrame, engineering: Engineering,
+    routed: LineString,
+    ends: tuple[landfall.Landfall, landfall.Landfall],
+    surface: CostSurface,
+    hazards: gpd.GeoDataFrame,
+    engineering: Engineering,
 ) -> EngineeredRoute:
     """Join the shore ends to the routed path, reduce it to straight legs at A/C points that stay clear of every
     impassable cell, then realign crossings of pipelines and cables that are below the minimum angle."""
@@ -111,22 +118,37 @@ def engineer_route(
     is_clear = alter_course.mask_clearance(surface.impassable, grid)
     segment_cost = alter_course.grid_segment_cost(surface.total, grid)
     plan = alter_course.simplify_to_legs(
-        full, is_clear, min_leg_length_m=engineering.min_leg_length_m,
-        max_course_change_deg=engineering.max_course_change_deg, segment_cost=segment_cost,
-        max_cost_increase=engineering.leg_max_cost_increase_fraction, keep=landfall.landfall_keep_indices(full),
+        full,
+        is_clear,
+        min_leg_length_m=engineering.min_leg_length_m,
+        max_course_change_deg=engineering.max_course_change_deg,
+        segment_cost=segment_cost,
+        max_cost_increase=engineering.leg_max_cost_increase_fraction,
+        keep=landfall.landfall_keep_indices(full),
     )
     lines = crossings.crossable_lines(hazards)
     provisional = EngineeredRoute(plan.line, grid.crs, ends, [], [], gpd.GeoDataFrame(), pd.DataFrame(), 0.0, 0.0)
     line, report = crossings.enforce_crossing_angles(
-        plan.line, lines, crs=grid.crs, min_angle_deg=engineering.min_crossing_angle_deg, is_clear=is_clear,
-        min_leg_length_m=engineering.min_leg_length_m, max_course_change_deg=engineering.max_course_change_deg,
+        plan.line,
+        lines,
+        crs=grid.crs,
+        min_angle_deg=engineering.min_crossing_angle_deg,
+        is_clear=is_clear,
+        min_leg_length_m=engineering.min_leg_length_m,
+        max_course_change_deg=engineering.max_course_change_deg,
         kp_origin=provisional.kp_origin,
     )
-    found = crossings.find_crossings(line, lines, crs=grid.crs, min_angle_deg=engineering.min_crossing_angle_deg,
-                                     kp_origin=provisional.kp_origin)
+    found = crossings.find_crossings(
+        line, lines, crs=grid.crs, min_angle_deg=engineering.min_crossing_angle_deg, kp_origin=provisional.kp_origin
+    )
     return EngineeredRoute(
-        line=line, crs=grid.crs, landfalls=ends, alter_courses=alter_course.alter_courses(line),
-        leg_violations=list(plan.violations), crossings=found, crossing_report=report,
+        line=line,
+        crs=grid.crs,
+        landfalls=ends,
+        alter_courses=alter_course.alter_courses(line),
+        leg_violations=list(plan.violations),
+        crossings=found,
+        crossing_report=report,
         routed_cost=_marine_cost(shapely.get_coordinates(routed), segment_cost, shore_vertices=0),
         final_cost=_marine_cost(shapely.get_coordinates(line), segment_cost, shore_vertices=3),
         stats={"vertices_routed": len(full.coords), "vertices_final": len(line.coords)},
@@ -135,28 +157,42 @@ def engineer_route(
 
 def _marine_cost(coords: np.ndarray, segment_cost: Any, *, shore_vertices: int) -> float:
     """Integrated cost of a polyline between its approach ends (the shore-end legs cross land on purpose)."""
-    marine = coords[shore_vertices: len(coords) - shore_vertices] if shore_vertices else coords
+    marine = coords[shore_vertices : len(coords) - shore_vertices] if shore_vertices else coords
     return float(sum(segment_cost(*marine[i], *marine[i + 1]) for i in range(len(marine) - 1)))
 
 
 def check_engineered_route(
-    route: EngineeredRoute, surface: CostSurface, slope: Raster, sectors: gpd.GeoDataFrame, allowed: list[str],
-    limits: Limits, engineering: Engineering,
+    route: EngineeredRoute,
+    surface: CostSurface,
+    slope: Raster,
+    sectors: gpd.GeoDataFrame,
+    allowed: list[str],
+    limits: Limits,
+    engineering: Engineering,
 ) -> list[CheckResult]:
     """The blocking checks of issue #5 (hard exclusions, slope limit, allowed sectors, crossing angles), plus the
     leg rules (minimum leg length, maximum course change) as a non-blocking check."""
     results = route_checks.check_route(
-        route.line, grid=surface.grid, hard_mask=surface.impassable, slope=slope, max_slope_deg=limits.max_slope_deg,
-        sectors=sectors, allowed_countries=allowed, crossings=route.crossings,
-        min_angle_deg=engineering.min_crossing_angle_deg, exempt=route.shore_ends,
+        route.line,
+        grid=surface.grid,
+        hard_mask=surface.impassable,
+        slope=slope,
+        max_slope_deg=limits.max_slope_deg,
+        sectors=sectors,
+        allowed_countries=allowed,
+        crossings=route.crossings,
+        min_angle_deg=engineering.min_crossing_angle_deg,
+        exempt=route.shore_ends,
         profile_interval_m=engineering.profile_interval_m,
     )
     legs = CheckResult(
-        "leg_rules", not route.leg_violations,
-        "; ".join(route.leg_violations) or
-        f"every leg >= {engineering.min_leg_length_m:.0f} m and every course change <= "
+        "leg_rules",
+        not route.leg_violations,
+        "; ".join(route.leg_violations)
+        or f"every leg >= {engineering.min_leg_length_m:.0f} m and every course change <= "
         f"{engineering.max_course_change_deg:.0f} deg",
-        {"alter_courses": len(route.alter_courses)}, blocking=False,
+        {"alter_courses": len(route.alter_courses)},
+        blocking=False,
     )
     return [*results, legs]
 
@@ -183,23 +219,36 @@ class RouteDeliverables:
             "profile_samples": len(self.profile),
             "max_depth_m": round(float(np.nanmax(self.profile["water_depth_m"])), 1),
             "max_slope_deg": round(float(np.nanmax(self.profile["slope_deg"])), 2),
-            "sector_lengths_km": self.sector_spans.groupby("country", dropna=False)["length_km"].sum().round(3)
-            .to_dict() if len(self.sector_spans) else {},
+            "sector_lengths_km": self.sector_spans.groupby("country", dropna=False)["length_km"]
+            .sum()
+            .round(3)
+            .to_dict()
+            if len(self.sector_spans)
+            else {},
         }
 
 
 def build_deliverables(
-    route: EngineeredRoute, depth: Raster, slope: Raster, sectors: gpd.GeoDataFrame, hazards: gpd.GeoDataFrame,
+    route: EngineeredRoute,
+    depth: Raster,
+    slope: Raster,
+    sectors: gpd.GeoDataFrame,
+    hazards: gpd.GeoDataFrame,
     engineering: Engineering,
 ) -> RouteDeliverables:
     """RPL (one row per A/C and event), KP points, profile every ``profile_interval_m``, sector-crossing report and
     the distance to the nearest hazard of each kind along the track."""
     line, origin = route.line_lonlat, route.kp_origin
     report = sectors_report.sector_crossing_report(line, sectors, kp_origin=origin)
-    events = [*route.landfalls[0].events(), *route.landfalls[1].events(),
-              *crossings.crossing_events(route.crossings), *sectors_report.sector_events(report)]
-    table = rpl.build_rpl(line, events, depth, slope, engineering, kp_origin=origin,
-                          min_cable_section_m=engineering.min_cable_section_m)
+    events = [
+        *route.landfalls[0].events(),
+        *route.landfalls[1].events(),
+        *crossings.crossing_events(route.crossings),
+        *sectors_report.sector_events(report),
+    ]
+    table = rpl.build_rpl(
+        line, events, depth, slope, engineering, kp_origin=origin, min_cable_section_m=engineering.min_cable_section_m
+    )
     profile = rpl.route_profile(line, depth, slope, engineering.profile_interval_m, kp_origin=origin)
     kps = rpl.kp_points(line, engineering.kp_interval_m, depth=depth, slope=slope, kp_origin=origin)
     proximity = sld.hazard_proximity(profile, hazards, crs=route.crs) if len(hazards) else None
@@ -212,10 +261,15 @@ def draw_straight_line_diagram(
     """The straight-line diagram of the scenario's route (depth against KP with events, cable types, sectors and
     hazard proximity)."""
     return sld.straight_line_diagram(
-        deliverables.profile, deliverables.rpl, proximity=deliverables.proximity,
+        deliverables.profile,
+        deliverables.rpl,
+        proximity=deliverables.proximity,
         sector_spans=deliverables.sector_spans,
         cable_types=[b.cable_type for b in scenario.engineering.cable_bands],
-        max_slope_deg=scenario.limits.max_slope_deg, title=scenario.title, scenario=scenario.name, date=date,
+        max_slope_deg=scenario.limits.max_slope_deg,
+        title=scenario.title,
+        scenario=scenario.name,
+        date=date,
         notes=(f"Scenario digest {scenario.digest()[:12]}",),
     )
 
@@ -257,14 +311,16 @@ def alternatives_layer(results: list[routing.RouteResult], surface: CostSurface)
     best = results[0].cost if results else np.nan
     for i, res in enumerate(results):
         sep = res.separation
-        rows.append({
-            "rank": getattr(res, "rank", i),
-            "cost": res.cost,
-            "cost_ratio": res.cost / best if best else np.nan,
-            "length_km": res.length_m / 1000.0,
-            "hausdorff_km": sep.hausdorff_m / 1000.0 if sep else 0.0,
-            "mean_separation_km": sep.mean_distance_m / 1000.0 if sep else 0.0,
-            "shared_pct": sep.shared_fraction * 100.0 if sep else 100.0,
-            "geometry": route_line(res, surface),
-        })
+        rows.append(
+            {
+                "rank": getattr(res, "rank", i),
+                "cost": res.cost,
+                "cost_ratio": res.cost / best if best else np.nan,
+                "length_km": res.length_m / 1000.0,
+                "hausdorff_km": sep.hausdorff_m / 1000.0 if sep else 0.0,
+                "mean_separation_km": sep.mean_distance_m / 1000.0 if sep else 0.0,
+                "shared_pct": sep.shared_fraction * 100.0 if sep else 100.0,
+                "geometry": route_line(res, surface),
+            }
+        )
     return gpd.GeoDataFrame(rows, geometry="geometry", crs=surface.grid.crs).to_crs(4326)

@@ -123,8 +123,18 @@ class Boundaries(_Strict):
 
 
 HazardKind = Literal[
-    "fault", "earthquake", "mud_volcano", "platform", "well", "pipeline", "cable", "wreck", "anchorage",
-    "shipping_lane", "port", "other",
+    "fault",
+    "earthquake",
+    "mud_volcano",
+    "platform",
+    "well",
+    "pipeline",
+    "cable",
+    "wreck",
+    "anchorage",
+    "shipping_lane",
+    "port",
+    "other",
 ]
 
 
@@ -164,7 +174,9 @@ class CostWeights(_Strict):
     slope_weight: float = Field(0.2, ge=0, description="extra cost per degree of seabed slope")
     hazard_weight: float = Field(1.0, ge=0, description="multiplier of every hazard rule's soft cost")
     shipping_weight: float = Field(0.5, ge=0, description="extra cost inside shipping lanes")
-    boundary_crossing_cost: float = Field(0.0, ge=0, description="extra cost per metre in the other landing state's sector")
+    boundary_crossing_cost: float = Field(
+        0.0, ge=0, description="extra cost per metre in the other landing state's sector"
+    )
 
 
 class Limits(_Strict):
@@ -193,12 +205,19 @@ class CableBand(_Strict):
 def _default_bands() -> list[CableBand]:
     return [
         CableBand(cable_type="DA (double armoured)", min_depth_m=0, max_depth_m=50, burial_depth_m=1.5, slack_pct=1.5),
-        CableBand(cable_type="SA (single armoured)", min_depth_m=50, max_depth_m=400, burial_depth_m=1.0,
-                  slack_pct=2.0),
-        CableBand(cable_type="LWP (lightweight protected)", min_depth_m=400, max_depth_m=1500, burial_depth_m=0.0,
-                  slack_pct=3.0),
-        CableBand(cable_type="LW (lightweight)", min_depth_m=1500, max_depth_m=12000, burial_depth_m=0.0,
-                  slack_pct=4.0),
+        CableBand(
+            cable_type="SA (single armoured)", min_depth_m=50, max_depth_m=400, burial_depth_m=1.0, slack_pct=2.0
+        ),
+        CableBand(
+            cable_type="LWP (lightweight protected)",
+            min_depth_m=400,
+            max_depth_m=1500,
+            burial_depth_m=0.0,
+            slack_pct=3.0,
+        ),
+        CableBand(
+            cable_type="LW (lightweight)", min_depth_m=1500, max_depth_m=12000, burial_depth_m=0.0, slack_pct=4.0
+        ),
     ]
 
 
@@ -276,7 +295,7 @@ class Scenario(_Strict):
             return self.analysis.crs
         lon = (self.start.lon_deg + self.end.lon_deg) / 2
         lat = (self.start.lat_deg + self.end.lat_deg) / 2
-        zone = int(math.floor((lon + 180) / 6)) + 1
+        zone = math.floor((lon + 180) / 6) + 1
         return f"EPSG:{32600 + zone if lat >= 0 else 32700 + zone}"
 
     def digest(self) -> str:

@@ -48,8 +48,17 @@ def test_cache_then_download_from_a_local_server(tmp_path: Path, monkeypatch) ->
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         url = f"http://127.0.0.1:{server.server_address[1]}/grid.tif"
-        src = Source("test_grid", "test", "raster", "grid.tif", url, "direct", "CC0", "me",
-                     sha256=catalogue.sha256_of(served / "grid.tif"))
+        src = Source(
+            "test_grid",
+            "test",
+            "raster",
+            "grid.tif",
+            url,
+            "direct",
+            "CC0",
+            "me",
+            sha256=catalogue.sha256_of(served / "grid.tif"),
+        )
         monkeypatch.setattr(catalogue, "load_catalogue", lambda: {"test_grid": src})
         cache = tmp_path / "cache"
         first = resolve("test_grid", mirror=None, cache=cache)

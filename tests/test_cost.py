@@ -23,8 +23,15 @@ def test_terms_follow_the_documented_formulas(utm_grid: GeoGrid) -> None:
     depth.data[0, 0] = 0.0  # shore: full shallow penalty
     depth.data[0, 1] = 15.0  # half-way to shallow_limit_m=30
     depth.data[0, 2] = 800.0  # half-way between deep_start 600 and deep_limit 1000
-    w = CostWeights(base=1.0, shallow_weight=2.0, shallow_limit_m=30, deep_weight=0.5, deep_start_m=600,
-                    deep_limit_m=1000, slope_weight=0.2)
+    w = CostWeights(
+        base=1.0,
+        shallow_weight=2.0,
+        shallow_limit_m=30,
+        deep_weight=0.5,
+        deep_start_m=600,
+        deep_limit_m=1000,
+        slope_weight=0.2,
+    )
     cs = build_cost_surface(depth, slope, sea, w, Limits())
     assert cs.terms["shallow"][0, 0] == pytest.approx(2.0)
     assert cs.terms["shallow"][0, 1] == pytest.approx(1.0)
@@ -43,8 +50,9 @@ def test_barriers_make_cells_impassable_and_are_reported(utm_grid: GeoGrid) -> N
     hard[6, 6] = True
     allowed = np.ones(utm_grid.shape, bool)
     allowed[7, 7] = False
-    cs = build_cost_surface(depth, slope, sea, CostWeights(), Limits(max_slope_deg=15), hazard_hard=hard,
-                            allowed_sector=allowed)
+    cs = build_cost_surface(
+        depth, slope, sea, CostWeights(), Limits(max_slope_deg=15), hazard_hard=hard, allowed_sector=allowed
+    )
     for cell in [(0, 0), (3, 3), (4, 4), (6, 6), (7, 7)]:
         assert np.isinf(cs.total[cell])
     summary = cs.summary()
@@ -56,8 +64,9 @@ def test_barriers_make_cells_impassable_and_are_reported(utm_grid: GeoGrid) -> N
 def test_hazard_and_shipping_weights(utm_grid: GeoGrid) -> None:
     depth, slope, sea = _inputs(utm_grid, slope=0.0)
     soft = {"fault": np.full(utm_grid.shape, 2.0), "shipping_lane": np.full(utm_grid.shape, 1.0)}
-    cs = build_cost_surface(depth, slope, sea, CostWeights(hazard_weight=0.5, shipping_weight=3.0), Limits(),
-                            hazard_soft=soft)
+    cs = build_cost_surface(
+        depth, slope, sea, CostWeights(hazard_weight=0.5, shipping_weight=3.0), Limits(), hazard_soft=soft
+    )
     assert cs.terms["hazards"][0, 0] == pytest.approx(1.0)
     assert cs.terms["shipping"][0, 0] == pytest.approx(3.0)
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import pickle
 import sqlite3
-from pathlib import Path
 
 import dagster as dg
 import geopandas as gpd
@@ -30,13 +29,16 @@ GEOD = Geod(ellps="WGS84")
 def run(tmp_path_factory: pytest.TempPathFactory) -> dict:
     root = tmp_path_factory.mktemp("e2e")
     resources = {
-        "settings": CorridorSettings(mirror_dir=str(mirror_dir()), cache_dir=str(root / "cache"),
-                                     output_dir=str(root / "published")),
+        "settings": CorridorSettings(
+            mirror_dir=str(mirror_dir()), cache_dir=str(root / "cache"), output_dir=str(root / "published")
+        ),
         "io_manager": CorridorIOManager(base_dir=str(root / "store")),
     }
     assets = list(defs.assets or [])
     result = dg.materialize(assets, partition_key=SCENARIO, resources=resources, raise_on_error=True)
-    checks = [e.asset_check_evaluation_data for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"]
+    checks = [
+        e.asset_check_evaluation_data for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"
+    ]
     return {"root": root, "result": result, "checks": checks}
 
 
@@ -47,8 +49,11 @@ def _load(run: dict, name: str):
 
 def test_run_succeeds_and_every_blocking_check_passes(run: dict) -> None:
     assert run["result"].success
-    failed = [(c.asset_key.to_user_string(), c.check_name, c.description) for c in run["checks"]
-              if not c.passed and c.severity == dg.AssetCheckSeverity.ERROR]
+    failed = [
+        (c.asset_key.to_user_string(), c.check_name, c.description)
+        for c in run["checks"]
+        if not c.passed and c.severity == dg.AssetCheckSeverity.ERROR
+    ]
     assert failed == []
     names = {c.check_name for c in run["checks"]}
     assert {"coverage", "partition", "route_clear_of_hard_exclusions", "crossing_angles"} <= names

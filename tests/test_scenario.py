@@ -26,7 +26,9 @@ def test_packaged_scenarios_load() -> None:
 def test_typo_names_the_key_and_the_fix() -> None:
     data = _default()
     data["routing"] = {"corridor_tolerence": 0.1}
-    with pytest.raises(ConfigError, match=r"routing\.corridor_tolerence: unknown key; did you mean 'corridor_tolerance'"):
+    with pytest.raises(
+        ConfigError, match=r"routing\.corridor_tolerence: unknown key; did you mean 'corridor_tolerance'"
+    ):
         parse_scenario(data, "my.yaml")
 
 
@@ -42,7 +44,7 @@ def test_bad_values_are_all_reported_at_once() -> None:
 def test_station_outside_area_is_refused() -> None:
     data = _default()
     data["landing_stations"][1]["lon_deg"] = 60.0
-    with pytest.raises(ConfigError, match="Aktau.*outside area_of_interest"):
+    with pytest.raises(ConfigError, match=r"Aktau.*outside area_of_interest"):
         parse_scenario(data, "my.yaml")
 
 
