@@ -30,15 +30,16 @@ import math
 import numpy as np
 from numba import njit
 
-from geodata.routing._kernels import ALLOWED, CODE_MASK, INF, SEED, SETTLED, _pop_root, _sift_up, prefetch
+from geodata.routing._kernels import ALLOWED, CODE_MASK, INF, SEED, SETTLED, _pop_root, _sift_up, hnorm, prefetch
 '''
 
 DOC = '''    """Label-setting search ({n}-neighbourhood) on the window ``cost[wr0:wr0+H, wc0:wc0+W]``,
     ``H, W = state.shape``.
 
     ``seeds`` are window-relative (K, 2) cells at distance 0. With ``goal_r >= 0`` the search stops when the goal
-    is settled and, when ``hscale > 0``, orders the open list by the A* key ``dist + hscale * euclidean metres to
-    the goal`` (``hscale`` <= the cheapest passable cost makes the bound consistent, so the result stays exact);
+    is settled and, when ``hscale > 0``, orders the open list by the A* key ``dist + hscale * hnorm(offset to the
+    goal)`` (``hnorm`` <= euclidean metres and ``hscale`` <= the cheapest passable cost make the bound consistent,
+    so the result stays exact);
     with ``goal_r < 0`` it settles every reachable cell. With ``restrict`` only cells whose state has the ALLOWED
     bit are entered.
 
@@ -100,7 +101,7 @@ def generate_one(n: int) -> str:
     a("        if (state[r, c] & CODE_MASK) != 0:")
     a("            continue")
     a("        state[r, c] = (state[r, c] & ALLOWED) | SEED")
-    a("        key = hscale * math.sqrt(((r - goal_r) * dy) ** 2 + ((c - goal_c) * dx) ** 2) if use_h else 0.0")
+    a("        key = hscale * hnorm(r - goal_r, c - goal_c, dy, dx) if use_h else 0.0")
     a("        _sift_up(hk, hv, pos_of, size, key, r * W + c)")
     a("        size += 1")
     a("    peak = size")
@@ -132,7 +133,7 @@ def generate_one(n: int) -> str:
     a("        if r == goal_r and c == goal_c:")
     a("            found = True")
     a("            break")
-    a("        d = kv - hscale * math.sqrt(((r - goal_r) * dy) ** 2 + ((c - goal_c) * dx) ** 2) if use_h else kv")
+    a("        d = kv - hscale * hnorm(r - goal_r, c - goal_c, dy, dx) if use_h else kv")
     a("        dist[r, c] = d  # the slot held the heap position while the cell was open")
     a("        ar = wr0 + r")
     a("        ac = wc0 + c")
@@ -174,7 +175,7 @@ def generate_one(n: int) -> str:
     a("                continue")
     a("            key = d + w")
     a("            if use_h:")
-    a("                key += hscale * math.sqrt(((rr - goal_r) * dy) ** 2 + ((cc - goal_c) * dx) ** 2)")
+    a("                key += hscale * hnorm(rr - goal_r, cc - goal_c, dy, dx)")
     a("            u = rr * W + cc")
     a("            is_open = (s2 & CODE_MASK) != 0")
     a("            if is_open and key >= hk[pos_of[u]]:")

@@ -13,7 +13,7 @@ import math
 import numpy as np
 from numba import njit
 
-from geodata.routing._kernels import ALLOWED, CODE_MASK, INF, SEED, SETTLED, _pop_root, _sift_up, prefetch
+from geodata.routing._kernels import ALLOWED, CODE_MASK, INF, SEED, SETTLED, _pop_root, _sift_up, hnorm, prefetch
 
 
 MDR_8 = np.array([-1, -1, -1, 0, 1, 1, 1, 0], np.int64)
@@ -26,8 +26,9 @@ def search_8(cost, wr0, wc0, state, dist, pos_of, hk, hv, seeds, goal_r, goal_c,
     ``H, W = state.shape``.
 
     ``seeds`` are window-relative (K, 2) cells at distance 0. With ``goal_r >= 0`` the search stops when the goal
-    is settled and, when ``hscale > 0``, orders the open list by the A* key ``dist + hscale * euclidean metres to
-    the goal`` (``hscale`` <= the cheapest passable cost makes the bound consistent, so the result stays exact);
+    is settled and, when ``hscale > 0``, orders the open list by the A* key ``dist + hscale * hnorm(offset to the
+    goal)`` (``hnorm`` <= euclidean metres and ``hscale`` <= the cheapest passable cost make the bound consistent,
+    so the result stays exact);
     with ``goal_r < 0`` it settles every reachable cell. With ``restrict`` only cells whose state has the ALLOWED
     bit are entered.
 
@@ -58,7 +59,7 @@ def search_8(cost, wr0, wc0, state, dist, pos_of, hk, hv, seeds, goal_r, goal_c,
         if (state[r, c] & CODE_MASK) != 0:
             continue
         state[r, c] = (state[r, c] & ALLOWED) | SEED
-        key = hscale * math.sqrt(((r - goal_r) * dy) ** 2 + ((c - goal_c) * dx) ** 2) if use_h else 0.0
+        key = hscale * hnorm(r - goal_r, c - goal_c, dy, dx) if use_h else 0.0
         _sift_up(hk, hv, pos_of, size, key, r * W + c)
         size += 1
     peak = size
@@ -90,7 +91,7 @@ def search_8(cost, wr0, wc0, state, dist, pos_of, hk, hv, seeds, goal_r, goal_c,
         if r == goal_r and c == goal_c:
             found = True
             break
-        d = kv - hscale * math.sqrt(((r - goal_r) * dy) ** 2 + ((c - goal_c) * dx) ** 2) if use_h else kv
+        d = kv - hscale * hnorm(r - goal_r, c - goal_c, dy, dx) if use_h else kv
         dist[r, c] = d  # the slot held the heap position while the cell was open
         ar = wr0 + r
         ac = wc0 + c
@@ -144,7 +145,7 @@ def search_8(cost, wr0, wc0, state, dist, pos_of, hk, hv, seeds, goal_r, goal_c,
                 continue
             key = d + w
             if use_h:
-                key += hscale * math.sqrt(((rr - goal_r) * dy) ** 2 + ((cc - goal_c) * dx) ** 2)
+                key += hscale * hnorm(rr - goal_r, cc - goal_c, dy, dx)
             u = rr * W + cc
             is_open = (s2 & CODE_MASK) != 0
             if is_open and key >= hk[pos_of[u]]:
@@ -170,8 +171,9 @@ def search_16(cost, wr0, wc0, state, dist, pos_of, hk, hv, seeds, goal_r, goal_c
     ``H, W = state.shape``.
 
     ``seeds`` are window-relative (K, 2) cells at distance 0. With ``goal_r >= 0`` the search stops when the goal
-    is settled and, when ``hscale > 0``, orders the open list by the A* key ``dist + hscale * euclidean metres to
-    the goal`` (``hscale`` <= the cheapest passable cost makes the bound consistent, so the result stays exact);
+    is settled and, when ``hscale > 0``, orders the open list by the A* key ``dist + hscale * hnorm(offset to the
+    goal)`` (``hnorm`` <= euclidean metres and ``hscale`` <= the cheapest passable cost make the bound consistent,
+    so the result stays exact);
     with ``goal_r < 0`` it settles every reachable cell. With ``restrict`` only cells whose state has the ALLOWED
     bit are entered.
 
@@ -202,7 +204,7 @@ def search_16(cost, wr0, wc0, state, dist, pos_of, hk, hv, seeds, goal_r, goal_c
         if (state[r, c] & CODE_MASK) != 0:
             continue
         state[r, c] = (state[r, c] & ALLOWED) | SEED
-        key = hscale * math.sqrt(((r - goal_r) * dy) ** 2 + ((c - goal_c) * dx) ** 2) if use_h else 0.0
+        key = hscale * hnorm(r - goal_r, c - goal_c, dy, dx) if use_h else 0.0
         _sift_up(hk, hv, pos_of, size, key, r * W + c)
         size += 1
     peak = size
@@ -234,7 +236,7 @@ def search_16(cost, wr0, wc0, state, dist, pos_of, hk, hv, seeds, goal_r, goal_c
         if r == goal_r and c == goal_c:
             found = True
             break
-        d = kv - hscale * math.sqrt(((r - goal_r) * dy) ** 2 + ((c - goal_c) * dx) ** 2) if use_h else kv
+        d = kv - hscale * hnorm(r - goal_r, c - goal_c, dy, dx) if use_h else kv
         dist[r, c] = d  # the slot held the heap position while the cell was open
         ar = wr0 + r
         ac = wc0 + c
@@ -320,7 +322,7 @@ def search_16(cost, wr0, wc0, state, dist, pos_of, hk, hv, seeds, goal_r, goal_c
                 continue
             key = d + w
             if use_h:
-                key += hscale * math.sqrt(((rr - goal_r) * dy) ** 2 + ((cc - goal_c) * dx) ** 2)
+                key += hscale * hnorm(rr - goal_r, cc - goal_c, dy, dx)
             u = rr * W + cc
             is_open = (s2 & CODE_MASK) != 0
             if is_open and key >= hk[pos_of[u]]:
@@ -346,8 +348,9 @@ def search_32(cost, wr0, wc0, state, dist, pos_of, hk, hv, seeds, goal_r, goal_c
     ``H, W = state.shape``.
 
     ``seeds`` are window-relative (K, 2) cells at distance 0. With ``goal_r >= 0`` the search stops when the goal
-    is settled and, when ``hscale > 0``, orders the open list by the A* key ``dist + hscale * euclidean metres to
-    the goal`` (``hscale`` <= the cheapest passable cost makes the bound consistent, so the result stays exact);
+    is settled and, when ``hscale > 0``, orders the open list by the A* key ``dist + hscale * hnorm(offset to the
+    goal)`` (``hnorm`` <= euclidean metres and ``hscale`` <= the cheapest passable cost make the bound consistent,
+    so the result stays exact);
     with ``goal_r < 0`` it settles every reachable cell. With ``restrict`` only cells whose state has the ALLOWED
     bit are entered.
 
@@ -378,7 +381,7 @@ def search_32(cost, wr0, wc0, state, dist, pos_of, hk, hv, seeds, goal_r, goal_c
         if (state[r, c] & CODE_MASK) != 0:
             continue
         state[r, c] = (state[r, c] & ALLOWED) | SEED
-        key = hscale * math.sqrt(((r - goal_r) * dy) ** 2 + ((c - goal_c) * dx) ** 2) if use_h else 0.0
+        key = hscale * hnorm(r - goal_r, c - goal_c, dy, dx) if use_h else 0.0
         _sift_up(hk, hv, pos_of, size, key, r * W + c)
         size += 1
     peak = size
@@ -410,7 +413,7 @@ def search_32(cost, wr0, wc0, state, dist, pos_of, hk, hv, seeds, goal_r, goal_c
         if r == goal_r and c == goal_c:
             found = True
             break
-        d = kv - hscale * math.sqrt(((r - goal_r) * dy) ** 2 + ((c - goal_c) * dx) ** 2) if use_h else kv
+        d = kv - hscale * hnorm(r - goal_r, c - goal_c, dy, dx) if use_h else kv
         dist[r, c] = d  # the slot held the heap position while the cell was open
         ar = wr0 + r
         ac = wc0 + c
@@ -584,7 +587,7 @@ def search_32(cost, wr0, wc0, state, dist, pos_of, hk, hv, seeds, goal_r, goal_c
                 continue
             key = d + w
             if use_h:
-                key += hscale * math.sqrt(((rr - goal_r) * dy) ** 2 + ((cc - goal_c) * dx) ** 2)
+                key += hscale * hnorm(rr - goal_r, cc - goal_c, dy, dx)
             u = rr * W + cc
             is_open = (s2 & CODE_MASK) != 0
             if is_open and key >= hk[pos_of[u]]:
