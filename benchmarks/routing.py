@@ -126,7 +126,7 @@ def worker(args: argparse.Namespace) -> None:
         r = least_cost_path(cost, s, g, cell_size=cs)
         wall = time.perf_counter() - t0
         out.update(path=r.path.tolist(), settled=r.cells_settled, search_s=r.timings["search"],
-                   graph_cost=r.graph_cost)  # fmt: skip
+                   graph_cost=r.graph_cost, astar=r.stats["astar"])  # fmt: skip
     elif args.method == "coarse":
         r = least_cost_path(cost, s, g, cell_size=cs, coarse_factor=args.factor)
         wall = time.perf_counter() - t0
@@ -250,15 +250,16 @@ def main() -> None:
             fmm = res.get("fmm", {}).get("fmm_cost")
             mcp = res.get("mcp", {}).get("cost")
             eng = res.get("engine", {}).get("cost")
-            names = {"engine": "engine (d16 A* + refine)", "coarse": f"engine coarse-to-fine f={args.factor}",
+            search = "A*" if res.get("engine", {}).get("astar") else "Dijkstra"
+            names = {"engine": f"engine (d16 {search} + refine)", "coarse": f"engine coarse-to-fine f={args.factor}",
                      "mcp": "skimage MCP_Geometric (8-conn)", "fmm": "skfmm travel_time (order 2)"}  # fmt: skip
             for method, r in res.items():
                 if "error" in r:
-                    rows.append([f"{n * n / 1e6:.0f}M", names[method], "ERROR " + " ".join(r["error"])])
+                    rows.append([f"{n * n / 1e6:.3g}M", names[method], "ERROR " + " ".join(r["error"])])
                     continue
                 c = r.get("cost", r.get("fmm_cost"))
                 row = [
-                    f"{n * n / 1e6:.0f}M",
+                    f"{n * n / 1e6:.3g}M",
                     names[method],
                     f"{r['wall_s']:.2f}",
                     f"{n * n / r['wall_s'] / 1e6:.2f}",
