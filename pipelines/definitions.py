@@ -9,7 +9,6 @@ import dagster as dg
 
 from assets import derive, ingest, publish
 from pipelines.io_managers import CorridorIOManager
-from pipelines.partitions import scenario_partitions
 from pipelines.resources import settings_from_env
 from pipelines.sensors import build_scenario_sensor
 
@@ -19,13 +18,11 @@ all_checks = dg.load_asset_checks_from_modules([ingest, derive, publish])
 corridor_job = dg.define_asset_job(
     "corridor_job",
     selection=dg.AssetSelection.all(),
-    partitions_def=scenario_partitions,
     description="Ingest, derive and publish the corridor of one scenario (partition).",
 )
 ingest_job = dg.define_asset_job(
     "ingest_job",
     selection=dg.AssetSelection.groups("ingest_bathymetry", "ingest_boundaries", "ingest_hazards"),
-    partitions_def=scenario_partitions,
     description="Only the ingest stage: read, check and normalise the inputs of one scenario.",
 )
 
