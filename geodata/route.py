@@ -145,7 +145,7 @@ def engineer_route(
         line=line,
         crs=grid.crs,
         landfalls=ends,
-        alter_courses=alter_course.alter_courses(line),
+        alter_courses=alter_course.alter_courses(line)[2:-2],  # BMH and shore crossing are landfall events
         leg_violations=list(plan.violations),
         crossings=found,
         crossing_report=report,
