@@ -7,10 +7,11 @@ Nothing here validates its inputs: the public functions in :mod:`geodata.routing
   ``[i-1/2, i+1/2] x [j-1/2, j+1/2]``;
 * a cost value ``v`` is passable when ``v < inf`` (NaN and +inf are walls); costs were checked non-negative;
 * per-cell search state is one ``uint8``: bits 0-5 hold the move that reached the cell plus one (0 = never reached,
-  63 = a seed), bit 6 marks cells a restricted search may enter, bit 7 marks settled cells. Distances
-  (``float64``) and open-list slots (``int32``) are only read where the state says the cell was reached, so
-  untouched pages of the (lazily zeroed) state and of the uninitialised distance and slot arrays never become
-  resident: 13 bytes per cell at most, and only over the part of the grid the search reaches.
+  63 = a seed), bit 6 marks cells a restricted search may enter, bit 7 marks settled cells. One 8-byte slot per
+  cell holds the open-list position of an open cell (int64 view) and the distance of a settled one (float64); it
+  is only read where the state says the cell was reached, so untouched pages of the (lazily zeroed) state and of
+  the uninitialised slot array never become resident: 9 bytes per cell reached, plus 12 bytes per open-list
+  entry (see the generated searches in ``_search_gen.py``).
 """
 
 from __future__ import annotations

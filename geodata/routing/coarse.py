@@ -7,9 +7,9 @@
    cannot be reached inside the band (a passage the coarse grid saw does not exist), double the band and retry.
 
 The fine search allocates its state over the band's bounding box but touches only band cells, so its resident
-memory is ~13 bytes per band cell plus one byte per bounding-box cell, and its time is proportional to the band.
-The price is optimality: the route is the best one inside the band. ``least_cost_path(..., verify_coarse=True)``
-also runs the full search and reports the relative excess.
+memory is ~9 bytes per band cell (at 4 KiB-page granularity), and its time is proportional to the band. The
+price is optimality: the route is the best one inside the band. ``least_cost_path(..., verify_coarse=True)`` also
+runs the full search and reports the relative excess.
 """
 
 from __future__ import annotations

@@ -100,7 +100,7 @@ def least_cost_corridor(
 
     Notes
     -----
-    Peak extra memory: 4 bytes per cell (``A``, float32) + 13 bytes per cell (the running search) + 1 byte (mask);
+    Peak extra memory: 4 bytes per cell (``A``, float32) + 9 bytes per cell (the running search) + 1 byte (mask);
     ``through_cost`` reuses ``A``'s buffer.
     """
     if not (np.isfinite(tolerance) and tolerance >= 0):
