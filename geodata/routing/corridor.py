@@ -29,7 +29,8 @@ class CorridorResult:
     ----------
     mask : numpy.ndarray
         bool raster, True where the cheapest route constrained to pass through the cell costs at most
-        ``threshold``; it always contains every cell the optimal ``route`` crosses.
+        ``threshold`` (up to float32 rounding of ``through_cost``, 1e-6 relative); it always contains every cell
+        of the optimal graph route and every cell the refined ``route`` crosses.
     through_cost : numpy.ndarray
         float32 raster ``A + B``: accumulated cost from the start plus accumulated cost from the goal, i.e. the
         cost of the cheapest graph route through each cell (+inf where unreachable).
@@ -123,7 +124,9 @@ def least_cost_corridor(
     K.add_settled_surface(res.state, res.dist, through)
     del res
     threshold = (1.0 + float(tolerance)) * optimum
-    mask = through <= np.float32(threshold)
+    # A + B is stored in float32: allow its rounding (a few ulp) so that tolerance=0 keeps every optimal cell
+    mask = through <= np.float32(threshold * (1.0 + 1e-6))
+    mask[cells[:, 0], cells[:, 1]] = True  # the optimal graph route itself, whatever the rounding
     reached = int(np.count_nonzero(np.isfinite(through)))
     route = finish_route(surface, cells, s, g, f"d{table.n}", reached, refine, {}, {})
     mark = np.zeros(surface.shape, np.uint8)
