@@ -40,6 +40,10 @@ from geodata.styles import raster_qml
 
 GEOD = Geod(ellps="WGS84")
 
+# Vector layers left out of the web map's tiles: A/Cs are already RPL rows, the 100 m profile samples would only
+# crowd the KP points, and sector-crossing positions are RPL rows too.
+NOT_TILED = frozenset({"alter_courses", "route_profile", "sector_crossings"})
+
 # Land (negative depth = height above the Caspian surface) in browns, water from pale to deep blue; the break sits at
 # the waterline so low-lying land (the Caspian Depression) never looks like sea.
 BATHYMETRY_STOPS: list[tuple[float, str]] = [
@@ -273,20 +277,7 @@ def build_publication(folder: Path, content: PublicationContent) -> dict[str, An
     tile_dir = folder / "tiles"
     tile_dir.mkdir(exist_ok=True)
     pub = sc.publish
-    wanted = [
-        "route",
-        "corridor",
-        "kp_points",
-        "rpl",
-        "crossings",
-        "hazards",
-        "seabed_sectors",
-        "boundary_lines",
-        "territorial_waters",
-        "landing_stations",
-        "route_alternatives",
-    ]
-    prepared = prepare_layers({k: v for k, v in layers.items() if k in wanted and len(v)})
+    prepared = prepare_layers({k: v for k, v in layers.items() if k not in NOT_TILED and len(v)})
     ext = pub.tile_format
     vec = tiles.write_vector_tiles(
         prepared,
