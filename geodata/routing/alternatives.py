@@ -15,11 +15,9 @@ import numpy as np
 from geodata.routing.core import (
     RouteResult,
     Separation,
-    as_point,
-    check_passable,
     least_cost_path,
     path_length,
-    prepare,
+    prepare_route,
     refine_path,
 )
 
@@ -140,11 +138,7 @@ def alternative_routes(
         raise ValueError(f"k={k!r} must be at least 1")
     if not 0.0 <= max_shared < 1.0:
         raise ValueError(f"max_shared={max_shared!r} must be a fraction in [0, 1)")
-    surface = prepare(cost, cell_size)
-    s = as_point(start, surface.shape, "start")
-    g = as_point(goal, surface.shape, "goal")
-    check_passable(surface, s, "start")
-    check_passable(surface, g, "goal")
+    surface, s, g = prepare_route(cost, cell_size, start, goal)
     cs = (surface.dy, surface.dx)
     best = least_cost_path(surface.cost, s, g, cell_size=cs, method=method, neighbourhood=neighbourhood)
     routes = [best]

@@ -277,6 +277,16 @@ def check_passable(surface: Surface, p: Point, name: str) -> None:
     raise PointImpassable(f"{name}=(row {p[0]}, col {p[1]}) lies on an impassable cell (cost {v!r}); {hint}")
 
 
+def prepare_route(cost: Any, cell_size: Any, start: Any, goal: Any) -> tuple[Surface, Point, Point]:
+    """Validate a cost surface and both end cells of a route (inside the grid, passable) in one place."""
+    surface = prepare(cost, cell_size)
+    s = as_point(start, surface.shape, "start")
+    g = as_point(goal, surface.shape, "goal")
+    check_passable(surface, s, "start")
+    check_passable(surface, g, "goal")
+    return surface, s, g
+
+
 def unreachable_error(surface: Surface, start: Point, goal: Point) -> GoalUnreachable:
     """A :class:`GoalUnreachable` naming the connected components of start and goal."""
     from scipy import ndimage
@@ -479,11 +489,7 @@ def least_cost_path(
     """
     t0 = time.perf_counter()
     table = table_for(method, neighbourhood)
-    surface = prepare(cost, cell_size)
-    s = as_point(start, surface.shape, "start")
-    g = as_point(goal, surface.shape, "goal")
-    check_passable(surface, s, "start")
-    check_passable(surface, g, "goal")
+    surface, s, g = prepare_route(cost, cell_size, start, goal)
     timings = {"validate": time.perf_counter() - t0}
     name = f"d{table.n}"
     if heuristic is None:

@@ -11,10 +11,8 @@ from geodata.routing import _kernels as K
 from geodata.routing.core import (
     RouteResult,
     as_cell_size,
-    as_point,
-    check_passable,
     finish_route,
-    prepare,
+    prepare_route,
     run_search,
     table_for,
     unreachable_error,
@@ -107,11 +105,7 @@ def least_cost_corridor(
     if not (np.isfinite(tolerance) and tolerance >= 0):
         raise ValueError(f"tolerance={tolerance!r} must be a non-negative fraction such as 0.05")
     table = table_for(method, neighbourhood)
-    surface = prepare(cost, cell_size)
-    s = as_point(start, surface.shape, "start")
-    g = as_point(goal, surface.shape, "goal")
-    check_passable(surface, s, "start")
-    check_passable(surface, g, "goal")
+    surface, s, g = prepare_route(cost, cell_size, start, goal)
     res = run_search(surface, table, np.array([s]), None, heuristic=False)
     if not res.state[g] & K.SETTLED:
         raise unreachable_error(surface, s, g)
