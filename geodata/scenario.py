@@ -349,16 +349,22 @@ def parse_scenario(data: dict[str, Any], origin: str = "<dict>") -> Scenario:
         raise ConfigError(_format_errors(exc, origin)) from None
 
 
+@lru_cache(maxsize=64)
+def _parse_text(text: str, origin: str, expected_name: str) -> Scenario:
+    """Validate a scenario file's text; cached on the text, so an edited file is parsed again."""
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"scenario {origin} is not valid YAML: {exc}") from None
+    scenario = parse_scenario(data, origin)
+    if scenario.name != expected_name:
+        raise ConfigError(f"scenario {origin} has name '{scenario.name}'; rename the file or the name so they agree")
+    return scenario
+
+
 def load_scenario_file(path: str | Path) -> Scenario:
     path = Path(path)
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"scenario {path} is not valid YAML: {exc}") from None
-    scenario = parse_scenario(data, str(path))
-    if scenario.name != path.stem:
-        raise ConfigError(f"scenario {path} has name '{scenario.name}'; rename the file or the name so they agree")
-    return scenario
+    return _parse_text(path.read_text(encoding="utf-8"), str(path), path.stem)
 
 
 def scenario_files() -> dict[str, Path | Any]:
@@ -381,21 +387,6 @@ def scenario_names() -> list[str]:
     return list(scenario_files())
 
 
-@lru_cache(maxsize=64)
-def _load_cached(name: str, key: str) -> Scenario:
-    files = scenario_files()
-    entry = files[name]
-    text = entry.read_text(encoding="utf-8")
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"scenario {entry} is not valid YAML: {exc}") from None
-    scenario = parse_scenario(data, str(entry))
-    if scenario.name != name:
-        raise ConfigError(f"scenario file {entry} has name '{scenario.name}'; rename the file or the name")
-    return scenario
-
-
 def load_scenario(name: str = DEFAULT_SCENARIO) -> Scenario:
     """Load a scenario by name (packaged or from ``CORRIDOR_SCENARIOS``), or by path to a YAML file."""
     if name.endswith((".yaml", ".yml")) or os.sep in name:
@@ -409,4 +400,4 @@ def load_scenario(name: str = DEFAULT_SCENARIO) -> Scenario:
             f"{SCENARIOS_ENV} at it to define your own."
         )
     entry = files[name]
-    return _load_cached(name, entry.read_text(encoding="utf-8"))
+    return _parse_text(entry.read_text(encoding="utf-8"), str(entry), name)
