@@ -25,13 +25,9 @@ def scenario_of(context: dg.AssetExecutionContext, settings: CorridorSettings) -
 def _value(v: Any) -> Any:
     if isinstance(v, dg.MetadataValue):
         return v
-    if isinstance(v, np.generic):
-        v = v.item()
-    if isinstance(v, float) and not math.isfinite(v):
-        return str(v)
     if isinstance(v, (Mapping, list, tuple)):
         return dg.MetadataValue.json(_jsonable(v))
-    return v
+    return _jsonable(v)
 
 
 def _jsonable(v: Any) -> Any:

@@ -30,30 +30,22 @@ class CorridorIOManager(dg.ConfigurableIOManager):
     def handle_output(self, context: dg.OutputContext, obj: Any) -> None:
         if obj is None:
             return
-        if isinstance(obj, Raster):
-            path = self._path(context, ".tif")
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tif.part")
-            os.close(fd)
-            try:
+        suffix, stale = (".tif", ".pickle") if isinstance(obj, Raster) else (".pickle", ".tif")
+        path = self._path(context, suffix)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=f"{suffix}.part")
+        os.close(fd)
+        try:
+            if isinstance(obj, Raster):
                 obj.write(tmp)
-                os.replace(tmp, path)
-            finally:
-                if os.path.exists(tmp):
-                    os.unlink(tmp)
-            self._remove(context, ".pickle")
-        else:
-            path = self._path(context, ".pickle")
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".pickle.part")
-            try:
-                with os.fdopen(fd, "wb") as fh:
+            else:
+                with open(tmp, "wb") as fh:
                     pickle.dump(obj, fh, protocol=pickle.HIGHEST_PROTOCOL)
-                os.replace(tmp, path)
-            finally:
-                if os.path.exists(tmp):
-                    os.unlink(tmp)
-            self._remove(context, ".tif")
+            os.replace(tmp, path)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+        self._remove(context, stale)
         context.add_output_metadata({"stored_at": dg.MetadataValue.path(str(path.resolve()))})
 
     def _remove(self, context: dg.OutputContext, suffix: str) -> None:
