@@ -33,7 +33,7 @@ from geodata.gpkg import (
     write_gpkg,
 )
 from geodata.grid import Raster
-from geodata.publish import combine_licences, input_record
+from geodata.publish import LicenceTerms, combine_licences, input_record
 from geodata.route import EngineeredRoute, RouteDeliverables
 from geodata.scenario import Scenario
 from geodata.styles import raster_qml
@@ -202,8 +202,14 @@ def _publishable(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     return out.rename_geometry("geometry") if out.geometry.name != "geometry" else out
 
 
-def layer_metadata(content: PublicationContent, names: Sequence[str]) -> dict[str, LayerMeta]:
-    terms = combine_licences([input_record(s) for s in content.inputs]) if content.inputs else None
+def licence_terms(content: PublicationContent) -> LicenceTerms | None:
+    """The licence terms the publication inherits from its inputs (None when no input is recorded)."""
+    return combine_licences([input_record(s) for s in content.inputs]) if content.inputs else None
+
+
+def layer_metadata(
+    content: PublicationContent, names: Sequence[str], terms: LicenceTerms | None
+) -> dict[str, LayerMeta]:
     licence = terms.statement if terms is not None else ""
     attribution = terms.attribution if terms is not None else ""
     sc = content.scenario
@@ -240,7 +246,8 @@ def build_publication(folder: Path, content: PublicationContent) -> dict[str, An
     ``sector_crossings.csv``, ``straight_line_diagram.png/.pdf``, ``tiles/*.pmtiles`` and the web map."""
     sc = content.scenario
     layers = vector_layers(content)
-    meta = layer_metadata(content, [*prepare_layers(layers), "bathymetry", "cost"])
+    terms = licence_terms(content)
+    meta = layer_metadata(content, [*prepare_layers(layers), "bathymetry", "cost"], terms)
     cost_raster = content.cost.raster("total")
     rasters = {
         "bathymetry": RasterLayer(
@@ -301,7 +308,6 @@ def build_publication(folder: Path, content: PublicationContent) -> dict[str, An
         name="cost",
         tile_format=ext,
     )
-    terms = combine_licences([input_record(s) for s in content.inputs]) if content.inputs else None
     webmap.write_webmap(
         folder,
         title=sc.title,

@@ -71,6 +71,12 @@ def route_line(result: routing.RouteResult, surface: CostSurface) -> LineString:
     return LineString(routing.path_xy(result.path, surface.grid.transform))
 
 
+def kp_origin(first: landfall.Landfall, crs: Any) -> tuple[float, float]:
+    """KP 0 of a route: the beach manhole of its first landfall (WGS84 lon, lat)."""
+    lon, lat = Transformer.from_crs(crs, "EPSG:4326", always_xy=True).transform(*first.beach_manhole_xy)
+    return (float(lon), float(lat))
+
+
 # -- engineering -----------------------------------------------------------------------------------------------------
 @dataclass
 class EngineeredRoute:
@@ -94,10 +100,7 @@ class EngineeredRoute:
     @property
     def kp_origin(self) -> tuple[float, float]:
         """KP 0: the first beach manhole (WGS84 lon, lat)."""
-        lon, lat = Transformer.from_crs(self.crs, "EPSG:4326", always_xy=True).transform(
-            *self.landfalls[0].beach_manhole_xy
-        )
-        return (float(lon), float(lat))
+        return kp_origin(self.landfalls[0], self.crs)
 
     @property
     def shore_ends(self) -> Any:
@@ -127,7 +130,7 @@ def engineer_route(
         keep=landfall.landfall_keep_indices(full),
     )
     lines = crossings.crossable_lines(hazards)
-    provisional = EngineeredRoute(plan.line, grid.crs, ends, [], [], gpd.GeoDataFrame(), pd.DataFrame(), 0.0, 0.0)
+    origin = kp_origin(ends[0], grid.crs)
     line, report = crossings.enforce_crossing_angles(
         plan.line,
         lines,
@@ -136,10 +139,10 @@ def engineer_route(
         is_clear=is_clear,
         min_leg_length_m=engineering.min_leg_length_m,
         max_course_change_deg=engineering.max_course_change_deg,
-        kp_origin=provisional.kp_origin,
+        kp_origin=origin,
     )
     found = crossings.find_crossings(
-        line, lines, crs=grid.crs, min_angle_deg=engineering.min_crossing_angle_deg, kp_origin=provisional.kp_origin
+        line, lines, crs=grid.crs, min_angle_deg=engineering.min_crossing_angle_deg, kp_origin=origin
     )
     return EngineeredRoute(
         line=line,
