@@ -74,6 +74,15 @@ def segment_cells(
     return rows, cols, seg[keep]
 
 
+def _cells_on_grid(
+    grid: GeoGrid, x0: float, y0: float, x1: float, y1: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """:func:`segment_cells` of a segment, or None when the segment leaves the grid."""
+    rows, cols, lengths = segment_cells(grid, x0, y0, x1, y1)
+    inside = (rows >= 0) & (rows < grid.shape[0]) & (cols >= 0) & (cols < grid.shape[1])
+    return (rows, cols, lengths) if inside.all() else None
+
+
 def mask_clearance(mask: np.ndarray, grid: GeoGrid) -> IsClear:
     """An ``is_clear(x0, y0, x1, y1)`` test: True when no cell the segment passes through is True in ``mask``.
 
@@ -84,11 +93,8 @@ def mask_clearance(mask: np.ndarray, grid: GeoGrid) -> IsClear:
         raise InputDataError(f"hard mask of shape {mask.shape} does not match the grid {grid.shape}")
 
     def is_clear(x0: float, y0: float, x1: float, y1: float) -> bool:
-        rows, cols, _ = segment_cells(grid, x0, y0, x1, y1)
-        inside = (rows >= 0) & (rows < grid.shape[0]) & (cols >= 0) & (cols < grid.shape[1])
-        if not inside.all():
-            return False
-        return not bool(mask[rows, cols].any())
+        cells = _cells_on_grid(grid, x0, y0, x1, y1)
+        return cells is not None and not bool(mask[cells[0], cells[1]].any())
 
     return is_clear
 
@@ -101,10 +107,10 @@ def grid_segment_cost(cost: np.ndarray, grid: GeoGrid) -> SegmentCost:
         raise InputDataError(f"cost grid of shape {cost.shape} does not match the grid {grid.shape}")
 
     def segment_cost(x0: float, y0: float, x1: float, y1: float) -> float:
-        rows, cols, lengths = segment_cells(grid, x0, y0, x1, y1)
-        inside = (rows >= 0) & (rows < grid.shape[0]) & (cols >= 0) & (cols < grid.shape[1])
-        if not inside.all():
+        cells = _cells_on_grid(grid, x0, y0, x1, y1)
+        if cells is None:
             return math.inf
+        rows, cols, lengths = cells
         values = cost[rows, cols]
         if not np.isfinite(values).all():
             return math.inf
