@@ -9,12 +9,9 @@ from typing import Any
 import dagster as dg
 import numpy as np
 
+from assets.config import CorridorSettings
 from geodata.checks import as_check
 from geodata.scenario import Scenario
-from pipelines.partitions import scenario_partitions
-from pipelines.resources import CorridorSettings
-
-PARTITIONS = scenario_partitions
 
 
 def scenario_of(context: dg.AssetExecutionContext, settings: CorridorSettings) -> Scenario:

@@ -4,15 +4,16 @@ version folder, validated, then switched live in one atomic step (the previous p
 It runs only when every blocking check upstream passed.
 """
 
+import functools
 from typing import Any
 
 import dagster as dg
 
-from assets.common import PARTITIONS, metadata, scenario_of
-from geodata import publication
+from assets.common import metadata, scenario_of
+from assets.config import PARTITIONS, CorridorSettings
 from geodata.grid import Raster
-from geodata.publish import publish
-from pipelines.resources import CorridorSettings
+from geodata.publish import compose as publication
+from geodata.publish.atomic import publish
 
 
 @dg.asset(partitions_def=PARTITIONS, group_name="publish")
@@ -50,6 +51,7 @@ def published_corridor(
         inputs,
         corridor=route_corridor.polygons,
         alternatives=route_alternatives,
+        node_modules=settings.node_modules,
     )
     result = publish(
         sc.name,
@@ -59,7 +61,7 @@ def published_corridor(
         scenario_digest=sc.digest(),
         inputs=inputs,
         keep_versions=sc.publish.keep_versions,
-        validate=publication.validate_publication,
+        validate=functools.partial(publication.validate_publication, gdal_python=settings.gdal_python),
     )
     files = {f["path"]: f["size_bytes"] for f in result.manifest["files"]}
     return dg.Output(

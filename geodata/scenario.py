@@ -367,31 +367,33 @@ def load_scenario_file(path: str | Path) -> Scenario:
     return _parse_text(path.read_text(encoding="utf-8"), str(path), path.stem)
 
 
-def scenario_files() -> dict[str, Path | Any]:
-    """Scenario name -> file, packaged scenarios first, then ``CORRIDOR_SCENARIOS`` (which may override them)."""
+def scenario_files(folder: str | Path | None = None) -> dict[str, Path | Any]:
+    """Scenario name -> file, packaged scenarios first, then the YAML files of ``folder`` (the analyst's own,
+    ``CORRIDOR_SCENARIOS`` in the pipeline), which may override them by name."""
     files: dict[str, Any] = {}
     for entry in resources.files("geodata").joinpath("data/scenarios").iterdir():
         if entry.name.endswith((".yaml", ".yml")):
             files[entry.name.rsplit(".", 1)[0]] = entry
-    extra = os.environ.get(SCENARIOS_ENV)
-    if extra:
-        folder = Path(extra).expanduser()
+    if folder:
+        folder = Path(folder).expanduser()
         if not folder.is_dir():
-            raise ConfigError(f"{SCENARIOS_ENV}={extra} is not a directory of scenario YAML files")
+            raise ConfigError(f"{SCENARIOS_ENV}={folder} is not a directory of scenario YAML files; fix or unset it")
         for path in sorted(folder.glob("*.y*ml")):
             files[path.stem] = path
     return dict(sorted(files.items()))
 
 
-def scenario_names() -> list[str]:
-    return list(scenario_files())
+def scenario_names(folder: str | Path | None = None) -> list[str]:
+    """Names of the packaged scenarios and those in ``folder``."""
+    return list(scenario_files(folder))
 
 
-def load_scenario(name: str = DEFAULT_SCENARIO) -> Scenario:
-    """Load a scenario by name (packaged or from ``CORRIDOR_SCENARIOS``), or by path to a YAML file."""
+def load_scenario(name: str = DEFAULT_SCENARIO, *, folder: str | Path | None = None) -> Scenario:
+    """Load a scenario by name (packaged or from ``folder``, the pipeline's ``CORRIDOR_SCENARIOS``), or by path to a
+    YAML file."""
     if name.endswith((".yaml", ".yml")) or os.sep in name:
         return load_scenario_file(name)
-    files = scenario_files()
+    files = scenario_files(folder)
     if name not in files:
         close = difflib.get_close_matches(name, files, n=1)
         hint = f" Did you mean '{close[0]}'?" if close else ""

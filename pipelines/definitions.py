@@ -3,17 +3,18 @@ schedules and sensors."""
 
 from __future__ import annotations
 
-import os
-
 import dagster as dg
 
-from assets import derive, ingest, publish
+from assets import bathymetry, boundaries, cost, deliverables, engineering, hazards, publish, routing
+from assets.config import SETTINGS
 from pipelines.io_managers import CorridorIOManager
-from pipelines.resources import settings_from_env
 from pipelines.sensors import build_scenario_sensor
 
-all_assets = dg.load_assets_from_modules([ingest, derive, publish])
-all_checks = dg.load_asset_checks_from_modules([ingest, derive, publish])
+STAGES = [bathymetry, boundaries, hazards, cost, engineering, routing, deliverables, publish]
+"""The asset modules, one per pipeline stage."""
+
+all_assets = dg.load_assets_from_modules(STAGES)
+all_checks = dg.load_asset_checks_from_modules(STAGES)
 
 corridor_job = dg.define_asset_job(
     "corridor_job",
@@ -22,8 +23,8 @@ corridor_job = dg.define_asset_job(
 )
 ingest_job = dg.define_asset_job(
     "ingest_job",
-    selection=dg.AssetSelection.groups("ingest_bathymetry", "ingest_boundaries", "ingest_hazards"),
-    description="Only the ingest stage: read, check and normalise the inputs of one scenario.",
+    selection=dg.AssetSelection.groups("bathymetry", "boundaries", "hazards"),
+    description="Only the ingest stages: read, check and normalise the inputs of one scenario.",
 )
 
 weekly_refresh = dg.ScheduleDefinition(
@@ -40,12 +41,12 @@ defs = dg.Definitions(
     asset_checks=all_checks,
     jobs=[corridor_job, ingest_job],
     schedules=[weekly_refresh],
-    sensors=[build_scenario_sensor(corridor_job)],
+    sensors=[build_scenario_sensor(corridor_job, SETTINGS)],
     # One process: the steps are short and share large imports; a process per step costs more than it saves on
     # two cores. Analysts with many scenarios parallelise across partitions instead.
     executor=dg.in_process_executor,
     resources={
-        "settings": settings_from_env(),
-        "io_manager": CorridorIOManager(base_dir=os.environ.get("CORRIDOR_STORE", ".corridor_store")),
+        "settings": SETTINGS,
+        "io_manager": CorridorIOManager(base_dir=SETTINGS.store_dir),
     },
 )

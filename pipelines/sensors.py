@@ -10,19 +10,20 @@ import json
 
 import dagster as dg
 
+from assets.config import CorridorSettings
 from geodata.errors import ConfigError
-from geodata.scenario import load_scenario, scenario_names
+from geodata.scenario import scenario_names
 
 
-def build_scenario_sensor(job: dg.UnresolvedAssetJobDefinition) -> dg.SensorDefinition:
+def build_scenario_sensor(job: dg.UnresolvedAssetJobDefinition, settings: CorridorSettings) -> dg.SensorDefinition:
     @dg.sensor(job=job, minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.STOPPED)
     def scenario_change_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
         """Request a run for every scenario whose validated content changed since the last evaluation."""
         seen: dict[str, str] = json.loads(context.cursor) if context.cursor else {}
         requests, skipped = [], []
-        for name in scenario_names():
+        for name in scenario_names(folder=settings.scenarios):
             try:
-                digest = load_scenario(name).digest()
+                digest = settings.scenario(name).digest()
             except ConfigError as exc:
                 skipped.append(f"{name}: {exc}")
                 continue

@@ -9,7 +9,7 @@ import pytest
 from affine import Affine
 from shapely.geometry import LineString
 
-from geodata.alter_course import (
+from geodata.engineering.alter_course import (
     grid_segment_cost,
     mask_clearance,
     segment_cells,

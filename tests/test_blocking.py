@@ -12,10 +12,10 @@ import pytest
 import yaml
 
 import assets.common
-import pipelines.partitions
-from assets import derive, ingest, publish
+import assets.config
+from assets.config import CorridorSettings
+from pipelines.definitions import STAGES
 from pipelines.io_managers import CorridorIOManager
-from pipelines.resources import CorridorSettings
 from tests.conftest import ROOT, mirror_dir
 
 pytestmark = pytest.mark.integration
@@ -23,9 +23,9 @@ pytestmark = pytest.mark.integration
 
 def _reload_stages() -> list[ModuleType]:
     """Re-read the scenario partitions (they are fixed when the modules load) and rebuild the asset modules."""
-    importlib.reload(pipelines.partitions)
+    importlib.reload(assets.config)
     importlib.reload(assets.common)
-    return [importlib.reload(m) for m in (ingest, derive, publish)]
+    return [importlib.reload(m) for m in STAGES]
 
 
 @pytest.fixture
@@ -42,6 +42,9 @@ def wrong_depth_scenario(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Ite
     _reload_stages()
 
 
+SCENARIOS_DIR = "scenarios"
+
+
 def test_failed_depth_range_check_blocks_the_route_and_the_publication(
     tmp_path: Path, wrong_depth_scenario: list[ModuleType]
 ) -> None:
@@ -50,7 +53,9 @@ def test_failed_depth_range_check_blocks_the_route_and_the_publication(
         dg.load_assets_from_modules(wrong_depth_scenario),
         partition_key="wrong-depths",
         resources={
-            "settings": CorridorSettings(mirror_dir=str(mirror_dir()), output_dir=str(out)),
+            "settings": CorridorSettings(
+                mirror_dir=str(mirror_dir()), output_dir=str(out), scenarios_dir=str(tmp_path / SCENARIOS_DIR)
+            ),
             "io_manager": CorridorIOManager(base_dir=str(tmp_path / "store")),
         },
         raise_on_error=False,

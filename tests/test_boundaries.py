@@ -14,9 +14,9 @@ from pyproj import Geod
 from shapely.geometry import LineString, Point, Polygon, box
 
 from geodata import boundaries as bnd
-from geodata.catalogue import resolve
 from geodata.errors import InputDataError
 from geodata.scenario import Boundaries, LandingStation, TreatyPoint, load_scenario
+from geodata.sources.catalogue import resolve
 
 GEOD = Geod(ellps="WGS84")
 WGS84 = "EPSG:4326"

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from geodata import catalogue
-from geodata.catalogue import Source, load_catalogue, resolve
 from geodata.errors import ChecksumMismatch, ConfigError, SourceUnavailable
+from geodata.sources import catalogue
+from geodata.sources.catalogue import Source, load_catalogue, resolve
 
 
 def test_every_catalogue_entry_is_complete_and_in_the_mirror(mirror: Path) -> None:

@@ -10,8 +10,8 @@ import pytest
 from affine import Affine
 from shapely.geometry import LineString
 
-from geodata.alter_course import alter_courses, mask_clearance
-from geodata.crossings import crossable_lines, crossing_events, enforce_crossing_angles, find_crossings
+from geodata.engineering.alter_course import alter_courses, mask_clearance
+from geodata.engineering.crossings import crossable_lines, crossing_events, enforce_crossing_angles, find_crossings
 from geodata.grid import GeoGrid
 
 GRID = GeoGrid("EPSG:32639", Affine(500.0, 0, 300_000.0, 0, -500.0, 4_600_000.0), (200, 200))

@@ -20,7 +20,8 @@ from pyproj import CRS
 from shapely.geometry import LineString, Point, Polygon
 
 from geodata.errors import InputDataError
-from geodata.gpkg import (
+from geodata.grid import GeoGrid, Raster
+from geodata.publish.gpkg import (
     VECTOR_LAYERS,
     LayerMeta,
     RasterLayer,
@@ -29,7 +30,6 @@ from geodata.gpkg import (
     validate_gpkg,
     write_gpkg,
 )
-from geodata.grid import GeoGrid, Raster
 
 UTM39 = CRS.from_epsg(32639)
 

@@ -13,11 +13,11 @@ import pytest
 import shapely
 from pyproj import Geod
 
-from geodata.publish import verify_manifest
+from assets.config import CorridorSettings
+from geodata.publish.atomic import verify_manifest
 from geodata.scenario import load_scenario
 from pipelines.definitions import defs
 from pipelines.io_managers import CorridorIOManager
-from pipelines.resources import CorridorSettings
 from tests.conftest import mirror_dir
 
 pytestmark = pytest.mark.integration

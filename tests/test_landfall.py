@@ -10,9 +10,9 @@ import shapely
 from affine import Affine
 from shapely.geometry import LineString, Polygon, box
 
+from geodata.engineering.landfall import assemble_route, landfall_keep_indices, plan_landfall
 from geodata.errors import InputDataError, LandingPointError
 from geodata.grid import GeoGrid, Raster
-from geodata.landfall import assemble_route, landfall_keep_indices, plan_landfall
 from geodata.scenario import LandingStation
 
 GRID = GeoGrid("EPSG:32639", Affine(500.0, 0, 300_000.0, 0, -500.0, 4_600_000.0), (200, 200))

@@ -14,10 +14,9 @@ from pathlib import Path
 import pytest
 from test_gpkg import synthetic_layers, synthetic_metadata, synthetic_raster_layers, synthetic_rasters
 
-from geodata import tiles, webmap
 from geodata.errors import ConfigError, PublishError
-from geodata.gpkg import VECTOR_LAYERS, prepare_layers, validate_gpkg, write_gpkg
-from geodata.publish import (
+from geodata.publish import tiles, webmap
+from geodata.publish.atomic import (
     LATEST,
     STAGING,
     VERSIONS,
@@ -27,6 +26,7 @@ from geodata.publish import (
     publish,
     verify_manifest,
 )
+from geodata.publish.gpkg import VECTOR_LAYERS, prepare_layers, validate_gpkg, write_gpkg
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -148,7 +148,7 @@ KILLED_BUILD = textwrap.dedent(
     """
     import sys, time
     from pathlib import Path
-    from geodata.publish import publish
+    from geodata.publish.atomic import publish
 
     def build(folder):
         (folder / "corridor.gpkg").write_text("gpkg new")

@@ -9,8 +9,8 @@ import pytest
 from affine import Affine
 from shapely.geometry import LineString, box
 
+from geodata.engineering.checks import check_route
 from geodata.grid import GeoGrid, Raster
-from geodata.route_checks import check_route
 
 GRID = GeoGrid("EPSG:32639", Affine(1000.0, 0, 400_000.0, 0, -1000.0, 4_700_000.0), (40, 60))
 ROUTE = LineString([(402_000, 4_680_500), (455_000, 4_680_500)])  # along the centres of row 19

@@ -11,25 +11,20 @@ import pytest
 from affine import Affine
 from shapely.geometry import LineString
 
-from geodata.errors import ConfigError, InputDataError
-from geodata.grid import GeoGrid, Raster
-from geodata.rpl import (
-    BEACH_MANHOLE,
-    CABLE_TYPE_CHANGE,
-    LANDING,
+from geodata.deliverables.rpl import (
     RPL_COLUMNS,
-    Chainage,
-    RouteEvent,
     build_rpl,
     cable_sections,
-    format_dm,
     kp_points,
     route_profile,
-    to_lonlat,
     validate_bands,
     write_rpl_csv,
     write_rpl_gpkg,
 )
+from geodata.engineering.events import BEACH_MANHOLE, CABLE_TYPE_CHANGE, LANDING, RouteEvent
+from geodata.errors import ConfigError, InputDataError
+from geodata.geodesy import Chainage, format_dm, to_lonlat
+from geodata.grid import GeoGrid, Raster
 from geodata.scenario import CableBand, Engineering
 
 

@@ -58,9 +58,9 @@ def test_user_scenario_folder(tmp_path, monkeypatch) -> None:
     data["name"] = "my-variant"
     data["analysis"] = {"resolution_m": 2000}
     (tmp_path / "my-variant.yaml").write_text(yaml.safe_dump(data))
-    monkeypatch.setenv("CORRIDOR_SCENARIOS", str(tmp_path))
-    assert "my-variant" in scenario_names()
-    assert load_scenario("my-variant").analysis.resolution_m == 2000
+    assert "my-variant" in scenario_names(folder=tmp_path)
+    assert "my-variant" not in scenario_names()
+    assert load_scenario("my-variant", folder=tmp_path).analysis.resolution_m == 2000
 
 
 def test_digest_changes_with_any_value() -> None:

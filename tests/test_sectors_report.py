@@ -8,7 +8,7 @@ import pytest
 from pyproj import Geod
 from shapely.geometry import LineString, Polygon
 
-from geodata.sectors_report import sector_crossing_report, sector_events
+from geodata.engineering.sectors import sector_crossing_report, sector_events
 
 SECTORS = gpd.GeoDataFrame(
     {"country": ["AZE", "KAZ"]},

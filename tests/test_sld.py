@@ -11,12 +11,14 @@ from affine import Affine
 from matplotlib.figure import Figure
 from shapely.geometry import LineString, Point, box
 
+from geodata.deliverables.rpl import build_rpl, route_profile
+from geodata.deliverables.sld import _spread, hazard_proximity, save_sld, straight_line_diagram
+from geodata.engineering.events import BEACH_MANHOLE, LANDING, RouteEvent
+from geodata.engineering.sectors import sector_crossing_report, sector_events
 from geodata.errors import InputDataError
+from geodata.geodesy import to_lonlat
 from geodata.grid import GeoGrid, Raster
-from geodata.rpl import BEACH_MANHOLE, LANDING, RouteEvent, build_rpl, route_profile, to_lonlat
 from geodata.scenario import Engineering
-from geodata.sectors_report import sector_crossing_report, sector_events
-from geodata.sld import _spread, hazard_proximity, save_sld, straight_line_diagram
 
 GRID = GeoGrid("EPSG:32639", Affine(1000.0, 0, 300_000.0, 0, -1000.0, 4_700_000.0), (60, 200))
 

@@ -17,9 +17,9 @@ from pmtiles.tile import TileType
 from shapely.geometry import LineString, Point
 from test_gpkg import synthetic_layers, synthetic_rasters
 
-from geodata import tiles
 from geodata.errors import InputDataError
-from geodata.gpkg import prepare_layers
+from geodata.publish import tiles
+from geodata.publish.gpkg import prepare_layers
 
 
 def _header(path: Path) -> dict:

@@ -19,8 +19,8 @@ import pytest
 from PIL import Image
 from test_gpkg import synthetic_layers, synthetic_rasters
 
-from geodata import tiles, webmap
-from geodata.gpkg import prepare_layers
+from geodata.publish import tiles, webmap
+from geodata.publish.gpkg import prepare_layers
 
 pytestmark = pytest.mark.browser
 
@@ -160,8 +160,7 @@ def test_webmap_renders_layers_without_errors(site: tuple[str, Path], browser: o
 
 
 def test_missing_npm_packages_are_explained(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(webmap.NODE_MODULES_ENV, str(tmp_path))
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(webmap, "__file__", str(tmp_path / "geodata" / "webmap.py"))
+    monkeypatch.setattr(webmap, "REPO_ROOT", tmp_path)
     with pytest.raises(webmap.ConfigError, match="npm ci"):
-        webmap.node_modules_dir()
+        webmap.node_modules_dir(tmp_path / "elsewhere")

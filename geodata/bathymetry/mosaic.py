@@ -27,9 +27,9 @@ from rasterio.warp import reproject, transform_bounds
 from scipy import ndimage
 
 from geodata.bathymetry.read import read_bathymetry_source, resolve_bathymetry_source
-from geodata.catalogue import load_catalogue
 from geodata.errors import ConfigError, InputDataError
 from geodata.grid import GeoGrid, Raster
+from geodata.sources.catalogue import load_catalogue
 
 __all__ = [
     "MAX_ANALYSIS_CELLS",
@@ -150,6 +150,7 @@ def load_bathymetry_inputs(
     area: GeoGrid | tuple[float, float, float, float],
     *,
     mirror: Path | None = None,
+    cache: Path | None = None,
     verify: bool = True,
     base_dir: Path | None = None,
 ) -> list[BathymetryInput]:
@@ -170,7 +171,9 @@ def load_bathymetry_inputs(
     errors: list[Exception] = []
     for cfg in sources:
         try:
-            path, prov = resolve_bathymetry_source(cfg.source, mirror=mirror, verify=verify, base_dir=base_dir)
+            path, prov = resolve_bathymetry_source(
+                cfg.source, mirror=mirror, cache=cache, verify=verify, base_dir=base_dir
+            )
             variable, crs = getattr(cfg, "variable", None), getattr(cfg, "crs", None)
             raster = read_bathymetry_source(path, variable=variable, crs=crs, bounds_lonlat=bounds_lonlat)
         except (InputDataError, ConfigError, ValueError) as exc:

@@ -21,9 +21,9 @@ from pyproj import CRS
 from pyproj.exceptions import CRSError
 from rasterio.warp import transform_bounds
 
-from geodata.catalogue import get_source, load_catalogue, resolve, sha256_of
 from geodata.errors import ConfigError, InputDataError, SourceUnavailable
 from geodata.grid import GeoGrid, Raster
+from geodata.sources.catalogue import get_source, load_catalogue, resolve, sha256_of
 
 __all__ = [
     "NETCDF_VARIABLE_GUESSES",
@@ -50,7 +50,12 @@ WINDOW_PAD_CELLS = 3
 
 
 def resolve_bathymetry_source(
-    source: str, *, mirror: Path | None = None, verify: bool = True, base_dir: Path | None = None
+    source: str,
+    *,
+    mirror: Path | None = None,
+    cache: Path | None = None,
+    verify: bool = True,
+    base_dir: Path | None = None,
 ) -> tuple[Path, dict[str, Any]]:
     """Find the file of a configured bathymetry source and describe it.
 
@@ -58,8 +63,8 @@ def resolve_bathymetry_source(
     ----------
     source
         A catalogue name (``geodata/data/sources.yaml``) or a path to a GeoTIFF/COG/netCDF file.
-    mirror, verify
-        Passed to :func:`geodata.catalogue.resolve` for catalogue names.
+    mirror, cache, verify
+        Passed to :func:`geodata.sources.catalogue.resolve` for catalogue names.
     base_dir
         Folder that relative paths are taken from (default: the working directory).
 
@@ -70,7 +75,7 @@ def resolve_bathymetry_source(
         ``vertical_reference_m`` and ``positive`` when it states them.
     """
     if source in load_catalogue():
-        resolved = resolve(source, mirror=mirror, verify=verify)
+        resolved = resolve(source, mirror=mirror, cache=cache, verify=verify)
         extra = get_source(source).extra
         prov = resolved.provenance()
         for key in ("vertical_reference_m", "positive"):

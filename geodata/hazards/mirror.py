@@ -37,9 +37,10 @@ import pandas as pd
 import pyogrio
 import pyogrio.errors
 import shapely
-from pyproj import CRS, Geod
+from pyproj import CRS
 
 from geodata.errors import InputDataError
+from geodata.geodesy import GEOD
 from geodata.hazards.schema import (
     RULE_FIELDS,
     _is_blank,
@@ -59,7 +60,6 @@ FAULT_MATCH_DISTANCE_M = 5000.0
 FAULT_MATCH_SHARE = 0.5
 PORT_MERGE_DISTANCE_M = 30_000.0
 PORT_NAME_SIMILARITY = 0.85
-_GEOD = Geod(ellps="WGS84")
 
 
 @dataclass(frozen=True)
@@ -432,7 +432,7 @@ def _ports(frame: gpd.GeoDataFrame, rules: Mapping[str, HazardRule], report: dic
     names = [_port_key(v) for v in frame.get("name", pd.Series([None] * n))]
     for i in range(n):
         for j in range(i + 1, n):
-            distance = _GEOD.inv(pts[i][0], pts[i][1], pts[j][0], pts[j][1])[2]
+            distance = GEOD.inv(pts[i][0], pts[i][1], pts[j][0], pts[j][1])[2]
             alike = names[i] and difflib.SequenceMatcher(None, names[i], names[j]).ratio() >= PORT_NAME_SIMILARITY
             if alike and distance <= PORT_MERGE_DISTANCE_M:
                 parent[find(j)] = find(i)
@@ -451,7 +451,7 @@ def _ports(frame: gpd.GeoDataFrame, rules: Mapping[str, HazardRule], report: dic
             row["remarks"] = f"{country or 'country unknown'}; port code {codes[0]}"
             row["geometry"] = recs[0].geometry
         else:
-            distance = max(_GEOD.inv(*pts[a], *pts[b])[2] for a in members for b in members)
+            distance = max(GEOD.inv(*pts[a], *pts[b])[2] for a in members for b in members)
             row["geometry"] = shapely.MultiPoint([pts[i] for i in members])
             row["remarks"] = (
                 f"{country or 'country unknown'}; {len(members)} records of one port ({', '.join(codes)}) "

@@ -12,7 +12,6 @@ from geodata.routing.core import (
     RouteResult,
     Separation,
     accumulated_cost,
-    least_cost_path,
     path_cost,
     path_length,
     path_xy,
@@ -26,6 +25,7 @@ from geodata.routing.errors import (
     PointOutsideGrid,
     RoutingError,
 )
+from geodata.routing.path import least_cost_path
 
 __all__ = [
     "SEARCH_BYTES_PER_CELL",

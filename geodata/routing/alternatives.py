@@ -15,11 +15,11 @@ import numpy as np
 from geodata.routing.core import (
     RouteResult,
     Separation,
-    least_cost_path,
     path_length,
     prepare_route,
     refine_path,
 )
+from geodata.routing.path import least_cost_path
 
 
 def _line(path: np.ndarray, cs: tuple[float, float]) -> Any:

@@ -37,9 +37,9 @@ from pmtiles.reader import MmapSource, Reader, all_tiles
 from pmtiles.tile import Compression, TileType, zxy_to_tileid
 from pmtiles.writer import Writer
 
-from geodata import styles
 from geodata.errors import InputDataError
 from geodata.grid import Raster
+from geodata.publish import styles
 
 TileFormat = Literal["pmtiles", "mbtiles"]
 WEB_MERCATOR_EQUATOR_M = 40_075_016.686

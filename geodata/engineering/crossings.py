@@ -26,9 +26,10 @@ from pyproj import CRS, Transformer
 from shapely.geometry import LineString, Point
 from shapely.ops import substring
 
-from geodata.alter_course import IsClear, turn_deg
+from geodata.engineering.alter_course import IsClear, turn_deg
+from geodata.engineering.events import CROSSING, RouteEvent
 from geodata.errors import InputDataError
-from geodata.rpl import CROSSING, WGS84, Chainage, RouteEvent, format_dm, to_lonlat
+from geodata.geodesy import WGS84, Chainage, format_dm, to_lonlat
 
 CROSSABLE_KINDS = ("pipeline", "cable")
 

@@ -27,12 +27,12 @@ import shapely
 from shapely.geometry import LineString
 from shapely.geometry.base import BaseGeometry
 
-from geodata.alter_course import segment_cells
 from geodata.checks import CheckResult
+from geodata.engineering.alter_course import segment_cells
+from geodata.engineering.sectors import sector_crossing_report
 from geodata.errors import InputDataError
+from geodata.geodesy import Chainage, to_lonlat
 from geodata.grid import GeoGrid, Raster
-from geodata.rpl import Chainage, to_lonlat
-from geodata.sectors_report import sector_crossing_report
 
 
 def _checked_parts(route: LineString, exempt: BaseGeometry | None) -> list[LineString]:

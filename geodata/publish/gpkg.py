@@ -33,9 +33,9 @@ import pandas as pd
 import pyogrio
 import rasterio
 
-from geodata import styles
 from geodata.errors import InputDataError, PublishError
 from geodata.grid import Raster
+from geodata.publish import styles
 
 GPKG_VERSION = "1.3"
 VECTOR_LAYERS: tuple[str, ...] = (
@@ -566,9 +566,9 @@ SYSTEM_PYTHON = "/usr/bin/python3"
 GDAL_APT_HINT = "apt-get install -y --no-install-recommends gdal-bin python3-gdal"
 
 
-def gdal_validator_command() -> list[str] | None:
-    """The command running GDAL's ``validate_gpkg.py`` (Debian's python3-gdal), or None when it is not installed."""
-    python = os.environ.get("CORRIDOR_GDAL_PYTHON", SYSTEM_PYTHON)
+def gdal_validator_command(python: str = SYSTEM_PYTHON) -> list[str] | None:
+    """The command running GDAL's ``validate_gpkg.py`` with ``python`` (Debian's python3-gdal; the pipeline's
+    ``CORRIDOR_GDAL_PYTHON``), or None when it is not installed."""
     if not Path(python).exists():
         return None
     probe = subprocess.run(
@@ -586,6 +586,7 @@ def validate_gpkg(
     *,
     gdal_validator: bool | None = None,
     expect_layers: Sequence[str] = (),
+    gdal_python: str = SYSTEM_PYTHON,
 ) -> list[str]:
     """Problems found in the GeoPackage ``path`` (an empty list when it is valid).
 
@@ -602,7 +603,7 @@ def validate_gpkg(
     problems: list[str] = []
     if not path.is_file():
         return [f"{path} does not exist"]
-    command = None if gdal_validator is False else gdal_validator_command()
+    command = None if gdal_validator is False else gdal_validator_command(gdal_python)
     if command is None and gdal_validator:
         problems.append(f"GDAL's validate_gpkg.py is not installed; install it with `{GDAL_APT_HINT}`")
     if command is not None:

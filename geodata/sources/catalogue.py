@@ -131,21 +131,8 @@ def sha256_of(path: Path, *, chunk: int = 1 << 20) -> str:
     return digest.hexdigest()
 
 
-def default_mirror() -> Path | None:
-    """``CORRIDOR_MIRROR`` if set (it must exist), else None."""
-    value = os.environ.get(MIRROR_ENV)
-    if not value:
-        return None
-    path = Path(value).expanduser()
-    if not path.is_dir():
-        raise SourceUnavailable(
-            f"{MIRROR_ENV}={value} is not a directory; point it at the folder holding the mirror files"
-        )
-    return path
-
-
-def default_cache() -> Path:
-    return Path(os.environ.get(CACHE_ENV, ".corridor_cache")).expanduser()
+DEFAULT_CACHE = Path(".corridor_cache")
+"""The download cache when none is given (``CORRIDOR_CACHE`` in the pipeline)."""
 
 
 def resolve(
@@ -160,8 +147,11 @@ def resolve(
     """Find the file of source ``name``: mirror, then cache, then download. Raises :class:`SourceUnavailable` with the
     fix when none works, and :class:`ChecksumMismatch` when the file found is not the one the catalogue expects."""
     source = get_source(name)
-    mirror = mirror if mirror is not None else default_mirror()
-    cache = cache if cache is not None else default_cache()
+    if mirror is not None and not Path(mirror).is_dir():
+        raise SourceUnavailable(
+            f"{MIRROR_ENV}={mirror} is not a directory; point it at the folder holding the mirror files"
+        )
+    cache = Path(cache) if cache is not None else DEFAULT_CACHE
     tried: list[str] = []
     for origin, folder in (("mirror", mirror), ("cache", cache)):
         if folder is None:

@@ -16,14 +16,18 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from pyproj import Geod
 from shapely.geometry import Point
 
-from geodata import tiles, webmap
-from geodata.catalogue import ResolvedSource
 from geodata.cost import CostSurface
+from geodata.deliverables.compose import RouteDeliverables
+from geodata.engineering.compose import EngineeredRoute
 from geodata.errors import PublishError
-from geodata.gpkg import (
+from geodata.geodesy import GEOD
+from geodata.grid import Raster
+from geodata.publish import tiles, webmap
+from geodata.publish.atomic import LicenceTerms, combine_licences, input_record
+from geodata.publish.gpkg import (
+    SYSTEM_PYTHON,
     VECTOR_LAYERS,
     LayerMeta,
     RasterLayer,
@@ -32,13 +36,9 @@ from geodata.gpkg import (
     validate_gpkg,
     write_gpkg,
 )
-from geodata.grid import Raster
-from geodata.publish import LicenceTerms, combine_licences, input_record
-from geodata.route import EngineeredRoute, RouteDeliverables
+from geodata.publish.styles import raster_qml
 from geodata.scenario import Scenario
-from geodata.styles import raster_qml
-
-GEOD = Geod(ellps="WGS84")
+from geodata.sources.catalogue import ResolvedSource
 
 # Vector layers left out of the web map's tiles: A/Cs are already RPL rows, the 100 m profile samples would only
 # crowd the KP points, and sector-crossing positions are RPL rows too.
@@ -75,6 +75,8 @@ class PublicationContent:
     corridor: gpd.GeoDataFrame | None = None
     alternatives: gpd.GeoDataFrame | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    node_modules: Path | None = None
+    """Where the web map's JavaScript libraries are (None: the repository's ``node_modules``)."""
 
 
 def _geodesic_km(line: Any) -> float:
@@ -83,7 +85,7 @@ def _geodesic_km(line: Any) -> float:
 
 def input_source_names(scenario: Scenario) -> list[str]:
     """Catalogue sources a scenario's publication derives from (its provenance and licence terms)."""
-    from geodata.catalogue import load_catalogue
+    from geodata.sources.catalogue import load_catalogue
 
     names = [s.source for s in scenario.bathymetry.sources if s.source in load_catalogue()]
     names += [scenario.coastline.source, scenario.coastline.countries_source]
@@ -320,13 +322,15 @@ def build_publication(folder: Path, content: PublicationContent) -> dict[str, An
         licence=terms.statement if terms is not None else "",
         attribution=terms.attribution if terms is not None else "",
         provenance=f"scenario digest {sc.digest()[:12]}",
+        node_modules=content.node_modules,
     )
     return {"gpkg": gpkg, "vector_tiles": vec, "layers": sorted(prepared)}
 
 
-def validate_publication(folder: Path) -> None:
-    """Raise :class:`PublishError` listing every problem of a built publication (GeoPackage validation included)."""
-    problems = validate_gpkg(folder / "corridor.gpkg", expect_layers=VECTOR_LAYERS)
+def validate_publication(folder: Path, *, gdal_python: str = SYSTEM_PYTHON) -> None:
+    """Raise :class:`PublishError` listing every problem of a built publication (GeoPackage validation with GDAL's
+    validator run by ``gdal_python`` included)."""
+    problems = validate_gpkg(folder / "corridor.gpkg", expect_layers=VECTOR_LAYERS, gdal_python=gdal_python)
     for name in (
         "rpl.csv",
         "route_profile.csv",

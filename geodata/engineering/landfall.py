@@ -25,9 +25,9 @@ import shapely
 from shapely.geometry import LineString, Point, box
 from shapely.geometry.base import BaseGeometry
 
+from geodata.engineering.events import BEACH_MANHOLE, LANDING, SHORE_CROSSING, RouteEvent
 from geodata.errors import InputDataError, LandingPointError
 from geodata.grid import Raster
-from geodata.rpl import BEACH_MANHOLE, LANDING, SHORE_CROSSING, RouteEvent
 from geodata.scenario import LandingStation
 
 XY = tuple[float, float]
@@ -58,7 +58,7 @@ class Landfall:
 
     def events(self) -> list[RouteEvent]:
         """Landing, beach manhole and shore crossing as RPL events (WGS84)."""
-        from geodata.rpl import to_lonlat
+        from geodata.geodesy import to_lonlat
 
         ll = list(to_lonlat(self.shore_end(), self.crs).coords)
         return [

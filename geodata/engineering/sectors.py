@@ -20,8 +20,9 @@ import shapely
 from shapely.geometry import LineString
 from shapely.ops import substring
 
+from geodata.engineering.events import SECTOR_BOUNDARY, RouteEvent
 from geodata.errors import InputDataError
-from geodata.rpl import SECTOR_BOUNDARY, WGS84, Chainage, RouteEvent, format_dm
+from geodata.geodesy import WGS84, Chainage, format_dm
 
 SPAN_COLUMNS = [
     "span_no",

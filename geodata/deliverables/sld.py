@@ -28,8 +28,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
-from geodata.errors import InputDataError
-from geodata.rpl import (
+from geodata.engineering.events import (
     ALTER_COURSE,
     BEACH_MANHOLE,
     CABLE_TYPE_CHANGE,
@@ -38,6 +37,7 @@ from geodata.rpl import (
     SECTOR_BOUNDARY,
     SHORE_CROSSING,
 )
+from geodata.errors import InputDataError
 
 SEABED = "#b99b6b"
 WATER = "#dcebf5"

@@ -198,7 +198,7 @@ def _listing(folder: Path) -> list[dict[str, Any]]:
 
 def code_version() -> str:
     """``git describe --always --dirty --tags`` of the source tree, else the installed package version."""
-    repo = Path(__file__).resolve().parents[1]
+    repo = Path(__file__).resolve().parents[2]
     try:
         out = subprocess.run(
             ["git", "-C", str(repo), "describe", "--always", "--dirty", "--tags"],

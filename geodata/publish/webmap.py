@@ -13,7 +13,6 @@ import functools
 import http.server
 import io
 import json
-import os
 import re
 import shutil
 from collections.abc import Mapping, Sequence
@@ -22,9 +21,9 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from geodata import styles
 from geodata.errors import ConfigError, InputDataError
-from geodata.tiles import TilesetInfo
+from geodata.publish import styles
+from geodata.publish.tiles import TilesetInfo
 
 NODE_MODULES_ENV = "CORRIDOR_NODE_MODULES"
 LIB_FILES: dict[str, str] = {
@@ -55,13 +54,15 @@ class RasterOverlay:
     attribution: str = ""
 
 
-def node_modules_dir() -> Path:
-    """The ``node_modules`` holding maplibre-gl and pmtiles: ``CORRIDOR_NODE_MODULES``, else the repository root's
-    (beside ``package.json``), else the working directory's."""
-    candidates = []
-    if env := os.environ.get(NODE_MODULES_ENV):
-        candidates.append(Path(env))
-    candidates += [Path(__file__).resolve().parents[1] / "node_modules", Path.cwd() / "node_modules"]
+REPO_ROOT = Path(__file__).resolve().parents[2]
+"""The repository root (beside ``package.json``) of a source checkout or editable install."""
+
+
+def node_modules_dir(override: Path | None = None) -> Path:
+    """The ``node_modules`` holding maplibre-gl and pmtiles: ``override`` (the pipeline's ``CORRIDOR_NODE_MODULES``),
+    else the repository root's (beside ``package.json``), else the working directory's."""
+    candidates = [override] if override else []
+    candidates += [REPO_ROOT / "node_modules", Path.cwd() / "node_modules"]
     for folder in candidates:
         if (folder / "maplibre-gl" / "dist" / "maplibre-gl.mjs").is_file() and (folder / "pmtiles").is_dir():
             return folder
@@ -73,7 +74,7 @@ def node_modules_dir() -> Path:
 
 def copy_libraries(out_dir: Path, node_modules: Path | None = None) -> list[Path]:
     """Copy the browser builds of MapLibre GL JS and pmtiles (with their licences) into ``out_dir/lib``."""
-    node_modules = node_modules or node_modules_dir()
+    node_modules = node_modules_dir(node_modules)
     lib = out_dir / "lib"
     lib.mkdir(parents=True, exist_ok=True)
     copied = []

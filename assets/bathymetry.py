@@ -1,0 +1,78 @@
+"""Bathymetry stage: water depth below the Caspian surface on the analysis grid, the land/sea mask and the seabed
+slope, each checked before use (no CRS, landing stations off the data or a wrong datum stop the run)."""
+
+
+from collections.abc import Iterator
+from typing import Any
+
+import dagster as dg
+import numpy as np
+
+from assets.common import check_results, check_specs, metadata, scenario_of
+from assets.config import PARTITIONS, CorridorSettings
+from geodata import bathymetry as bathy
+from geodata.grid import Raster
+
+BATHYMETRY_CHECKS = {
+    "crs_present": "The depth grid carries the projected, metric analysis CRS.",
+    "nodata_share": "The share of cells without data in the area stays under bathymetry.max_nodata_fraction.",
+}
+SEA_MASK_CHECKS = {
+    "coverage": "The area of interest is covered and both landing stations lie on data within reach of the sea.",
+    "depth_range": "Sea depths lie within bathymetry.min_depth_range_m (datum, units and sign are right).",
+}
+
+
+@dg.asset(partitions_def=PARTITIONS, group_name="bathymetry", check_specs=check_specs("bathymetry", BATHYMETRY_CHECKS))
+def bathymetry(context: dg.AssetExecutionContext, settings: CorridorSettings) -> Iterator[Any]:
+    """Water depth below the Caspian surface (m, positive down; land negative) on the scenario's analysis grid: each
+    configured source read (GeoTIFF/COG/netCDF, any CRS), moved from its vertical reference to the Caspian level,
+    reprojected and mosaicked by priority."""
+    sc = scenario_of(context, settings)
+    aoi = sc.area_of_interest.bounds
+    grid = bathy.analysis_grid(aoi, sc.analysis_crs(), sc.analysis.resolution_m)
+    inputs = bathy.load_bathymetry_inputs(
+        sc.bathymetry.sources, grid, mirror=settings.mirror, cache=settings.cache, verify=sc.verify_checksums
+    )
+    depth = bathy.build_depth(
+        inputs,
+        grid,
+        water_level_m=sc.bathymetry.water_level_m,
+        resampling=sc.analysis.resampling,
+        aoi_bounds_lonlat=aoi,
+    )
+    yield dg.Output(depth, metadata=metadata(bathy.summary_metadata(depth, aoi_bounds_lonlat=aoi)))
+    yield from check_results(
+        [
+            bathy.check_crs(depth, sc.analysis_crs()),
+            bathy.check_nodata_share(depth, sc.bathymetry.max_nodata_fraction, aoi_bounds_lonlat=aoi),
+        ]
+    )
+
+
+@dg.asset(partitions_def=PARTITIONS, group_name="bathymetry", check_specs=check_specs("sea_mask", SEA_MASK_CHECKS))
+def sea_mask(
+    context: dg.AssetExecutionContext, settings: CorridorSettings, bathymetry: Raster, coastline: Any
+) -> Iterator[Any]:
+    """Land/sea mask on the analysis grid (uint8, 1 = sea) rasterised from the coastline's land polygons, so that it
+    agrees with the coastline layer; the share of cells where the depth sign disagrees is recorded."""
+    sc = scenario_of(context, settings)
+    mask = bathy.land_sea_mask(bathymetry, coastline.land(sc.area_of_interest.bounds))
+    stations = [(s.name, s.lon_deg, s.lat_deg) for s in sc.landing_stations]
+    yield dg.Output(mask, metadata=metadata(bathy.summary_metadata(bathymetry, sea_mask=mask)))
+    yield from check_results(
+        [
+            bathy.check_coverage(bathymetry, bathymetry.grid, stations, sea_mask=mask),
+            bathy.check_depth_range(bathymetry, mask, sc.bathymetry.min_depth_range_m),
+        ]
+    )
+
+
+@dg.asset(partitions_def=PARTITIONS, group_name="bathymetry")
+def seabed_slope(bathymetry: Raster) -> dg.Output[Raster]:
+    """Seabed slope in degrees on the analysis grid, from depth differences over cell sizes in metres."""
+    slope = bathy.slope_deg(bathymetry)
+    finite = slope.data[slope.valid()]
+    return dg.Output(
+        slope, metadata={"max_slope_deg": float(finite.max()), "median_slope_deg": float(np.median(finite))}
+    )

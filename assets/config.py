@@ -1,0 +1,97 @@
+"""Settings and scenario partitions: the one place the environment is read.
+
+Every path the pipeline uses comes from :class:`CorridorSettings`, a Dagster resource built by :func:`settings_from_env`
+from the environment variables in :data:`ENVIRONMENT` (each with its default). The library (``geodata``) never reads
+the environment: it takes these values as arguments. ``assets`` and ``pipelines`` both import this module, and it
+imports neither, so the wiring has no cycle.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+import dagster as dg
+
+from geodata.scenario import Scenario, load_scenario, scenario_names
+from geodata.sources.catalogue import ResolvedSource, resolve
+
+ENVIRONMENT: dict[str, tuple[str, str]] = {
+    # field: (environment variable, default)
+    "mirror_dir": ("CORRIDOR_MIRROR", ""),
+    "cache_dir": ("CORRIDOR_CACHE", ".corridor_cache"),
+    "output_dir": ("CORRIDOR_OUTPUT", "published"),
+    "store_dir": ("CORRIDOR_STORE", ".corridor_store"),
+    "scenarios_dir": ("CORRIDOR_SCENARIOS", ""),
+    "node_modules_dir": ("CORRIDOR_NODE_MODULES", ""),
+    "gdal_python": ("CORRIDOR_GDAL_PYTHON", "/usr/bin/python3"),
+}
+"""Settings field -> (environment variable, default). README's "Where things go" documents each."""
+
+
+class CorridorSettings(dg.ConfigurableResource):  # type: ignore[misc]
+    """Paths the pipeline uses.
+
+    ``mirror_dir`` (``CORRIDOR_MIRROR``) is a local folder holding the catalogue's files, read before the cache and
+    before any download; ``cache_dir`` (``CORRIDOR_CACHE``) holds downloads; ``output_dir`` (``CORRIDOR_OUTPUT``) is
+    the root of ``<scenario>/`` publications; ``store_dir`` (``CORRIDOR_STORE``) holds intermediate asset values;
+    ``scenarios_dir`` (``CORRIDOR_SCENARIOS``) adds the analyst's own scenario files to the packaged ones;
+    ``node_modules_dir`` (``CORRIDOR_NODE_MODULES``) holds the web map's JavaScript libraries (default: the
+    repository's ``node_modules``); ``gdal_python`` (``CORRIDOR_GDAL_PYTHON``) is the Python that runs GDAL's
+    ``validate_gpkg.py``.
+    """
+
+    mirror_dir: str = ""
+    cache_dir: str = ".corridor_cache"
+    output_dir: str = "published"
+    store_dir: str = ".corridor_store"
+    scenarios_dir: str = ""
+    node_modules_dir: str = ""
+    gdal_python: str = "/usr/bin/python3"
+
+    @property
+    def scenarios(self) -> Path | None:
+        """The analyst's scenario folder, or None."""
+        return Path(self.scenarios_dir).expanduser() if self.scenarios_dir else None
+
+    def scenario(self, name: str) -> Scenario:
+        return load_scenario(name, folder=self.scenarios)
+
+    @property
+    def mirror(self) -> Path | None:
+        """The mirror folder, or None when not configured."""
+        return Path(self.mirror_dir).expanduser() if self.mirror_dir else None
+
+    @property
+    def cache(self) -> Path:
+        return Path(self.cache_dir).expanduser()
+
+    def resolve(self, source_name: str, scenario: Scenario) -> ResolvedSource:
+        return resolve(source_name, mirror=self.mirror, cache=self.cache, verify=scenario.verify_checksums)
+
+    @property
+    def output_root(self) -> Path:
+        return Path(self.output_dir).expanduser()
+
+    @property
+    def store_root(self) -> Path:
+        return Path(self.store_dir).expanduser()
+
+    @property
+    def node_modules(self) -> Path | None:
+        return Path(self.node_modules_dir).expanduser() if self.node_modules_dir else None
+
+
+def settings_from_env(environ: Mapping[str, str] | None = None) -> CorridorSettings:
+    """The settings from ``environ`` (default: the process environment), each unset variable at its default."""
+    env = os.environ if environ is None else environ
+    return CorridorSettings(**{f: env.get(var) or default for f, (var, default) in ENVIRONMENT.items()})
+
+
+SETTINGS = settings_from_env()
+"""The settings of this code location, read once when it loads."""
+
+PARTITIONS = dg.StaticPartitionsDefinition(scenario_names(folder=SETTINGS.scenarios))
+"""One partition key per scenario file (packaged, then ``CORRIDOR_SCENARIOS``), read when the code location loads;
+reload the code location after adding a scenario file."""

@@ -1,0 +1,85 @@
+"""Engineering stage: the landfalls the route starts and ends at, and the engineered route (straight legs at A/C
+points, crossings realigned) with its blocking checks (hard exclusions, slope, sectors, crossing angles)."""
+
+
+from collections.abc import Iterator
+from typing import Any
+
+import dagster as dg
+
+from assets.common import check_results, check_specs, metadata, scenario_of
+from assets.config import PARTITIONS, CorridorSettings
+from geodata.cost import CostSurface
+from geodata.engineering import compose as route
+from geodata.grid import Raster
+
+
+@dg.asset(partitions_def=PARTITIONS, group_name="engineering")
+def landfalls(
+    context: dg.AssetExecutionContext,
+    settings: CorridorSettings,
+    sea_mask: Raster,
+    coastline: Any,
+    cost_surface: CostSurface,
+) -> dg.Output[Any]:
+    """Shore ends of both landing stations: beach manhole, shore crossing and a straight approach leg normal to the
+    coast, ending in a sea cell the route may use (where the grid route starts and ends)."""
+    sc = scenario_of(context, settings)
+    ends = route.plan_landfalls(sc, sea_mask, coastline.land(sc.area_of_interest.bounds), cost_surface)
+    return dg.Output(ends, metadata=metadata({lf.station_name: lf.to_dict() for lf in ends}))
+
+
+ROUTE_CHECKS = {
+    "route_clear_of_hard_exclusions": "The route never enters an impassable cell (land, hazard buffer, depth limits) "
+    "beyond its shore ends.",
+    "route_within_slope_limit": "No cell the route crosses is steeper than limits.max_slope_deg.",
+    "route_within_allowed_sectors": "The route stays in the allowed seabed sectors.",
+    "crossing_angles": "Every pipeline or cable crossing meets the minimum crossing angle.",
+}
+
+
+@dg.asset(
+    partitions_def=PARTITIONS,
+    group_name="engineering",
+    check_specs=[
+        *check_specs("engineered_route", ROUTE_CHECKS),
+        *check_specs(
+            "engineered_route",
+            {"leg_rules": "Legs meet the minimum length and maximum course change (a warning)."},
+            blocking=False,
+        ),
+    ],
+)
+def engineered_route(
+    context: dg.AssetExecutionContext,
+    settings: CorridorSettings,
+    least_cost_route: Any,
+    landfalls: Any,
+    cost_surface: CostSurface,
+    hazards: Any,
+    seabed_slope: Raster,
+    seabed_sectors: Any,
+) -> Iterator[Any]:
+    """The cable route as it would be engineered: shore ends joined to the routed path, reduced to straight legs at
+    alter-course points clear of every exclusion, crossings realigned to the minimum angle; checked (blocking)."""
+    sc = scenario_of(context, settings)
+    er = route.engineer_route(
+        route.route_line(least_cost_route, cost_surface), landfalls, cost_surface, hazards, sc.engineering
+    )
+    allowed = cost_surface.attrs["allowed_sectors"]
+    yield dg.Output(
+        er,
+        metadata=metadata(
+            {
+                "alter_courses": len(er.alter_courses),
+                "crossings": len(er.crossings),
+                "routed_cost": er.routed_cost,
+                "final_cost": er.final_cost,
+                "crossing_report": er.crossing_report.to_dict("records"),
+                **er.stats,
+            }
+        ),
+    )
+    yield from check_results(
+        route.check_engineered_route(er, cost_surface, seabed_slope, seabed_sectors, allowed, sc.limits, sc.engineering)
+    )

@@ -1,0 +1,77 @@
+"""Routing stage: the least-cost path between the landfalls' approach ends, its near-optimal corridor and k
+meaningfully different alternatives."""
+
+
+from typing import Any
+
+import dagster as dg
+
+from assets.common import metadata, scenario_of
+from assets.config import PARTITIONS, CorridorSettings
+from geodata import routing
+from geodata.cost import CostSurface
+from geodata.engineering import compose as route
+
+
+@dg.asset(partitions_def=PARTITIONS, group_name="routing")
+def least_cost_route(
+    context: dg.AssetExecutionContext, settings: CorridorSettings, cost_surface: CostSurface, landfalls: Any
+) -> dg.Output[Any]:
+    """The least-cost path between the two approach ends on the cost surface: a 16-neighbour exact-cost search with
+    a provably safe any-angle refinement (never costlier than the 8-connected optimum; see geodata/routing)."""
+    sc = scenario_of(context, settings)
+    start, goal = route.approach_cells(cost_surface, landfalls)
+    result = routing.least_cost_path(
+        cost_surface.total, start, goal, cell_size=cost_surface.grid.res, method=sc.routing.method
+    )
+    return dg.Output(
+        result,
+        metadata=metadata(
+            {
+                "cost": result.cost,
+                "graph_cost": result.graph_cost,
+                "length_km": result.length_m / 1000,
+                "method": result.method,
+                "cells_settled": result.cells_settled,
+                "timings_s": result.timings,
+            }
+        ),
+    )
+
+
+@dg.asset(partitions_def=PARTITIONS, group_name="routing")
+def route_corridor(
+    context: dg.AssetExecutionContext, settings: CorridorSettings, cost_surface: CostSurface, landfalls: Any
+) -> dg.Output[Any]:
+    """The least-cost corridor: cells whose best route through them costs at most (1 + routing.corridor_tolerance)
+    times the optimum, from the accumulated-cost surfaces of both ends; as a raster mask and as polygons."""
+    sc = scenario_of(context, settings)
+    start, goal = route.approach_cells(cost_surface, landfalls)
+    corridor = routing.least_cost_corridor(
+        cost_surface.total, start, goal, cell_size=cost_surface.grid.res, tolerance=sc.routing.corridor_tolerance
+    )
+    result = route.corridor_polygons(corridor, cost_surface)
+    return dg.Output(result, metadata=metadata(result.summary()))
+
+
+@dg.asset(partitions_def=PARTITIONS, group_name="routing")
+def route_alternatives(
+    context: dg.AssetExecutionContext, settings: CorridorSettings, cost_surface: CostSurface, landfalls: Any
+) -> dg.Output[Any]:
+    """k meaningfully different routes between the approach ends (routing.alternatives), ranked by cost, each with
+    its cost and its separation from the best, as lines (EPSG:4326)."""
+    sc = scenario_of(context, settings)
+    start, goal = route.approach_cells(cost_surface, landfalls)
+    results = routing.alternative_routes(
+        cost_surface.total, start, goal, cell_size=cost_surface.grid.res, k=sc.routing.alternatives
+    )
+    table = route.alternatives_layer(results, cost_surface)
+    return dg.Output(
+        table,
+        metadata=metadata(
+            {
+                "routes": len(table),
+                "table": dg.MetadataValue.md(table.drop(columns="geometry").to_markdown(index=False)),
+            }
+        ),
+    )
