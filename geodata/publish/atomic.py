@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import datetime as _dt
 import fcntl
-import hashlib
 import json
 import os
 import re
@@ -32,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from geodata.errors import ConfigError, PublishError
+from geodata.sources.provenance import InputRecord, sha256_of
 
 MANIFEST = "manifest.json"
 MANIFEST_VERSION = 1
@@ -48,32 +48,6 @@ RESTRICTION_WORDS: dict[str, str] = {
     "attribution": "ATTRIBUTION: credit the sources as given below whenever the outputs are shown or shared:",
     "unknown": "UNKNOWN TERMS: check the licence of these inputs before redistributing the outputs:",
 }
-
-
-@dataclass(frozen=True)
-class InputRecord:
-    """One input of a publication, as the manifest records it."""
-
-    name: str
-    sha256: str
-    licence: str
-    attribution: str
-    licence_restrictions: tuple[str, ...] = ()
-    title: str = ""
-    url: str = ""
-    path: str = ""
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "title": self.title,
-            "url": self.url,
-            "path": self.path,
-            "sha256": self.sha256,
-            "licence": self.licence,
-            "licence_restrictions": list(self.licence_restrictions),
-            "attribution": self.attribution,
-        }
 
 
 @dataclass(frozen=True)
@@ -115,36 +89,15 @@ class PublishResult:
 
 
 def input_record(source: Any) -> InputRecord:
-    """An :class:`InputRecord` from a ``catalogue.ResolvedSource`` (anything with ``provenance()``) or a mapping with
-    at least ``name``, ``sha256``, ``licence`` and ``attribution``."""
-    data = source.provenance() if hasattr(source, "provenance") else source
-    if not isinstance(data, Mapping):
+    """The :class:`~geodata.sources.provenance.InputRecord` of a resolved catalogue source (anything with
+    ``record()``), a record, or a mapping with at least ``name``, ``sha256``, ``licence`` and ``attribution``."""
+    if isinstance(source, InputRecord):
+        return source
+    if hasattr(source, "record"):
+        return InputRecord.from_mapping(source.record().to_dict())
+    if not isinstance(source, Mapping):
         raise ConfigError(f"input {source!r} is neither a resolved source nor a mapping; pass catalogue.resolve(...)")
-    missing = [k for k in ("name", "sha256", "licence", "attribution") if not data.get(k)]
-    if missing:
-        raise ConfigError(
-            f"input '{data.get('name', '?')}' lacks {missing}; every published input needs its checksum, licence and "
-            "attribution (use licence 'unknown' and attribution 'unknown' for a user file of unknown terms)"
-        )
-    restrictions = tuple(data.get("licence_restrictions") or ())
-    if str(data["licence"]).strip().lower() == "unknown" and "unknown" not in restrictions:
-        restrictions += ("unknown",)
-    unknown = [r for r in restrictions if r not in RESTRICTION_WORDS]
-    if unknown:
-        raise ConfigError(
-            f"input '{data['name']}' has licence restrictions {unknown} that are not known; use "
-            f"{sorted(RESTRICTION_WORDS)}"
-        )
-    return InputRecord(
-        name=str(data["name"]),
-        sha256=str(data["sha256"]),
-        licence=str(data["licence"]),
-        attribution=str(data["attribution"]),
-        licence_restrictions=restrictions,
-        title=str(data.get("title") or ""),
-        url=str(data.get("url") or ""),
-        path=str(data.get("path") or ""),
-    )
+    return InputRecord.from_mapping(source)
 
 
 def combine_licences(inputs: Sequence[InputRecord]) -> LicenceTerms:
@@ -178,12 +131,7 @@ def combine_licences(inputs: Sequence[InputRecord]) -> LicenceTerms:
 # -- manifest -----------------------------------------------------------------------------------------------------
 
 
-def sha256_file(path: Path, *, chunk: int = 1 << 20) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
+sha256_file = sha256_of
 
 
 def _listing(folder: Path) -> list[dict[str, Any]]:

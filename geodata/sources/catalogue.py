@@ -8,7 +8,6 @@ resolution fails at once with a message that says how to set ``CORRIDOR_MIRROR``
 
 from __future__ import annotations
 
-import hashlib
 import os
 import tempfile
 import urllib.error
@@ -22,6 +21,7 @@ from typing import Any
 import yaml
 
 from geodata.errors import ChecksumMismatch, ConfigError, SourceUnavailable
+from geodata.sources.provenance import InputRecord, sha256_of
 
 MIRROR_ENV = "CORRIDOR_MIRROR"
 CACHE_ENV = "CORRIDOR_CACHE"
@@ -67,8 +67,25 @@ class ResolvedSource:
     origin: str  # "mirror", "cache", "download" or "path"
     sha256: str
 
+    def record(self) -> InputRecord:
+        """The provenance record of this input (the one the manifest and the licence terms use)."""
+        src = self.source
+        return InputRecord(
+            name=src.name,
+            sha256=self.sha256,
+            licence=src.licence,
+            attribution=src.attribution,
+            licence_restrictions=tuple(src.licence_restrictions),
+            title=src.title,
+            url=src.url,
+            path=str(self.path),
+            origin=self.origin,
+            size_bytes=self.path.stat().st_size if self.path.exists() else None,
+        )
+
     def provenance(self) -> dict[str, Any]:
-        return {**self.source.provenance(), "path": str(self.path), "origin": self.origin, "sha256": self.sha256}
+        """The record as a mapping, with the checksum the catalogue expects."""
+        return {**self.record().to_dict(), "expected_sha256": self.source.sha256}
 
 
 _KNOWN_KEYS = {
@@ -121,14 +138,6 @@ def get_source(name: str) -> Source:
         hint = f" Did you mean '{close[0]}'?" if close else ""
         raise ConfigError(f"unknown source '{name}'.{hint} Known sources: {', '.join(sorted(catalogue))}")
     return catalogue[name]
-
-
-def sha256_of(path: Path, *, chunk: int = 1 << 20) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 DEFAULT_CACHE = Path(".corridor_cache")
