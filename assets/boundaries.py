@@ -1,15 +1,16 @@
 """Boundaries stage: the Caspian coastline, the seabed sectors of the five littoral states, the lines between them
 and the 2018 Convention zones (sectors with gaps or stations facing a foreign sector stop the run)."""
 
-
 from collections.abc import Iterator
 from typing import Any
 
 import dagster as dg
+import geopandas as gpd
 
 from assets.common import check_results, check_specs, metadata, scenario_of
 from assets.config import PARTITIONS, CorridorSettings
 from geodata import boundaries as bnd
+from geodata.boundaries import CaspianCoast
 
 
 @dg.asset(partitions_def=PARTITIONS, group_name="boundaries")
@@ -50,7 +51,9 @@ def coastline(context: dg.AssetExecutionContext, settings: CorridorSettings) -> 
         },
     ),
 )
-def seabed_sectors(context: dg.AssetExecutionContext, settings: CorridorSettings, coastline: Any) -> Iterator[Any]:
+def seabed_sectors(
+    context: dg.AssetExecutionContext, settings: CorridorSettings, coastline: CaspianCoast
+) -> Iterator[Any]:
     """Seabed sectors of the five littoral states (EPSG:4326, `country`, `area_km2`): an equidistance (median-line)
     partition of the Caspian seabed from the coastline, adjusted to pass through the treaty points (the packaged
     2003 Azerbaijan-Kazakhstan protocol points and any the scenario adds)."""
@@ -74,7 +77,7 @@ def seabed_sectors(context: dg.AssetExecutionContext, settings: CorridorSettings
 
 
 @dg.asset(partitions_def=PARTITIONS, group_name="boundaries")
-def boundary_lines(seabed_sectors: Any) -> dg.Output[Any]:
+def boundary_lines(seabed_sectors: gpd.GeoDataFrame) -> dg.Output[Any]:
     """Lines between neighbouring seabed sectors (EPSG:4326): `left_country`, `right_country`, `kind` (median line or
     treaty), `length_km`."""
     lines = bnd.boundary_lines(seabed_sectors)
@@ -83,7 +86,10 @@ def boundary_lines(seabed_sectors: Any) -> dg.Output[Any]:
 
 @dg.asset(partitions_def=PARTITIONS, group_name="boundaries")
 def territorial_waters(
-    context: dg.AssetExecutionContext, settings: CorridorSettings, coastline: Any, seabed_sectors: Any
+    context: dg.AssetExecutionContext,
+    settings: CorridorSettings,
+    coastline: CaspianCoast,
+    seabed_sectors: gpd.GeoDataFrame,
 ) -> dg.Output[Any]:
     """The 2018 Convention zones (EPSG:4326): 15 nm territorial sea and a further 10 nm fishing zone from each state's
     coast, measured geodesically (local azimuthal equidistant buffers) and split at the sector boundaries."""

@@ -1,9 +1,7 @@
 """Cost stage: cost per metre of route in every cell, with every term and barrier kept apart."""
 
-
-from typing import Any
-
 import dagster as dg
+import geopandas as gpd
 
 from assets.common import metadata, scenario_of
 from assets.config import PARTITIONS, CorridorSettings
@@ -19,8 +17,8 @@ def cost_surface(
     bathymetry: Raster,
     seabed_slope: Raster,
     sea_mask: Raster,
-    hazards: Any,
-    seabed_sectors: Any,
+    hazards: gpd.GeoDataFrame,
+    seabed_sectors: gpd.GeoDataFrame,
 ) -> dg.Output[CostSurface]:
     """Cost per metre of route in every cell (length, shallow and deep water, slope, hazard proximity, shipping
     lanes), with impassable cells for land, slope and depth limits, hard hazard buffers and foreign seabed sectors.
@@ -37,6 +35,6 @@ def cost_surface(
         hazard_soft=rasters.soft_by_kind,
         hazard_hard=rasters.hard_mask,
         allowed_sector=allowed_sector_mask(seabed_sectors, bathymetry.grid, allowed),
+        allowed_sectors=tuple(allowed),
     )
-    surface.attrs["allowed_sectors"] = allowed
     return dg.Output(surface, metadata=metadata({**surface.summary(), "allowed_sectors": allowed}))

@@ -1,16 +1,18 @@
 """Deliverables stage: the Route Position List, KP points, depth/slope profile, sector report and the straight-line
 diagram."""
 
-
 import base64
 from typing import Any
 
 import dagster as dg
+import geopandas as gpd
 
 from assets.common import metadata, scenario_of
 from assets.config import PARTITIONS, CorridorSettings
 from geodata.deliverables import compose as deliver
+from geodata.deliverables.compose import RouteDeliverables
 from geodata.deliverables.sld import figure_bytes as sld_bytes
+from geodata.engineering.compose import EngineeredRoute
 from geodata.grid import Raster
 
 
@@ -18,11 +20,11 @@ from geodata.grid import Raster
 def route_position_list(
     context: dg.AssetExecutionContext,
     settings: CorridorSettings,
-    engineered_route: Any,
+    engineered_route: EngineeredRoute,
     bathymetry: Raster,
     seabed_slope: Raster,
-    seabed_sectors: Any,
-    hazards: Any,
+    seabed_sectors: gpd.GeoDataFrame,
+    hazards: gpd.GeoDataFrame,
 ) -> dg.Output[Any]:
     """The Route Position List (one row per A/C and event, KP geodesic on WGS84 from the first beach manhole), KP
     points every kp_interval_m, the depth and slope profile every profile_interval_m, and the sector-crossing
@@ -39,7 +41,7 @@ def route_position_list(
 
 @dg.asset(partitions_def=PARTITIONS, group_name="deliverables")
 def straight_line_diagram(
-    context: dg.AssetExecutionContext, settings: CorridorSettings, route_position_list: Any
+    context: dg.AssetExecutionContext, settings: CorridorSettings, route_position_list: RouteDeliverables
 ) -> dg.Output[dict[str, bytes]]:
     """The straight-line diagram (PNG and PDF): depth against KP with events, cable types, sector crossings and
     hazard proximity along the track."""

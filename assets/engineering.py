@@ -1,17 +1,20 @@
 """Engineering stage: the landfalls the route starts and ends at, and the engineered route (straight legs at A/C
 points, crossings realigned) with its blocking checks (hard exclusions, slope, sectors, crossing angles)."""
 
-
 from collections.abc import Iterator
 from typing import Any
 
 import dagster as dg
+import geopandas as gpd
 
 from assets.common import check_results, check_specs, metadata, scenario_of
 from assets.config import PARTITIONS, CorridorSettings
+from geodata.boundaries import CaspianCoast
 from geodata.cost import CostSurface
 from geodata.engineering import compose as route
+from geodata.engineering.landfall import Landfalls
 from geodata.grid import Raster
+from geodata.routing import RouteResult
 
 
 @dg.asset(partitions_def=PARTITIONS, group_name="engineering")
@@ -19,7 +22,7 @@ def landfalls(
     context: dg.AssetExecutionContext,
     settings: CorridorSettings,
     sea_mask: Raster,
-    coastline: Any,
+    coastline: CaspianCoast,
     cost_surface: CostSurface,
 ) -> dg.Output[Any]:
     """Shore ends of both landing stations: beach manhole, shore crossing and a straight approach leg normal to the
@@ -53,12 +56,12 @@ ROUTE_CHECKS = {
 def engineered_route(
     context: dg.AssetExecutionContext,
     settings: CorridorSettings,
-    least_cost_route: Any,
-    landfalls: Any,
+    least_cost_route: RouteResult,
+    landfalls: Landfalls,
     cost_surface: CostSurface,
-    hazards: Any,
+    hazards: gpd.GeoDataFrame,
     seabed_slope: Raster,
-    seabed_sectors: Any,
+    seabed_sectors: gpd.GeoDataFrame,
 ) -> Iterator[Any]:
     """The cable route as it would be engineered: shore ends joined to the routed path, reduced to straight legs at
     alter-course points clear of every exclusion, crossings realigned to the minimum angle; checked (blocking)."""
@@ -66,7 +69,6 @@ def engineered_route(
     er = route.engineer_route(
         route.route_line(least_cost_route, cost_surface), landfalls, cost_surface, hazards, sc.engineering
     )
-    allowed = cost_surface.attrs["allowed_sectors"]
     yield dg.Output(
         er,
         metadata=metadata(
@@ -81,5 +83,5 @@ def engineered_route(
         ),
     )
     yield from check_results(
-        route.check_engineered_route(er, cost_surface, seabed_slope, seabed_sectors, allowed, sc.limits, sc.engineering)
+        route.check_engineered_route(er, cost_surface, seabed_slope, seabed_sectors, sc.limits, sc.engineering)
     )

@@ -8,9 +8,13 @@ import functools
 from typing import Any
 
 import dagster as dg
+import geopandas as gpd
 
 from assets.common import metadata, scenario_of
 from assets.config import PARTITIONS, CorridorSettings
+from geodata.cost import CostSurface
+from geodata.deliverables.compose import RouteDeliverables
+from geodata.engineering.compose import CorridorPolygons, EngineeredRoute
 from geodata.grid import Raster
 from geodata.publish import compose as publication
 from geodata.publish.atomic import publish
@@ -20,17 +24,17 @@ from geodata.publish.atomic import publish
 def published_corridor(
     context: dg.AssetExecutionContext,
     settings: CorridorSettings,
-    engineered_route: Any,
-    route_position_list: Any,
+    engineered_route: EngineeredRoute,
+    route_position_list: RouteDeliverables,
     straight_line_diagram: dict[str, bytes],
-    route_corridor: Any,
-    route_alternatives: Any,
-    hazards: Any,
-    seabed_sectors: Any,
-    boundary_lines: Any,
-    territorial_waters: Any,
+    route_corridor: CorridorPolygons,
+    route_alternatives: gpd.GeoDataFrame,
+    hazards: gpd.GeoDataFrame,
+    seabed_sectors: gpd.GeoDataFrame,
+    boundary_lines: gpd.GeoDataFrame,
+    territorial_waters: gpd.GeoDataFrame,
     bathymetry: Raster,
-    cost_surface: Any,
+    cost_surface: CostSurface,
 ) -> dg.Output[Any]:
     """`published/<scenario>/`: a standards-clean, styled GeoPackage (route, corridor, RPL, A/Cs, KP points, crossings,
     hazards, sectors, boundaries, zones, landing stations, bathymetry and cost rasters), RPL and profile CSVs, the

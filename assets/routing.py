@@ -1,7 +1,6 @@
 """Routing stage: the least-cost path between the landfalls' approach ends, its near-optimal corridor and k
 meaningfully different alternatives."""
 
-
 from typing import Any
 
 import dagster as dg
@@ -11,11 +10,12 @@ from assets.config import PARTITIONS, CorridorSettings
 from geodata import routing
 from geodata.cost import CostSurface
 from geodata.engineering import compose as route
+from geodata.engineering.landfall import Landfalls
 
 
 @dg.asset(partitions_def=PARTITIONS, group_name="routing")
 def least_cost_route(
-    context: dg.AssetExecutionContext, settings: CorridorSettings, cost_surface: CostSurface, landfalls: Any
+    context: dg.AssetExecutionContext, settings: CorridorSettings, cost_surface: CostSurface, landfalls: Landfalls
 ) -> dg.Output[Any]:
     """The least-cost path between the two approach ends on the cost surface: a 16-neighbour exact-cost search with
     a provably safe any-angle refinement (never costlier than the 8-connected optimum; see geodata/routing)."""
@@ -41,7 +41,7 @@ def least_cost_route(
 
 @dg.asset(partitions_def=PARTITIONS, group_name="routing")
 def route_corridor(
-    context: dg.AssetExecutionContext, settings: CorridorSettings, cost_surface: CostSurface, landfalls: Any
+    context: dg.AssetExecutionContext, settings: CorridorSettings, cost_surface: CostSurface, landfalls: Landfalls
 ) -> dg.Output[Any]:
     """The least-cost corridor: cells whose best route through them costs at most (1 + routing.corridor_tolerance)
     times the optimum, from the accumulated-cost surfaces of both ends; as a raster mask and as polygons."""
@@ -56,7 +56,7 @@ def route_corridor(
 
 @dg.asset(partitions_def=PARTITIONS, group_name="routing")
 def route_alternatives(
-    context: dg.AssetExecutionContext, settings: CorridorSettings, cost_surface: CostSurface, landfalls: Any
+    context: dg.AssetExecutionContext, settings: CorridorSettings, cost_surface: CostSurface, landfalls: Landfalls
 ) -> dg.Output[Any]:
     """k meaningfully different routes between the approach ends (routing.alternatives), ranked by cost, each with
     its cost and its separation from the best, as lines (EPSG:4326)."""

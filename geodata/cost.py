@@ -41,6 +41,8 @@ class CostSurface:
     terms: dict[str, np.ndarray] = field(default_factory=dict)
     barriers: dict[str, np.ndarray] = field(default_factory=dict)
     attrs: dict[str, Any] = field(default_factory=dict)
+    allowed_sectors: tuple[str, ...] = ()
+    """ISO3 codes of the seabed sectors the route may use (every other sector is a barrier)."""
 
     @property
     def impassable(self) -> np.ndarray:
@@ -50,7 +52,8 @@ class CostSurface:
         """One layer as a :class:`Raster`: ``total``, a term name or ``barrier:<reason>``."""
         if name == "total":
             data = np.where(np.isfinite(self.total), self.total, np.nan).astype("float32")
-            return Raster(data, self.grid, float("nan"), {"units": "cost per metre", **self.attrs})
+            sectors = {"allowed_sectors": list(self.allowed_sectors)} if self.allowed_sectors else {}
+            return Raster(data, self.grid, float("nan"), {"units": "cost per metre", **self.attrs, **sectors})
         if name.startswith("barrier:"):
             return Raster(self.barriers[name.split(":", 1)[1]].astype("uint8"), self.grid, None, {"units": "1=blocked"})
         return Raster(self.terms[name].astype("float32"), self.grid, None, {"units": "cost per metre"})
@@ -96,6 +99,7 @@ def build_cost_surface(
     hazard_soft: Mapping[str, np.ndarray] | None = None,
     hazard_hard: np.ndarray | None = None,
     allowed_sector: np.ndarray | None = None,
+    allowed_sectors: tuple[str, ...] = (),
 ) -> CostSurface:
     """Combine the terms documented in the module docstring into a :class:`CostSurface`.
 
@@ -158,7 +162,7 @@ def build_cost_surface(
     blocked = np.logical_or.reduce(list(barriers.values()))
     total = np.where(blocked, np.inf, total).astype("float64")
     attrs = {"weights": weights.model_dump(), "limits": limits.model_dump()}
-    return CostSurface(grid, total, terms, barriers, attrs)
+    return CostSurface(grid, total, terms, barriers, attrs, allowed_sectors=tuple(allowed_sectors))
 
 
 def rasterize_polygons(polygons: Any, grid: GeoGrid) -> np.ndarray:

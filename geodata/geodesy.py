@@ -3,6 +3,7 @@ legs are WGS84 geodesics, and degrees-and-decimal-minutes formatting as charts a
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any, Literal
 
@@ -13,7 +14,25 @@ from shapely.geometry import LineString
 from geodata.errors import ConfigError, InputDataError
 
 GEOD = Geod(ellps="WGS84")
+"""The one WGS84 ellipsoid every distance, bearing and area is measured on (Karney's algorithms)."""
 WGS84 = CRS.from_epsg(4326)
+
+
+# -- transformers -------------------------------------------------------------------------------------------------
+
+
+@functools.lru_cache(maxsize=64)
+def _cached_transformer(src: CRS, dst: CRS) -> Transformer:
+    return Transformer.from_crs(src, dst, always_xy=True)
+
+
+def transformer(src: Any, dst: Any) -> Transformer:
+    """An always-xy (lon, lat / x, y) transformer from ``src`` to ``dst`` (anything ``CRS.from_user_input`` takes),
+    built once per pair and reused: building one costs milliseconds, and the pipeline asks for the same few pairs
+    thousands of times."""
+    return _cached_transformer(CRS.from_user_input(src), CRS.from_user_input(dst))
+
+
 # -- degrees and minutes ------------------------------------------------------------------------------------------
 
 
@@ -51,7 +70,7 @@ def to_lonlat(line: LineString, crs: Any) -> LineString:
     """A line of the analysis CRS transformed vertex by vertex to WGS84 lon/lat (legs stay legs)."""
     if line.is_empty:
         raise InputDataError("the route is empty; route the corridor first")
-    t = Transformer.from_crs(CRS.from_user_input(crs), WGS84, always_xy=True)
+    t = transformer(CRS.from_user_input(crs), WGS84)
     xy = np.asarray(line.coords)[:, :2]
     lon, lat = t.transform(xy[:, 0], xy[:, 1])
     return LineString(np.column_stack([lon, lat]))
@@ -59,7 +78,7 @@ def to_lonlat(line: LineString, crs: Any) -> LineString:
 
 def from_lonlat(line: LineString, crs: Any) -> LineString:
     """A WGS84 lon/lat line transformed vertex by vertex to a projected CRS."""
-    t = Transformer.from_crs(WGS84, CRS.from_user_input(crs), always_xy=True)
+    t = transformer(WGS84, CRS.from_user_input(crs))
     ll = np.asarray(line.coords)[:, :2]
     x, y = t.transform(ll[:, 0], ll[:, 1])
     return LineString(np.column_stack([x, y]))

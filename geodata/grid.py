@@ -16,9 +16,10 @@ from typing import Any
 import numpy as np
 import rasterio
 from affine import Affine
-from pyproj import CRS, Transformer
+from pyproj import CRS
 
 from geodata.errors import InputDataError
+from geodata.geodesy import transformer
 
 
 @dataclass(frozen=True)
@@ -90,12 +91,12 @@ class GeoGrid:
         return None
 
     def lonlat_to_xy(self, lon: Any, lat: Any) -> tuple[np.ndarray, np.ndarray]:
-        t = Transformer.from_crs("EPSG:4326", self.crs, always_xy=True)
+        t = transformer("EPSG:4326", self.crs)
         x, y = t.transform(np.asarray(lon, dtype=float), np.asarray(lat, dtype=float))
         return (np.asarray(x), np.asarray(y))
 
     def xy_to_lonlat(self, x: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
-        t = Transformer.from_crs(self.crs, "EPSG:4326", always_xy=True)
+        t = transformer(self.crs, "EPSG:4326")
         lon, lat = t.transform(np.asarray(x, dtype=float), np.asarray(y, dtype=float))
         return (np.asarray(lon), np.asarray(lat))
 

@@ -10,7 +10,6 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 import shapely
-from pyproj import Transformer
 from scipy.spatial import cKDTree
 from shapely.geometry import Point
 
@@ -27,7 +26,7 @@ from geodata.boundaries.geometry import (
 from geodata.boundaries.sectors import sector_map
 from geodata.boundaries.validate import validate_layer
 from geodata.errors import InputDataError
-from geodata.geodesy import GEOD, WGS84
+from geodata.geodesy import GEOD, WGS84, transformer
 
 # -- checks ----------------------------------------------------------------------------------------------------------
 
@@ -171,7 +170,7 @@ def check_median_equidistance(
         lines = lines[lines["method"] == "equidistance"]
     union = shapely.union_all(list(lines.geometry) + list(coast_f.geometry))
     metric = metric_crs_for(union)
-    to_ll = Transformer.from_crs(metric, WGS84, always_xy=True)
+    to_ll = transformer(metric, WGS84)
     trees = {}
     for country, grp in coast_f.groupby("country"):
         xy = shapely.get_coordinates(

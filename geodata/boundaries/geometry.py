@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import numpy as np
 import shapely
-from pyproj import CRS, Transformer
+from pyproj import CRS
 from shapely.geometry import LineString, Polygon
 from shapely.geometry.base import BaseGeometry
 from shapely.geometry.polygon import orient
 
-from geodata.geodesy import GEOD, WGS84
+from geodata.geodesy import GEOD, WGS84, transformer
 
 NM_M = 1852.0
 """One international nautical mile in metres."""
@@ -69,7 +69,7 @@ _DENSIFY_DEG = 0.01  # lon/lat segments are densified to this before projection 
 
 def transform_geometry(geom: BaseGeometry, src: CRS, dst: CRS) -> BaseGeometry:
     """Reproject vertex by vertex, densifying lon/lat input first so that its segments keep their shape."""
-    tr = Transformer.from_crs(src, dst, always_xy=True)
+    tr = transformer(src, dst)
     if CRS.from_user_input(src).is_geographic and not CRS.from_user_input(dst).is_geographic:
         geom = shapely.segmentize(geom, _DENSIFY_DEG)
 

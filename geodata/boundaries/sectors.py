@@ -10,7 +10,7 @@ from typing import Any, Literal
 import geopandas as gpd
 import numpy as np
 import shapely
-from pyproj import CRS, Transformer
+from pyproj import CRS
 from shapely.geometry import LineString, MultiPoint, Point
 from shapely.geometry.base import BaseGeometry
 from shapely.ops import nearest_points
@@ -27,7 +27,7 @@ from geodata.boundaries.geometry import (
 from geodata.boundaries.treaty import treaty_list
 from geodata.boundaries.validate import validate_layer
 from geodata.errors import InputDataError
-from geodata.geodesy import GEOD, WGS84
+from geodata.geodesy import GEOD, WGS84, transformer
 from geodata.scenario import TreatyPoint
 
 # -- equidistance partition ------------------------------------------------------------------------------------------
@@ -244,8 +244,8 @@ def _pin_treaty_points(
 ) -> list[dict[str, Any]]:
     if not treaties:
         return []
-    to_m = Transformer.from_crs(WGS84, metric, always_xy=True)
-    to_ll = Transformer.from_crs(metric, WGS84, always_xy=True)
+    to_m = transformer(WGS84, metric)
+    to_ll = transformer(metric, WGS84)
     # junctions: edge ends shared by edges of three or more states
     node_states: dict[tuple[int, int], set[str]] = {}
     node_xy: dict[tuple[int, int], np.ndarray] = {}
@@ -353,7 +353,7 @@ def _pin_treaty_points(
 
 def _geodesic_distance_to(geom_ll: BaseGeometry, lon: float, lat: float, metric: CRS, step_m: float = 200.0) -> float:
     """Geodesic distance (km) from (lon, lat) to the nearest point of a line geometry in EPSG:4326."""
-    to_m = Transformer.from_crs(WGS84, metric, always_xy=True)
+    to_m = transformer(WGS84, metric)
     geom_m = transform_geometry(geom_ll, WGS84, metric)
     x, y = to_m.transform(lon, lat)
     near = nearest_points(geom_m, Point(x, y))[0]
@@ -364,7 +364,7 @@ def _geodesic_distance_to(geom_ll: BaseGeometry, lon: float, lat: float, metric:
     xy = shapely.get_coordinates(window)
     if len(xy) == 0:
         xy = np.array([near.coords[0]])
-    lons, lats = Transformer.from_crs(metric, WGS84, always_xy=True).transform(xy[:, 0], xy[:, 1])
+    lons, lats = transformer(metric, WGS84).transform(xy[:, 0], xy[:, 1])
     _, _, d = GEOD.inv(np.full(len(xy), lon), np.full(len(xy), lat), lons, lats)
     return float(np.min(d)) / 1e3
 
@@ -412,8 +412,8 @@ def _apply_pins(edge: _Edge, metric: CRS, treaty_line: str) -> None:
 
 
 def _geodesic_between(a: np.ndarray, b: np.ndarray, metric: CRS, step_m: float = 1000.0) -> np.ndarray:
-    to_ll = Transformer.from_crs(metric, WGS84, always_xy=True)
-    to_m = Transformer.from_crs(WGS84, metric, always_xy=True)
+    to_ll = transformer(metric, WGS84)
+    to_m = transformer(WGS84, metric)
     (lon1, lon2), (lat1, lat2) = to_ll.transform([a[0], b[0]], [a[1], b[1]])
     _, _, dist = GEOD.inv(lon1, lat1, lon2, lat2)
     n = max(int(dist // step_m), 0)

@@ -7,7 +7,7 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 import shapely
-from pyproj import CRS, Transformer
+from pyproj import CRS
 from scipy.spatial import cKDTree
 from shapely.geometry.base import BaseGeometry
 
@@ -15,7 +15,7 @@ from geodata.boundaries.coast import coast_frame, water_geometry
 from geodata.boundaries.geometry import NM_M, aeqd_crs, area_only, geodesic_area_km2, transform_geometry
 from geodata.boundaries.sectors import median_line_sectors, sector_map
 from geodata.errors import InputDataError
-from geodata.geodesy import GEOD, WGS84
+from geodata.geodesy import GEOD, WGS84, transformer
 
 # -- 2018 Convention zones -------------------------------------------------------------------------------------------
 
@@ -154,7 +154,7 @@ def buffer_geodesic_error(
     k = min(16, len(dense))
     _, idx = cKDTree(dense).query(probe, k=k)
     idx = np.asarray(idx).reshape(len(probe), k)
-    to_ll = Transformer.from_crs(local, WGS84, always_xy=True)
+    to_ll = transformer(local, WGS84)
     plon, plat = to_ll.transform(probe[:, 0], probe[:, 1])
     dlon, dlat = to_ll.transform(dense[:, 0], dense[:, 1])
     _, _, d = GEOD.inv(

@@ -13,8 +13,9 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from pyproj import CRS, Transformer
+from pyproj import CRS
 from shapely.geometry import LineString
+from shapely.geometry.base import BaseGeometry
 
 from geodata import geodesy, routing
 from geodata.checks import CheckResult
@@ -22,7 +23,7 @@ from geodata.cost import CostSurface
 from geodata.engineering import alter_course, crossings, landfall
 from geodata.engineering import checks as route_checks
 from geodata.errors import LandingPointError
-from geodata.geodesy import GEOD
+from geodata.geodesy import GEOD, transformer
 from geodata.grid import Raster
 from geodata.scenario import Engineering, Limits, Scenario
 
@@ -30,7 +31,7 @@ from geodata.scenario import Engineering, Limits, Scenario
 # -- landfalls and the routed path ---------------------------------------------------------------------------------
 def plan_landfalls(
     scenario: Scenario, sea_mask: Raster, land: gpd.GeoDataFrame, surface: CostSurface
-) -> tuple[landfall.Landfall, landfall.Landfall]:
+) -> landfall.Landfalls:
     """Shore ends of both landing stations; each approach leg ends in a cell the route may use."""
     eng = scenario.engineering
     out = []
@@ -49,7 +50,7 @@ def plan_landfalls(
     return (out[0], out[1])
 
 
-def approach_cells(surface: CostSurface, ends: tuple[landfall.Landfall, landfall.Landfall]) -> list[tuple[int, int]]:
+def approach_cells(surface: CostSurface, ends: landfall.Landfalls) -> list[tuple[int, int]]:
     """The grid cells of the two approach ends (where the grid route starts and ends)."""
     cells = []
     for lf in ends:
@@ -68,9 +69,9 @@ def route_line(result: routing.RouteResult, surface: CostSurface) -> LineString:
     return LineString(routing.path_xy(result.path, surface.grid.transform))
 
 
-def kp_origin(first: landfall.Landfall, crs: Any) -> tuple[float, float]:
+def kp_origin(first: landfall.Landfall, crs: CRS | str) -> tuple[float, float]:
     """KP 0 of a route: the beach manhole of its first landfall (WGS84 lon, lat)."""
-    lon, lat = Transformer.from_crs(crs, "EPSG:4326", always_xy=True).transform(*first.beach_manhole_xy)
+    lon, lat = transformer(crs, "EPSG:4326").transform(*first.beach_manhole_xy)
     return (float(lon), float(lat))
 
 
@@ -81,8 +82,8 @@ class EngineeredRoute:
 
     line: LineString
     crs: CRS
-    landfalls: tuple[landfall.Landfall, landfall.Landfall]
-    alter_courses: list[Any]
+    landfalls: landfall.Landfalls
+    alter_courses: list[alter_course.AlterCourse]
     leg_violations: list[str]
     crossings: gpd.GeoDataFrame
     crossing_report: pd.DataFrame
@@ -100,13 +101,13 @@ class EngineeredRoute:
         return kp_origin(self.landfalls[0], self.crs)
 
     @property
-    def shore_ends(self) -> Any:
+    def shore_ends(self) -> BaseGeometry:
         return shapely.union_all([lf.shore_end() for lf in self.landfalls])
 
 
 def engineer_route(
     routed: LineString,
-    ends: tuple[landfall.Landfall, landfall.Landfall],
+    ends: landfall.Landfalls,
     surface: CostSurface,
     hazards: gpd.GeoDataFrame,
     engineering: Engineering,
@@ -166,12 +167,11 @@ def check_engineered_route(
     surface: CostSurface,
     slope: Raster,
     sectors: gpd.GeoDataFrame,
-    allowed: list[str],
     limits: Limits,
     engineering: Engineering,
 ) -> list[CheckResult]:
-    """The blocking checks of issue #5 (hard exclusions, slope limit, allowed sectors, crossing angles), plus the
-    leg rules (minimum leg length, maximum course change) as a non-blocking check."""
+    """The blocking checks of issue #5 (hard exclusions, slope limit, the surface's allowed sectors, crossing angles),
+    plus the leg rules (minimum leg length, maximum course change) as a non-blocking check."""
     results = route_checks.check_route(
         route.line,
         grid=surface.grid,
@@ -179,7 +179,7 @@ def check_engineered_route(
         slope=slope,
         max_slope_deg=limits.max_slope_deg,
         sectors=sectors,
-        allowed_countries=allowed,
+        allowed_countries=list(surface.allowed_sectors),
         crossings=route.crossings,
         min_angle_deg=engineering.min_crossing_angle_deg,
         exempt=route.shore_ends,
@@ -217,7 +217,7 @@ class CorridorPolygons:
         }
 
 
-def corridor_polygons(corridor: Any, surface: CostSurface) -> CorridorPolygons:
+def corridor_polygons(corridor: routing.CorridorResult, surface: CostSurface) -> CorridorPolygons:
     """Vectorise a routing corridor (``.mask``, ``.optimum``, ``.tolerance``) on the surface's grid."""
     grid = surface.grid
     mask = np.asarray(corridor.mask, dtype=bool)

@@ -22,14 +22,14 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from pyproj import CRS, Transformer
+from pyproj import CRS
 from shapely.geometry import LineString, Point
 from shapely.ops import substring
 
 from geodata.engineering.alter_course import IsClear, turn_deg
 from geodata.engineering.events import CROSSING, RouteEvent
 from geodata.errors import InputDataError
-from geodata.geodesy import WGS84, Chainage, format_dm, to_lonlat
+from geodata.geodesy import WGS84, Chainage, format_dm, to_lonlat, transformer
 
 CROSSABLE_KINDS = ("pipeline", "cable")
 
@@ -63,7 +63,7 @@ def crossable_lines(hazards: gpd.GeoDataFrame, kinds: Sequence[str] = CROSSABLE_
 
 
 def _xy_to_lonlat(x: np.ndarray, y: np.ndarray, crs: Any) -> tuple[np.ndarray, np.ndarray]:
-    t = Transformer.from_crs(CRS.from_user_input(crs), WGS84, always_xy=True)
+    t = transformer(CRS.from_user_input(crs), WGS84)
     lon, lat = t.transform(np.asarray(x, dtype=float), np.asarray(y, dtype=float))
     return np.atleast_1d(np.asarray(lon)), np.atleast_1d(np.asarray(lat))
 

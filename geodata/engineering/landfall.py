@@ -87,6 +87,10 @@ class Landfall:
         }
 
 
+Landfalls = tuple[Landfall, Landfall]
+"""The shore ends of a route: the first and the second landing station's."""
+
+
 def _bearing(dx: float, dy: float) -> float:
     return math.degrees(math.atan2(dx, dy)) % 360.0
 

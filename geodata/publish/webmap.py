@@ -10,6 +10,7 @@ colours come from :mod:`geodata.styles`, the same palette as the QGIS styles in 
 from __future__ import annotations
 
 import functools
+import html
 import http.server
 import io
 import json
@@ -211,7 +212,7 @@ def write_webmap(
         text = template.joinpath(name).read_text(encoding="utf-8")
         if name == "index.html":
             blob = json.dumps(config, ensure_ascii=False, allow_nan=False).replace("</", "<\\/")
-            text = text.replace("__TITLE__", _html_escape(title)).replace("__CONFIG_JSON__", blob)
+            text = text.replace("__TITLE__", html.escape(title, quote=True)).replace("__CONFIG_JSON__", blob)
         (out / name).write_text(text, encoding="utf-8")
     return out / "index.html"
 
@@ -230,10 +231,6 @@ def _relative(path: Path, root: Path) -> str:
         raise InputDataError(
             f"tile archive {path} is not inside the publication folder {root}; write the tiles there first"
         ) from None
-
-
-def _html_escape(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 # -- local preview server -----------------------------------------------------------------------------------------
