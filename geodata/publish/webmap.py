@@ -4,7 +4,7 @@ The page, its script and stylesheet are package data (``geodata/data/webmap/``);
 the npm registry (``package.json`` at the repository root, ``npm ci``) and are copied from ``node_modules`` into
 ``<out>/lib/`` with their licences, so the published folder needs no CDN and no network. The map style has no text
 layers, hence no glyphs or sprites to fetch: labels live in the click popups. The style layers, legend rows and
-colours come from :mod:`geodata.styles`, the same palette as the QGIS styles in the GeoPackage.
+colours come from :mod:`geodata.publish.styles`, the same palette as the QGIS styles in the GeoPackage.
 """
 
 from __future__ import annotations
@@ -192,7 +192,7 @@ def write_webmap(
     title, subtitle
         Shown in the panel and the page title.
     vector
-        The vector tileset (:func:`geodata.tiles.write_vector_tiles`) inside ``out_dir``.
+        The vector tileset (:func:`geodata.publish.tiles.write_vector_tiles`) inside ``out_dir``.
     rasters
         Name (``bathymetry``, ``cost``) -> :class:`RasterOverlay` of raster tilesets inside ``out_dir``; ``cost`` and
         ``rpl`` start hidden, every layer has a toggle.
@@ -284,12 +284,12 @@ def serve(folder: str | Path, *, host: str = "127.0.0.1", port: int = 0) -> http
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    """``python -m geodata.webmap PUBLICATION_FOLDER [PORT]``: preview a published web map on localhost."""
+    """``python -m geodata.publish.webmap PUBLICATION_FOLDER [PORT]``: preview a published web map on localhost."""
     import sys
 
     args = list(sys.argv[1:] if argv is None else argv)
     if not args:
-        raise SystemExit("usage: python -m geodata.webmap PUBLICATION_FOLDER [PORT]")
+        raise SystemExit("usage: python -m geodata.publish.webmap PUBLICATION_FOLDER [PORT]")
     server = serve(args[0], port=int(args[1]) if len(args) > 1 else 8000)
     host, port = str(server.server_address[0]), int(server.server_address[1])
     print(f"serving {args[0]} at http://{host}:{port}/ (Ctrl-C stops)")
