@@ -1,9 +1,19 @@
-"""Shared fixtures: the data mirror beside the project, and small synthetic grids."""
+"""Shared fixtures: the repository root, the data mirror beside the project, prerequisites, small synthetic grids.
+
+Tests never import each other or this file: whatever two test modules share is a fixture here or in the conftest.py of
+their stage folder.
+
+Tiers (see the Makefile): the default ``pytest`` run deselects the ``integration`` and ``browser`` markers (pyproject's
+addopts); ``pytest -m ""`` runs everything. A test whose prerequisite is missing (the mirror, Chromium, GDAL's
+validator, the npm packages) skips with the reason and the fix, except in CI (``CI=true``), where it fails: CI
+installs every prerequisite, so a missing one is a broken CI image, not a reason to pass.
+"""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import NoReturn
 
 import numpy as np
 import pytest
@@ -13,21 +23,71 @@ from pyproj import CRS
 from geodata.grid import GeoGrid
 
 ROOT = Path(__file__).resolve().parents[1]
+IN_CI = os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}
 
 
-def mirror_dir() -> Path:
-    """The geodata mirror: ``CORRIDOR_MIRROR`` or ``../shared/geodata-mirror`` beside the project. Tests that use it
-    fail (never skip) when it is missing, because CI always has it."""
-    env = os.environ.get("CORRIDOR_MIRROR")
-    path = Path(env) if env else ROOT.parent / "shared" / "geodata-mirror"
-    if not (path / "SOURCES.md").is_file():
-        raise RuntimeError(f"the geodata mirror is not at {path}; set CORRIDOR_MIRROR to its folder")
-    return path
+def missing_prerequisite(reason: str) -> NoReturn:
+    """Skip the test with ``reason`` (which should say how to install what is missing), or fail it in CI."""
+    if IN_CI:
+        pytest.fail(f"{reason} (CI=true: CI installs every prerequisite, so this is an error)", pytrace=False)
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def root() -> Path:
+    """The repository root (the folder holding pyproject.toml)."""
+    return ROOT
 
 
 @pytest.fixture(scope="session")
 def mirror() -> Path:
-    return mirror_dir()
+    """The geodata mirror: ``CORRIDOR_MIRROR`` or ``../shared/geodata-mirror`` beside the project."""
+    env = os.environ.get("CORRIDOR_MIRROR")
+    path = Path(env) if env else ROOT.parent / "shared" / "geodata-mirror"
+    if not (path / "SOURCES.md").is_file():
+        missing_prerequisite(f"the geodata mirror is not at {path}; set CORRIDOR_MIRROR to its folder")
+    return path
+
+
+@pytest.fixture(scope="session")
+def node_modules() -> Path:
+    """The npm packages of the web map (MapLibre GL JS, pmtiles) that every publication copies."""
+    from geodata.errors import ConfigError
+    from geodata.publish import webmap
+
+    try:
+        return webmap.node_modules_dir()
+    except ConfigError as err:
+        missing_prerequisite(f"{err} (or `make install`)")
+
+
+@pytest.fixture(scope="session")
+def gdal_validator() -> list[str]:
+    """The command running GDAL's validate_gpkg.py (Debian's python3-gdal; the Makefile's system-deps installs it)."""
+    from geodata.publish.gpkg import GDAL_APT_HINT, gdal_validator_command
+
+    command = gdal_validator_command()
+    if command is None:
+        missing_prerequisite(f"GDAL's validate_gpkg.py is not installed; install it with `{GDAL_APT_HINT}`")
+    return command
+
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMEDRIVER = Path("/usr/bin/chromedriver")
+
+
+@pytest.fixture(scope="session")
+def chromium() -> tuple[Path, Path]:
+    """Debian's headless Chromium and its driver, and selenium to drive them: ``(browser, driver)``."""
+    apt = "sudo apt-get install -y chromium chromium-driver (or `make system-deps`)"
+    for exe in (CHROMIUM, CHROMEDRIVER):
+        if not exe.exists():
+            missing_prerequisite(f"{exe} is missing; install it with `{apt}`")
+    try:
+        import selenium  # noqa: F401
+    except ImportError:
+        missing_prerequisite("selenium is not installed; install the dev extras with `pip install -e '.[dev]'`")
+    return CHROMIUM, CHROMEDRIVER
 
 
 @pytest.fixture

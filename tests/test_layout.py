@@ -100,7 +100,7 @@ def test_geodata_stages_import_only_the_base_and_earlier_stages() -> None:
                 continue
             theirs = order[_unit(dep)]
             base_to_base = mine == -1 and theirs == -1
-            if not base_to_base and theirs > mine or (mine == -1 and theirs >= 0):
+            if (not base_to_base and theirs > mine) or (mine == -1 and theirs >= 0):
                 offenders.append(f"{module} -> {dep}")
     assert not offenders, "imports against the stage order:\n" + "\n".join(sorted(offenders))
 

@@ -18,7 +18,8 @@ def test_from_bounds_snaps_outwards_and_keeps_alignment() -> None:
 
 def test_xy_rowcol_round_trip(utm_grid: GeoGrid) -> None:
     x, y = utm_grid.xy([0, 3.5], [0, 7.25])
-    assert x[0] == 400_500.0 and y[0] == 4_699_500.0
+    assert x[0] == 400_500.0
+    assert y[0] == 4_699_500.0
     row, col = utm_grid.rowcol(x, y)
     np.testing.assert_allclose(row, [0, 3.5])
     np.testing.assert_allclose(col, [0, 7.25])
@@ -29,7 +30,8 @@ def test_xy_rowcol_round_trip(utm_grid: GeoGrid) -> None:
 def test_lonlat_round_trip(utm_grid: GeoGrid) -> None:
     x, y = utm_grid.lonlat_to_xy(51.15, 43.65)
     lon, lat = utm_grid.xy_to_lonlat(x, y)
-    assert abs(float(lon) - 51.15) < 1e-9 and abs(float(lat) - 43.65) < 1e-9
+    assert abs(float(lon) - 51.15) < 1e-9
+    assert abs(float(lat) - 43.65) < 1e-9
 
 
 def test_rotated_transform_is_refused() -> None:
@@ -44,7 +46,8 @@ def test_raster_write_read_keeps_attrs_and_nodata(tmp_path, utm_grid: GeoGrid) -
     back = Raster.read(raster.write(tmp_path / "r.tif"))
     assert back.grid == utm_grid
     assert back.attrs == {"units": "m", "datum": "Caspian -28 m"}
-    assert not back.valid()[0, 0] and back.valid().sum() == 599
+    assert not back.valid()[0, 0]
+    assert back.valid().sum() == 599
 
 
 def test_raster_without_crs_is_refused_with_the_fix(tmp_path) -> None:

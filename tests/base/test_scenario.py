@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -9,9 +10,11 @@ from geodata.errors import ConfigError
 from geodata.scenario import load_scenario, parse_scenario, scenario_names
 
 
-def _default() -> dict:
-    path = Path(__file__).resolve().parents[1] / "geodata" / "data" / "scenarios" / "siyazan-aktau.yaml"
-    return yaml.safe_load(path.read_text())
+@pytest.fixture
+def default_scenario(root: Path) -> Callable[[], dict]:
+    """A fresh copy of the packaged default scenario's YAML document on each call."""
+    path = root / "geodata" / "data" / "scenarios" / "siyazan-aktau.yaml"
+    return lambda: yaml.safe_load(path.read_text())
 
 
 def test_packaged_scenarios_load() -> None:
@@ -23,8 +26,8 @@ def test_packaged_scenarios_load() -> None:
     assert load_scenario("sumgait-aktau").start.lat_deg == 40.59
 
 
-def test_typo_names_the_key_and_the_fix() -> None:
-    data = _default()
+def test_typo_names_the_key_and_the_fix(default_scenario: Callable[[], dict]) -> None:
+    data = default_scenario()
     data["routing"] = {"corridor_tolerence": 0.1}
     with pytest.raises(
         ConfigError, match=r"routing\.corridor_tolerence: unknown key; did you mean 'corridor_tolerance'"
@@ -32,17 +35,18 @@ def test_typo_names_the_key_and_the_fix() -> None:
         parse_scenario(data, "my.yaml")
 
 
-def test_bad_values_are_all_reported_at_once() -> None:
-    data = _default()
+def test_bad_values_are_all_reported_at_once(default_scenario: Callable[[], dict]) -> None:
+    data = default_scenario()
     data["analysis"] = {"resolution_m": -5}
     data["limits"] = {"max_slope_deg": 120}
     with pytest.raises(ConfigError) as info:
         parse_scenario(data, "my.yaml")
-    assert "analysis.resolution_m" in str(info.value) and "limits.max_slope_deg" in str(info.value)
+    assert "analysis.resolution_m" in str(info.value)
+    assert "limits.max_slope_deg" in str(info.value)
 
 
-def test_station_outside_area_is_refused() -> None:
-    data = _default()
+def test_station_outside_area_is_refused(default_scenario: Callable[[], dict]) -> None:
+    data = default_scenario()
     data["landing_stations"][1]["lon_deg"] = 60.0
     with pytest.raises(ConfigError, match=r"Aktau.*outside area_of_interest"):
         parse_scenario(data, "my.yaml")
@@ -53,8 +57,8 @@ def test_unknown_scenario_suggests_the_close_one() -> None:
         load_scenario("siyazan-aktua")
 
 
-def test_user_scenario_folder(tmp_path, monkeypatch) -> None:
-    data = _default()
+def test_user_scenario_folder(tmp_path, monkeypatch, default_scenario: Callable[[], dict]) -> None:
+    data = default_scenario()
     data["name"] = "my-variant"
     data["analysis"] = {"resolution_m": 2000}
     (tmp_path / "my-variant.yaml").write_text(yaml.safe_dump(data))
@@ -63,9 +67,9 @@ def test_user_scenario_folder(tmp_path, monkeypatch) -> None:
     assert load_scenario("my-variant", folder=tmp_path).analysis.resolution_m == 2000
 
 
-def test_digest_changes_with_any_value() -> None:
-    a = parse_scenario(_default())
-    data = _default()
+def test_digest_changes_with_any_value(default_scenario: Callable[[], dict]) -> None:
+    a = parse_scenario(default_scenario())
+    data = default_scenario()
     data["cost"] = {"slope_weight": 0.3}
     assert a.digest() != parse_scenario(data).digest()
-    assert a.digest() == parse_scenario(_default()).digest()
+    assert a.digest() == parse_scenario(default_scenario()).digest()

@@ -1,9 +1,8 @@
-"""Tests of geodata.boundaries: synthetic seas with known answers, bad inputs, and the real Caspian from the mirror."""
+"""Tests of geodata.boundaries: synthetic seas with known answers, bad inputs, and (integration) the real Caspian from
+the mirror."""
 
 from __future__ import annotations
 
-import os
-import time
 from pathlib import Path
 
 import geopandas as gpd
@@ -90,7 +89,8 @@ def test_partition_has_no_gap_or_overlap_and_the_check_catches_one() -> None:
     assert len(sectors) == 3
     passed, description, meta = bnd.check_sectors_partition(sectors, sea, tolerance_km2=1e-3)
     assert passed, description
-    assert meta["gap_km2"] < 1e-3 and meta["overlap_km2"] < 1e-3
+    assert meta["gap_km2"] < 1e-3
+    assert meta["overlap_km2"] < 1e-3
     # a damaged partition fails: shave a strip off one sector and grow another over its neighbour
     broken = sectors.copy()
     broken.loc[0, "geometry"] = broken.geometry.iloc[0].difference(box(50.0, 40.0, 50.2, 40.5))
@@ -98,7 +98,8 @@ def test_partition_has_no_gap_or_overlap_and_the_check_catches_one() -> None:
     grown = sectors.copy()
     grown.loc[1, "geometry"] = grown.geometry.iloc[1].buffer(0.05).intersection(sea)
     ok, desc, meta = bnd.check_sectors_partition(grown, sea, tolerance_km2=1.0)
-    assert not ok and meta["overlap_km2"] > 1.0, desc
+    assert not ok, desc
+    assert meta["overlap_km2"] > 1.0, desc
 
 
 def test_three_states_meet_at_the_equidistant_junction() -> None:
@@ -140,7 +141,8 @@ def test_treaty_line_between_points_geodesic_and_junction_moved() -> None:
     sectors = bnd.median_line_sectors(sea, coast, treaty_points=[p1, p2], treaty_line="geodesic")
     lines = bnd.boundary_lines(sectors)
     treaty = lines[lines["kind"] == "treaty"]
-    assert len(treaty) == 1 and treaty["method"].iloc[0] == "geodesic between treaty points"
+    assert len(treaty) == 1
+    assert treaty["method"].iloc[0] == "geodesic between treaty points"
     t = treaty.geometry.iloc[0]
     assert {tuple(np.round(t.coords[0], 6)), tuple(np.round(t.coords[-1], 6))} == {(50.7, 40.27), (50.3, 40.23)}
     # its middle is the geodesic's middle
@@ -156,7 +158,8 @@ def test_treaty_line_between_points_geodesic_and_junction_moved() -> None:
         )
     assert bnd.check_sectors_partition(sectors, sea, tolerance_km2=1e-3)[0]
     records = {r["name"]: r for r in sectors.attrs["delimitation"]["treaty_points"]}
-    assert records["J"]["role"] == "junction" and records["J"]["offset_km"] > 1.0
+    assert records["J"]["role"] == "junction"
+    assert records["J"]["offset_km"] > 1.0
 
 
 @pytest.mark.parametrize(
@@ -200,12 +203,15 @@ def test_zone_widths_are_geodesic() -> None:
         (c, z) for c in ("AAA", "BBB") for z in ("territorial_sea", "fishing_zone")
     }
     row = zones[(zones["country"] == "AAA") & (zones["zone"] == "territorial_sea")].iloc[0]
-    assert row["width_nm"] == 15 and row["outer_limit_nm"] == 15
+    assert row["width_nm"] == 15
+    assert row["outer_limit_nm"] == 15
     north = row.geometry.bounds[3]
     expected = GEOD.fwd(50.5, 40.0, 0.0, 15 * 1852.0)[1]
     assert _geodesic_m((50.5, north), (50.5, expected)) < 0.005 * 15 * 1852.0
     fz = zones[(zones["country"] == "AAA") & (zones["zone"] == "fishing_zone")].iloc[0]
-    assert fz["width_nm"] == 10 and fz["inner_limit_nm"] == 15 and fz["outer_limit_nm"] == 25
+    assert fz["width_nm"] == 10
+    assert fz["inner_limit_nm"] == 15
+    assert fz["outer_limit_nm"] == 25
     assert _geodesic_m((50.5, fz.geometry.bounds[3]), (50.5, GEOD.fwd(50.5, 40.0, 0.0, 25 * 1852.0)[1])) < 0.005 * 46300
     # the bands do not overlap, and the territorial sea is 15 nm deep along the whole coast (1° of longitude)
     assert row.geometry.intersection(fz.geometry).area < 1e-10
@@ -255,12 +261,14 @@ def test_build_coast_splits_the_shore_and_assigns_islands() -> None:
     cc = bnd.build_caspian_coast(water, _synthetic_countries(), islands=islands, littoral_states=["AAA", "BBB"])
     assert set(cc.coast["country"]) == {"AAA", "BBB"}
     island = cc.coast[cc.coast["kind"] == "island"]
-    assert len(island) == 1 and island["country"].iloc[0] == "BBB"
+    assert len(island) == 1
+    assert island["country"].iloc[0] == "BBB"
     assert any("1 islands outside the water ignored" in r for r in cc.report)
     # the south shore is AAA's, the north shore BBB's; the side shores split half-way
     main = cc.coast[cc.coast["kind"] == "mainland"]
     by = {c: shapely.union_all(g.geometry.to_numpy()) for c, g in main.groupby("country")}
-    assert by["AAA"].distance(Point(50.5, 40.0)) < 1e-9 and by["BBB"].distance(Point(50.5, 40.5)) < 1e-9
+    assert by["AAA"].distance(Point(50.5, 40.0)) < 1e-9
+    assert by["BBB"].distance(Point(50.5, 40.5)) < 1e-9
     total = main["length_km"].sum()
     assert total == pytest.approx(geodesic_perimeter_km(box(50.0, 40.0, 51.0, 40.5)), rel=1e-3)
     assert cc.water["area_km2"].iloc[0] < bnd.geodesic_area_km2(box(50.0, 40.0, 51.0, 40.5))
@@ -322,42 +330,37 @@ def test_station_check_uses_the_nearest_sector() -> None:
         LandingStation(name="N", country="BBB", lat_deg=40.52, lon_deg=50.5),
     ]
     passed, _, meta = bnd.check_station_in_own_sector(sectors, good)
-    assert passed and meta["stations"]["S"]["distance_to_own_km"] == pytest.approx(2.2, abs=0.1)
+    assert passed
+    assert meta["stations"]["S"]["distance_to_own_km"] == pytest.approx(2.2, abs=0.1)
     wrong = gpd.GeoDataFrame({"name": ["X"], "country": ["BBB"]}, geometry=[Point(50.5, 39.98)], crs=WGS84)
     passed, description, _ = bnd.check_station_in_own_sector(sectors, wrong)
-    assert not passed and "X (BBB) is nearest to the AAA sector" in description
+    assert not passed
+    assert "X (BBB) is nearest to the AAA sector" in description
 
 
 # -- the real Caspian (mirror beside the repository) -----------------------------------------------------------------
 
 
-def _mirror() -> Path:
-    env = os.environ.get("CORRIDOR_MIRROR")
-    path = Path(env) if env else Path(__file__).resolve().parents[1].parent / "shared" / "geodata-mirror"
-    assert path.is_dir(), f"the geodata mirror is expected at {path} (or set CORRIDOR_MIRROR)"
-    return path
-
-
 @pytest.fixture(scope="module")
-def caspian() -> dict[str, object]:
-    mirror = _mirror()
-    t0 = time.perf_counter()
+def caspian(mirror: Path) -> dict[str, object]:
+    """The Caspian of the mirror's GSHHG 2.3.6 and Natural Earth 10m layers, divided by median lines."""
     cc = bnd.load_caspian(resolve("gshhg_coast", mirror=mirror).path, resolve("naturalearth_10m", mirror=mirror).path)
     sectors = bnd.median_line_sectors(cc, cc, treaty_points=bnd.load_treaty_points())
     lines = bnd.boundary_lines(sectors)
-    return {"coast": cc, "sectors": sectors, "lines": lines, "seconds": time.perf_counter() - t0}
+    return {"coast": cc, "sectors": sectors, "lines": lines}
 
 
+@pytest.mark.integration
 def test_real_caspian_five_plausible_sectors(caspian: dict) -> None:
     cc, sectors = caspian["coast"], caspian["sectors"]
-    assert caspian["seconds"] < 30
     areas = dict(zip(sectors["country"], sectors["area_km2"], strict=True))
     assert sorted(areas) == ["AZE", "IRN", "KAZ", "RUS", "TKM"]
     # the median-line shares usually quoted: KAZ ~29 %, AZE ~21 %, RUS ~19 %, TKM ~17 %, IRN ~14 %
     total = sum(areas.values())
     assert 360_000 < total < 400_000
     shares = {k: v / total for k, v in areas.items()}
-    assert shares["KAZ"] == max(shares.values()) and shares["IRN"] == min(shares.values())
+    assert shares["KAZ"] == max(shares.values())
+    assert shares["IRN"] == min(shares.values())
     for country, expected in {"KAZ": 0.29, "AZE": 0.21, "RUS": 0.19, "TKM": 0.17, "IRN": 0.14}.items():
         assert abs(shares[country] - expected) < 0.04, (country, shares)
     # Kara-Bogaz-Gol was excluded as Turkmen internal waters
@@ -367,6 +370,7 @@ def test_real_caspian_five_plausible_sectors(caspian: dict) -> None:
     assert passed, description
 
 
+@pytest.mark.integration
 def test_real_caspian_landing_stations_in_own_sectors(caspian: dict) -> None:
     stations = [*load_scenario("siyazan-aktau").landing_stations, *load_scenario("sumgait-aktau").landing_stations]
     assert {s.name for s in stations} >= {"Siyazan", "Aktau", "Sumgait"}
@@ -377,6 +381,7 @@ def test_real_caspian_landing_stations_in_own_sectors(caspian: dict) -> None:
     assert meta["stations"]["Sumgait"]["nearest_sector"] == "AZE"
 
 
+@pytest.mark.integration
 def test_real_caspian_az_kz_boundary_through_the_treaty_points(caspian: dict) -> None:
     lines = caspian["lines"]
     az_kz = _line_between(lines, "AZE", "KAZ")
@@ -384,13 +389,16 @@ def test_real_caspian_az_kz_boundary_through_the_treaty_points(caspian: dict) ->
         near = shapely.ops.nearest_points(az_kz, Point(p.lon_deg, p.lat_deg))[0]
         assert _geodesic_m((near.x, near.y), (p.lon_deg, p.lat_deg)) < 1.0  # metres
     treaty = lines[lines["kind"] == "treaty"]
-    assert len(treaty) == 1 and sorted(treaty[["left_country", "right_country"]].iloc[0]) == ["AZE", "KAZ"]
+    assert len(treaty) == 1
+    assert sorted(treaty[["left_country", "right_country"]].iloc[0]) == ["AZE", "KAZ"]
     straight = _geodesic_m((49.888333, 42.56), (50.943333, 41.54)) / 1e3
     assert straight <= treaty["length_km"].iloc[0] < straight * 1.05
     records = caspian["sectors"].attrs["delimitation"]["treaty_points"]
-    assert len(records) == 2 and all(0 <= r["offset_km"] < 50 for r in records)
+    assert len(records) == 2
+    assert all(0 <= r["offset_km"] < 50 for r in records)
 
 
+@pytest.mark.integration
 def test_real_caspian_zones_and_equidistance(caspian: dict) -> None:
     cc, sectors, lines = caspian["coast"], caspian["sectors"], caspian["lines"]
     passed, description, _ = bnd.check_median_equidistance(lines, cc)

@@ -56,8 +56,10 @@ def test_barriers_make_cells_impassable_and_are_reported(utm_grid: GeoGrid) -> N
     for cell in [(0, 0), (3, 3), (4, 4), (6, 6), (7, 7)]:
         assert np.isinf(cs.total[cell])
     summary = cs.summary()
-    assert summary["barrier_land_cells"] == 20 and summary["barrier_too_steep_cells"] == 1
-    assert summary["barrier_hazard_exclusion_cells"] == 1 and summary["barrier_foreign_sector_cells"] == 1
+    assert summary["barrier_land_cells"] == 20
+    assert summary["barrier_too_steep_cells"] == 1
+    assert summary["barrier_hazard_exclusion_cells"] == 1
+    assert summary["barrier_foreign_sector_cells"] == 1
     assert np.isnan(cs.raster().data[0, 0])
 
 

@@ -83,7 +83,8 @@ def test_sld_renders_png_and_pdf(products: dict, tmp_path) -> None:
     assert any("2026-01-02" in t for t in texts)
     assert fig.axes[1].yaxis_inverted()  # depth increases downwards
     png, pdf = save_sld(fig, tmp_path / "sld.png", tmp_path / "sld.pdf", dpi=60)
-    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and pdf.read_bytes()[:5] == b"%PDF-"
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert pdf.read_bytes()[:5] == b"%PDF-"
 
 
 def test_sld_refuses_bad_inputs(products: dict) -> None:

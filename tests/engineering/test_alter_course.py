@@ -68,8 +68,10 @@ def test_zigzag_reduces_to_few_clear_legs_within_the_cost_bound() -> None:
     assert total_cost(plan.line, cost) <= 1.02 * total_cost(line, cost)
     for ac in plan.alter_courses:
         assert abs(ac.course_change_deg) <= 30 + 1e-6
-        assert ac.leg_in_m >= 3000 - 1e-6 and ac.leg_out_m >= 3000 - 1e-6
-    assert plan.line.coords[0] == line.coords[0] and plan.line.coords[-1] == line.coords[-1]
+        assert ac.leg_in_m >= 3000 - 1e-6
+        assert ac.leg_out_m >= 3000 - 1e-6
+    assert plan.line.coords[0] == line.coords[0]
+    assert plan.line.coords[-1] == line.coords[-1]
 
 
 def test_without_the_mask_the_shortcut_would_cross_the_obstacle() -> None:

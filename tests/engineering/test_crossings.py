@@ -48,9 +48,11 @@ def test_find_crossings_measures_angle_and_kp() -> None:
     assert row.angle_deg == pytest.approx(20.0, abs=0.01)
     assert not row.meets_min_angle
     assert row.kp_km == pytest.approx(45.0, abs=0.05)  # UTM scale factor near the central meridian < 0.1 %
-    assert row.lat_dm.endswith("N") and row.feature_id == "P1"
+    assert row.lat_dm.endswith("N")
+    assert row.feature_id == "P1"
     ev = crossing_events(x)[0]
-    assert "20°" in ev.remarks and "BELOW" in ev.remarks
+    assert "20°" in ev.remarks
+    assert "BELOW" in ev.remarks
 
 
 def test_crossing_at_20_degrees_is_realigned_to_at_least_60() -> None:
@@ -63,17 +65,20 @@ def test_crossing_at_20_degrees_is_realigned_to_at_least_60() -> None:
     assert report.angle_before_deg.iloc[0] == pytest.approx(20.0, abs=0.01)
     assert report.angle_after_deg.iloc[0] >= 60.0
     after = find_crossings(route, lines, crs=GRID.crs, min_angle_deg=60)
-    assert len(after) == 1 and after.meets_min_angle.all()
+    assert len(after) == 1
+    assert after.meets_min_angle.all()
     assert all(abs(ac.course_change_deg) <= 60 + 1e-6 for ac in alter_courses(route))
     c = np.asarray(route.coords)
     assert np.hypot(*np.diff(c, axis=0).T).min() >= 500 - 1e-6
-    assert route.coords[0] == ROUTE.coords[0] and route.coords[-1] == ROUTE.coords[-1]
+    assert route.coords[0] == ROUTE.coords[0]
+    assert route.coords[-1] == ROUTE.coords[-1]
 
 
 def test_feature_minimum_applies_when_stricter() -> None:
     lines = crossable_lines(lines_at(70.0, own_min=80.0))
     x = find_crossings(ROUTE, lines, crs=GRID.crs, min_angle_deg=60)
-    assert x.min_angle_deg.iloc[0] == 80.0 and not x.meets_min_angle.iloc[0]
+    assert x.min_angle_deg.iloc[0] == 80.0
+    assert not x.meets_min_angle.iloc[0]
     clear = mask_clearance(np.zeros(GRID.shape, bool), GRID)
     _, report = enforce_crossing_angles(ROUTE, lines, crs=GRID.crs, min_angle_deg=60, is_clear=clear)
     assert report.angle_after_deg.iloc[0] >= 80.0

@@ -78,8 +78,11 @@ def test_assemble_route_joins_both_shore_ends_in_order() -> None:
     routed = LineString([b.approach_end_xy, (392_000, 4_560_000), a.approach_end_xy])  # reversed on purpose
     full = assemble_route(a, routed, b)
     c = list(full.coords)
-    assert c[0] == pytest.approx(a.station_xy) and c[-1] == pytest.approx(b.station_xy)
-    assert c[3] == pytest.approx(a.approach_end_xy) and c[-4] == pytest.approx(b.approach_end_xy)
-    assert len(c) == 9 and landfall_keep_indices(full) == (0, 1, 2, 3, 5, 6, 7, 8)
+    assert c[0] == pytest.approx(a.station_xy)
+    assert c[-1] == pytest.approx(b.station_xy)
+    assert c[3] == pytest.approx(a.approach_end_xy)
+    assert c[-4] == pytest.approx(b.approach_end_xy)
+    assert len(c) == 9
+    assert landfall_keep_indices(full) == (0, 1, 2, 3, 5, 6, 7, 8)
     with pytest.raises(InputDataError, match="approach_end_xy"):
         assemble_route(a, LineString([(300_500, 4_500_500), (301_000, 4_501_000)]), b)

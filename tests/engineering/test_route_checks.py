@@ -44,7 +44,8 @@ def test_clean_route_passes_every_check() -> None:
         min_angle_deg=60,
     )
     assert all(r.passed for r in res), [r.description for r in res]
-    assert len(res) == 4 and all(r.blocking for r in res)
+    assert len(res) == 4
+    assert all(r.blocking for r in res)
 
 
 def test_route_forced_through_a_slope_limit_cell_fails() -> None:
@@ -99,4 +100,5 @@ def test_foreign_sector_and_oblique_crossing_fail() -> None:
     )
     assert not res["route_within_allowed_sectors"].passed
     assert "RUS" in res["route_within_allowed_sectors"].description
-    assert not res["crossing_angles"].passed and "P1 at 20°" in res["crossing_angles"].description
+    assert not res["crossing_angles"].passed
+    assert "P1 at 20°" in res["crossing_angles"].description

@@ -29,7 +29,8 @@ def test_spans_and_boundary_point() -> None:
     bp = rep.boundary_points
     assert bp.to_country.tolist() == ["AZE", "KAZ"]
     assert bp.lon_deg.tolist() == pytest.approx([48.0, 50.5], abs=1e-6)
-    assert bp.lat_dm.iloc[1].endswith("N") and bp.lon_dm.iloc[1] == "050°30.000'E"
+    assert bp.lat_dm.iloc[1].endswith("N")
+    assert bp.lon_dm.iloc[1] == "050°30.000'E"
     assert rep.spans.kp_to_km.iloc[1] == pytest.approx(bp.kp_km.iloc[1])
     events = sector_events(rep)
     assert events[1].name == "Sector AZE / KAZ"

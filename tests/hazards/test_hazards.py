@@ -82,7 +82,8 @@ def test_every_kind_has_a_default_rule_with_a_reason() -> None:
     assert all(len(reasons[k]) > 30 for k in HAZARD_KINDS)
     for kind in ("pipeline", "cable"):  # crossable: a crossing angle, a band, never a wall
         assert rules[kind].crossing_min_angle_deg == 60
-    assert rules["earthquake"].exclusion_buffer_m == 0 and rules["earthquake"].soft_cost > 0
+    assert rules["earthquake"].exclusion_buffer_m == 0
+    assert rules["earthquake"].soft_cost > 0
     assert rules["port"].exclusion_buffer_m >= 2000
     assert rules["shipping_lane"].exclusion_buffer_m == 0
 
@@ -94,8 +95,10 @@ def test_scenario_overrides_only_the_fields_it_writes() -> None:
     rules = effective_rules(hazards)
     defaults = default_rules()
     assert rules["port"].exclusion_buffer_m == 5000
-    assert rules["port"].soft_cost == defaults["port"].soft_cost and rules["port"].decay_m == defaults["port"].decay_m
-    assert rules["fault"].crossing_min_angle_deg == 45 and rules["fault"].soft_cost == defaults["fault"].soft_cost
+    assert rules["port"].soft_cost == defaults["port"].soft_cost
+    assert rules["port"].decay_m == defaults["port"].decay_m
+    assert rules["fault"].crossing_min_angle_deg == 45
+    assert rules["fault"].soft_cost == defaults["fault"].soft_cost
     assert rules["earthquake"] == defaults["earthquake"]
     assert effective_rules(Hazards()) == defaults == effective_rules(None)
     assert (
@@ -129,7 +132,8 @@ def test_csv_with_common_column_spellings(tmp_path: Path) -> None:
     assert list(table["hazard_id"]) == ["platforms:1", "platforms:2"]
     assert table.loc[0, "exclusion_buffer_m"] == default_rules()["platform"].exclusion_buffer_m
     assert table.loc[1, "exclusion_buffer_m"] == 2500  # a value in the row wins over the kind's rule
-    assert table.loc[0, "licence"] == "not stated" and table.loc[0, "source"] == str(path)
+    assert table.loc[0, "licence"] == "not stated"
+    assert table.loc[0, "source"] == str(path)
     assert table.geometry.iloc[1].equals(shapely.Point(50.2, 41.3))
     for lon, lat in (("lng", "lat"), ("x", "y"), ("LON", "LATITUDE")):
         other = _write_csv(tmp_path / f"{lon}.csv", f"{lon},{lat}\n50,41\n")
@@ -145,10 +149,12 @@ def test_csv_bad_kind_on_row_3_names_the_row_and_the_fix(tmp_path: Path) -> None
         load_user_inventory(path)
     message = str(err.value)
     assert str(path) in message
-    assert "row 3 (line 4)" in message and "'pipelin' is not a hazard kind; did you mean 'pipeline'?" in message
+    assert "row 3 (line 4)" in message
+    assert "'pipelin' is not a hazard kind; did you mean 'pipeline'?" in message
     assert "row 5 (line 6)" in message  # every bad row at once
     assert "valid kinds: fault, earthquake" in message
-    assert "row 1 " not in message and "row 4 " not in message
+    assert "row 1 " not in message
+    assert "row 4 " not in message
 
 
 def test_csv_without_lon_lat_lists_the_columns_found(tmp_path: Path) -> None:
@@ -162,8 +168,10 @@ def test_csv_bad_coordinates_and_missing_kind(tmp_path: Path) -> None:
     path = _write_csv(tmp_path / "inv.csv", "lon,lat,kind\n50.1,abc,well\n500000,4600000,well\n")
     with pytest.raises(InputDataError) as err:
         load_user_inventory(path)
-    assert "row 1 (line 2)" in str(err.value) and "not numbers" in str(err.value)
-    assert "row 2 (line 3)" in str(err.value) and "WGS84 degrees" in str(err.value)
+    assert "row 1 (line 2)" in str(err.value)
+    assert "not numbers" in str(err.value)
+    assert "row 2 (line 3)" in str(err.value)
+    assert "WGS84 degrees" in str(err.value)
     nokind = _write_csv(tmp_path / "nokind.csv", "lon,lat\n50,41\n")
     with pytest.raises(InputDataError, match=r"no 'kind' column.*set `kind:`"):
         load_user_inventory(nokind)
@@ -241,9 +249,12 @@ def test_invalid_polygon_is_repaired_and_reported_null_geometry_refused(tmp_path
     with pytest.warns(UserWarning, match="Self-intersection"):
         table = load_user_inventory(path)
     geom = table.geometry.iloc[0]
-    assert geom.is_valid and geom.geom_type == "MultiPolygon" and math.isclose(geom.area, 0.5)
+    assert geom.is_valid
+    assert geom.geom_type == "MultiPolygon"
+    assert math.isclose(geom.area, 0.5)
     repaired = table.attrs["hazard_report"]["repaired"]
-    assert repaired[0]["row"] == "feature 1" and "make_valid" in repaired[0]["action"]
+    assert repaired[0]["row"] == "feature 1"
+    assert "make_valid" in repaired[0]["action"]
     nulls = tmp_path / "nulls.geojson"
     gpd.GeoDataFrame({"kind": ["wreck", "wreck"]}, geometry=[shapely.Point(50, 41), None], crs="EPSG:4326").to_file(
         nulls
@@ -302,9 +313,12 @@ def test_area_clip_and_summary() -> None:
     assert sorted(inside["hazard_id"]) == ["t:0", "t:2", "t:3"]
     assert inside.loc[inside["hazard_id"] == "t:2"].geometry.iloc[0].bounds == (49.5, 41.0, 51.0, 41.0)
     wide = hazards_in_area(table, (49.5, 40.5, 51.0, 42.0), margin_m=400_000, clip=False)
-    assert len(wide) == 4 and wide.geometry.iloc[2].length == 3.0
+    assert len(wide) == 4
+    assert wide.geometry.iloc[2].length == 3.0
     summary = hazard_summary(table)
-    assert summary["total"] == 4 and summary["by_kind"]["port"] == 2 and summary["by_kind"]["wreck"] == 0
+    assert summary["total"] == 4
+    assert summary["by_kind"]["port"] == 2
+    assert summary["by_kind"]["wreck"] == 0
     assert summary["magnitude_range"] == [6.5, 6.5]
     with pytest.raises(ConfigError):
         hazards_in_area(table, (51, 40, 50, 42))
@@ -315,8 +329,11 @@ def test_area_clip_and_summary() -> None:
 
 def test_packaged_curated_inventory_is_empty_and_says_so() -> None:
     table, report = load_curated_hazards()
-    assert len(table) == 0 and list(table.columns) == list(COLUMNS) and table.crs.to_epsg() == 4326
-    assert report["count"] == 0 and "empty" in report["warnings"][0]
+    assert len(table) == 0
+    assert list(table.columns) == list(COLUMNS)
+    assert table.crs.to_epsg() == 4326
+    assert report["count"] == 0
+    assert "empty" in report["warnings"][0]
 
 
 def test_curated_records_need_a_citation() -> None:
@@ -333,8 +350,10 @@ def test_curated_records_need_a_citation() -> None:
         "exclusion_buffer_m": 3000,
     }
     table, report = load_curated_hazards(document={"records": [record]})
-    assert table.loc[0, "hazard_id"] == "curated:x" and table.loc[0, "exclusion_buffer_m"] == 3000
-    assert table.loc[0, "soft_cost"] == default_rules()["platform"].soft_cost and report["by_kind"] == {"platform": 1}
+    assert table.loc[0, "hazard_id"] == "curated:x"
+    assert table.loc[0, "exclusion_buffer_m"] == 3000
+    assert table.loc[0, "soft_cost"] == default_rules()["platform"].soft_cost
+    assert report["by_kind"] == {"platform": 1}
     with pytest.raises(InputDataError, match=r"record 1 \(x\): lacks citation, verified"):
         load_curated_hazards(document={"records": [{**record, "citation": "", "verified": None}]})
 
@@ -367,13 +386,16 @@ def test_point_hazard_hard_buffer_and_soft_decay(grid: GeoGrid) -> None:
     )
     out = rasterize_hazards(table, grid)
     # centres within 1500 m: the cell itself, 4 neighbours at 1000 m and 4 diagonals at 1414 m; 2000 m is out
-    assert out.hard_mask.sum() == 9 and out.hard_mask[9:12, 9:12].all()
-    assert out.soft_cost.dtype == np.float32 and out.hard_mask.dtype == bool
+    assert out.hard_mask.sum() == 9
+    assert out.hard_mask[9:12, 9:12].all()
+    assert out.soft_cost.dtype == np.float32
+    assert out.hard_mask.dtype == bool
     assert out.soft_cost[10, 10] == pytest.approx(1.0, rel=1e-4)
     assert out.soft_cost[10, 12] == pytest.approx(math.exp(-2), rel=1e-4)
     assert out.soft_cost[13, 14] == pytest.approx(math.exp(-5), rel=1e-4)
     assert out.soft_cost[10, 20] == 0.0  # 10 km = 10 decays: below the 0.1 % truncation
-    assert set(out.soft_by_kind) == {"platform"} and out.hard_by_kind["platform"].sum() == 9
+    assert set(out.soft_by_kind) == {"platform"}
+    assert out.hard_by_kind["platform"].sum() == 9
 
 
 def test_point_smaller_than_a_cell_still_blocks_its_cell(grid: GeoGrid) -> None:
@@ -395,7 +417,8 @@ def test_crossable_pipeline_is_a_band_never_a_wall(grid: GeoGrid) -> None:
     assert np.allclose(out.soft_cost[:, 13], 2.0 * math.exp(-2.5), rtol=1e-3)
     wall = table.assign(crossing_min_angle_deg=None)  # the same line NOT crossable: a hard wall along column 10
     hard = rasterize_hazards(wall, grid).hard_mask
-    assert hard[:, 10].all() and hard.sum() == 21
+    assert hard[:, 10].all()
+    assert hard.sum() == 21
 
 
 def test_soft_costs_add_up_and_pieces_of_one_line_are_one_object(grid: GeoGrid) -> None:
@@ -413,7 +436,8 @@ def test_soft_costs_add_up_and_pieces_of_one_line_are_one_object(grid: GeoGrid) 
         {"kind": "fault", "soft_cost": 1.0, "name": "F1", "geometry": b},
     ]
     joined = rasterize_hazards(_table(rows), grid)
-    assert joined.soft_cost[10, 10] == pytest.approx(1.0, rel=1e-3) and joined.info["objects"] == 1
+    assert joined.soft_cost[10, 10] == pytest.approx(1.0, rel=1e-3)
+    assert joined.info["objects"] == 1
     rows[1]["name"] = "F2"
     assert rasterize_hazards(_table(rows), grid).soft_cost[10, 10] == pytest.approx(2.0, rel=1e-3)
 
@@ -453,7 +477,8 @@ def test_hazards_off_the_grid_reach_in_and_kinds_sum_to_total(grid: GeoGrid) -> 
     assert out.soft_by_kind["port"][10, 0] == pytest.approx(math.exp(-2), rel=1e-3)
     assert not out.hard_mask.any()  # the 1 km buffer stops 1 km short of the grid
     total = out.soft_by_kind["port"] + out.soft_by_kind["shipping_lane"]
-    assert np.allclose(out.soft_cost, total) and out.info["objects_on_grid"] == 2
+    assert np.allclose(out.soft_cost, total)
+    assert out.info["objects_on_grid"] == 2
 
 
 def test_rasterize_refuses_a_geographic_grid(grid: GeoGrid) -> None:
@@ -461,7 +486,8 @@ def test_rasterize_refuses_a_geographic_grid(grid: GeoGrid) -> None:
     with pytest.raises(ConfigError, match="projected CRS in metres"):
         rasterize_hazards(_table([{"kind": "port", "geometry": shapely.Point(50.05, 41.95)}]), lonlat)
     empty = rasterize_hazards(_table([{"kind": "port", "geometry": shapely.Point(50, 41)}]).iloc[:0], grid)
-    assert not empty.hard_mask.any() and not empty.soft_cost.any()
+    assert not empty.hard_mask.any()
+    assert not empty.soft_cost.any()
 
 
 # -- mirror ---------------------------------------------------------------------------------------------------------
@@ -530,12 +556,15 @@ def test_mirror_loader_on_synthetic_files_reports_what_it_did(tmp_path: Path) ->
         }
     ]
     faults = table[table["kind"] == "fault"].set_index("name")
-    assert "F1" in faults.index and "2021 harmonised" in faults.loc["F1", "remarks"]  # 2021 geometry, 2017 name
+    assert "F1" in faults.index
+    assert "2021 harmonised" in faults.loc["F1", "remarks"]
     assert "no 2021 trace follows" in faults.loc["F2", "remarks"]  # 2017 trace kept, not lost
     merged = next(m for m in report["merged"] if m["kind"] == "port")
-    assert merged["records"] == ["TKMRW", "TMKRW"] and 10 < merged["distance_km"] < 12
+    assert merged["records"] == ["TKMRW", "TMKRW"]
+    assert 10 < merged["distance_km"] < 12
     tkm = table[table["hazard_id"].str.endswith("TKMRW+TMKRW")].iloc[0]
-    assert tkm.geometry.geom_type == "MultiPoint" and tkm["exclusion_buffer_m"] == 4000
+    assert tkm.geometry.geom_type == "MultiPoint"
+    assert tkm["exclusion_buffer_m"] == 4000
     quake = table[table["kind"] == "earthquake"].set_index("hazard_id")
     assert quake.loc["hazards_caspian:earthquakes_iscgem_v7:1", "magnitude"] == 6.1
     assert math.isnan(quake.loc["hazards_caspian:earthquakes_iscgem_v7:2", "magnitude"])
@@ -556,6 +585,7 @@ def test_mirror_loader_refuses_a_wrong_file(tmp_path: Path) -> None:
             load_mirror_hazards(broken, inf)
 
 
+@pytest.mark.integration
 def test_real_mirror_layers(mirror: Path) -> None:
     table, report = load_mirror_hazards(mirror / "hazards_caspian.gpkg", mirror / "infrastructure_caspian.gpkg")
     # SOURCES.md: 243 earthquakes, 63/64 fault traces, 99 pipelines, 1 cable, 14 MARNET edges, 8 ports (one twice)
@@ -568,13 +598,17 @@ def test_real_mirror_layers(mirror: Path) -> None:
         "port": 7,
     }
     assert {report["layers"][layer]["read"] for layer in ("earthquakes_iscgem_v7", "pipelines_gem_routes")} == {243, 99}
-    assert report["repaired"] == [] and report["dropped"] == [] and report["warnings"] == []
+    assert report["repaired"] == []
+    assert report["dropped"] == []
+    assert report["warnings"] == []
     assert set(MIRROR_LAYERS) == set(report["layers"])
-    assert table["hazard_id"].is_unique and table.crs.to_epsg() == 4326
+    assert table["hazard_id"].is_unique
+    assert table.crs.to_epsg() == 4326
     faults = next(m for m in report["merged"] if m["kind"] == "fault")
     assert faults["fault_2021_with_2017_attributes"] >= 55
     quakes = table[table["kind"] == "earthquake"]
-    assert quakes["magnitude"].max() == pytest.approx(7.36) and quakes["magnitude"].isna().sum() == 22
+    assert quakes["magnitude"].max() == pytest.approx(7.36)
+    assert quakes["magnitude"].isna().sum() == 22
     assert "non-commercial" in table.loc[table["kind"] == "cable", "licence"].iloc[0]
     # on a coarse grid of the default scenario: crossable kinds never block, landing stations stay reachable
     scenario = load_scenario("siyazan-aktau")
@@ -583,11 +617,14 @@ def test_real_mirror_layers(mirror: Path) -> None:
     xs, ys = to_utm.transform([w, e, w, e], [s, s, n, n])
     grid = GeoGrid.from_bounds((min(xs), min(ys), max(xs), max(ys)), 4000, scenario.analysis_crs())
     out = rasterize_hazards(table, grid)
-    assert out.hard_by_kind["pipeline"].sum() == 0 and out.hard_by_kind["cable"].sum() == 0
-    assert out.hard_by_kind["port"].sum() > 0 and np.isfinite(out.soft_cost).all()
+    assert out.hard_by_kind["pipeline"].sum() == 0
+    assert out.hard_by_kind["cable"].sum() == 0
+    assert out.hard_by_kind["port"].sum() > 0
+    assert np.isfinite(out.soft_cost).all()
     for station in scenario.landing_stations:
         cell = grid.cell_of(*to_utm.transform(station.lon_deg, station.lat_deg))
-        assert cell is not None and not out.hard_mask[cell]
+        assert cell is not None
+        assert not out.hard_mask[cell]
 
 
 def test_combine_refuses_shared_ids() -> None:
@@ -596,5 +633,6 @@ def test_combine_refuses_shared_ids() -> None:
     with pytest.raises(InputDataError, match="table 2 row 1: column 'hazard_id' 't:0' repeats table 1 row 1"):
         combine_hazards([one, two])
     both = combine_hazards([one, load_curated_hazards()[0], two.assign(hazard_id="t:1")])
-    assert list(both["kind"]) == ["port", "wreck"] and list(both.columns) == list(COLUMNS)
+    assert list(both["kind"]) == ["port", "wreck"]
+    assert list(both.columns) == list(COLUMNS)
     assert len(combine_hazards([])) == 0

@@ -16,7 +16,6 @@ import assets.config
 from assets.config import CorridorSettings
 from pipelines.definitions import STAGES
 from pipelines.io_managers import CorridorIOManager
-from tests.conftest import ROOT, mirror_dir
 
 pytestmark = pytest.mark.integration
 
@@ -29,8 +28,8 @@ def _reload_stages() -> list[ModuleType]:
 
 
 @pytest.fixture
-def wrong_depth_scenario(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[list[ModuleType]]:
-    data = yaml.safe_load((ROOT / "geodata/data/scenarios/siyazan-aktau.yaml").read_text())
+def wrong_depth_scenario(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, root: Path) -> Iterator[list[ModuleType]]:
+    data = yaml.safe_load((root / "geodata/data/scenarios/siyazan-aktau.yaml").read_text())
     data["name"] = "wrong-depths"
     data["bathymetry"]["min_depth_range_m"] = [0.0, 100.0]  # the middle Caspian is ~780 m deep: must fail
     folder = tmp_path / "scenarios"
@@ -46,7 +45,7 @@ SCENARIOS_DIR = "scenarios"
 
 
 def test_failed_depth_range_check_blocks_the_route_and_the_publication(
-    tmp_path: Path, wrong_depth_scenario: list[ModuleType]
+    tmp_path: Path, wrong_depth_scenario: list[ModuleType], mirror: Path
 ) -> None:
     out = tmp_path / "published"
     result = dg.materialize(
@@ -54,7 +53,7 @@ def test_failed_depth_range_check_blocks_the_route_and_the_publication(
         partition_key="wrong-depths",
         resources={
             "settings": CorridorSettings(
-                mirror_dir=str(mirror_dir()), output_dir=str(out), scenarios_dir=str(tmp_path / SCENARIOS_DIR)
+                mirror_dir=str(mirror), output_dir=str(out), scenarios_dir=str(tmp_path / SCENARIOS_DIR)
             ),
             "io_manager": CorridorIOManager(base_dir=str(tmp_path / "store")),
         },

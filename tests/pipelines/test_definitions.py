@@ -9,32 +9,32 @@ import dagster as dg
 
 from pipelines.definitions import defs
 
-ROOT = Path(__file__).resolve().parents[1]
-
 
 def _graph() -> dg.AssetGraph:  # type: ignore[name-defined]
     return defs.resolve_asset_graph()
 
 
-def documented_assets() -> set[str]:
+def documented_assets(root: Path) -> set[str]:
     """Asset names in ARCHITECTURE.md's asset table (rows like "| `bathymetry` | ingest_bathymetry | ... |")."""
-    text = (ROOT / "ARCHITECTURE.md").read_text(encoding="utf-8")
+    text = (root / "ARCHITECTURE.md").read_text(encoding="utf-8")
     section = text.split("## Asset graph", 1)[1].split("\n## ", 1)[0]
     return set(re.findall(r"^\| `([a-z_]+)` \|", section, flags=re.MULTILINE))
 
 
-def test_asset_keys_match_architecture_md() -> None:
+def test_asset_keys_match_architecture_md(root: Path) -> None:
     keys = {k.to_user_string() for k in _graph().get_all_asset_keys()}
-    assert keys == documented_assets()
+    assert keys == documented_assets(root)
 
 
 def test_every_asset_has_a_description_group_and_scenario_partitions() -> None:
     graph = _graph()
     for key in graph.get_all_asset_keys():
         node = graph.get(key)
-        assert node.description and len(node.description) > 40, key
+        assert node.description, key
+        assert len(node.description) > 40, key
         assert node.group_name != "default", key
-        assert node.partitions_def is not None and "siyazan-aktau" in node.partitions_def.get_partition_keys(), key
+        assert node.partitions_def is not None, key
+        assert "siyazan-aktau" in node.partitions_def.get_partition_keys(), key
 
 
 def test_blocking_checks_exist_where_a_wrong_input_means_a_wrong_route() -> None:

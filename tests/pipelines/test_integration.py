@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import pickle
 import sqlite3
+from pathlib import Path
 
 import dagster as dg
 import geopandas as gpd
@@ -18,7 +19,6 @@ from geodata.publish.atomic import verify_manifest
 from geodata.scenario import load_scenario
 from pipelines.definitions import defs
 from pipelines.io_managers import CorridorIOManager
-from tests.conftest import mirror_dir
 
 pytestmark = pytest.mark.integration
 SCENARIO = "siyazan-aktau"
@@ -26,11 +26,12 @@ GEOD = Geod(ellps="WGS84")
 
 
 @pytest.fixture(scope="module")
-def run(tmp_path_factory: pytest.TempPathFactory) -> dict:
+def run(tmp_path_factory: pytest.TempPathFactory, mirror: Path, node_modules: Path) -> dict:
+    """The default scenario materialised once for the module (the publication copies the web map's npm packages)."""
     root = tmp_path_factory.mktemp("e2e")
     resources = {
         "settings": CorridorSettings(
-            mirror_dir=str(mirror_dir()), cache_dir=str(root / "cache"), output_dir=str(root / "published")
+            mirror_dir=str(mirror), cache_dir=str(root / "cache"), output_dir=str(root / "published")
         ),
         "io_manager": CorridorIOManager(base_dir=str(root / "store")),
     }
@@ -88,12 +89,15 @@ def test_route_length_is_plausible_against_the_geodesic(run: dict) -> None:
 def test_publication_is_complete_verified_and_opens(run: dict) -> None:
     live = run["root"] / "published" / SCENARIO
     gpkg = live / "corridor.gpkg"
-    assert gpkg.exists() and verify_manifest(live / "latest") == []
+    assert gpkg.exists()
+    assert verify_manifest(live / "latest") == []
     manifest = json.loads((live / "manifest.json").read_text())
     assert manifest["scenario"]["name"] == SCENARIO
     assert {i["name"] for i in manifest["inputs"]} >= {"srtm30plus_caspian", "gshhg_coast"}
     route = gpd.read_file(gpkg, layer="route")
-    assert route.crs.to_epsg() == 4326 and len(route) == 1 and route["length_km"].iloc[0] > 250
+    assert route.crs.to_epsg() == 4326
+    assert len(route) == 1
+    assert route["length_km"].iloc[0] > 250
     with sqlite3.connect(gpkg) as con:
         styled = {r[0] for r in con.execute("select f_table_name from layer_styles")}
     assert {"route", "rpl", "kp_points", "seabed_sectors"} <= styled

@@ -10,9 +10,9 @@ import sys
 import textwrap
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
-from test_gpkg import synthetic_layers, synthetic_metadata, synthetic_raster_layers, synthetic_rasters
 
 from geodata.errors import ConfigError, PublishError
 from geodata.publish import tiles, webmap
@@ -27,8 +27,6 @@ from geodata.publish.atomic import (
     verify_manifest,
 )
 from geodata.publish.gpkg import VECTOR_LAYERS, prepare_layers, validate_gpkg, write_gpkg
-
-ROOT = Path(__file__).resolve().parents[1]
 
 INPUTS = [
     {
@@ -79,10 +77,12 @@ def test_publish_switches_latest_and_links(tmp_path: Path) -> None:
     assert (base / "corridor.gpkg").read_text() == "gpkg two"  # stable link follows latest
     assert (base / "tiles" / "corridor.pmtiles").read_bytes() == b"two" * 100
     assert os.readlink(base / "corridor.gpkg") == f"{LATEST}/corridor.gpkg"
-    assert first.version_dir.is_dir() and verify_manifest(first.version_dir) == []
+    assert first.version_dir.is_dir()
+    assert verify_manifest(first.version_dir) == []
     assert verify_manifest(base / LATEST) == []
     manifest = json.loads((base / "manifest.json").read_text())
-    assert manifest["run_id"] == "run-two" and manifest["scenario"] == {"name": "demo", "digest": "d" * 64}
+    assert manifest["run_id"] == "run-two"
+    assert manifest["scenario"] == {"name": "demo", "digest": "d" * 64}
     assert {f["path"] for f in manifest["files"]} == {"corridor.gpkg", "tiles/corridor.pmtiles", "index.html"}
     assert manifest["code_version"].startswith(("git:", "caspian-corridor==", "unknown"))
     assert [i["sha256"] for i in manifest["inputs"]] == ["a" * 64, "b" * 64, "c" * 64]
@@ -99,9 +99,12 @@ def test_keep_versions_prunes_old_never_live(tmp_path: Path) -> None:
 def test_licence_terms_inherit_the_most_restrictive() -> None:
     terms = combine_licences([input_record(i) for i in INPUTS])
     assert terms.restrictions == ("non-commercial", "share-alike", "attribution")
-    assert "NON-COMMERCIAL" in terms.statement and "srtm30plus_caspian" in terms.statement
-    assert "SHARE-ALIKE" in terms.statement and "gshhg_coast (LGPL-3.0-or-later)" in terms.statement
-    assert "osm_countries (ODbL-1.0)" in terms.statement and "differ" in terms.statement
+    assert "NON-COMMERCIAL" in terms.statement
+    assert "srtm30plus_caspian" in terms.statement
+    assert "SHARE-ALIKE" in terms.statement
+    assert "gshhg_coast (LGPL-3.0-or-later)" in terms.statement
+    assert "osm_countries (ODbL-1.0)" in terms.statement
+    assert "differ" in terms.statement
     assert "© OpenStreetMap contributors" in terms.attribution
     free = combine_licences([input_record({**INPUTS[0], "licence": "CC0", "licence_restrictions": []})])
     assert free.restrictions == ()
@@ -117,7 +120,8 @@ def test_manifest_detects_tampering(tmp_path: Path) -> None:
     (res.version_dir / "extra.txt").write_text("x")
     (res.version_dir / "tiles" / "corridor.pmtiles").unlink()
     problems = "\n".join(verify_manifest(res.version_dir))
-    assert "index.html: s" in problems and "extra.txt: present but not in the manifest" in problems
+    assert "index.html: s" in problems
+    assert "extra.txt: present but not in the manifest" in problems
     assert "tiles/corridor.pmtiles: listed but missing" in problems
 
 
@@ -166,10 +170,10 @@ KILLED_BUILD = textwrap.dedent(
 )
 
 
-def test_sigkill_mid_publish_leaves_previous_intact(tmp_path: Path) -> None:
+def test_sigkill_mid_publish_leaves_previous_intact(tmp_path: Path, root: Path) -> None:
     good = do_publish(tmp_path, "good")
     marker = tmp_path / "started"
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env = {**os.environ, "PYTHONPATH": str(root)}
     proc = subprocess.Popen([sys.executable, "-c", KILLED_BUILD, str(tmp_path), str(marker)], env=env)
     try:
         deadline = time.monotonic() + 60
@@ -183,27 +187,32 @@ def test_sigkill_mid_publish_leaves_previous_intact(tmp_path: Path) -> None:
     assert proc.returncode == -signal.SIGKILL
     base = tmp_path / "demo"
     half = Path(marker.read_text())
-    assert half.parent == base / STAGING and (half / "big.bin").stat().st_size > 1_000_000  # really mid-write
+    assert half.parent == base / STAGING
+    assert (half / "big.bin").stat().st_size > 1_000_000
     assert live_version(base) == good.version_dir.resolve()  # nothing half-written is pointed to
-    assert (base / "corridor.gpkg").read_text() == "gpkg good" and verify_manifest(base / LATEST) == []
+    assert (base / "corridor.gpkg").read_text() == "gpkg good"
+    assert verify_manifest(base / LATEST) == []
     # the next publish sweeps the stale staging folder and goes live
     nxt = do_publish(tmp_path, "after")
-    assert not half.exists() and list((base / STAGING).iterdir()) == []
-    assert live_version(base) == nxt.version_dir.resolve() and verify_manifest(base / LATEST) == []
+    assert not half.exists()
+    assert list((base / STAGING).iterdir()) == []
+    assert live_version(base) == nxt.version_dir.resolve()
+    assert verify_manifest(base / LATEST) == []
 
 
-def test_full_synthetic_publication(tmp_path: Path) -> None:
+@pytest.mark.usefixtures("node_modules")
+def test_full_synthetic_publication(tmp_path: Path, synthetic: SimpleNamespace) -> None:
     """The whole product as the Dagster asset builds it: GeoPackage, tiles, web map, manifest, validation."""
-    layers = synthetic_layers()
+    layers = synthetic.layers()
 
     def build(folder: Path) -> None:
         write_gpkg(
-            folder / "corridor.gpkg", layers, synthetic_raster_layers(), metadata=synthetic_metadata(),
+            folder / "corridor.gpkg", layers, synthetic.raster_layers(), metadata=synthetic.metadata(),
             required=VECTOR_LAYERS,
         )  # fmt: skip
         (folder / "tiles").mkdir()
         vec = tiles.write_vector_tiles(prepare_layers(layers), folder / "tiles" / "corridor.pmtiles")
-        bathy, cost = synthetic_rasters()
+        bathy, cost = synthetic.rasters()
         rb = tiles.write_raster_tiles(tiles.render_bathymetry(bathy), folder / "tiles" / "bathymetry.pmtiles")
         rc = tiles.write_raster_tiles(tiles.render_cost(cost), folder / "tiles" / "cost.pmtiles")
         webmap.write_webmap(

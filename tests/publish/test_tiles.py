@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import sqlite3
 from pathlib import Path
+from types import SimpleNamespace
 
 import geopandas as gpd
 import numpy as np
@@ -15,7 +16,6 @@ from PIL import Image
 from pmtiles.reader import MmapSource, Reader
 from pmtiles.tile import TileType
 from shapely.geometry import LineString, Point
-from test_gpkg import synthetic_layers, synthetic_rasters
 
 from geodata.errors import InputDataError
 from geodata.publish import tiles
@@ -35,33 +35,37 @@ def test_native_zoom_follows_resolution() -> None:
         tiles.native_zoom(0, 42.0)
 
 
-def test_vector_archive_holds_every_layer(tmp_path: Path) -> None:
-    layers = prepare_layers(synthetic_layers())
+def test_vector_archive_holds_every_layer(tmp_path: Path, synthetic: SimpleNamespace) -> None:
+    layers = prepare_layers(synthetic.layers())
     layers["crossings"] = layers["crossings"].iloc[0:0]  # an empty layer is left out
     info = tiles.write_vector_tiles(layers, tmp_path / "corridor.pmtiles", min_zoom=4, max_zoom=9, name="demo")
     head = _header(info.path)
-    assert head["tile_type"] == TileType.MVT and (head["min_zoom"], head["max_zoom"]) == (4, 9)
+    assert head["tile_type"] == TileType.MVT
+    assert (head["min_zoom"], head["max_zoom"]) == (4, 9)
     assert info.tile_count == head["addressed_tiles_count"] > 0
     names = {n for n, _ in pyogrio.list_layers(info.path)}
     assert names == set(layers) - {"crossings"}
-    assert info.layers["route"] == "line" and info.layers["seabed_sectors"] == "polygon"
+    assert info.layers["route"] == "line"
+    assert info.layers["seabed_sectors"] == "polygon"
     assert info.values["hazards_points"] == ["mud_volcano", "platform"]
     # GDAL decodes the merged tiles: every KP point comes back with its attributes (at the max zoom, unclipped)
     kp = pyogrio.read_dataframe(info.path, layer="kp_points")
     assert sorted(set(kp["kp_km"].astype(float))) == [10.0 * i for i in range(21)]
     w, s, e, n = info.bounds
-    assert 47 < w < e < 51 and 42 < s < n < 44
+    assert 47 < w < e < 51
+    assert 42 < s < n < 44
 
 
-def test_vector_mbtiles_option(tmp_path: Path) -> None:
-    layers = prepare_layers(synthetic_layers())
+def test_vector_mbtiles_option(tmp_path: Path, synthetic: SimpleNamespace) -> None:
+    layers = prepare_layers(synthetic.layers())
     info = tiles.write_vector_tiles(
         {k: layers[k] for k in ("route", "kp_points")}, tmp_path / "c.mbtiles", max_zoom=8, tile_format="mbtiles"
     )
     assert {n for n, _ in pyogrio.list_layers(info.path)} == {"route", "kp_points"}
     con = sqlite3.connect(info.path)
     meta = dict(con.execute("SELECT name, value FROM metadata"))
-    assert meta["format"] == "pbf" and "vector_layers" in meta["json"]
+    assert meta["format"] == "pbf"
+    assert "vector_layers" in meta["json"]
 
 
 def test_vector_tiles_refuse_bad_layers(tmp_path: Path) -> None:
@@ -74,35 +78,41 @@ def test_vector_tiles_refuse_bad_layers(tmp_path: Path) -> None:
         tiles.write_vector_tiles({"route": mixed.iloc[0:0]}, tmp_path / "x.pmtiles")
 
 
-def test_bathymetry_rendering_and_raster_archive(tmp_path: Path) -> None:
-    bathy, _ = synthetic_rasters()
+def test_bathymetry_rendering_and_raster_archive(tmp_path: Path, synthetic: SimpleNamespace) -> None:
+    bathy, _ = synthetic.rasters()
     r = tiles.render_bathymetry(bathy)
     rgb = r.rgba[:3].astype(int)
     sea_shallow, sea_deep, land = (5, 20), (50, 55), (40, 3)  # ~25 m, ~720 m, land strip
-    assert rgb[2][sea_deep] < rgb[2][sea_shallow] and rgb[0][sea_deep] < rgb[0][sea_shallow]  # deeper = darker blue
+    assert rgb[2][sea_deep] < rgb[2][sea_shallow]
+    assert rgb[0][sea_deep] < rgb[0][sea_shallow]
     assert rgb[0][land] > rgb[2][land]  # land in earth tones
-    assert r.rgba[3][88, 105] == 0 and r.rgba[3][sea_deep] == 255  # nodata transparent
+    assert r.rgba[3][88, 105] == 0
+    assert r.rgba[3][sea_deep] == 255
     info = tiles.write_raster_tiles(r, tmp_path / "bathymetry.pmtiles", min_zoom=4)
     head = _header(info.path)
-    assert head["tile_type"] == TileType.PNG and (info.min_zoom, info.max_zoom) == (4, 6)  # 2 km cells -> z6
+    assert head["tile_type"] == TileType.PNG
+    assert (info.min_zoom, info.max_zoom) == (4, 6)
     assert (head["min_zoom"], head["max_zoom"]) == (4, 6)
     tile = tiles.read_tile(info.path, 6, 40, 23)  # the z6 tile over 49 E 43 N
     assert tile is not None
     img = np.asarray(Image.open(io.BytesIO(tile)).convert("RGBA"))
     assert img.shape == (256, 256, 4)
     opaque = img[img[..., 3] == 255]
-    assert len(opaque) > 1000 and (opaque[:, 2] > opaque[:, 0]).mean() > 0.5  # mostly sea blue
+    assert len(opaque) > 1000
+    assert (opaque[:, 2] > opaque[:, 0]).mean() > 0.5
 
 
-def test_cost_rendering_and_mbtiles_option(tmp_path: Path) -> None:
-    _, cost = synthetic_rasters()
+def test_cost_rendering_and_mbtiles_option(tmp_path: Path, synthetic: SimpleNamespace) -> None:
+    _, cost = synthetic.rasters()
     r = tiles.render_cost(cost)
     assert tuple(r.rgba[:, 40, 3]) == (60, 60, 60, 150)  # impassable land: grey
-    assert r.legend[0][0] < r.legend[-1][0] and r.units == "cost per m"
+    assert r.legend[0][0] < r.legend[-1][0]
+    assert r.units == "cost per m"
     info = tiles.write_raster_tiles(r, tmp_path / "cost.mbtiles", min_zoom=3, max_zoom=5, tile_format="mbtiles")
     assert (info.min_zoom, info.max_zoom) == (3, 5)
     with rasterio.open(info.path) as src:
-        assert src.count == 4 and src.crs.to_epsg() == 3857
+        assert src.count == 4
+        assert src.crs.to_epsg() == 3857
         assert src.read(4).max() > 0  # GDAL reads the archive back with data
     con = sqlite3.connect(info.path)
     zooms = [z for (z,) in con.execute("SELECT DISTINCT zoom_level FROM tiles ORDER BY 1")]

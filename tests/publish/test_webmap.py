@@ -1,8 +1,8 @@
 """The static web map in headless Chromium: layers render, features can be queried and clicked, no console error.
 
-Needs Debian's ``chromium`` and ``chromium-driver`` (``apt-get install -y chromium chromium-driver``), selenium (pip)
-and ``npm ci`` at the repository root. The screenshot is kept in the test's tmp dir and copied to
-``/tmp/webmap_screenshot.png``.
+The browser test (marker ``browser``) needs Debian's ``chromium`` and ``chromium-driver`` (``apt-get install -y
+chromium chromium-driver``), selenium (pip) and ``npm ci`` at the repository root; it skips without them, and fails in
+CI (tests/conftest.py). The screenshot is kept in the test's tmp dir and copied to ``/tmp/webmap_screenshot.png``.
 """
 
 from __future__ import annotations
@@ -13,27 +13,23 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 from PIL import Image
-from test_gpkg import synthetic_layers, synthetic_rasters
 
 from geodata.publish import tiles, webmap
 from geodata.publish.gpkg import prepare_layers
 
-pytestmark = pytest.mark.browser
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMEDRIVER = "/usr/bin/chromedriver"
 SCREENSHOT_COPY = Path("/tmp/webmap_screenshot.png")
 
 
-def build_site(out: Path) -> dict[str, tiles.TilesetInfo]:
-    layers = prepare_layers(synthetic_layers())
+def build_site(out: Path, synthetic: SimpleNamespace) -> dict[str, tiles.TilesetInfo]:
+    layers = prepare_layers(synthetic.layers())
     (out / "tiles").mkdir(parents=True)
     vector = tiles.write_vector_tiles(layers, out / "tiles" / "corridor.pmtiles", min_zoom=4, max_zoom=10)
-    bathy, cost = synthetic_rasters()
+    bathy, cost = synthetic.rasters()
     rb = tiles.write_raster_tiles(tiles.render_bathymetry(bathy), out / "tiles" / "bathymetry.pmtiles", min_zoom=4)
     rc = tiles.write_raster_tiles(tiles.render_cost(cost), out / "tiles" / "cost.pmtiles", min_zoom=4)
     webmap.write_webmap(
@@ -53,9 +49,11 @@ def build_site(out: Path) -> dict[str, tiles.TilesetInfo]:
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+def site(
+    tmp_path_factory: pytest.TempPathFactory, synthetic: SimpleNamespace, node_modules: Path
+) -> Iterator[tuple[str, Path]]:
     out = tmp_path_factory.mktemp("site")
-    build_site(out)
+    build_site(out, synthetic)
     server = webmap.serve(out)  # http.server with byte ranges, on a free port of 127.0.0.1
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -67,15 +65,13 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]
 
 
 @pytest.fixture(scope="module")
-def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
+def browser(tmp_path_factory: pytest.TempPathFactory, chromium: tuple[Path, Path]) -> Iterator[object]:
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
-    for exe in (CHROMIUM, CHROMEDRIVER):
-        if not Path(exe).exists():
-            raise RuntimeError(f"{exe} is missing; install with `apt-get install -y chromium chromium-driver`")
+    binary, chromedriver = chromium
     opts = webdriver.ChromeOptions()
-    opts.binary_location = CHROMIUM
+    opts.binary_location = str(binary)
     for flag in (
         "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
         "--disable-background-networking", "--disable-component-update", "--disable-sync",
@@ -84,7 +80,7 @@ def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
     ):  # fmt: skip
         opts.add_argument(flag)
     opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(options=opts, service=Service(CHROMEDRIVER))
+    driver = webdriver.Chrome(options=opts, service=Service(str(chromedriver)))
     try:
         yield driver
     finally:
@@ -101,6 +97,7 @@ def _wait_ready(driver: object, timeout_s: float = 45.0) -> None:
     raise AssertionError(f"the map did not become idle within {timeout_s} s; page errors: {errors}")
 
 
+@pytest.mark.browser
 def test_webmap_renders_layers_without_errors(site: tuple[str, Path], browser: object) -> None:
     url, out = site
     driver = browser
@@ -120,9 +117,9 @@ def test_webmap_renders_layers_without_errors(site: tuple[str, Path], browser: o
                 bathyRequests: performance.getEntriesByType('resource')
                     .filter(e => e.name.endsWith('bathymetry.pmtiles')).length};"""
     )
-    assert counts["route"] > 0 and counts["kp"] > 0 and counts["hazards"] > 0, counts
-    assert counts["corridor"] > 0 and counts["sectors"] > 0 and counts["boundary"] > 0, counts
-    assert counts["bathyLoaded"] and counts["bathyRequests"] > 0, counts
+    for layer in ("route", "kp", "hazards", "corridor", "sectors", "boundary", "bathyRequests"):
+        assert counts[layer] > 0, (layer, counts)
+    assert counts["bathyLoaded"], counts
     # click on KP 150 and read the popup: the attributes of the feature with units in the field names
     xy = driver.execute_script(  # type: ignore[attr-defined]
         """const m = window.__webmap.map;
@@ -139,10 +136,13 @@ def test_webmap_renders_layers_without_errors(site: tuple[str, Path], browser: o
     ).click().perform()
     time.sleep(0.5)
     popup = driver.find_element(By.CSS_SELECTOR, ".maplibregl-popup-content").text  # type: ignore[attr-defined]
-    assert "KP points" in popup and "kp (km)" in popup and "150" in popup, popup
+    for text in ("KP points", "kp (km)", "150"):
+        assert text in popup, popup
     # the legend and a toggle: hiding the route removes its features from the rendering
     legend = driver.find_element(By.ID, "layers").text  # type: ignore[attr-defined]
-    assert "Cable route" in legend and "Mud volcano" in legend and "Azerbaijan sector" in legend
+    assert "Cable route" in legend
+    assert "Mud volcano" in legend
+    assert "Azerbaijan sector" in legend
     shot = out.parent / "webmap.png"
     driver.save_screenshot(str(shot))  # type: ignore[attr-defined]
     shutil.copy(shot, SCREENSHOT_COPY)
@@ -152,7 +152,7 @@ def test_webmap_renders_layers_without_errors(site: tuple[str, Path], browser: o
     assert hidden == 0
     errors = driver.execute_script("return window.__webmap.errors")  # type: ignore[attr-defined]
     logs = [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]  # type: ignore[attr-defined]
-    assert errors == [] and logs == [], json.dumps({"page": errors, "console": logs}, indent=1)
+    assert (errors, logs) == ([], []), json.dumps({"page": errors, "console": logs}, indent=1)
     # a rendered map, not a blank page: the bathymetry paints a large share of the map area in sea blues
     rgb = np.asarray(Image.open(shot).convert("RGB"), dtype=int)[:, 320:]
     blue = (rgb[..., 2] > rgb[..., 0] + 40) & (rgb[..., 2] > 120)

@@ -86,7 +86,9 @@ def test_move_tables_are_exact_fractions() -> None:
     cells, gaps = segment_cells(1, 3)
     assert [float(f) for *_, f in cells] == pytest.approx([1 / 6, 1 / 3, 1 / 3, 1 / 6])
     assert gaps == [(1, 1, 0, 2)]
-    assert len(move_table(8).dr) == 8 and len(move_table(16).dr) == 16 and len(move_table(32).dr) == 32
+    assert len(move_table(8).dr) == 8
+    assert len(move_table(16).dr) == 16
+    assert len(move_table(32).dr) == 32
 
 
 def test_generated_kernels_are_up_to_date() -> None:
@@ -156,8 +158,10 @@ def test_diagonal_gap_is_a_wall() -> None:
         least_cost_path(cost, (0, 0), (4, 4))
     e = exc.value
     assert e.start_component != e.goal_component
-    assert e.start_component_cells == 10 and e.goal_component_cells == 10
-    assert "component" in str(e) and "(row 0, col 0)" in str(e)
+    assert e.start_component_cells == 10
+    assert e.goal_component_cells == 10
+    assert "component" in str(e)
+    assert "(row 0, col 0)" in str(e)
     assert math.isinf(ref8(cost, (0, 0), (4, 4)))
 
 
@@ -251,7 +255,8 @@ def test_corridor_contains_the_optimal_route(case: tuple, tol: float) -> None:
         return
     cor = least_cost_corridor(cost, s, g, cell_size=cs, tolerance=tol)
     assert cor.mask[tuple(cor.route.graph_path.T)].all()
-    assert cor.mask[s] and cor.mask[g]
+    assert cor.mask[s]
+    assert cor.mask[g]
     assert not cor.mask[~np.isfinite(cost)].any()
     assert cor.route.cost <= cor.optimum * (1 + 1e-9)
     a = accumulated_cost(cost, s, cell_size=cs, dtype=np.float64)
@@ -264,13 +269,16 @@ def test_corridor_contains_the_optimal_route(case: tuple, tol: float) -> None:
 def test_accumulated_cost_hand_computed() -> None:
     cost = np.array([[1.0, 1.0, 3.0], [1.0, np.nan, 1.0]])
     a = accumulated_cost(cost, (0, 0), dtype=np.float64)
-    assert a[0, 0] == 0 and a[0, 1] == pytest.approx(1.0) and a[1, 0] == pytest.approx(1.0)
+    assert a[0, 0] == 0
+    assert a[0, 1] == pytest.approx(1.0)
+    assert a[1, 0] == pytest.approx(1.0)
     assert a[0, 2] == pytest.approx(1.0 + 2.0)
     assert a[1, 2] == pytest.approx(1.0 + SQRT2)  # (0,1)-(1,2) diagonal touches the wall (1,1) in a corner only
     assert math.isinf(a[1, 1])
     assert a.dtype == np.float64
     both = accumulated_cost(cost, [(0, 0), (1, 2)])
-    assert both[1, 2] == 0 and both.dtype == np.float32
+    assert both[1, 2] == 0
+    assert both.dtype == np.float32
 
 
 def test_corridor_raster_and_polygons() -> None:
@@ -279,14 +287,17 @@ def test_corridor_raster_and_polygons() -> None:
     cost = np.ones((30, 40))
     cost[5:25, 18:22] = np.nan
     cor = least_cost_corridor(cost, (15, 2), (15, 37), cell_size=(10.0, 10.0), tolerance=0.05)
-    assert cor.mask.any() and cor.threshold == pytest.approx(1.05 * cor.optimum)
+    assert cor.mask.any()
+    assert cor.threshold == pytest.approx(1.05 * cor.optimum)
     assert cor.area_m2 == pytest.approx(cor.mask.sum() * 100.0)
     polys = cor.polygons()
-    assert polys and sum(p.area for p in polys) == pytest.approx(cor.mask.sum())
+    assert polys
+    assert sum(p.area for p in polys) == pytest.approx(cor.mask.sum())
     t = Affine(10.0, 0, 500000.0, 0, -10.0, 4500000.0)
     mpolys = mask_to_polygons(cor.mask, t, cell_size=(10.0, 10.0))
     assert sum(p.area for p in mpolys) == pytest.approx(cor.mask.sum() * 100.0)
-    assert mpolys[0].bounds[0] >= 500000.0 and mpolys[0].bounds[3] <= 4500000.0
+    assert mpolys[0].bounds[0] >= 500000.0
+    assert mpolys[0].bounds[3] <= 4500000.0
     with pytest.raises(InvalidCellSize):
         mask_to_polygons(cor.mask, t, cell_size=(5.0, 10.0))
     wide = least_cost_corridor(cost, (15, 2), (15, 37), cell_size=(10.0, 10.0), tolerance=0.5)
@@ -316,7 +327,8 @@ def test_alternatives_are_distinct_and_ranked() -> None:
     assert sides == {True, False}
     for r in routes[1:]:
         assert r.separation.shared_fraction <= 0.5
-        assert r.separation.hausdorff_m > 0 and r.separation.cost_ratio >= 1.0
+        assert r.separation.hausdorff_m > 0
+        assert r.separation.cost_ratio >= 1.0
     best = least_cost_path(cost, (20, 2), (20, 57), cell_size=(5.0, 5.0))
     assert routes[0].cost == pytest.approx(best.cost)
 
@@ -341,7 +353,8 @@ def test_coarse_to_fine_reports_its_price() -> None:
     r = least_cost_path(cost, (5, 5), (150, 150), coarse_factor=4, buffer_cells=8, verify_coarse=True)
     rep = r.stats["coarse"]
     assert r.method.startswith("d16+coarse4")
-    assert rep["band_fraction"] < 1.0 and rep["fine_cells_settled"] < cost.size
+    assert rep["band_fraction"] < 1.0
+    assert rep["fine_cells_settled"] < cost.size
     assert rep["excess"] == pytest.approx(r.cost / rep["full_cost"] - 1.0)
     assert -1e-9 <= rep["excess"] < 0.05
     assert_clear(cost, r.path)
@@ -390,7 +403,9 @@ def test_errors_name_the_input_and_the_fix() -> None:
     with pytest.raises(InvalidCellSize, match="positive"):
         least_cost_path(cost, (0, 0), (1, 1), cell_size=(0.0, 1.0))
     for exc in (GoalUnreachable, InvalidCellSize, InvalidCostSurface, PointImpassable, PointOutsideGrid):
-        assert issubclass(exc, RoutingError) and issubclass(exc, CorridorError) and issubclass(exc, ValueError)
+        assert issubclass(exc, RoutingError)
+        assert issubclass(exc, CorridorError)
+        assert issubclass(exc, ValueError)
     with pytest.raises(PointImpassable):
         accumulated_cost(walls, (2, 3))
     with pytest.raises(GoalUnreachable):

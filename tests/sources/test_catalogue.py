@@ -14,7 +14,8 @@ from geodata.sources.catalogue import Source, load_catalogue, resolve
 def test_every_catalogue_entry_is_complete_and_in_the_mirror(mirror: Path) -> None:
     for name, src in load_catalogue().items():
         assert src.url.startswith("https://"), name
-        assert src.licence and src.attribution, name
+        assert src.licence, name
+        assert src.attribution, name
         resolved = resolve(name, mirror=mirror)
         assert resolved.origin == "mirror"
         assert resolved.sha256 == src.sha256, f"{name}: mirror file differs from the catalogue checksum"
@@ -62,7 +63,8 @@ def test_cache_then_download_from_a_local_server(tmp_path: Path, monkeypatch) ->
         monkeypatch.setattr(catalogue, "load_catalogue", lambda: {"test_grid": src})
         cache = tmp_path / "cache"
         first = resolve("test_grid", mirror=None, cache=cache)
-        assert first.origin == "download" and (cache / "grid.tif").read_bytes() == payload
+        assert first.origin == "download"
+        assert (cache / "grid.tif").read_bytes() == payload
         assert not list(cache.glob("*.part"))
         assert resolve("test_grid", mirror=None, cache=cache).origin == "cache"
     finally:
