@@ -17,17 +17,18 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import geopandas as gpd
 import numpy as np
 import shapely
+from pyproj import CRS
 from shapely.geometry import LineString, Point, box
 from shapely.geometry.base import BaseGeometry
 
 from geodata.engineering.events import BEACH_MANHOLE, LANDING, SHORE_CROSSING, RouteEvent
 from geodata.errors import InputDataError, LandingPointError
-from geodata.grid import Raster
+from geodata.grid import GeoGrid, Raster
 from geodata.scenario import LandingStation
 
 XY = tuple[float, float]
@@ -45,7 +46,7 @@ class Landfall:
     coast_normal_deg: float
     approach_bearing_deg: float
     angle_to_coast_deg: float
-    crs: Any
+    crs: CRS
 
     @property
     def deviation_deg(self) -> float:
@@ -92,10 +93,14 @@ Landfalls = tuple[Landfall, Landfall]
 
 
 def _bearing(dx: float, dy: float) -> float:
+    """Grid bearing of a direction, degrees clockwise from grid north, 0-360."""
     return math.degrees(math.atan2(dx, dy)) % 360.0
 
 
-def _land_geometry(land: gpd.GeoDataFrame | gpd.GeoSeries | BaseGeometry, crs: Any, window: BaseGeometry) -> Any:
+def _land_geometry(
+    land: gpd.GeoDataFrame | gpd.GeoSeries | BaseGeometry, crs: CRS, window: BaseGeometry
+) -> BaseGeometry:
+    """The land polygons inside ``window``, in the analysis CRS, as one valid (Multi)Polygon (empty if none)."""
     if isinstance(land, gpd.GeoDataFrame | gpd.GeoSeries):
         if land.crs is None:
             raise InputDataError("the land polygons have no CRS; set it (e.g. land.set_crs('EPSG:4326'))")
@@ -107,8 +112,221 @@ def _land_geometry(land: gpd.GeoDataFrame | gpd.GeoSeries | BaseGeometry, crs: A
     else:
         raise InputDataError(f"land must be a GeoDataFrame or a shapely geometry in the analysis CRS, got {type(land)}")
     geom = shapely.make_valid(geom)
-    polys = [g for g in getattr(geom, "geoms", [geom]) if g.geom_type in ("Polygon", "MultiPolygon")]
+    polys = [g for g in shapely.get_parts(geom) if g.geom_type in ("Polygon", "MultiPolygon")]
     return shapely.union_all(polys) if polys else shapely.Polygon()
+
+
+def _square(x: float, y: float, half_side: float) -> BaseGeometry:
+    """The axis-aligned square of half-side ``half_side`` centred on ``(x, y)``."""
+    return box(x - half_side, y - half_side, x + half_side, y + half_side)
+
+
+# -- the steps of plan_landfall -----------------------------------------------------------------------------------
+
+
+class _ShorePoint(NamedTuple):
+    """A point of the coast with its seaward unit normal; sorts by distance to the landing station."""
+
+    dist: float
+    x: float
+    y: float
+    nx: float
+    ny: float
+
+
+class _Approach(NamedTuple):
+    """A clear shore-end leg: its score (distance + deviation penalty), shore point, direction and coast normal."""
+
+    score: float
+    x: float
+    y: float
+    ux: float
+    uy: float
+    nx: float
+    ny: float
+
+
+@dataclass(frozen=True)
+class _OpenWater:
+    """The test a shore-end leg must pass: it ends in an unblocked sea cell and touches no land after leaving it."""
+
+    sea_mask: Raster
+    land: BaseGeometry
+    approach_m: float
+    blocked: np.ndarray | None
+
+    def leg_is_clear(self, x: float, y: float, ux: float, uy: float) -> bool:
+        """Is the leg of ``approach_m`` from shore point ``(x, y)`` in unit direction ``(ux, uy)`` clear?"""
+        ex, ey = x + ux * self.approach_m, y + uy * self.approach_m
+        cell = self.sea_mask.grid.cell_of(ex, ey)
+        if cell is None or self.sea_mask.data[cell] != 1 or (self.blocked is not None and self.blocked[cell]):
+            return False
+        eps = min(5.0, self.approach_m / 100.0)
+        leg = LineString([(x + ux * eps, y + uy * eps), (ex, ey)])
+        return not self.land.intersects(leg)
+
+
+def _check_arguments(grid: GeoGrid, blocked: np.ndarray | None, approach_m: float) -> None:
+    """Reject a blocked mask of another grid and a non-positive approach length."""
+    if blocked is not None and blocked.shape != grid.shape:
+        raise InputDataError(f"blocked mask of shape {blocked.shape} does not match the sea mask grid {grid.shape}")
+    if approach_m <= 0:
+        raise LandingPointError(f"approach_m must be positive (engineering.landfall_approach_m), got {approach_m}")
+
+
+def _land_near_station(
+    station: LandingStation, land: gpd.GeoDataFrame | BaseGeometry, crs: CRS, window: BaseGeometry, margin: float
+) -> BaseGeometry:
+    """The (prepared) land inside the station's search window; there must be some."""
+    land_geom = _land_geometry(land, crs, window)
+    if land_geom.is_empty:
+        raise LandingPointError(
+            f"no land within {margin / 1000:.0f} km of landing station '{station.name}' ({station.lat_deg} N, "
+            f"{station.lon_deg} E); check the station coordinates and that the land layer covers them"
+        )
+    shapely.prepare(land_geom)
+    return land_geom
+
+
+def _smoothed_tangents(part: LineString, s: np.ndarray, half: float) -> tuple[np.ndarray, np.ndarray]:
+    """Coast direction (not normalised) at distances ``s`` along ``part``: the chord from ``half`` metres before to
+    ``half`` metres after each point, wrapping round a closed coast (an island) and clipped at an open one's ends."""
+    if part.is_ring:
+        s_a, s_b = (s - half) % part.length, (s + half) % part.length
+    else:
+        s_a, s_b = np.maximum(s - half, 0.0), np.minimum(s + half, part.length)
+    a = shapely.line_interpolate_point(part, s_a)
+    b = shapely.line_interpolate_point(part, s_b)
+    return shapely.get_x(b) - shapely.get_x(a), shapely.get_y(b) - shapely.get_y(a)
+
+
+def _seaward_normal(land: BaseGeometry, x: float, y: float, tx: float, ty: float, probe: float) -> XY | None:
+    """The unit normal of coast direction ``(tx, ty)`` at ``(x, y)`` that points away from land (tested ``probe``
+    metres out), or None when the direction is degenerate or there is land on both sides (a river mouth, a sliver)."""
+    norm = math.hypot(tx, ty)
+    if norm == 0:
+        return None
+    tx, ty = tx / norm, ty / norm
+    nx, ny = ty, -tx  # one of the two normals; pick the seaward one
+    if land.contains(Point(x + nx * probe, y + ny * probe)):
+        nx, ny = -nx, -ny
+        if land.contains(Point(x + nx * probe, y + ny * probe)):
+            return None
+    return nx, ny
+
+
+def _shore_points_of_part(
+    part: LineString, inner: BaseGeometry, land: BaseGeometry, station_xy: XY, step: float, half: float, probe: float
+) -> list[_ShorePoint]:
+    """Points every ``step`` metres along one coast line that lie inside ``inner`` and have a seaward normal."""
+    s = np.linspace(0.0, part.length, int(part.length // step) + 1)
+    pts = shapely.line_interpolate_point(part, s)
+    px, py = shapely.get_x(pts), shapely.get_y(pts)
+    inside = np.flatnonzero(shapely.contains_xy(inner, px, py))
+    if not inside.size:
+        return []
+    tx, ty = _smoothed_tangents(part, s[inside], min(half, part.length / 2.0))
+    out = []
+    for k, dx, dy in zip(inside, tx, ty, strict=True):
+        normal = _seaward_normal(land, float(px[k]), float(py[k]), float(dx), float(dy), probe)
+        if normal is not None:
+            dist = math.hypot(px[k] - station_xy[0], py[k] - station_xy[1])
+            out.append(_ShorePoint(dist, float(px[k]), float(py[k]), *normal))
+    return out
+
+
+def _shore_points(
+    coast: BaseGeometry,
+    inner: BaseGeometry,
+    land: BaseGeometry,
+    station_xy: XY,
+    *,
+    step: float,
+    smoothing_m: float,
+    probe: float,
+) -> list[_ShorePoint]:
+    """Candidate shore points along every coast line (shorter lines than ``step`` skipped), nearest first."""
+    out: list[_ShorePoint] = []
+    for part in shapely.get_parts(coast):
+        if part.is_empty or part.geom_type != "LineString" or part.length < step:
+            continue
+        out += _shore_points_of_part(part, inner, land, station_xy, step, smoothing_m / 2.0, probe)
+    return sorted(out)
+
+
+def _deviation_fan(fan_step_deg: float, max_deviation_deg: float) -> list[float]:
+    """Deviations from the coast normal to try, smallest first: 0, +step, -step, +2 step, ... up to the maximum."""
+    fan = [0.0]
+    n_fan = 1
+    while n_fan * fan_step_deg <= max_deviation_deg + 1e-9:
+        fan += [n_fan * fan_step_deg, -n_fan * fan_step_deg]
+        n_fan += 1
+    return fan
+
+
+def _turned(nx: float, ny: float, dev_deg: float) -> XY:
+    """The unit vector ``(nx, ny)`` turned ``dev_deg`` degrees clockwise."""
+    r = math.radians(dev_deg)
+    return nx * math.cos(r) + ny * math.sin(r), -nx * math.sin(r) + ny * math.cos(r)
+
+
+def _first_clear_leg(
+    point: _ShorePoint,
+    fan: Sequence[float],
+    penalty_m_per_deg: float,
+    open_water: _OpenWater,
+    best: _Approach | None,
+) -> _Approach | None:
+    """The least-deviating clear leg from one shore point that scores better than ``best``, if any."""
+    for dev in fan:
+        score = point.dist + abs(dev) * penalty_m_per_deg
+        if best is not None and score >= best.score:
+            return None
+        ux, uy = _turned(point.nx, point.ny, dev)
+        if open_water.leg_is_clear(point.x, point.y, ux, uy):
+            return _Approach(score, point.x, point.y, ux, uy, point.nx, point.ny)
+    return None
+
+
+def _best_approach(
+    points: Sequence[_ShorePoint], fan: Sequence[float], penalty_m_per_deg: float, open_water: _OpenWater
+) -> _Approach | None:
+    """The best-scoring clear leg over all shore points (nearest first, stopping once none can score better)."""
+    best: _Approach | None = None
+    for point in points:
+        if best is not None and point.dist >= best.score:
+            break
+        best = _first_clear_leg(point, fan, penalty_m_per_deg, open_water, best) or best
+    return best
+
+
+def _beach_manhole(land: BaseGeometry, approach: _Approach, setback_m: float) -> XY:
+    """The BMH ``setback_m`` inland of the shore point along the leg, the setback halved until it lies on land
+    (the shore point itself when the land is too narrow)."""
+    x, y, ux, uy = approach.x, approach.y, approach.ux, approach.uy
+    setback = setback_m
+    while setback > 0.5 and not land.contains(Point(x - ux * setback, y - uy * setback)):
+        setback /= 2.0
+    return (x - ux * setback, y - uy * setback) if setback > 0.5 else (x, y)
+
+
+def _landfall(
+    station: LandingStation, station_xy: XY, approach: _Approach, bmh: XY, approach_m: float, crs: CRS
+) -> Landfall:
+    """The :class:`Landfall` of a chosen approach leg."""
+    x, y, ux, uy, nx, ny = approach.x, approach.y, approach.ux, approach.uy, approach.nx, approach.ny
+    dev = math.degrees(math.acos(max(-1.0, min(1.0, ux * nx + uy * ny))))
+    return Landfall(
+        station_name=station.name,
+        station_xy=station_xy,
+        beach_manhole_xy=bmh,
+        shore_crossing_xy=(x, y),
+        approach_end_xy=(x + ux * approach_m, y + uy * approach_m),
+        coast_normal_deg=_bearing(nx, ny),
+        approach_bearing_deg=_bearing(ux, uy),
+        angle_to_coast_deg=90.0 - dev,
+        crs=crs,
+    )
 
 
 def plan_landfall(
@@ -163,90 +381,29 @@ def plan_landfall(
         When no shore point within ``search_radius_m`` gives a clear approach leg; the message says what to change.
     """
     grid = sea_mask.grid
-    if blocked is not None and blocked.shape != grid.shape:
-        raise InputDataError(f"blocked mask of shape {blocked.shape} does not match the sea mask grid {grid.shape}")
-    if approach_m <= 0:
-        raise LandingPointError(f"approach_m must be positive (engineering.landfall_approach_m), got {approach_m}")
+    _check_arguments(grid, blocked, approach_m)
     sx, sy = (float(v) for v in grid.lonlat_to_xy(station.lon_deg, station.lat_deg))
     margin = search_radius_m + approach_m + smoothing_m
-    window = box(sx - margin, sy - margin, sx + margin, sy + margin)
-    land_geom = _land_geometry(land, grid.crs, window)
-    if land_geom.is_empty:
-        raise LandingPointError(
-            f"no land within {margin / 1000:.0f} km of landing station '{station.name}' ({station.lat_deg} N, "
-            f"{station.lon_deg} E); check the station coordinates and that the land layer covers them"
-        )
-    shapely.prepare(land_geom)
-    inner = box(sx - search_radius_m, sy - search_radius_m, sx + search_radius_m, sy + search_radius_m)
-    coast = shapely.intersection(land_geom.boundary, window.buffer(-1.0))
-    step = min(min(grid.res) / 10.0, 100.0)
-    res = max(grid.res)
-
-    def seaward_ok(x: float, y: float, ux: float, uy: float) -> bool:
-        ex, ey = x + ux * approach_m, y + uy * approach_m
-        cell = grid.cell_of(ex, ey)
-        if cell is None or sea_mask.data[cell] != 1 or (blocked is not None and blocked[cell]):
-            return False
-        eps = min(5.0, approach_m / 100.0)
-        leg = LineString([(x + ux * eps, y + uy * eps), (ex, ey)])
-        return not land_geom.intersects(leg)
-
-    candidates: list[tuple[float, float, float, float, float]] = []  # (dist to station, x, y, nx, ny)
-    for part in getattr(coast, "geoms", [coast]):
-        if part.is_empty or part.geom_type != "LineString" or part.length < step:
-            continue
-        n = int(part.length // step) + 1
-        s = np.linspace(0.0, part.length, n)
-        pts = shapely.line_interpolate_point(part, s)
-        px, py = shapely.get_x(pts), shapely.get_y(pts)
-        inside = shapely.contains_xy(inner, px, py)
-        if not inside.any():
-            continue
-        half = min(smoothing_m / 2.0, part.length / 2.0)
-        is_ring = part.is_ring
-        for k in np.flatnonzero(inside):
-            if is_ring:
-                a = part.interpolate((s[k] - half) % part.length)
-                b = part.interpolate((s[k] + half) % part.length)
-            else:
-                a = part.interpolate(max(s[k] - half, 0.0))
-                b = part.interpolate(min(s[k] + half, part.length))
-            tx, ty = b.x - a.x, b.y - a.y
-            norm = math.hypot(tx, ty)
-            if norm == 0:
-                continue
-            tx, ty = tx / norm, ty / norm
-            nx, ny = ty, -tx  # one of the two normals; pick the seaward one
-            probe = min(50.0, res / 4.0)
-            if land_geom.contains(Point(px[k] + nx * probe, py[k] + ny * probe)):
-                nx, ny = -nx, -ny
-                if land_geom.contains(Point(px[k] + nx * probe, py[k] + ny * probe)):
-                    continue  # land on both sides: a river mouth or a sliver
-            candidates.append((math.hypot(px[k] - sx, py[k] - sy), float(px[k]), float(py[k]), nx, ny))
-    if not candidates:
+    window = _square(sx, sy, margin)
+    land_geom = _land_near_station(station, land, grid.crs, window, margin)
+    points = _shore_points(
+        shapely.intersection(land_geom.boundary, window.buffer(-1.0)),
+        _square(sx, sy, search_radius_m),
+        land_geom,
+        (sx, sy),
+        step=min(min(grid.res) / 10.0, 100.0),
+        smoothing_m=smoothing_m,
+        probe=min(50.0, max(grid.res) / 4.0),
+    )
+    if not points:
         raise LandingPointError(
             f"no coastline within {search_radius_m / 1000:.0f} km of landing station '{station.name}' "
             f"({station.lat_deg} N, {station.lon_deg} E); move the station to the coast or widen search_radius_m"
         )
-    candidates.sort()
-    fan = [0.0]
-    n_fan = 1
-    while n_fan * fan_step_deg <= max_deviation_deg + 1e-9:
-        fan += [n_fan * fan_step_deg, -n_fan * fan_step_deg]
-        n_fan += 1
-    best: tuple[float, float, float, float, float, float, float] | None = None
-    for dist, x, y, nx, ny in candidates:
-        if best is not None and dist >= best[0]:
-            break
-        for dev in fan:
-            score = dist + abs(dev) * deviation_penalty_m_per_deg
-            if best is not None and score >= best[0]:
-                break
-            r = math.radians(dev)
-            ux, uy = nx * math.cos(r) + ny * math.sin(r), -nx * math.sin(r) + ny * math.cos(r)
-            if seaward_ok(x, y, ux, uy):
-                best = (score, x, y, ux, uy, nx, ny)
-                break
+    open_water = _OpenWater(sea_mask, land_geom, approach_m, blocked)
+    best = _best_approach(
+        points, _deviation_fan(fan_step_deg, max_deviation_deg), deviation_penalty_m_per_deg, open_water
+    )
     if best is None:
         raise LandingPointError(
             f"landing station '{station.name}': no shore point within {search_radius_m / 1000:.0f} km gives a clear "
@@ -254,23 +411,8 @@ def plan_landfall(
             "cells in the way); shorten engineering.landfall_approach_m, raise landfall_max_deviation_deg, or move "
             "the station"
         )
-    _, x, y, ux, uy, nx, ny = best
-    setback = manhole_setback_m
-    while setback > 0.5 and not land_geom.contains(Point(x - ux * setback, y - uy * setback)):
-        setback /= 2.0
-    bmh = (x - ux * setback, y - uy * setback) if setback > 0.5 else (x, y)
-    dev = math.degrees(math.acos(max(-1.0, min(1.0, ux * nx + uy * ny))))
-    return Landfall(
-        station_name=station.name,
-        station_xy=(sx, sy),
-        beach_manhole_xy=bmh,
-        shore_crossing_xy=(x, y),
-        approach_end_xy=(x + ux * approach_m, y + uy * approach_m),
-        coast_normal_deg=_bearing(nx, ny),
-        approach_bearing_deg=_bearing(ux, uy),
-        angle_to_coast_deg=90.0 - dev,
-        crs=grid.crs,
-    )
+    bmh = _beach_manhole(land_geom, best, manhole_setback_m)
+    return _landfall(station, (sx, sy), best, bmh, approach_m, grid.crs)
 
 
 def assemble_route(
