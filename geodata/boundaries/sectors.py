@@ -234,6 +234,103 @@ def _node_key(xy: Sequence[float]) -> tuple[int, int]:
     return (round(float(xy[0]) * 100), round(float(xy[1]) * 100))
 
 
+class _Junctions:
+    """Edge ends shared by the edges of three or more states, and the treaty points pinned to them."""
+
+    def __init__(self, edges: list[_Edge]) -> None:
+        self.edges = edges
+        self.states: dict[tuple[int, int], set[str]] = {}
+        self.xy: dict[tuple[int, int], np.ndarray] = {}
+        for e in edges:
+            for xy in (e.line.coords[0], e.line.coords[-1]):
+                k = _node_key(xy)
+                self.states.setdefault(k, set()).update(e.pair)
+                self.xy[k] = np.asarray(xy, dtype=float)
+        self.junctions = {k: v for k, v in self.states.items() if len(v) >= 3}
+        self.pinned: dict[tuple[int, int], str] = {}
+
+    def pin(self, key: tuple[int, int], target: np.ndarray, name: str) -> None:
+        """Move the junction ``key`` onto ``target`` (every edge ending there gets a pin)."""
+        if key in self.pinned:
+            raise InputDataError(
+                f"treaty points '{self.pinned[key]}' and '{name}' both claim the same junction of "
+                f"{', '.join(sorted(self.states[key]))}; keep one"
+            )
+        self.pinned[key] = name
+        for e in self.edges:
+            for s, xy in ((0.0, e.line.coords[0]), (e.line.length, e.line.coords[-1])):
+                if _node_key(xy) == key:
+                    e.pins.append(_Pin(s, target, name))
+
+
+def _treaty_target(tp: TreatyPoint, states: Sequence[str], sea_m: BaseGeometry, metric: CRS) -> np.ndarray:
+    """The treaty point in the metric CRS, after checking its countries and that it lies in the water."""
+    countries = [c.upper() for c in tp.countries]
+    unknown = [c for c in countries if c not in states]
+    if unknown or len(set(countries)) < 2:
+        raise InputDataError(
+            f"treaty point '{tp.name}' names {', '.join(countries)}; it needs two or three of the coastal states "
+            f"{', '.join(states)}"
+        )
+    target = np.array(transformer(WGS84, metric).transform(tp.lon_deg, tp.lat_deg))
+    if not sea_m.contains(Point(target)):
+        raise InputDataError(
+            f"treaty point '{tp.name}' ({tp.lat_deg} N, {tp.lon_deg} E) is not in the water; check its "
+            "coordinates (decimal degrees, latitude first) and the water polygon"
+        )
+    return target
+
+
+def _pin_junction_point(tp: TreatyPoint, wanted: set[str], target: np.ndarray, nodes: _Junctions) -> np.ndarray:
+    """Pin a three-state treaty point to the nearest junction of those states; returns the pure junction."""
+    keys = [k for k, v in nodes.junctions.items() if v == wanted] or [
+        k for k, v in nodes.junctions.items() if wanted <= v
+    ]
+    if not keys:
+        meeting = sorted("-".join(sorted(v)) for v in nodes.junctions.values())
+        raise InputDataError(
+            f"treaty point '{tp.name}' is a junction of {', '.join(sorted(wanted))}, but in the equidistance "
+            f"partition these sectors never meet (junctions: {', '.join(meeting) or 'none'}); give the point "
+            "as a bilateral one (two countries) instead"
+        )
+    key = min(keys, key=lambda k: float(np.hypot(*(nodes.xy[k] - target))))
+    nodes.pin(key, target, tp.name)
+    return nodes.xy[key]
+
+
+def _pin_boundary_point(
+    tp: TreatyPoint, wanted: set[str], target: np.ndarray, nodes: _Junctions
+) -> tuple[np.ndarray, str, str]:
+    """Pin a two-state treaty point to their boundary (or to its landward junction when it lies beyond the pure
+    line's end); returns the pure position, the role and a note."""
+    pair = tuple(sorted(wanted))
+    cands = [e for e in nodes.edges if e.pair == pair]
+    if not cands:
+        raise InputDataError(
+            f"treaty point '{tp.name}' lies on the {'-'.join(pair)} boundary, but the equidistance partition "
+            f"gives these two states no common boundary; check the countries of the point"
+        )
+    edge = min(cands, key=lambda e: e.line.distance(Point(target)))
+    s = edge.line.project(Point(target))
+    pure_xy = np.asarray(edge.line.interpolate(s).coords[0])
+    end_xy = edge.line.coords[0] if s < 1.0 else edge.line.coords[-1] if s > edge.line.length - 1.0 else None
+    if end_xy is None:
+        edge.pins.append(_Pin(s, target, tp.name))
+        return pure_xy, "boundary point", ""
+    key = _node_key(end_xy)
+    if key not in nodes.junctions:
+        raise InputDataError(
+            f"treaty point '{tp.name}' lies beyond the landward end of the {'-'.join(pair)} median line; "
+            "check its coordinates"
+        )
+    nodes.pin(key, target, tp.name)
+    note = (
+        f"the point lies beyond the pure {'-'.join(pair)} line, so the junction with "
+        f"{', '.join(sorted(nodes.junctions[key] - wanted))} was moved onto it"
+    )
+    return pure_xy, "junction (beyond the end of the pure line)", note
+
+
 def _pin_treaty_points(
     treaties: Sequence[TreatyPoint],
     edges: list[_Edge],
@@ -242,93 +339,22 @@ def _pin_treaty_points(
     states: Sequence[str],
     coast_f: gpd.GeoDataFrame,
 ) -> list[dict[str, Any]]:
+    """Pin every treaty point onto the partition's edges; one record per point (role, offset from the pure median
+    line, geodesic distances to the coasts of its states)."""
     if not treaties:
         return []
-    to_m = transformer(WGS84, metric)
     to_ll = transformer(metric, WGS84)
-    # junctions: edge ends shared by edges of three or more states
-    node_states: dict[tuple[int, int], set[str]] = {}
-    node_xy: dict[tuple[int, int], np.ndarray] = {}
-    for e in edges:
-        for xy in (e.line.coords[0], e.line.coords[-1]):
-            k = _node_key(xy)
-            node_states.setdefault(k, set()).update(e.pair)
-            node_xy[k] = np.asarray(xy, dtype=float)
-    junctions = {k: v for k, v in node_states.items() if len(v) >= 3}
-    pinned_nodes: dict[tuple[int, int], str] = {}
-    records = []
+    nodes = _Junctions(edges)
     coast_by = {str(c): shapely.union_all(g.geometry.to_numpy()) for c, g in coast_f.groupby("country")}
-
-    def pin_node(key: tuple[int, int], target: np.ndarray, name: str) -> None:
-        if key in pinned_nodes:
-            raise InputDataError(
-                f"treaty points '{pinned_nodes[key]}' and '{name}' both claim the same junction of "
-                f"{', '.join(sorted(node_states[key]))}; keep one"
-            )
-        pinned_nodes[key] = name
-        for e in edges:
-            for s, xy in ((0.0, e.line.coords[0]), (e.line.length, e.line.coords[-1])):
-                if _node_key(xy) == key:
-                    e.pins.append(_Pin(s, target, name))
-
+    records = []
     for tp in treaties:
+        target = _treaty_target(tp, states, sea_m, metric)
         countries = [c.upper() for c in tp.countries]
-        unknown = [c for c in countries if c not in states]
-        if unknown or len(set(countries)) < 2:
-            raise InputDataError(
-                f"treaty point '{tp.name}' names {', '.join(countries)}; it needs two or three of the coastal states "
-                f"{', '.join(states)}"
-            )
-        x, y = to_m.transform(tp.lon_deg, tp.lat_deg)
-        target = np.array([x, y])
-        if not sea_m.contains(Point(target)):
-            raise InputDataError(
-                f"treaty point '{tp.name}' ({tp.lat_deg} N, {tp.lon_deg} E) is not in the water; check its "
-                "coordinates (decimal degrees, latitude first) and the water polygon"
-            )
         wanted = set(countries)
-        note = ""
         if len(wanted) >= 3:
-            keys = [k for k, v in junctions.items() if v == wanted] or [k for k, v in junctions.items() if wanted <= v]
-            if not keys:
-                meeting = sorted("-".join(sorted(v)) for v in junctions.values())
-                raise InputDataError(
-                    f"treaty point '{tp.name}' is a junction of {', '.join(sorted(wanted))}, but in the equidistance "
-                    f"partition these sectors never meet (junctions: {', '.join(meeting) or 'none'}); give the point "
-                    "as a bilateral one (two countries) instead"
-                )
-            key = min(keys, key=lambda k: float(np.hypot(*(node_xy[k] - target))))
-            pure_xy = node_xy[key]
-            pin_node(key, target, tp.name)
-            role = "junction"
+            pure_xy, role, note = _pin_junction_point(tp, wanted, target, nodes), "junction", ""
         else:
-            pair = tuple(sorted(wanted))
-            cands = [e for e in edges if e.pair == pair]
-            if not cands:
-                raise InputDataError(
-                    f"treaty point '{tp.name}' lies on the {'-'.join(pair)} boundary, but the equidistance partition "
-                    f"gives these two states no common boundary; check the countries of the point"
-                )
-            edge = min(cands, key=lambda e: e.line.distance(Point(target)))
-            s = edge.line.project(Point(target))
-            pure_xy = np.asarray(edge.line.interpolate(s).coords[0])
-            role = "boundary point"
-            end_xy = edge.line.coords[0] if s < 1.0 else edge.line.coords[-1] if s > edge.line.length - 1.0 else None
-            if end_xy is not None:
-                key = _node_key(end_xy)
-                if key not in junctions:
-                    raise InputDataError(
-                        f"treaty point '{tp.name}' lies beyond the landward end of the {'-'.join(pair)} median line; "
-                        "check its coordinates"
-                    )
-                pin_node(key, target, tp.name)
-                role = "junction (beyond the end of the pure line)"
-                note = (
-                    f"the point lies beyond the pure {'-'.join(pair)} line, so the junction with "
-                    f"{', '.join(sorted(junctions[key] - wanted))} was moved onto it"
-                )
-            else:
-                edge.pins.append(_Pin(s, target, tp.name))
+            pure_xy, role, note = _pin_boundary_point(tp, wanted, target, nodes)
         plon, plat = to_ll.transform(*pure_xy)
         _, _, offset = GEOD.inv(tp.lon_deg, tp.lat_deg, plon, plat)
         dists = {c: round(_geodesic_distance_to(coast_by[c], tp.lon_deg, tp.lat_deg, metric), 3) for c in countries}

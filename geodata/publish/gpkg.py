@@ -21,6 +21,7 @@ import os
 import re
 import sqlite3
 import subprocess
+import xml.etree.ElementTree as ET
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -31,7 +32,9 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pyogrio
+import pyogrio.errors
 import rasterio
+import rasterio.errors
 
 from geodata.errors import InputDataError, PublishError
 from geodata.grid import Raster
@@ -571,7 +574,7 @@ def gdal_validator_command(python: str = SYSTEM_PYTHON) -> list[str] | None:
     ``CORRIDOR_GDAL_PYTHON``), or None when it is not installed."""
     if not Path(python).exists():
         return None
-    probe = subprocess.run(
+    probe = subprocess.run(  # noqa: S603 (a configured interpreter and a fixed import line; no shell)
         [python, "-c", "import osgeo_utils.samples.validate_gpkg, osgeo.gdal"],
         capture_output=True,
         timeout=60,
@@ -597,92 +600,134 @@ def validate_gpkg(
     says; every gridded coverage read back by rasterio; a default QGIS style whose QML parses for every layer; a
     QGIS metadata document for every layer; and the presence of ``expect_layers``.
     """
-    import xml.etree.ElementTree as ET
-
     path = Path(path)
-    problems: list[str] = []
     if not path.is_file():
         return [f"{path} does not exist"]
-    command = None if gdal_validator is False else gdal_validator_command(gdal_python)
-    if command is None and gdal_validator:
-        problems.append(f"GDAL's validate_gpkg.py is not installed; install it with `{GDAL_APT_HINT}`")
-    if command is not None:
-        run = subprocess.run([*command, str(path)], capture_output=True, text=True, timeout=300)
-        out = (run.stdout + run.stderr).strip()
-        if run.returncode != 0 or out:
-            problems.append(f"validate_gpkg.py: {out or f'exit code {run.returncode}'}")
+    problems = _gdal_validator_problems(path, gdal_validator, gdal_python)
     con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     try:
-        if (r := con.execute("PRAGMA integrity_check").fetchone()[0]) != "ok":
-            problems.append(f"sqlite integrity_check: {r}")
-        if fk := con.execute("PRAGMA foreign_key_check").fetchall():
-            problems.append(f"foreign key violations: {fk[:5]}")
-        if con.execute("PRAGMA application_id").fetchone()[0] != 0x47504B47:
-            problems.append("application_id is not 'GPKG'")
-        if con.execute("PRAGMA user_version").fetchone()[0] < 10200:
-            problems.append("user_version is older than GeoPackage 1.2")
+        problems += _sqlite_problems(con)
         contents = {r[0]: r[1] for r in con.execute("SELECT table_name, data_type FROM gpkg_contents")}
         for name in expect_layers:
             if name not in contents and not any(f"{name}_{p}" in contents for p in ("points", "lines", "polygons")):
                 problems.append(f"layer '{name}' is missing")
-        features = [t for t, kind in contents.items() if kind == "features"]
-        grids = [t for t, kind in contents.items() if kind in ("2d-gridded-coverage", "tiles")]
-        styled = (
-            {r[0] for r in con.execute("SELECT f_table_name FROM layer_styles WHERE useAsDefault")}
-            if _has_table(con, "layer_styles")
-            else set()
-        )
-        qmls = dict(con.execute("SELECT f_table_name, styleQML FROM layer_styles")) if styled else {}
-        described = (
-            {
-                r[0]
-                for r in con.execute(
-                    "SELECT r.table_name FROM gpkg_metadata_reference r JOIN gpkg_metadata m ON m.id = r.md_file_id "
-                    "WHERE m.md_standard_uri = ? AND r.reference_scope = 'table'",
-                    (QGIS_METADATA_URI,),
-                )
-            }
-            if _has_table(con, "gpkg_metadata")
-            else set()
-        )
         if "layer_styles" in contents and contents["layer_styles"] != "attributes":
             problems.append("layer_styles is not registered as an attributes table")
+        features = [t for t, kind in contents.items() if kind == "features"]
+        grids = [t for t, kind in contents.items() if kind in ("2d-gridded-coverage", "tiles")]
         for table in features:
-            srs = con.execute("SELECT srs_id FROM gpkg_geometry_columns WHERE table_name=?", (table,)).fetchone()
-            if not srs or srs[0] != 4326:
-                problems.append(f"layer '{table}' is not in EPSG:4326 (srs_id {srs})")
-            if not con.execute(
-                "SELECT 1 FROM gpkg_extensions WHERE table_name=? AND extension_name='gpkg_rtree_index'", (table,)
-            ).fetchone() or not _has_table(con, f"rtree_{table}_geom"):
-                problems.append(f"layer '{table}' has no R-tree spatial index")
-            count = con.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0]
-            try:
-                gdf = pyogrio.read_dataframe(path, layer=table)
-                if len(gdf) != count:
-                    problems.append(f"layer '{table}': GDAL read {len(gdf)} features of {count}")
-            except Exception as exc:  # any GDAL failure to read is a finding, not a crash
-                problems.append(f"layer '{table}' cannot be read by GDAL: {exc}")
+            problems += _feature_table_problems(con, path, table)
         for table in grids:
-            try:
-                with rasterio.open(f"GPKG:{path}:{table}") as src:
-                    src.read(1, out_shape=(min(src.height, 64), min(src.width, 64)))
-            except Exception as exc:
-                problems.append(f"raster '{table}' cannot be read by GDAL: {exc}")
-        for table in features + grids:
-            if table not in styled:
-                problems.append(f"layer '{table}' has no default QGIS style in layer_styles")
-            else:
-                try:
-                    root = ET.fromstring(qmls[table].split("\n", 1)[1])
-                    if root.tag != "qgis" or (root.find("renderer-v2") is None and root.find("pipe") is None):
-                        problems.append(f"style of '{table}' has no renderer")
-                except (ET.ParseError, IndexError) as exc:
-                    problems.append(f"style of '{table}' is not valid XML: {exc}")
-            if table not in described:
-                problems.append(f"layer '{table}' has no QGIS metadata in gpkg_metadata")
+            problems += _grid_problems(path, table)
+        problems += _style_and_metadata_problems(con, features + grids)
     finally:
         con.close()
     return problems
+
+
+def quote_identifier(name: str) -> str:
+    """An SQLite identifier in double quotes (inner quotes doubled), for table names read from gpkg_contents."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _gdal_validator_problems(path: Path, gdal_validator: bool | None, gdal_python: str) -> list[str]:
+    """What GDAL's ``validate_gpkg.py`` says about ``path`` (its absence is a problem when ``gdal_validator``)."""
+    command = None if gdal_validator is False else gdal_validator_command(gdal_python)
+    if command is None:
+        if gdal_validator:
+            return [f"GDAL's validate_gpkg.py is not installed; install it with `{GDAL_APT_HINT}`"]
+        return []
+    # the command is GDAL's own validator run by a configured interpreter; the path is an argument, not a shell word
+    run = subprocess.run([*command, str(path)], capture_output=True, text=True, timeout=300)  # noqa: S603
+    out = (run.stdout + run.stderr).strip()
+    return [f"validate_gpkg.py: {out or f'exit code {run.returncode}'}"] if run.returncode != 0 or out else []
+
+
+def _sqlite_problems(con: sqlite3.Connection) -> list[str]:
+    """SQLite integrity and foreign keys, and the GeoPackage application id and version."""
+    problems = []
+    if (r := con.execute("PRAGMA integrity_check").fetchone()[0]) != "ok":
+        problems.append(f"sqlite integrity_check: {r}")
+    if fk := con.execute("PRAGMA foreign_key_check").fetchall():
+        problems.append(f"foreign key violations: {fk[:5]}")
+    if con.execute("PRAGMA application_id").fetchone()[0] != 0x47504B47:
+        problems.append("application_id is not 'GPKG'")
+    if con.execute("PRAGMA user_version").fetchone()[0] < 10200:
+        problems.append("user_version is older than GeoPackage 1.2")
+    return problems
+
+
+def _feature_table_problems(con: sqlite3.Connection, path: Path, table: str) -> list[str]:
+    """A feature table is in EPSG:4326, has an R-tree index and reads back whole through GDAL."""
+    problems = []
+    srs = con.execute("SELECT srs_id FROM gpkg_geometry_columns WHERE table_name=?", (table,)).fetchone()
+    if not srs or srs[0] != 4326:
+        problems.append(f"layer '{table}' is not in EPSG:4326 (srs_id {srs})")
+    if not con.execute(
+        "SELECT 1 FROM gpkg_extensions WHERE table_name=? AND extension_name='gpkg_rtree_index'", (table,)
+    ).fetchone() or not _has_table(con, f"rtree_{table}_geom"):
+        problems.append(f"layer '{table}' has no R-tree spatial index")
+    count = con.execute(f"SELECT count(*) FROM {quote_identifier(table)}").fetchone()[0]  # noqa: S608 (identifier)
+    try:
+        gdf = pyogrio.read_dataframe(path, layer=table)
+    except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError, OSError, ValueError) as exc:
+        return [*problems, f"layer '{table}' cannot be read by GDAL: {exc}"]
+    if len(gdf) != count:
+        problems.append(f"layer '{table}': GDAL read {len(gdf)} features of {count}")
+    return problems
+
+
+def _grid_problems(path: Path, table: str) -> list[str]:
+    """A gridded coverage reads back through GDAL (a small overview is enough)."""
+    try:
+        with rasterio.open(f"GPKG:{path}:{table}") as src:
+            src.read(1, out_shape=(min(src.height, 64), min(src.width, 64)))
+    except (rasterio.errors.RasterioError, OSError, ValueError) as exc:
+        return [f"raster '{table}' cannot be read by GDAL: {exc}"]
+    return []
+
+
+def _style_and_metadata_problems(con: sqlite3.Connection, tables: Sequence[str]) -> list[str]:
+    """Every layer has a default QGIS style whose QML parses and has a renderer, and a QGIS metadata document."""
+    styled = (
+        {r[0] for r in con.execute("SELECT f_table_name FROM layer_styles WHERE useAsDefault")}
+        if _has_table(con, "layer_styles")
+        else set()
+    )
+    qmls = dict(con.execute("SELECT f_table_name, styleQML FROM layer_styles")) if styled else {}
+    described = (
+        {
+            r[0]
+            for r in con.execute(
+                "SELECT r.table_name FROM gpkg_metadata_reference r JOIN gpkg_metadata m ON m.id = r.md_file_id "
+                "WHERE m.md_standard_uri = ? AND r.reference_scope = 'table'",
+                (QGIS_METADATA_URI,),
+            )
+        }
+        if _has_table(con, "gpkg_metadata")
+        else set()
+    )
+    problems = []
+    for table in tables:
+        if table not in styled:
+            problems.append(f"layer '{table}' has no default QGIS style in layer_styles")
+        else:
+            problems += _qml_problems(table, qmls[table])
+        if table not in described:
+            problems.append(f"layer '{table}' has no QGIS metadata in gpkg_metadata")
+    return problems
+
+
+def _qml_problems(table: str, qml: str) -> list[str]:
+    """The QML of a layer style parses and holds a renderer. The QML is the one this module wrote into the package
+    being validated (ElementTree expands no external entities)."""
+    try:
+        root = ET.fromstring(qml.split("\n", 1)[1])  # noqa: S314 (our own QML, just written)
+    except (ET.ParseError, IndexError) as exc:
+        return [f"style of '{table}' is not valid XML: {exc}"]
+    if root.tag != "qgis" or (root.find("renderer-v2") is None and root.find("pipe") is None):
+        return [f"style of '{table}' has no renderer"]
+    return []
 
 
 def describe_gpkg(path: str | Path) -> dict[str, Any]:
@@ -694,7 +739,7 @@ def describe_gpkg(path: str | Path) -> dict[str, Any]:
         for table, kind, ident, srs in rows:
             entry: dict[str, Any] = {"kind": kind, "title": ident, "srs_id": srs}
             if kind in ("features", "attributes"):
-                entry["rows"] = con.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0]
+                entry["rows"] = con.execute(f"SELECT count(*) FROM {quote_identifier(table)}").fetchone()[0]  # noqa: S608
             out[table] = entry
         return out
     finally:

@@ -121,8 +121,10 @@ def _cell(cost, i, j):  # pragma: no cover - compiled
     return cost[i, j]
 
 
+# One numba kernel on the hot path of every search and refinement: its branches are the cases of one cell walk
+# (exit through x, y or a corner; gaps; walls), and splitting it would add calls that numba does not always inline.
 @njit(cache=True, nogil=True)
-def seg_cost(cost, r0, c0, r1, c1, dy, dx, mark, do_mark):  # pragma: no cover - compiled
+def seg_cost(cost, r0, c0, r1, c1, dy, dx, mark, do_mark):  # noqa: C901  # pragma: no cover - compiled
     """Integrated cost of the segment (r0, c0)-(r1, c1): sum over the cells it crosses of cost x metres inside.
 
     Returns +inf when the segment leaves the grid, has positive length in an impassable cell, passes exactly

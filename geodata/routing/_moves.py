@@ -67,7 +67,8 @@ def segment_cells(dr: int, dc: int) -> tuple[list[tuple[int, int, Fraction]], li
             c += sc
         t_prev = t
     cells.append((r, c, 1 - t_prev))
-    assert (r, c) == (dr, dc)
+    if (r, c) != (dr, dc):
+        raise ValueError(f"cell walk of move ({dr}, {dc}) ended at ({r}, {c}); the move table is inconsistent")
     return cells, gaps
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import tempfile
 import urllib.error
+import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -198,10 +199,12 @@ def _checked(source: Source, path: Path, origin: str, verify: bool) -> ResolvedS
 
 def _download(url: str, target: Path, timeout_s: float) -> None:
     """Download atomically: into a temporary file beside the target, renamed only when complete."""
+    if urllib.parse.urlsplit(url).scheme not in ("https", "http"):
+        raise SourceUnavailable(f"download URL {url} is not http(s); fix the source's url in the catalogue")
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
     try:
-        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=timeout_s) as response:
+        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=timeout_s) as response:  # noqa: S310 (scheme checked above)
             while block := response.read(1 << 20):
                 out.write(block)
         os.replace(tmp, target)
