@@ -21,9 +21,9 @@ def test_packaged_scenarios_load() -> None:
     assert {"siyazan-aktau", "sumgait-aktau"} <= set(scenario_names())
     s = load_scenario("siyazan-aktau")
     assert (s.start.name, s.end.name) == ("Siyazan", "Aktau")
-    assert (s.start.lat_deg, s.start.lon_deg) == (41.0783, 49.1125)
+    assert (s.start.lat_deg, s.start.lon_deg) == (41.0783, 49.1125)  # as written in siyazan-aktau.yaml
     assert s.analysis_crs() == "EPSG:32639"
-    assert load_scenario("sumgait-aktau").start.lat_deg == 40.59
+    assert load_scenario("sumgait-aktau").start.lat_deg == 40.59  # as written in sumgait-aktau.yaml
 
 
 def test_typo_names_the_key_and_the_fix(default_scenario: Callable[[], dict]) -> None:

@@ -573,11 +573,14 @@ def test_check_nodata_crs_and_depth_range() -> None:
 # -- the real mirror -------------------------------------------------------------------------------------------------
 
 
+# Regression values below were measured on the mirror's bathymetry_srtm30plus-webmerc-z6_1arcmin.tif and
+# coast_gshhg_f_2.3.6.gpkg at commit ed07429 (2026-12-02); the bounds leave room for resampling changes, not for a
+# different datum, sign or source.
 @pytest.mark.integration
 def test_siyazan_aktau_on_the_mirror(mirror: Path) -> None:
     scenario = load_scenario("siyazan-aktau")
     aoi = scenario.area_of_interest.bounds
-    assert aoi == (48.0, 39.8, 53.0, 45.0)
+    assert aoi == (48.0, 39.8, 53.0, 45.0)  # geodata/data/scenarios/siyazan-aktau.yaml
     assert scenario.analysis_crs() == UTM39
     grid = analysis_grid(aoi, UTM39, scenario.analysis.resolution_m)
     inputs = load_bathymetry_inputs(scenario.bathymetry.sources, grid, mirror=mirror)
@@ -587,14 +590,16 @@ def test_siyazan_aktau_on_the_mirror(mirror: Path) -> None:
     land = gpd.read_file(mirror / "coast_gshhg_f_2.3.6.gpkg", layer="land_with_lakes_removed")
     sea = land_sea_mask(depth, land)
     slope = slope_deg(depth)
-    assert grid.shape == (583, 429)
+    assert grid.shape == (583, 429)  # 1 km cells enclosing the AOI in UTM 39N (measured)
+    # the catalogue's checksum of the mirror file (geodata/data/sources.yaml, srtm30plus_caspian)
     assert depth.attrs["sources"][0]["sha256"] == "36215cd6f7257ffd4cb875d5f0baae3a8a798c0709d8fed0a885a18a7bcd20c4"
     meta = summary_metadata(depth, sea, aoi)
-    # the AOI reaches the Derbent basin of the middle Caspian (charted ~788 m) but not the South Caspian deep
+    # the AOI reaches the Derbent basin of the middle Caspian (charted ~788 m; measured 784.9 m) but not the South
+    # Caspian deep
     assert 700 < meta["depth_sea_max_m"] < 850
     assert meta["nodata_fraction"] == 0.0
-    assert 0.6 < meta["sea_fraction"] < 0.75
-    assert sea.attrs["depth_sign_disagreement_fraction"] < 0.06
+    assert 0.6 < meta["sea_fraction"] < 0.75  # measured 0.687
+    assert sea.attrs["depth_sign_disagreement_fraction"] < 0.06  # measured 0.038 (SOURCES.md: the shallow north)
     for check in (
         check_crs(depth, UTM39),
         check_coverage(depth, aoi, scenario.landing_stations, sea_mask=sea),
@@ -603,9 +608,10 @@ def test_siyazan_aktau_on_the_mirror(mirror: Path) -> None:
     ):
         assert check.passed, check.description
     stations = check_coverage(depth, aoi, scenario.landing_stations, sea_mask=sea).metadata["stations"]
-    assert all(s["distance_to_sea_m"] < 8000 for s in stations)
-    assert np.nanpercentile(slope.data[sea.data == 1], 99) < 5.0
-    # the whole mirror box reaches the South Caspian deep: ~975 m below the Caspian surface (-1003 m ocean datum)
+    assert all(s["distance_to_sea_m"] < 8000 for s in stations)  # measured 6.1 km (Siyazan) and 2.8 km (Aktau)
+    assert np.nanpercentile(slope.data[sea.data == 1], 99) < 5.0  # measured 1.87 degrees
+    # the whole mirror box reaches the South Caspian deep: ~975 m below the Caspian surface (-1003 m ocean datum);
+    # measured 966.8 m on the 5 km grid
     full = (46.6, 36.6, 55.4, 47.4)
     grid_all = analysis_grid(full, UTM39, 5000.0)
     deep = build_depth(load_bathymetry_inputs(scenario.bathymetry.sources, grid_all, mirror=mirror), grid_all,

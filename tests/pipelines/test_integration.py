@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import pickle
 import sqlite3
 from pathlib import Path
 
@@ -44,8 +43,8 @@ def run(tmp_path_factory: pytest.TempPathFactory, mirror: Path, node_modules: Pa
 
 
 def _load(run: dict, name: str):
-    with open(run["root"] / "store" / SCENARIO / f"{name}.pickle", "rb") as fh:
-        return pickle.load(fh)
+    """The value an asset returned in the run (held by the in-process result, whatever the store's file format)."""
+    return run["result"].asset_value(name)
 
 
 def test_run_succeeds_and_every_blocking_check_passes(run: dict) -> None:
@@ -83,6 +82,7 @@ def test_route_length_is_plausible_against_the_geodesic(run: dict) -> None:
     sc = load_scenario(SCENARIO)
     _, _, direct_m = GEOD.inv(sc.start.lon_deg, sc.start.lat_deg, sc.end.lon_deg, sc.end.lat_deg)
     length_m = GEOD.geometry_length(_load(run, "engineered_route").line_lonlat)
+    # the Siyazan-Aktau geodesic is 331.3 km; a detour of a quarter round the Absheron shelf is the most plausible
     assert 1.0 <= length_m / direct_m <= 1.25, (length_m, direct_m)
 
 
@@ -97,7 +97,7 @@ def test_publication_is_complete_verified_and_opens(run: dict) -> None:
     route = gpd.read_file(gpkg, layer="route")
     assert route.crs.to_epsg() == 4326
     assert len(route) == 1
-    assert route["length_km"].iloc[0] > 250
+    assert route["length_km"].iloc[0] > 250  # never shorter than the 331.3 km geodesic, with margin for KP rounding
     with sqlite3.connect(gpkg) as con:
         styled = {r[0] for r in con.execute("select f_table_name from layer_styles")}
     assert {"route", "rpl", "kp_points", "seabed_sectors"} <= styled

@@ -69,7 +69,7 @@ def test_vector_layers_in_4326_with_units_and_titles(gpkg: Path) -> None:
     assert 42 < lat < 43
     info = describe_gpkg(gpkg)
     assert info["kp_points"]["title"] == "Kp Points"
-    assert info["kp_points"]["rows"] == 21
+    assert info["kp_points"]["rows"] == 21  # the synthetic route is 200.9 km long: KP 0, 10, ..., 200
     assert info["bathymetry"]["kind"] == "2d-gridded-coverage"
     meta = pyogrio.read_info(gpkg, layer="route")["layer_metadata"]
     assert meta["LICENCE"] == "CC-BY-4.0"

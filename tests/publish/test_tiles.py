@@ -50,7 +50,7 @@ def test_vector_archive_holds_every_layer(tmp_path: Path, synthetic: SimpleNames
     assert info.values["hazards_points"] == ["mud_volcano", "platform"]
     # GDAL decodes the merged tiles: every KP point comes back with its attributes (at the max zoom, unclipped)
     kp = pyogrio.read_dataframe(info.path, layer="kp_points")
-    assert sorted(set(kp["kp_km"].astype(float))) == [10.0 * i for i in range(21)]
+    assert sorted(set(kp["kp_km"].astype(float))) == [10.0 * i for i in range(21)]  # KP 0-200 of the 200.9 km route
     w, s, e, n = info.bounds
     assert 47 < w < e < 51
     assert 42 < s < n < 44
