@@ -275,107 +275,168 @@ def simplify_to_legs(
     LegPlan
         ``(line, alter_courses, violations)``; ``violations`` is empty when every rule holds.
     """
+    pts, kept = _distinct_vertices(line, keep)
+    legs = _shortcut(_Route(pts, is_clear, segment_cost, max_cost_increase), kept)
+    _remove_vertices(legs)
+    _remove_short_legs(legs, min_leg_length_m)
+    _split_sharp_turns(legs, min_leg_length_m, max_course_change_deg)
+    out = LineString(legs.verts)
+    acs = alter_courses(out)
+    violations = _turn_violations(acs, legs.fixed, max_course_change_deg) + _leg_violations(legs, min_leg_length_m)
+    return LegPlan(out, acs, violations)
+
+
+# -- the steps of simplify_to_legs --------------------------------------------------------------------------------
+
+
+@dataclass
+class _Legs:
+    """The route being reduced: its vertices, the original vertex each stands for (``anchor``) and whether it is a
+    kept vertex that may not move (``fixed``), with the clearance and cost bound of the routed path (``route``)."""
+
+    route: _Route
+    verts: list[np.ndarray]
+    anchor: list[int]
+    fixed: list[bool]
+
+    def ok(self, k_from: int, k_to: int, points: Sequence[np.ndarray]) -> bool:
+        """May ``points`` replace the vertices ``k_from..k_to`` (clear and within the cost bound)?"""
+        return self.route.ok(points, self.anchor[k_from], self.anchor[k_to])
+
+    def leg_length(self, k: int) -> float:
+        """Length of leg ``k`` (from vertex ``k`` to ``k + 1``)."""
+        return math.hypot(*(self.verts[k + 1] - self.verts[k]))
+
+    def turn(self, k: int) -> float:
+        """Signed course change at vertex ``k``, degrees."""
+        return turn_deg(self.verts[k - 1], self.verts[k], self.verts[k + 1])
+
+    def droppable(self, m: int) -> bool:
+        """Is ``m`` a movable interior vertex whose neighbours may be joined directly?"""
+        return (
+            0 < m < len(self.verts) - 1
+            and not self.fixed[m]
+            and self.ok(m - 1, m + 1, [self.verts[m - 1], self.verts[m + 1]])
+        )
+
+    def delete(self, m: int) -> None:
+        """Remove vertex ``m``."""
+        del self.verts[m], self.anchor[m], self.fixed[m]
+
+    def replace(self, k_from: int, k_to: int, points: list[np.ndarray]) -> None:
+        """Replace vertices ``k_from..k_to - 1`` by movable ``points`` standing for ``k_from``'s original vertex."""
+        self.anchor[k_from:k_to] = [self.anchor[k_from]] * len(points)
+        self.fixed[k_from:k_to] = [False] * len(points)
+        self.verts[k_from:k_to] = points
+
+
+def _distinct_vertices(line: LineString, keep: Sequence[int]) -> tuple[np.ndarray, list[int]]:
+    """The line's vertices without consecutive repeats, and the (sorted) indices among them of the ``keep`` vertices
+    (given in the original numbering, negative allowed) and both ends."""
     pts = np.asarray(line.coords, dtype=float)[:, :2] if not line.is_empty else np.empty((0, 2))
     if len(pts) < 2 or not np.isfinite(pts).all():
         raise InputDataError("the routed line needs at least two finite vertices; check the routing result")
     dup = np.concatenate([[False], np.hypot(*np.diff(pts, axis=0).T) < 1e-9])
-    if dup.any():
-        index_map = np.cumsum(~dup) - 1
-        pts = pts[~dup]
-    else:
-        index_map = np.arange(len(pts))
-    n_in = len(dup)
-    kept = sorted({int(index_map[k % n_in]) for k in keep} | {0, len(pts) - 1})
-    st = _Route(pts, is_clear, segment_cost, max_cost_increase)
+    index_map = np.cumsum(~dup) - 1  # new index of each original vertex
+    distinct = pts[~dup]
+    kept = sorted({int(index_map[k % len(pts)]) for k in keep} | {0, len(distinct) - 1})
+    return distinct, kept
 
-    # 1. shortcut
+
+def _shortcut(route: _Route, kept: list[int]) -> _Legs:
+    """1. Douglas-Peucker between each pair of consecutive kept vertices, bounded by clearance and cost."""
     idx: list[int] = []
     for a, b in itertools.pairwise(kept):
-        part = _douglas_peucker(st, a, b)
+        part = _douglas_peucker(route, a, b)
         idx += part if not idx else part[1:]
-    verts: list[np.ndarray] = [pts[i] for i in idx]
-    anchor: list[int] = list(idx)  # original index each vertex stands for
-    fixed: list[bool] = [i in kept for i in idx]
+    return _Legs(route, [route.orig[i] for i in idx], list(idx), [i in kept for i in idx])
 
-    def legs_ok(k_from: int, k_to: int, points: list[np.ndarray]) -> bool:
-        return st.ok(points, anchor[k_from], anchor[k_to])
 
-    # 2. remove vertices, smallest turn first
-    changed = True
-    while changed:
-        changed = False
-        order = sorted(
-            (k for k in range(1, len(verts) - 1) if not fixed[k]),
-            key=lambda k: abs(turn_deg(verts[k - 1], verts[k], verts[k + 1])),
-        )
-        for k in order:
-            if legs_ok(k - 1, k + 1, [verts[k - 1], verts[k + 1]]):
-                del verts[k], anchor[k], fixed[k]
-                changed = True
-                break
+def _remove_vertices(legs: _Legs) -> None:
+    """2. Drop movable vertices one at a time, the smallest turn first, while a drop keeps the leg clear and cheap."""
+    while True:
+        order = sorted((k for k in range(1, len(legs.verts) - 1) if not legs.fixed[k]), key=lambda k: abs(legs.turn(k)))
+        dropped = next((k for k in order if legs.droppable(k)), None)
+        if dropped is None:
+            return
+        legs.delete(dropped)
 
-    # 3. short legs
-    if min_leg_length_m > 0:
-        changed = True
-        while changed:
-            changed = False
-            for k in range(len(verts) - 1):
-                if fixed[k] and fixed[k + 1]:
-                    continue
-                if math.hypot(*(verts[k + 1] - verts[k])) >= min_leg_length_m:
-                    continue
-                # a) drop one end
-                for m in (k, k + 1):
-                    if 0 < m < len(verts) - 1 and not fixed[m] and legs_ok(m - 1, m + 1, [verts[m - 1], verts[m + 1]]):
-                        del verts[m], anchor[m], fixed[m]
-                        changed = True
-                        break
-                if changed:
-                    break
-                # b) merge both ends into the intersection of the neighbouring legs
-                if 0 < k and k + 1 < len(verts) - 1 and not fixed[k] and not fixed[k + 1]:
-                    x = _intersection(verts[k - 1], verts[k], verts[k + 1], verts[k + 2])
-                    if x is not None and legs_ok(k - 1, k + 2, [verts[k - 1], x, verts[k + 2]]):
-                        verts[k : k + 2] = [x]
-                        anchor[k : k + 2] = [anchor[k]]
-                        fixed[k : k + 2] = [False]
-                        changed = True
-                        break
 
-    # 4. sharp turns
+def _merge_ends(legs: _Legs, k: int) -> bool:
+    """Replace both (movable) ends of leg ``k`` by the intersection of the neighbouring legs, if that is clear and
+    cheap; True when done."""
+    if not (0 < k and k + 1 < len(legs.verts) - 1 and not legs.fixed[k] and not legs.fixed[k + 1]):
+        return False
+    v = legs.verts
+    x = _intersection(v[k - 1], v[k], v[k + 1], v[k + 2])
+    if x is None or not legs.ok(k - 1, k + 2, [v[k - 1], x, v[k + 2]]):
+        return False
+    legs.replace(k, k + 2, [x])
+    return True
+
+
+def _fix_short_leg(legs: _Legs, k: int, min_leg: float) -> bool:
+    """Remove leg ``k`` if it is short (and not between two kept vertices): drop one of its ends, else merge both;
+    True when the route changed."""
+    if (legs.fixed[k] and legs.fixed[k + 1]) or legs.leg_length(k) >= min_leg:
+        return False
+    for m in (k, k + 1):
+        if legs.droppable(m):
+            legs.delete(m)
+            return True
+    return _merge_ends(legs, k)
+
+
+def _remove_short_legs(legs: _Legs, min_leg: float) -> None:
+    """3. Remove legs shorter than ``min_leg``, the first one that can be first, until none can."""
+    if min_leg <= 0:
+        return
+    while any(_fix_short_leg(legs, k, min_leg) for k in range(len(legs.verts) - 1)):
+        pass
+
+
+def _split_sharp_turns(legs: _Legs, min_leg: float, max_turn: float) -> None:
+    """4. Replace each movable A/C turning more than ``max_turn`` by a polygonal arc of gentler A/Cs, where one fits."""
     k = 1
-    while k < len(verts) - 1:
-        theta = turn_deg(verts[k - 1], verts[k], verts[k + 1])
-        if abs(theta) > max_course_change_deg + 1e-9 and not fixed[k]:
-            arc = _split_turn(st, verts, anchor, k, theta, min_leg_length_m, max_course_change_deg)
-            if arc is not None:
-                verts[k : k + 1] = arc
-                anchor[k : k + 1] = [anchor[k]] * len(arc)
-                fixed[k : k + 1] = [False] * len(arc)
-                k += len(arc)
-                continue
-        k += 1
+    while k < len(legs.verts) - 1:
+        theta = legs.turn(k)
+        arc = None
+        if abs(theta) > max_turn + 1e-9 and not legs.fixed[k]:
+            arc = _split_turn(legs.route, legs.verts, legs.anchor, k, theta, min_leg, max_turn)
+        if arc is None:
+            k += 1
+            continue
+        legs.replace(k, k + 1, arc)
+        k += len(arc)
 
-    out = LineString(verts)
-    acs = alter_courses(out)
-    violations: list[str] = []
-    for ac in acs:
-        if abs(ac.course_change_deg) > max_course_change_deg + 1e-6:
-            violations.append(
-                f"A/C at vertex {ac.index} ({ac.x:.0f}, {ac.y:.0f}) turns {abs(ac.course_change_deg):.1f}° > "
-                f"max_course_change_deg {max_course_change_deg:g}°"
-                + (" (kept vertex)" if fixed[ac.index] else "; no clear arc of legs fits here")
+
+def _turn_violations(acs: Sequence[AlterCourse], fixed: Sequence[bool], max_turn: float) -> list[str]:
+    """The A/Cs turning more than ``max_turn``, as messages."""
+    return [
+        f"A/C at vertex {ac.index} ({ac.x:.0f}, {ac.y:.0f}) turns {abs(ac.course_change_deg):.1f}° > "
+        f"max_course_change_deg {max_turn:g}°"
+        + (" (kept vertex)" if fixed[ac.index] else "; no clear arc of legs fits here")
+        for ac in acs
+        if abs(ac.course_change_deg) > max_turn + 1e-6
+    ]
+
+
+def _leg_violations(legs: _Legs, min_leg: float) -> list[str]:
+    """The legs (other than between two kept vertices) shorter than ``min_leg`` or not clear, as messages."""
+    out: list[str] = []
+    v = legs.verts
+    for k in range(len(v) - 1):
+        if legs.fixed[k] and legs.fixed[k + 1]:
+            continue
+        length = legs.leg_length(k)
+        if length < min_leg - 1e-6:
+            out.append(
+                f"leg {k + 1} ({v[k][0]:.0f}, {v[k][1]:.0f}) -> ({v[k + 1][0]:.0f}, {v[k + 1][1]:.0f}) "
+                f"is {length:.0f} m < min_leg_length_m {min_leg:g} m"
             )
-    for k in range(len(verts) - 1):
-        length = math.hypot(*(verts[k + 1] - verts[k]))
-        if length < min_leg_length_m - 1e-6 and not (fixed[k] and fixed[k + 1]):
-            violations.append(
-                f"leg {k + 1} ({verts[k][0]:.0f}, {verts[k][1]:.0f}) -> ({verts[k + 1][0]:.0f}, {verts[k + 1][1]:.0f}) "
-                f"is {length:.0f} m < min_leg_length_m {min_leg_length_m:g} m"
-            )
-        if not st.clear(verts[k], verts[k + 1]) and not (fixed[k] and fixed[k + 1]):
-            violations.append(f"leg {k + 1} enters a hard exclusion (it was so in the routed path)")
-    return LegPlan(out, acs, violations)
+        if not legs.route.clear(v[k], v[k + 1]):
+            out.append(f"leg {k + 1} enters a hard exclusion (it was so in the routed path)")
+    return out
 
 
 def _intersection(p1: np.ndarray, p2: np.ndarray, q1: np.ndarray, q2: np.ndarray) -> np.ndarray | None:
