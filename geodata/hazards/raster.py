@@ -17,9 +17,17 @@ and makes ``hard_mask`` cells impassable. How each hazard object contributes:
 An object is one row, except that line and polygon rows of the same kind, source and name (and rule) are one object
 (the 7 route pieces of one GEM pipeline project must not be counted seven times where they join).
 
-Distances are computed per object in a window around it (object bounds plus the reach of its cost), never over the
+Distances are computed in a window around each object (object bounds plus the reach of its cost), never over the
 whole grid: exact for points; for lines and polygons a Euclidean distance transform
 (``scipy.ndimage.distance_transform_edt``) to the cells the feature touches, good to about half a cell.
+
+The work is organised per *class*: the objects of one kind that share a geometry family (points, or lines and
+polygons) and the rule parameters ``decay_m``, band and hard buffer (:class:`HazardClass`). Point classes are
+computed in one vectorised pass (:func:`_burn_point_class`: one exact distance pass per class, however many points,
+no per-point Python work), and their hard cells with one rasterisation of all buffers. Because soft costs are SUMMED
+over objects, a line or polygon still needs its own distance transform (one per object, :func:`_burn_line_object`):
+a single transform per class would give the distance to the nearest object only. ``info["distance_passes"]``
+counts the passes (one per point class plus one per line/polygon object on the grid).
 """
 
 from __future__ import annotations
@@ -32,7 +40,9 @@ import geopandas as gpd
 import numpy as np
 import shapely
 from affine import Affine
+from rasterio import windows
 from rasterio.features import rasterize
+from rasterio.transform import rowcol
 from scipy.ndimage import distance_transform_edt
 
 from geodata.errors import ConfigError, InputDataError
@@ -40,6 +50,11 @@ from geodata.grid import GeoGrid
 from geodata.hazards.schema import COLUMNS, earthquake_weighting
 
 DEFAULT_TRUNCATE = 1e-3
+
+#: Cells x points evaluated at once by the vectorised point pass (bounds its memory to a few hundred MB).
+POINT_CHUNK_CELLS = 4_000_000
+#: Buffers rasterised at once for the hard cells of a point class.
+HARD_CHUNK_GEOMS = 20_000
 
 
 class HazardRasters(NamedTuple):
@@ -94,31 +109,53 @@ class _Object(NamedTuple):
     decay_m: float
     band_m: float
     hard_m: float
+    single_point: bool = False
+
+
+_POINT, _MULTIPOINT = 0, 4  # shapely.get_type_id
 
 
 def _objects(work: gpd.GeoDataFrame, weights: np.ndarray) -> list[_Object]:
-    """Rows -> hazard objects; lines/polygons of one (kind, source, name, rule) grouped."""
+    """Rows -> hazard objects; lines/polygons of one (kind, source, name, rule) grouped.
+
+    Columns are read once as plain lists (no per-row pandas access), so a table of a million points stays cheap.
+    """
+    geometry = np.asarray(work.geometry.array, dtype=object) if len(work) else np.array([], dtype=object)
+    type_id = shapely.get_type_id(geometry)
+    empty = shapely.is_missing(geometry) | shapely.is_empty(geometry)
+    columns = zip(
+        geometry,
+        type_id.tolist(),
+        empty.tolist(),
+        work["kind"].tolist(),
+        work["crossing_min_angle_deg"].tolist(),
+        work["exclusion_buffer_m"].tolist(),
+        work["decay_m"].tolist(),
+        work["name"].tolist(),
+        work["source"].tolist(),
+        weights.tolist(),
+        strict=True,
+    )
     objects: list[_Object] = []
     grouped: dict[tuple[Any, ...], int] = {}
-    for i, rec in enumerate(work.itertuples(index=False)):
-        geom = rec.geometry
-        if geom is None or geom.is_empty:
+    for geom, tid, is_empty, kind, angle, buffer, decay, name, source, weight in columns:
+        if is_empty:
             continue
-        points = geom.geom_type in ("Point", "MultiPoint")
-        crossable = rec.crossing_min_angle_deg is not None and not _isnan(rec.crossing_min_angle_deg)
-        buffer_m = float(rec.exclusion_buffer_m)
+        points = tid in (_POINT, _MULTIPOINT)
+        crossable = angle is not None and not _isnan(angle)
+        buffer_m = float(buffer)
         obj = _Object(
-            str(rec.kind),
+            str(kind),
             [geom],
             points,
-            float(weights[i]),
-            float(rec.decay_m),
+            float(weight),
+            float(decay),
             buffer_m if crossable else 0.0,
             0.0 if crossable else buffer_m,
+            tid == _POINT,
         )
-        name = rec.name
         if not points and name is not None and not _isnan(name):
-            key = (obj.kind, rec.source, name, obj.weight, obj.decay_m, obj.band_m, obj.hard_m)
+            key = (obj.kind, source, name, obj.weight, obj.decay_m, obj.band_m, obj.hard_m)
             if key in grouped:
                 objects[grouped[key]].geoms.append(geom)
                 continue
@@ -129,6 +166,20 @@ def _objects(work: gpd.GeoDataFrame, weights: np.ndarray) -> list[_Object]:
 
 def _isnan(value: Any) -> bool:
     return isinstance(value, float) and math.isnan(value)
+
+
+class HazardClass(NamedTuple):
+    """Objects computed in one pass: one kind, one geometry family and one set of rule parameters.
+
+    ``points`` is True for single-point objects (vectorised exact distances); lines, polygons and multi-points
+    are computed object by object. Weights may differ inside a class (earthquake magnitudes).
+    """
+
+    kind: str
+    points: bool
+    decay_m: float
+    band_m: float
+    hard_m: float
 
 
 def rasterize_hazards(
@@ -156,7 +207,8 @@ def rasterize_hazards(
     -------
     HazardRasters
         ``hard_mask`` (bool), ``soft_cost`` (float32, the sum of every kind), ``soft_by_kind`` and ``hard_by_kind``
-        (one array per kind present in the table) and ``info`` (object counts, truncation, weighting).
+        (one array per kind present in the table) and ``info`` (object and class counts, distance passes,
+        truncation, weighting).
 
     Raises
     ------
@@ -165,6 +217,31 @@ def rasterize_hazards(
     InputDataError
         The table lacks columns or CRS.
     """
+    _check_inputs(gdf, grid, truncate)
+    weighting = dict(weighting or {})
+    kinds = list(dict.fromkeys(str(k) for k in gdf["kind"]))
+    soft = {k: np.zeros(grid.shape, dtype=np.float64) for k in kinds}
+    hard = {k: np.zeros(grid.shape, dtype=bool) for k in kinds}
+    work = gdf.to_crs(grid.crs) if len(gdf) else gdf
+    objects = _objects(work, _object_weights(gdf, weighting))
+    classes = hazard_classes(objects)
+    reach_factor = math.log(1.0 / truncate)
+    stats = {"objects_on_grid": 0, "distance_passes": 0}
+    for cls, members in classes.items():
+        if cls.points:
+            burned = _burn_point_class(cls, members, grid, reach_factor, soft[cls.kind], hard[cls.kind])
+            stats["distance_passes"] += 1 if burned else 0
+            stats["objects_on_grid"] += burned
+            continue
+        for obj in members:
+            if _burn_object(obj, grid, reach_factor, soft[obj.kind], hard[obj.kind]):
+                stats["distance_passes"] += 1
+                stats["objects_on_grid"] += 1
+    return _assemble(soft, hard, grid.shape, info=_info(gdf, objects, classes, stats, truncate, weighting))
+
+
+def _check_inputs(gdf: gpd.GeoDataFrame, grid: GeoGrid, truncate: float) -> None:
+    """Refuse a grid that is not metric, a truncation outside (0, 1), and a table without columns or CRS."""
     crs = grid.crs
     if not crs.is_projected or crs.axis_info[0].unit_name not in ("metre", "meter"):
         raise ConfigError(
@@ -178,95 +255,227 @@ def rasterize_hazards(
         raise InputDataError(f"hazard table lacks column(s) {', '.join(missing)}; build it with geodata.hazards")
     if gdf.crs is None and len(gdf):
         raise InputDataError("hazard table has no CRS; it must be EPSG:4326 (validate_hazards)")
-    rows, cols = grid.shape
-    kinds = list(dict.fromkeys(str(k) for k in gdf["kind"]))
-    soft = {k: np.zeros(grid.shape, dtype=np.float64) for k in kinds}
-    hard = {k: np.zeros(grid.shape, dtype=bool) for k in kinds}
-    weighting = dict(weighting or {})
+
+
+def _object_weights(gdf: gpd.GeoDataFrame, weighting: Mapping[str, float]) -> np.ndarray:
+    """Each row's soft-cost weight: its ``soft_cost``, times the magnitude weight for earthquakes."""
     weights = np.asarray(gdf["soft_cost"], dtype=float).copy()
     quake = np.asarray(gdf["kind"] == "earthquake")
     if quake.any():
         weights[quake] *= earthquake_weights(np.asarray(gdf.loc[quake, "magnitude"], dtype=float), **weighting)
-    work = gdf.to_crs(crs) if len(gdf) else gdf
-    objects = _objects(work, weights)
+    return weights
+
+
+def hazard_classes(objects: list[_Object]) -> dict[HazardClass, list[_Object]]:
+    """Objects grouped by class (kind, single point or not, decay, band, hard buffer), in order of appearance.
+
+    Objects with neither a soft cost nor a hard buffer are left out (a rule that constrains nothing).
+    """
+    out: dict[HazardClass, list[_Object]] = {}
+    for obj in objects:
+        if obj.weight <= 0 and obj.hard_m <= 0:
+            continue
+        key = HazardClass(obj.kind, obj.single_point, obj.decay_m, obj.band_m, obj.hard_m)
+        out.setdefault(key, []).append(obj)
+    return out
+
+
+def _reach(weight: Any, band_m: float, decay_m: float, hard_m: float, reach_factor: float) -> Any:
+    """How far an object's cost reaches: the band plus ``decay * ln(1/truncate)`` (if it has a weight), or its
+    hard buffer if that is farther. Works on scalars and arrays of weights."""
+    soft_reach = np.where(np.asarray(weight) > 0, band_m + decay_m * reach_factor, 0.0)
+    return np.maximum(soft_reach, hard_m)
+
+
+def _cell_range(grid: GeoGrid, bounds: Any, margin: Any) -> tuple[np.ndarray, ...]:
+    """Rows ``r0:r1`` and columns ``c0:c1`` of the grid within ``margin`` of the bounds ``(minx, miny, maxx, maxy)``
+    (each may be an array), clipped to the grid; ``r0 >= r1`` or ``c0 >= c1`` means off the grid."""
+    minx, miny, maxx, maxy = (np.asarray(b, dtype=float) for b in bounds)
+    r0, c0 = rowcol(grid.transform, minx - margin, maxy + margin, op=np.floor)
+    r1, c1 = rowcol(grid.transform, maxx + margin, miny - margin, op=np.ceil)
+    rows, cols = grid.shape
+    return (
+        np.maximum(np.asarray(r0, dtype=np.int64), 0),
+        np.minimum(np.asarray(r1, dtype=np.int64), rows),
+        np.maximum(np.asarray(c0, dtype=np.int64), 0),
+        np.minimum(np.asarray(c1, dtype=np.int64), cols),
+    )
+
+
+def _soft_contribution(distance: np.ndarray, weight: Any, band_m: float, decay_m: float, reach_factor: float) -> Any:
+    """``weight * exp(-max(d - band, 0) / decay)``, cut to zero beyond the reach."""
+    excess = np.maximum(distance - band_m, 0.0) / decay_m
+    contribution = weight * np.exp(-excess)
+    contribution[excess > reach_factor] = 0.0
+    return contribution
+
+
+def _burn_object(obj: _Object, grid: GeoGrid, reach_factor: float, soft: np.ndarray, hard: np.ndarray) -> bool:
+    """Add one object's soft cost to ``soft`` and its hard cells to ``hard`` (in place), in a window round it.
+
+    The window is the object's bounds plus its reach and a cell (the cells written), padded by as much again
+    (the cells the distance is measured over). Returns False when the object and its reach lie off the grid.
+    """
+    dy, dx = grid.res
+    margin = float(_reach(obj.weight, obj.band_m, obj.decay_m, obj.hard_m, reach_factor)) + max(dx, dy)
+    r0, r1, c0, c1 = (int(v) for v in _cell_range(grid, shapely.total_bounds(obj.geoms), margin))
+    if c0 >= c1 or r0 >= r1:
+        return False
+    inner = windows.Window.from_slices((r0, r1), (c0, c1))
+    pad_r, pad_c = math.ceil(margin / dy), math.ceil(margin / dx)
+    padded = windows.Window(c0 - pad_c, r0 - pad_r, c1 - c0 + 2 * pad_c, r1 - r0 + 2 * pad_r)
+    shape = (int(padded.height), int(padded.width))
+    transform = grid.transform @ Affine.translation(padded.col_off, padded.row_off)
+    geoms = _geoms_in_box(obj, _window_box(padded, grid.transform))
+    if not geoms:
+        return False
+    touched = _touched(geoms, shape, transform)
+    if obj.points:
+        distance = _point_distance(geoms, shape, transform)
+    elif touched.any():
+        distance = distance_transform_edt(~touched, sampling=(dy, dx))
+    else:
+        return False
+    within = (slice(pad_r, pad_r + r1 - r0), slice(pad_c, pad_c + c1 - c0))
+    out = inner.toslices()
+    if obj.weight > 0:
+        soft[out] += _soft_contribution(distance[within], obj.weight, obj.band_m, obj.decay_m, reach_factor)
+    if obj.hard_m > 0:
+        inside = _burn([shapely.buffer(g, obj.hard_m) for g in geoms], shape, transform, all_touched=False)
+        hard[out] |= (inside | touched)[within]
+    return True
+
+
+def _window_box(window: windows.Window, transform: Affine) -> tuple[float, float, float, float]:
+    """``(left, bottom, right, top)`` of a window, as :func:`rasterio.windows.bounds` (with ``@``, not ``*``)."""
+    left, bottom = transform @ (window.col_off, window.row_off + window.height)
+    right, top = transform @ (window.col_off + window.width, window.row_off)
+    return left, bottom, right, top
+
+
+def _geoms_in_box(obj: _Object, box: tuple[float, float, float, float]) -> list[Any]:
+    """The object's geometries inside the window box: lines and polygons clipped to it, points kept if inside."""
+    if obj.points:
+        return [g for g in obj.geoms if not g.is_empty and shapely.intersects(g, shapely.box(*box))]
+    return [g for g in (shapely.clip_by_rect(g, *box) for g in obj.geoms) if not g.is_empty]
+
+
+def _burn(geoms: Any, shape: tuple[int, int], transform: Affine, *, all_touched: bool) -> np.ndarray:
+    """Cells covered by any of ``geoms`` (cell centre inside, or every cell touched) as a bool array."""
+    return rasterize(
+        [(g, 1) for g in geoms], out_shape=shape, transform=transform, all_touched=all_touched, fill=0, dtype="uint8"
+    ).astype(bool)
+
+
+def _touched(geoms: Any, shape: tuple[int, int], transform: Affine) -> np.ndarray:
+    """Every cell the geometries touch (so a point hazard smaller than a cell still marks its cell)."""
+    return _burn(geoms, shape, transform, all_touched=True)
+
+
+def _burn_point_class(
+    cls: HazardClass, members: list[_Object], grid: GeoGrid, reach_factor: float, soft: np.ndarray, hard: np.ndarray
+) -> int:
+    """Add the soft cost and hard cells of every single-point object of one class, in one vectorised pass.
+
+    Each point contributes to the same cells, with the same exact distances and in the same order as
+    :func:`_burn_object` would (so the sums are bit for bit those of a per-object loop); the work is done in chunks
+    of points x window cells of at most :data:`POINT_CHUNK_CELLS`. Returns the number of points on the grid.
+    """
+    xy = shapely.get_coordinates([obj.geoms[0] for obj in members])
+    weight = np.array([obj.weight for obj in members], dtype=float)
+    dy, dx = grid.res
+    margin = _reach(weight, cls.band_m, cls.decay_m, cls.hard_m, reach_factor) + max(dx, dy)
+    r0, r1, c0, c1 = _cell_range(grid, (xy[:, 0], xy[:, 1], xy[:, 0], xy[:, 1]), margin)
+    on = (c0 < c1) & (r0 < r1)
+    if not on.any():
+        return 0
+    xy, weight, margin, r0, r1, c0, c1 = (a[on] for a in (xy, weight, margin, r0, r1, c0, c1))
+    if (weight > 0).any():
+        _add_point_soft(cls, grid, reach_factor, soft, xy, weight, margin, (r0, r1, c0, c1))
+    if cls.hard_m > 0:
+        _add_point_hard(cls.hard_m, grid, hard, xy)
+    return int(on.sum())
+
+
+def _add_point_soft(
+    cls: HazardClass,
+    grid: GeoGrid,
+    reach_factor: float,
+    soft: np.ndarray,
+    xy: np.ndarray,
+    weight: np.ndarray,
+    margin: np.ndarray,
+    cells: tuple[np.ndarray, ...],
+) -> None:
+    """Sum ``weight * exp(-max(d - band, 0) / decay)`` of every point into ``soft`` (in place, in point order)."""
+    r0, r1, c0, c1 = cells
     dy, dx = grid.res
     left, top = grid.transform.c, grid.transform.f
-    reach_factor = math.log(1.0 / truncate)
-    burned = 0
-    for obj in objects:
-        soft_reach = obj.band_m + obj.decay_m * reach_factor if obj.weight > 0 else 0.0
-        reach = max(soft_reach, obj.hard_m)
-        if obj.weight <= 0 and obj.hard_m <= 0:
-            continue  # a rule with neither cost nor exclusion
-        minx, miny, maxx, maxy = shapely.total_bounds(obj.geoms)
-        margin = reach + max(dx, dy)
-        c0 = max(math.floor((minx - margin - left) / dx), 0)
-        c1 = min(math.ceil((maxx + margin - left) / dx), cols)
-        r0 = max(math.floor((top - maxy - margin) / dy), 0)
-        r1 = min(math.ceil((top - miny + margin) / dy), rows)
-        if c0 >= c1 or r0 >= r1:
-            continue  # the object and its reach lie off the grid
-        pad_c = math.ceil(margin / dx)
-        pad_r = math.ceil(margin / dy)
-        wc0, wr0 = c0 - pad_c, r0 - pad_r
-        shape = (r1 - r0 + 2 * pad_r, c1 - c0 + 2 * pad_c)
-        transform = Affine(dx, 0.0, left + wc0 * dx, 0.0, -dy, top - wr0 * dy)
-        window_box = (left + wc0 * dx, top - (wr0 + shape[0]) * dy, left + (wc0 + shape[1]) * dx, top - wr0 * dy)
-        geoms = [
-            g
-            for g in (shapely.clip_by_rect(g, *window_box) if not obj.points else g for g in obj.geoms)
-            if not g.is_empty
-        ]
-        if obj.points:
-            geoms = [g for g in geoms if shapely.intersects(g, shapely.box(*window_box))]
-        if not geoms:
-            continue
-        touched = rasterize(
-            [(g, 1) for g in geoms], out_shape=shape, transform=transform, all_touched=True, fill=0, dtype="uint8"
-        ).astype(bool)
-        if obj.points:
-            distance = _point_distance(geoms, shape, transform)
-        elif touched.any():
-            distance = distance_transform_edt(~touched, sampling=(dy, dx))
-        else:
-            continue
-        inner = (slice(pad_r, pad_r + r1 - r0), slice(pad_c, pad_c + c1 - c0))
-        out = (slice(r0, r1), slice(c0, c1))
-        burned += 1
-        if obj.weight > 0:
-            excess = np.maximum(distance[inner] - obj.band_m, 0.0) / obj.decay_m
-            contribution = obj.weight * np.exp(-excess)
-            contribution[excess > reach_factor] = 0.0
-            soft[obj.kind][out] += contribution
-        if obj.hard_m > 0:
-            buffered = [shapely.buffer(g, obj.hard_m) for g in geoms]
-            inside = rasterize(
-                [(g, 1) for g in buffered],
-                out_shape=shape,
-                transform=transform,
-                all_touched=False,
-                fill=0,
-                dtype="uint8",
-            ).astype(bool)
-            hard[obj.kind][out] |= (inside | touched)[inner]
-    soft_by_kind = {k: v.astype(np.float32) for k, v in soft.items()}
-    hard_by_kind = hard
-    total = np.zeros(grid.shape, dtype=np.float64)
+    # the window origin of each point as _burn_object places it, so that cell centres round the same way
+    pad_r, pad_c = np.ceil(margin / dy).astype(np.int64), np.ceil(margin / dx).astype(np.int64)
+    ox, oy = left + (c0 - pad_c) * dx, top - (r0 - pad_r) * dy
+    kr, kc = int((r1 - r0).max()), int((c1 - c0).max())
+    step = max(1, POINT_CHUNK_CELLS // (kr * kc))
+    flat = soft.reshape(-1)
+    ncols = grid.shape[1]
+    i_r, i_c = np.arange(kr), np.arange(kc)
+    for s in range(0, len(xy), step):
+        part = slice(s, s + step)
+        rows = r0[part, None] + i_r
+        cols = c0[part, None] + i_c
+        ys = oy[part, None] + ((pad_r[part, None] + i_r) + 0.5) * -dy
+        xs = ox[part, None] + ((pad_c[part, None] + i_c) + 0.5) * dx
+        distance = np.hypot((xs - xy[part, 0, None])[:, None, :], (ys - xy[part, 1, None])[:, :, None])
+        w = weight[part, None, None]
+        contribution = _soft_contribution(distance, w, cls.band_m, cls.decay_m, reach_factor)
+        keep = (rows < r1[part, None])[:, :, None] & (cols < c1[part, None])[:, None, :] & (w > 0)
+        keep &= contribution != 0.0
+        index = (rows[:, :, None] * ncols + cols[:, None, :])[keep]
+        np.add.at(flat, index, contribution[keep])
+
+
+def _add_point_hard(hard_m: float, grid: GeoGrid, hard: np.ndarray, xy: np.ndarray) -> None:
+    """Mark in ``hard`` (in place) the cells within ``hard_m`` of any point, and the cell of each point."""
+    points = shapely.points(xy)
+    for s in range(0, len(points), HARD_CHUNK_GEOMS):
+        part = points[s : s + HARD_CHUNK_GEOMS]
+        hard |= _burn(shapely.buffer(part, hard_m), grid.shape, grid.transform, all_touched=False)
+        hard |= _touched(part, grid.shape, grid.transform)
+
+
+def _assemble(
+    soft: dict[str, np.ndarray], hard: dict[str, np.ndarray], shape: tuple[int, int], *, info: dict[str, Any]
+) -> HazardRasters:
+    """Per-kind float64 sums and masks -> the float32 totals and per-kind layers of :class:`HazardRasters`."""
+    total = np.zeros(shape, dtype=np.float64)
     for v in soft.values():
         total += v
-    mask = np.zeros(grid.shape, dtype=bool)
+    mask = np.zeros(shape, dtype=bool)
     for m in hard.values():
         mask |= m
-    info = {
+    info["hard_cells_by_kind"] = {k: int(m.sum()) for k, m in hard.items()}
+    info["max_soft_cost_by_kind"] = {k: float(v.max()) if v.size else 0.0 for k, v in soft.items()}
+    soft_by_kind = {k: v.astype(np.float32) for k, v in soft.items()}
+    return HazardRasters(mask, total.astype(np.float32), soft_by_kind, hard, info)
+
+
+def _info(
+    gdf: gpd.GeoDataFrame,
+    objects: list[_Object],
+    classes: dict[HazardClass, list[_Object]],
+    stats: dict[str, int],
+    truncate: float,
+    weighting: Mapping[str, float],
+) -> dict[str, Any]:
+    return {
         "objects": len(objects),
-        "objects_on_grid": burned,
+        "objects_on_grid": stats["objects_on_grid"],
+        "classes": len(classes),
+        "distance_passes": stats["distance_passes"],
         "rows": len(gdf),
         "truncate": truncate,
         "earthquake_weighting": {**earthquake_weighting(), **weighting},
-        "hard_cells_by_kind": {k: int(m.sum()) for k, m in hard.items()},
-        "max_soft_cost_by_kind": {k: float(v.max()) if v.size else 0.0 for k, v in soft.items()},
     }
-    return HazardRasters(mask, total.astype(np.float32), soft_by_kind, hard_by_kind, info)
 
 
 def _point_distance(geoms: list[Any], shape: tuple[int, int], transform: Affine) -> np.ndarray:
