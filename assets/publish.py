@@ -5,22 +5,33 @@ It runs only when every blocking check upstream passed.
 """
 
 import functools
+from collections.abc import Iterator
 from typing import Any
 
 import dagster as dg
 import geopandas as gpd
 
-from assets.common import metadata, scenario_of
+from assets.common import check_specs, metadata, scenario_of
 from assets.config import PARTITIONS, CorridorSettings
 from geodata.cost import CostSurface
 from geodata.deliverables.compose import RouteDeliverables
 from geodata.engineering.compose import CorridorPolygons, EngineeredRoute
 from geodata.grid import Raster
 from geodata.publish import compose as publication
+from geodata.publish import gpkg
 from geodata.publish.atomic import publish
 
+PUBLISH_CHECKS = {
+    "gpkg_validated_by_gdal": "GDAL's own validate_gpkg.py checked the GeoPackage (a warning when it is not "
+    "installed: the project's own checks still ran)."
+}
 
-@dg.asset(partitions_def=PARTITIONS, group_name="publish")
+
+@dg.asset(
+    partitions_def=PARTITIONS,
+    group_name="publish",
+    check_specs=check_specs("published_corridor", PUBLISH_CHECKS, blocking=False),
+)
 def published_corridor(
     context: dg.AssetExecutionContext,
     settings: CorridorSettings,
@@ -35,7 +46,7 @@ def published_corridor(
     territorial_waters: gpd.GeoDataFrame,
     bathymetry: Raster,
     cost_surface: CostSurface,
-) -> dg.Output[Any]:
+) -> Iterator[Any]:
     """`published/<scenario>/`: a standards-clean, styled GeoPackage (route, corridor, RPL, A/Cs, KP points, crossings,
     hazards, sectors, boundaries, zones, landing stations, bathymetry and cost rasters), RPL and profile CSVs, the
     straight-line diagram, PMTiles and a static MapLibre web map, with a manifest of checksums, inputs and licences."""
@@ -68,7 +79,7 @@ def published_corridor(
         validate=functools.partial(publication.validate_publication, gdal_python=settings.gdal_python),
     )
     files = {f["path"]: f["size_bytes"] for f in result.manifest["files"]}
-    return dg.Output(
+    yield dg.Output(
         result,
         metadata=metadata(
             {
@@ -79,4 +90,19 @@ def published_corridor(
                 "licence": result.manifest.get("licence", {}),
             }
         ),
+    )
+    yield gdal_validation_check(settings.gdal_python)
+
+
+def gdal_validation_check(gdal_python: str) -> dg.AssetCheckResult:
+    """Whether GDAL's validator was available to the publication's validation (it is skipped when it is not)."""
+    ran = gpkg.gdal_validator_command(gdal_python) is not None
+    return dg.AssetCheckResult(
+        check_name="gpkg_validated_by_gdal",
+        passed=ran,
+        severity=dg.AssetCheckSeverity.WARN,
+        description=f"validate_gpkg.py run by {gdal_python}"
+        if ran
+        else f"GDAL's validate_gpkg.py is not available to {gdal_python}; install it with `{gpkg.GDAL_APT_HINT}` "
+        "or set CORRIDOR_GDAL_PYTHON to a Python that has osgeo_utils",
     )

@@ -174,9 +174,6 @@ class CostWeights(_Strict):
     slope_weight: float = Field(0.2, ge=0, description="extra cost per degree of seabed slope")
     hazard_weight: float = Field(1.0, ge=0, description="multiplier of every hazard rule's soft cost")
     shipping_weight: float = Field(0.5, ge=0, description="extra cost inside shipping lanes")
-    boundary_crossing_cost: float = Field(
-        0.0, ge=0, description="extra cost per metre in the other landing state's sector"
-    )
 
 
 class Limits(_Strict):
@@ -247,7 +244,11 @@ class Publish(_Strict):
     keep_versions: int = Field(3, ge=1)
     tiles_min_zoom: int = Field(4, ge=0, le=22)
     tiles_max_zoom: int = Field(10, ge=0, le=22)
-    tile_format: Literal["pmtiles", "mbtiles"] = "pmtiles"
+    tile_format: Literal["pmtiles", "mbtiles"] = Field(
+        "pmtiles",
+        description="pmtiles: the tile archives the web map reads; mbtiles: MBTiles archives for desktop and mobile "
+        "GIS as well, beside the PMTiles the web map reads",
+    )
 
 
 class Scenario(_Strict):
@@ -349,13 +350,41 @@ def parse_scenario(data: dict[str, Any], origin: str = "<dict>") -> Scenario:
         raise ConfigError(_format_errors(exc, origin)) from None
 
 
+class _StrictLoader(yaml.SafeLoader):
+    """YAML's safe loader (plain data only: no tags that build objects) that refuses a key given twice in one
+    mapping, instead of silently keeping the last value."""
+
+
+def _mapping_without_duplicates(loader: _StrictLoader, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+    seen: dict[Any, int] = {}
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=deep)  # type: ignore[no-untyped-call]
+        if key in seen:
+            raise yaml.constructor.ConstructorError(
+                None,
+                None,
+                f"key '{key}' is given twice (lines {seen[key] + 1} and {key_node.start_mark.line + 1}); keep one",
+                key_node.start_mark,
+            )
+        seen[key] = key_node.start_mark.line
+    return loader.construct_mapping(node, deep=deep)
+
+
+_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping_without_duplicates)
+
+
+def load_yaml(text: str, origin: str) -> Any:
+    """Parse YAML text as plain data, refusing duplicate keys; :class:`ConfigError` names ``origin`` and the line."""
+    try:
+        return yaml.load(text, Loader=_StrictLoader)  # noqa: S506 (a SafeLoader subclass)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{origin} is not valid YAML: {exc}") from None
+
+
 @lru_cache(maxsize=64)
 def _parse_text(text: str, origin: str, expected_name: str) -> Scenario:
     """Validate a scenario file's text; cached on the text, so an edited file is parsed again."""
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"scenario {origin} is not valid YAML: {exc}") from None
+    data = load_yaml(text, f"scenario {origin}")
     scenario = parse_scenario(data, origin)
     if scenario.name != expected_name:
         raise ConfigError(f"scenario {origin} has name '{scenario.name}'; rename the file or the name so they agree")

@@ -7,10 +7,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from geodata.errors import InputDataError
-from geodata.scenario import Boundaries, TreatyPoint
+from geodata.scenario import Boundaries, TreatyPoint, load_yaml
 
 # -- treaty points ---------------------------------------------------------------------------------------------------
 
@@ -34,7 +32,7 @@ def load_treaty_points(path: str | Path | None = None) -> list[TreatyPoint]:
     else:
         text = Path(path).read_text(encoding="utf-8")
         origin = str(path)
-    raw = yaml.safe_load(text) or {}
+    raw = load_yaml(text, origin) or {}
     entries = raw.get("treaty_points") if isinstance(raw, dict) else None
     if not isinstance(entries, list):
         raise InputDataError(f"{origin}: expected a top-level `treaty_points:` list")

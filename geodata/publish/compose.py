@@ -243,6 +243,41 @@ def layer_metadata(
     }
 
 
+def write_tile_archives(
+    prepared: Mapping[str, gpd.GeoDataFrame],
+    bathymetry: Raster,
+    cost_raster: Raster,
+    sc: Scenario,
+    tile_dir: Path,
+    fmt: tiles.TileFormat,
+) -> tuple[tiles.TilesetInfo, tiles.TilesetInfo, tiles.TilesetInfo]:
+    """The vector, bathymetry and cost tile archives of a publication in one archive format."""
+    pub = sc.publish
+    vec = tiles.write_vector_tiles(
+        prepared,
+        tile_dir / f"corridor.{fmt}",
+        min_zoom=pub.tiles_min_zoom,
+        max_zoom=pub.tiles_max_zoom,
+        name=sc.name,
+        tile_format=fmt,
+    )
+    bathy = tiles.write_raster_tiles(
+        tiles.render_bathymetry(bathymetry),
+        tile_dir / f"bathymetry.{fmt}",
+        min_zoom=pub.tiles_min_zoom,
+        name="bathymetry",
+        tile_format=fmt,
+    )
+    cost = tiles.write_raster_tiles(
+        tiles.render_cost(cost_raster),
+        tile_dir / f"cost.{fmt}",
+        min_zoom=pub.tiles_min_zoom,
+        name="cost",
+        tile_format=fmt,
+    )
+    return vec, bathy, cost
+
+
 def build_publication(folder: Path, content: PublicationContent) -> dict[str, Any]:
     """Write the whole publication into ``folder``: ``corridor.gpkg``, ``rpl.csv``, ``route_profile.csv``,
     ``sector_crossings.csv``, ``straight_line_diagram.png/.pdf``, ``tiles/*.pmtiles`` and the web map."""
@@ -287,29 +322,12 @@ def build_publication(folder: Path, content: PublicationContent) -> dict[str, An
     tile_dir.mkdir(exist_ok=True)
     pub = sc.publish
     prepared = prepare_layers({k: v for k, v in layers.items() if k not in NOT_TILED and len(v)})
-    ext = pub.tile_format
-    vec = tiles.write_vector_tiles(
-        prepared,
-        tile_dir / f"corridor.{ext}",
-        min_zoom=pub.tiles_min_zoom,
-        max_zoom=pub.tiles_max_zoom,
-        name=sc.name,
-        tile_format=ext,
-    )
-    bathy = tiles.write_raster_tiles(
-        tiles.render_bathymetry(content.bathymetry),
-        tile_dir / f"bathymetry.{ext}",
-        min_zoom=pub.tiles_min_zoom,
-        name="bathymetry",
-        tile_format=ext,
-    )
-    cost = tiles.write_raster_tiles(
-        tiles.render_cost(cost_raster),
-        tile_dir / f"cost.{ext}",
-        min_zoom=pub.tiles_min_zoom,
-        name="cost",
-        tile_format=ext,
-    )
+    # the web map reads PMTiles; publish.tile_format "mbtiles" adds MBTiles archives for desktop and mobile GIS
+    archives = {
+        fmt: write_tile_archives(prepared, content.bathymetry, cost_raster, sc, tile_dir, fmt)
+        for fmt in dict.fromkeys(["pmtiles", pub.tile_format])
+    }
+    vec, bathy, cost = archives["pmtiles"]
     webmap.write_webmap(
         folder,
         title=sc.title,

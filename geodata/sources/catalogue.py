@@ -19,9 +19,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from geodata.errors import ChecksumMismatch, ConfigError, SourceUnavailable
+from geodata.scenario import load_yaml
 from geodata.sources.provenance import InputRecord, sha256_of
 
 MIRROR_ENV = "CORRIDOR_MIRROR"
@@ -108,7 +107,7 @@ _KNOWN_KEYS = {
 def load_catalogue() -> dict[str, Source]:
     """The catalogue shipped as package data (``geodata/data/sources.yaml``)."""
     text = resources.files("geodata").joinpath("data/sources.yaml").read_text(encoding="utf-8")
-    raw = yaml.safe_load(text)
+    raw = load_yaml(text, "geodata/data/sources.yaml")
     out: dict[str, Source] = {}
     for name, entry in raw.items():
         extra = {k: v for k, v in entry.items() if k not in _KNOWN_KEYS}
