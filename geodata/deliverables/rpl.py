@@ -21,11 +21,13 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Sequence
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
-from typing import Any
+from typing import NamedTuple
 
 import geopandas as gpd
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 from shapely.geometry import LineString
 
@@ -44,32 +46,14 @@ from geodata.geodesy import GEOD, WGS84, Chainage, format_dm
 from geodata.grid import Raster
 from geodata.scenario import CableBand, Engineering
 
-RPL_COLUMNS = [
-    "pos_no",
-    "event",
-    "name",
-    "lat_deg",
-    "lon_deg",
-    "lat_dm",
-    "lon_dm",
-    "kp_km",
-    "leg_bearing_deg",
-    "leg_length_km",
-    "course_change_deg",
-    "water_depth_m",
-    "slope_deg",
-    "cable_type",
-    "burial_depth_m",
-    "slack_pct",
-    "cable_length_km",
-    "remarks",
-]
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.intp]
 
 
 # -- sampling rasters ---------------------------------------------------------------------------------------------
 
 
-def sample_lonlat(raster: Raster, lon: Any, lat: Any, *, method: str = "bilinear") -> np.ndarray:
+def sample_lonlat(raster: Raster, lon: npt.ArrayLike, lat: npt.ArrayLike, *, method: str = "bilinear") -> FloatArray:
     """Values of an analysis-CRS raster at WGS84 points (NaN off the grid or next to nodata)."""
     x, y = raster.grid.lonlat_to_xy(np.atleast_1d(lon), np.atleast_1d(lat))
     return raster.sample(x, y, method=method)
@@ -186,7 +170,7 @@ def validate_bands(bands: Sequence[CableBand]) -> list[CableBand]:
     return ordered
 
 
-def band_index(depth_m: Any, bands: Sequence[CableBand]) -> np.ndarray:
+def band_index(depth_m: npt.ArrayLike, bands: Sequence[CableBand]) -> IntArray:
     """Index of the band of each depth (lower bound inclusive); land and NaN take the shallowest band, depths beyond
     the deepest band the deepest."""
     z = np.nan_to_num(np.atleast_1d(np.asarray(depth_m, dtype=float)), nan=-1.0)
@@ -194,9 +178,17 @@ def band_index(depth_m: Any, bands: Sequence[CableBand]) -> np.ndarray:
     return np.searchsorted(edges, z, side="right")
 
 
+class CableSection(NamedTuple):
+    """A stretch of one cable type: distances from the route's start and the index of its band."""
+
+    from_m: float
+    to_m: float
+    band: int
+
+
 def cable_sections(
-    profile_distance_m: np.ndarray, profile_depth_m: np.ndarray, bands: Sequence[CableBand], min_section_m: float
-) -> list[tuple[float, float, int]]:
+    profile_distance_m: npt.ArrayLike, profile_depth_m: npt.ArrayLike, bands: Sequence[CableBand], min_section_m: float
+) -> list[CableSection]:
     """Sections ``(from_m, to_m, band index)`` of constant cable type along a depth profile.
 
     Boundaries are placed where the depth crosses the band limit (linear between samples). Sections shorter than
@@ -239,18 +231,300 @@ def cable_sections(
             else:
                 merged.append(s)
         sections = merged
-    return [(float(a), float(b), int(c)) for a, b, c in sections]
+    return [CableSection(float(a), float(b), int(c)) for a, b, c in sections]
 
 
 def _order(kind: str) -> int:
+    """Rank of an event kind when two positions fall on the same distance (unknown kinds last)."""
     return EVENT_ORDER.index(kind) if kind in EVENT_ORDER else len(EVENT_ORDER)
 
 
 def _first_bmh(events: Sequence[RouteEvent]) -> tuple[float, float] | None:
+    """``(lon, lat)`` of the first beach manhole among the events, or None."""
     for ev in events:
         if ev.kind == BEACH_MANHOLE:
             return (ev.lon_deg, ev.lat_deg)
     return None
+
+
+def _append_remark(remarks: str, text: str) -> str:
+    """``remarks`` with ``text`` added after a semicolon (or ``text`` alone when there are no remarks yet)."""
+    return (remarks + "; " if remarks else "") + text
+
+
+# -- RPL positions ------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Position:
+    """A position of the RPL along the route, before it is measured.
+
+    ``vertex`` is the index of the route vertex (A/C point) the position stands on, None for an event between
+    vertices; ``course_change_deg`` is the signed course change there (0 when the route goes straight on).
+    """
+
+    distance_m: float
+    kind: str
+    name: str = ""
+    remarks: str = ""
+    vertex: int | None = None
+    course_change_deg: float = 0.0
+
+    @property
+    def sort_key(self) -> tuple[float, int]:
+        """KP order; on one distance, the order of :data:`EVENT_ORDER`."""
+        return (self.distance_m, _order(self.kind))
+
+
+@dataclass(frozen=True)
+class RplRow:
+    """One row of the RPL as written out; the fields are :data:`RPL_COLUMNS`, in order."""
+
+    pos_no: int
+    event: str
+    name: str
+    lat_deg: float
+    lon_deg: float
+    lat_dm: str
+    lon_dm: str
+    kp_km: float
+    leg_bearing_deg: float
+    leg_length_km: float
+    course_change_deg: float
+    water_depth_m: float
+    slope_deg: float
+    cable_type: str
+    burial_depth_m: float
+    slack_pct: float
+    cable_length_km: float
+    remarks: str
+
+
+RPL_COLUMNS = [f.name for f in fields(RplRow)]
+
+
+def _profile_sections(
+    ch: Chainage, depth: Raster, interval_m: float, bands: Sequence[CableBand], min_section_m: float
+) -> list[CableSection]:
+    """Sections of constant cable type, decided on the depth profile sampled every ``interval_m``."""
+    distance = ch.stations(interval_m)
+    lon, lat = ch.point_at(distance)
+    return cable_sections(distance, sample_lonlat(depth, lon, lat), bands, min_section_m)
+
+
+def _vertex_positions(ch: Chainage) -> list[Position]:
+    """One A/C position per route vertex (named and classified later by :func:`_name_vertices`)."""
+    return [Position(float(d), ALTER_COURSE, vertex=i) for i, d in enumerate(ch.cum_m)]
+
+
+def _event_positions(ch: Chainage, events: Sequence[RouteEvent], merge_tolerance_m: float) -> list[Position]:
+    """The events snapped to their nearest route point; one further off than ``max(merge_tolerance_m, 5 m)`` says
+    so in its remarks."""
+    if not events:
+        return []
+    distance = [ch.locate(ev.lon_deg, ev.lat_deg) for ev in events]
+    lon, lat = ch.point_at(distance)
+    _, _, off = GEOD.inv([ev.lon_deg for ev in events], [ev.lat_deg for ev in events], lon, lat)
+    far = max(merge_tolerance_m, 5.0)
+    return [
+        Position(d, ev.kind, ev.name, _append_remark(ev.remarks, f"{o:.0f} m off the route") if o > far else ev.remarks)
+        for ev, d, o in zip(events, distance, np.asarray(off, dtype=float), strict=True)
+    ]
+
+
+def _cable_change_positions(sections: Sequence[CableSection], bands: Sequence[CableBand]) -> list[Position]:
+    """A cable-type change at the start of every section but the first."""
+    return [
+        Position(
+            nxt.from_m,
+            CABLE_TYPE_CHANGE,
+            f"{bands[prev.band].cable_type} -> {bands[nxt.band].cable_type}",
+            f"cable type change at the {bands[max(prev.band, nxt.band)].min_depth_m:g} m band limit",
+        )
+        for prev, nxt in itertools.pairwise(sections)
+    ]
+
+
+def _merge_positions(
+    vertices: Sequence[Position], others: Sequence[Position], merge_tolerance_m: float
+) -> list[Position]:
+    """All positions in KP order, an event within ``merge_tolerance_m`` of a still plain A/C point taking that
+    A/C's row (its kind, name and remarks on the vertex's exact distance).
+
+    Events are taken in KP order; each is matched with the nearest position listed so far (vertices first, then
+    the events already given rows of their own), so a vertex carries at most one event.
+    """
+    listed = list(vertices)
+    for pos in sorted(others, key=lambda p: p.sort_key):
+        j = int(np.argmin([abs(v.distance_m - pos.distance_m) for v in listed]))
+        v = listed[j]
+        if abs(v.distance_m - pos.distance_m) <= merge_tolerance_m and v.kind == ALTER_COURSE:
+            listed[j] = replace(v, kind=pos.kind, name=pos.name, remarks=pos.remarks)
+        else:
+            listed.append(pos)
+    return sorted(listed, key=lambda p: p.sort_key)
+
+
+def _name_vertices(positions: Sequence[Position], course_changes_deg: np.ndarray) -> list[Position]:
+    """Vertex positions named by what they are: route start/end, numbered A/C points where the course changes by
+    0.05° or more, straight-through vertices otherwise; turns get their course change and a remark."""
+    last = len(course_changes_deg) - 1
+    n_ac = 0
+    named = []
+    for pos in positions:
+        i = pos.vertex
+        if i is None:
+            named.append(pos)
+            continue
+        cc = float(course_changes_deg[i])
+        is_turn = 0 < i < last and abs(cc) >= 0.05
+        kind, name, remarks = pos.kind, pos.name, pos.remarks
+        if kind == ALTER_COURSE:
+            if i in (0, last):
+                kind, name = (ROUTE_START, "Route start") if i == 0 else (ROUTE_END, "Route end")
+            elif is_turn:
+                n_ac += 1
+                name = f"A/C {n_ac}"
+            else:
+                kind, name = VERTEX, "straight-through vertex"
+        if is_turn:
+            side = "starboard" if cc > 0 else "port"
+            text = f"alter course {abs(cc):.1f}° to {side}"
+            remarks = f"{remarks}; {text}" if remarks and kind != ALTER_COURSE else text
+        named.append(replace(pos, kind=kind, name=name, remarks=remarks, course_change_deg=cc if is_turn else 0.0))
+    return named
+
+
+# -- RPL measurements ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PositionMeasures:
+    """What is measured at the RPL positions (arrays, one value per position, in KP order)."""
+
+    distance_m: FloatArray
+    lon: FloatArray
+    lat: FloatArray
+    water_depth_m: FloatArray
+    slope_deg: FloatArray
+    leg_bearing_deg: FloatArray
+    """True bearing of the geodesic leg to the next position (NaN at the last one)."""
+    leg_length_m: FloatArray
+    """Length of that leg (NaN at the last one)."""
+
+
+def _position_lonlat(ch: Chainage, positions: Sequence[Position]) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Distances and ``(lon, lat)`` of the positions: on the route at their distance, vertices at their exact
+    coordinates."""
+    distance = np.array([p.distance_m for p in positions])
+    lon, lat = ch.point_at(distance)
+    vertex = np.array([-1 if p.vertex is None else p.vertex for p in positions])
+    on_vertex = vertex >= 0
+    lon[on_vertex], lat[on_vertex] = ch.lon[vertex[on_vertex]], ch.lat[vertex[on_vertex]]
+    return distance, lon, lat
+
+
+def _measure_positions(ch: Chainage, positions: Sequence[Position], depth: Raster, slope: Raster) -> PositionMeasures:
+    """Coordinates, water depth and slope at each position, and the geodesic leg from it to the next."""
+    distance, lon, lat = _position_lonlat(ch, positions)
+    az, _, length = GEOD.inv(lon[:-1], lat[:-1], lon[1:], lat[1:])
+    return PositionMeasures(
+        distance_m=distance,
+        lon=lon,
+        lat=lat,
+        water_depth_m=sample_lonlat(depth, lon, lat),
+        slope_deg=sample_lonlat(slope, lon, lat),
+        leg_bearing_deg=np.append(np.mod(np.asarray(az, dtype=float), 360.0), np.nan),
+        leg_length_m=np.append(np.asarray(length, dtype=float), np.nan),
+    )
+
+
+def _section_bands(distance_m: FloatArray, sections: Sequence[CableSection]) -> IntArray:
+    """Band index of the section each distance starts a leg in (a position on a section start takes the new one)."""
+    starts = np.array([sec.from_m for sec in sections])
+    k = np.maximum(np.searchsorted(starts, distance_m + 1e-6, side="right") - 1, 0)
+    return np.array([sec.band for sec in sections])[k]
+
+
+def _cable_length_km(
+    distance_m: FloatArray, origin_m: float, sections: Sequence[CableSection], bands: Sequence[CableBand]
+) -> FloatArray:
+    """Cable length including the planned slack from KP 0 to each distance, section by section (negative on the
+    land side of KP 0)."""
+    lo = np.minimum(distance_m, origin_m)[:, None]
+    hi = np.maximum(distance_m, origin_m)[:, None]
+    sign = np.where(distance_m >= origin_m, 1.0, -1.0)
+    start = np.array([sec.from_m for sec in sections])
+    end = np.array([sec.to_m for sec in sections])
+    factor = np.array([1 + bands[sec.band].slack_pct / 100.0 for sec in sections])
+    overlap = np.minimum(end, hi) - np.maximum(start, lo)
+    with_slack = np.where(overlap > 0, overlap * factor, 0.0)
+    # a running sum adds the sections in route order, as a hand-written loop would
+    return sign * np.cumsum(with_slack, axis=1)[:, -1] / 1000.0
+
+
+def _row_remarks(remarks: str, distance_m: float, depth_m: float, origin_m: float, merge_tolerance_m: float) -> str:
+    """The position's remarks, plus a note when it lies on the land side of KP 0 or on land."""
+    if distance_m < origin_m - merge_tolerance_m:
+        remarks = _append_remark(remarks, "land section, before KP 0")
+    if np.isfinite(depth_m) and depth_m < 0:
+        remarks = _append_remark(remarks, f"on land ({-depth_m:.0f} m above the Caspian surface)")
+    return remarks
+
+
+def _rpl_rows(
+    ch: Chainage,
+    positions: Sequence[Position],
+    measures: PositionMeasures,
+    sections: Sequence[CableSection],
+    bands: Sequence[CableBand],
+    merge_tolerance_m: float,
+) -> list[RplRow]:
+    """The RPL rows: each position with its coordinates, KP, leg, depth, cable type and cumulative cable length."""
+    band_of_row = _section_bands(measures.distance_m, sections)
+    cable_km = _cable_length_km(measures.distance_m, ch.origin_m, sections, bands)
+    kp_km = ch.kp_km(measures.distance_m)
+    rows = []
+    for k, pos in enumerate(positions):
+        lat, lon = float(measures.lat[k]), float(measures.lon[k])
+        z = float(measures.water_depth_m[k])
+        band = bands[int(band_of_row[k])]
+        rows.append(
+            RplRow(
+                pos_no=k + 1,
+                event=pos.kind,
+                name=pos.name,
+                lat_deg=lat,
+                lon_deg=lon,
+                lat_dm=format_dm(lat, "lat"),
+                lon_dm=format_dm(lon, "lon"),
+                kp_km=float(kp_km[k]),
+                leg_bearing_deg=float(measures.leg_bearing_deg[k]),
+                leg_length_km=float(measures.leg_length_m[k] / 1000.0),
+                course_change_deg=pos.course_change_deg,
+                water_depth_m=z,
+                slope_deg=float(measures.slope_deg[k]),
+                cable_type=band.cable_type,
+                burial_depth_m=band.burial_depth_m,
+                slack_pct=band.slack_pct,
+                cable_length_km=float(cable_km[k]),
+                remarks=_row_remarks(pos.remarks, float(measures.distance_m[k]), z, ch.origin_m, merge_tolerance_m),
+            )
+        )
+    return rows
+
+
+def _rpl_frame(rows: Sequence[RplRow], ch: Chainage, *, from_bmh: bool) -> gpd.GeoDataFrame:
+    """The rows as a GeoDataFrame of EPSG:4326 points, with the conventions in ``attrs``."""
+    frame = pd.DataFrame([asdict(r) for r in rows], columns=RPL_COLUMNS)
+    gdf = gpd.GeoDataFrame(frame, geometry=gpd.points_from_xy(frame.lon_deg, frame.lat_deg), crs=WGS84)
+    gdf.attrs.update(
+        kp_origin="first beach manhole" if from_bmh else "route start",
+        legs="WGS84 geodesics",
+        depth_datum="below the Caspian surface (-28 m Baltic), positive down",
+        route_length_km=ch.length_m / 1000.0,
+    )
+    return gdf
 
 
 def build_rpl(
@@ -294,139 +568,13 @@ def build_rpl(
     origin = kp_origin if kp_origin is not None else _first_bmh(events)
     ch = Chainage(route_lonlat, origin)
     min_section = engineering.min_cable_section_m if min_cable_section_m is None else min_cable_section_m
-
-    # cable sections from the depth profile
-    prof_d = ch.stations(engineering.profile_interval_m)
-    plon, plat = ch.point_at(prof_d)
-    prof_z = sample_lonlat(depth, plon, plat)
-    sections = cable_sections(prof_d, prof_z, bands, min_section)
-
-    # positions: (distance, order, kind, name, remarks)
-    rows: list[dict[str, Any]] = []
-    changes = ch.course_changes_deg()
-    last = len(ch.cum_m) - 1
-    for i, dist in enumerate(ch.cum_m):
-        rows.append({"d": float(dist), "kind": ALTER_COURSE, "name": "", "remarks": "", "vertex": i})
-    for ev in events:
-        dist = ch.locate(ev.lon_deg, ev.lat_deg)
-        lon_e, lat_e = ch.point_at(dist)
-        _, _, off = GEOD.inv(ev.lon_deg, ev.lat_deg, float(lon_e[0]), float(lat_e[0]))
-        remarks = ev.remarks
-        if off > max(merge_tolerance_m, 5.0):
-            remarks = (remarks + "; " if remarks else "") + f"{off:.0f} m off the route"
-        rows.append({"d": dist, "kind": ev.kind, "name": ev.name, "remarks": remarks, "vertex": None})
-    for (_, _, b_prev), (start, _, b_next) in itertools.pairwise(sections):
-        rows.append(
-            {
-                "d": start,
-                "kind": CABLE_TYPE_CHANGE,
-                "name": f"{bands[b_prev].cable_type} -> {bands[b_next].cable_type}",
-                "remarks": f"cable type change at the {bands[max(b_prev, b_next)].min_depth_m:g} m band limit",
-                "vertex": None,
-            }
-        )
-
-    # merge events into the A/C rows they coincide with; A/C rows that carry an event take its kind and name
-    vertex_rows = [r for r in rows if r["vertex"] is not None]
-    other_rows = sorted((r for r in rows if r["vertex"] is None), key=lambda r: (r["d"], _order(r["kind"])))
-    for r in other_rows:
-        j = int(np.argmin([abs(v["d"] - r["d"]) for v in vertex_rows]))
-        v = vertex_rows[j]
-        if abs(v["d"] - r["d"]) <= merge_tolerance_m and v["kind"] == ALTER_COURSE:
-            v.update(kind=r["kind"], name=r["name"], remarks=r["remarks"], d=v["d"])
-        else:
-            vertex_rows.append(r)
-    positions = sorted(vertex_rows, key=lambda r: (r["d"], _order(r["kind"])))
-
-    n_ac = 0
-    for r in positions:
-        i = r["vertex"]
-        if i is None:
-            continue
-        cc = float(changes[i])
-        is_turn = 0 < i < last and abs(cc) >= 0.05
-        if r["kind"] == ALTER_COURSE:
-            if i in (0, last):
-                r["kind"], r["name"] = (ROUTE_START, "Route start") if i == 0 else (ROUTE_END, "Route end")
-            elif is_turn:
-                n_ac += 1
-                r["name"] = f"A/C {n_ac}"
-            else:
-                r["kind"], r["name"] = VERTEX, "straight-through vertex"
-        r["course_change"] = cc if is_turn else 0.0
-        if is_turn:
-            side = "starboard" if cc > 0 else "port"
-            text = f"alter course {abs(cc):.1f}° to {side}"
-            r["remarks"] = f"{r['remarks']}; {text}" if r["remarks"] and r["kind"] != ALTER_COURSE else text
-
-    dist = np.array([r["d"] for r in positions])
-    lon, lat = ch.point_at(dist)
-    # exact vertex coordinates for vertex rows
-    for k, r in enumerate(positions):
-        if r["vertex"] is not None:
-            lon[k], lat[k] = ch.lon[r["vertex"]], ch.lat[r["vertex"]]
-    z = sample_lonlat(depth, lon, lat)
-    s = sample_lonlat(slope, lon, lat)
-    az_next, _, len_next = GEOD.inv(lon[:-1], lat[:-1], lon[1:], lat[1:])
-    az_next = np.append(np.mod(np.asarray(az_next, dtype=float), 360.0), np.nan)
-    len_next = np.append(np.asarray(len_next, dtype=float), np.nan)
-    starts = np.array([sec[0] for sec in sections])
-
-    def section_at(dd: float) -> int:
-        k = int(np.searchsorted(starts, dd + 1e-6, side="right") - 1)
-        return sections[max(k, 0)][2]
-
-    band_of_row = [bands[section_at(dd)] for dd in dist]
-
-    # cumulative cable length (with slack) from KP 0: integrate section by section
-    def cable_length(dd: float) -> float:
-        lo, hi, sign = (ch.origin_m, dd, 1.0) if dd >= ch.origin_m else (dd, ch.origin_m, -1.0)
-        total = 0.0
-        for a, b, bi in sections:
-            overlap = min(b, hi) - max(a, lo)
-            if overlap > 0:
-                total += overlap * (1 + bands[bi].slack_pct / 100.0)
-        return sign * total / 1000.0
-
-    out_rows = []
-    for k, r in enumerate(positions):
-        remarks = r["remarks"]
-        if dist[k] < ch.origin_m - merge_tolerance_m:
-            remarks = (remarks + "; " if remarks else "") + "land section, before KP 0"
-        if np.isfinite(z[k]) and z[k] < 0:
-            remarks = (remarks + "; " if remarks else "") + f"on land ({-z[k]:.0f} m above the Caspian surface)"
-        band = band_of_row[k]
-        out_rows.append(
-            {
-                "pos_no": k + 1,
-                "event": r["kind"],
-                "name": r["name"],
-                "lat_deg": float(lat[k]),
-                "lon_deg": float(lon[k]),
-                "lat_dm": format_dm(float(lat[k]), "lat"),
-                "lon_dm": format_dm(float(lon[k]), "lon"),
-                "kp_km": float(ch.kp_km(dist[k])),
-                "leg_bearing_deg": float(az_next[k]),
-                "leg_length_km": float(len_next[k] / 1000.0),
-                "course_change_deg": float(r.get("course_change", 0.0)),
-                "water_depth_m": float(z[k]),
-                "slope_deg": float(s[k]),
-                "cable_type": band.cable_type,
-                "burial_depth_m": band.burial_depth_m,
-                "slack_pct": band.slack_pct,
-                "cable_length_km": cable_length(float(dist[k])),
-                "remarks": remarks,
-            }
-        )
-    frame = pd.DataFrame(out_rows, columns=RPL_COLUMNS)
-    gdf = gpd.GeoDataFrame(frame, geometry=gpd.points_from_xy(frame.lon_deg, frame.lat_deg), crs=WGS84)
-    gdf.attrs.update(
-        kp_origin="first beach manhole" if origin is not None else "route start",
-        legs="WGS84 geodesics",
-        depth_datum="below the Caspian surface (-28 m Baltic), positive down",
-        route_length_km=ch.length_m / 1000.0,
-    )
-    return gdf
+    sections = _profile_sections(ch, depth, engineering.profile_interval_m, bands, min_section)
+    others = [*_event_positions(ch, events, merge_tolerance_m), *_cable_change_positions(sections, bands)]
+    positions = _merge_positions(_vertex_positions(ch), others, merge_tolerance_m)
+    positions = _name_vertices(positions, ch.course_changes_deg())
+    measures = _measure_positions(ch, positions, depth, slope)
+    rows = _rpl_rows(ch, positions, measures, sections, bands, merge_tolerance_m)
+    return _rpl_frame(rows, ch, from_bmh=origin is not None)
 
 
 def write_rpl_csv(rpl: pd.DataFrame, path: str | Path) -> Path:
