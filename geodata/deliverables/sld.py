@@ -15,18 +15,22 @@ Drawn with Matplotlib's object API on the Agg canvas (no pyplot, no global state
 from __future__ import annotations
 
 import datetime as dt
+import io
 import textwrap
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import geopandas as gpd
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 import shapely
+from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
+from pyproj import CRS
 
 from geodata.engineering.events import (
     ALTER_COURSE,
@@ -61,13 +65,24 @@ DATUM_NOTE = (
     "Depths in metres below the Caspian Sea surface, taken at -28 m Baltic height system (about 28 m below ocean MSL); "
     "negative = height of land above it."
 )
+EVENT_STYLE = {
+    LANDING: ("#333333", "s", "-"),
+    BEACH_MANHOLE: ("#000000", "D", "-"),
+    SHORE_CROSSING: ("#2c7fb8", "v", ":"),
+    ALTER_COURSE: ("#444444", "^", "--"),
+    CROSSING: ("#d62728", "X", "-"),
+    SECTOR_BOUNDARY: ("#1b9e77", "|", "-."),
+}
+"""Colour, marker and line style of each event kind labelled on the diagram (other kinds are not labelled)."""
+
+FloatArray = npt.NDArray[np.float64]
 
 
 def hazard_proximity(
     profile: gpd.GeoDataFrame,
     hazards: gpd.GeoDataFrame,
     *,
-    crs: Any,
+    crs: CRS | str | int,
     kinds: Sequence[str] | None = None,
     max_distance_m: float = 20_000.0,
 ) -> pd.DataFrame:
@@ -110,6 +125,8 @@ def hazard_proximity(
 
 
 def _spans_from_rpl(rpl: pd.DataFrame, column: str) -> list[tuple[float, float, str]]:
+    """Stretches ``(kp_from, kp_to, value)`` over which ``column`` of the RPL keeps one value (each row's value
+    holds on the leg that starts at it)."""
     kp = rpl["kp_km"].to_numpy()
     vals = rpl[column].astype(str).to_numpy()
     spans: list[tuple[float, float, str]] = []
@@ -144,8 +161,9 @@ def _spread(x: np.ndarray, gap: float, lo: float, hi: float) -> np.ndarray:
 
 
 def _strip(
-    ax: Any, spans: Sequence[tuple[float, float, str]], colours: dict[str, str], label: str, xspan: float
+    ax: Axes, spans: Sequence[tuple[float, float, str]], colours: dict[str, str], label: str, xspan: float
 ) -> None:
+    """A band of coloured spans along KP, each labelled with its name (or its short name) where it fits."""
     for a, b, name in spans:
         ax.add_patch(Rectangle((a, 0), b - a, 1, facecolor=colours.get(name, "#dddddd"), edgecolor="white", lw=0.8))
         short = name.split(" (")[0]
@@ -156,6 +174,233 @@ def _strip(
     ax.set_ylim(0, 1)
     ax.set_yticks([])
     ax.set_ylabel(label, rotation=0, ha="right", va="center", fontsize=8.5)
+
+
+# -- steps of the diagram -------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SldAxes:
+    """The figure of the diagram and its panels, top to bottom; all but the title block share the KP axis."""
+
+    figure: Figure
+    events: Axes
+    depth: Axes
+    slope: Axes
+    cable: Axes
+    sector: Axes
+    proximity: Axes | None
+    title_block: Axes
+
+
+@dataclass(frozen=True)
+class KpRange:
+    """The KP extent drawn (km): from ``x0`` to ``x1``; ``span`` is never below a metre."""
+
+    x0: float
+    x1: float
+
+    @property
+    def span(self) -> float:
+        return max(self.x1 - self.x0, 1e-3)
+
+
+def _check_inputs(profile: pd.DataFrame, rpl: pd.DataFrame) -> None:
+    """Raise :class:`InputDataError` unless the profile and the RPL carry the columns the diagram reads."""
+    for name, frame, cols in (
+        ("profile", profile, ["kp_km", "water_depth_m", "slope_deg"]),
+        ("rpl", rpl, ["kp_km", "event", "name", "cable_type"]),
+    ):
+        missing = [c for c in cols if c not in frame.columns]
+        if missing:
+            raise InputDataError(f"{name} lacks columns {missing}; build it with geodata.rpl")
+    if len(profile) < 2:
+        raise InputDataError("the profile has fewer than two samples; sample the route with route_profile first")
+
+
+def _layout(title: str, *, with_proximity: bool) -> SldAxes:
+    """The page: 16.5 x 11 in, panels stacked on one KP axis, a spacer for the KP label and the title block."""
+    heights = [1.5, 5.0, 1.4, 0.45, 0.45]
+    if with_proximity:
+        heights.append(1.6)
+    heights += [0.45, 1.15]  # a spacer for the KP axis label, then the title block
+    fig = Figure(figsize=(16.5, 11.0), dpi=110)
+    FigureCanvasAgg(fig)
+    gs = fig.add_gridspec(
+        len(heights), 1, height_ratios=heights, hspace=0.12, left=0.1, right=0.97, top=0.93, bottom=0.03
+    )
+    ax_ev = fig.add_subplot(gs[0])
+    ax_z = fig.add_subplot(gs[1], sharex=ax_ev)
+    ax_s = fig.add_subplot(gs[2], sharex=ax_ev)
+    ax_c = fig.add_subplot(gs[3], sharex=ax_ev)
+    ax_sec = fig.add_subplot(gs[4], sharex=ax_ev)
+    ax_p = fig.add_subplot(gs[5], sharex=ax_ev) if with_proximity else None
+    fig.add_subplot(gs[-2]).axis("off")
+    ax_tb = fig.add_subplot(gs[-1])
+    fig.suptitle(title, fontsize=14, fontweight="bold", x=0.1, y=0.99, ha="left")
+    return SldAxes(fig, ax_ev, ax_z, ax_s, ax_c, ax_sec, ax_p, ax_tb)
+
+
+def _depth_panel(ax: Axes, kp: FloatArray, z: FloatArray, kp_range: KpRange) -> None:
+    """Water over seabed, depth increasing downwards, the Caspian surface as the zero line; sets the KP limits."""
+    zmax = float(np.nanmax(z)) if np.isfinite(z).any() else 10.0
+    zmin = float(np.nanmin(z)) if np.isfinite(z).any() else 0.0
+    bottom = zmax * 1.08 + 5
+    top = min(zmin, 0.0) - 0.04 * (bottom - min(zmin, 0.0))
+    ax.fill_between(kp, 0, np.where(z > 0, z, 0), color=WATER, lw=0)
+    ax.fill_between(kp, z, bottom, color=SEABED, lw=0, alpha=0.9)
+    ax.plot(kp, z, color="#5a4630", lw=1.2)
+    ax.axhline(0, color="#2c7fb8", lw=0.8)
+    ax.set_ylim(bottom, top)
+    ax.set_ylabel("Water depth (m)", fontsize=9)
+    ax.grid(True, color="white", lw=0.5, alpha=0.7)
+    ax.set_xlim(kp_range.x0, kp_range.x1)
+
+
+def _event_label(event: pd.Series, kp_km: float) -> str:
+    """The text of an event's label: its name and KP; for a crossing, what is crossed and at which angle."""
+    name = str(event["name"])
+    remarks = event.get("remarks")
+    if event["event"] == CROSSING and isinstance(remarks, str) and " at " in remarks:
+        angle = remarks.split(" at ")[-1].split("°")[0]
+        crossed = remarks.split("crossing of ")[-1].split(" at ")[0]
+        label = f"{name.split(' ')[0]} {crossed}"
+        return f"{label[:22]} ({angle}°)  KP {kp_km:.3f}"
+    return f"{name[:24]}  KP {kp_km:.3f}"
+
+
+def _event_markers(axes: SldAxes, rpl: pd.DataFrame, kp: FloatArray, z: FloatArray, kp_range: KpRange) -> None:
+    """Each labelled event as a line across the depth panel and a marker on the seabed, with its label above,
+    labels spread apart where events crowd."""
+    axes.events.set_ylim(0, 1)
+    axes.events.axis("off")
+    labelled = rpl[rpl["event"].isin(list(EVENT_STYLE))].sort_values("kp_km")
+    kps = labelled["kp_km"].to_numpy(dtype=float)
+    label_x = _spread(kps, 0.0105 * kp_range.span, kp_range.x0, kp_range.x1)
+    seabed = np.nan_to_num(z, nan=0.0)
+    for (_, r), k, lx in zip(labelled.iterrows(), kps, label_x, strict=True):
+        colour, marker, ls = EVENT_STYLE[r["event"]]
+        axes.depth.axvline(k, color=colour, lw=0.6, ls=ls, alpha=0.5)
+        depth_here = float(np.interp(k, kp, seabed))
+        axes.depth.plot([k], [depth_here], marker=marker, color=colour, ms=6, mec="white", mew=0.6, zorder=5)
+        axes.events.plot([k, k, lx], [0.0, 0.06, 0.2], color=colour, lw=0.6, alpha=0.8)
+        axes.events.text(
+            lx,
+            0.22,
+            _event_label(r, k),
+            rotation=90,
+            fontsize=6.3,
+            ha="center",
+            va="bottom",
+            color=colour,
+            clip_on=False,
+        )
+
+
+def _slope_panel(ax: Axes, profile: pd.DataFrame, max_slope_deg: float | None) -> None:
+    """Seabed slope (and the along-track slope of the profile when given) with the slope limit."""
+    kp = profile["kp_km"].to_numpy(dtype=float)
+    ax.plot(kp, profile["slope_deg"], color="#636363", lw=0.9, label="seabed slope")
+    if "along_track_slope_deg" in profile.columns:
+        ax.plot(kp, profile["along_track_slope_deg"], color="#fd8d3c", lw=0.8, alpha=0.9, label="along track")
+    if max_slope_deg is not None:
+        ax.axhline(max_slope_deg, color="#d62728", lw=1.0, ls="--", label=f"limit {max_slope_deg:g}°")
+    ax.set_ylabel("Slope (°)", fontsize=9)
+    ax.set_ylim(
+        0,
+        max(np.nanmax(profile["slope_deg"].to_numpy(dtype=float), initial=1.0) * 1.2, (max_slope_deg or 0) * 1.1, 1.0),
+    )
+    ax.legend(loc="upper left", fontsize=7, ncol=3, framealpha=0.85, edgecolor="none")
+    ax.grid(True, alpha=0.3)
+
+
+def _cable_band(ax: Axes, rpl: pd.DataFrame, cable_types: Sequence[str] | None, kp_range: KpRange) -> None:
+    """Cable type by section, coloured in band order, with a line at every cable-type change."""
+    for kp_change in rpl.loc[rpl["event"] == CABLE_TYPE_CHANGE, "kp_km"]:
+        ax.axvline(float(kp_change), color="black", lw=0.8)
+    order = list(cable_types) if cable_types else list(dict.fromkeys(rpl["cable_type"].astype(str)))
+    band_colours = {name: BAND_COLOURS[i % len(BAND_COLOURS)] for i, name in enumerate(order)}
+    _strip(ax, _spans_from_rpl(rpl, "cable_type"), band_colours, "Cable type", kp_range.span)
+
+
+def _sector_band(ax: Axes, sector_spans: pd.DataFrame | None, kp_range: KpRange) -> None:
+    """Seabed sector by stretch (grey where no sector applies), or a note that none were given."""
+    if sector_spans is None or not len(sector_spans):
+        _strip(ax, [], {}, "Seabed sector", kp_range.span)
+        ax.text(
+            kp_range.x0 + kp_range.span / 2,
+            0.5,
+            "no sectors given",
+            ha="center",
+            va="center",
+            fontsize=7,
+            color="grey",
+        )
+        return
+    names = [str(c) if isinstance(c, str) else "no sector" for c in sector_spans["country"]]
+    palette = {n: SECTOR_COLOURS[i % len(SECTOR_COLOURS)] for i, n in enumerate(dict.fromkeys(names))}
+    palette["no sector"] = "#eeeeee"
+    spans = list(zip(sector_spans["kp_from_km"], sector_spans["kp_to_km"], names, strict=True))
+    _strip(ax, spans, palette, "Seabed sector", kp_range.span)
+
+
+def _proximity_panel(ax: Axes, proximity: pd.DataFrame) -> None:
+    """Distance (km) to the nearest hazard of each kind along KP, one line per kind."""
+    cols = [c for c in proximity.columns if c.endswith("_m") and c != "kp_m"]
+    for c in cols:
+        kind = c[:-2]
+        ax.plot(proximity["kp_km"], proximity[c] / 1000.0, lw=1.0, color=KIND_COLOURS.get(kind), label=kind)
+    ax.set_ylabel("Nearest hazard (km)", fontsize=9)
+    ax.set_ylim(bottom=0)
+    ax.legend(loc="lower left", fontsize=7, ncol=min(len(cols), 6), framealpha=0.85, edgecolor="none")
+    ax.grid(True, alpha=0.3)
+
+
+def _kp_axis(axes: SldAxes) -> None:
+    """KP tick labels and the KP axis label on the bottom panel only."""
+    bottom_axis = axes.proximity if axes.proximity is not None else axes.sector
+    for ax in (axes.depth, axes.slope, axes.cable, axes.sector):
+        if ax is not bottom_axis:
+            ax.tick_params(labelbottom=False)
+    bottom_axis.set_xlabel("KP (km, geodesic on WGS84, KP 0 at the first beach manhole)", fontsize=9)
+
+
+def _title_block_text(
+    rpl: pd.DataFrame, title: str, scenario: str, date: dt.date, notes: Sequence[str]
+) -> tuple[list[str], list[str], list[str]]:
+    """The three columns of the title block: identification, route figures, datum and conventions."""
+    route_km = float(rpl["kp_km"].max() - rpl["kp_km"].min())
+    marine_km = float(rpl["kp_km"].max())
+    cable_km = float(rpl["cable_length_km"].max()) if "cable_length_km" in rpl.columns else float("nan")
+    n_ac = int((rpl["event"] == ALTER_COURSE).sum())
+    n_x = int((rpl["event"] == CROSSING).sum())
+    left = [
+        f"Title: {title}",
+        f"Scenario: {scenario or '-'}",
+        f"Date: {date.isoformat()}",
+        "Status: desktop study, not for construction",
+    ]
+    middle = [
+        f"Route length (station to station): {route_km:.3f} km",
+        f"Marine route (KP 0 to end): {marine_km:.3f} km",
+        f"Cable length incl. planned slack: {cable_km:.3f} km",
+        f"A/C points: {n_ac}    crossings: {n_x}",
+    ]
+    right = [
+        textwrap.fill(line, 100)
+        for line in (DATUM_NOTE, "Legs are WGS84 geodesics; bearings true; positions WGS84.", *notes)
+    ]
+    return left, middle, right
+
+
+def _title_block(ax: Axes, columns: tuple[list[str], list[str], list[str]]) -> None:
+    """A framed box with the three title-block columns, separated by rules."""
+    ax.axis("off")
+    ax.add_patch(Rectangle((0, 0), 1, 1, transform=ax.transAxes, fill=False, lw=1.0))
+    for lines, x in zip(columns, (0.01, 0.27, 0.55), strict=True):
+        ax.text(x, 0.88, "\n".join(lines), transform=ax.transAxes, va="top", ha="left", fontsize=8.5)
+    for x in (0.26, 0.54):
+        ax.axvline(x, color="black", lw=0.6)
 
 
 def straight_line_diagram(
@@ -188,166 +433,28 @@ def straight_line_diagram(
     max_slope_deg
         ``Limits.max_slope_deg``, drawn on the slope panel.
     title, scenario, date, notes
-        Title block content (date defaults to today).
+        Title block content (date defaults to today, in the local time zone).
 
     Returns
     -------
     matplotlib.figure.Figure on an Agg canvas; save it with :func:`save_sld`.
     """
-    for name, frame, cols in (
-        ("profile", profile, ["kp_km", "water_depth_m", "slope_deg"]),
-        ("rpl", rpl, ["kp_km", "event", "name", "cable_type"]),
-    ):
-        missing = [c for c in cols if c not in frame.columns]
-        if missing:
-            raise InputDataError(f"{name} lacks columns {missing}; build it with geodata.rpl")
-    if len(profile) < 2:
-        raise InputDataError("the profile has fewer than two samples; sample the route with route_profile first")
+    _check_inputs(profile, rpl)
     kp = profile["kp_km"].to_numpy(dtype=float)
     z = profile["water_depth_m"].to_numpy(dtype=float)
-    x0, x1 = float(min(kp.min(), rpl["kp_km"].min())), float(max(kp.max(), rpl["kp_km"].max()))
-    xspan = max(x1 - x0, 1e-3)
-
-    heights = [1.5, 5.0, 1.4, 0.45, 0.45]
-    if proximity is not None:
-        heights.append(1.6)
-    heights += [0.45, 1.15]  # a spacer for the KP axis label, then the title block
-    fig = Figure(figsize=(16.5, 11.0), dpi=110)
-    FigureCanvasAgg(fig)
-    gs = fig.add_gridspec(
-        len(heights), 1, height_ratios=heights, hspace=0.12, left=0.1, right=0.97, top=0.93, bottom=0.03
-    )
-    ax_ev = fig.add_subplot(gs[0])
-    ax_z = fig.add_subplot(gs[1], sharex=ax_ev)
-    ax_s = fig.add_subplot(gs[2], sharex=ax_ev)
-    ax_c = fig.add_subplot(gs[3], sharex=ax_ev)
-    ax_sec = fig.add_subplot(gs[4], sharex=ax_ev)
-    ax_p = fig.add_subplot(gs[5], sharex=ax_ev) if proximity is not None else None
-    fig.add_subplot(gs[-2]).axis("off")
-    ax_tb = fig.add_subplot(gs[-1])
-    fig.suptitle(title, fontsize=14, fontweight="bold", x=0.1, y=0.99, ha="left")
-
-    # -- depth profile
-    zmax = float(np.nanmax(z)) if np.isfinite(z).any() else 10.0
-    zmin = float(np.nanmin(z)) if np.isfinite(z).any() else 0.0
-    bottom = zmax * 1.08 + 5
-    top = min(zmin, 0.0) - 0.04 * (bottom - min(zmin, 0.0))
-    ax_z.fill_between(kp, 0, np.where(z > 0, z, 0), color=WATER, lw=0)
-    ax_z.fill_between(kp, z, bottom, color=SEABED, lw=0, alpha=0.9)
-    ax_z.plot(kp, z, color="#5a4630", lw=1.2)
-    ax_z.axhline(0, color="#2c7fb8", lw=0.8)
-    ax_z.set_ylim(bottom, top)
-    ax_z.set_ylabel("Water depth (m)", fontsize=9)
-    ax_z.grid(True, color="white", lw=0.5, alpha=0.7)
-    ax_z.set_xlim(x0, x1)
-
-    # -- events
-    ax_ev.set_ylim(0, 1)
-    ax_ev.axis("off")
-    style = {
-        LANDING: ("#333333", "s", "-"),
-        BEACH_MANHOLE: ("#000000", "D", "-"),
-        SHORE_CROSSING: ("#2c7fb8", "v", ":"),
-        ALTER_COURSE: ("#444444", "^", "--"),
-        CROSSING: ("#d62728", "X", "-"),
-        SECTOR_BOUNDARY: ("#1b9e77", "|", "-."),
-    }
-    labelled = rpl[rpl["event"].isin(list(style))].sort_values("kp_km")
-    kps = labelled["kp_km"].to_numpy(dtype=float)
-    label_x = _spread(kps, 0.0105 * xspan, x0, x1)
-    for (_, r), k, lx in zip(labelled.iterrows(), kps, label_x, strict=True):
-        colour, marker, ls = style[r["event"]]
-        ax_z.axvline(k, color=colour, lw=0.6, ls=ls, alpha=0.5)
-        depth_here = float(np.interp(k, kp, np.nan_to_num(z, nan=0.0)))
-        ax_z.plot([k], [depth_here], marker=marker, color=colour, ms=6, mec="white", mew=0.6, zorder=5)
-        ax_ev.plot([k, k, lx], [0.0, 0.06, 0.2], color=colour, lw=0.6, alpha=0.8)
-        label = f"{str(r['name'])[:24]}  KP {k:.3f}"
-        if r["event"] == CROSSING and isinstance(r.get("remarks"), str) and " at " in r["remarks"]:
-            angle = r["remarks"].split(" at ")[-1].split("°")[0]
-            label = f"{str(r['name']).split(' ')[0]} {r.get('remarks', '').split('crossing of ')[-1].split(' at ')[0]}"
-            label = f"{label[:22]} ({angle}°)  KP {k:.3f}"
-        ax_ev.text(lx, 0.22, label, rotation=90, fontsize=6.3, ha="center", va="bottom", color=colour, clip_on=False)
-    changes = rpl[rpl["event"] == CABLE_TYPE_CHANGE]
-    for _, r in changes.iterrows():
-        ax_c.axvline(float(r["kp_km"]), color="black", lw=0.8)
-
-    # -- slope
-    ax_s.plot(kp, profile["slope_deg"], color="#636363", lw=0.9, label="seabed slope")
-    if "along_track_slope_deg" in profile.columns:
-        ax_s.plot(kp, profile["along_track_slope_deg"], color="#fd8d3c", lw=0.8, alpha=0.9, label="along track")
-    if max_slope_deg is not None:
-        ax_s.axhline(max_slope_deg, color="#d62728", lw=1.0, ls="--", label=f"limit {max_slope_deg:g}°")
-    ax_s.set_ylabel("Slope (°)", fontsize=9)
-    ax_s.set_ylim(
-        0,
-        max(np.nanmax(profile["slope_deg"].to_numpy(dtype=float), initial=1.0) * 1.2, (max_slope_deg or 0) * 1.1, 1.0),
-    )
-    ax_s.legend(loc="upper left", fontsize=7, ncol=3, framealpha=0.85, edgecolor="none")
-    ax_s.grid(True, alpha=0.3)
-
-    # -- cable types
-    order = list(cable_types) if cable_types else list(dict.fromkeys(rpl["cable_type"].astype(str)))
-    band_colours = {name: BAND_COLOURS[i % len(BAND_COLOURS)] for i, name in enumerate(order)}
-    _strip(ax_c, _spans_from_rpl(rpl, "cable_type"), band_colours, "Cable type", xspan)
-
-    # -- sectors
-    if sector_spans is not None and len(sector_spans):
-        names = [str(c) if isinstance(c, str) else "no sector" for c in sector_spans["country"]]
-        palette = {n: SECTOR_COLOURS[i % len(SECTOR_COLOURS)] for i, n in enumerate(dict.fromkeys(names))}
-        palette["no sector"] = "#eeeeee"
-        spans = list(zip(sector_spans["kp_from_km"], sector_spans["kp_to_km"], names, strict=True))
-        _strip(ax_sec, spans, palette, "Seabed sector", xspan)
-    else:
-        _strip(ax_sec, [], {}, "Seabed sector", xspan)
-        ax_sec.text(x0 + xspan / 2, 0.5, "no sectors given", ha="center", va="center", fontsize=7, color="grey")
-
-    # -- hazard proximity
-    if ax_p is not None and proximity is not None:
-        cols = [c for c in proximity.columns if c.endswith("_m") and c != "kp_m"]
-        for c in cols:
-            kind = c[:-2]
-            ax_p.plot(proximity["kp_km"], proximity[c] / 1000.0, lw=1.0, color=KIND_COLOURS.get(kind), label=kind)
-        ax_p.set_ylabel("Nearest hazard (km)", fontsize=9)
-        ax_p.set_ylim(bottom=0)
-        ax_p.legend(loc="lower left", fontsize=7, ncol=min(len(cols), 6), framealpha=0.85, edgecolor="none")
-        ax_p.grid(True, alpha=0.3)
-    bottom_axis = ax_p if ax_p is not None else ax_sec
-    for ax in (ax_z, ax_s, ax_c, ax_sec):
-        if ax is not bottom_axis:
-            ax.tick_params(labelbottom=False)
-    bottom_axis.set_xlabel("KP (km, geodesic on WGS84, KP 0 at the first beach manhole)", fontsize=9)
-
-    # -- title block
-    ax_tb.axis("off")
-    ax_tb.add_patch(Rectangle((0, 0), 1, 1, transform=ax_tb.transAxes, fill=False, lw=1.0))
-    route_km = float(rpl["kp_km"].max() - rpl["kp_km"].min())
-    marine_km = float(rpl["kp_km"].max())
-    cable_km = float(rpl["cable_length_km"].max()) if "cable_length_km" in rpl.columns else float("nan")
-    when = (date or dt.date.today()).isoformat()
-    n_ac = int((rpl["event"] == ALTER_COURSE).sum())
-    n_x = int((rpl["event"] == CROSSING).sum())
-    left = [
-        f"Title: {title}",
-        f"Scenario: {scenario or '-'}",
-        f"Date: {when}",
-        "Status: desktop study, not for construction",
-    ]
-    middle = [
-        f"Route length (station to station): {route_km:.3f} km",
-        f"Marine route (KP 0 to end): {marine_km:.3f} km",
-        f"Cable length incl. planned slack: {cable_km:.3f} km",
-        f"A/C points: {n_ac}    crossings: {n_x}",
-    ]
-    right = [
-        textwrap.fill(line, 100)
-        for line in (DATUM_NOTE, "Legs are WGS84 geodesics; bearings true; positions WGS84.", *notes)
-    ]
-    for col, lines, x in ((0, left, 0.01), (1, middle, 0.27), (2, right, 0.55)):
-        del col
-        ax_tb.text(x, 0.88, "\n".join(lines), transform=ax_tb.transAxes, va="top", ha="left", fontsize=8.5)
-    for x in (0.26, 0.54):
-        ax_tb.axvline(x, color="black", lw=0.6)
-    return fig
+    kp_range = KpRange(float(min(kp.min(), rpl["kp_km"].min())), float(max(kp.max(), rpl["kp_km"].max())))
+    axes = _layout(title, with_proximity=proximity is not None)
+    _depth_panel(axes.depth, kp, z, kp_range)
+    _event_markers(axes, rpl, kp, z, kp_range)
+    _slope_panel(axes.slope, profile, max_slope_deg)
+    _cable_band(axes.cable, rpl, cable_types, kp_range)
+    _sector_band(axes.sector, sector_spans, kp_range)
+    if axes.proximity is not None and proximity is not None:
+        _proximity_panel(axes.proximity, proximity)
+    _kp_axis(axes)
+    when = date or dt.datetime.now().astimezone().date()
+    _title_block(axes.title_block, _title_block_text(rpl, title, scenario, when, notes))
+    return axes.figure
 
 
 def save_sld(fig: Figure, png_path: str | Path, pdf_path: str | Path | None = None, *, dpi: int = 150) -> list[Path]:
@@ -365,8 +472,6 @@ def save_sld(fig: Figure, png_path: str | Path, pdf_path: str | Path | None = No
 
 def figure_bytes(fig: Figure, *, dpi: int = 150) -> dict[str, bytes]:
     """The diagram rendered in memory as ``{"png": ..., "pdf": ...}`` bytes (for stores that hold values, not files)."""
-    import io
-
     out = {}
     for fmt in ("png", "pdf"):
         buf = io.BytesIO()
