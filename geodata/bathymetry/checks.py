@@ -1,21 +1,21 @@
 """Checks of the depth grid, as plain results that the Dagster layer turns into asset checks.
 
-Each function returns a :class:`CheckResult` (``passed``, ``severity`` "ERROR" or "WARN" as Dagster's
-``AssetCheckSeverity`` names them, a one-line ``description`` that names the fix, and JSON-friendly ``metadata``).
-The blocking ones (ERROR) are those that would otherwise give a wrong route.
+Each function returns the project's one :class:`geodata.checks.CheckResult` (``passed``, a one-line ``description``
+that names the fix, JSON-friendly ``metadata``, and ``blocking``: True for the ERROR checks, those that would
+otherwise give a wrong route, False for WARN ones).
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
 from scipy import ndimage
 
 from geodata.bathymetry.mosaic import aoi_mask
+from geodata.checks import CheckResult
 from geodata.errors import ConfigError
 from geodata.grid import GeoGrid, Raster
 
@@ -33,23 +33,9 @@ _PCT_NAMES = ("p0", "p1", "p5", "p50", "p95", "p99", "p100")
 _SOURCE_SUMMARY_KEYS = ("name", "priority", "vertical_reference_m", "positive", "resampling", "cells_supplied")
 
 
-@dataclass(frozen=True)
-class CheckResult:
-    """Outcome of one check; ``severity`` applies when it fails."""
-
-    name: str
-    passed: bool
-    severity: str
-    description: str
-    metadata: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def blocking(self) -> bool:
-        """True for ERROR checks: a failure must stop everything downstream."""
-        return self.severity == ERROR
-
-    def to_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "blocking": self.blocking}
+def _result(name: str, passed: bool, severity: str, description: str, metadata: dict[str, Any]) -> CheckResult:
+    """A :class:`geodata.checks.CheckResult`; ``severity`` ERROR is blocking, WARN is not."""
+    return CheckResult(name, passed, description, metadata, blocking=severity == ERROR)
 
 
 def check_crs(raster: Raster, expected_crs: Any = None) -> CheckResult:
@@ -57,7 +43,7 @@ def check_crs(raster: Raster, expected_crs: Any = None) -> CheckResult:
     crs = raster.grid.crs
     meta: dict[str, Any] = {"crs": crs.to_string() if crs is not None else None}
     if crs is None:
-        return CheckResult("crs_present", False, ERROR, "the raster has no CRS; rebuild it on the analysis grid", meta)
+        return _result("crs_present", False, ERROR, "the raster has no CRS; rebuild it on the analysis grid", meta)
     unit = crs.axis_info[0].unit_name if crs.axis_info else "unknown"
     meta.update(is_projected=bool(crs.is_projected), axis_unit=unit)
     problems = []
@@ -72,8 +58,8 @@ def check_crs(raster: Raster, expected_crs: Any = None) -> CheckResult:
             problems.append(f"it is in {crs.to_string()}, the analysis CRS is {expected.to_string()}")
     if problems:
         description = "; ".join(problems) + ": reproject it onto the analysis grid"
-        return CheckResult("crs_present", False, ERROR, description, meta)
-    return CheckResult("crs_present", True, ERROR, f"CRS {crs.to_string()} (metres)", meta)
+        return _result("crs_present", False, ERROR, description, meta)
+    return _result("crs_present", True, ERROR, f"CRS {crs.to_string()} (metres)", meta)
 
 
 def _stations(stations: Iterable[Any]) -> list[tuple[str, float, float]]:
@@ -179,14 +165,14 @@ def check_coverage(
         stations_meta.append(info)
     meta["stations"] = stations_meta
     if failures:
-        return CheckResult(
+        return _result(
             "coverage",
             False,
             ERROR,
             "; ".join(failures) + ". Add a source covering them, widen the area or correct the coordinates.",
             meta,
         )
-    return CheckResult(
+    return _result(
         "coverage",
         True,
         ERROR,
@@ -220,7 +206,7 @@ def check_nodata_share(
         meta["sea_nodata_fraction"] = round(sea_share, 6)
     worst = max(share, sea_share or 0.0)
     if worst > max_fraction:
-        return CheckResult(
+        return _result(
             "nodata_share",
             False,
             ERROR,
@@ -229,7 +215,7 @@ def check_nodata_share(
             + f" has no depth (limit {100 * max_fraction:.1f} %): add a source that fills the gaps or shrink the area",
             meta,
         )
-    return CheckResult("nodata_share", True, ERROR, f"{100 * share:.2f} % nodata in the area of interest", meta)
+    return _result("nodata_share", True, ERROR, f"{100 * share:.2f} % nodata in the area of interest", meta)
 
 
 def check_depth_range(
@@ -257,7 +243,7 @@ def check_depth_range(
     z = depth.data[valid & sea].astype("float64")
     meta: dict[str, Any] = {"range_m": [lo, hi], "sea_cells_with_data": int(z.size)}
     if z.size == 0:
-        return CheckResult(
+        return _result(
             "depth_range", False, ERROR, "no sea cell holds depth data: check the coastline layer and the sources", meta
         )
     pct = np.percentile(z, [0, 1, 5, 50, 95, 99, 100])
@@ -290,9 +276,9 @@ def check_depth_range(
         problems.append(f"{100 * dry:.1f} % of sea cells are at or above the water surface")
     if problems:
         hint = _hint(pct, depth)
-        return CheckResult("depth_range", False, ERROR, "; ".join(problems) + f". {hint}", meta)
+        return _result("depth_range", False, ERROR, "; ".join(problems) + f". {hint}", meta)
     if outliers:
-        return CheckResult(
+        return _result(
             "depth_range",
             True,
             ERROR,
@@ -302,7 +288,7 @@ def check_depth_range(
             "for coarse-grid cells at the coast)",
             meta,
         )
-    return CheckResult(
+    return _result(
         "depth_range", True, ERROR, f"sea depths {pct[0]:.1f}..{pct[-1]:.1f} m within {lo:g}..{hi:g} m", meta
     )
 
