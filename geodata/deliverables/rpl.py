@@ -196,42 +196,53 @@ def cable_sections(
     """
     d = np.asarray(profile_distance_m, dtype=float)
     z = np.asarray(profile_depth_m, dtype=float)
+    sections = _band_sections(d, z, bands)
+    while len(sections) > 1 and min(s.to_m - s.from_m for s in sections) < min_section_m:
+        sections = _join_equal(_absorb_shortest(sections))
+    return [CableSection(float(s.from_m), float(s.to_m), int(s.band)) for s in sections]
+
+
+def _band_sections(d: FloatArray, z: FloatArray, bands: Sequence[CableBand]) -> list[CableSection]:
+    """Sections of one band along the profile, cut where the depth crosses the band limit (linear between the two
+    samples; halfway when the step skips a band or a depth is missing)."""
     idx = band_index(z, bands)
-    sections: list[list[float]] = []
+    sections: list[CableSection] = []
     start = d[0]
-    for i in range(1, len(d)):
-        if idx[i] != idx[i - 1]:
-            lo, hi = sorted((idx[i - 1], idx[i]))
-            limit = bands[hi].min_depth_m
-            z0, z1 = z[i - 1], z[i]
-            if hi - lo == 1 and np.isfinite(z0) and np.isfinite(z1) and z1 != z0:
-                f = float(np.clip((limit - z0) / (z1 - z0), 0.0, 1.0))
-            else:
-                f = 0.5
-            cut = d[i - 1] + f * (d[i] - d[i - 1])
-            sections.append([start, cut, int(idx[i - 1])])
-            start = cut
-    sections.append([start, d[-1], int(idx[-1])])
-    while len(sections) > 1:
-        lengths = [s[1] - s[0] for s in sections]
-        k = int(np.argmin(lengths))
-        if lengths[k] >= min_section_m:
-            break
-        neighbours = [j for j in (k - 1, k + 1) if 0 <= j < len(sections)]
-        j = min(neighbours, key=lambda n: sections[n][2])
-        if j < k:
-            sections[j][1] = sections[k][1]
+    for i in np.flatnonzero(idx[1:] != idx[:-1]) + 1:
+        lo, hi = sorted((idx[i - 1], idx[i]))
+        limit = bands[hi].min_depth_m
+        z0, z1 = z[i - 1], z[i]
+        if hi - lo == 1 and np.isfinite(z0) and np.isfinite(z1) and z1 != z0:
+            f = float(np.clip((limit - z0) / (z1 - z0), 0.0, 1.0))
         else:
-            sections[j][0] = sections[k][0]
-        del sections[k]
-        merged: list[list[float]] = [sections[0]]
-        for s in sections[1:]:
-            if s[2] == merged[-1][2]:
-                merged[-1][1] = s[1]
-            else:
-                merged.append(s)
-        sections = merged
-    return [CableSection(float(a), float(b), int(c)) for a, b, c in sections]
+            f = 0.5
+        cut = d[i - 1] + f * (d[i] - d[i - 1])
+        sections.append(CableSection(start, cut, int(idx[i - 1])))
+        start = cut
+    sections.append(CableSection(start, d[-1], int(idx[-1])))
+    return sections
+
+
+def _absorb_shortest(sections: Sequence[CableSection]) -> list[CableSection]:
+    """The sections with the shortest one given to the more protective (shallower band) of its neighbours."""
+    out = list(sections)
+    k = int(np.argmin([s.to_m - s.from_m for s in out]))
+    neighbours = [j for j in (k - 1, k + 1) if 0 <= j < len(out)]
+    j = min(neighbours, key=lambda n: out[n].band)
+    out[j] = out[j]._replace(to_m=out[k].to_m) if j < k else out[j]._replace(from_m=out[k].from_m)
+    del out[k]
+    return out
+
+
+def _join_equal(sections: Sequence[CableSection]) -> list[CableSection]:
+    """Consecutive sections of the same band joined into one."""
+    joined = [sections[0]]
+    for s in sections[1:]:
+        if s.band == joined[-1].band:
+            joined[-1] = joined[-1]._replace(to_m=s.to_m)
+        else:
+            joined.append(s)
+    return joined
 
 
 def _order(kind: str) -> int:

@@ -202,6 +202,7 @@ class KpRange:
 
     @property
     def span(self) -> float:
+        """Width of the range in km (at least a metre, so that proportions of it never vanish)."""
         return max(self.x1 - self.x0, 1e-3)
 
 
