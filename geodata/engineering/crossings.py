@@ -15,8 +15,10 @@ in WGS84 with KPs along the geodesic route.
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Sequence
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, TypedDict
 
 import geopandas as gpd
 import numpy as np
@@ -105,36 +107,59 @@ def _prepare(lines: gpd.GeoDataFrame, crs: Any) -> gpd.GeoDataFrame:
     return frame.explode(index_parts=False).reset_index(drop=True)
 
 
-def _raw_crossings(route: LineString, frame: gpd.GeoDataFrame, min_angle_deg: float) -> list[dict[str, Any]]:
-    out: list[dict[str, Any]] = []
+class RawCrossing(TypedDict):
+    """One crossing of the route with a line feature, in the analysis CRS (metres along the route)."""
+
+    feature_id: str
+    kind: str
+    name: str
+    angle_deg: float
+    min_angle_deg: float
+    x_m: float
+    y_m: float
+    route_distance_m: float
+
+
+def _required_angle(own: float | str | None, min_angle_deg: float) -> float:
+    """The crossing angle a feature requires: ``min_angle_deg``, or the feature's own value when it is stricter."""
+    own_f = pd.to_numeric(own, errors="coerce") if own is not None else math.nan
+    return float(max(min_angle_deg, own_f)) if np.isfinite(own_f) else float(min_angle_deg)
+
+
+def _feature_crossings(route: LineString, feat: pd.Series, required: float) -> list[RawCrossing]:
+    """The crossings of the route with one (single-part) feature; where the route runs along it, a 0° crossing at
+    the middle of the shared stretch."""
+    geom = feat.geometry
+    out: list[RawCrossing] = []
+    for part in shapely.get_parts(route.intersection(geom)):
+        if part.is_empty:
+            continue
+        if part.geom_type == "Point":
+            p, angle = part, acute_angle_deg(_direction_at(route, part), _direction_at(geom, part))
+        else:  # the route runs along the feature: a crossing at 0 degrees
+            p, angle = part.interpolate(0.5, normalized=True), 0.0
+        out.append(
+            RawCrossing(
+                feature_id=feat["feature_id"],
+                kind=feat["kind"],
+                name=feat["name"] if isinstance(feat["name"], str) else "",
+                angle_deg=angle,
+                min_angle_deg=required,
+                x_m=p.x,
+                y_m=p.y,
+                route_distance_m=route.project(p),
+            )
+        )
+    return out
+
+
+def _raw_crossings(route: LineString, frame: gpd.GeoDataFrame, min_angle_deg: float) -> list[RawCrossing]:
+    """Every crossing of the route with the features of a :func:`_prepare` frame, in route order."""
+    out: list[RawCrossing] = []
     shapely.prepare(route)
     hits = frame[frame.geometry.intersects(route)]
     for _, feat in hits.iterrows():
-        geom = feat.geometry
-        inter = route.intersection(geom)
-        parts = getattr(inter, "geoms", [inter])
-        own = feat["crossing_min_angle_deg"]
-        own_f = pd.to_numeric(own, errors="coerce") if own is not None else math.nan
-        required = float(max(min_angle_deg, own_f)) if np.isfinite(own_f) else float(min_angle_deg)
-        for part in parts:
-            if part.is_empty:
-                continue
-            if part.geom_type == "Point":
-                p, angle = part, acute_angle_deg(_direction_at(route, part), _direction_at(geom, part))
-            else:  # the route runs along the feature: a crossing at 0 degrees
-                p, angle = part.interpolate(0.5, normalized=True), 0.0
-            out.append(
-                {
-                    "feature_id": feat["feature_id"],
-                    "kind": feat["kind"],
-                    "name": feat["name"] if isinstance(feat["name"], str) else "",
-                    "angle_deg": angle,
-                    "min_angle_deg": required,
-                    "x_m": p.x,
-                    "y_m": p.y,
-                    "route_distance_m": route.project(p),
-                }
-            )
+        out += _feature_crossings(route, feat, _required_angle(feat["crossing_min_angle_deg"], min_angle_deg))
     out.sort(key=lambda r: r["route_distance_m"])
     return out
 
@@ -208,84 +233,200 @@ def crossing_events(crossings: pd.DataFrame) -> list[RouteEvent]:
 
 
 def _splice(route: LineString, s_from: float, s_to: float, middle: list[tuple[float, float]]) -> LineString:
+    """The route with its stretch from ``s_from`` to ``s_to`` metres replaced by straight legs through ``middle``."""
     coords = np.asarray(route.coords, dtype=float)[:, :2]
     along = np.concatenate([[0.0], np.cumsum(np.hypot(*np.diff(coords, axis=0).T))])
-    before = [tuple(c) for c, s in zip(coords, along, strict=True) if s < s_from - 1e-6]
-    after = [tuple(c) for c, s in zip(coords, along, strict=True) if s > s_to + 1e-6]
-    q_in = route.interpolate(s_from).coords[0]
-    q_out = route.interpolate(s_to).coords[0]
-    pts = [*before, q_in, *middle, q_out, *after]
-    out = [pts[0]]
-    for p in pts[1:]:
-        if math.dist(p, out[-1]) > 1e-6:
-            out.append(p)
-    return LineString(out)
+    q_in = shapely.line_interpolate_point(route, s_from).coords[0]
+    q_out = shapely.line_interpolate_point(route, s_to).coords[0]
+    pts = [*coords[along < s_from - 1e-6], q_in, *middle, q_out, *coords[along > s_to + 1e-6]]
+    return shapely.remove_repeated_points(LineString(pts), 1e-6)
 
 
-def _feature_counts(route: LineString, frame: gpd.GeoDataFrame) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for r in _raw_crossings(route, frame, 0.0):
-        counts[r["feature_id"]] = counts.get(r["feature_id"], 0) + 1
-    return counts
+def _feature_counts(route: LineString, frame: gpd.GeoDataFrame) -> Counter[str]:
+    """How many times the route crosses each feature."""
+    return Counter(r["feature_id"] for r in _raw_crossings(route, frame, 0.0))
 
 
-def _fix_one(
-    route: LineString,
-    crossing: dict[str, Any],
-    frame: gpd.GeoDataFrame,
-    is_clear: IsClear,
-    half_legs_m: Sequence[float],
-    window_factors: Sequence[float],
-    margin_deg: float,
-    min_leg_m: float,
-    max_turn_deg: float | None,
-) -> tuple[LineString, float, float] | None:
-    c = np.array([crossing["x_m"], crossing["y_m"]])
+def _meets_min_angle(c: RawCrossing) -> bool:
+    """Is the crossing at least at its required angle (to rounding)?"""
+    return c["angle_deg"] >= c["min_angle_deg"] - 1e-9
+
+
+@dataclass(frozen=True)
+class _DogLegRules:
+    """What a dog-leg must satisfy and the sizes tried for it (see :func:`enforce_crossing_angles`)."""
+
+    is_clear: IsClear
+    half_legs_m: Sequence[float]
+    window_factors: Sequence[float]
+    margin_deg: float
+    min_leg_m: float
+    max_turn_deg: float | None
+
+
+def _crossing_direction(
+    route: LineString, crossing: RawCrossing, frame: gpd.GeoDataFrame, margin_deg: float
+) -> np.ndarray:
+    """Unit direction of the new crossing leg: at the required angle plus ``margin_deg`` (at most 90°) to the crossed
+    feature, on the side nearest the route's own direction there."""
+    c = Point(crossing["x_m"], crossing["y_m"])
     feat = frame[frame["feature_id"] == crossing["feature_id"]]
     geom = shapely.union_all(np.asarray(feat.geometry.values))
-    part = min(getattr(geom, "geoms", [geom]), key=lambda g: g.distance(Point(c)))
-    f = _direction_at(part, Point(c))
-    r = _direction_at(route, Point(c))
+    part = min(shapely.get_parts(geom), key=lambda g: g.distance(c))
+    f = _direction_at(part, c)
+    r = _direction_at(route, c)
     alpha = math.radians(min(90.0, crossing["min_angle_deg"] + margin_deg))
     candidates = []
     for base in (f, -f):
         for sign in (1.0, -1.0):
             ca, sa = math.cos(sign * alpha), math.sin(sign * alpha)
             candidates.append(np.array([base[0] * ca - base[1] * sa, base[0] * sa + base[1] * ca]))
-    u = max(candidates, key=lambda v: float(np.dot(v, r)))
-    s_c = crossing["route_distance_m"]
-    for d in half_legs_m:
-        if 2 * d < min_leg_m - 1e-6:
+    return max(candidates, key=lambda v: float(np.dot(v, r)))
+
+
+def _max_turn_deg(route: LineString, s_from: float, s_to: float, window: Sequence[np.ndarray]) -> float:
+    """The largest course change where the polyline ``window`` replaces the route from ``s_from`` to ``s_to``,
+    including the turns onto and off the route (its direction taken 1 m outside the window)."""
+    before = np.asarray(route.interpolate(max(s_from - 1.0, 0.0)).coords[0])
+    after = np.asarray(route.interpolate(min(s_to + 1.0, route.length)).coords[0])
+    chain = [before, *window, after]
+    return max(abs(turn_deg(chain[i - 1], chain[i], chain[i + 1])) for i in range(1, len(chain) - 1))
+
+
+def _keeps_crossings(
+    route: LineString,
+    s_from: float,
+    s_to: float,
+    new_window: LineString,
+    crossing: RawCrossing,
+    frame: gpd.GeoDataFrame,
+) -> bool:
+    """Does the new window cross every feature as often as the old one, and the realigned feature at its angle?"""
+    if _feature_counts(new_window, frame) != _feature_counts(substring(route, s_from, s_to), frame):
+        return False
+    mine = [x for x in _raw_crossings(new_window, frame, 0.0) if x["feature_id"] == crossing["feature_id"]]
+    return all(x["angle_deg"] >= crossing["min_angle_deg"] - 1e-9 for x in mine)
+
+
+def _dog_leg(
+    route: LineString,
+    crossing: RawCrossing,
+    frame: gpd.GeoDataFrame,
+    rules: _DogLegRules,
+    u: np.ndarray,
+    d: float,
+    span: float,
+) -> LineString | None:
+    """The route with a dog-leg of half-length ``d`` in direction ``u`` through the crossing, replacing ``span``
+    metres of route either side of it; None when it breaks a rule (window off the route, short legs, sharp turns,
+    not clear, crossings gained or lost, or still too oblique)."""
+    c = np.array([crossing["x_m"], crossing["y_m"]])
+    a1, a2 = c - d * u, c + d * u
+    s_from, s_to = crossing["route_distance_m"] - span, crossing["route_distance_m"] + span
+    if s_from <= 0 or s_to >= route.length:
+        return None
+    q_in = np.asarray(route.interpolate(s_from).coords[0])
+    q_out = np.asarray(route.interpolate(s_to).coords[0])
+    if min(math.dist(q_in, a1), math.dist(a2, q_out)) < rules.min_leg_m - 1e-6:
+        return None
+    if rules.max_turn_deg is not None and _max_turn_deg(route, s_from, s_to, [q_in, a1, a2, q_out]) > (
+        rules.max_turn_deg + 1e-9
+    ):
+        return None
+    if not all(rules.is_clear(*p, *q) for p, q in [(q_in, a1), (a1, a2), (a2, q_out)]):
+        return None
+    if not _keeps_crossings(route, s_from, s_to, LineString([q_in, a1, a2, q_out]), crossing, frame):
+        return None
+    return _splice(route, s_from, s_to, [tuple(a1), tuple(a2)])
+
+
+def _fix_one(
+    route: LineString, crossing: RawCrossing, frame: gpd.GeoDataFrame, rules: _DogLegRules
+) -> tuple[LineString, float, float] | None:
+    """The smallest dog-leg (half-leg first, then window) that fixes one oblique crossing: ``(route, half_leg,
+    half_window)``, or None."""
+    u = _crossing_direction(route, crossing, frame, rules.margin_deg)
+    for d in rules.half_legs_m:
+        if 2 * d < rules.min_leg_m - 1e-6:
             continue
-        a1, a2 = c - d * u, c + d * u
-        for factor in window_factors:
-            span = d * factor
-            s_from, s_to = s_c - span, s_c + span
-            if s_from <= 0 or s_to >= route.length:
-                continue
-            q_in = np.asarray(route.interpolate(s_from).coords[0])
-            q_out = np.asarray(route.interpolate(s_to).coords[0])
-            legs = [(q_in, a1), (a1, a2), (a2, q_out)]
-            if min(math.dist(q_in, a1), math.dist(a2, q_out)) < min_leg_m - 1e-6:
-                continue
-            if max_turn_deg is not None:
-                before = np.asarray(route.interpolate(max(s_from - 1.0, 0.0)).coords[0])
-                after = np.asarray(route.interpolate(min(s_to + 1.0, route.length)).coords[0])
-                chain = [before, q_in, a1, a2, q_out, after]
-                turns = [abs(turn_deg(chain[i - 1], chain[i], chain[i + 1])) for i in range(1, len(chain) - 1)]
-                if max(turns) > max_turn_deg + 1e-9:
-                    continue
-            if not all(is_clear(*p, *q) for p, q in legs):
-                continue
-            new_route = _splice(route, s_from, s_to, [tuple(a1), tuple(a2)])
-            old_window = substring(route, s_from, s_to)
-            new_window = LineString([q_in, a1, a2, q_out])
-            if _feature_counts(new_window, frame) != _feature_counts(old_window, frame):
-                continue
-            mine = [x for x in _raw_crossings(new_window, frame, 0.0) if x["feature_id"] == crossing["feature_id"]]
-            if all(x["angle_deg"] >= crossing["min_angle_deg"] - 1e-9 for x in mine):
-                return new_route, d, span
+        for factor in rules.window_factors:
+            fixed = _dog_leg(route, crossing, frame, rules, u, d, d * factor)
+            if fixed is not None:
+                return fixed, d, d * factor
     return None
+
+
+_Key = tuple[str, int, int]
+
+
+def _key(c: RawCrossing) -> _Key:
+    """A crossing's identity across realignments: its feature and its position to 50 m."""
+    return (str(c["feature_id"]), round(c["x_m"] / 50.0), round(c["y_m"] / 50.0))
+
+
+def _realign(
+    route: LineString, frame: gpd.GeoDataFrame, min_angle_deg: float, rules: _DogLegRules, rounds: int
+) -> tuple[LineString, dict[_Key, tuple[float, float]]]:
+    """Fix the first oblique crossing not yet given up on, again and again (at most ``rounds`` times): the realigned
+    route and the ``(half_leg, half_window)`` used for each fixed crossing."""
+    done: dict[_Key, tuple[float, float]] = {}
+    failed: set[_Key] = set()
+    current = route
+    for _ in range(rounds):
+        todo = [
+            c
+            for c in _raw_crossings(current, frame, min_angle_deg)
+            if c["angle_deg"] < c["min_angle_deg"] - 1e-9 and _key(c) not in failed
+        ]
+        if not todo:
+            break
+        fixed = _fix_one(current, todo[0], frame, rules)
+        if fixed is None:
+            failed.add(_key(todo[0]))
+            continue
+        current, d, span = fixed
+        done[_key(todo[0])] = (d, span)
+    return current, done
+
+
+REPORT_COLUMNS = [
+    "feature_id",
+    "kind",
+    "name",
+    "kp_km",
+    "angle_before_deg",
+    "angle_after_deg",
+    "min_angle_deg",
+    "status",
+    "half_leg_m",
+    "window_m",
+]
+
+
+def _report_row(
+    c: RawCrossing, final: Sequence[RawCrossing], done: dict[_Key, tuple[float, float]], ch: Chainage, crs: Any
+) -> dict[str, str | float]:
+    """The report row of an original crossing: its nearest crossing of the same feature on the final route, and
+    whether it was ``ok`` already, ``realigned`` or ``failed``."""
+    same = [f for f in final if f["feature_id"] == c["feature_id"]]
+    after = min(same, key=lambda f: math.hypot(f["x_m"] - c["x_m"], f["y_m"] - c["y_m"])) if same else None
+    ok_after = after is not None and _meets_min_angle(after)
+    status = "ok" if _meets_min_angle(c) else ("realigned" if ok_after else "failed")
+    d, span = done.get(_key(c), (math.nan, math.nan))
+    point = after if after is not None else c
+    lon, lat = _xy_to_lonlat(np.array([point["x_m"]]), np.array([point["y_m"]]), crs)
+    return {
+        "feature_id": c["feature_id"],
+        "kind": c["kind"],
+        "name": c["name"],
+        "kp_km": float(ch.kp_km(ch.locate(float(lon[0]), float(lat[0])))),
+        "angle_before_deg": c["angle_deg"],
+        "angle_after_deg": after["angle_deg"] if after is not None else math.nan,
+        "min_angle_deg": float(c["min_angle_deg"]),
+        "status": status,
+        "half_leg_m": d,
+        "window_m": 2 * span if math.isfinite(span) else math.nan,
+    }
 
 
 def enforce_crossing_angles(
@@ -336,76 +477,9 @@ def enforce_crossing_angles(
     """
     frame = _prepare(lines, crs)
     original = _raw_crossings(route, frame, min_angle_deg)
-    done: dict[tuple[str, int, int], tuple[float, float]] = {}
-    failed: set[tuple[str, int, int]] = set()
-
-    def key(c: dict[str, Any]) -> tuple[str, int, int]:
-        return (str(c["feature_id"]), round(c["x_m"] / 50.0), round(c["y_m"] / 50.0))
-
-    current = route
-    for _ in range(4 * len(original) + 1):
-        todo = [
-            c
-            for c in _raw_crossings(current, frame, min_angle_deg)
-            if c["angle_deg"] < c["min_angle_deg"] - 1e-9 and key(c) not in failed
-        ]
-        if not todo:
-            break
-        c = todo[0]
-        fixed = _fix_one(
-            current,
-            c,
-            frame,
-            is_clear,
-            half_legs_m,
-            window_factors,
-            margin_deg,
-            min_leg_length_m,
-            max_course_change_deg,
-        )
-        if fixed is None:
-            failed.add(key(c))
-            continue
-        current, d, span = fixed
-        done[key(c)] = (d, span)
+    rules = _DogLegRules(is_clear, half_legs_m, window_factors, margin_deg, min_leg_length_m, max_course_change_deg)
+    current, done = _realign(route, frame, min_angle_deg, rules, rounds=4 * len(original) + 1)
     final = _raw_crossings(current, frame, min_angle_deg)
     ch = Chainage(to_lonlat(current, crs), kp_origin)
-    rows = []
-    for c in original:
-        same = [f for f in final if f["feature_id"] == c["feature_id"]]
-        after = min(same, key=lambda f: math.hypot(f["x_m"] - c["x_m"], f["y_m"] - c["y_m"])) if same else None
-        ok_before = c["angle_deg"] >= c["min_angle_deg"] - 1e-9
-        ok_after = after is not None and after["angle_deg"] >= after["min_angle_deg"] - 1e-9
-        status = "ok" if ok_before else ("realigned" if ok_after else "failed")
-        d, span = done.get(key(c), (math.nan, math.nan))
-        point = after or c
-        lon, lat = _xy_to_lonlat(np.array([point["x_m"]]), np.array([point["y_m"]]), crs)
-        rows.append(
-            {
-                "feature_id": c["feature_id"],
-                "kind": c["kind"],
-                "name": c["name"],
-                "kp_km": float(ch.kp_km(ch.locate(float(lon[0]), float(lat[0])))),
-                "angle_before_deg": c["angle_deg"],
-                "angle_after_deg": after["angle_deg"] if after is not None else math.nan,
-                "min_angle_deg": float(c["min_angle_deg"]),
-                "status": status,
-                "half_leg_m": d,
-                "window_m": 2 * span if math.isfinite(span) else math.nan,
-            }
-        )
-    return current, pd.DataFrame(
-        rows,
-        columns=[
-            "feature_id",
-            "kind",
-            "name",
-            "kp_km",
-            "angle_before_deg",
-            "angle_after_deg",
-            "min_angle_deg",
-            "status",
-            "half_leg_m",
-            "window_m",
-        ],
-    )
+    rows = [_report_row(c, final, done, ch, crs) for c in original]
+    return current, pd.DataFrame(rows, columns=REPORT_COLUMNS)
