@@ -14,7 +14,9 @@ Caspian surface above ocean mean sea level (-28 m in the treaties, Baltic height
 
 from __future__ import annotations
 
+import base64
 import math
+import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,7 +41,12 @@ __all__ = [
     "aoi_mask",
     "build_depth",
     "build_depth_mosaic",
+    "composite_by_priority",
+    "encode_source_index",
     "load_bathymetry_inputs",
+    "reproject_onto",
+    "source_index_of",
+    "to_depth",
 ]
 
 #: Analysis grids larger than this are refused (about 1.6 GB per float64 layer): choose a coarser resolution.
@@ -255,93 +262,157 @@ def build_depth_mosaic(
     ConfigError
         No source, an unknown resampling name.
     """
-    inputs = [_as_input(s) for s in sources]
-    if not inputs:
-        raise ConfigError("no bathymetry source given; list at least one under bathymetry.sources in the scenario")
-    if blend_cells < 0:
-        raise ConfigError(f"blend_cells must be >= 0, got {blend_cells}")
+    inputs = _checked_inputs(sources, blend_cells)
     aoi = aoi_mask(grid, aoi_bounds_lonlat)
-    aoi_cells = int(aoi.sum())
-    where = _describe_aoi(grid, aoi_bounds_lonlat)
     layers: list[np.ndarray] = []
     records: list[dict[str, Any]] = []
     warnings: list[str] = []
     problems: list[str] = []
     for inp in inputs:
-        r = inp.raster
-        if r.grid.crs is None:
+        if inp.raster.grid.crs is None:
             problems.append(f"source '{inp.name}' has no CRS")
             continue
         vref, vref_origin = _vertical_reference(inp)
         positive, positive_origin = _positive(inp)
-        method = _resampling_for(r, grid, resampling)
-        values = np.where(r.valid(), r.data, np.nan).astype("float32")
-        elev = np.full(grid.shape, np.nan, dtype="float32")
-        reproject(
-            source=values,
-            destination=elev,
-            src_transform=r.grid.transform,
-            src_crs=r.grid.crs.to_wkt(),
-            src_nodata=np.nan,
-            dst_transform=grid.transform,
-            dst_crs=grid.crs.to_wkt(),
-            dst_nodata=np.nan,
-            resampling=Resampling[method],
-        )
+        method = _resampling_for(inp.raster, grid, resampling)
+        elev = reproject_onto(inp.raster, grid, method)
         valid = np.isfinite(elev)
         if not valid.any():
-            problems.append(
-                f"source '{inp.name}' ({inp.provenance.get('path', r.attrs.get('path', '?'))}, "
-                f"{_describe_lonlat(r.grid)}) has no valid cell on the analysis grid ({where})"
-            )
+            problems.append(_no_valid_cell(inp, grid, aoi_bounds_lonlat))
             continue
-        if positive == "up":
-            layer = np.float32(water_level_m) - (elev + np.float32(vref))
-        else:
-            layer = np.float32(water_level_m) - (np.float32(vref) - elev)
-        layers.append(layer.astype("float32"))
-        cover = float((valid & aoi).sum() / aoi_cells) if aoi_cells else 0.0
-        for wmsg in r.attrs.get("warnings", []):
-            warnings.append(f"{inp.name}: {wmsg}")
-        if method in ("bilinear", "nearest", "cubic") and _finer_ratio(r, grid) > 2.0:
-            warnings.append(
-                f"{inp.name}: source cells are {_finer_ratio(r, grid):.1f}x finer than the grid and '{method}' "
-                "resampling samples rather than averages them; 'average' (or 'auto') is the better choice"
-            )
-        if aoi_bounds_lonlat is not None and cover < 0.999:
-            warnings.append(f"{inp.name}: covers {100 * cover:.1f} % of the area of interest")
-        records.append(
-            {
-                "name": inp.name,
-                "path": inp.provenance.get("path", r.attrs.get("path")),
-                "sha256": inp.provenance.get("sha256"),
-                "priority": inp.priority,
-                "vertical_reference_m": vref,
-                "vertical_reference_origin": vref_origin,
-                "positive": positive,
-                "positive_origin": positive_origin,
-                "resampling": method,
-                "crs": r.grid.crs.to_string(),
-                "crs_origin": r.attrs.get("crs_origin"),
-                "variable": r.attrs.get("variable"),
-                "native_resolution": list(r.grid.res),
-                "flipped_rows": r.attrs.get("flipped_rows", False),
-                "valid_cells_on_grid": int(valid.sum()),
-                "aoi_coverage_fraction": round(cover, 6),
-                "licence": inp.provenance.get("licence"),
-                "_priority_key": (-inp.priority, len(records)),
-            }
-        )
+        layers.append(to_depth(elev, positive=positive, vertical_reference_m=vref, water_level_m=water_level_m))
+        cover = _coverage(valid, aoi)
+        warnings.extend(_source_warnings(inp, grid, method, cover, aoi_given=aoi_bounds_lonlat is not None))
+        record = _source_record(inp, method, valid, cover, (vref, vref_origin), (positive, positive_origin))
+        records.append({**record, "_priority_key": (-inp.priority, len(records))})
     if problems:
         raise InputDataError(
             "bathymetry sources do not cover the area:\n"
             + "\n".join(f"  - {p}" for p in problems)
             + "\nUse sources that cover the area of interest, or correct the area of interest / the source's CRS."
         )
-    # composite from the lowest priority up, so that higher priorities end on top
-    order = sorted(range(len(records)), key=lambda i: records[i]["_priority_key"])
+    out, index = composite_by_priority(layers, [rec.pop("_priority_key") for rec in records], blend_cells)
+    warnings.extend(_record_supply(records, index))
+    covered = _coverage(np.isfinite(out), aoi)
+    if aoi_bounds_lonlat is not None and covered < 1.0:
+        warnings.append(f"the mosaic covers {100 * covered:.2f} % of the area of interest; the rest is nodata")
+    attrs = _mosaic_attrs(grid, water_level_m, resampling, blend_cells, aoi_bounds_lonlat, covered, records, warnings)
+    attrs["source_index"] = encode_source_index(index)
+    depth = Raster(out, grid, float("nan"), attrs)
+    legend = {str(i): rec["name"] for i, rec in enumerate(records)}
+    idx_attrs = {"quantity": "source_index", "legend": legend, "nodata": -1}
+    return DepthMosaic(depth, Raster(index, grid, -1, idx_attrs))
+
+
+# -- the steps of the mosaic -----------------------------------------------------------------------------------------
+
+
+def _checked_inputs(
+    sources: Sequence[BathymetryInput | tuple[Raster, Any, dict[str, Any]]], blend_cells: int
+) -> list[BathymetryInput]:
+    inputs = [_as_input(s) for s in sources]
+    if not inputs:
+        raise ConfigError("no bathymetry source given; list at least one under bathymetry.sources in the scenario")
+    if blend_cells < 0:
+        raise ConfigError(f"blend_cells must be >= 0, got {blend_cells}")
+    return inputs
+
+
+def reproject_onto(raster: Raster, grid: GeoGrid, method: str) -> np.ndarray:
+    """A source's values on the analysis grid (float32, NaN where it has no data), resampled with ``method``."""
+    values = np.where(raster.valid(), raster.data, np.nan).astype("float32")
     out = np.full(grid.shape, np.nan, dtype="float32")
-    index = np.full(grid.shape, -1, dtype="int16")
+    reproject(
+        source=values,
+        destination=out,
+        src_transform=raster.grid.transform,
+        src_crs=raster.grid.crs.to_wkt(),
+        src_nodata=np.nan,
+        dst_transform=grid.transform,
+        dst_crs=grid.crs.to_wkt(),
+        dst_nodata=np.nan,
+        resampling=Resampling[method],
+    )
+    return out
+
+
+def to_depth(values: np.ndarray, *, positive: str, vertical_reference_m: float, water_level_m: float) -> np.ndarray:
+    """Source values -> depth below the Caspian surface (float32, positive down); see the module docstring."""
+    level, vref = np.float32(water_level_m), np.float32(vertical_reference_m)
+    layer = level - (values + vref) if positive == "up" else level - (vref - values)
+    return layer.astype("float32")
+
+
+def _coverage(valid: np.ndarray, aoi: np.ndarray) -> float:
+    """Share of the area-of-interest cells that are valid (0 for an empty area)."""
+    aoi_cells = int(aoi.sum())
+    return float((valid & aoi).sum() / aoi_cells) if aoi_cells else 0.0
+
+
+def _no_valid_cell(inp: BathymetryInput, grid: GeoGrid, aoi_bounds_lonlat: Any) -> str:
+    r = inp.raster
+    return (
+        f"source '{inp.name}' ({inp.provenance.get('path', r.attrs.get('path', '?'))}, "
+        f"{_describe_lonlat(r.grid)}) has no valid cell on the analysis grid ({_describe_aoi(grid, aoi_bounds_lonlat)})"
+    )
+
+
+def _source_warnings(inp: BathymetryInput, grid: GeoGrid, method: str, cover: float, *, aoi_given: bool) -> list[str]:
+    """The source's own read warnings, a sampling (not averaging) resampling, a partial cover of the area."""
+    r = inp.raster
+    out = [f"{inp.name}: {wmsg}" for wmsg in r.attrs.get("warnings", [])]
+    if method in ("bilinear", "nearest", "cubic") and _finer_ratio(r, grid) > 2.0:
+        out.append(
+            f"{inp.name}: source cells are {_finer_ratio(r, grid):.1f}x finer than the grid and '{method}' "
+            "resampling samples rather than averages them; 'average' (or 'auto') is the better choice"
+        )
+    if aoi_given and cover < 0.999:
+        out.append(f"{inp.name}: covers {100 * cover:.1f} % of the area of interest")
+    return out
+
+
+def _source_record(
+    inp: BathymetryInput,
+    method: str,
+    valid: np.ndarray,
+    cover: float,
+    vref: tuple[float, str],
+    positive: tuple[str, str],
+) -> dict[str, Any]:
+    """What the mosaic records of one source: provenance, vertical conversion, resampling and coverage."""
+    r = inp.raster
+    return {
+        "name": inp.name,
+        "path": inp.provenance.get("path", r.attrs.get("path")),
+        "sha256": inp.provenance.get("sha256"),
+        "priority": inp.priority,
+        "vertical_reference_m": vref[0],
+        "vertical_reference_origin": vref[1],
+        "positive": positive[0],
+        "positive_origin": positive[1],
+        "resampling": method,
+        "crs": r.grid.crs.to_string(),
+        "crs_origin": r.attrs.get("crs_origin"),
+        "variable": r.attrs.get("variable"),
+        "native_resolution": list(r.grid.res),
+        "flipped_rows": r.attrs.get("flipped_rows", False),
+        "valid_cells_on_grid": int(valid.sum()),
+        "aoi_coverage_fraction": round(cover, 6),
+        "licence": inp.provenance.get("licence"),
+    }
+
+
+def composite_by_priority(
+    layers: Sequence[np.ndarray], priority_keys: Sequence[Any], blend_cells: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
+    """Stack depth layers: the lowest priority first, so higher priorities end on top (sort keys ascending = higher
+    priority). Returns the depth (float32, NaN = none) and the index of the layer that supplied each cell (int16,
+    -1 = none); with ``blend_cells`` > 0 a layer is feathered into those below over that many cells inside its edge.
+    """
+    shape = layers[0].shape
+    order = sorted(range(len(layers)), key=lambda i: priority_keys[i])
+    out = np.full(shape, np.nan, dtype="float32")
+    index = np.full(shape, -1, dtype="int16")
     for i in reversed(order):
         d = layers[i]
         v = np.isfinite(d)
@@ -354,15 +425,30 @@ def build_depth_mosaic(
         else:
             out[v] = d[v]
         index[v] = i
+    return out, index
+
+
+def _record_supply(records: list[dict[str, Any]], index: np.ndarray) -> list[str]:
+    """Add ``cells_supplied`` to each record; a warning for each source that supplies no cell."""
+    warnings = []
     for i, rec in enumerate(records):
-        rec.pop("_priority_key")
         rec["cells_supplied"] = int((index == i).sum())
         if rec["cells_supplied"] == 0:
             warnings.append(f"{rec['name']}: every cell it covers is covered by a higher-priority source; it is unused")
-    covered = float((np.isfinite(out) & aoi).sum() / aoi_cells) if aoi_cells else 0.0
-    if aoi_bounds_lonlat is not None and covered < 1.0:
-        warnings.append(f"the mosaic covers {100 * covered:.2f} % of the area of interest; the rest is nodata")
-    attrs = {
+    return warnings
+
+
+def _mosaic_attrs(
+    grid: GeoGrid,
+    water_level_m: float,
+    resampling: str,
+    blend_cells: int,
+    aoi_bounds_lonlat: tuple[float, float, float, float] | None,
+    covered: float,
+    records: list[dict[str, Any]],
+    warnings: list[str],
+) -> dict[str, Any]:
+    return {
         "quantity": "water_depth",
         "units": "m",
         "positive": "down",
@@ -377,10 +463,33 @@ def build_depth_mosaic(
         "source_checksums": {rec["name"]: rec["sha256"] for rec in records},
         "warnings": warnings,
     }
-    depth = Raster(out, grid, float("nan"), attrs)
-    legend = {str(i): rec["name"] for i, rec in enumerate(records)}
-    idx_attrs = {"quantity": "source_index", "legend": legend, "nodata": -1}
-    return DepthMosaic(depth, Raster(index, grid, -1, idx_attrs))
+
+
+def encode_source_index(index: np.ndarray) -> dict[str, Any]:
+    """The per-cell source index as a compact JSON-friendly value (zlib + base64 of int16), so that it travels in
+    the depth raster's ``attrs`` (and its GeoTIFF tag) without a second band; :func:`source_index_of` reads it."""
+    raw = np.ascontiguousarray(index, dtype="<i2").tobytes()
+    return {
+        "encoding": "zlib+base64",
+        "dtype": "<i2",
+        "shape": list(index.shape),
+        "data": base64.b64encode(zlib.compress(raw, 9)).decode("ascii"),
+    }
+
+
+def source_index_of(depth: Raster) -> np.ndarray | None:
+    """Which source supplied each cell of a mosaic depth raster (int16, -1 = none), from its ``attrs``.
+
+    None when the raster does not carry it (not built by :func:`build_depth_mosaic`). A single-source raster
+    without it is attributed wholly to its source.
+    """
+    enc = depth.attrs.get("source_index")
+    if isinstance(enc, dict) and enc.get("encoding") == "zlib+base64":
+        raw = zlib.decompress(base64.b64decode(enc["data"]))
+        return np.frombuffer(raw, dtype=enc.get("dtype", "<i2")).reshape(enc["shape"]).astype("int16")
+    if len(depth.attrs.get("sources", [])) == 1:
+        return np.where(depth.valid(), 0, -1).astype("int16")
+    return None
 
 
 def _as_input(item: BathymetryInput | tuple[Raster, Any, dict[str, Any]]) -> BathymetryInput:
