@@ -1,7 +1,6 @@
 """Bathymetry stage: water depth below the Caspian surface on the analysis grid, the land/sea mask and the seabed
 slope, each checked before use (no CRS, landing stations off the data or a wrong datum stop the run)."""
 
-
 from collections.abc import Iterator
 from typing import Any
 
@@ -20,6 +19,8 @@ BATHYMETRY_CHECKS = {
 SEA_MASK_CHECKS = {
     "coverage": "The area of interest is covered and both landing stations lie on data within reach of the sea.",
     "depth_range": "Sea depths lie within bathymetry.min_depth_range_m (datum, units and sign are right).",
+    "source_sign": "Each bathymetry source on its own has sea deeper and land higher than the water surface "
+    "(its positive up/down is right).",
 }
 
 
@@ -64,6 +65,7 @@ def sea_mask(
         [
             bathy.check_coverage(bathymetry, bathymetry.grid, stations, sea_mask=mask),
             bathy.check_depth_range(bathymetry, mask, sc.bathymetry.min_depth_range_m),
+            bathy.check_source_signs(bathymetry, mask),
         ]
     )
 

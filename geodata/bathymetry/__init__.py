@@ -23,11 +23,15 @@ from __future__ import annotations
 
 from geodata.bathymetry.checks import (
     CheckResult,
+    InvertedDepthSource,
     check_coverage,
     check_crs,
     check_depth_range,
     check_nodata_share,
+    check_source_signs,
+    source_sign_agreement,
     summary_metadata,
+    validate_source_signs,
 )
 from geodata.bathymetry.mosaic import (
     BathymetryInput,
@@ -37,6 +41,7 @@ from geodata.bathymetry.mosaic import (
     build_depth,
     build_depth_mosaic,
     load_bathymetry_inputs,
+    source_index_of,
 )
 from geodata.bathymetry.read import read_bathymetry_source, resolve_bathymetry_source, user_path
 from geodata.bathymetry.terrain import land_sea_mask, metres_per_degree, sea_depth, slope_deg
@@ -45,6 +50,7 @@ __all__ = [
     "BathymetryInput",
     "CheckResult",
     "DepthMosaic",
+    "InvertedDepthSource",
     "analysis_grid",
     "aoi_mask",
     "build_depth",
@@ -53,6 +59,7 @@ __all__ = [
     "check_crs",
     "check_depth_range",
     "check_nodata_share",
+    "check_source_signs",
     "land_sea_mask",
     "load_bathymetry_inputs",
     "metres_per_degree",
@@ -60,6 +67,9 @@ __all__ = [
     "resolve_bathymetry_source",
     "sea_depth",
     "slope_deg",
+    "source_index_of",
+    "source_sign_agreement",
     "summary_metadata",
     "user_path",
+    "validate_source_signs",
 ]

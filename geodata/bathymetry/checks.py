@@ -14,18 +14,22 @@ from typing import Any
 import numpy as np
 from scipy import ndimage
 
-from geodata.bathymetry.mosaic import aoi_mask
+from geodata.bathymetry.mosaic import aoi_mask, source_index_of
 from geodata.checks import CheckResult
-from geodata.errors import ConfigError
+from geodata.errors import ConfigError, InputDataError
 from geodata.grid import GeoGrid, Raster
 
 __all__ = [
     "CheckResult",
+    "InvertedDepthSource",
     "check_coverage",
     "check_crs",
     "check_depth_range",
     "check_nodata_share",
+    "check_source_signs",
+    "source_sign_agreement",
     "summary_metadata",
+    "validate_source_signs",
 ]
 
 ERROR, WARN = "ERROR", "WARN"
@@ -291,6 +295,130 @@ def check_depth_range(
     return _result(
         "depth_range", True, ERROR, f"sea depths {pct[0]:.1f}..{pct[-1]:.1f} m within {lo:g}..{hi:g} m", meta
     )
+
+
+class InvertedDepthSource(InputDataError):
+    """A bathymetry source whose depth sign disagrees with the coastline: its ``positive`` direction is reversed."""
+
+
+#: A source fails the sign check when more than this share of its sea and land cells have the wrong depth sign.
+MAX_SIGN_DISAGREEMENT = 0.5
+#: Below this many judged cells (sea or land, with data, supplied by the source) a source is not judged.
+MIN_SIGN_CELLS = 10
+
+
+def source_sign_agreement(depth: Raster, sea_mask: Raster) -> list[dict[str, Any]]:
+    """Per source of a mosaic, how its depth sign agrees with the land/sea mask over the cells it supplied.
+
+    Sea cells should be deeper than the water surface (depth > 0), land cells above it (depth < 0); cells at
+    exactly 0 are not judged. Returns one dict per source of ``depth.attrs["sources"]`` with ``name``, ``positive``,
+    ``positive_origin``, ``cells``, ``sea_cells``, ``sea_wrong`` (at or above the water), ``land_cells``,
+    ``land_wrong`` (below the water) and ``disagreement_fraction`` (None when nothing could be judged). An empty
+    list when the raster does not say which source supplied each cell (see :func:`source_index_of`).
+    """
+    index = source_index_of(depth)
+    if index is None:
+        return []
+    z = depth.data
+    valid = depth.valid() & (z != 0)
+    sea = sea_mask.data.astype(bool)
+    out = []
+    for i, rec in enumerate(depth.attrs.get("sources", [])):
+        mine = valid & (index == i)
+        on_sea, on_land = mine & sea, mine & ~sea
+        sea_wrong, land_wrong = int((z[on_sea] < 0).sum()), int((z[on_land] > 0).sum())
+        judged = int(on_sea.sum()) + int(on_land.sum())
+        out.append(
+            {
+                "name": rec.get("name", f"source {i}"),
+                "positive": rec.get("positive"),
+                "positive_origin": rec.get("positive_origin"),
+                "cells": int((index == i).sum()),
+                "sea_cells": int(on_sea.sum()),
+                "sea_wrong": sea_wrong,
+                "land_cells": int(on_land.sum()),
+                "land_wrong": land_wrong,
+                "disagreement_fraction": round((sea_wrong + land_wrong) / judged, 6) if judged else None,
+            }
+        )
+    return out
+
+
+def _inverted_message(s: dict[str, Any]) -> str:
+    other = "down" if s["positive"] == "up" else "up"
+    return (
+        f"bathymetry source '{s['name']}' looks inverted: {100 * s['disagreement_fraction']:.1f} % of the cells it "
+        f"supplies disagree with the coastline's sea mask ({s['sea_wrong']} of {s['sea_cells']} sea cells above the "
+        f"water, {s['land_wrong']} of {s['land_cells']} land cells below it), read as positive: {s['positive']} "
+        f"({s['positive_origin']}). Declare positive: {other} for source {s['name']} in the scenario "
+        f"(bathymetry.sources), or positive: {s['positive']} explicitly if the file really holds "
+        f"{'elevations' if s['positive'] == 'up' else 'depths'}, and check its vertical_reference_m"
+    )
+
+
+def _inverted(stats: list[dict[str, Any]], max_disagreement: float, min_cells: int) -> list[dict[str, Any]]:
+    return [
+        s
+        for s in stats
+        if s["disagreement_fraction"] is not None
+        and s["sea_cells"] + s["land_cells"] >= min_cells
+        and s["disagreement_fraction"] > max_disagreement
+    ]
+
+
+def check_source_signs(
+    depth: Raster,
+    sea_mask: Raster,
+    *,
+    max_disagreement: float = MAX_SIGN_DISAGREEMENT,
+    min_cells: int = MIN_SIGN_CELLS,
+) -> CheckResult:
+    """Every source of the mosaic, on its own, has the depth sign the coastline expects (blocking).
+
+    The depth-range check looks at all sources together, so a small survey patch of positive-down depths read as
+    elevations (no ``positive`` declared) hides in the regional grid's statistics; this one judges each source over
+    the cells it supplied: more than ``max_disagreement`` of them with the wrong sign (sea above the water, land
+    below it) fails and names the source and the fix.
+    """
+    stats = source_sign_agreement(depth, sea_mask)
+    meta: dict[str, Any] = {"sources": stats, "max_disagreement": max_disagreement, "min_cells": min_cells}
+    if not stats:
+        return _result(
+            "source_sign",
+            True,
+            ERROR,
+            "the depth raster does not record which source supplied each cell; sources were not judged one by one",
+            meta,
+        )
+    bad = _inverted(stats, max_disagreement, min_cells)
+    if bad:
+        return _result("source_sign", False, ERROR, "; ".join(_inverted_message(s) for s in bad), meta)
+    judged = [s for s in stats if s["disagreement_fraction"] is not None]
+    worst = max((s["disagreement_fraction"] for s in judged), default=0.0)
+    return _result(
+        "source_sign",
+        True,
+        ERROR,
+        f"{len(stats)} source(s) judged one by one against the sea mask: at most {100 * worst:.1f} % of a "
+        f"source's cells have the wrong depth sign (limit {100 * max_disagreement:.0f} %)",
+        meta,
+    )
+
+
+def validate_source_signs(
+    depth: Raster,
+    sea_mask: Raster,
+    *,
+    max_disagreement: float = MAX_SIGN_DISAGREEMENT,
+    min_cells: int = MIN_SIGN_CELLS,
+) -> list[dict[str, Any]]:
+    """:func:`check_source_signs` that raises :class:`InvertedDepthSource` (naming every inverted source, its
+    share of disagreeing cells and the fix) instead of returning a failed result; returns the per-source figures."""
+    stats = source_sign_agreement(depth, sea_mask)
+    bad = _inverted(stats, max_disagreement, min_cells)
+    if bad:
+        raise InvertedDepthSource("; ".join(_inverted_message(s) for s in bad))
+    return stats
 
 
 def _outlier_places(depth: Raster, mask: np.ndarray, limit: int = 20) -> list[list[float]]:
