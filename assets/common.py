@@ -3,20 +3,101 @@
 from __future__ import annotations
 
 import math
+import os
+import tempfile
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
 import numpy as np
+import pyogrio
+import pyogrio.errors
 
 from assets.config import CorridorSettings
+from geodata.bathymetry import analysis_grid
 from geodata.checks import as_check
+from geodata.preflight import (
+    RunEstimate,
+    check_memory_budget,
+    check_writable_folder,
+    estimate_run,
+    storage_error,
+)
 from geodata.scenario import Scenario
+from geodata.sources.snapshot import ScenarioSnapshot, take_snapshot
 
 
 def scenario_of(context: dg.AssetExecutionContext, settings: CorridorSettings) -> Scenario:
-    """The validated scenario named by the run's partition key."""
-    return settings.scenario(context.partition_key)
+    """The scenario of the run's partition, as the run's snapshot holds it (see :func:`run_snapshot`)."""
+    return run_snapshot(settings, context.partition_key, context.run.run_id).scenario
+
+
+def run_snapshot(settings: CorridorSettings, scenario_name: str, run_id: str) -> ScenarioSnapshot:
+    """The one snapshot of scenario ``scenario_name`` that run ``run_id`` works on.
+
+    The first step of a run that asks takes it (the scenario validated, every user file checksummed), runs the
+    pre-flight checks (memory estimate against the budget, store and output folders writable with room) and stores
+    it as ``<store>/<scenario>/runs/<run id>.json``; every later step of the run, in this process or another, reads
+    that file. So the scenario file may change mid-run without the run seeing it.
+    """
+    path = settings.store_root / scenario_name / "runs" / f"{run_id}.json"
+    key = str(path)
+    if key in _SNAPSHOTS:
+        return _SNAPSHOTS[key]
+    if not path.is_file():
+        snap = take_snapshot(settings.scenario(scenario_name))
+        preflight(settings, snap)
+        _publish_once(path, snap.to_json())
+    snap = ScenarioSnapshot.from_json(path.read_text(encoding="utf-8"), key)
+    _SNAPSHOTS[key] = snap
+    return snap
+
+
+_SNAPSHOTS: dict[str, ScenarioSnapshot] = {}
+
+
+def _publish_once(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` unless it exists; the first writer wins (hard link of a complete temporary file)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".part")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass
+    except OSError as exc:
+        raise storage_error(exc, path, "intermediate store (CORRIDOR_STORE)") from None
+    finally:
+        os.unlink(tmp)
+
+
+def preflight(settings: CorridorSettings, snap: ScenarioSnapshot) -> RunEstimate:
+    """Refuse, before any compute, a run that would not fit in its memory budget or could not write its results."""
+    sc = snap.scenario
+    grid = analysis_grid(sc.area_of_interest.bounds, sc.analysis_crs(), sc.analysis.resolution_m)
+    features = sum(_feature_count(Path(i.path)) for i in snap.inputs if i.role == "hazards")
+    estimate = estimate_run(grid.shape[0] * grid.shape[1], MIRROR_HAZARD_FEATURES + features)
+    check_memory_budget(estimate, settings.memory_budget_bytes, resolution_m=sc.analysis.resolution_m)
+    check_writable_folder(settings.store_root, "intermediate store (CORRIDOR_STORE)", need_bytes=estimate.cells * 64)
+    check_writable_folder(
+        settings.output_root, "output folder (CORRIDOR_OUTPUT)", need_bytes=2 * estimate.publication_bytes
+    )
+    return estimate
+
+
+MIRROR_HAZARD_FEATURES = 500
+"""About as many hazard features as the mirror and curated layers hold in the Caspian (424 in the mirror)."""
+
+
+def _feature_count(path: Path) -> int:
+    """Features of a user hazard file, from GDAL's metadata (0 when GDAL cannot tell; the reader reports why)."""
+    try:
+        return max(int(pyogrio.read_info(path)["features"]), 0)
+    except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError, OSError, ValueError, KeyError):
+        return 0
 
 
 def _value(v: Any) -> Any:

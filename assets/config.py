@@ -14,6 +14,8 @@ from pathlib import Path
 
 import dagster as dg
 
+from geodata.errors import ConfigError
+from geodata.preflight import default_memory_budget
 from geodata.scenario import Scenario, load_scenario, scenario_names
 from geodata.sources.catalogue import ResolvedSource, resolve
 
@@ -26,6 +28,7 @@ ENVIRONMENT: dict[str, tuple[str, str]] = {
     "scenarios_dir": ("CORRIDOR_SCENARIOS", ""),
     "node_modules_dir": ("CORRIDOR_NODE_MODULES", ""),
     "gdal_python": ("CORRIDOR_GDAL_PYTHON", "/usr/bin/python3"),
+    "memory_budget_gb": ("CORRIDOR_MEMORY_BUDGET_GB", ""),
 }
 """Settings field -> (environment variable, default). README's "Where things go" documents each."""
 
@@ -39,7 +42,8 @@ class CorridorSettings(dg.ConfigurableResource):  # type: ignore[misc]
     ``scenarios_dir`` (``CORRIDOR_SCENARIOS``) adds the analyst's own scenario files to the packaged ones;
     ``node_modules_dir`` (``CORRIDOR_NODE_MODULES``) holds the web map's JavaScript libraries (default: the
     repository's ``node_modules``); ``gdal_python`` (``CORRIDOR_GDAL_PYTHON``) is the Python that runs GDAL's
-    ``validate_gpkg.py``.
+    ``validate_gpkg.py``; ``memory_budget_gb`` (``CORRIDOR_MEMORY_BUDGET_GB``) is the memory a run may use (default
+    80 % of the machine's): a run estimated to need more is refused before it starts.
     """
 
     mirror_dir: str = ""
@@ -49,6 +53,22 @@ class CorridorSettings(dg.ConfigurableResource):  # type: ignore[misc]
     scenarios_dir: str = ""
     node_modules_dir: str = ""
     gdal_python: str = "/usr/bin/python3"
+    memory_budget_gb: str = ""
+
+    @property
+    def memory_budget_bytes(self) -> int:
+        """The memory budget of a run in bytes (:func:`geodata.preflight.default_memory_budget` when unset)."""
+        if not self.memory_budget_gb:
+            return default_memory_budget()
+        try:
+            value = float(self.memory_budget_gb)
+        except ValueError:
+            raise ConfigError(
+                f"CORRIDOR_MEMORY_BUDGET_GB={self.memory_budget_gb!r} is not a number of gigabytes; set e.g. 8"
+            ) from None
+        if value <= 0:
+            raise ConfigError(f"CORRIDOR_MEMORY_BUDGET_GB={value} must be positive; set e.g. 8")
+        return int(value * 1e9)
 
     @property
     def scenarios(self) -> Path | None:

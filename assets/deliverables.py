@@ -7,7 +7,7 @@ from typing import Any
 import dagster as dg
 import geopandas as gpd
 
-from assets.common import metadata, scenario_of
+from assets.common import metadata, run_snapshot, scenario_of
 from assets.config import PARTITIONS, CorridorSettings
 from geodata.deliverables import compose as deliver
 from geodata.deliverables.compose import RouteDeliverables
@@ -45,8 +45,8 @@ def straight_line_diagram(
 ) -> dg.Output[dict[str, bytes]]:
     """The straight-line diagram (PNG and PDF): depth against KP with events, cable types, sector crossings and
     hazard proximity along the track."""
-    sc = scenario_of(context, settings)
-    figure = deliver.draw_straight_line_diagram(route_position_list, sc)
+    snap = run_snapshot(settings, context.partition_key, context.run.run_id)
+    figure = deliver.draw_straight_line_diagram(route_position_list, snap.scenario, digest=snap.digest)
     files = sld_bytes(figure)
     png = base64.b64encode(files["png"]).decode()
     return dg.Output(

@@ -11,7 +11,7 @@ from typing import Any
 import dagster as dg
 import geopandas as gpd
 
-from assets.common import check_specs, metadata, scenario_of
+from assets.common import check_specs, metadata, run_snapshot
 from assets.config import PARTITIONS, CorridorSettings
 from geodata.cost import CostSurface
 from geodata.deliverables.compose import RouteDeliverables
@@ -50,8 +50,10 @@ def published_corridor(
     """`published/<scenario>/`: a standards-clean, styled GeoPackage (route, corridor, RPL, A/Cs, KP points, crossings,
     hazards, sectors, boundaries, zones, landing stations, bathymetry and cost rasters), RPL and profile CSVs, the
     straight-line diagram, PMTiles and a static MapLibre web map, with a manifest of checksums, inputs and licences."""
-    sc = scenario_of(context, settings)
-    inputs = [settings.resolve(name, sc) for name in publication.input_source_names(sc)]
+    snap = run_snapshot(settings, context.partition_key, context.run.run_id)
+    sc = snap.scenario
+    catalogue = [settings.resolve(name, sc).record() for name in publication.input_source_names(sc)]
+    inputs = [*catalogue, *(u.record() for u in snap.inputs)]
     content = publication.PublicationContent(
         sc,
         engineered_route,
@@ -67,13 +69,14 @@ def published_corridor(
         corridor=route_corridor.polygons,
         alternatives=route_alternatives,
         node_modules=settings.node_modules,
+        scenario_digest=snap.digest,
     )
     result = publish(
         sc.name,
         lambda folder: publication.build_publication(folder, content),
         root=settings.output_root,
         run_id=context.run.run_id,
-        scenario_digest=sc.digest(),
+        scenario_digest=snap.digest,
         inputs=inputs,
         keep_versions=sc.publish.keep_versions,
         validate=functools.partial(publication.validate_publication, gdal_python=settings.gdal_python),

@@ -33,3 +33,11 @@ class LandingPointError(CorridorError):
 
 class PublishError(CorridorError):
     """A publication failed validation; the previous publication was kept."""
+
+
+class ResourceBudgetExceeded(ConfigError):
+    """A run would need more memory or disk than its budget allows; refused before any work starts."""
+
+
+class StorageError(CorridorError):
+    """An output or store folder is missing, not a folder, not writable or too full; the message names it."""

@@ -20,11 +20,27 @@ from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pyproj import CRS, Geod
+from pyproj.exceptions import CRSError
 
 from geodata.errors import ConfigError
 
 SCENARIOS_ENV = "CORRIDOR_SCENARIOS"
 DEFAULT_SCENARIO = "siyazan-aktau"
+
+
+def _parse_crs(value: str) -> CRS:
+    """A CRS from a user string, or a ValueError naming the string and the forms that work."""
+    try:
+        return CRS.from_user_input(value)
+    except CRSError:
+        raise ValueError(
+            f"'{value}' is not a CRS that PROJ knows; give an EPSG code such as 'EPSG:32639', a PROJ string or WKT"
+        ) from None
+
+
+MIN_STATION_SEPARATION_M = 1000.0
+"""Landing stations closer than this are one station given twice: a route between them is no cable route."""
 
 
 class _Strict(BaseModel):
@@ -73,6 +89,19 @@ class Analysis(_Strict):
     resolution_m: float = Field(1000.0, gt=0)
     resampling: Literal["bilinear", "cubic", "average", "nearest"] = "bilinear"
 
+    @field_validator("crs")
+    @classmethod
+    def _metric_crs(cls, value: str) -> str:
+        if value == "auto":
+            return value
+        crs = _parse_crs(value)
+        if not crs.is_projected or (crs.axis_info and crs.axis_info[0].unit_name not in ("metre", "meter")):
+            raise ValueError(
+                f"'{value}' ({crs.name}) is not a projected CRS in metres; use 'auto' (the UTM zone of the stations) "
+                "or a metric CRS such as EPSG:32639"
+            )
+        return value
+
 
 class BathymetrySource(_Strict):
     """One bathymetry input: a catalogue name or a file path, and how its heights relate to the Caspian surface."""
@@ -85,6 +114,21 @@ class BathymetrySource(_Strict):
     positive: Literal["up", "down"] | None = Field(None, description="'up' = elevations, 'down' = depths")
     variable: str | None = Field(None, description="netCDF variable name (default: guessed)")
     crs: str | None = Field(None, description="CRS to assume when the file has none")
+
+    @field_validator("crs")
+    @classmethod
+    def _known_crs(cls, value: str | None) -> str | None:
+        if value is not None:
+            _parse_crs(value)
+        return value
+
+    licence: str = Field(
+        "unknown", description="licence of this file (goes into the manifest; 'unknown' marks the outputs)"
+    )
+    attribution: str = Field("unknown", description="how to credit this file's source")
+    licence_restrictions: list[Literal["non-commercial", "share-alike", "no-derivatives", "attribution"]] = Field(
+        [], description="restrictions the outputs inherit from this file"
+    )
 
 
 class Bathymetry(_Strict):
@@ -153,6 +197,13 @@ class HazardInput(_Strict):
     path: str
     layer: str | None = None
     kind: HazardKind | None = Field(None, description="kind for every row when the file has no `kind` column")
+    licence: str = Field(
+        "unknown", description="licence of this file (goes into the manifest; 'unknown' marks the outputs)"
+    )
+    attribution: str = Field("unknown", description="how to credit this file's source")
+    licence_restrictions: list[Literal["non-commercial", "share-alike", "no-derivatives", "attribution"]] = Field(
+        [], description="restrictions the outputs inherit from this file"
+    )
 
 
 class Hazards(_Strict):
@@ -272,6 +323,17 @@ class Scenario(_Strict):
     verify_checksums: bool = True
 
     @model_validator(mode="after")
+    def _stations_apart(self) -> Scenario:
+        a, b = self.landing_stations
+        _, _, dist = Geod(ellps="WGS84").inv(a.lon_deg, a.lat_deg, b.lon_deg, b.lat_deg)
+        if dist < MIN_STATION_SEPARATION_M:
+            raise ValueError(
+                f"landing stations '{a.name}' and '{b.name}' are {dist:.0f} m apart ({a.lat_deg} N, {a.lon_deg} E); "
+                f"a cable route needs two stations at least {MIN_STATION_SEPARATION_M:.0f} m apart: correct one of them"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _stations_inside(self) -> Scenario:
         w, s, e, n = self.area_of_interest.bounds
         for st in self.landing_stations:
@@ -337,7 +399,7 @@ def _format_errors(exc: ValidationError, origin: str) -> str:
             hint = f"; did you mean '{close[0]}'?" if close else f"; known keys here: {', '.join(known)}"
             lines.append(f"  - {where}: unknown key{hint}")
         else:
-            lines.append(f"  - {where}: {err['msg']}")
+            lines.append(f"  - {where}: {err['msg'].removeprefix('Value error, ')}")
     return f"scenario {origin} is invalid:\n" + "\n".join(lines)
 
 

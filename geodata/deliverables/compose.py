@@ -79,7 +79,7 @@ def build_deliverables(
 
 
 def draw_straight_line_diagram(
-    deliverables: RouteDeliverables, scenario: Scenario, *, date: dt.date | None = None
+    deliverables: RouteDeliverables, scenario: Scenario, *, date: dt.date | None = None, digest: str = ""
 ) -> Figure:
     """The straight-line diagram of the scenario's route (depth against KP with events, cable types, sectors and
     hazard proximity)."""
@@ -93,5 +93,5 @@ def draw_straight_line_diagram(
         title=scenario.title,
         scenario=scenario.name,
         date=date,
-        notes=(f"Scenario digest {scenario.digest()[:12]}",),
+        notes=(f"Scenario digest {(digest or scenario.digest())[:12]}",),
     )

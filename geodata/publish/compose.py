@@ -39,6 +39,7 @@ from geodata.publish.gpkg import (
 from geodata.publish.styles import raster_qml
 from geodata.scenario import Scenario
 from geodata.sources.catalogue import ResolvedSource
+from geodata.sources.provenance import InputRecord
 
 # Vector layers left out of the web map's tiles: A/Cs are already RPL rows, the 100 m profile samples would only
 # crowd the KP points, and sector-crossing positions are RPL rows too.
@@ -71,11 +72,13 @@ class PublicationContent:
     bathymetry: Raster
     cost: CostSurface
     diagram: Mapping[str, bytes]
-    inputs: Sequence[ResolvedSource | Mapping[str, Any]] = ()
+    inputs: Sequence[InputRecord | ResolvedSource | Mapping[str, Any]] = ()
     corridor: gpd.GeoDataFrame | None = None
     alternatives: gpd.GeoDataFrame | None = None
     extra: dict[str, Any] = field(default_factory=dict)
     node_modules: Path | None = None
+    scenario_digest: str = ""
+    """The run's snapshot digest (scenario and user files); default: the scenario's own digest."""
     """Where the web map's JavaScript libraries are (None: the repository's ``node_modules``)."""
 
 
@@ -339,7 +342,7 @@ def build_publication(folder: Path, content: PublicationContent) -> dict[str, An
         },
         licence=terms.statement if terms is not None else "",
         attribution=terms.attribution if terms is not None else "",
-        provenance=f"scenario digest {sc.digest()[:12]}",
+        provenance=f"scenario digest {(content.scenario_digest or sc.digest())[:12]}",
         node_modules=content.node_modules,
     )
     return {"gpkg": gpkg, "vector_tiles": vec, "layers": sorted(prepared)}

@@ -1,0 +1,94 @@
+"""Pre-flight checks refuse, before any compute, a run that would not fit its memory budget or could not write."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from geodata.errors import ResourceBudgetExceeded, StorageError
+from geodata.preflight import (
+    BASE_BYTES,
+    BYTES_PER_CELL,
+    check_memory_budget,
+    check_writable_folder,
+    estimate_run,
+    storage_error,
+)
+
+
+def test_a_40_m_grid_is_refused_under_an_8_gb_budget_with_the_fix() -> None:
+    # 156 M cells: the 40 m grid of the default scenario's area that used to die with a numpy MemoryError
+    est = estimate_run(156_000_000, hazard_features=500)
+    assert est.memory_bytes == BASE_BYTES + BYTES_PER_CELL * 156_000_000 + 4_000 * 500
+    with pytest.raises(ResourceBudgetExceeded, match=r"about 36\.5 GB.*budget of 8\.0 GB; set analysis\.resolution_m"):
+        check_memory_budget(est, 8_000_000_000, resolution_m=40.0)
+
+
+def test_the_suggested_resolution_fits_the_budget() -> None:
+    est = estimate_run(156_000_000)
+    with pytest.raises(ResourceBudgetExceeded) as info:
+        check_memory_budget(est, 8_000_000_000, resolution_m=40.0)
+    suggested = float(str(info.value).split("resolution_m to ")[1].split(" m")[0])
+    cells = 156_000_000 * (40.0 / suggested) ** 2
+    check_memory_budget(estimate_run(int(cells)), 8_000_000_000, resolution_m=suggested)
+
+
+def test_a_small_run_passes() -> None:
+    check_memory_budget(estimate_run(250_000, 400), 8_000_000_000, resolution_m=1000.0)
+
+
+def test_output_path_that_is_a_file_is_named(tmp_path: Path) -> None:
+    target = tmp_path / "published"
+    target.write_text("not a folder")
+    with pytest.raises(StorageError, match=rf"output folder {target} is a file, not a folder; point it at a folder"):
+        check_writable_folder(target, "output folder")
+
+
+@pytest.fixture
+def read_only_folder(tmp_path: Path) -> Iterator[Path]:
+    """A folder the process cannot write: a read-only tmpfs mount as root (root ignores permission bits), else a
+    folder without write permission."""
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    if os.geteuid() != 0:
+        folder.chmod(0o500)
+        yield folder
+        folder.chmod(0o700)
+        return
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", str(folder)], check=False)
+    if mounted.returncode != 0:
+        pytest.skip("root cannot mount a read-only tmpfs here, and ignores permission bits")
+    yield folder
+    subprocess.run(["umount", str(folder)], check=True)
+
+
+def test_read_only_folder_is_named(read_only_folder: Path) -> None:
+    with pytest.raises(StorageError, match=rf"store {read_only_folder} is not writable .*remount it read-write"):
+        check_writable_folder(read_only_folder, "store")
+
+
+def test_not_enough_free_space_is_named(tmp_path: Path) -> None:
+    free = shutil.disk_usage(tmp_path).free
+    with pytest.raises(StorageError, match=r"MB free, and this run needs about .* free some space"):
+        check_writable_folder(tmp_path, "output folder", need_bytes=free * 2)
+
+
+def test_creates_a_missing_folder(tmp_path: Path) -> None:
+    assert check_writable_folder(tmp_path / "a" / "b", "store").is_dir()
+
+
+@pytest.mark.parametrize(
+    ("errno_name", "fix"),
+    [("ENOSPC", "free some space"), ("EROFS", "remount it read-write"), ("EISDIR", "remove or rename")],
+)
+def test_file_system_errors_name_the_path_and_the_fix(errno_name: str, fix: str) -> None:
+    import errno
+
+    code = getattr(errno, errno_name)
+    err = storage_error(OSError(code, os.strerror(code)), "/x/y.gpkg", "publication")
+    assert "/x/y.gpkg" in str(err) and fix in str(err)
