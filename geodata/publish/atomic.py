@@ -30,7 +30,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from geodata.errors import ConfigError, PublishError
+from geodata.errors import ConfigError, PublishError, StorageError
+from geodata.preflight import storage_error
 from geodata.sources.provenance import InputRecord, sha256_of
 
 MANIFEST = "manifest.json"
@@ -324,6 +325,42 @@ def publish(
         raise ConfigError(f"scenario name '{scenario}' is not a valid folder name (lower-case, digits, - and _)")
     records = [input_record(s) for s in inputs]
     base = Path(root) / scenario
+    try:
+        return _publish_locked(
+            scenario, build, base, run_id=run_id, scenario_digest=scenario_digest, records=records,
+            keep_versions=keep_versions, validate=validate, code=code, extra=extra, t0=t0,
+        )  # fmt: skip
+    except OSError as exc:
+        raise storage_error(exc, getattr(exc, "filename", None) or base, f"publication of '{scenario}'") from exc
+
+
+def _check_layout(base: Path) -> None:
+    """Refuse a publication folder whose fixed entries are not what the publisher maintains (before any work)."""
+    if base.exists() and not base.is_dir():
+        raise StorageError(f"{base} is a file, not the publication folder of its scenario; move it away")
+    latest = base / LATEST
+    if latest.exists() and not latest.is_symlink():
+        raise StorageError(
+            f"{latest} is a {'folder' if latest.is_dir() else 'file'}, not the link to the live version that the "
+            "publisher switches; move it away (the versions are kept under versions/)"
+        )
+
+
+def _publish_locked(
+    scenario: str,
+    build: Callable[[Path], object],
+    base: Path,
+    *,
+    run_id: str,
+    scenario_digest: str,
+    records: list[InputRecord],
+    keep_versions: int,
+    validate: Callable[[Path], None] | None,
+    code: str | None,
+    extra: Mapping[str, Any] | None,
+    t0: float,
+) -> PublishResult:
+    _check_layout(base)
     versions, staging = base / VERSIONS, base / STAGING
     for d in (versions, staging):
         d.mkdir(parents=True, exist_ok=True)
@@ -342,6 +379,8 @@ def publish(
         try:
             try:
                 build(work)
+            except OSError:
+                raise
             except Exception as exc:
                 raise PublishError(f"building publication {version} of '{scenario}' failed: {exc}") from exc
             if (work / MANIFEST).exists():
@@ -355,6 +394,8 @@ def publish(
             if validate is not None:
                 try:
                     validate(work)
+                except OSError:
+                    raise
                 except Exception as exc:
                     raise PublishError(f"publication {version} of '{scenario}' failed validation: {exc}") from exc
             _fsync_tree(work)
