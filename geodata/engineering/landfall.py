@@ -329,6 +329,26 @@ def _landfall(
     )
 
 
+def _no_coastline(station: LandingStation, search_radius_m: float) -> LandingPointError:
+    """The error for a station with no usable coastline within the search radius."""
+    return LandingPointError(
+        f"no coastline within {search_radius_m / 1000:.0f} km of landing station '{station.name}' "
+        f"({station.lat_deg} N, {station.lon_deg} E); move the station to the coast or widen search_radius_m"
+    )
+
+
+def _no_clear_leg(
+    station: LandingStation, search_radius_m: float, approach_m: float, max_deviation_deg: float
+) -> LandingPointError:
+    """The error for a station none of whose shore points gives a clear approach leg."""
+    return LandingPointError(
+        f"landing station '{station.name}': no shore point within {search_radius_m / 1000:.0f} km gives a clear "
+        f"{approach_m:.0f} m approach leg within {max_deviation_deg:.0f}° of the coast normal (land or blocked "
+        "cells in the way); shorten engineering.landfall_approach_m, raise landfall_max_deviation_deg, or move "
+        "the station"
+    )
+
+
 def plan_landfall(
     station: LandingStation,
     sea_mask: Raster,
@@ -396,21 +416,13 @@ def plan_landfall(
         probe=min(50.0, max(grid.res) / 4.0),
     )
     if not points:
-        raise LandingPointError(
-            f"no coastline within {search_radius_m / 1000:.0f} km of landing station '{station.name}' "
-            f"({station.lat_deg} N, {station.lon_deg} E); move the station to the coast or widen search_radius_m"
-        )
+        raise _no_coastline(station, search_radius_m)
     open_water = _OpenWater(sea_mask, land_geom, approach_m, blocked)
     best = _best_approach(
         points, _deviation_fan(fan_step_deg, max_deviation_deg), deviation_penalty_m_per_deg, open_water
     )
     if best is None:
-        raise LandingPointError(
-            f"landing station '{station.name}': no shore point within {search_radius_m / 1000:.0f} km gives a clear "
-            f"{approach_m:.0f} m approach leg within {max_deviation_deg:.0f}° of the coast normal (land or blocked "
-            "cells in the way); shorten engineering.landfall_approach_m, raise landfall_max_deviation_deg, or move "
-            "the station"
-        )
+        raise _no_clear_leg(station, search_radius_m, approach_m, max_deviation_deg)
     bmh = _beach_manhole(land_geom, best, manhole_setback_m)
     return _landfall(station, (sx, sy), best, bmh, approach_m, grid.crs)
 
@@ -445,11 +457,7 @@ def assemble_route(
         *middle,
         *list(end.shore_end().coords)[::-1],
     ]
-    out = [pts[0]]
-    for p in pts[1:]:
-        if math.dist(p, out[-1]) > 1e-6:
-            out.append(p)
-    return LineString(out)
+    return shapely.remove_repeated_points(LineString(pts), 1e-6)
 
 
 def landfall_keep_indices(route: LineString) -> tuple[int, ...]:
