@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import geopandas as gpd
+import matplotlib
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
@@ -441,6 +442,25 @@ def straight_line_diagram(
     matplotlib.figure.Figure on an Agg canvas; save it with :func:`save_sld`.
     """
     _check_inputs(profile, rpl)
+    # Every string drawn comes from the scenario or the data (station, hazard and sector names, the title): drawn
+    # as it is written, never as mathtext, so a '$' in a name cannot break or alter the diagram.
+    with matplotlib.rc_context({"text.parse_math": False}):
+        return _draw(profile, rpl, proximity, sector_spans, cable_types, max_slope_deg, title, scenario, date, notes)
+
+
+def _draw(
+    profile: pd.DataFrame,
+    rpl: pd.DataFrame,
+    proximity: pd.DataFrame | None,
+    sector_spans: pd.DataFrame | None,
+    cable_types: Sequence[str] | None,
+    max_slope_deg: float | None,
+    title: str,
+    scenario: str,
+    date: dt.date | None,
+    notes: Sequence[str],
+) -> Figure:
+    """The panels of the diagram, in drawing order."""
     kp = profile["kp_km"].to_numpy(dtype=float)
     z = profile["water_depth_m"].to_numpy(dtype=float)
     kp_range = KpRange(float(min(kp.min(), rpl["kp_km"].min())), float(max(kp.max(), rpl["kp_km"].max())))

@@ -12,7 +12,7 @@ from matplotlib.figure import Figure
 from shapely.geometry import LineString, Point, box
 
 from geodata.deliverables.rpl import build_rpl, route_profile
-from geodata.deliverables.sld import _spread, hazard_proximity, save_sld, straight_line_diagram
+from geodata.deliverables.sld import _spread, figure_bytes, hazard_proximity, save_sld, straight_line_diagram
 from geodata.engineering.events import BEACH_MANHOLE, LANDING, RouteEvent
 from geodata.engineering.sectors import sector_crossing_report, sector_events
 from geodata.errors import InputDataError
@@ -99,3 +99,14 @@ def test_labels_are_spread_apart() -> None:
     out = _spread(x, 1.0, 0.0, 100.0)
     assert np.diff(out).min() >= 1.0 - 1e-9
     assert out[-1] == pytest.approx(50.0)
+
+
+@pytest.mark.parametrize("hostile", ["Cost $100 $", r"a_b^c \frac{1}{0}", "$$", "unbalanced $x^"])
+def test_names_with_mathtext_characters_are_drawn_as_written(products: dict, hostile: str) -> None:
+    rpl = products["rpl"].copy()
+    rpl.loc[rpl.index[0], "name"] = hostile
+    fig = straight_line_diagram(products["profile"], rpl, title=hostile, scenario=hostile, notes=(hostile,))
+    texts = [t.get_text() for t in fig.findobj(match=lambda a: hasattr(a, "get_text"))]
+    assert any(hostile in t for t in texts)
+    out = figure_bytes(fig)  # rendering parses every text: mathtext would raise on an unbalanced '$'
+    assert out["png"].startswith(b"\x89PNG") and out["pdf"].startswith(b"%PDF")
