@@ -211,8 +211,17 @@ def write_webmap(
     for name in TEMPLATE_FILES:
         text = template.joinpath(name).read_text(encoding="utf-8")
         if name == "index.html":
-            blob = json.dumps(config, ensure_ascii=False, allow_nan=False).replace("</", "<\\/")
-            text = text.replace("__TITLE__", html.escape(title, quote=True)).replace("__CONFIG_JSON__", blob)
+            # JSON inside <script>: no '<', '>' or '&' survives literally, so no user string can end the element or
+            # open a comment; JSON.parse turns the escapes back into the characters
+            blob = (
+                json.dumps(config, ensure_ascii=False, allow_nan=False)
+                .replace("<", "\\u003c")
+                .replace(">", "\\u003e")
+                .replace("&", "\\u0026")
+            )
+            values = {"__TITLE__": html.escape(title, quote=True), "__CONFIG_JSON__": blob}
+            # one pass, so a placeholder inside a user string is never substituted
+            text = re.sub("__TITLE__|__CONFIG_JSON__", lambda m, v=values: v[m.group(0)], text)
         (out / name).write_text(text, encoding="utf-8")
     return out / "index.html"
 
