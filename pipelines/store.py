@@ -1,0 +1,736 @@
+"""An inert, open on-disk format for the values assets hand each other: JSON plus GeoParquet, Parquet, GeoTIFF, .npy
+and raw bytes. Nothing is ever unpickled.
+
+Why
+---
+The IO manager used to pickle every non-raster value and ``pickle.load`` it back, so anyone able to write to
+``CORRIDOR_STORE`` could run code as the pipeline. This module replaces that with formats whose readers only ever
+produce data: a value is a folder ``<store>/<partition>/<asset>/`` holding
+
+* ``value.json`` — a header (format, asset, partition, scenario name and :meth:`~geodata.scenario.Scenario.digest`,
+  the run's scenario snapshot digest, code and package version, the digests of the upstream values it was built
+  from, the run that wrote it) and ``value``: a tree of nodes;
+* sidecar files the tree refers to by bare file name: GeoDataFrames as GeoParquet, DataFrames as Parquet, numpy
+  arrays as ``.npy`` (read with ``allow_pickle=False``), :class:`~geodata.grid.Raster` data as GeoTIFF (open it in
+  QGIS), ``bytes`` as raw files (``.png``/``.pdf`` when the dict key says so).
+
+Nodes
+-----
+``None``, ``bool``, ``int``, ``str``, finite ``float`` and lists are plain JSON. Everything else is an object with a
+tag ``"t"``: ``float`` (``nan``/``inf``/``-inf``), ``tuple``, ``dict`` (string keys as an object, other keys as pairs),
+``npscalar``, ``ndarray``, ``raster``, ``geodataframe``, ``dataframe``, ``bytes``, ``geometry`` (WKB hex), ``crs``
+(the user input string it was built from, plus WKT for people), ``affine``, ``path``, ``dataclass`` and
+``namedtuple`` (class path plus fields). Exact types only: a ``str`` subclass or an unknown class is refused when
+*writing* (:class:`StoreWriteError`), so nothing is stored that could not be read back equal.
+
+What loading refuses (all :class:`StoreError`, a :class:`~geodata.errors.CorridorError`)
+--------------------------------------------------------------------------------------------
+The whole tree is validated before any sidecar is opened (:func:`validate`):
+
+* unknown tags, unknown or missing keys, wrong JSON types, NaN/Infinity literals (:class:`StoreFormatError`);
+* classes outside the ``geodata`` package, or inside it but neither a dataclass nor a NamedTuple, or re-exported
+  into ``geodata`` from elsewhere (``geodata.grid.CRS`` is pyproj's): :class:`StoreClassError`. Classes are found by
+  attribute lookup in an imported ``geodata`` module, never by an arbitrary import path;
+* file references that are not one plain file name in the value's folder (no ``/``, no ``..``), symlinks, missing
+  files, a size or sha256 different from the one recorded, or a sidecar whose magic bytes are not its format's
+  (a pickle renamed ``.npy`` is refused; ``np.load`` runs with ``allow_pickle=False`` anyway):
+  :class:`StoreFormatError`;
+* a ``value.json`` that is a pickle (or any non-JSON): :class:`StoreFormatError`;
+* a value written for another scenario digest than the current run's, or (when both are known) another scenario
+  snapshot digest — the same scenario text naming user files whose content changed: :class:`StaleValueError`
+  (:func:`check_scenario`), whose message names the stored path and says ``rematerialise <asset> for <scenario>``.
+
+Atomic writes
+-------------
+``value.json`` is the commit record. A write puts its sidecars into the folder under names carrying a fresh write id
+(``total.3f9a1c2b.000.npy``), writes ``value.json`` to a temporary file and ``os.replace``-s it into place, then
+deletes the files the new record does not reference (the previous value's, and leftovers of killed runs).
+Until that replace the previous ``value.json`` and all its sidecars are intact and readable; after it the new value
+is complete. A killed run therefore never leaves a half-written value. (A folder cannot be swapped for another one
+atomically with ``rename(2)`` when the target exists — it would need an unlinked window or Linux's
+``renameat2(RENAME_EXCHANGE)`` — and an object store has no folder rename at all, but every store has an atomic
+single-object put, so the commit-record design also carries over to fsspec/UPath roots.) Two runs writing the
+same asset and partition at the same moment may delete each other's sidecars; the loser's value then fails to
+load with a named error. Limit runs per partition to one (Dagster run queue) if that matters. Nothing is fsynced:
+``rename`` is atomic against a killed process, and after a power loss a sidecar the disk never received fails its
+recorded size/sha256 on load (a named error saying to rematerialise), so the cost of an fsync per file — most of
+the write time on a busy disk — buys only the survival of the previous value across a power cut.
+
+Every path goes through :func:`value_dir`, the one place that maps (root, partition, asset) to a location.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import importlib
+import json
+import math
+import os
+import re
+import secrets
+import stat
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path, PurePath
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+import shapely
+from affine import Affine
+from pyproj import CRS
+from shapely.geometry.base import BaseGeometry
+
+from geodata.errors import CorridorError
+from geodata.grid import GeoGrid, Raster
+
+FORMAT = "caspian-corridor-store/1"
+"""Format name and version in every ``value.json``; a loader refuses any other."""
+
+VALUE_FILE = "value.json"
+ALLOWED_PACKAGE = "geodata"
+"""The only package whose classes a stored value may name."""
+
+RESERVED = frozenset({"runs"})
+"""Names in a partition folder that are not asset values (``runs/`` holds the runs' scenario snapshots)."""
+MAX_JSON_BYTES = 64 * 1024 * 1024
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,150}$")
+_MODULE = re.compile(r"^geodata(\.[A-Za-z_][A-Za-z0-9_]*)*$")
+_QUALNAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
+_MAGIC: dict[str, tuple[bytes, ...]] = {
+    "ndarray": (b"\x93NUMPY",),
+    "geodataframe": (b"PAR1",),
+    "dataframe": (b"PAR1",),
+    "raster": (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+"),
+}
+_BYTES_EXT = {"png", "pdf", "svg", "json", "csv", "txt", "html", "xml"}
+
+
+# -- errors -----------------------------------------------------------------------------------------------------------
+class StoreError(CorridorError):
+    """A stored asset value cannot be written or read."""
+
+
+class StoreMissingError(StoreError):
+    """No stored value for an asset and partition."""
+
+
+class StoreFormatError(StoreError):
+    """A stored value is malformed, tampered with, or not in the store's format (e.g. a pickle)."""
+
+
+class StoreClassError(StoreFormatError):
+    """A stored value names a class the store may not construct."""
+
+
+class StaleValueError(StoreError):
+    """A stored value was built for a different version of the scenario than the current one."""
+
+
+class StoreWriteError(StoreError):
+    """A value holds something the store has no open format for."""
+
+
+# -- locations --------------------------------------------------------------------------------------------------------
+def value_dir(root: str | os.PathLike[str], partition: str, asset: str) -> Path:
+    """The folder holding one asset's value for one partition: the single place paths are made (swap in a UPath
+    here for an fsspec root)."""
+    for part, what in ((partition, "partition"), (asset, "asset")):
+        if not _NAME.match(part) or part in {".", ".."} or (what == "asset" and part in RESERVED):
+            raise StoreError(f"{what} name {part!r} cannot be a store folder name (letters, digits, '_', '-', '.')")
+    return Path(root) / partition / asset
+
+
+# -- header -----------------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Provenance:
+    """What a stored value was built from; written into its ``value.json`` header."""
+
+    asset: str
+    partition: str
+    scenario: str
+    scenario_digest: str
+    snapshot_digest: str | None = None
+    code_version: str | None = None
+    package_version: str | None = None
+    run_id: str | None = None
+    upstream: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+
+    def header(self) -> dict[str, Any]:
+        return {
+            "format": FORMAT,
+            "asset": self.asset,
+            "partition": self.partition,
+            "scenario": self.scenario,
+            "scenario_digest": self.scenario_digest,
+            "snapshot_digest": self.snapshot_digest,
+            "code_version": self.code_version,
+            "package_version": self.package_version,
+            "run_id": self.run_id,
+            "upstream": {k: dict(v) for k, v in self.upstream.items()},
+        }
+
+
+_HEADER_KEYS = {
+    "format": str,
+    "asset": str,
+    "partition": str,
+    "scenario": str,
+    "scenario_digest": str,
+    "snapshot_digest": (str, type(None)),
+    "code_version": (str, type(None)),
+    "package_version": (str, type(None)),
+    "run_id": (str, type(None)),
+    "upstream": dict,
+    "value_digest": str,
+    "value": object,
+}
+
+
+@dataclass(frozen=True)
+class Stored:
+    """A value read back, with its header (``value_digest`` identifies its content, sidecars included)."""
+
+    value: Any
+    header: dict[str, Any]
+    path: Path
+
+
+# -- encoding ---------------------------------------------------------------------------------------------------------
+class _Writer:
+    def __init__(self, folder: Path, write_id: str) -> None:
+        self.folder = folder
+        self.write_id = write_id
+        self.files: list[str] = []
+
+    def name(self, hint: str, ext: str) -> str:
+        stem = re.sub(r"[^A-Za-z0-9_-]+", "_", hint).strip("_")[:60] or "value"
+        name = f"{stem}.{self.write_id}.{len(self.files):03d}.{ext}"
+        self.files.append(name)
+        return name
+
+    def sidecar(self, hint: str, ext: str, write: Callable[[Path], object]) -> dict[str, Any]:
+        name = self.name(hint, ext)
+        path = self.folder / name
+        write(path)
+        return {"file": name, "size": path.stat().st_size, "sha256": _sha256(path)}
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _class_path(cls: type) -> str:
+    return f"{cls.__module__}:{cls.__qualname__}"
+
+
+def _is_namedtuple(v: Any) -> bool:
+    return isinstance(v, tuple) and hasattr(type(v), "_fields") and hasattr(type(v), "_make")
+
+
+def _encode(v: Any, w: _Writer, hint: str) -> Any:
+    t = type(v)
+    if v is None or t in (bool, int, str):
+        return v
+    if t is float:
+        return v if math.isfinite(v) else {"t": "float", "v": repr(v)}
+    if t is list:
+        return [_encode(x, w, f"{hint}_{i}") for i, x in enumerate(v)]
+    if t is tuple:
+        return {"t": "tuple", "v": [_encode(x, w, f"{hint}_{i}") for i, x in enumerate(v)]}
+    if t is dict:
+        if all(type(k) is str for k in v):
+            return {"t": "dict", "v": {k: _encode_item(k, x, w, hint) for k, x in v.items()}}
+        return {"t": "dict", "items": [[_encode(k, w, hint), _encode(x, w, hint)] for k, x in v.items()]}
+    if isinstance(v, np.generic) and not isinstance(v, np.object_):
+        if v.dtype.kind in "OV":
+            raise StoreWriteError(f"cannot store numpy scalar of dtype {v.dtype} at {hint}")
+        return {"t": "npscalar", "dtype": v.dtype.str, "v": _encode(v.item(), w, hint)}
+    if t is np.ndarray:
+        if v.dtype.hasobject or v.dtype.kind == "V":
+            raise StoreWriteError(f"cannot store numpy array of dtype {v.dtype} at {hint} (it would need pickle)")
+        ref = w.sidecar(hint, "npy", lambda p: np.save(p, v, allow_pickle=False))
+        return {"t": "ndarray", "dtype": v.dtype.str, "shape": list(v.shape), **ref}
+    if t is Raster:
+        return _encode_raster(v, w, hint)
+    if t is gpd.GeoDataFrame:
+        return _encode_frame(v, w, hint, geo=True)
+    if t is pd.DataFrame:
+        return _encode_frame(v, w, hint, geo=False)
+    if t is bytes:
+        ref = w.sidecar(hint, hint if hint in _BYTES_EXT else "bin", lambda p: p.write_bytes(v))
+        return {"t": "bytes", **ref}
+    if isinstance(v, BaseGeometry):
+        return {"t": "geometry", "wkb": shapely.to_wkb(v, hex=True, output_dimension=3)}
+    if t is CRS:
+        return {"t": "crs", "srs": v.srs or v.to_wkt(), "wkt": v.to_wkt()}
+    if t is Affine:
+        return {"t": "affine", "v": [_encode(float(x), w, hint) for x in tuple(v)[:6]]}
+    if isinstance(v, PurePath) and t.__module__ == "pathlib":
+        return {"t": "path", "v": str(v)}
+    if dataclasses.is_dataclass(v) and not isinstance(v, type):
+        _check_class(t, where=hint, error=StoreWriteError)
+        fields = {f.name: _encode(getattr(v, f.name), w, f"{hint}.{f.name}") for f in dataclasses.fields(v) if f.init}
+        return {"t": "dataclass", "class": _class_path(t), "fields": fields}
+    if _is_namedtuple(v):
+        _check_class(t, where=hint, error=StoreWriteError)
+        fields = {k: _encode(getattr(v, k), w, f"{hint}.{k}") for k in t._fields}  # type: ignore[attr-defined]
+        return {"t": "namedtuple", "class": _class_path(t), "fields": fields}
+    raise StoreWriteError(
+        f"cannot store a {t.__module__}.{t.__qualname__} at {hint}: the store has no open format for it"
+    )
+
+
+def _encode_item(key: str, x: Any, w: _Writer, hint: str) -> Any:
+    # ``{"png": b"...", "pdf": b"..."}`` sidecars get their key as extension.
+    if type(x) is bytes and key in _BYTES_EXT:
+        return _encode(x, w, key)
+    return _encode(x, w, f"{hint}.{key}")
+
+
+def _encode_raster(r: Raster, w: _Writer, hint: str) -> dict[str, Any]:
+    data = r.data
+    if data.dtype.hasobject:
+        raise StoreWriteError(f"cannot store raster of dtype {data.dtype} at {hint}")
+
+    def write(p: Path) -> None:
+        Raster(data, r.grid, r.nodata, {}).write(p)
+
+    ref = w.sidecar(hint, "tif", write)
+    return {
+        "t": "raster",
+        "dtype": data.dtype.str,
+        "grid": _encode(r.grid, w, hint),
+        "nodata": _encode(r.nodata, w, hint),
+        "attrs": _encode(r.attrs, w, f"{hint}.attrs"),
+        **ref,
+    }
+
+
+def _encode_frame(df: pd.DataFrame, w: _Writer, hint: str, *, geo: bool) -> dict[str, Any]:
+    cols = list(df.columns)
+    if any(type(c) is not str for c in cols) or len(set(cols)) != len(cols):
+        raise StoreWriteError(f"cannot store a frame at {hint}: column names must be unique strings, got {cols}")
+    objects = [c for c in cols if df[c].dtype == object]
+    plain = df.copy(deep=False)
+    plain.attrs = {}
+
+    def write(p: Path) -> None:
+        try:
+            if geo:
+                plain.to_parquet(p, compression="zstd", schema_version="1.1.0")
+            else:
+                plain.to_parquet(p, compression="zstd")
+        except (TypeError, ValueError, ImportError) as exc:  # pyarrow.ArrowException derives from these
+            raise StoreWriteError(f"cannot store frame at {hint} as Parquet: {exc}") from exc
+
+    node: dict[str, Any] = {
+        "t": "geodataframe" if geo else "dataframe",
+        "columns": cols,
+        "object_columns": objects,
+        "attrs": _encode(dict(df.attrs), w, f"{hint}.attrs"),
+    }
+    if geo:
+        active = getattr(df, "_geometry_column_name", None)
+        node["geometry"] = active if active in cols else None
+        node["geometry_columns"] = {
+            c: None if df[c].crs is None else _encode(df[c].crs, w, hint)
+            for c in cols
+            if isinstance(df[c].dtype, gpd.array.GeometryDtype)
+        }
+    ref = w.sidecar(hint, "parquet", write)
+    node.update(ref)
+    return node
+
+
+def _digest(tree: Any) -> str:
+    blob = json.dumps(tree, sort_keys=True, separators=(",", ":"), allow_nan=False)
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def write_value(folder: Path, value: Any, provenance: Provenance) -> dict[str, Any]:
+    """Write ``value`` into ``folder`` atomically (see the module docstring); returns the header written."""
+    if folder.is_symlink():
+        raise StoreError(f"store folder {folder} is a symlink; remove it and rematerialise {provenance.asset}")
+    folder.mkdir(parents=True, exist_ok=True)
+    w = _Writer(folder, secrets.token_hex(4))
+    try:
+        tree = _encode(value, w, provenance.asset)
+        header = {**provenance.header(), "value_digest": _digest(tree)}
+        record = {**header, "value": tree}
+        blob = json.dumps(record, indent=1, allow_nan=False).encode()
+        tmp = folder / f".{VALUE_FILE}.{w.write_id}.part"
+        tmp.write_bytes(blob)
+        os.replace(tmp, folder / VALUE_FILE)
+    except BaseException:
+        for name in w.files:
+            (folder / name).unlink(missing_ok=True)
+        (folder / f".{VALUE_FILE}.{w.write_id}.part").unlink(missing_ok=True)
+        raise
+    keep = {VALUE_FILE, *w.files}
+    for entry in os.scandir(folder):
+        if entry.name not in keep:
+            if entry.is_dir(follow_symlinks=False):
+                continue
+            os.unlink(entry.path)
+    return header
+
+
+# -- validation -------------------------------------------------------------------------------------------------------
+_FILE_KEYS = {"file", "size", "sha256"}
+_NODE_KEYS: dict[str, set[str]] = {
+    "float": {"t", "v"},
+    "tuple": {"t", "v"},
+    "npscalar": {"t", "dtype", "v"},
+    "ndarray": {"t", "dtype", "shape", *_FILE_KEYS},
+    "raster": {"t", "dtype", "grid", "nodata", "attrs", *_FILE_KEYS},
+    "dataframe": {"t", "columns", "object_columns", "attrs", *_FILE_KEYS},
+    "geodataframe": {"t", "columns", "object_columns", "attrs", "geometry", "geometry_columns", *_FILE_KEYS},
+    "bytes": {"t", *_FILE_KEYS},
+    "geometry": {"t", "wkb"},
+    "crs": {"t", "srs", "wkt"},
+    "affine": {"t", "v"},
+    "path": {"t", "v"},
+    "dataclass": {"t", "class", "fields"},
+    "namedtuple": {"t", "class", "fields"},
+}
+
+
+def _check_class(cls: type, *, where: str, error: type[StoreError] = StoreClassError) -> None:
+    mod = getattr(cls, "__module__", "")
+    if not (mod == ALLOWED_PACKAGE or mod.startswith(ALLOWED_PACKAGE + ".")) or "<" in cls.__qualname__:
+        raise error(
+            f"class {_class_path(cls)} at {where} is outside the {ALLOWED_PACKAGE} package; the store only "
+            "builds geodata dataclasses and NamedTuples"
+        )
+    if not (dataclasses.is_dataclass(cls) or (issubclass(cls, tuple) and hasattr(cls, "_fields"))):
+        raise error(f"class {_class_path(cls)} at {where} is neither a dataclass nor a NamedTuple")
+
+
+def resolve_class(path: str, *, where: str = "value") -> type:
+    """The geodata dataclass or NamedTuple named ``module:qualname``; anything else is a :class:`StoreClassError`."""
+    module, _, qualname = path.partition(":")
+    if not _MODULE.match(module) or not _QUALNAME.match(qualname):
+        raise StoreClassError(f"class {path!r} at {where} is outside the {ALLOWED_PACKAGE} package or malformed")
+    try:
+        obj: Any = importlib.import_module(module)
+        for part in qualname.split("."):
+            obj = getattr(obj, part)
+    except (ImportError, AttributeError) as exc:
+        raise StoreClassError(f"class {path!r} at {where} does not exist in this version of geodata") from exc
+    if not isinstance(obj, type) or obj.__module__ != module or obj.__qualname__ != qualname:
+        raise StoreClassError(f"{path!r} at {where} is not a class defined in {module}")
+    _check_class(obj, where=where)
+    return obj
+
+
+def _fail(where: str, msg: str) -> StoreFormatError:
+    return StoreFormatError(f"{msg} at {where}")
+
+
+def _check_file(node: Mapping[str, Any], folder: Path, where: str, kind: str) -> None:
+    name, size, digest = node.get("file"), node.get("size"), node.get("sha256")
+    if not isinstance(name, str) or not _NAME.match(name) or name == VALUE_FILE:
+        raise _fail(where, f"file reference {name!r} is not a plain file name inside the value's folder")
+    if type(size) is not int or not isinstance(digest, str) or not re.fullmatch(r"[0-9a-f]{64}", digest):
+        raise _fail(where, "file reference without a valid size and sha256")
+    path = folder / name
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError as exc:
+        raise _fail(where, f"referenced file {path} is missing") from exc
+    if not stat.S_ISREG(st.st_mode):
+        raise _fail(where, f"referenced file {path} is a symlink or not a regular file")
+    if st.st_size != size:
+        raise _fail(where, f"referenced file {path} has {st.st_size} bytes, {size} recorded")
+    if kind in _MAGIC:
+        with open(path, "rb") as fh:
+            head = fh.read(8)
+        if not any(head.startswith(m) for m in _MAGIC[kind]):
+            pickled = " (it is a pickle)" if head[:1] == b"\x80" else ""
+            raise _fail(where, f"referenced file {path} is not a {kind} file{pickled}")
+    if _sha256(path) != digest:
+        raise _fail(where, f"referenced file {path} does not match its recorded sha256")
+
+
+def _is_str_list(v: Any) -> bool:
+    return isinstance(v, list) and all(isinstance(x, str) for x in v)
+
+
+def validate(tree: Any, folder: Path, where: str = "value") -> None:
+    """Check a value tree's structure, classes and file references (see the module docstring) without reading
+    any sidecar's content beyond its magic bytes and checksum."""
+    if tree is None or isinstance(tree, (bool, int, str)):
+        return
+    if isinstance(tree, float):
+        if not math.isfinite(tree):
+            raise _fail(where, "non-finite float literal")
+        return
+    if isinstance(tree, list):
+        for i, x in enumerate(tree):
+            validate(x, folder, f"{where}[{i}]")
+        return
+    if not isinstance(tree, dict):
+        raise _fail(where, f"unexpected JSON value of type {type(tree).__name__}")
+    tag = tree.get("t")
+    if tag == "dict":
+        if set(tree) == {"t", "v"} and isinstance(tree["v"], dict):
+            for k, x in tree["v"].items():
+                validate(x, folder, f"{where}[{k!r}]")
+            return
+        if set(tree) == {"t", "items"} and isinstance(tree["items"], list):
+            for i, pair in enumerate(tree["items"]):
+                if not (isinstance(pair, list) and len(pair) == 2):
+                    raise _fail(where, "dict item is not a [key, value] pair")
+                validate(pair[0], folder, f"{where}.key{i}")
+                validate(pair[1], folder, f"{where}[{i}]")
+            return
+        raise _fail(where, "malformed dict node")
+    if not isinstance(tag, str) or tag not in _NODE_KEYS:
+        raise _fail(where, f"unknown tag {tag!r}")
+    if set(tree) != _NODE_KEYS[tag]:
+        raise _fail(where, f"{tag} node has keys {sorted(tree)}, expected {sorted(_NODE_KEYS[tag])}")
+    if tag == "float":
+        if tree["v"] not in ("nan", "inf", "-inf"):
+            raise _fail(where, f"float node {tree['v']!r} is not nan, inf or -inf")
+    elif tag == "tuple":
+        if not isinstance(tree["v"], list):
+            raise _fail(where, "tuple node without a list")
+        validate(tree["v"], folder, where)
+    elif tag == "npscalar":
+        _check_dtype(tree["dtype"], where)
+        validate(tree["v"], folder, where)
+    elif tag == "ndarray":
+        _check_dtype(tree["dtype"], where)
+        if not (isinstance(tree["shape"], list) and all(type(n) is int and n >= 0 for n in tree["shape"])):
+            raise _fail(where, "ndarray node with a malformed shape")
+        _check_file(tree, folder, where, tag)
+    elif tag == "raster":
+        _check_dtype(tree["dtype"], where)
+        for k in ("grid", "nodata", "attrs"):
+            validate(tree[k], folder, f"{where}.{k}")
+        _check_file(tree, folder, where, tag)
+    elif tag in ("dataframe", "geodataframe"):
+        if not _is_str_list(tree["columns"]) or not _is_str_list(tree["object_columns"]):
+            raise _fail(where, "frame node with malformed column lists")
+        validate(tree["attrs"], folder, f"{where}.attrs")
+        if tag == "geodataframe":
+            geoms = tree["geometry_columns"]
+            if not (isinstance(geoms, dict) and set(geoms) <= set(tree["columns"])):
+                raise _fail(where, "geodataframe node with malformed geometry columns")
+            if not (tree["geometry"] is None or tree["geometry"] in geoms):
+                raise _fail(where, "geodataframe node whose active geometry is not one of its geometry columns")
+            for c, crs in geoms.items():
+                if not (crs is None or (isinstance(crs, dict) and crs.get("t") == "crs")):
+                    raise _fail(where, f"geometry column {c!r} with a malformed CRS")
+                validate(crs, folder, f"{where}.{c}.crs")
+        _check_file(tree, folder, where, tag)
+    elif tag == "bytes":
+        _check_file(tree, folder, where, tag)
+    elif tag == "geometry":
+        if not (isinstance(tree["wkb"], str) and re.fullmatch(r"(?:[0-9A-Fa-f]{2})*", tree["wkb"])):
+            raise _fail(where, "geometry node without WKB hex")
+    elif tag == "crs":
+        if not (isinstance(tree["srs"], str) and isinstance(tree["wkt"], str)):
+            raise _fail(where, "crs node without strings")
+    elif tag == "affine":
+        v = tree["v"]
+        if not (isinstance(v, list) and len(v) == 6):
+            raise _fail(where, "affine node without six coefficients")
+        validate(v, folder, where)
+    elif tag == "path":
+        if not isinstance(tree["v"], str):
+            raise _fail(where, "path node without a string")
+    elif tag in ("dataclass", "namedtuple"):
+        if not isinstance(tree["class"], str) or not isinstance(tree["fields"], dict):
+            raise _fail(where, f"malformed {tag} node")
+        cls = resolve_class(tree["class"], where=where)
+        if tag == "namedtuple" and not (issubclass(cls, tuple) and hasattr(cls, "_fields")):
+            raise StoreClassError(f"class {tree['class']} at {where} is not a NamedTuple")
+        if tag == "dataclass" and not dataclasses.is_dataclass(cls):
+            raise StoreClassError(f"class {tree['class']} at {where} is not a dataclass")
+        for k, x in tree["fields"].items():
+            validate(x, folder, f"{where}.{k}")
+
+
+def _check_dtype(s: Any, where: str) -> None:
+    try:
+        dt = np.dtype(s) if isinstance(s, str) else None
+    except TypeError:
+        dt = None
+    if dt is None or dt.hasobject or dt.kind == "V":
+        raise _fail(where, f"dtype {s!r} is not a plain numeric, boolean or string dtype")
+
+
+# -- decoding ---------------------------------------------------------------------------------------------------------
+def _decode(tree: Any, folder: Path, where: str) -> Any:
+    if tree is None or isinstance(tree, (bool, int, str, float)):
+        return tree
+    if isinstance(tree, list):
+        return [_decode(x, folder, f"{where}[{i}]") for i, x in enumerate(tree)]
+    tag = tree["t"]
+    if tag == "dict":
+        if "v" in tree:
+            return {k: _decode(x, folder, f"{where}[{k!r}]") for k, x in tree["v"].items()}
+        return {_decode(k, folder, where): _decode(x, folder, where) for k, x in tree["items"]}
+    if tag == "float":
+        return float(tree["v"])
+    if tag == "tuple":
+        return tuple(_decode(x, folder, where) for x in tree["v"])
+    if tag == "npscalar":
+        return np.dtype(tree["dtype"]).type(_decode(tree["v"], folder, where))
+    if tag == "ndarray":
+        try:
+            arr = np.load(folder / tree["file"], allow_pickle=False)
+        except ValueError as exc:
+            raise _fail(where, f"{folder / tree['file']} is not a plain .npy array ({exc})") from exc
+        if arr.dtype != np.dtype(tree["dtype"]) or list(arr.shape) != tree["shape"]:
+            raise _fail(where, f"{folder / tree['file']} holds {arr.dtype}{arr.shape}, not the recorded array")
+        return arr
+    if tag == "raster":
+        grid = _decode(tree["grid"], folder, f"{where}.grid")
+        if type(grid) is not GeoGrid:
+            raise _fail(where, "raster grid is not a GeoGrid")
+        tif = Raster.read(folder / tree["file"])
+        data = tif.data.astype(np.dtype(tree["dtype"]), copy=False)
+        if data.shape != grid.shape:
+            raise _fail(where, f"{folder / tree['file']} has shape {data.shape}, its grid {grid.shape}")
+        return Raster(data, grid, _decode(tree["nodata"], folder, where), _decode(tree["attrs"], folder, where))
+    if tag in ("dataframe", "geodataframe"):
+        return _decode_frame(tree, folder, where)
+    if tag == "bytes":
+        return (folder / tree["file"]).read_bytes()
+    if tag == "geometry":
+        return shapely.from_wkb(tree["wkb"])
+    if tag == "crs":
+        return _crs(tree["srs"])
+    if tag == "affine":
+        return Affine(*(float(_decode(x, folder, where)) for x in tree["v"]))
+    if tag == "path":
+        return Path(tree["v"])
+    if tag in ("dataclass", "namedtuple"):
+        cls = resolve_class(tree["class"], where=where)
+        kwargs = {k: _decode(x, folder, f"{where}.{k}") for k, x in tree["fields"].items()}
+        try:
+            return cls(**kwargs)
+        except TypeError as exc:
+            raise StoreClassError(f"cannot rebuild {tree['class']} at {where} from its stored fields: {exc}") from exc
+    raise _fail(where, f"unknown tag {tag!r}")  # unreachable after validate()
+
+
+def _decode_frame(tree: Mapping[str, Any], folder: Path, where: str) -> pd.DataFrame:
+    # Read with pyarrow and build the geometry columns here, with the CRS of the JSON tree: geopandas' reader would
+    # parse the GeoParquet PROJJSON into a new pyproj CRS per frame (20 ms each, most of a load's time).
+    path = folder / tree["file"]
+    try:
+        with pq.ParquetFile(path) as pf:  # one small file: threads and the dataset API only cost time here
+            table = pf.read(use_threads=False)
+        df = table.to_pandas(use_threads=False)
+    except (OSError, ValueError, TypeError) as exc:  # pyarrow.ArrowException derives from these
+        raise _fail(where, f"{path} is not a readable (Geo)Parquet file ({exc})") from exc
+    if list(df.columns) != tree["columns"]:
+        raise _fail(where, f"{path} has columns {list(df.columns)}, {tree['columns']} recorded")
+    for c in tree["object_columns"]:
+        # Parquet has no "object" type; rebuild those columns as Python objects (None stays None, not NaN).
+        df[c] = pd.Series(table.column(c).to_pylist(), index=df.index, dtype=object)
+    if tree["t"] == "geodataframe":
+        for c, crs in tree["geometry_columns"].items():
+            values = gpd.array.from_wkb(df[c].to_numpy(dtype=object), crs=_decode(crs, folder, where))
+            df[c] = gpd.GeoSeries(values, index=df.index, name=c)
+        active = tree["geometry"]
+        df = gpd.GeoDataFrame(df, geometry=active) if active is not None else gpd.GeoDataFrame(df)
+    df.attrs = _decode(tree["attrs"], folder, f"{where}.attrs")
+    return df
+
+
+@lru_cache(maxsize=128)
+def _crs(srs: str) -> CRS:
+    """One pyproj CRS per definition string and process (they are immutable; building one from WKT takes ms)."""
+    return CRS.from_user_input(srs)
+
+
+def read_value(folder: Path, *, asset: str, partition: str) -> Stored:
+    """Read and validate a stored value's header and tree, then decode it. The scenario digest is *not* compared
+    here; :func:`check_scenario` does that."""
+    path = folder / VALUE_FILE
+    try:
+        st_dir = os.lstat(folder)
+    except FileNotFoundError as exc:
+        raise StoreMissingError(f"no stored value at {folder}") from exc
+    if not stat.S_ISDIR(st_dir.st_mode):
+        raise StoreFormatError(f"{folder} is a symlink or not a folder; remove it and rematerialise {asset}")
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError as exc:
+        raise StoreMissingError(f"no stored value at {path}") from exc
+    if not stat.S_ISREG(st.st_mode) or st.st_size > MAX_JSON_BYTES:
+        raise StoreFormatError(f"{path} is a symlink, not a regular file, or too large")
+    blob = path.read_bytes()
+    if blob[:1] == b"\x80":
+        raise StoreFormatError(f"{path} is a pickle; the store never unpickles. Rematerialise {asset}")
+    try:
+        record = json.loads(blob, parse_constant=_no_constant)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise StoreFormatError(f"{path} is not JSON ({exc}); rematerialise {asset}") from exc
+    _check_header(record, path, asset=asset, partition=partition)
+    validate(record["value"], folder)
+    if _digest(record["value"]) != record["value_digest"]:
+        raise StoreFormatError(f"{path}: the value does not match its recorded value_digest")
+    value = _decode(record["value"], folder, "value")
+    header = {k: v for k, v in record.items() if k != "value"}
+    return Stored(value, header, path)
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _check_header(record: Any, path: Path, *, asset: str, partition: str) -> None:
+    if not isinstance(record, dict):
+        raise StoreFormatError(f"{path} does not hold a JSON object")
+    if set(record) != set(_HEADER_KEYS):
+        raise StoreFormatError(f"{path} has header keys {sorted(record)}, expected {sorted(_HEADER_KEYS)}")
+    for k, types in _HEADER_KEYS.items():
+        if not isinstance(record[k], types):  # type: ignore[arg-type]
+            raise StoreFormatError(f"{path}: header field {k!r} has the wrong type")
+    if record["format"] != FORMAT:
+        raise StoreFormatError(f"{path} is in format {record['format']!r}, not {FORMAT!r}; rematerialise {asset}")
+    if record["asset"] != asset or record["partition"] != partition:
+        raise StoreFormatError(
+            f"{path} holds {record['asset']}/{record['partition']}, not {asset}/{partition}; rematerialise {asset}"
+        )
+
+
+def check_scenario(stored: Stored, *, scenario: str, digest: str, snapshot_digest: str | None = None) -> None:
+    """Refuse a value built for another version of the scenario (:class:`StaleValueError`): another scenario
+    digest, or — when both the value and the current run have one — another snapshot digest (same scenario text,
+    but a user file it names has changed)."""
+    header = stored.header
+    asset = header["asset"]
+    got = header["scenario_digest"]
+    if header["scenario"] != scenario or got != digest:
+        raise StaleValueError(
+            f"{stored.path} was built for scenario {header['scenario']} with digest {got[:12]}, but the "
+            f"scenario {scenario} now has digest {digest[:12]}: rematerialise {asset} for {scenario}"
+        )
+    old = header["snapshot_digest"]
+    if old is not None and snapshot_digest is not None and old != snapshot_digest:
+        raise StaleValueError(
+            f"{stored.path} was built from scenario snapshot {old[:12]}, but the user files of scenario {scenario} "
+            f"have changed since (snapshot {snapshot_digest[:12]}): rematerialise {asset} for {scenario}"
+        )
+
+
+def iter_files(root: str | os.PathLike[str]) -> Iterator[Path]:
+    """Every file under a store root (for audits and tests)."""
+    for dirpath, _, files in os.walk(root):
+        for f in files:
+            yield Path(dirpath) / f
