@@ -1,7 +1,10 @@
 """Benchmark: hazards rasterised per object (the old approach: one window, one distance pass per feature) against
 per class (one vectorised pass per class) on the same SYNTHETIC points, in one run.
 
-    .venv/bin/python benchmarks/hazards.py [n_points]
+    .venv/bin/python benchmarks/hazards.py [n_points [n_large]]
+
+``n_points`` (default 2,000) are rasterised both ways; ``n_large`` (default 0 = skip) more points of the same mix
+are then rasterised per class only (per object they would take hours).
 """
 
 from __future__ import annotations
@@ -73,5 +76,17 @@ def main(n: int) -> None:
     print(f"speed-up {((t1 - t0) / (t2 - t1)):.1f}x; soft cost identical: {same}")
 
 
+def large(n: int) -> None:
+    grid = GeoGrid(UTM39, Affine(1000.0, 0, 400_000.0, 0, -1000.0, 4_650_000.0), (50, 50))
+    table = synthetic_points(n, grid, seed=1)
+    t0 = time.perf_counter()
+    out = raster.rasterize_hazards(table, grid)
+    t1 = time.perf_counter()
+    passes, classes = out.info["distance_passes"], out.info["classes"]
+    print(f"per class, {n:,} synthetic points: {t1 - t0:8.2f} s  {passes} distance passes ({classes} classes)")
+
+
 if __name__ == "__main__":
     main(int(sys.argv[1]) if len(sys.argv) > 1 else 2000)
+    if len(sys.argv) > 2 and int(sys.argv[2]) > 0:
+        large(int(sys.argv[2]))
