@@ -24,10 +24,11 @@ whole grid: exact for points; for lines and polygons a Euclidean distance transf
 The work is organised per *class*: the objects of one kind that share a geometry family (points, or lines and
 polygons) and the rule parameters ``decay_m``, band and hard buffer (:class:`HazardClass`). Point classes are
 computed in one vectorised pass (:func:`_burn_point_class`: one exact distance pass per class, however many points,
-no per-point Python work), and their hard cells with one rasterisation of all buffers. Because soft costs are SUMMED
-over objects, a line or polygon still needs its own distance transform (one per object, :func:`_burn_line_object`):
-a single transform per class would give the distance to the nearest object only. ``info["distance_passes"]``
-counts the passes (one per point class plus one per line/polygon object on the grid).
+no per-point Python work), and their hard cells by rasterising all their buffers together (in chunks of
+:data:`HARD_CHUNK_GEOMS`). Because soft costs are SUMMED over objects, a line, polygon or multi-point still needs
+its own distance transform (one per object, :func:`_burn_object`): a single transform per class would give the
+distance to the nearest object only, not the sum. ``info["distance_passes"]`` counts the passes (one per point
+class plus one per other object on the grid); the result is bit for bit that of the per-object loop.
 """
 
 from __future__ import annotations
