@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import geopandas as gpd
 import numpy as np
@@ -74,7 +74,8 @@ class Landfall:
             ),
         ]
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, str | float | list[float]]:
+        """The landfall as JSON-ready values (metres, degrees to 0.1), for asset metadata."""
         return {
             "station": self.station_name,
             "station_xy": list(self.station_xy),
