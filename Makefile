@@ -47,8 +47,10 @@ $(DAGSTER_HOME)/dagster.yaml: dagster.yaml
 	@mkdir -p $(DAGSTER_HOME)
 	cp dagster.yaml $@
 
+# The scenario name is quoted (a name with spaces is one word, and refused by the check with the known names).
 run: install
-	$(BIN)/dagster asset materialize -m pipelines.definitions --select '*' --partition $(SCENARIO)
+	@$(BIN)/python -m pipelines.check "$(SCENARIO)"
+	$(BIN)/dagster asset materialize -m pipelines.definitions --select '*' --partition "$(SCENARIO)"
 
 # Test tiers (markers in pyproject.toml; prerequisites in tests/conftest.py):
 #   unit         the default: synthetic data and small reads of the mirror, well under a minute (`make unit`, or a plain
