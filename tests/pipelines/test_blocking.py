@@ -55,7 +55,10 @@ def test_failed_depth_range_check_blocks_the_route_and_the_publication(
             "settings": CorridorSettings(
                 mirror_dir=str(mirror), output_dir=str(out), scenarios_dir=str(tmp_path / SCENARIOS_DIR)
             ),
-            "io_manager": CorridorIOManager(base_dir=str(tmp_path / "store")),
+            # the IO manager digests the scenario from its folder: the test's, not the one read at import
+            "io_manager": CorridorIOManager(
+                base_dir=str(tmp_path / "store"), scenarios_dir=str(tmp_path / SCENARIOS_DIR)
+            ),
         },
         raise_on_error=False,
     )
