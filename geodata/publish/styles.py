@@ -13,10 +13,10 @@ QGIS 3 releases read, so the styles load in every QGIS 3 LTR.
 from __future__ import annotations
 
 import itertools
+import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from dataclasses import field as dc_field
 from typing import Any, Literal
-from xml.sax.saxutils import quoteattr
 
 from geodata.errors import InputDataError
 
@@ -167,15 +167,24 @@ def _qgis_color(color: str, opacity: float = 1.0) -> str:
 # -- QML ----------------------------------------------------------------------------------------------------------
 
 
-def _options(props: dict[str, str]) -> str:
-    opts = "".join(f'<Option name={quoteattr(k)} value={quoteattr(v)} type="QString"/>' for k, v in props.items())
-    legacy = "".join(f"<prop k={quoteattr(k)} v={quoteattr(v)}/>" for k, v in props.items())
-    return f'<Option type="Map">{opts}</Option>{legacy}'
+def _el(tag: str, parent: ET.Element | None = None, /, **attrs: str) -> ET.Element:
+    """An XML element (a child of ``parent`` when given) with string attributes, escaped by ElementTree."""
+    return ET.Element(tag, attrs) if parent is None else ET.SubElement(parent, tag, attrs)
 
 
-def _symbol_layer(sym: Symbol, family: Family) -> str:
+def _options(parent: ET.Element, props: dict[str, str]) -> None:
+    """Symbol-layer properties in both forms QGIS reads: the ``Option`` map (3.x) and legacy ``prop`` elements."""
+    opts = _el("Option", parent, type="Map")
+    for k, v in props.items():
+        _el("Option", opts, name=k, value=v, type="QString")
+    for k, v in props.items():
+        _el("prop", parent, k=k, v=v)
+
+
+def _symbol_props(sym: Symbol, family: Family) -> tuple[str, dict[str, str]]:
+    """The QGIS symbol-layer class and its properties for a symbol of a geometry family."""
     if family == "line":
-        props = {
+        return "SimpleLine", {
             "line_color": _qgis_color(sym.color, sym.opacity),
             "line_width": f"{sym.width_mm:g}",
             "line_width_unit": "MM",
@@ -183,9 +192,8 @@ def _symbol_layer(sym: Symbol, family: Family) -> str:
             "capstyle": "round",
             "joinstyle": "round",
         }
-        return f'<layer class="SimpleLine" enabled="1" locked="0" pass="0">{_options(props)}</layer>'
     if family == "polygon":
-        props = {
+        return "SimpleFill", {
             "color": _qgis_color(sym.color, sym.opacity),
             "style": "solid",
             "outline_color": _qgis_color(sym.outline),
@@ -194,8 +202,7 @@ def _symbol_layer(sym: Symbol, family: Family) -> str:
             "outline_width_unit": "MM",
             "joinstyle": "round",
         }
-        return f'<layer class="SimpleFill" enabled="1" locked="0" pass="0">{_options(props)}</layer>'
-    props = {
+    return "SimpleMarker", {
         "name": sym.shape,
         "color": _qgis_color(sym.color, sym.opacity),
         "outline_color": _qgis_color(sym.outline),
@@ -207,23 +214,25 @@ def _symbol_layer(sym: Symbol, family: Family) -> str:
         "angle": "0",
         "scale_method": "diameter",
     }
-    return f'<layer class="SimpleMarker" enabled="1" locked="0" pass="0">{_options(props)}</layer>'
 
 
-def _symbol(sym: Symbol, family: Family, name: str) -> str:
+def _symbol(parent: ET.Element, sym: Symbol, family: Family, name: str) -> None:
     kind = {"point": "marker", "line": "line", "polygon": "fill"}[family]
-    return (
-        f'<symbol type="{kind}" name={quoteattr(name)} alpha="1" clip_to_extent="1" force_rhr="0">'
-        f"{_symbol_layer(sym, family)}</symbol>"
-    )
+    symbol = _el("symbol", parent, type=kind, name=name, alpha="1", clip_to_extent="1", force_rhr="0")
+    cls, props = _symbol_props(sym, family)
+    _options(_el("layer", symbol, **{"class": cls, "enabled": "1", "locked": "0", "pass": "0"}), props)
 
 
-def _wrap(body: str) -> str:
-    return (
-        "<!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>\n"
-        f'<qgis version="{QGIS_VERSION}" styleCategories="Symbology">\n{body}\n'
-        "<blendMode>0</blendMode><featureBlendMode>0</featureBlendMode><layerOpacity>1</layerOpacity>\n</qgis>\n"
-    )
+def _qgis_document(body: ET.Element) -> str:
+    """A whole QML document: the DOCTYPE QGIS writes, the ``qgis`` root with ``body`` and the blending defaults."""
+    root = _el("qgis", version=QGIS_VERSION, styleCategories="Symbology")
+    root.append(body)
+    for tag, text in (("blendMode", "0"), ("featureBlendMode", "0"), ("layerOpacity", "1")):
+        _el(tag, root).text = text
+    return "<!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>\n" + ET.tostring(root, encoding="unicode") + "\n"
+
+
+RENDERER_DEFAULTS = {"forceraster": "0", "symbollevels": "0", "enableorderby": "0", "referencescale": "-1"}
 
 
 def vector_qml(layer: str, geometry_type: str, values: list[str] | None = None) -> str:
@@ -232,26 +241,21 @@ def vector_qml(layer: str, geometry_type: str, values: list[str] | None = None) 
     style = style_for(layer)
     family = family_of(geometry_type)
     if not style.field:
-        renderer = (
-            '<renderer-v2 type="singleSymbol" forceraster="0" symbollevels="0" enableorderby="0" referencescale="-1">'
-            f"<symbols>{_symbol(style.symbol, family, '0')}</symbols><rotation/><sizescale/></renderer-v2>"
-        )
-        return _wrap(renderer)
-    cats = dict(style.categories)
-    for value in sorted(set(values or []) - set(cats)):
-        cats[value] = Symbol(**{**style.symbol.__dict__, "label": value})
-    cat_xml, sym_xml = [], []
-    for i, (value, sym) in enumerate(cats.items()):
-        label = sym.label or value
-        cat_xml.append(f'<category value={quoteattr(value)} symbol="{i}" label={quoteattr(label)} render="true"/>')
-        sym_xml.append(_symbol(sym, family, str(i)))
-    renderer = (
-        f'<renderer-v2 type="categorizedSymbol" attr={quoteattr(style.field)} forceraster="0" symbollevels="0" '
-        'enableorderby="0" referencescale="-1">'
-        f"<categories>{''.join(cat_xml)}</categories><symbols>{''.join(sym_xml)}</symbols>"
-        f"<source-symbol>{_symbol(style.symbol, family, '0')}</source-symbol><rotation/><sizescale/></renderer-v2>"
-    )
-    return _wrap(renderer)
+        renderer = _el("renderer-v2", type="singleSymbol", **RENDERER_DEFAULTS)
+        _symbol(_el("symbols", renderer), style.symbol, family, "0")
+    else:
+        cats = dict(style.categories)
+        for value in sorted(set(values or []) - set(cats)):
+            cats[value] = Symbol(**{**style.symbol.__dict__, "label": value})
+        renderer = _el("renderer-v2", type="categorizedSymbol", attr=style.field, **RENDERER_DEFAULTS)
+        categories, symbols = _el("categories", renderer), _el("symbols", renderer)
+        for i, (value, sym) in enumerate(cats.items()):
+            _el("category", categories, value=value, symbol=str(i), label=sym.label or value, render="true")
+            _symbol(symbols, sym, family, str(i))
+        _symbol(_el("source-symbol", renderer), style.symbol, family, "0")
+    _el("rotation", renderer)
+    _el("sizescale", renderer)
+    return _qgis_document(renderer)
 
 
 def raster_qml(stops: list[tuple[float, str]], *, label_units: str = "") -> str:
@@ -259,24 +263,29 @@ def raster_qml(stops: list[tuple[float, str]], *, label_units: str = "") -> str:
     ``[(value, '#rrggbb'), ...]`` in ascending value order."""
     if len(stops) < 2 or any(b[0] <= a[0] for a, b in itertools.pairwise(stops)):
         raise InputDataError(f"raster colour stops {stops} must be at least two, in strictly ascending value order")
-    lo, hi = stops[0][0], stops[-1][0]
-    items = "".join(
-        f'<item value="{v:g}" color="{c}" alpha="255" label={quoteattr(f"{v:g} {label_units}".strip())}/>'
-        for v, c in stops
-    )
-    body = (
-        '<pipe><rasterrenderer type="singlebandpseudocolor" band="1" opacity="1" alphaBand="-1" '
-        f'classificationMin="{lo:g}" classificationMax="{hi:g}" nodataColor="">'
-        "<rasterTransparency/><minMaxOrigin><limits>None</limits><extent>WholeRaster</extent>"
-        "<statAccuracy>Estimated</statAccuracy><cumulativeCutLower>0.02</cumulativeCutLower>"
-        "<cumulativeCutUpper>0.98</cumulativeCutUpper><stdDevFactor>2</stdDevFactor></minMaxOrigin>"
-        f'<rastershader><colorrampshader colorRampType="INTERPOLATED" classificationMode="1" clip="0" '
-        f'minimumValue="{lo:g}" maximumValue="{hi:g}">{items}</colorrampshader></rastershader>'
-        '</rasterrenderer><brightnesscontrast brightness="0" contrast="0"/>'
-        '<huesaturation saturation="0" grayscaleMode="0" colorizeOn="0"/><rasterresampler maxOversampling="2"/>'
-        "</pipe>"
-    )
-    return _wrap(body)
+    lo, hi = f"{stops[0][0]:g}", f"{stops[-1][0]:g}"
+    pipe = _el("pipe")
+    renderer = _el(
+        "rasterrenderer", pipe, type="singlebandpseudocolor", band="1", opacity="1", alphaBand="-1",
+        classificationMin=lo, classificationMax=hi, nodataColor="",
+    )  # fmt: skip
+    _el("rasterTransparency", renderer)
+    limits = _el("minMaxOrigin", renderer)
+    for tag, text in (
+        ("limits", "None"), ("extent", "WholeRaster"), ("statAccuracy", "Estimated"), ("cumulativeCutLower", "0.02"),
+        ("cumulativeCutUpper", "0.98"), ("stdDevFactor", "2"),
+    ):  # fmt: skip
+        _el(tag, limits).text = text
+    ramp = _el(
+        "colorrampshader", _el("rastershader", renderer), colorRampType="INTERPOLATED", classificationMode="1",
+        clip="0", minimumValue=lo, maximumValue=hi,
+    )  # fmt: skip
+    for v, c in stops:
+        _el("item", ramp, value=f"{v:g}", color=c, alpha="255", label=f"{v:g} {label_units}".strip())
+    _el("brightnesscontrast", pipe, brightness="0", contrast="0")
+    _el("huesaturation", pipe, saturation="0", grayscaleMode="0", colorizeOn="0")
+    _el("rasterresampler", pipe, maxOversampling="2")
+    return _qgis_document(pipe)
 
 
 # -- MapLibre -----------------------------------------------------------------------------------------------------

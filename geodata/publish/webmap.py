@@ -221,9 +221,13 @@ def write_webmap(
             )
             values = {"__TITLE__": html.escape(title, quote=True), "__CONFIG_JSON__": blob}
             # one pass, so a placeholder inside a user string is never substituted
-            text = re.sub("__TITLE__|__CONFIG_JSON__", lambda m, v=values: v[m.group(0)], text)
+            text = re.sub("__TITLE__|__CONFIG_JSON__", functools.partial(_placeholder, values), text)
         (out / name).write_text(text, encoding="utf-8")
     return out / "index.html"
+
+
+def _placeholder(values: Mapping[str, str], match: re.Match[str]) -> str:
+    return values[match.group(0)]
 
 
 def _base(name: str) -> str:
