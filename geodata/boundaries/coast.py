@@ -110,7 +110,7 @@ def load_caspian(
     def read(path: str | Path, layer: str) -> gpd.GeoDataFrame:
         path = Path(path)
         if not path.is_file():
-            raise InputDataError(f"{path} does not exist; resolve it with geodata.catalogue.resolve()")
+            raise InputDataError(f"{path} does not exist; resolve it with geodata.sources.catalogue.resolve()")
         layers = [str(n) for n, _ in pyogrio.list_layers(path)]
         if layer not in layers:
             raise InputDataError(f"{path} has no layer '{layer}'; its layers are {', '.join(layers)}")

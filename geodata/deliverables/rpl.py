@@ -592,7 +592,7 @@ def write_rpl_csv(rpl: pd.DataFrame, path: str | Path) -> Path:
     """Write the RPL as CSV (no geometry column; lat/lon to 1e-6 degrees, KP and lengths to the metre)."""
     missing = [c for c in RPL_COLUMNS if c not in rpl.columns]
     if missing:
-        raise InputDataError(f"RPL table lacks columns {missing}; build it with geodata.rpl.build_rpl")
+        raise InputDataError(f"RPL table lacks columns {missing}; build it with geodata.deliverables.rpl.build_rpl")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     frame = pd.DataFrame(rpl[RPL_COLUMNS]).copy()

@@ -92,7 +92,7 @@ def hazard_proximity(
     Parameters
     ----------
     profile
-        :func:`geodata.rpl.route_profile` output (EPSG:4326 points with ``kp_km``).
+        :func:`geodata.deliverables.rpl.route_profile` output (EPSG:4326 points with ``kp_km``).
     hazards
         Hazards with a ``kind`` column (any CRS).
     crs
@@ -215,7 +215,7 @@ def _check_inputs(profile: pd.DataFrame, rpl: pd.DataFrame) -> None:
     ):
         missing = [c for c in cols if c not in frame.columns]
         if missing:
-            raise InputDataError(f"{name} lacks columns {missing}; build it with geodata.rpl")
+            raise InputDataError(f"{name} lacks columns {missing}; build it with geodata.deliverables.rpl")
     if len(profile) < 2:
         raise InputDataError("the profile has fewer than two samples; sample the route with route_profile first")
 
@@ -423,13 +423,14 @@ def straight_line_diagram(
     Parameters
     ----------
     profile
-        :func:`geodata.rpl.route_profile` (``kp_km, water_depth_m, slope_deg``; ``along_track_slope_deg`` if present).
+        :func:`geodata.deliverables.rpl.route_profile` (``kp_km, water_depth_m, slope_deg``;
+        ``along_track_slope_deg`` if present).
     rpl
-        :func:`geodata.rpl.build_rpl`: events, A/C points and cable types by section.
+        :func:`geodata.deliverables.rpl.build_rpl`: events, A/C points and cable types by section.
     proximity
         :func:`hazard_proximity` (``kp_km`` and ``<kind>_m`` columns), or None to leave the strip out.
     sector_spans
-        ``spans`` of :func:`geodata.sectors_report.sector_crossing_report`, or None.
+        ``spans`` of :func:`geodata.engineering.sectors.sector_crossing_report`, or None.
     cable_types
         Cable types in band order (shallow to deep) to fix their colours; default: order of appearance.
     max_slope_deg

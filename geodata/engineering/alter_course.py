@@ -254,7 +254,7 @@ def simplify_to_legs(
     Parameters
     ----------
     line
-        The routed polyline in the analysis CRS (e.g. :func:`geodata.landfall.assemble_route`).
+        The routed polyline in the analysis CRS (e.g. :func:`geodata.engineering.landfall.assemble_route`).
     is_clear
         ``is_clear(x0, y0, x1, y1) -> bool``: may a straight leg run there? See :func:`mask_clearance`.
     min_leg_length_m
@@ -268,7 +268,7 @@ def simplify_to_legs(
     max_cost_increase
         ``Engineering.leg_max_cost_increase_fraction``.
     keep
-        Vertex indices (negative allowed) never removed nor moved, e.g. :func:`geodata.landfall.landfall_keep_indices`.
+        Vertex indices (negative allowed) never removed nor moved, e.g. :func:`geodata.engineering.landfall.landfall_keep_indices`.
 
     Returns
     -------

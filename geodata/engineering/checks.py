@@ -11,7 +11,7 @@ Each check returns a :class:`geodata.checks.CheckResult` (blocking) with figures
 - ``crossing_angles``: every pipeline/cable crossing meets its minimum angle.
 
 The shore ends (station -> beach manhole -> shore -> approach end) run over land cells on purpose; pass them as
-``exempt`` (e.g. the union of :meth:`geodata.landfall.Landfall.shore_end` lines) so that the grid checks skip them.
+``exempt`` (e.g. the union of :meth:`geodata.engineering.landfall.Landfall.shore_end` lines) so that the grid checks skip them.
 """
 
 from __future__ import annotations
@@ -186,7 +186,7 @@ def check_crossing_angles(crossings: pd.DataFrame, min_angle_deg: float) -> Chec
         if passed
         else f"{len(low)} of {len(crossings)} crossings are below the minimum angle: "
         + ", ".join(f"{r['feature_id']} at {r['angle_deg']:.0f}°" for _, r in low.iterrows())
-        + "; run geodata.crossings.enforce_crossing_angles or re-route",
+        + "; run geodata.engineering.crossings.enforce_crossing_angles or re-route",
         {"crossings": len(crossings), "min_angle_found_deg": round(float(crossings["angle_deg"].min()), 1)},
     )
 
@@ -218,7 +218,7 @@ def check_route(
     sectors, allowed_countries
         Sector polygons (``country`` column) and the ISO3 codes the route may use.
     crossings, min_angle_deg
-        :func:`geodata.crossings.find_crossings` of the final route and ``Engineering.min_crossing_angle_deg``.
+        :func:`geodata.engineering.crossings.find_crossings` of the final route and ``Engineering.min_crossing_angle_deg``.
     exempt
         Geometry (analysis CRS) skipped by the grid checks: the shore ends.
     profile_interval_m

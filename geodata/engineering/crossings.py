@@ -448,7 +448,7 @@ def enforce_crossing_angles(
     Parameters
     ----------
     route
-        The route in the analysis CRS (after :func:`geodata.alter_course.simplify_to_legs`).
+        The route in the analysis CRS (after :func:`geodata.engineering.alter_course.simplify_to_legs`).
     lines
         Pipelines and cables (see :func:`crossable_lines`).
     crs
@@ -456,7 +456,7 @@ def enforce_crossing_angles(
     min_angle_deg
         ``Engineering.min_crossing_angle_deg`` (a feature's own stricter ``crossing_min_angle_deg`` wins).
     is_clear
-        ``is_clear(x0, y0, x1, y1)``: may a leg run there (see :func:`geodata.alter_course.mask_clearance`)?
+        ``is_clear(x0, y0, x1, y1)``: may a leg run there (see :func:`geodata.engineering.alter_course.mask_clearance`)?
     half_legs_m
         Candidate half-lengths of the straight crossing leg, tried smallest first.
     window_factors

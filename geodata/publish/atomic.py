@@ -309,7 +309,7 @@ def publish(
         Versions kept after the switch (the live one always is).
     validate
         Called with the staged folder after the manifest verified; raise to refuse the publication (e.g. run
-        :func:`geodata.gpkg.validate_gpkg` and raise on problems).
+        :func:`geodata.publish.gpkg.validate_gpkg` and raise on problems).
     code
         Code version; default :func:`code_version`.
 
