@@ -268,7 +268,8 @@ def simplify_to_legs(
     max_cost_increase
         ``Engineering.leg_max_cost_increase_fraction``.
     keep
-        Vertex indices (negative allowed) never removed nor moved, e.g. :func:`geodata.engineering.landfall.landfall_keep_indices`.
+        Vertex indices (negative allowed) never removed nor moved, e.g.
+        :func:`geodata.engineering.landfall.landfall_keep_indices`.
 
     Returns
     -------
