@@ -11,7 +11,8 @@ Each check returns a :class:`geodata.checks.CheckResult` (blocking) with figures
 - ``crossing_angles``: every pipeline/cable crossing meets its minimum angle.
 
 The shore ends (station -> beach manhole -> shore -> approach end) run over land cells on purpose; pass them as
-``exempt`` (e.g. the union of :meth:`geodata.engineering.landfall.Landfall.shore_end` lines) so that the grid checks skip them.
+``exempt`` (e.g. the union of :meth:`geodata.engineering.landfall.Landfall.shore_end` lines) so that the grid
+checks skip them.
 """
 
 from __future__ import annotations
