@@ -219,7 +219,8 @@ def check_route(
     sectors, allowed_countries
         Sector polygons (``country`` column) and the ISO3 codes the route may use.
     crossings, min_angle_deg
-        :func:`geodata.engineering.crossings.find_crossings` of the final route and ``Engineering.min_crossing_angle_deg``.
+        :func:`geodata.engineering.crossings.find_crossings` of the final route and
+        ``Engineering.min_crossing_angle_deg``.
     exempt
         Geometry (analysis CRS) skipped by the grid checks: the shore ends.
     profile_interval_m
