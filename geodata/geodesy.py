@@ -101,7 +101,8 @@ class Chainage:
             raise InputDataError("the route needs at least two finite lon/lat vertices; route the corridor first")
         if (np.abs(ll[:, 0]) > 180).any() or (np.abs(ll[:, 1]) > 90).any():
             raise InputDataError(
-                "the route's coordinates are not lon/lat degrees; transform it with geodata.geodesy.to_lonlat(line, crs)"
+                "the route's coordinates are not lon/lat degrees; "
+                "transform it with geodata.geodesy.to_lonlat(line, crs)"
             )
         az, _, dist = GEOD.inv(ll[:-1, 0], ll[:-1, 1], ll[1:, 0], ll[1:, 1])
         keep = np.concatenate([[True], np.asarray(dist) > 1e-6])
