@@ -169,7 +169,8 @@ def landing_layer(content: PublicationContent) -> gpd.GeoDataFrame:
 
 
 def vector_layers(content: PublicationContent) -> dict[str, gpd.GeoDataFrame]:
-    """The GeoPackage's vector layers, named as surveyors expect them (see :data:`geodata.publish.gpkg.VECTOR_LAYERS`)."""
+    """The GeoPackage's vector layers, named as surveyors expect them (see
+    :data:`geodata.publish.gpkg.VECTOR_LAYERS`)."""
     dl = content.deliverables
     rpl = dl.rpl
     layers = {
