@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from geodata.hazards.mirror import MIRROR_LAYERS, load_mirror_hazards
 from geodata.hazards.raster import HazardRasters, earthquake_weights, rasterize_hazards
-from geodata.hazards.readers import load_curated_hazards, load_user_inventory
+from geodata.hazards.readers import load_curated_hazards, load_user_inventory, read_user_inventory
 from geodata.hazards.schema import (
     COLUMNS,
     HAZARD_KINDS,
@@ -47,6 +47,7 @@ __all__ = [
     "load_mirror_hazards",
     "load_user_inventory",
     "rasterize_hazards",
+    "read_user_inventory",
     "repair_geometries",
     "rule_justifications",
     "validate_hazards",

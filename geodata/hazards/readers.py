@@ -83,6 +83,29 @@ def load_user_inventory(
     licence: str | None = None,
     attribution: str | None = None,
 ) -> gpd.GeoDataFrame:
+    """Read a user hazard inventory (see :func:`_load_user_inventory`); repairs and reprojection are recorded in
+    ``attrs["hazard_report"]`` and emitted as one ``UserWarning`` (the pipeline uses :func:`read_user_inventory`,
+    which returns the report for its checks instead)."""
+    table = _load_user_inventory(
+        path, layer=layer, kind=kind, rules=rules, source=source, licence=licence, attribution=attribution
+    )
+    report = table.attrs["hazard_report"]
+    notes = report["warnings"] + [f"{r['row']}: {r['reason']} -> {r['action']}" for r in report["repaired"]]
+    if notes:
+        warnings.warn(f"hazard inventory {report['origin']}: " + "; ".join(notes), UserWarning, stacklevel=2)
+    return table
+
+
+def _load_user_inventory(
+    path: str | Path,
+    *,
+    layer: str | None = None,
+    kind: str | None = None,
+    rules: Mapping[str, HazardRule] | None = None,
+    source: str | None = None,
+    licence: str | None = None,
+    attribution: str | None = None,
+) -> gpd.GeoDataFrame:
     """Read a user hazard inventory into the hazard table, or refuse it with every problem and its fix.
 
     Parameters
@@ -144,10 +167,26 @@ def load_user_inventory(
         report=report,
     )
     table.attrs["hazard_report"] = report
-    notes = report["warnings"] + [f"{r['row']}: {r['reason']} -> {r['action']}" for r in report["repaired"]]
-    if notes:
-        warnings.warn(f"hazard inventory {origin}: " + "; ".join(notes), UserWarning, stacklevel=2)
+    report["origin"] = origin
     return table
+
+
+def read_user_inventory(
+    path: str | Path,
+    *,
+    layer: str | None = None,
+    kind: str | None = None,
+    rules: Mapping[str, HazardRule] | None = None,
+    source: str | None = None,
+    licence: str | None = None,
+    attribution: str | None = None,
+) -> tuple[gpd.GeoDataFrame, dict[str, Any]]:
+    """:func:`load_user_inventory` returning ``(table, report)``: the report (reprojection, ``repaired`` rows with
+    reason and action, ``warnings``) goes to the pipeline's checks instead of standard error."""
+    table = _load_user_inventory(
+        path, layer=layer, kind=kind, rules=rules, source=source, licence=licence, attribution=attribution
+    )
+    return table, dict(table.attrs.pop("hazard_report"))
 
 
 # -- readers ----------------------------------------------------------------------------------------------------------

@@ -4,7 +4,7 @@ Why generated code: a generic kernel that loops over a move table reads the same
 the table look-ups; here the cost patch around a settled cell is loaded once into locals (registers) and each
 move's weight is a fixed expression (about 1.8x faster than the table-driven loop); only the relaxation is a loop,
 which keeps numba's compile time reasonable. The generated file is committed, so numba can cache it;
-``tests/test_routing.py`` checks that it is up to date. Regenerate with ``python -m geodata.routing._gen``.
+``tests/routing/test_routing.py`` checks that it is up to date. Regenerate with ``python -m geodata.routing._gen``.
 """
 
 from __future__ import annotations

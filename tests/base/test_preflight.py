@@ -91,4 +91,5 @@ def test_file_system_errors_name_the_path_and_the_fix(errno_name: str, fix: str)
 
     code = getattr(errno, errno_name)
     err = storage_error(OSError(code, os.strerror(code)), "/x/y.gpkg", "publication")
-    assert "/x/y.gpkg" in str(err) and fix in str(err)
+    assert "/x/y.gpkg" in str(err)
+    assert fix in str(err)

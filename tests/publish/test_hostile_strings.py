@@ -20,7 +20,7 @@ HOSTILE = [
     "<!-- <script>",
     '"><img src=x onerror=alert(1)>',
     "__CONFIG_JSON__ and __TITLE__",
-    "Tom & Jerry's \"cable\" <b>",
+    'Tom & Jerry\'s "cable" <b>',
     "\u2028line\u2029separators",
 ]
 

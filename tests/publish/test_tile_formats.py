@@ -21,12 +21,14 @@ def test_web_map_reads_pmtiles_whatever_the_format(tmp_path: Path, synthetic: Si
     bathy, cost = synthetic.rasters()
     layers = prepare_layers({k: v for k, v in synthetic.layers().items() if k in ("route", "kp_points")})
     archives = {f: write_tile_archives(layers, bathy, cost, sc, tmp_path, f) for f in dict.fromkeys(["pmtiles", fmt])}
-    vec, b, c = archives["pmtiles"]
+    vec, b, _ = archives["pmtiles"]
     page = webmap.write_webmap(
         tmp_path, title="t", subtitle="s", vector=vec, rasters={"bathymetry": webmap.RasterOverlay(b, "Depth")}
     )
     html = page.read_text(encoding="utf-8")
-    assert "corridor.pmtiles" in html and "bathymetry.pmtiles" in html and ".mbtiles" not in html
+    assert "corridor.pmtiles" in html
+    assert "bathymetry.pmtiles" in html
+    assert ".mbtiles" not in html
     for name in ("corridor", "bathymetry", "cost"):
         assert (tmp_path / f"{name}.pmtiles").stat().st_size > 0
         mbtiles = tmp_path / f"{name}.mbtiles"

@@ -20,7 +20,8 @@ def _with_user_hazards(path: Path) -> Scenario:
 def test_packaged_scenario_snapshot_has_no_user_files() -> None:
     snap = take_snapshot(load_scenario("siyazan-aktau"))
     assert snap.inputs == ()
-    assert len(snap.digest) == 64 and snap.digest != load_scenario("siyazan-aktau").digest()
+    assert len(snap.digest) == 64
+    assert snap.digest != load_scenario("siyazan-aktau").digest()
 
 
 def test_changed_user_file_changes_the_digest(tmp_path: Path) -> None:
@@ -32,7 +33,9 @@ def test_changed_user_file_changes_the_digest(tmp_path: Path) -> None:
     assert first.scenario.digest() == second.scenario.digest()
     assert first.digest != second.digest
     rec = second.inputs[0].record()
-    assert rec.path == str(f.resolve()) and rec.size_bytes == f.stat().st_size and rec.licence == "CC0"
+    assert rec.path == str(f.resolve())
+    assert rec.size_bytes == f.stat().st_size
+    assert rec.licence == "CC0"
 
 
 def test_missing_user_file_is_named(tmp_path: Path) -> None:
