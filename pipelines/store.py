@@ -21,7 +21,13 @@ tag ``"t"``: ``float`` (``nan``/``inf``/``-inf``), ``tuple``, ``dict`` (string k
 ``npscalar``, ``ndarray``, ``raster``, ``geodataframe``, ``dataframe``, ``bytes``, ``geometry`` (WKB hex), ``crs``
 (the user input string it was built from, plus WKT for people), ``affine``, ``path``, ``dataclass`` and
 ``namedtuple`` (class path plus fields). Exact types only: a ``str`` subclass or an unknown class is refused when
-*writing* (:class:`StoreWriteError`), so nothing is stored that could not be read back equal.
+*writing* (:class:`StoreWriteError`), so nothing is stored that could not be read back equal. Dataclasses are
+rebuilt by calling the class with their ``init`` fields (``__post_init__`` runs again; ``init=False`` fields are
+recomputed, not stored). Frames keep dtypes, column order, index and ``attrs`` (in the JSON): Parquet has no
+``object`` type, so ``object`` columns are listed and rebuilt as Python objects (``None`` stays ``None``).
+GeoParquet rather than GeoPackage: it keeps int64/bool/str/None columns and the index exactly, is several times
+faster, and QGIS (GDAL >= 3.5) opens it; each geometry column's CRS is taken from the JSON tree, so a load builds no
+pyproj CRS twice (:func:`_crs` caches them; parsing GeoParquet's PROJJSON was most of a load's time).
 
 What loading refuses (all :class:`StoreError`, a :class:`~geodata.errors.CorridorError`)
 --------------------------------------------------------------------------------------------
@@ -244,49 +250,66 @@ def _encode(v: Any, w: _Writer, hint: str) -> Any:
         return v if math.isfinite(v) else {"t": "float", "v": repr(v)}
     if t is list:
         return [_encode(x, w, f"{hint}_{i}") for i, x in enumerate(v)]
-    if t is tuple:
-        return {"t": "tuple", "v": [_encode(x, w, f"{hint}_{i}") for i, x in enumerate(v)]}
-    if t is dict:
-        if all(type(k) is str for k in v):
-            return {"t": "dict", "v": {k: _encode_item(k, x, w, hint) for k, x in v.items()}}
-        return {"t": "dict", "items": [[_encode(k, w, hint), _encode(x, w, hint)] for k, x in v.items()]}
-    if isinstance(v, np.generic) and not isinstance(v, np.object_):
-        if v.dtype.kind in "OV":
-            raise StoreWriteError(f"cannot store numpy scalar of dtype {v.dtype} at {hint}")
-        return {"t": "npscalar", "dtype": v.dtype.str, "v": _encode(v.item(), w, hint)}
-    if t is np.ndarray:
-        if v.dtype.hasobject or v.dtype.kind == "V":
-            raise StoreWriteError(f"cannot store numpy array of dtype {v.dtype} at {hint} (it would need pickle)")
-        ref = w.sidecar(hint, "npy", lambda p: np.save(p, v, allow_pickle=False))
-        return {"t": "ndarray", "dtype": v.dtype.str, "shape": list(v.shape), **ref}
-    if t is Raster:
-        return _encode_raster(v, w, hint)
-    if t is gpd.GeoDataFrame:
-        return _encode_frame(v, w, hint, geo=True)
-    if t is pd.DataFrame:
-        return _encode_frame(v, w, hint, geo=False)
-    if t is bytes:
-        ref = w.sidecar(hint, hint if hint in _BYTES_EXT else "bin", lambda p: p.write_bytes(v))
-        return {"t": "bytes", **ref}
+    encoder = _ENCODERS.get(t)
+    if encoder is not None:
+        return encoder(v, w, hint)
+    if isinstance(v, np.generic):
+        return _encode_npscalar(v, w, hint)
     if isinstance(v, BaseGeometry):
         return {"t": "geometry", "wkb": shapely.to_wkb(v, hex=True, output_dimension=3)}
-    if t is CRS:
-        return {"t": "crs", "srs": v.srs or v.to_wkt(), "wkt": v.to_wkt()}
-    if t is Affine:
-        return {"t": "affine", "v": [_encode(float(x), w, hint) for x in tuple(v)[:6]]}
     if isinstance(v, PurePath) and t.__module__ == "pathlib":
         return {"t": "path", "v": str(v)}
-    if dataclasses.is_dataclass(v) and not isinstance(v, type):
-        _check_class(t, where=hint, error=StoreWriteError)
-        fields = {f.name: _encode(getattr(v, f.name), w, f"{hint}.{f.name}") for f in dataclasses.fields(v) if f.init}
-        return {"t": "dataclass", "class": _class_path(t), "fields": fields}
-    if _is_namedtuple(v):
-        _check_class(t, where=hint, error=StoreWriteError)
-        fields = {k: _encode(getattr(v, k), w, f"{hint}.{k}") for k in t._fields}  # type: ignore[attr-defined]
-        return {"t": "namedtuple", "class": _class_path(t), "fields": fields}
+    if (dataclasses.is_dataclass(v) and not isinstance(v, type)) or _is_namedtuple(v):
+        return _encode_record(v, w, hint)
     raise StoreWriteError(
         f"cannot store a {t.__module__}.{t.__qualname__} at {hint}: the store has no open format for it"
     )
+
+
+def _encode_tuple(v: tuple[Any, ...], w: _Writer, hint: str) -> dict[str, Any]:
+    return {"t": "tuple", "v": [_encode(x, w, f"{hint}_{i}") for i, x in enumerate(v)]}
+
+
+def _encode_dict(v: dict[Any, Any], w: _Writer, hint: str) -> dict[str, Any]:
+    if all(type(k) is str for k in v):
+        return {"t": "dict", "v": {k: _encode_item(k, x, w, hint) for k, x in v.items()}}
+    return {"t": "dict", "items": [[_encode(k, w, hint), _encode(x, w, hint)] for k, x in v.items()]}
+
+
+def _encode_npscalar(v: np.generic, w: _Writer, hint: str) -> dict[str, Any]:
+    if v.dtype.kind in "OV":
+        raise StoreWriteError(f"cannot store numpy scalar of dtype {v.dtype} at {hint}")
+    return {"t": "npscalar", "dtype": v.dtype.str, "v": _encode(v.item(), w, hint)}
+
+
+def _encode_array(v: np.ndarray, w: _Writer, hint: str) -> dict[str, Any]:
+    if v.dtype.hasobject or v.dtype.kind == "V":
+        raise StoreWriteError(f"cannot store numpy array of dtype {v.dtype} at {hint} (it would need pickle)")
+    ref = w.sidecar(hint, "npy", lambda p: np.save(p, v, allow_pickle=False))
+    return {"t": "ndarray", "dtype": v.dtype.str, "shape": list(v.shape), **ref}
+
+
+def _encode_bytes(v: bytes, w: _Writer, hint: str) -> dict[str, Any]:
+    ref = w.sidecar(hint, hint if hint in _BYTES_EXT else "bin", lambda p: p.write_bytes(v))
+    return {"t": "bytes", **ref}
+
+
+def _encode_crs(v: CRS, w: _Writer, hint: str) -> dict[str, Any]:
+    return {"t": "crs", "srs": v.srs or v.to_wkt(), "wkt": v.to_wkt()}
+
+
+def _encode_affine(v: Affine, w: _Writer, hint: str) -> dict[str, Any]:
+    return {"t": "affine", "v": [_encode(float(x), w, hint) for x in tuple(v)[:6]]}
+
+
+def _encode_record(v: Any, w: _Writer, hint: str) -> dict[str, Any]:
+    t = type(v)
+    _check_class(t, where=hint, error=StoreWriteError)
+    if _is_namedtuple(v):
+        fields = {k: _encode(getattr(v, k), w, f"{hint}.{k}") for k in t._fields}
+        return {"t": "namedtuple", "class": _class_path(t), "fields": fields}
+    fields = {f.name: _encode(getattr(v, f.name), w, f"{hint}.{f.name}") for f in dataclasses.fields(v) if f.init}
+    return {"t": "dataclass", "class": _class_path(t), "fields": fields}
 
 
 def _encode_item(key: str, x: Any, w: _Writer, hint: str) -> Any:
@@ -349,6 +372,20 @@ def _encode_frame(df: pd.DataFrame, w: _Writer, hint: str, *, geo: bool) -> dict
     ref = w.sidecar(hint, "parquet", write)
     node.update(ref)
     return node
+
+
+_ENCODERS: dict[type, Callable[[Any, _Writer, str], Any]] = {
+    tuple: _encode_tuple,
+    dict: _encode_dict,
+    np.ndarray: _encode_array,
+    Raster: _encode_raster,
+    gpd.GeoDataFrame: lambda v, w, h: _encode_frame(v, w, h, geo=True),
+    pd.DataFrame: lambda v, w, h: _encode_frame(v, w, h, geo=False),
+    bytes: _encode_bytes,
+    CRS: _encode_crs,
+    Affine: _encode_affine,
+}
+"""Exact types and their encoders (subclasses are not these types: a NamedTuple is not a ``tuple`` here)."""
 
 
 def _digest(tree: Any) -> str:
@@ -482,83 +519,132 @@ def validate(tree: Any, folder: Path, where: str = "value") -> None:
         raise _fail(where, f"unexpected JSON value of type {type(tree).__name__}")
     tag = tree.get("t")
     if tag == "dict":
-        if set(tree) == {"t", "v"} and isinstance(tree["v"], dict):
-            for k, x in tree["v"].items():
-                validate(x, folder, f"{where}[{k!r}]")
-            return
-        if set(tree) == {"t", "items"} and isinstance(tree["items"], list):
-            for i, pair in enumerate(tree["items"]):
-                if not (isinstance(pair, list) and len(pair) == 2):
-                    raise _fail(where, "dict item is not a [key, value] pair")
-                validate(pair[0], folder, f"{where}.key{i}")
-                validate(pair[1], folder, f"{where}[{i}]")
-            return
-        raise _fail(where, "malformed dict node")
+        _validate_dict(tree, folder, where)
+        return
     if not isinstance(tag, str) or tag not in _NODE_KEYS:
         raise _fail(where, f"unknown tag {tag!r}")
     if set(tree) != _NODE_KEYS[tag]:
         raise _fail(where, f"{tag} node has keys {sorted(tree)}, expected {sorted(_NODE_KEYS[tag])}")
-    if tag == "float":
-        if tree["v"] not in ("nan", "inf", "-inf"):
-            raise _fail(where, f"float node {tree['v']!r} is not nan, inf or -inf")
-    elif tag == "tuple":
-        if not isinstance(tree["v"], list):
-            raise _fail(where, "tuple node without a list")
-        validate(tree["v"], folder, where)
-    elif tag == "npscalar":
-        _check_dtype(tree["dtype"], where)
-        validate(tree["v"], folder, where)
-    elif tag == "ndarray":
-        _check_dtype(tree["dtype"], where)
-        if not (isinstance(tree["shape"], list) and all(type(n) is int and n >= 0 for n in tree["shape"])):
-            raise _fail(where, "ndarray node with a malformed shape")
-        _check_file(tree, folder, where, tag)
-    elif tag == "raster":
-        _check_dtype(tree["dtype"], where)
-        for k in ("grid", "nodata", "attrs"):
-            validate(tree[k], folder, f"{where}.{k}")
-        _check_file(tree, folder, where, tag)
-    elif tag in ("dataframe", "geodataframe"):
-        if not _is_str_list(tree["columns"]) or not _is_str_list(tree["object_columns"]):
-            raise _fail(where, "frame node with malformed column lists")
-        validate(tree["attrs"], folder, f"{where}.attrs")
-        if tag == "geodataframe":
-            geoms = tree["geometry_columns"]
-            if not (isinstance(geoms, dict) and set(geoms) <= set(tree["columns"])):
-                raise _fail(where, "geodataframe node with malformed geometry columns")
-            if not (tree["geometry"] is None or tree["geometry"] in geoms):
-                raise _fail(where, "geodataframe node whose active geometry is not one of its geometry columns")
-            for c, crs in geoms.items():
-                if not (crs is None or (isinstance(crs, dict) and crs.get("t") == "crs")):
-                    raise _fail(where, f"geometry column {c!r} with a malformed CRS")
-                validate(crs, folder, f"{where}.{c}.crs")
-        _check_file(tree, folder, where, tag)
-    elif tag == "bytes":
-        _check_file(tree, folder, where, tag)
-    elif tag == "geometry":
-        if not (isinstance(tree["wkb"], str) and re.fullmatch(r"(?:[0-9A-Fa-f]{2})*", tree["wkb"])):
-            raise _fail(where, "geometry node without WKB hex")
-    elif tag == "crs":
-        if not (isinstance(tree["srs"], str) and isinstance(tree["wkt"], str)):
-            raise _fail(where, "crs node without strings")
-    elif tag == "affine":
-        v = tree["v"]
-        if not (isinstance(v, list) and len(v) == 6):
-            raise _fail(where, "affine node without six coefficients")
-        validate(v, folder, where)
-    elif tag == "path":
-        if not isinstance(tree["v"], str):
-            raise _fail(where, "path node without a string")
-    elif tag in ("dataclass", "namedtuple"):
-        if not isinstance(tree["class"], str) or not isinstance(tree["fields"], dict):
-            raise _fail(where, f"malformed {tag} node")
-        cls = resolve_class(tree["class"], where=where)
-        if tag == "namedtuple" and not (issubclass(cls, tuple) and hasattr(cls, "_fields")):
-            raise StoreClassError(f"class {tree['class']} at {where} is not a NamedTuple")
-        if tag == "dataclass" and not dataclasses.is_dataclass(cls):
-            raise StoreClassError(f"class {tree['class']} at {where} is not a dataclass")
-        for k, x in tree["fields"].items():
-            validate(x, folder, f"{where}.{k}")
+    _VALIDATORS[tag](tree, folder, where)
+
+
+def _validate_dict(tree: dict[str, Any], folder: Path, where: str) -> None:
+    if set(tree) == {"t", "v"} and isinstance(tree["v"], dict):
+        for k, x in tree["v"].items():
+            validate(x, folder, f"{where}[{k!r}]")
+        return
+    if set(tree) == {"t", "items"} and isinstance(tree["items"], list):
+        for i, pair in enumerate(tree["items"]):
+            if not (isinstance(pair, list) and len(pair) == 2):
+                raise _fail(where, "dict item is not a [key, value] pair")
+            validate(pair[0], folder, f"{where}.key{i}")
+            validate(pair[1], folder, f"{where}[{i}]")
+        return
+    raise _fail(where, "malformed dict node")
+
+
+def _require(ok: bool, where: str, msg: str) -> None:
+    if not ok:
+        raise _fail(where, msg)
+
+
+def _v_float(tree: dict[str, Any], folder: Path, where: str) -> None:
+    _require(tree["v"] in ("nan", "inf", "-inf"), where, f"float node {tree['v']!r} is not nan, inf or -inf")
+
+
+def _v_tuple(tree: dict[str, Any], folder: Path, where: str) -> None:
+    _require(isinstance(tree["v"], list), where, "tuple node without a list")
+    validate(tree["v"], folder, where)
+
+
+def _v_npscalar(tree: dict[str, Any], folder: Path, where: str) -> None:
+    _check_dtype(tree["dtype"], where)
+    validate(tree["v"], folder, where)
+
+
+def _v_ndarray(tree: dict[str, Any], folder: Path, where: str) -> None:
+    _check_dtype(tree["dtype"], where)
+    shape = tree["shape"]
+    _require(isinstance(shape, list) and all(type(n) is int and n >= 0 for n in shape), where, "malformed shape")
+    _check_file(tree, folder, where, "ndarray")
+
+
+def _v_raster(tree: dict[str, Any], folder: Path, where: str) -> None:
+    _check_dtype(tree["dtype"], where)
+    for k in ("grid", "nodata", "attrs"):
+        validate(tree[k], folder, f"{where}.{k}")
+    _check_file(tree, folder, where, "raster")
+
+
+def _v_frame(tree: dict[str, Any], folder: Path, where: str) -> None:
+    ok = _is_str_list(tree["columns"]) and _is_str_list(tree["object_columns"])
+    _require(ok, where, "frame node with malformed column lists")
+    validate(tree["attrs"], folder, f"{where}.attrs")
+    if tree["t"] == "geodataframe":
+        geoms = tree["geometry_columns"]
+        _require(isinstance(geoms, dict) and set(geoms) <= set(tree["columns"]), where, "malformed geometry columns")
+        _require(
+            tree["geometry"] is None or tree["geometry"] in geoms, where, "active geometry is not a geometry column"
+        )
+        for c, crs in geoms.items():
+            _require(crs is None or (isinstance(crs, dict) and crs.get("t") == "crs"), where, f"{c!r}: malformed CRS")
+            validate(crs, folder, f"{where}.{c}.crs")
+    _check_file(tree, folder, where, tree["t"])
+
+
+def _v_bytes(tree: dict[str, Any], folder: Path, where: str) -> None:
+    _check_file(tree, folder, where, "bytes")
+
+
+def _v_geometry(tree: dict[str, Any], folder: Path, where: str) -> None:
+    wkb = tree["wkb"]
+    _require(
+        isinstance(wkb, str) and bool(re.fullmatch(r"(?:[0-9A-Fa-f]{2})*", wkb)), where, "geometry without WKB hex"
+    )
+
+
+def _v_crs(tree: dict[str, Any], folder: Path, where: str) -> None:
+    _require(isinstance(tree["srs"], str) and isinstance(tree["wkt"], str), where, "crs node without strings")
+
+
+def _v_affine(tree: dict[str, Any], folder: Path, where: str) -> None:
+    v = tree["v"]
+    _require(isinstance(v, list) and len(v) == 6, where, "affine node without six coefficients")
+    validate(v, folder, where)
+
+
+def _v_path(tree: dict[str, Any], folder: Path, where: str) -> None:
+    _require(isinstance(tree["v"], str), where, "path node without a string")
+
+
+def _v_record(tree: dict[str, Any], folder: Path, where: str) -> None:
+    tag = tree["t"]
+    _require(isinstance(tree["class"], str) and isinstance(tree["fields"], dict), where, f"malformed {tag} node")
+    cls = resolve_class(tree["class"], where=where)
+    if tag == "namedtuple" and not (issubclass(cls, tuple) and hasattr(cls, "_fields")):
+        raise StoreClassError(f"class {tree['class']} at {where} is not a NamedTuple")
+    if tag == "dataclass" and not dataclasses.is_dataclass(cls):
+        raise StoreClassError(f"class {tree['class']} at {where} is not a dataclass")
+    for k, x in tree["fields"].items():
+        validate(x, folder, f"{where}.{k}")
+
+
+_VALIDATORS: dict[str, Callable[[dict[str, Any], Path, str], None]] = {
+    "float": _v_float,
+    "tuple": _v_tuple,
+    "npscalar": _v_npscalar,
+    "ndarray": _v_ndarray,
+    "raster": _v_raster,
+    "dataframe": _v_frame,
+    "geodataframe": _v_frame,
+    "bytes": _v_bytes,
+    "geometry": _v_geometry,
+    "crs": _v_crs,
+    "affine": _v_affine,
+    "path": _v_path,
+    "dataclass": _v_record,
+    "namedtuple": _v_record,
+}
 
 
 def _check_dtype(s: Any, where: str) -> None:
@@ -570,60 +656,78 @@ def _check_dtype(s: Any, where: str) -> None:
         raise _fail(where, f"dtype {s!r} is not a plain numeric, boolean or string dtype")
 
 
+@lru_cache(maxsize=128)
+def _crs(srs: str) -> CRS:
+    """One pyproj CRS per definition string and process (they are immutable; building one from WKT takes ms)."""
+    return CRS.from_user_input(srs)
+
+
 # -- decoding ---------------------------------------------------------------------------------------------------------
 def _decode(tree: Any, folder: Path, where: str) -> Any:
     if tree is None or isinstance(tree, (bool, int, str, float)):
         return tree
     if isinstance(tree, list):
         return [_decode(x, folder, f"{where}[{i}]") for i, x in enumerate(tree)]
-    tag = tree["t"]
-    if tag == "dict":
-        if "v" in tree:
-            return {k: _decode(x, folder, f"{where}[{k!r}]") for k, x in tree["v"].items()}
-        return {_decode(k, folder, where): _decode(x, folder, where) for k, x in tree["items"]}
-    if tag == "float":
-        return float(tree["v"])
-    if tag == "tuple":
-        return tuple(_decode(x, folder, where) for x in tree["v"])
-    if tag == "npscalar":
-        return np.dtype(tree["dtype"]).type(_decode(tree["v"], folder, where))
-    if tag == "ndarray":
-        try:
-            arr = np.load(folder / tree["file"], allow_pickle=False)
-        except ValueError as exc:
-            raise _fail(where, f"{folder / tree['file']} is not a plain .npy array ({exc})") from exc
-        if arr.dtype != np.dtype(tree["dtype"]) or list(arr.shape) != tree["shape"]:
-            raise _fail(where, f"{folder / tree['file']} holds {arr.dtype}{arr.shape}, not the recorded array")
-        return arr
-    if tag == "raster":
-        grid = _decode(tree["grid"], folder, f"{where}.grid")
-        if type(grid) is not GeoGrid:
-            raise _fail(where, "raster grid is not a GeoGrid")
-        tif = Raster.read(folder / tree["file"])
-        data = tif.data.astype(np.dtype(tree["dtype"]), copy=False)
-        if data.shape != grid.shape:
-            raise _fail(where, f"{folder / tree['file']} has shape {data.shape}, its grid {grid.shape}")
-        return Raster(data, grid, _decode(tree["nodata"], folder, where), _decode(tree["attrs"], folder, where))
-    if tag in ("dataframe", "geodataframe"):
-        return _decode_frame(tree, folder, where)
-    if tag == "bytes":
-        return (folder / tree["file"]).read_bytes()
-    if tag == "geometry":
-        return shapely.from_wkb(tree["wkb"])
-    if tag == "crs":
-        return _crs(tree["srs"])
-    if tag == "affine":
-        return Affine(*(float(_decode(x, folder, where)) for x in tree["v"]))
-    if tag == "path":
-        return Path(tree["v"])
-    if tag in ("dataclass", "namedtuple"):
-        cls = resolve_class(tree["class"], where=where)
-        kwargs = {k: _decode(x, folder, f"{where}.{k}") for k, x in tree["fields"].items()}
-        try:
-            return cls(**kwargs)
-        except TypeError as exc:
-            raise StoreClassError(f"cannot rebuild {tree['class']} at {where} from its stored fields: {exc}") from exc
-    raise _fail(where, f"unknown tag {tag!r}")  # unreachable after validate()
+    decoder = _DECODERS.get(tree["t"])
+    if decoder is None:  # unreachable after validate()
+        raise _fail(where, f"unknown tag {tree['t']!r}")
+    return decoder(tree, folder, where)
+
+
+def _d_dict(tree: dict[str, Any], folder: Path, where: str) -> dict[Any, Any]:
+    if "v" in tree:
+        return {k: _decode(x, folder, f"{where}[{k!r}]") for k, x in tree["v"].items()}
+    return {_decode(k, folder, where): _decode(x, folder, where) for k, x in tree["items"]}
+
+
+def _d_ndarray(tree: dict[str, Any], folder: Path, where: str) -> np.ndarray:
+    path = folder / tree["file"]
+    try:
+        arr = np.load(path, allow_pickle=False)
+    except ValueError as exc:
+        raise _fail(where, f"{path} is not a plain .npy array ({exc})") from exc
+    if arr.dtype != np.dtype(tree["dtype"]) or list(arr.shape) != tree["shape"]:
+        raise _fail(where, f"{path} holds {arr.dtype}{arr.shape}, not the recorded array")
+    return arr
+
+
+def _d_raster(tree: dict[str, Any], folder: Path, where: str) -> Raster:
+    grid = _decode(tree["grid"], folder, f"{where}.grid")
+    if type(grid) is not GeoGrid:
+        raise _fail(where, "raster grid is not a GeoGrid")
+    tif = Raster.read(folder / tree["file"])
+    data = tif.data.astype(np.dtype(tree["dtype"]), copy=False)
+    if data.shape != grid.shape:
+        raise _fail(where, f"{folder / tree['file']} has shape {data.shape}, its grid {grid.shape}")
+    return Raster(data, grid, _decode(tree["nodata"], folder, where), _decode(tree["attrs"], folder, where))
+
+
+def _d_record(tree: dict[str, Any], folder: Path, where: str) -> Any:
+    cls = resolve_class(tree["class"], where=where)
+    kwargs = {k: _decode(x, folder, f"{where}.{k}") for k, x in tree["fields"].items()}
+    try:
+        return cls(**kwargs)
+    except TypeError as exc:
+        raise StoreClassError(f"cannot rebuild {tree['class']} at {where} from its stored fields: {exc}") from exc
+
+
+_DECODERS: dict[str, Callable[[dict[str, Any], Path, str], Any]] = {
+    "dict": _d_dict,
+    "float": lambda t, f, w: float(t["v"]),
+    "tuple": lambda t, f, w: tuple(_decode(x, f, w) for x in t["v"]),
+    "npscalar": lambda t, f, w: np.dtype(t["dtype"]).type(_decode(t["v"], f, w)),
+    "ndarray": _d_ndarray,
+    "raster": _d_raster,
+    "dataframe": lambda t, f, w: _decode_frame(t, f, w),
+    "geodataframe": lambda t, f, w: _decode_frame(t, f, w),
+    "bytes": lambda t, f, w: (f / t["file"]).read_bytes(),
+    "geometry": lambda t, f, w: shapely.from_wkb(t["wkb"]),
+    "crs": lambda t, f, w: _crs(t["srs"]),
+    "affine": lambda t, f, w: Affine(*(float(_decode(x, f, w)) for x in t["v"])),
+    "path": lambda t, f, w: Path(t["v"]),
+    "dataclass": _d_record,
+    "namedtuple": _d_record,
+}
 
 
 def _decode_frame(tree: Mapping[str, Any], folder: Path, where: str) -> pd.DataFrame:
@@ -649,12 +753,6 @@ def _decode_frame(tree: Mapping[str, Any], folder: Path, where: str) -> pd.DataF
         df = gpd.GeoDataFrame(df, geometry=active) if active is not None else gpd.GeoDataFrame(df)
     df.attrs = _decode(tree["attrs"], folder, f"{where}.attrs")
     return df
-
-
-@lru_cache(maxsize=128)
-def _crs(srs: str) -> CRS:
-    """One pyproj CRS per definition string and process (they are immutable; building one from WKT takes ms)."""
-    return CRS.from_user_input(srs)
 
 
 def read_value(folder: Path, *, asset: str, partition: str) -> Stored:

@@ -46,16 +46,7 @@ def assert_same(a: Any, b: Any, where: str = "value") -> None:
     """Equal, of the same types, all the way down (NaN equals NaN, geometries exactly equal)."""
     assert type(a) is type(b), f"{where}: {type(a)} != {type(b)}"
     if isinstance(a, pd.DataFrame):
-        pd.testing.assert_frame_equal(a, b, check_exact=True)
-        assert list(a.dtypes) == list(b.dtypes), where
-        assert_same(a.attrs, b.attrs, f"{where}.attrs")
-        if isinstance(a, gpd.GeoDataFrame):
-            assert a.crs == b.crs, where
-            assert a.geometry.name == b.geometry.name, where
-            assert list(a.geometry.to_wkb()) == list(b.geometry.to_wkb()), where
-        for c in a.columns:
-            if a[c].dtype == object:
-                assert [type(x) for x in a[c]] == [type(x) for x in b[c]], f"{where}.{c}"
+        assert_same_frame(a, b, where)
     elif isinstance(a, np.ndarray):
         assert a.dtype == b.dtype, where
         assert a.shape == b.shape, where
@@ -80,6 +71,19 @@ def assert_same(a: Any, b: Any, where: str = "value") -> None:
         assert a.to_wkt() == b.to_wkt(), where
     else:
         assert a == b, f"{where}: {a!r} != {b!r}"
+
+
+def assert_same_frame(a: pd.DataFrame, b: pd.DataFrame, where: str) -> None:
+    pd.testing.assert_frame_equal(a, b, check_exact=True)
+    assert list(a.dtypes) == list(b.dtypes), where
+    assert_same(a.attrs, b.attrs, f"{where}.attrs")
+    if isinstance(a, gpd.GeoDataFrame):
+        assert a.crs == b.crs, where
+        assert a.geometry.name == b.geometry.name, where
+        assert list(a.geometry.to_wkb()) == list(b.geometry.to_wkb()), where
+    for c in a.columns:
+        if a[c].dtype == object:
+            assert [type(x) for x in a[c]] == [type(x) for x in b[c]], f"{where}.{c}"
 
 
 def roundtrip(tmp_path: Path, value: Any, name: str = "thing") -> Any:
@@ -638,8 +642,12 @@ def test_a_full_materialisation_stores_no_pickle(
 
     root = tmp_path_factory.mktemp("store_e2e")
     resources = {
+        # The run's scenario snapshot goes into the same store, where the IO manager reads its digests.
         "settings": CorridorSettings(
-            mirror_dir=str(mirror), cache_dir=str(root / "cache"), output_dir=str(root / "published")
+            mirror_dir=str(mirror),
+            cache_dir=str(root / "cache"),
+            output_dir=str(root / "published"),
+            store_dir=str(root / "store"),
         ),
         "io_manager": CorridorIOManager(base_dir=str(root / "store")),
     }
@@ -658,15 +666,11 @@ def test_a_full_materialisation_stores_no_pickle(
     assets = sorted(p.name for p in base.iterdir() if p.name not in store.RESERVED)
     assert {"cost_surface", "engineered_route", "route_position_list", "published_corridor"} <= set(assets)
     digest = load_scenario(SCENARIO).digest()
-    snapshots = (
-        {json.loads(p.read_text())["digest"] for p in (base / "runs").glob("*.json")}
-        if (base / "runs").is_dir()
-        else {None}
-    )
+    (snapshot,) = [json.loads(p.read_text())["digest"] for p in (base / "runs").glob("*.json")]
     for name in assets:
         stored = store.read_value(base / name, asset=name, partition=SCENARIO)
         assert stored.header["scenario_digest"] == digest
-        assert stored.header["snapshot_digest"] in snapshots
+        assert stored.header["snapshot_digest"] == snapshot
         assert stored.header["run_id"] == result.run_id
     er = store.read_value(root / "store" / SCENARIO / "engineered_route", asset="engineered_route", partition=SCENARIO)
     assert isinstance(er.value, EngineeredRoute)
