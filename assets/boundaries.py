@@ -70,8 +70,8 @@ def seabed_sectors(
     )
     yield from check_results(
         [
-            ("partition", *bnd.check_sectors_partition(sectors, coastline)),
-            ("stations_in_own_sector", *bnd.check_station_in_own_sector(sectors, list(sc.landing_stations))),
+            bnd.check_sectors_partition(sectors, coastline),
+            bnd.check_station_in_own_sector(sectors, list(sc.landing_stations)),
         ]
     )
 

@@ -16,7 +16,7 @@ import pyogrio.errors
 
 from assets.config import CorridorSettings
 from geodata.bathymetry import analysis_grid
-from geodata.checks import as_check
+from geodata.checks import CheckResult
 from geodata.preflight import (
     RunEstimate,
     check_memory_budget,
@@ -100,31 +100,62 @@ def _feature_count(path: Path) -> int:
         return 0
 
 
-def _value(v: Any) -> Any:
+def _value(v: Any, key: str = "") -> Any:
     if isinstance(v, dg.MetadataValue):
         return v
     if isinstance(v, (Mapping, list, tuple)):
-        return dg.MetadataValue.json(_jsonable(v))
-    return _jsonable(v)
+        return dg.MetadataValue.json(_jsonable(v, key))
+    return _jsonable(v, key)
 
 
-def _jsonable(v: Any) -> Any:
+def round_for(key: str, v: float) -> float:
+    """A metadata number rounded to the precision its name's unit calls for (that of the deliverables: 0.001 km,
+    1 m for depths, 0.1 m for other metres, 1e-6 degrees for latitude/longitude, 0.1 degree for other angles,
+    0.01 %); a number whose name carries no known unit keeps 6 significant digits. No 15-digit floats."""
+    name = key.lower()
+    if name.endswith(("lat_deg", "lon_deg", "latitude", "longitude")):
+        nd = 6
+    elif "depth" in name and name.endswith("_m"):
+        nd = 0
+    elif name.endswith(("_km", "_km2")):
+        nd = 3
+    elif name.endswith(("_m", "_m2", "_deg", "_s")):
+        nd = 1
+    elif name.endswith(("_pct", "_ratio", "_share")):
+        nd = 2 if name.endswith("_pct") else 4
+    else:
+        return float(f"{v:.6g}")
+    return round(v, nd) + 0.0
+
+
+def _jsonable(v: Any, key: str = "") -> Any:
+    """``v`` as plain JSON values; floats rounded by :func:`round_for` on the nearest key naming them (a value in a
+    dict or list under ``sector_lengths_km`` is in km)."""
     if isinstance(v, Mapping):
-        return {str(k): _jsonable(x) for k, x in v.items()}
+        return {str(k): _jsonable(x, _unit_key(str(k), key)) for k, x in v.items()}
     if isinstance(v, (list, tuple)):
-        return [_jsonable(x) for x in v]
+        return [_jsonable(x, key) for x in v]
     if isinstance(v, np.generic):
-        return v.item()
+        return _jsonable(v.item(), key)
     if isinstance(v, float) and not math.isfinite(v):
         return str(v)
-    if isinstance(v, (str, int, float, bool)) or v is None:
+    if isinstance(v, float):
+        return round_for(key, v)
+    if isinstance(v, (str, int, bool)) or v is None:
         return v
     return str(v)
 
 
+def _unit_key(key: str, parent: str) -> str:
+    """The key whose unit a dict entry's value has: its own when it names a unit, else its parent's (a country
+    code under ``sector_lengths_km``)."""
+    return key if "_" in key else parent
+
+
 def metadata(values: Mapping[str, Any]) -> dict[str, Any]:
-    """Library summaries (numbers, strings, nested dicts) as Dagster metadata values."""
-    return {str(k): _value(v) for k, v in values.items() if v is not None}
+    """Library summaries (numbers, strings, nested dicts) as Dagster metadata values, numbers rounded to the
+    precision of their unit (:func:`round_for`)."""
+    return {str(k): _value(v, str(k)) for k, v in values.items() if v is not None}
 
 
 def check_specs(asset: str, names: Mapping[str, str], *, blocking: bool = True) -> list[dg.AssetCheckSpec]:
@@ -132,11 +163,10 @@ def check_specs(asset: str, names: Mapping[str, str], *, blocking: bool = True) 
     return [dg.AssetCheckSpec(n, asset=asset, description=d, blocking=blocking) for n, d in names.items()]
 
 
-def check_results(results: Iterable[Any], *, asset: str | None = None) -> list[dg.AssetCheckResult]:
+def check_results(results: Iterable[CheckResult], *, asset: str | None = None) -> list[dg.AssetCheckResult]:
     """Library check results as Dagster check results: failed blocking checks are ERRORs (they stop downstream)."""
     out = []
-    for item in results:
-        r = as_check(item)
+    for r in results:
         severity = dg.AssetCheckSeverity.ERROR if r.blocking else dg.AssetCheckSeverity.WARN
         out.append(
             dg.AssetCheckResult(

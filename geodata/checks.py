@@ -19,27 +19,3 @@ class CheckResult:
     description: str
     metadata: dict[str, Any] = field(default_factory=dict)
     blocking: bool = True
-
-
-def as_check(obj: Any, name: str | None = None) -> CheckResult:
-    """Normalise the validation results of the library's modules into a :class:`CheckResult`.
-
-    Accepts a :class:`CheckResult`, any object with ``passed`` and ``description`` (and optionally ``name``,
-    ``metadata``, ``blocking`` or ``severity``) attributes, or a tuple ``(name, passed, description[, metadata])``.
-    """
-    if isinstance(obj, CheckResult):
-        return obj
-    if isinstance(obj, tuple):
-        if len(obj) == 3 and isinstance(obj[0], bool):
-            passed, description, metadata = obj
-            return CheckResult(name or "check", bool(passed), str(description), dict(metadata or {}))
-        metadata = obj[3] if len(obj) > 3 else {}
-        return CheckResult(str(obj[0]), bool(obj[1]), str(obj[2]), dict(metadata or {}))
-    severity = str(getattr(obj, "severity", "error")).lower()
-    return CheckResult(
-        name=str(getattr(obj, "name", None) or name or "check"),
-        passed=bool(obj.passed),
-        description=str(obj.description),
-        metadata=dict(getattr(obj, "metadata", None) or {}),
-        blocking=bool(getattr(obj, "blocking", severity not in ("warn", "warning"))),
-    )

@@ -25,15 +25,14 @@ from geodata.boundaries.geometry import (
 )
 from geodata.boundaries.sectors import sector_map
 from geodata.boundaries.validate import validate_layer
+from geodata.checks import CheckResult
 from geodata.errors import InputDataError
 from geodata.geodesy import GEOD, WGS84, transformer
 
 # -- checks ----------------------------------------------------------------------------------------------------------
 
 
-def check_sectors_partition(
-    sectors: gpd.GeoDataFrame, water: Any, *, tolerance_km2: float = 1.0
-) -> tuple[bool, str, dict[str, Any]]:
+def check_sectors_partition(sectors: gpd.GeoDataFrame, water: Any, *, tolerance_km2: float = 1.0) -> CheckResult:
     """Do the sectors cover the water without gaps, overlaps or spill onto land?
 
     Gap, overlap and spill areas are measured in a Lambert azimuthal equal-area projection centred on the water
@@ -50,7 +49,7 @@ def check_sectors_partition(
 
     Returns
     -------
-    (passed, description, metadata)
+    CheckResult
         metadata: ``gap_km2``, ``overlap_km2``, ``outside_water_km2``, ``water_km2``, ``sectors_km2``, ``countries``.
     """
     report: list[str] = []
@@ -80,7 +79,7 @@ def check_sectors_partition(
         f"sectors partition the water: gap {gap:.4f} km², overlap {overlap:.4f} km², outside the water "
         f"{outside:.4f} km² (tolerance {tolerance_km2} km² each)"
     )
-    return passed, desc, meta
+    return CheckResult("partition", passed, desc, meta)
 
 
 def check_station_in_own_sector(
@@ -88,7 +87,7 @@ def check_station_in_own_sector(
     stations: gpd.GeoDataFrame | Sequence[Any],
     *,
     max_distance_km: float = 25.0,
-) -> tuple[bool, str, dict[str, Any]]:
+) -> CheckResult:
     """Does each landing station face its own state's sector?
 
     A landing station is on land, so it "lies in" the sector that is nearest to it: the check passes when, for each
@@ -105,7 +104,7 @@ def check_station_in_own_sector(
 
     Returns
     -------
-    (passed, description, metadata)
+    CheckResult
         metadata: per station ``country``, ``nearest_sector``, ``distance_to_own_km``, ``distance_to_nearest_other_km``.
     """
     report: list[str] = []
@@ -140,7 +139,9 @@ def check_station_in_own_sector(
             failures.append(f"{name} ({country}) is nearest to the {nearest} sector, {own:.1f} km from its own")
     passed = not failures
     desc = "every landing station faces its own state's sector" if passed else "; ".join(failures)
-    return passed, desc, {"stations": results, "max_distance_km": max_distance_km}
+    return CheckResult(
+        "stations_in_own_sector", passed, desc, {"stations": results, "max_distance_km": max_distance_km}
+    )
 
 
 def check_median_equidistance(
@@ -150,7 +151,7 @@ def check_median_equidistance(
     tolerance_km: float = 0.5,
     sample_km: float = 5.0,
     min_distance_km: float = 2.0,
-) -> tuple[bool, str, dict[str, Any]]:
+) -> CheckResult:
     """Are the pure median lines really equidistant, geodesically, from the two coasts?
 
     Points every ``sample_km`` along each ``equidistance`` line (:func:`boundary_lines`) are measured on WGS84 to the
@@ -160,7 +161,7 @@ def check_median_equidistance(
 
     Returns
     -------
-    (passed, description, metadata)
+    CheckResult
         metadata: ``max_difference_km``, ``p95_difference_km``, ``worst_lon_deg``/``worst_lat_deg``, ``samples``.
     """
 
@@ -200,7 +201,7 @@ def check_median_equidistance(
         where.append(pts[keep])
     alld = np.concatenate(diffs) if diffs else np.array([])
     if alld.size == 0:
-        return True, "no equidistance line to measure", {"samples": 0}
+        return CheckResult("median_equidistance", True, "no equidistance line to measure", {"samples": 0})
     allp = np.vstack(where)
     i = int(np.argmax(alld))
     wlon, wlat = to_ll.transform(*allp[i])
@@ -217,4 +218,4 @@ def check_median_equidistance(
         f"median lines are equidistant to {meta['max_difference_km']} km at worst (95 %: {meta['p95_difference_km']} "
         f"km; tolerance {tolerance_km} km, geodesic on WGS84)"
     )
-    return passed, desc, meta
+    return CheckResult("median_equidistance", passed, desc, meta)

@@ -69,7 +69,8 @@ def test_parallel_coasts_median_is_the_middle_line() -> None:
     assert areas["AAA"] == pytest.approx(bnd.geodesic_area_km2(box(50.0, 40.0, 51.0, expected)), rel=1e-3)
     assert areas["BBB"] == pytest.approx(bnd.geodesic_area_km2(box(50.0, expected, 51.0, 40.5)), rel=1e-3)
     assert areas["AAA"] + areas["BBB"] == pytest.approx(bnd.geodesic_area_km2(sea), rel=1e-5)
-    passed, _, meta = bnd.check_median_equidistance(lines, coast, tolerance_km=0.1)
+    result = bnd.check_median_equidistance(lines, coast, tolerance_km=0.1)
+    passed, _, meta = result.passed, result.description, result.metadata
     assert passed, meta
 
 
@@ -87,17 +88,19 @@ def test_partition_has_no_gap_or_overlap_and_the_check_catches_one() -> None:
     sea, coast = _three_coasts()
     sectors = bnd.median_line_sectors(sea, coast)
     assert len(sectors) == 3
-    passed, description, meta = bnd.check_sectors_partition(sectors, sea, tolerance_km2=1e-3)
+    result = bnd.check_sectors_partition(sectors, sea, tolerance_km2=1e-3)
+    passed, description, meta = result.passed, result.description, result.metadata
     assert passed, description
     assert meta["gap_km2"] < 1e-3
     assert meta["overlap_km2"] < 1e-3
     # a damaged partition fails: shave a strip off one sector and grow another over its neighbour
     broken = sectors.copy()
     broken.loc[0, "geometry"] = broken.geometry.iloc[0].difference(box(50.0, 40.0, 50.2, 40.5))
-    assert not bnd.check_sectors_partition(broken, sea, tolerance_km2=1.0)[0]
+    assert not bnd.check_sectors_partition(broken, sea, tolerance_km2=1.0).passed
     grown = sectors.copy()
     grown.loc[1, "geometry"] = grown.geometry.iloc[1].buffer(0.05).intersection(sea)
-    ok, desc, meta = bnd.check_sectors_partition(grown, sea, tolerance_km2=1.0)
+    result = bnd.check_sectors_partition(grown, sea, tolerance_km2=1.0)
+    ok, desc, meta = result.passed, result.description, result.metadata
     assert not ok, desc
     assert meta["overlap_km2"] > 1.0, desc
 
@@ -128,7 +131,7 @@ def test_treaty_point_on_a_bilateral_line_is_honoured_and_its_offset_reported() 
     # the shift fades out: the coast ends of the line do not move
     xy = shapely.get_coordinates(line)
     assert np.abs(xy[[0, -1], 1] - _mid_latitude(50.0, 40.0, 40.5)).max() < 0.0005
-    assert bnd.check_sectors_partition(sectors, sea, tolerance_km2=1e-3)[0]
+    assert bnd.check_sectors_partition(sectors, sea, tolerance_km2=1e-3).passed
     # the point moved area from BBB to AAA
     areas = dict(zip(sectors["country"], sectors["area_km2"], strict=True))
     assert areas["AAA"] > areas["BBB"] + 50
@@ -156,7 +159,7 @@ def test_treaty_line_between_points_geodesic_and_junction_moved() -> None:
             min(Point(line.coords[0]).distance(Point(50.7, 40.27)), Point(line.coords[-1]).distance(Point(50.7, 40.27)))
             < 1e-9
         )
-    assert bnd.check_sectors_partition(sectors, sea, tolerance_km2=1e-3)[0]
+    assert bnd.check_sectors_partition(sectors, sea, tolerance_km2=1e-3).passed
     records = {r["name"]: r for r in sectors.attrs["delimitation"]["treaty_points"]}
     assert records["J"]["role"] == "junction"
     assert records["J"]["offset_km"] > 1.0
@@ -319,7 +322,7 @@ def test_invalid_geometry_is_repaired_and_reported() -> None:
     assert any("repaired 1 invalid geometries" in r and "Self-intersection" in r for r in cc.report)
     assert cc.water.geometry.iloc[0].is_valid
     sectors = bnd.median_line_sectors(cc, cc)
-    assert bnd.check_sectors_partition(sectors, cc, tolerance_km2=1e-3)[0]
+    assert bnd.check_sectors_partition(sectors, cc, tolerance_km2=1e-3).passed
 
 
 def test_station_check_uses_the_nearest_sector() -> None:
@@ -329,11 +332,13 @@ def test_station_check_uses_the_nearest_sector() -> None:
         LandingStation(name="S", country="AAA", lat_deg=39.98, lon_deg=50.5),
         LandingStation(name="N", country="BBB", lat_deg=40.52, lon_deg=50.5),
     ]
-    passed, _, meta = bnd.check_station_in_own_sector(sectors, good)
+    result = bnd.check_station_in_own_sector(sectors, good)
+    passed, _, meta = result.passed, result.description, result.metadata
     assert passed
     assert meta["stations"]["S"]["distance_to_own_km"] == pytest.approx(2.2, abs=0.1)
     wrong = gpd.GeoDataFrame({"name": ["X"], "country": ["BBB"]}, geometry=[Point(50.5, 39.98)], crs=WGS84)
-    passed, description, _ = bnd.check_station_in_own_sector(sectors, wrong)
+    result = bnd.check_station_in_own_sector(sectors, wrong)
+    passed, description, _ = result.passed, result.description, result.metadata
     assert not passed
     assert "X (BBB) is nearest to the AAA sector" in description
 
@@ -371,7 +376,8 @@ def test_real_caspian_five_plausible_sectors(caspian: dict) -> None:
     # Kara-Bogaz-Gol was excluded as Turkmen internal waters
     assert cc.excluded["name"].tolist() == ["Kara-Bogaz-Gol"]
     assert 10_000 < cc.excluded["area_km2"].iloc[0] < 25_000  # quoted ~18,000 km², varying with level; measured 17,129
-    passed, description, _ = bnd.check_sectors_partition(sectors, cc)
+    result = bnd.check_sectors_partition(sectors, cc)
+    passed, description, _ = result.passed, result.description, result.metadata
     assert passed, description
 
 
@@ -379,7 +385,8 @@ def test_real_caspian_five_plausible_sectors(caspian: dict) -> None:
 def test_real_caspian_landing_stations_in_own_sectors(caspian: dict) -> None:
     stations = [*load_scenario("siyazan-aktau").landing_stations, *load_scenario("sumgait-aktau").landing_stations]
     assert {s.name for s in stations} >= {"Siyazan", "Aktau", "Sumgait"}
-    passed, description, meta = bnd.check_station_in_own_sector(caspian["sectors"], stations)
+    result = bnd.check_station_in_own_sector(caspian["sectors"], stations)
+    passed, description, meta = result.passed, result.description, result.metadata
     assert passed, description
     assert meta["stations"]["Siyazan"]["nearest_sector"] == "AZE"
     assert meta["stations"]["Aktau"]["nearest_sector"] == "KAZ"
@@ -408,7 +415,8 @@ def test_real_caspian_az_kz_boundary_through_the_treaty_points(caspian: dict) ->
 @pytest.mark.integration
 def test_real_caspian_zones_and_equidistance(caspian: dict) -> None:
     cc, sectors, lines = caspian["coast"], caspian["sectors"], caspian["lines"]
-    passed, description, _ = bnd.check_median_equidistance(lines, cc)
+    result = bnd.check_median_equidistance(lines, cc)
+    passed, description, _ = result.passed, result.description, result.metadata
     assert passed, description
     zones = bnd.convention_zones(cc, cc, sectors=sectors)
     assert len(zones) == 10  # 5 littoral states x (territorial sea, fishing zone)
