@@ -399,13 +399,23 @@ def _format_errors(exc: ValidationError, origin: str) -> str:
             hint = f"; did you mean '{close[0]}'?" if close else f"; known keys here: {', '.join(known)}"
             lines.append(f"  - {where}: unknown key{hint}")
         else:
-            lines.append(f"  - {where}: {err['msg'].removeprefix('Value error, ')}")
-    return f"scenario {origin} is invalid:\n" + "\n".join(lines)
+            got = err.get("input")
+            scalar = isinstance(got, (str, int, float, bool)) and repr(got) not in err["msg"]
+            shown = f" (got {got!r})" if scalar else ""
+            lines.append(f"  - {where}: {err['msg'].removeprefix('Value error, ')}{shown}")
+    return (
+        f"scenario {origin} is invalid:\n"
+        + "\n".join(lines)
+        + f"\nFix these entries in {origin} (every key, its unit and its range are documented in geodata/scenario.py)."
+    )
 
 
 def parse_scenario(data: dict[str, Any], origin: str = "<dict>") -> Scenario:
     if not isinstance(data, dict):
-        raise ConfigError(f"scenario {origin} must be a mapping of keys to values, got {type(data).__name__}")
+        raise ConfigError(
+            f"scenario {origin} must be a mapping of keys to values, got {type(data).__name__}; write it as "
+            "`key: value` lines like the packaged geodata/data/scenarios/siyazan-aktau.yaml"
+        )
     try:
         return Scenario.model_validate(data)
     except ValidationError as exc:
@@ -440,7 +450,7 @@ def load_yaml(text: str, origin: str) -> Any:
     try:
         return yaml.load(text, Loader=_StrictLoader)  # noqa: S506 (a SafeLoader subclass)
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{origin} is not valid YAML: {exc}") from None
+        raise ConfigError(f"{origin} is not valid YAML: {exc}\nCorrect the YAML at the line shown.") from None
 
 
 @lru_cache(maxsize=64)
@@ -455,7 +465,13 @@ def _parse_text(text: str, origin: str, expected_name: str) -> Scenario:
 
 def load_scenario_file(path: str | Path) -> Scenario:
     path = Path(path)
-    return _parse_text(path.read_text(encoding="utf-8"), str(path), path.stem)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"scenario {path} is not UTF-8 text ({exc.reason} at byte {exc.start}); save it as UTF-8 YAML"
+        ) from None
+    return _parse_text(text, str(path), path.stem)
 
 
 def scenario_files(folder: str | Path | None = None) -> dict[str, Path | Any]:
