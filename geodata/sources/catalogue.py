@@ -136,7 +136,10 @@ def get_source(name: str) -> Source:
 
         close = difflib.get_close_matches(name, catalogue, n=1)
         hint = f" Did you mean '{close[0]}'?" if close else ""
-        raise ConfigError(f"unknown source '{name}'.{hint} Known sources: {', '.join(sorted(catalogue))}")
+        raise ConfigError(
+            f"unknown source '{name}'.{hint} Known sources: {', '.join(sorted(catalogue))}; use one of them, or add "
+            "the source to geodata/data/sources.yaml"
+        )
     return catalogue[name]
 
 
