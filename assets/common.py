@@ -17,6 +17,7 @@ import pyogrio.errors
 from assets.config import CorridorSettings
 from geodata.bathymetry import analysis_grid
 from geodata.checks import CheckResult
+from geodata.errors import ConfigError
 from geodata.preflight import (
     RunEstimate,
     check_memory_budget,
@@ -49,7 +50,13 @@ def run_snapshot(settings: CorridorSettings, scenario_name: str, run_id: str) ->
         snap = take_snapshot(settings.scenario(scenario_name))
         preflight(settings, snap)
         _publish_once(path, snap.to_json())
-    snap = ScenarioSnapshot.from_json(path.read_text(encoding="utf-8"), key)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise ConfigError(
+            f"stored scenario snapshot {path} is not UTF-8 JSON (it was replaced or damaged); delete it and run again"
+        ) from None
+    snap = ScenarioSnapshot.from_json(text, key)
     _SNAPSHOTS[key] = snap
     return snap
 
