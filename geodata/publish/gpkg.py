@@ -35,8 +35,10 @@ import pyogrio
 import pyogrio.errors
 import rasterio
 import rasterio.errors
+from pyproj import CRS
 
 from geodata.errors import InputDataError, PublishError
+from geodata.geodesy import WGS84, densify_frame
 from geodata.grid import Raster
 from geodata.publish import styles
 
@@ -55,6 +57,16 @@ VECTOR_LAYERS: tuple[str, ...] = (
     "landing_stations",
 )
 RASTER_LAYERS: tuple[str, ...] = ("bathymetry", "cost")
+
+DRAWN_ERROR_M = 10.0
+"""How far (m) a published line may be drawn from its true line, in EPSG:4326 and Web Mercator."""
+GEODESIC_LAYERS: frozenset[str] = frozenset(
+    {"route", "route_alternatives", "corridor", "boundary_lines", "seabed_sectors", "territorial_waters"}
+)
+"""Lon/lat layers whose segments are WGS84 geodesics (the route's legs, lines computed by the project)."""
+RASTER_NODATA = -9999.0
+"""The value of cells without data in the published rasters, declared as nodata (depths on land reach -4300 m)."""
+_LINEAR_TYPES = ("LineString", "MultiLineString", "Polygon", "MultiPolygon", "LinearRing")
 
 # Geometry type written for an empty layer of a known name (a layer without features still declares its type).
 EMPTY_GEOMETRY: dict[str, str] = {
@@ -218,11 +230,28 @@ def _geometry_families(gdf: gpd.GeoDataFrame) -> dict[str, gpd.GeoDataFrame]:
     return {f: gdf[fam == f] for f in families}
 
 
+def drawn_lines(name: str, gdf: gpd.GeoDataFrame, max_error_m: float = DRAWN_ERROR_M) -> gpd.GeoDataFrame:
+    """Layer ``name`` in EPSG:4326 with its lines and polygon rings densified so that, drawn straight between
+    vertices in EPSG:4326 or Web Mercator, they stay within ``max_error_m`` of their true lines: a layer in a
+    projected CRS has segments straight in that CRS (densified there, then reprojected); a lon/lat layer of
+    :data:`GEODESIC_LAYERS` has geodesic segments; any other lon/lat layer (hazards, densified in their source CRS
+    when read) is taken as drawn. The analysis geometry is not changed: only the published copy is."""
+    crs = CRS.from_user_input(gdf.crs)
+    lonlat = crs.equals(WGS84, ignore_axis_order=True)
+    has_lines = len(gdf) > 0 and bool(gdf.geometry.geom_type.isin(_LINEAR_TYPES).any())
+    if not has_lines or (lonlat and name not in GEODESIC_LAYERS):
+        return gdf if lonlat else gdf.to_crs(4326)
+    if lonlat:
+        return densify_frame(gdf, geodesic=True, max_error_m=max_error_m)
+    return densify_frame(gdf, max_error_m=max_error_m).to_crs(4326)
+
+
 def prepare_layers(
-    layers: Mapping[str, gpd.GeoDataFrame], *, require_units: bool = True
+    layers: Mapping[str, gpd.GeoDataFrame], *, require_units: bool = True, max_error_m: float = DRAWN_ERROR_M
 ) -> dict[str, gpd.GeoDataFrame]:
-    """Validate every layer, then reproject to EPSG:4326 and split mixed-geometry layers into ``<name>_points``,
-    ``<name>_lines`` and ``<name>_polygons`` (QGIS and vector tiles style one geometry family per layer).
+    """Validate every layer, then reproject to EPSG:4326 with lines densified (:func:`drawn_lines`) and split
+    mixed-geometry layers into ``<name>_points``, ``<name>_lines`` and ``<name>_polygons`` (QGIS and vector tiles
+    style one geometry family per layer).
 
     All problems are collected and raised together as one :class:`InputDataError`.
     """
@@ -244,7 +273,7 @@ def prepare_layers(
     out: dict[str, gpd.GeoDataFrame] = {}
     plural = {"point": "points", "line": "lines", "polygon": "polygons"}
     for name, gdf in layers.items():
-        gdf4326 = gdf.to_crs(4326) if not gdf.crs.equals("EPSG:4326") else gdf
+        gdf4326 = drawn_lines(name, gdf, max_error_m)
         parts = _geometry_families(gdf4326)
         if len(parts) == 1:
             out[name] = gdf4326
@@ -337,6 +366,7 @@ def write_gpkg(
             report.raster_tables[name] = layer.raster.grid.shape
         if not tmp.exists():
             raise InputDataError("nothing to write: pass at least one vector or raster layer")
+        _declare_nodata(tmp, rasters)
         _add_styles_and_metadata(tmp, prepared, rasters, metadata, layers)
         os.replace(tmp, path)
     finally:
@@ -382,10 +412,13 @@ def _write_raster(path: Path, name: str, layer: RasterLayer, *, append: bool) ->
     raster = layer.raster
     if raster.data.ndim != 2:
         raise InputDataError(f"raster layer '{name}' must be 2-D, got shape {raster.data.shape}")
-    # cells without data are NaN in the float32 TIFF tiles: GDAL and QGIS read NaN as nodata (the gridded coverage
-    # extension cannot record NaN as its data_null, and a sentinel like -9999 would be drawn as a value)
+    # cells without data hold RASTER_NODATA, declared as the coverage's data_null (after writing, see
+    # _declare_nodata): GDAL then reports it as the band's nodata and QGIS leaves those cells out of its statistics
+    # and draws them transparent (NaN cannot be declared: SQLite stores a NaN REAL as NULL)
     has_value = raster.valid() | np.isinf(raster.data)  # inf (impassable) is a value, not missing data
-    data = np.where(has_value, raster.data, np.nan).astype("float32")
+    if (raster.data[has_value] == RASTER_NODATA).any():
+        raise InputDataError(f"raster layer '{name}' holds the nodata value {RASTER_NODATA} as data")
+    data = np.where(has_value, raster.data, RASTER_NODATA).astype("float32")
     # impassable cells (inf) stay visible as the largest finite float32 rather than turning into nodata
     data[np.isposinf(data)] = np.finfo("float32").max
     data[np.isneginf(data)] = np.finfo("float32").min
@@ -419,6 +452,23 @@ def _write_raster(path: Path, name: str, layer: RasterLayer, *, append: bool) ->
         dst.write(data, 1)
         dst.update_tags(**{k: v for k, v in layer.meta.gdal_items().items()}, UNITS=layer.units)
         dst.update_tags(1, UNITS=layer.units)
+
+
+def _declare_nodata(path: Path, rasters: Mapping[str, RasterLayer]) -> None:
+    """Record :data:`RASTER_NODATA` as each coverage's ``data_null`` (GDAL's GPKG driver does not take a nodata
+    value for float tiles when creating them; it reads this column back as the band's nodata)."""
+    if not rasters:
+        return
+    con = sqlite3.connect(path)
+    try:
+        with con:
+            for name in rasters:
+                con.execute(
+                    "UPDATE gpkg_2d_gridded_coverage_ancillary SET data_null = ? WHERE tile_matrix_set_name = ?",
+                    (RASTER_NODATA, name),
+                )
+    finally:
+        con.close()
 
 
 def _qgis_metadata_xml(name: str, meta: LayerMeta, bounds: tuple[float, float, float, float] | None, crs: str) -> str:

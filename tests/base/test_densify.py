@@ -60,7 +60,7 @@ def _distance_to_polyline_m(points_ll: np.ndarray, truth_ll: np.ndarray) -> np.n
     p, t = _ecef(*points_ll.T), _ecef(*truth_ll.T)
     _, idx = cKDTree(t).query(p)
     best = np.full(len(p), np.inf)
-    for j0 in (idx - 1, idx):
+    for j0 in (idx - 2, idx - 1, idx, idx + 1):  # duplicated points at the joins of the pieces
         j0 = np.clip(j0, 0, len(t) - 2)
         a, b = t[j0], t[j0 + 1]
         ab = b - a

@@ -17,6 +17,7 @@ import rasterio
 
 from geodata.errors import InputDataError
 from geodata.publish.gpkg import (
+    RASTER_NODATA,
     VECTOR_LAYERS,
     describe_gpkg,
     fields_without_units,
@@ -109,11 +110,15 @@ def test_gridded_coverage_keeps_real_values(gpkg: Path, synthetic: SimpleNamespa
     bathy, cost = synthetic.rasters()
     with rasterio.open(f"GPKG:{gpkg}:bathymetry") as src:
         depth = src.read(1)
+        masked = src.read(1, masked=True)
         assert src.crs.to_epsg() == 32639
         assert src.transform == bathy.grid.transform
+        assert src.nodata == RASTER_NODATA  # declared (data_null), so statistics leave the empty cells out
     ok = np.isfinite(bathy.data)
     np.testing.assert_allclose(depth[ok], bathy.data[ok], rtol=1e-6)
-    assert np.isnan(depth[~ok]).all()  # NaN = no data in float32 gridded coverage tiles
+    assert (depth[~ok] == RASTER_NODATA).all()
+    assert (masked.mask == ~ok).all()
+    assert float(masked.min()) == pytest.approx(float(np.nanmin(bathy.data)), rel=1e-6)
     with rasterio.open(f"GPKG:{gpkg}:cost") as src:
         c = src.read(1)
     assert (c[np.isinf(cost.data)] >= np.finfo("float32").max).all()  # impassable stays impassable
