@@ -38,6 +38,9 @@ ROUTE_CHECKS = {
     "route_within_slope_limit": "No cell the route crosses is steeper than limits.max_slope_deg.",
     "route_within_allowed_sectors": "The route stays in the allowed seabed sectors.",
     "crossing_angles": "Every pipeline or cable crossing meets the minimum crossing angle.",
+    "separation_from_existing_infrastructure": "Away from its crossings, the route keeps max(engineering."
+    "min_separation_m, engineering.separation_depth_factor x water depth) from every existing cable and pipeline "
+    "not named in engineering.allow_close_approach.",
 }
 
 
@@ -62,19 +65,34 @@ def engineered_route(
     hazards: gpd.GeoDataFrame,
     seabed_slope: Raster,
     seabed_sectors: gpd.GeoDataFrame,
+    bathymetry: Raster,
+    territorial_waters: gpd.GeoDataFrame,
 ) -> Iterator[Any]:
     """The cable route as it would be engineered: shore ends joined to the routed path, reduced to straight legs at
-    alter-course points clear of every exclusion, crossings realigned to the minimum angle; checked (blocking)."""
+    alter-course points clear of every exclusion, crossings realigned to the minimum angle; its crossings (pipelines,
+    cables, shipping lanes, faults), 2018 Convention zone limits and close approaches to existing cables and
+    pipelines listed; checked (blocking)."""
     sc = scenario_of(context, settings)
     er = route.engineer_route(
-        route.route_line(least_cost_route, cost_surface), landfalls, cost_surface, hazards, sc.engineering
+        route.route_line(least_cost_route, cost_surface),
+        landfalls,
+        cost_surface,
+        hazards,
+        sc.engineering,
+        depth=bathymetry,
+        zones=territorial_waters,
     )
+    close = er.close_approaches if er.close_approaches is not None else gpd.GeoDataFrame()
+    zones = er.zone_crossings if er.zone_crossings is not None else gpd.GeoDataFrame()
     yield dg.Output(
         er,
         metadata=metadata(
             {
                 "alter_courses": len(er.alter_courses),
                 "crossings": len(er.crossings),
+                "crossings_by_kind": er.crossings["kind"].value_counts().to_dict() if len(er.crossings) else {},
+                "zone_limits": len(zones),
+                "close_approaches": close.drop(columns="geometry").to_dict("records") if len(close) else [],
                 "routed_cost": er.routed_cost,
                 "final_cost": er.final_cost,
                 "crossing_report": er.crossing_report.to_dict("records"),

@@ -289,6 +289,19 @@ class Engineering(_Strict):
     min_cable_section_m: float = Field(
         1000.0, ge=0, description="shortest run of one cable type; shorter runs take the more protective type"
     )
+    min_separation_m: float = Field(
+        500.0,
+        ge=0,
+        description="closest a route may run to an existing cable or pipeline (away from crossings) in shallow water",
+    )
+    separation_depth_factor: float = Field(
+        3.0, ge=0, description="in deeper water the separation is at least this many times the water depth (ICPC)"
+    )
+    allow_close_approach: list[str] = Field(
+        [],
+        description="ids or names of cables/pipelines the route may run closer to than the separation (with the "
+        "owner's agreement)",
+    )
 
 
 class Publish(_Strict):

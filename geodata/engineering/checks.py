@@ -8,7 +8,10 @@ Each check returns a :class:`geodata.checks.CheckResult` (blocking) with figures
   alongside, for information, since interpolation next to a steep cell can exceed the limit in a cell that meets it;
 - ``route_within_allowed_sectors``: every stretch of the route lies in an allowed seabed sector (stretches in no
   sector are allowed only at the two ends, i.e. on land and in coastal waters the sector polygons do not cover);
-- ``crossing_angles``: every pipeline/cable crossing meets its minimum angle.
+- ``crossing_angles``: every pipeline/cable crossing meets its minimum angle;
+- ``separation_from_existing_infrastructure``: away from its crossings, the route keeps the required separation
+  (:mod:`geodata.engineering.approaches`) from every existing cable and pipeline not named in
+  ``Engineering.allow_close_approach``.
 
 The shore ends (station -> beach manhole -> shore -> approach end) run over land cells on purpose; pass them as
 ``exempt`` (e.g. the union of :meth:`geodata.engineering.landfall.Landfall.shore_end` lines) so that the grid
@@ -30,6 +33,7 @@ from shapely.geometry.base import BaseGeometry
 
 from geodata.checks import CheckResult
 from geodata.engineering.alter_course import segment_cells
+from geodata.engineering.crossings import CROSSABLE_KINDS
 from geodata.engineering.sectors import sector_crossing_report
 from geodata.errors import InputDataError
 from geodata.geodesy import Chainage, to_lonlat
@@ -171,13 +175,21 @@ def check_sectors(
 
 
 def check_crossing_angles(crossings: pd.DataFrame, min_angle_deg: float) -> CheckResult:
-    """Fails when a crossing is below its minimum angle (``min_angle_deg`` or the feature's own, if stricter)."""
+    """Fails when a crossing is below its minimum angle (``min_angle_deg`` or the feature's own, if stricter).
+
+    ``min_angle_deg`` applies to pipelines and cables (:data:`~geodata.engineering.crossings.CROSSABLE_KINDS`, or
+    every row when the table has no ``kind``); crossings of other kinds (shipping lanes, faults) are held only to
+    their own ``min_angle_deg`` and are not checked where it is NaN."""
+    own = crossings.get("min_angle_deg", pd.Series(np.nan, index=crossings.index)).astype(float)
+    if "kind" in crossings.columns:
+        crossable = crossings["kind"].isin(list(CROSSABLE_KINDS))
+    else:
+        crossable = pd.Series(True, index=crossings.index)
+    crossings = crossings[crossable | own.notna()]
     if len(crossings) == 0:
         return CheckResult("crossing_angles", True, "the route crosses no pipeline or cable", {"crossings": 0})
-    required = np.maximum(
-        crossings.get("min_angle_deg", pd.Series(min_angle_deg, index=crossings.index)).fillna(min_angle_deg),
-        min_angle_deg,
-    )
+    own, crossable = own[crossings.index], crossable[crossings.index]
+    required = own.where(~crossable, np.maximum(own.fillna(min_angle_deg), min_angle_deg))
     low = crossings[crossings["angle_deg"] < required - 1e-9]
     passed = low.empty
     return CheckResult(
@@ -189,6 +201,67 @@ def check_crossing_angles(crossings: pd.DataFrame, min_angle_deg: float) -> Chec
         + ", ".join(f"{r['feature_id']} at {r['angle_deg']:.0f}°" for _, r in low.iterrows())
         + "; run geodata.engineering.crossings.enforce_crossing_angles or re-route",
         {"crossings": len(crossings), "min_angle_found_deg": round(float(crossings["angle_deg"].min()), 1)},
+    )
+
+
+def _approach_text(a: pd.Series) -> str:
+    label = f"{str(a['kind']).replace('_', ' ')} {a['name'] or a['feature_id']}".strip()
+    return (
+        f"{label} (id {a['feature_id']}) {a['min_distance_m']:.0f} m from the route at {a['lat_deg']:.5f} N "
+        f"{a['lon_deg']:.5f} E, KP {a['kp_min_km']:.3f} (required {a['required_separation_m']:.0f} m; within the "
+        f"separation from KP {a['kp_from_km']:.3f} to {a['kp_to_km']:.3f}, {a['length_m']:.0f} m)"
+    )
+
+
+def check_separation(
+    approaches: pd.DataFrame,
+    allow: Sequence[str],
+    *,
+    min_separation_m: float,
+    depth_factor: float,
+) -> CheckResult:
+    """Fails when the route comes closer to an existing cable or pipeline than the required separation (a
+    :func:`geodata.engineering.approaches.find_close_approaches` table) and the feature is not in ``allow``
+    (``Engineering.allow_close_approach``, ids or names). Approaches on the land sections (``section == "land"``)
+    are counted but never fail it."""
+    if "section" in approaches.columns:
+        land = approaches[approaches["section"] == "land"]
+        approaches = approaches[approaches["section"] != "land"]
+    else:
+        land = approaches.iloc[0:0]
+    from_allow = [
+        bool(str(a["feature_id"]) in allow or (isinstance(a["name"], str) and a["name"] in allow))
+        for _, a in approaches.iterrows()
+    ]
+    ok = pd.Series(from_allow, index=approaches.index, dtype=bool)
+    bad, allowed = approaches[~ok], approaches[ok]
+    used = set(approaches["feature_id"].astype(str)) | {n for n in approaches["name"] if isinstance(n, str)}
+    rule = f"max({min_separation_m:.0f} m, {depth_factor:g} x water depth)"
+    figures = {
+        "approaches": len(approaches),
+        "not_allowed": len(bad),
+        "allowed": len(allowed),
+        "length_within_separation_m": round(float(approaches["length_m"].sum()), 1) if len(approaches) else 0.0,
+        "min_distance_m": round(float(approaches["min_distance_m"].min()), 1) if len(approaches) else None,
+        "required_separation": rule,
+        "unused_allowances": sorted(set(allow) - used),
+        "land_section_approaches": len(land),
+    }
+    if bad.empty:
+        text = f"the route keeps {rule} from every existing cable and pipeline away from its crossings"
+        if len(allowed):
+            text += "; allowed by engineering.allow_close_approach: " + "; ".join(
+                _approach_text(a) for _, a in allowed.iterrows()
+            )
+        return CheckResult("separation_from_existing_infrastructure", True, text, figures)
+    return CheckResult(
+        "separation_from_existing_infrastructure",
+        False,
+        f"{len(bad)} close approach(es) below the required separation {rule}: "
+        + "; ".join(_approach_text(a) for _, a in bad.iterrows())
+        + ". Re-route with a larger buffer on that feature (hazards.rules.<kind>.exclusion_buffer_m / soft_cost), or, "
+        "with the owner's agreement, add its id or name to engineering.allow_close_approach",
+        figures,
     )
 
 
@@ -205,6 +278,10 @@ def check_route(
     min_angle_deg: float = 60.0,
     exempt: BaseGeometry | None = None,
     profile_interval_m: float = 100.0,
+    approaches: pd.DataFrame | None = None,
+    allow_close_approach: Sequence[str] = (),
+    min_separation_m: float = 500.0,
+    separation_depth_factor: float = 3.0,
 ) -> list[CheckResult]:
     """All blocking checks of a final route (see the module docstring); a check whose input is None is skipped.
 
@@ -225,6 +302,9 @@ def check_route(
         Geometry (analysis CRS) skipped by the grid checks: the shore ends.
     profile_interval_m
         Spacing of the bilinear slope samples.
+    approaches, allow_close_approach, min_separation_m, separation_depth_factor
+        :func:`geodata.engineering.approaches.find_close_approaches` of the final route and the ``Engineering``
+        separation settings it was measured with.
     """
     results = [
         check_hard_exclusions(route, grid, hard_mask, exempt=exempt),
@@ -236,6 +316,15 @@ def check_route(
         results.append(check_sectors(route, grid.crs, sectors, allowed_countries))
     if crossings is not None:
         results.append(check_crossing_angles(crossings, min_angle_deg))
+    if approaches is not None:
+        results.append(
+            check_separation(
+                approaches,
+                allow_close_approach,
+                min_separation_m=min_separation_m,
+                depth_factor=separation_depth_factor,
+            )
+        )
     return results
 
 

@@ -1,5 +1,6 @@
 """From cost surface to engineered cable route: landfalls, the least-cost path between them, straight legs at A/C
-points, crossing angles and the blocking route checks; and the corridor and alternatives as layers.
+points, crossing angles, the crossings, zone limits and close approaches of the final route (its events) and the
+blocking route checks; and the corridor and alternatives as layers.
 
 Each function composes the single-concept modules of :mod:`geodata.engineering` (landfall, alter courses,
 crossings, checks) and :mod:`geodata.routing` in the order a route engineer works, so the Dagster assets stay thin."""
@@ -20,8 +21,10 @@ from shapely.geometry.base import BaseGeometry
 from geodata import geodesy, routing
 from geodata.checks import CheckResult
 from geodata.cost import CostSurface
-from geodata.engineering import alter_course, crossings, landfall
+from geodata.engineering import alter_course, approaches, crossings, landfall
 from geodata.engineering import checks as route_checks
+from geodata.engineering import sectors as sector_report
+from geodata.engineering.events import RouteEvent
 from geodata.errors import LandingPointError
 from geodata.geodesy import GEOD, transformer
 from geodata.grid import Raster
@@ -78,7 +81,14 @@ def kp_origin(first: landfall.Landfall, crs: CRS | str) -> tuple[float, float]:
 # -- engineering -----------------------------------------------------------------------------------------------------
 @dataclass
 class EngineeredRoute:
-    """The final cable route (analysis CRS), its shore ends, A/C points, crossings and what could not be met."""
+    """The final cable route (analysis CRS), its shore ends, A/C points, crossings and what could not be met.
+
+    ``crossings`` lists every crossing of a pipeline, cable, shipping lane or fault
+    (:data:`geodata.engineering.crossings.REPORTED_KINDS`; only pipelines and cables have a minimum angle);
+    ``zone_crossings`` the 2018 Convention zone limits crossed (None = zones not given);
+    ``close_approaches`` the stretches within the required separation of an existing cable or pipeline
+    (None = not measured). :meth:`events` gives them all as RPL events.
+    """
 
     line: LineString
     crs: CRS
@@ -90,6 +100,20 @@ class EngineeredRoute:
     routed_cost: float
     final_cost: float
     stats: dict[str, Any] = field(default_factory=dict)
+    zone_crossings: gpd.GeoDataFrame | None = None
+    close_approaches: gpd.GeoDataFrame | None = None
+
+    def events(self) -> list[RouteEvent]:
+        """The route's engineering events for the RPL: crossings (every kind), zone limits, close approaches."""
+        return [*crossings.crossing_events(self.crossings), *self.zone_and_approach_events()]
+
+    def zone_and_approach_events(self) -> list[RouteEvent]:
+        """The RPL events of the zone limits crossed and the close approaches (the crossings are
+        :func:`geodata.engineering.crossings.crossing_events` of ``crossings``)."""
+        return [
+            *sector_report.zone_events(self.zone_crossings),
+            *approaches.approach_events(self.close_approaches),
+        ]
 
     @property
     def line_lonlat(self) -> LineString:
@@ -111,9 +135,15 @@ def engineer_route(
     surface: CostSurface,
     hazards: gpd.GeoDataFrame,
     engineering: Engineering,
+    *,
+    depth: Raster | None = None,
+    zones: gpd.GeoDataFrame | None = None,
 ) -> EngineeredRoute:
     """Join the shore ends to the routed path, reduce it to straight legs at A/C points that stay clear of every
-    impassable cell, then realign crossings of pipelines and cables that are below the minimum angle."""
+    impassable cell, then realign crossings of pipelines and cables that are below the minimum angle; list every
+    crossing (pipelines, cables, shipping lanes, faults), the 2018 Convention zone limits crossed (when ``zones``,
+    the ``territorial_waters`` polygons, are given) and the close approaches to existing cables and pipelines (the
+    depth term of the separation from ``depth``, water depth in m; None = the near-shore floor everywhere)."""
     grid = surface.grid
     full = landfall.assemble_route(ends[0], routed, ends[1])
     is_clear = alter_course.mask_clearance(surface.impassable, grid)
@@ -128,7 +158,7 @@ def engineer_route(
         keep=landfall.landfall_keep_indices(full),
     )
     lines = crossings.crossable_lines(hazards)
-    origin = kp_origin(ends[0], grid.crs)
+    origin = None  # KP 0 at the first landing station (the route's start), the RPL's KP basis
     line, report = crossings.enforce_crossing_angles(
         plan.line,
         lines,
@@ -140,7 +170,27 @@ def engineer_route(
         kp_origin=origin,
     )
     found = crossings.find_crossings(
-        line, lines, crs=grid.crs, min_angle_deg=engineering.min_crossing_angle_deg, kp_origin=origin
+        line,
+        crossings.crossable_lines(hazards, crossings.REPORTED_KINDS),
+        crs=grid.crs,
+        min_angle_deg=engineering.min_crossing_angle_deg,
+        kp_origin=origin,
+    )
+    close = approaches.find_close_approaches(
+        line,
+        hazards,
+        crs=grid.crs,
+        depth=depth,
+        min_separation_m=engineering.min_separation_m,
+        depth_factor=engineering.separation_depth_factor,
+        allow=engineering.allow_close_approach,
+        kp_origin=origin,
+        land=shapely.union_all([LineString([e.station_xy, e.beach_manhole_xy, e.shore_crossing_xy]) for e in ends]),
+    )
+    zone_points = (
+        sector_report.zone_limit_crossings(geodesy.to_lonlat(line, grid.crs), zones, kp_origin=origin)
+        if zones is not None
+        else None
     )
     return EngineeredRoute(
         line=line,
@@ -153,6 +203,8 @@ def engineer_route(
         routed_cost=_marine_cost(shapely.get_coordinates(routed), segment_cost, shore_vertices=0),
         final_cost=_marine_cost(shapely.get_coordinates(line), segment_cost, shore_vertices=3),
         stats={"vertices_routed": len(full.coords), "vertices_final": len(line.coords)},
+        zone_crossings=zone_points,
+        close_approaches=close,
     )
 
 
@@ -170,8 +222,9 @@ def check_engineered_route(
     limits: Limits,
     engineering: Engineering,
 ) -> list[CheckResult]:
-    """The blocking checks of issue #5 (hard exclusions, slope limit, the surface's allowed sectors, crossing angles),
-    plus the leg rules (minimum leg length, maximum course change) as a non-blocking check."""
+    """The blocking checks of issue #5 (hard exclusions, slope limit, the surface's allowed sectors, crossing angles)
+    and the separation from existing cables and pipelines (when the route's close approaches were measured), plus
+    the leg rules (minimum leg length, maximum course change) as a non-blocking check."""
     results = route_checks.check_route(
         route.line,
         grid=surface.grid,
@@ -184,6 +237,10 @@ def check_engineered_route(
         min_angle_deg=engineering.min_crossing_angle_deg,
         exempt=route.shore_ends,
         profile_interval_m=engineering.profile_interval_m,
+        approaches=route.close_approaches,
+        allow_close_approach=engineering.allow_close_approach,
+        min_separation_m=engineering.min_separation_m,
+        separation_depth_factor=engineering.separation_depth_factor,
     )
     legs = CheckResult(
         "leg_rules",

@@ -34,6 +34,9 @@ from geodata.errors import InputDataError
 from geodata.geodesy import WGS84, Chainage, format_dm, to_lonlat, transformer
 
 CROSSABLE_KINDS = ("pipeline", "cable")
+"""Kinds the route may cross only at a minimum angle (and that :func:`enforce_crossing_angles` realigns)."""
+REPORTED_KINDS = ("pipeline", "cable", "shipping_lane", "fault")
+"""Line kinds whose every crossing is an RPL event (angle reported; only :data:`CROSSABLE_KINDS` have a minimum)."""
 
 CROSSING_COLUMNS = [
     "crossing_no",
@@ -123,7 +126,9 @@ class RawCrossing(TypedDict):
 def _required_angle(own: float | str | None, min_angle_deg: float) -> float:
     """The crossing angle a feature requires: ``min_angle_deg``, or the feature's own value when it is stricter."""
     own_f = pd.to_numeric(own, errors="coerce") if own is not None else math.nan
-    return float(max(min_angle_deg, own_f)) if np.isfinite(own_f) else float(min_angle_deg)
+    if not np.isfinite(own_f):
+        return float(min_angle_deg)
+    return float(own_f) if not np.isfinite(min_angle_deg) else float(max(min_angle_deg, own_f))
 
 
 def _feature_crossings(route: LineString, feat: pd.Series, required: float) -> list[RawCrossing]:
@@ -153,15 +158,38 @@ def _feature_crossings(route: LineString, feat: pd.Series, required: float) -> l
     return out
 
 
-def _raw_crossings(route: LineString, frame: gpd.GeoDataFrame, min_angle_deg: float) -> list[RawCrossing]:
-    """Every crossing of the route with the features of a :func:`_prepare` frame, in route order."""
+def _raw_crossings(
+    route: LineString,
+    frame: gpd.GeoDataFrame,
+    min_angle_deg: float,
+    ruled_kinds: Sequence[str] | None = None,
+) -> list[RawCrossing]:
+    """Every crossing of the route with the features of a :func:`_prepare` frame, in route order.
+
+    ``min_angle_deg`` applies to the features of ``ruled_kinds`` (None = every feature); others keep only their own
+    ``crossing_min_angle_deg``, NaN when they have none (no angle requirement)."""
     out: list[RawCrossing] = []
     shapely.prepare(route)
     hits = frame[frame.geometry.intersects(route)]
     for _, feat in hits.iterrows():
-        out += _feature_crossings(route, feat, _required_angle(feat["crossing_min_angle_deg"], min_angle_deg))
+        if ruled_kinds is None or feat["kind"] in ruled_kinds:
+            required = _required_angle(feat["crossing_min_angle_deg"], min_angle_deg)
+        else:
+            required = _required_angle(feat["crossing_min_angle_deg"], math.nan)
+        out += _feature_crossings(route, feat, required)
     out.sort(key=lambda r: r["route_distance_m"])
     return out
+
+
+def line_features(lines: gpd.GeoDataFrame, crs: Any) -> gpd.GeoDataFrame:
+    """Line features in ``crs``, one row per part, with ``feature_id`` (the ``hazard_id``), ``kind``, ``name`` and
+    ``crossing_min_angle_deg`` (the frame the crossing and approach analyses work on)."""
+    return _prepare(lines, crs)
+
+
+def route_crossings(route: LineString, features: gpd.GeoDataFrame) -> list[RawCrossing]:
+    """Every crossing of the route with a :func:`line_features` frame, in route order, with no angle rule."""
+    return _raw_crossings(route, features, math.nan)
 
 
 def find_crossings(
@@ -171,6 +199,7 @@ def find_crossings(
     crs: Any,
     min_angle_deg: float = 60.0,
     kp_origin: tuple[float, float] | None = None,
+    ruled_kinds: Sequence[str] | None = CROSSABLE_KINDS,
 ) -> gpd.GeoDataFrame:
     """Every crossing of the route with the given lines, in route order.
 
@@ -184,16 +213,22 @@ def find_crossings(
     crs
         The analysis CRS of ``route``.
     min_angle_deg
-        Required crossing angle (a feature's own ``crossing_min_angle_deg`` applies when stricter).
+        Required crossing angle of the ``ruled_kinds`` (a feature's own ``crossing_min_angle_deg`` applies when
+        stricter).
     kp_origin
         ``(lon, lat)`` of KP 0 (the first beach manhole); None = the route's start.
+    ruled_kinds
+        Kinds ``min_angle_deg`` applies to (default pipelines and cables); other kinds (shipping lanes, faults: see
+        :data:`REPORTED_KINDS`) are reported with their angle and ``min_angle_deg`` NaN unless they have their own.
+        None = every kind.
 
     Returns
     -------
-    GeoDataFrame (EPSG:4326 points) with the columns of :data:`CROSSING_COLUMNS`; ``angle_deg`` is 0-90.
+    GeoDataFrame (EPSG:4326 points) with the columns of :data:`CROSSING_COLUMNS`; ``angle_deg`` is 0-90;
+    ``meets_min_angle`` is True where there is no minimum.
     """
     frame = _prepare(lines, crs)
-    raw = _raw_crossings(route, frame, min_angle_deg)
+    raw = _raw_crossings(route, frame, min_angle_deg, ruled_kinds)
     table = pd.DataFrame(
         raw, columns=["feature_id", "kind", "name", "angle_deg", "min_angle_deg", "x_m", "y_m", "route_distance_m"]
     )
@@ -204,7 +239,7 @@ def find_crossings(
     else:
         kp = []
     table["crossing_no"] = np.arange(1, len(table) + 1)
-    table["meets_min_angle"] = table["angle_deg"] >= table["min_angle_deg"] - 1e-9
+    table["meets_min_angle"] = table["min_angle_deg"].isna() | (table["angle_deg"] >= table["min_angle_deg"] - 1e-9)
     table["kp_km"] = kp
     table["lat_deg"] = lat
     table["lon_deg"] = lon
@@ -214,19 +249,28 @@ def find_crossings(
 
 
 def crossing_events(crossings: pd.DataFrame) -> list[RouteEvent]:
-    """RPL events of a :func:`find_crossings` table (the angle goes into the remarks)."""
+    """RPL events of a :func:`find_crossings` table: what is crossed (kind, name) and at which angle, then the
+    crossed feature's kind and id, in the remarks (``crossing of <kind> <name> at <angle>°[ BELOW ...]; <kind> id
+    <id>``)."""
     events = []
     for _, c in crossings.iterrows():
-        label = f"{c['kind']} {c['name'] or c['feature_id']}".strip()
-        flag = "" if c["meets_min_angle"] else f" BELOW the {c['min_angle_deg']:.0f}° minimum"
+        kind = str(c["kind"]).replace("_", " ")
+        label = f"{kind} {c['name'] or c['feature_id']}".strip()
+        below = not c["meets_min_angle"] and pd.notna(c["min_angle_deg"])
+        flag = f" BELOW the {c['min_angle_deg']:.0f}° minimum" if below else ""
         events.append(
             RouteEvent(
                 CROSSING,
                 f"X{int(c['crossing_no'])} {label}",
                 float(c["lon_deg"]),
                 float(c["lat_deg"]),
-                f"crossing of {label} at {c['angle_deg']:.0f}°{flag}",
-                {"feature_id": c["feature_id"], "angle_deg": float(c["angle_deg"])},
+                f"crossing of {label} at {c['angle_deg']:.0f}°{flag}; {kind} id {c['feature_id']}",
+                {
+                    "feature_id": c["feature_id"],
+                    "kind": str(c["kind"]),
+                    "angle_deg": float(c["angle_deg"]),
+                    "kp_km": float(c["kp_km"]),
+                },
             )
         )
     return events

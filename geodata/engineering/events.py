@@ -1,5 +1,6 @@
 """Route events: the named positions on a route (landing, beach manhole, shore crossing, A/C, crossing, sector
-boundary, cable-type change), their kinds and the order in which two on one position are listed."""
+boundary, 2018 Convention zone limit, close approach to existing infrastructure, cable-type change), their kinds
+and the order in which two on one position are listed."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ SHORE_CROSSING = "shore_crossing"
 ALTER_COURSE = "A/C"
 CROSSING = "crossing"
 SECTOR_BOUNDARY = "sector_boundary"
+ZONE_LIMIT = "zone_limit"
+CLOSE_APPROACH = "close_approach"
 CABLE_TYPE_CHANGE = "cable_type_change"
 ROUTE_START = "route_start"
 ROUTE_END = "route_end"
@@ -26,6 +29,8 @@ EVENT_ORDER = (
     VERTEX,
     CROSSING,
     SECTOR_BOUNDARY,
+    ZONE_LIMIT,
+    CLOSE_APPROACH,
     CABLE_TYPE_CHANGE,
     ROUTE_END,
 )

@@ -7,6 +7,11 @@ the points where the route crosses a sector boundary. Spans are measured geodesi
 100 m) along its geodesic legs before it is intersected with the sector polygons in lon/lat, so the boundary points
 are exact to well under a metre for sector boundaries that are themselves straight between vertices a few km apart.
 Parts of the route in no sector (on land at either end, or in unassigned water) are listed with ``country`` None.
+
+The same analysis on the 2018 Convention zones (``territorial_waters``: each state's 15 nm territorial sea and
+the 10 nm fishing zone beyond it) gives the zone limits the route crosses (:func:`zone_limit_crossings`). Every
+boundary point carries the angle at which the route crosses the boundary (0-90 degrees, measured in a local
+conformal frame at the point).
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ import shapely
 from shapely.geometry import LineString
 from shapely.ops import substring
 
-from geodata.engineering.events import SECTOR_BOUNDARY, RouteEvent
+from geodata.engineering.events import SECTOR_BOUNDARY, ZONE_LIMIT, RouteEvent
 from geodata.errors import InputDataError
 from geodata.geodesy import WGS84, Chainage, format_dm
 
@@ -39,7 +44,56 @@ SPAN_COLUMNS = [
     "exit_lat_dm",
     "exit_lon_dm",
 ]
-POINT_COLUMNS = ["point_no", "kp_km", "from_country", "to_country", "lat_deg", "lon_deg", "lat_dm", "lon_dm"]
+POINT_COLUMNS = [
+    "point_no",
+    "kp_km",
+    "from_country",
+    "to_country",
+    "angle_deg",
+    "lat_deg",
+    "lon_deg",
+    "lat_dm",
+    "lon_dm",
+]
+ZONE_POINT_COLUMNS = [
+    "point_no",
+    "kp_km",
+    "from_zone",
+    "to_zone",
+    "angle_deg",
+    "lat_deg",
+    "lon_deg",
+    "lat_dm",
+    "lon_dm",
+]
+
+
+def _local_direction(line: LineString, lon: float, lat: float) -> np.ndarray:
+    """Unit direction (east, north) of the segment of a lon/lat ``line`` nearest to the point, in a local conformal
+    frame (longitudes scaled by the cosine of the latitude)."""
+    c = np.asarray(line.coords, dtype=float)[:, :2]
+    k = np.cos(np.radians(lat))
+    a, b = c[:-1] * [k, 1.0], c[1:] * [k, 1.0]
+    p = np.array([lon * k, lat])
+    ab = b - a
+    den = np.where((ab**2).sum(axis=1) > 0, (ab**2).sum(axis=1), 1.0)
+    t = np.clip(((p - a) * ab).sum(axis=1) / den, 0, 1)
+    d2 = ((a + t[:, None] * ab - p) ** 2).sum(axis=1)
+    v = ab[int(np.argmin(d2))]
+    n = float(np.hypot(*v))
+    return v / n if n > 0 else v
+
+
+def crossing_angle_deg(route_lonlat: LineString, boundary: Any, lon: float, lat: float) -> float:
+    """Angle (0-90 degrees) at which a lon/lat route crosses a lon/lat boundary (line or polygon boundary, any parts)
+    at the point ``(lon, lat)``; NaN when there is no boundary."""
+    parts = [g for g in shapely.get_parts(shapely.line_merge(boundary)) if g.geom_type == "LineString"]
+    if not parts:
+        return float("nan")
+    here = shapely.Point(lon, lat)
+    nearest = min(parts, key=lambda g: g.distance(here))
+    u, v = _local_direction(route_lonlat, lon, lat), _local_direction(nearest, lon, lat)
+    return float(np.degrees(np.arccos(min(1.0, abs(float(np.dot(u, v)))))))
 
 
 class SectorReport(NamedTuple):
@@ -155,6 +209,7 @@ def sector_crossing_report(
                 "kp_km": float(ch.kp_km(d)),
                 "from_country": spans[k - 1][2],
                 "to_country": spans[k][2],
+                "angle_deg": crossing_angle_deg(dense, boundaries, float(lon[0]), float(lat[0])),
                 "lat_deg": float(lat[0]),
                 "lon_deg": float(lon[0]),
                 "lat_dm": format_dm(float(lat[0]), "lat"),
@@ -168,8 +223,13 @@ def sector_crossing_report(
     return SectorReport(span_gdf, pts_gdf)
 
 
+def _angle_remark(p: pd.Series) -> str:
+    angle = p.get("angle_deg")
+    return f" at {float(angle):.0f}°" if angle is not None and np.isfinite(angle) else ""
+
+
 def sector_events(report: SectorReport) -> list[RouteEvent]:
-    """RPL events of the boundary points (only between two sectors or into/out of one)."""
+    """RPL events of the boundary points (only between two sectors or into/out of one), with the crossing angle."""
     events = []
     for _, p in report.boundary_points.iterrows():
         a, b = (str(c) if isinstance(c, str) else "no sector" for c in (p["from_country"], p["to_country"]))
@@ -179,7 +239,74 @@ def sector_events(report: SectorReport) -> list[RouteEvent]:
                 f"Sector {a} / {b}",
                 float(p["lon_deg"]),
                 float(p["lat_deg"]),
-                f"leaves the {a} seabed sector, enters {b}",
+                f"leaves the {a} seabed sector, enters {b}{_angle_remark(p)}",
+                {"kind": "sector_boundary", "angle_deg": float(p.get("angle_deg", np.nan))},
+            )
+        )
+    return events
+
+
+def _zone_labels(zones: gpd.GeoDataFrame, country_col: str, zone_col: str) -> pd.Series:
+    """``'AZE territorial sea (0-15 nm)'``: state, zone and, when the table has them, its limits in nm."""
+    label = zones[country_col].astype(str) + " " + zones[zone_col].astype(str).str.replace("_", " ")
+    if {"inner_limit_nm", "outer_limit_nm"} <= set(zones.columns):
+        label = label + [
+            f" ({a:g}-{b:g} nm)" for a, b in zip(zones["inner_limit_nm"], zones["outer_limit_nm"], strict=True)
+        ]
+    return label
+
+
+def zone_limit_crossings(
+    route_lonlat: LineString,
+    zones: gpd.GeoDataFrame,
+    *,
+    kp_origin: tuple[float, float] | None = None,
+    country_col: str = "country",
+    zone_col: str = "zone",
+    step_m: float = 100.0,
+) -> gpd.GeoDataFrame:
+    """Where the route crosses a limit of the 2018 Convention zones (the ``territorial_waters`` asset).
+
+    Parameters
+    ----------
+    route_lonlat
+        The route in WGS84 lon/lat (geodesic legs).
+    zones
+        Zone polygons with a state (``country_col``) and a zone (``zone_col``: ``territorial_sea``,
+        ``fishing_zone``), optionally ``inner_limit_nm``/``outer_limit_nm``; any CRS.
+    kp_origin, step_m
+        As for :func:`sector_crossing_report`.
+
+    Returns
+    -------
+    GeoDataFrame (EPSG:4326 points) with :data:`ZONE_POINT_COLUMNS`: the KP, the zone left and the zone entered
+    (None = outside every zone: land, or beyond the fishing zone) and the crossing angle.
+    """
+    for col in (country_col, zone_col):
+        if col not in zones.columns:
+            raise InputDataError(f"the zones table has no '{col}' column (columns: {list(zones.columns)})")
+    frame = zones.copy()
+    frame["zone_label"] = _zone_labels(zones, country_col, zone_col)
+    pts = sector_crossing_report(route_lonlat, frame, kp_origin=kp_origin, country_col="zone_label", step_m=step_m)
+    out = pts.boundary_points.rename(columns={"from_country": "from_zone", "to_country": "to_zone"})
+    return gpd.GeoDataFrame(out[ZONE_POINT_COLUMNS], geometry=out.geometry, crs=WGS84)
+
+
+def zone_events(crossings: pd.DataFrame | None) -> list[RouteEvent]:
+    """RPL events of :func:`zone_limit_crossings`: which zone the route leaves and enters, at which angle."""
+    events: list[RouteEvent] = []
+    if crossings is None:
+        return events
+    for _, p in crossings.iterrows():
+        a, b = (str(c) if isinstance(c, str) else "no zone" for c in (p["from_zone"], p["to_zone"]))
+        events.append(
+            RouteEvent(
+                ZONE_LIMIT,
+                f"Zone limit {a.split(' (')[0]} / {b.split(' (')[0]}",
+                float(p["lon_deg"]),
+                float(p["lat_deg"]),
+                f"2018 Convention zone limit: leaves {a}, enters {b}{_angle_remark(p)}",
+                {"kind": "zone_limit", "angle_deg": float(p["angle_deg"])},
             )
         )
     return events
