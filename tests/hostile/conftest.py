@@ -1,0 +1,31 @@
+"""Fixtures of the hostile-input suite: the cases' registry on sys.path, root for tmpfs, and one materialised
+publication of the default scenario (the "previous publication" that pipeline-level cases must leave intact)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+
+@pytest.fixture(scope="session")
+def published(tmp_path_factory: pytest.TempPathFactory, mirror: Path, node_modules: Path) -> dict:
+    """The default scenario materialised once (every asset), into a session folder: root, store, publication."""
+    import dagster as dg
+
+    from assets.config import CorridorSettings
+    from pipelines.definitions import defs
+    from pipelines.io_managers import CorridorIOManager
+
+    root = tmp_path_factory.mktemp("hostile-e2e")
+    settings = CorridorSettings(
+        mirror_dir=str(mirror), output_dir=str(root / "published"), store_dir=str(root / "store"),
+        cache_dir=str(root / "cache"),
+    )  # fmt: skip
+    resources = {"settings": settings, "io_manager": CorridorIOManager(base_dir=str(root / "store"))}
+    result = dg.materialize(list(defs.assets or []), partition_key="siyazan-aktau", resources=resources)
+    assert result.success
+    return {"root": root, "settings": settings, "base": root / "published" / "siyazan-aktau"}
