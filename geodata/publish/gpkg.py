@@ -40,7 +40,7 @@ from pyproj import CRS
 from geodata.errors import InputDataError, PublishError
 from geodata.geodesy import WGS84, densify_frame
 from geodata.grid import Raster
-from geodata.publish import styles
+from geodata.publish import qgis_project, styles
 
 GPKG_VERSION = "1.3"
 VECTOR_LAYERS: tuple[str, ...] = (
@@ -367,7 +367,7 @@ def write_gpkg(
         if not tmp.exists():
             raise InputDataError("nothing to write: pass at least one vector or raster layer")
         _declare_nodata(tmp, rasters)
-        _add_styles_and_metadata(tmp, prepared, rasters, metadata, layers)
+        _add_styles_and_metadata(tmp, prepared, rasters, metadata, layers, path_name=path.name)
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
@@ -507,6 +507,8 @@ def _add_styles_and_metadata(
     rasters: Mapping[str, RasterLayer],
     metadata: Mapping[str, LayerMeta],
     original: Mapping[str, Any],
+    *,
+    path_name: str = "",
 ) -> None:
     now = _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")[:-4] + "Z"
     con = sqlite3.connect(path)
@@ -525,6 +527,8 @@ def _add_styles_and_metadata(
                     (len(prepared) + len(rasters),),
                 )
             _ensure_metadata_tables(con, now)
+            project_vectors: dict[str, tuple[str, str, str]] = {}
+            project_rasters: dict[str, tuple[str, str, str]] = {}
             for name, gdf in prepared.items():
                 base = _base_name(name, original)
                 meta = _meta_for(name, base, metadata)
@@ -534,6 +538,7 @@ def _add_styles_and_metadata(
                 if style.field and style.field in gdf.columns:
                     values = sorted({str(v) for v in gdf[style.field].dropna().unique()})
                 qml = styles.vector_qml(name, geom_type, values)
+                project_vectors[name] = (meta.title, geom_type, qml)
                 con.execute(
                     "INSERT INTO layer_styles (f_table_catalog, f_table_schema, f_table_name, f_geometry_column, "
                     "styleName, styleQML, styleSLD, useAsDefault, description, owner, ui, update_time) "
@@ -545,6 +550,7 @@ def _add_styles_and_metadata(
             for name, layer in rasters.items():
                 stops = layer.stops or default_stops(layer.raster, layer.units)
                 qml = styles.raster_qml(stops, label_units=layer.units)
+                project_rasters[name] = (layer.meta.title, layer.raster.grid.crs.to_string(), qml)
                 con.execute(
                     "INSERT INTO layer_styles (f_table_catalog, f_table_schema, f_table_name, f_geometry_column, "
                     "styleName, styleQML, styleSLD, useAsDefault, description, owner, ui, update_time) "
@@ -553,9 +559,35 @@ def _add_styles_and_metadata(
                 )
                 crs = layer.raster.grid.crs.to_string()
                 _insert_metadata(con, name, _qgis_metadata_xml(name, layer.meta, layer.raster.grid.bounds, crs), now)
+            # the QGIS project inside the GeoPackage: order, visibility, labels, raster styles, CRS and view
+            qgs = qgis_project.project_xml(
+                qgis_project.project_layers(project_vectors, project_rasters),
+                title=_project_title(metadata),
+                gpkg_name=path_name or path.name,
+                extent=_view_extent(prepared),
+            )
+            qgis_project.store_in_gpkg(con, qgs)
         con.execute("VACUUM")
     finally:
         con.close()
+
+
+def _project_title(metadata: Mapping[str, LayerMeta]) -> str:
+    """The scenario title the layer titles start with (``<scenario title>: route``), or a generic one."""
+    title = metadata["route"].title if "route" in metadata else ""
+    return title.rsplit(":", 1)[0] if ":" in title else "Cable route corridor"
+
+
+def _view_extent(prepared: Mapping[str, gpd.GeoDataFrame]) -> tuple[float, float, float, float] | None:
+    """The route's bounds padded by a tenth (all layers' bounds when there is no route)."""
+    frames = [prepared["route"]] if "route" in prepared and len(prepared["route"]) else list(prepared.values())
+    bounds = [f.total_bounds for f in frames if len(f)]
+    if not bounds:
+        return None
+    b = np.vstack(bounds)
+    w, s, e, n = float(b[:, 0].min()), float(b[:, 1].min()), float(b[:, 2].max()), float(b[:, 3].max())
+    pad = 0.1 * max(e - w, n - s, 0.01)
+    return (w - pad, s - pad, e + pad, n + pad)
 
 
 def _has_table(con: sqlite3.Connection, name: str) -> bool:

@@ -54,13 +54,13 @@ def _cat(color: str, label: str, **kw: Any) -> Symbol:
 
 
 HAZARD_COLORS: dict[str, tuple[str, str]] = {
-    "fault": ("#8c2d04", "Active fault"),
-    "earthquake": ("#e6550d", "Earthquake epicentre"),
-    "mud_volcano": ("#8c6d31", "Mud volcano"),
+    "fault": ("#252525", "Active fault"),  # near-black, dashed (as geological maps draw them)
+    "earthquake": ("#ff7f00", "Earthquake epicentre"),
+    "mud_volcano": ("#6b4423", "Mud volcano"),
     "platform": ("#252525", "Oil/gas platform"),
     "well": ("#636363", "Well"),
-    "pipeline": ("#d95f0e", "Pipeline"),
-    "cable": ("#756bb1", "Cable"),
+    "pipeline": ("#1b9e77", "Pipeline"),  # teal: apart from epicentres and faults
+    "cable": ("#984ea3", "Cable"),
     "wreck": ("#3f007d", "Wreck"),
     "anchorage": ("#6baed6", "Anchorage"),
     "shipping_lane": ("#9ecae1", "Shipping lane"),
@@ -102,7 +102,10 @@ LAYER_STYLES: dict[str, LayerStyle] = {
         "Hazards",
         Symbol("#969696", size_mm=2.2, width_mm=0.6, opacity=0.9),
         field="kind",
-        categories={k: _cat(c, lab, size_mm=2.2, width_mm=0.6, opacity=0.9) for k, (c, lab) in HAZARD_COLORS.items()},
+        categories={
+            k: _cat(c, lab, size_mm=2.2, width_mm=0.6, opacity=0.9, dash=k == "fault")
+            for k, (c, lab) in HAZARD_COLORS.items()
+        },
     ),
     "seabed_sectors": LayerStyle(
         "Seabed sectors",
