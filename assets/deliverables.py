@@ -11,7 +11,6 @@ from assets.common import metadata, run_snapshot, scenario_of
 from assets.config import PARTITIONS, CorridorSettings
 from geodata.deliverables import compose as deliver
 from geodata.deliverables.compose import RouteDeliverables
-from geodata.deliverables.sld import figure_bytes as sld_bytes
 from geodata.engineering.compose import EngineeredRoute
 from geodata.grid import Raster
 
@@ -43,17 +42,27 @@ def route_position_list(
 def straight_line_diagram(
     context: dg.AssetExecutionContext, settings: CorridorSettings, route_position_list: RouteDeliverables
 ) -> dg.Output[dict[str, bytes]]:
-    """The straight-line diagram (PNG and PDF): depth against KP with events, cable types, sector crossings and
-    hazard proximity along the track."""
+    """The straight-line diagram (PNG of sheet 1, PDF of every sheet): depth against KP with events, burial, cable
+    types, sector crossings, hazard proximity and the RPL summary along the track."""
     snap = run_snapshot(settings, context.partition_key, context.run.run_id)
-    figure = deliver.draw_straight_line_diagram(route_position_list, snap.scenario, digest=snap.digest)
-    files = sld_bytes(figure)
+    document = deliver.draw_straight_line_diagram(route_position_list, snap.scenario, digest=snap.digest)
+    files = document.to_bytes()
     png = base64.b64encode(files["png"]).decode()
+    summary = document.summary()
+    ranges = "\n".join(
+        f"| {i} | {r['kp_from_km']:.3f} | {r['kp_to_km']:.3f} | x{r['vertical_exaggeration']:,} |"
+        for i, r in enumerate(summary["sheet_ranges"], start=1)
+    )
     return dg.Output(
         files,
         metadata={
-            "diagram": dg.MetadataValue.md(f"![straight-line diagram](data:image/png;base64,{png})"),
-            "png_bytes": len(files["png"]),
-            "pdf_bytes": len(files["pdf"]),
+            "diagram": dg.MetadataValue.md(f"![straight-line diagram, sheet 1](data:image/png;base64,{png})"),
+            "sheets": summary["sheets"],
+            "paper": summary["paper"],
+            "sheet_ranges": dg.MetadataValue.md(
+                "| sheet | KP from (km) | KP to (km) | vertical exaggeration |\n| --- | --- | --- | --- |\n" + ranges
+            ),
+            "png_kib": round(len(files["png"]) / 1024, 1),
+            "pdf_kib": round(len(files["pdf"]) / 1024, 1),
         },
     )

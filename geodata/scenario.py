@@ -313,6 +313,12 @@ class Publish(_Strict):
         description="pmtiles: the tile archives the web map reads; mbtiles: MBTiles archives for desktop and mobile "
         "GIS as well, beside the PMTiles the web map reads",
     )
+    sld_paper: Literal["A3", "A1"] = Field(
+        "A3", description="sheet size of the straight-line diagram, landscape: A3 (420 x 297 mm) or A1 (841 x 594 mm)"
+    )
+    sld_max_km_per_sheet: float = Field(
+        150.0, gt=0, description="longest KP range on one sheet of the straight-line diagram; longer routes are split"
+    )
 
 
 class Scenario(_Strict):

@@ -10,7 +10,6 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-from matplotlib.figure import Figure
 
 from geodata.deliverables import rpl, sld
 from geodata.engineering import crossings
@@ -80,12 +79,17 @@ def build_deliverables(
 
 def draw_straight_line_diagram(
     deliverables: RouteDeliverables, scenario: Scenario, *, date: dt.date | None = None, digest: str = ""
-) -> Figure:
-    """The straight-line diagram of the scenario's route (depth against KP with events, cable types, sectors and
-    hazard proximity)."""
-    return sld.straight_line_diagram(
+) -> sld.SldDocument:
+    """The straight-line diagram of the scenario's route (depth against KP with events, burial, cable types, sectors,
+    hazard proximity and the RPL summary) on ``publish.sld_paper`` sheets of at most ``publish.sld_max_km_per_sheet``
+    km each, with the PDF's document information."""
+    revision = (digest or scenario.digest())[:12]
+    sheets = sld.straight_line_diagram_sheets(
         deliverables.profile,
         deliverables.rpl,
+        max_km_per_sheet=scenario.publish.sld_max_km_per_sheet,
+        paper=scenario.publish.sld_paper,
+        segments=getattr(deliverables, "segments", None),  # the RPL's segment table, where it has one
         proximity=deliverables.proximity,
         sector_spans=deliverables.sector_spans,
         cable_types=[b.cable_type for b in scenario.engineering.cable_bands],
@@ -93,5 +97,8 @@ def draw_straight_line_diagram(
         title=scenario.title,
         scenario=scenario.name,
         date=date,
-        notes=(f"Scenario digest {(digest or scenario.digest())[:12]}",),
+        notes=(f"Revision (scenario digest): {revision}",),
     )
+    when = dt.datetime.combine(date, dt.time(0, 0), tzinfo=dt.UTC) if date else None
+    meta = sld.pdf_metadata(title=scenario.title, scenario=scenario.name, revision=revision, date=when)
+    return sld.SldDocument(sheets, meta, scenario.publish.sld_paper)
