@@ -122,7 +122,7 @@ def round_for(key: str, v: float) -> float:
     name = key.lower()
     if name.endswith(("lat_deg", "lon_deg", "latitude", "longitude")):
         nd = 6
-    elif "depth" in name and name.endswith("_m"):
+    elif "depth" in name and "burial" not in name and name.endswith("_m"):
         nd = 0
     elif name.endswith(("_km", "_km2")):
         nd = 3

@@ -24,13 +24,20 @@ def route_position_list(
     seabed_slope: Raster,
     seabed_sectors: gpd.GeoDataFrame,
     hazards: gpd.GeoDataFrame,
+    coastline: Any,
 ) -> dg.Output[Any]:
-    """The Route Position List (one row per A/C and event, KP geodesic on WGS84 from the first beach manhole), KP
-    points every kp_interval_m, the depth and slope profile every profile_interval_m, and the sector-crossing
-    report."""
+    """The Route Position List (positions and segments; KP geodesic on WGS84, KP 0 at the first landing station;
+    land and sea from the coastline), KP points every kp_interval_m, the depth and slope profile every
+    profile_interval_m, and the sector-crossing report."""
     sc = scenario_of(context, settings)
     out = deliver.build_deliverables(
-        engineered_route, bathymetry, seabed_slope, seabed_sectors, hazards, sc.engineering
+        engineered_route,
+        bathymetry,
+        seabed_slope,
+        seabed_sectors,
+        hazards,
+        sc.engineering,
+        water=coastline.water_geometry,
     )
     preview = out.rpl.drop(columns="geometry").head(40)
     return dg.Output(

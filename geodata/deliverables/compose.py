@@ -1,5 +1,5 @@
-"""From engineered route to the surveyor's deliverables: RPL, KP points, depth/slope profile, sector report and
-the straight-line diagram, composed in order so the Dagster assets stay thin."""
+"""From engineered route to the surveyor's deliverables: RPL (positions and segments), KP points, depth/slope
+profile, sector report and the straight-line diagram, composed in order so the Dagster assets stay thin."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+from shapely.geometry.base import BaseGeometry
 
 from geodata.deliverables import rpl, sld
 from geodata.engineering import crossings
@@ -22,7 +23,8 @@ from geodata.scenario import Engineering, Scenario
 # -- deliverables ----------------------------------------------------------------------------------------------------
 @dataclass
 class RouteDeliverables:
-    """What surveyors work from: RPL, KP points, depth/slope profile, sector spans and boundary points."""
+    """What surveyors work from: RPL positions and segments, KP points, depth/slope profile, sector spans and
+    boundary points; one KP basis throughout (:data:`geodata.deliverables.rpl.KP_BASIS`)."""
 
     rpl: gpd.GeoDataFrame
     kp_points: gpd.GeoDataFrame
@@ -30,17 +32,23 @@ class RouteDeliverables:
     sector_spans: gpd.GeoDataFrame
     sector_points: gpd.GeoDataFrame
     proximity: pd.DataFrame | None = None
+    segments: gpd.GeoDataFrame | None = None
+    """The RPL's segment table (:data:`geodata.deliverables.rpl.SEGMENT_COLUMNS`)."""
+    surface_disagreements: int = 0
+    """RPL positions where the bathymetry's sign contradicts the coastline (they print no depth)."""
 
     def summary(self) -> dict[str, Any]:
         kinds = self.rpl["event"].value_counts().to_dict() if "event" in self.rpl else {}
-        return {
+        out: dict[str, Any] = {
+            "kp_basis": rpl.KP_BASIS,
             "rpl_rows": len(self.rpl),
             "events": kinds,
             "route_length_km": round(float(self.rpl["kp_km"].max() - self.rpl["kp_km"].min()), 3),
             "kp_points": len(self.kp_points),
             "profile_samples": len(self.profile),
-            "max_depth_m": round(float(np.nanmax(self.profile["water_depth_m"])), 1),
-            "max_slope_deg": round(float(np.nanmax(self.profile["slope_deg"])), 2),
+            "max_depth_m": round(float(np.nanmax(self.profile["water_depth_m"])), 0),
+            "max_slope_deg": round(float(np.nanmax(self.profile["slope_deg"])), 1),
+            "surface_disagreements": self.surface_disagreements,
             "sector_lengths_km": self.sector_spans.groupby("country", dropna=False)["length_km"]
             .sum()
             .round(3)
@@ -48,6 +56,15 @@ class RouteDeliverables:
             if len(self.sector_spans)
             else {},
         }
+        if "cable_kp_km" in self.rpl:
+            out["cable_length_km"] = round(float(self.rpl["cable_kp_km"].max()), 3)
+        if self.segments is not None and len(self.segments):
+            seg = self.segments
+            out["rpl_segments"] = len(seg)
+            out["land_length_km"] = round(float(seg.loc[seg["surface"] == "land", "distance_km"].sum()), 3)
+            out["marine_length_km"] = round(float(seg.loc[seg["surface"] != "land", "distance_km"].sum()), 3)
+            out["cable_by_type_km"] = seg.groupby("cable_type")["cable_length_km"].sum().round(3).to_dict()
+        return out
 
 
 def build_deliverables(
@@ -57,24 +74,47 @@ def build_deliverables(
     sectors: gpd.GeoDataFrame,
     hazards: gpd.GeoDataFrame,
     engineering: Engineering,
+    *,
+    water: BaseGeometry | None = None,
 ) -> RouteDeliverables:
-    """RPL (one row per A/C and event), KP points, profile every ``profile_interval_m``, sector-crossing report and
-    the distance to the nearest hazard of each kind along the track."""
-    line, origin = route.line_lonlat, route.kp_origin
-    report = sectors_report.sector_crossing_report(line, sectors, kp_origin=origin)
+    """RPL (positions and segments), KP points, profile every ``profile_interval_m``, sector-crossing report and
+    the distance to the nearest hazard of each kind along the track, all with KP 0 at the first landing station
+    (the route's start). ``water`` is the coastline's water polygon (EPSG:4326) that decides land and sea."""
+    line = route.line_lonlat
+    report = sectors_report.sector_crossing_report(line, sectors)
     events = [
         *route.landfalls[0].events(),
         *route.landfalls[1].events(),
         *crossings.crossing_events(route.crossings),
-        *sectors_report.sector_events(report),
+        *route.zone_and_approach_events(),
+        *rpl.sector_boundary_events(report.boundary_points),
     ]
-    table = rpl.build_rpl(
-        line, events, depth, slope, engineering, kp_origin=origin, min_cable_section_m=engineering.min_cable_section_m
+    tables = rpl.build_rpl_tables(
+        line,
+        events,
+        depth,
+        slope,
+        engineering,
+        water=water,
+        sector_spans=report.spans,
+        min_cable_section_m=engineering.min_cable_section_m,
     )
-    profile = rpl.route_profile(line, depth, slope, engineering.profile_interval_m, kp_origin=origin)
-    kps = rpl.kp_points(line, engineering.kp_interval_m, depth=depth, slope=slope, kp_origin=origin)
+    profile = rpl.route_profile(line, depth, slope, engineering.profile_interval_m)
+    profile["surface"] = rpl.classify_surface(
+        profile["lon_deg"], profile["lat_deg"], water, profile["water_depth_m"], shore_tolerance_m=None
+    )
+    kps = rpl.kp_points(line, engineering.kp_interval_m, depth=depth, slope=slope)
     proximity = sld.hazard_proximity(profile, hazards, crs=route.crs) if len(hazards) else None
-    return RouteDeliverables(table, kps, profile, report.spans, report.boundary_points, proximity)
+    return RouteDeliverables(
+        tables.positions,
+        kps,
+        profile,
+        report.spans,
+        report.boundary_points,
+        proximity,
+        segments=tables.segments,
+        surface_disagreements=tables.surface_disagreements,
+    )
 
 
 def draw_straight_line_diagram(

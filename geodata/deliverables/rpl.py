@@ -1,19 +1,33 @@
 """Route Position List (RPL), kilometre points and the depth/slope profile along a route.
 
-Conventions (those of the submarine-cable trade, stated once here):
+Conventions (those of the submarine-cable trade, stated once here and used by every table, file and metadata value
+built from the RPL: the GeoPackage ``rpl`` layer, the CSVs, the Excel workbook, the KML and the Dagster metadata):
 
-- **Legs are WGS84 geodesics** between consecutive positions (A/C points and events). Every distance and KP is
-  measured on the WGS84 ellipsoid with :class:`pyproj.Geod` (Karney's algorithm), never in the projected analysis CRS.
-  Over a leg of 50 km the geodesic and the straight line of the UTM analysis CRS part by a few metres at most.
-- **KP 0 is at the first beach manhole** (BMH) of the route: the marine cable system starts there. Positions on
-  the land side of it (the landing station) get a negative KP and are flagged as the land section in ``remarks``.
-- **Bearings** are true (clockwise from true north, 0-360), from a position to the next one.
+- **Two tables.** The *position table* has one row per position (A/C point or event; events at one position are
+  one row whose ``events``, ``name`` and ``remarks`` list all of them) with its coordinates, route KP, cable KP and
+  water depth. The *segment table* has one row per stretch from a position to the next with its bearing, distance,
+  slack, cable length, cable type, burial and sector. No row describes a leg it does not name, and no segment has
+  zero length (positions within ``merge_tolerance_m``, 1 m, are one position).
+- **KP basis: KP 0 at the first landing station** (the route's start, where the cable system starts). Route KP
+  is the geodesic distance along the route; cable KP is the cumulative cable length with the planned slack. Both
+  grow from 0 along the whole route, the land sections included, so no KP or cable length is ever negative. The
+  beach manholes carry their own KP (e.g. KP 5.959 at BMH Siyazan); the land section is the stretch whose
+  ``surface`` is ``land``.
+- **Legs are WGS84 geodesics** between consecutive positions. Every distance and KP is measured on the WGS84
+  ellipsoid with :class:`pyproj.Geod` (Karney's algorithm), never in the projected analysis CRS.
+- **Bearings** are true (clockwise from true north, 0-360): the initial bearing of the geodesic from a segment's
+  first position to its second.
+- **Land and sea** follow the coastline (its water polygon), not the sign of the gridded depth: a position on land
+  prints no water depth, one on the coastline (within 5 m) prints 0 m, and one at sea prints the sampled depth
+  unless the grid reads land there (then none). Each such disagreement is noted in the remarks and counted.
 - **Depths** are water depths below the Caspian surface, positive down (the surface is about 28 m below ocean mean
-  sea level; the 1998-2003 seabed treaties take -28 m Baltic). Negative values are heights of land.
+  sea level; the 1998-2003 seabed treaties take -28 m Baltic).
 - **Cable types** follow the depth bands of ``Engineering.cable_bands`` (lower bound inclusive), decided on the
   profile and smoothed so that no section is shorter than ``min_cable_section_m`` (a short section takes the more
-  protective type of its neighbours). The cable type of a row is that of the leg that starts at it.
-- **Slack** is planned per section: cable length = route length x (1 + slack_pct / 100).
+  protective type of its neighbours). A cable-type change is a position, so each segment has one type.
+- **Slack** is planned per segment: cable length = distance x (1 + slack_pct / 100).
+- **Precision** (the trade's): KP, distances and cable lengths 0.001 km, depths 1 m, bearings and angles 0.1 deg,
+  positions 1e-6 deg and 0.001 minute (:func:`rounded`).
 """
 
 from __future__ import annotations
@@ -23,21 +37,23 @@ import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import geopandas as gpd
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
+import shapely
 from shapely.geometry import LineString
+from shapely.geometry.base import BaseGeometry
 
 from geodata.engineering.events import (
     ALTER_COURSE,
-    BEACH_MANHOLE,
     CABLE_TYPE_CHANGE,
     EVENT_ORDER,
     ROUTE_END,
     ROUTE_START,
+    SECTOR_BOUNDARY,
     VERTEX,
     RouteEvent,
 )
@@ -250,14 +266,6 @@ def _order(kind: str) -> int:
     return EVENT_ORDER.index(kind) if kind in EVENT_ORDER else len(EVENT_ORDER)
 
 
-def _first_bmh(events: Sequence[RouteEvent]) -> tuple[float, float] | None:
-    """``(lon, lat)`` of the first beach manhole among the events, or None."""
-    for ev in events:
-        if ev.kind == BEACH_MANHOLE:
-            return (ev.lon_deg, ev.lat_deg)
-    return None
-
-
 def _append_remark(remarks: str, text: str) -> str:
     """``remarks`` with ``text`` added after a semicolon (or ``text`` alone when there are no remarks yet)."""
     return (remarks + "; " if remarks else "") + text
@@ -285,33 +293,6 @@ class Position:
     def sort_key(self) -> tuple[float, int]:
         """KP order; on one distance, the order of :data:`EVENT_ORDER`."""
         return (self.distance_m, _order(self.kind))
-
-
-@dataclass(frozen=True)
-class RplRow:
-    """One row of the RPL as written out; the fields are :data:`RPL_COLUMNS`, in order."""
-
-    pos_no: int
-    event: str
-    name: str
-    lat_deg: float
-    lon_deg: float
-    lat_dm: str
-    lon_dm: str
-    kp_km: float
-    leg_bearing_deg: float
-    leg_length_km: float
-    course_change_deg: float
-    water_depth_m: float
-    slope_deg: float
-    cable_type: str
-    burial_depth_m: float
-    slack_pct: float
-    cable_length_km: float
-    remarks: str
-
-
-RPL_COLUMNS = [f.name for f in fields(RplRow)]
 
 
 def _profile_sections(
@@ -406,136 +387,366 @@ def _name_vertices(positions: Sequence[Position], course_changes_deg: np.ndarray
     return named
 
 
-# -- RPL measurements ---------------------------------------------------------------------------------------------
+# -- land, shore and sea ------------------------------------------------------------------------------------------
+
+LAND, SHORE, SEA = "land", "shore", "sea"
+SHORE_TOLERANCE_M = 5.0
+"""A position this close to the coastline is on the shore: water depth 0 by definition of the waterline."""
+
+
+def classify_surface(
+    lon: npt.ArrayLike,
+    lat: npt.ArrayLike,
+    water: BaseGeometry | None,
+    depth_m: npt.ArrayLike,
+    *,
+    shore_tolerance_m: float | None = SHORE_TOLERANCE_M,
+) -> list[str]:
+    """``"sea"``, ``"land"`` or ``"shore"`` at each point, from the coastline's water polygon (EPSG:4326).
+
+    A point inside the water polygon is at sea, outside it on land, and within ``shore_tolerance_m`` (geodesic) of
+    its edge on the shore (None: no shore test, which is slow on a detailed coastline for many points). With no
+    water polygon the depth sign decides (depth > 0 is sea).
+    """
+    x = np.atleast_1d(np.asarray(lon, dtype=float))
+    y = np.atleast_1d(np.asarray(lat, dtype=float))
+    if water is None:
+        z = np.atleast_1d(np.asarray(depth_m, dtype=float))
+        return [SEA if np.isfinite(v) and v > 0 else LAND for v in z]
+    pts = shapely.points(x, y)
+    shapely.prepare(water)
+    inside = shapely.contains(water, pts) | shapely.touches(water, pts)
+    out = [SEA if i else LAND for i in inside]
+    if shore_tolerance_m is not None and len(x):
+        foot = shapely.get_coordinates(shapely.get_point(shapely.shortest_line(water.boundary, pts), 0))
+        _, _, off = GEOD.inv(foot[:, 0], foot[:, 1], x, y)
+        out = [SHORE if o <= shore_tolerance_m else s for s, o in zip(out, np.atleast_1d(off), strict=True)]
+    return out
+
+
+def water_depth_on_surface(surface: Sequence[str], depth_m: npt.ArrayLike) -> tuple[FloatArray, npt.NDArray[np.bool_]]:
+    """The water depth to print at each point and where the bathymetry disagrees with the coastline.
+
+    At sea the sampled depth (none where the grid reads land there); on the shore 0; on land none (where the grid
+    reads water there, that is a disagreement too). Returns ``(depth, disagrees)``.
+    """
+    z = np.atleast_1d(np.asarray(depth_m, dtype=float))
+    kind = np.asarray(surface, dtype=object)
+    sea, land = kind == SEA, kind == LAND
+    disagrees = np.isfinite(z) & ((sea & (z < 0)) | (land & (z > 0)))
+    out = np.where(sea & (z >= 0), z, np.nan)
+    out = np.where(kind == SHORE, 0.0, out)
+    return out, disagrees
+
+
+# -- sector boundary events ---------------------------------------------------------------------------------------
+
+
+def sector_boundary_events(boundary_points: pd.DataFrame) -> list[RouteEvent]:
+    """RPL events of the sector-boundary points of :func:`geodata.engineering.sectors.sector_crossing_report`,
+    named as the notification lists them: ``Enter AZE sector`` (from land or unassigned water), ``Leave KAZ sector``
+    (onto land or unassigned water), ``AZE/KAZ sector boundary`` (between two sectors)."""
+    events = []
+    for _, p in boundary_points.iterrows():
+        a, b = (str(c) if isinstance(c, str) and c else None for c in (p["from_country"], p["to_country"]))
+        if a and b:
+            name, remarks = f"{a}/{b} sector boundary", f"leaves the {a} seabed sector, enters the {b} sector"
+        elif b:
+            name, remarks = f"Enter {b} sector", f"enters the {b} seabed sector"
+        elif a:
+            name, remarks = f"Leave {a} sector", f"leaves the {a} seabed sector"
+        else:
+            continue
+        events.append(RouteEvent(SECTOR_BOUNDARY, name, float(p["lon_deg"]), float(p["lat_deg"]), remarks))
+    return events
+
+
+# -- RPL tables ---------------------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
-class PositionMeasures:
-    """What is measured at the RPL positions (arrays, one value per position, in KP order)."""
+class RplPosition:
+    """One row of the position table (the events at one position merged): the fields of :data:`POSITION_COLUMNS`.
 
-    distance_m: FloatArray
-    lon: FloatArray
-    lat: FloatArray
-    water_depth_m: FloatArray
-    slope_deg: FloatArray
-    leg_bearing_deg: FloatArray
-    """True bearing of the geodesic leg to the next position (NaN at the last one)."""
-    leg_length_m: FloatArray
-    """Length of that leg (NaN at the last one)."""
+    ``event`` is the first event kind (in :data:`EVENT_ORDER`), ``events`` all of them; ``cable_type`` is the type
+    of the cable at the position (at a cable-type change, the type after it; the segment table says which type
+    each segment has).
+    """
 
-
-def _position_lonlat(ch: Chainage, positions: Sequence[Position]) -> tuple[FloatArray, FloatArray, FloatArray]:
-    """Distances and ``(lon, lat)`` of the positions: on the route at their distance, vertices at their exact
-    coordinates."""
-    distance = np.array([p.distance_m for p in positions])
-    lon, lat = ch.point_at(distance)
-    vertex = np.array([-1 if p.vertex is None else p.vertex for p in positions])
-    on_vertex = vertex >= 0
-    lon[on_vertex], lat[on_vertex] = ch.lon[vertex[on_vertex]], ch.lat[vertex[on_vertex]]
-    return distance, lon, lat
-
-
-def _measure_positions(ch: Chainage, positions: Sequence[Position], depth: Raster, slope: Raster) -> PositionMeasures:
-    """Coordinates, water depth and slope at each position, and the geodesic leg from it to the next."""
-    distance, lon, lat = _position_lonlat(ch, positions)
-    az, _, length = GEOD.inv(lon[:-1], lat[:-1], lon[1:], lat[1:])
-    return PositionMeasures(
-        distance_m=distance,
-        lon=lon,
-        lat=lat,
-        water_depth_m=sample_lonlat(depth, lon, lat),
-        slope_deg=sample_lonlat(slope, lon, lat),
-        leg_bearing_deg=np.append(np.mod(np.asarray(az, dtype=float), 360.0), np.nan),
-        leg_length_m=np.append(np.asarray(length, dtype=float), np.nan),
-    )
+    pos_no: int
+    event: str
+    events: str
+    name: str
+    lat_deg: float
+    lon_deg: float
+    lat_dm: str
+    lon_dm: str
+    kp_km: float
+    cable_kp_km: float
+    water_depth_m: float
+    surface: str
+    course_change_deg: float
+    slope_deg: float
+    cable_type: str
+    remarks: str
 
 
-def _section_bands(distance_m: FloatArray, sections: Sequence[CableSection]) -> IntArray:
-    """Band index of the section each distance starts a leg in (a position on a section start takes the new one)."""
-    starts = np.array([sec.from_m for sec in sections])
-    k = np.maximum(np.searchsorted(starts, distance_m + 1e-6, side="right") - 1, 0)
-    return np.array([sec.band for sec in sections])[k]
+@dataclass(frozen=True)
+class RplSegment:
+    """One row of the segment table, from a position to the next: the fields of :data:`SEGMENT_COLUMNS`."""
+
+    seg_no: int
+    from_pos: int
+    to_pos: int
+    from_kp_km: float
+    to_kp_km: float
+    bearing_deg: float
+    distance_km: float
+    slack_pct: float
+    cable_length_km: float
+    cable_type: str
+    cable_code: str
+    burial_depth_m: float
+    sector: str
+    surface: str
 
 
-def _cable_length_km(
-    distance_m: FloatArray, origin_m: float, sections: Sequence[CableSection], bands: Sequence[CableBand]
-) -> FloatArray:
-    """Cable length including the planned slack from KP 0 to each distance, section by section (negative on the
-    land side of KP 0)."""
-    lo = np.minimum(distance_m, origin_m)[:, None]
-    hi = np.maximum(distance_m, origin_m)[:, None]
-    sign = np.where(distance_m >= origin_m, 1.0, -1.0)
-    start = np.array([sec.from_m for sec in sections])
-    end = np.array([sec.to_m for sec in sections])
-    factor = np.array([1 + bands[sec.band].slack_pct / 100.0 for sec in sections])
-    overlap = np.minimum(end, hi) - np.maximum(start, lo)
-    with_slack = np.where(overlap > 0, overlap * factor, 0.0)
-    # a running sum adds the sections in route order, as a hand-written loop would
-    return sign * np.cumsum(with_slack, axis=1)[:, -1] / 1000.0
+POSITION_COLUMNS = [f.name for f in fields(RplPosition)]
+SEGMENT_COLUMNS = [f.name for f in fields(RplSegment)]
+RPL_COLUMNS = POSITION_COLUMNS
+
+KP_BASIS = (
+    "KP 0 at the first landing station (the route's start); route KP and cable KP (cumulative cable length with "
+    "the planned slack) grow along the route, land sections included and labelled as land"
+)
+
+# Precision of the trade: KP and distances 1 m, depth 1 m, bearings and angles 0.1 deg, positions 1e-6 deg.
+DECIMALS = {"km": 3, "depth_m": 0, "m": 1, "deg": 1, "lonlat_deg": 6, "pct": 1}
 
 
-def _row_remarks(remarks: str, distance_m: float, depth_m: float, origin_m: float, merge_tolerance_m: float) -> str:
-    """The position's remarks, plus a note when it lies on the land side of KP 0 or on land."""
-    if distance_m < origin_m - merge_tolerance_m:
-        remarks = _append_remark(remarks, "land section, before KP 0")
-    if np.isfinite(depth_m) and depth_m < 0:
-        remarks = _append_remark(remarks, f"on land ({-depth_m:.0f} m above the Caspian surface)")
-    return remarks
+def decimals_of(column: str) -> int | None:
+    """Decimals a numeric column of the deliverables is printed with, from its unit suffix (None: leave it)."""
+    if column in ("lat_deg", "lon_deg") or column.endswith(("_lat_deg", "_lon_deg")):
+        return DECIMALS["lonlat_deg"]
+    if column.endswith("depth_m") and "burial" not in column:  # water depth 1 m; burial depth 0.1 m
+        return DECIMALS["depth_m"]
+    for suffix in ("km", "m", "deg", "pct"):
+        if column.endswith("_" + suffix):
+            return DECIMALS[suffix]
+    return None
 
 
-def _rpl_rows(
-    ch: Chainage,
-    positions: Sequence[Position],
-    measures: PositionMeasures,
-    sections: Sequence[CableSection],
-    bands: Sequence[CableBand],
-    merge_tolerance_m: float,
-) -> list[RplRow]:
-    """The RPL rows: each position with its coordinates, KP, leg, depth, cable type and cumulative cable length."""
-    band_of_row = _section_bands(measures.distance_m, sections)
-    cable_km = _cable_length_km(measures.distance_m, ch.origin_m, sections, bands)
-    kp_km = ch.kp_km(measures.distance_m)
-    rows = []
-    for k, pos in enumerate(positions):
-        lat, lon = float(measures.lat[k]), float(measures.lon[k])
-        z = float(measures.water_depth_m[k])
-        band = bands[int(band_of_row[k])]
-        rows.append(
-            RplRow(
-                pos_no=k + 1,
-                event=pos.kind,
-                name=pos.name,
-                lat_deg=lat,
-                lon_deg=lon,
-                lat_dm=format_dm(lat, "lat"),
-                lon_dm=format_dm(lon, "lon"),
-                kp_km=float(kp_km[k]),
-                leg_bearing_deg=float(measures.leg_bearing_deg[k]),
-                leg_length_km=float(measures.leg_length_m[k] / 1000.0),
-                course_change_deg=pos.course_change_deg,
-                water_depth_m=z,
-                slope_deg=float(measures.slope_deg[k]),
-                cable_type=band.cable_type,
-                burial_depth_m=band.burial_depth_m,
-                slack_pct=band.slack_pct,
-                cable_length_km=float(cable_km[k]),
-                remarks=_row_remarks(pos.remarks, float(measures.distance_m[k]), z, ch.origin_m, merge_tolerance_m),
+def rounded(frame: pd.DataFrame) -> pd.DataFrame:
+    """A copy of ``frame`` with every float column rounded to the precision of its unit (:func:`decimals_of`)."""
+    out = frame.copy()
+    for col in out.columns:
+        nd = decimals_of(str(col))
+        if nd is not None and pd.api.types.is_float_dtype(out[col].dtype):
+            out[col] = out[col].round(nd) + 0.0  # + 0.0 turns -0.0 into 0.0
+    return out
+
+
+@dataclass(frozen=True)
+class _Merged:
+    """The events at one position, merged: distance, kinds, names and remarks, vertex and course change."""
+
+    distance_m: float
+    kinds: tuple[str, ...]
+    names: tuple[str, ...]
+    remarks: tuple[str, ...]
+    vertex: int | None
+    course_change_deg: float
+
+
+def _merge_coincident(positions: Sequence[Position], tolerance_m: float) -> list[_Merged]:
+    """Positions within ``tolerance_m`` of the first of a run merged into one (a vertex's coordinates win)."""
+    runs: list[list[Position]] = []
+    for p in sorted(positions, key=lambda q: q.sort_key):
+        if runs and p.distance_m - runs[-1][0].distance_m <= tolerance_m:
+            runs[-1].append(p)
+        else:
+            runs.append([p])
+    merged = []
+    for run in runs:
+        on_vertex = [p for p in run if p.vertex is not None]
+        anchor = on_vertex[0] if on_vertex else run[0]
+        run = sorted(run, key=lambda q: _order(q.kind))
+        merged.append(
+            _Merged(
+                distance_m=anchor.distance_m,
+                kinds=tuple(dict.fromkeys(p.kind for p in run)),
+                names=tuple(dict.fromkeys(p.name for p in run if p.name)),
+                remarks=tuple(dict.fromkeys(p.remarks for p in run if p.remarks)),
+                vertex=anchor.vertex,
+                course_change_deg=sum(p.course_change_deg for p in run),
             )
         )
-    return rows
+    return merged
 
 
-def _rpl_frame(rows: Sequence[RplRow], ch: Chainage, *, from_bmh: bool) -> gpd.GeoDataFrame:
-    """The rows as a GeoDataFrame of EPSG:4326 points, with the conventions in ``attrs``."""
-    frame = pd.DataFrame([asdict(r) for r in rows], columns=RPL_COLUMNS)
-    gdf = gpd.GeoDataFrame(frame, geometry=gpd.points_from_xy(frame.lon_deg, frame.lat_deg), crs=WGS84)
-    gdf.attrs.update(
-        kp_origin="first beach manhole" if from_bmh else "route start",
-        legs="WGS84 geodesics",
-        depth_datum="below the Caspian surface (-28 m Baltic), positive down",
-        route_length_km=ch.length_m / 1000.0,
+def _coordinates(ch: Chainage, merged: Sequence[_Merged]) -> tuple[FloatArray, FloatArray]:
+    """``(lon, lat)`` of the merged positions: on the route at their distance, vertices at their own coordinates."""
+    lon, lat = ch.point_at([m.distance_m for m in merged])
+    for k, m in enumerate(merged):
+        if m.vertex is not None:
+            lon[k], lat[k] = ch.lon[m.vertex], ch.lat[m.vertex]
+    return lon, lat
+
+
+def _sector_at(kp_km: FloatArray, sector_spans: pd.DataFrame | None) -> list[str]:
+    """ISO3 code of the seabed sector at each KP from the sector report's spans ('' outside any sector)."""
+    if sector_spans is None or not len(sector_spans):
+        return ["" for _ in kp_km]
+    lo = sector_spans["kp_from_km"].to_numpy(dtype=float)
+    who = [c if isinstance(c, str) else "" for c in sector_spans["country"]]
+    k = np.clip(np.searchsorted(lo, kp_km, side="right") - 1, 0, len(lo) - 1)
+    return [who[i] for i in k]
+
+
+def _cable_code(cable_type: str) -> str:
+    """The short code of a cable type: ``DA`` of ``DA (double armoured)``."""
+    return cable_type.split("(")[0].strip() or cable_type
+
+
+@dataclass
+class RplTables:
+    """The RPL as two tables and what the coastline check found.
+
+    ``positions`` (EPSG:4326 points, :data:`POSITION_COLUMNS`), ``segments`` (EPSG:4326 geodesic lines,
+    :data:`SEGMENT_COLUMNS`), ``surface_disagreements``: positions where the bathymetry's sign contradicts the
+    coastline (water depth read on land, or land height read at sea); those print no depth.
+    """
+
+    positions: gpd.GeoDataFrame
+    segments: gpd.GeoDataFrame
+    surface_disagreements: int
+
+
+def _remarks(m: _Merged, surface: str, raw_depth: float, disagrees: bool) -> str:
+    parts = list(m.remarks)
+    if surface == LAND:
+        parts.append("land section")
+    elif surface == SHORE:
+        parts.append("at the coastline")
+    if disagrees:
+        if surface == LAND:
+            parts.append(f"bathymetry reads {raw_depth:.0f} m of water; the coastline says land")
+        else:
+            parts.append(f"bathymetry reads land ({-raw_depth:.0f} m above the surface) at sea; depth not given")
+    return "; ".join(dict.fromkeys(parts))
+
+
+def build_rpl_tables(
+    route_lonlat: LineString,
+    events: Sequence[RouteEvent],
+    depth: Raster,
+    slope: Raster,
+    engineering: Engineering,
+    *,
+    water: BaseGeometry | None = None,
+    sector_spans: pd.DataFrame | None = None,
+    merge_tolerance_m: float = 1.0,
+    min_cable_section_m: float | None = None,
+) -> RplTables:
+    """The Route Position List as a position table and a segment table.
+
+    Parameters
+    ----------
+    route_lonlat
+        The final route in WGS84 lon/lat (station -> beach manhole -> ... -> beach manhole -> station); its vertices
+        are the A/C points and its legs are geodesics. KP 0 is its first vertex (:data:`KP_BASIS`).
+    events
+        Landing stations, beach manholes, shore crossings, crossings and sector-boundary crossings; cable-type
+        changes are added here from the depth profile.
+    depth, slope
+        Water depth (m, positive down) and seabed slope (degrees) on the analysis grid.
+    engineering
+        Cable bands (type, burial, slack by depth) and the profile interval used to place cable-type changes.
+    water
+        The coastline's water polygon (EPSG:4326): it decides land, shore and sea; None = the depth sign decides.
+    sector_spans
+        The sector report's spans (``kp_from_km``, ``country``) on the same KP basis, for each segment's sector.
+    merge_tolerance_m
+        Positions this close are one row (its event, name and remarks list all of them): no zero-length segments.
+    min_cable_section_m
+        Shortest section of one cable type (default ``engineering.min_cable_section_m``).
+    """
+    bands = validate_bands(engineering.cable_bands)
+    ch = Chainage(route_lonlat)
+    min_section = engineering.min_cable_section_m if min_cable_section_m is None else min_cable_section_m
+    sections = _profile_sections(ch, depth, engineering.profile_interval_m, bands, min_section)
+    others = [*_event_positions(ch, events, merge_tolerance_m), *_cable_change_positions(sections, bands)]
+    positions = _name_vertices(
+        _merge_positions(_vertex_positions(ch), others, merge_tolerance_m), ch.course_changes_deg()
     )
-    return gdf
+    merged = _merge_coincident(positions, merge_tolerance_m)
+    distance = np.array([m.distance_m for m in merged])
+    lon, lat = _coordinates(ch, merged)
+    raw = sample_lonlat(depth, lon, lat)
+    surface = classify_surface(lon, lat, water, raw)
+    printed, disagrees = water_depth_on_surface(surface, raw)
+    az, _, leg_m = GEOD.inv(lon[:-1], lat[:-1], lon[1:], lat[1:])
+    leg_m = np.asarray(leg_m, dtype=float)
+    mid_m = (distance[:-1] + distance[1:]) / 2.0
+    seg_band = _section_bands(mid_m, sections)
+    factor = np.array([1.0 + bands[b].slack_pct / 100.0 for b in seg_band])
+    cable_kp_km = np.concatenate([[0.0], np.cumsum(leg_m * factor)]) / 1000.0
+    pos_band = _section_bands(distance, sections)
+    slope_at = sample_lonlat(slope, lon, lat)
+    rows = [
+        RplPosition(
+            pos_no=k + 1,
+            event=m.kinds[0],
+            events="; ".join(m.kinds),
+            name="; ".join(m.names),
+            lat_deg=float(lat[k]),
+            lon_deg=float(lon[k]),
+            lat_dm=format_dm(float(lat[k]), "lat"),
+            lon_dm=format_dm(float(lon[k]), "lon"),
+            kp_km=float(distance[k] / 1000.0),
+            cable_kp_km=float(cable_kp_km[k]),
+            water_depth_m=float(printed[k]),
+            surface=surface[k],
+            course_change_deg=m.course_change_deg,
+            slope_deg=float(slope_at[k]) if surface[k] != LAND else float("nan"),
+            cable_type=bands[int(pos_band[k])].cable_type,
+            remarks=_remarks(m, surface[k], float(raw[k]), bool(disagrees[k])),
+        )
+        for k, m in enumerate(merged)
+    ]
+    mid_lon, mid_lat = ch.point_at(mid_m)
+    seg_surface = classify_surface(
+        mid_lon, mid_lat, water, sample_lonlat(depth, mid_lon, mid_lat), shore_tolerance_m=None
+    )
+    sector = _sector_at(mid_m / 1000.0, sector_spans)
+    segs, lines = [], []
+    for k in range(len(merged) - 1):
+        band = bands[int(seg_band[k])]
+        segs.append(
+            RplSegment(
+                seg_no=k + 1,
+                from_pos=k + 1,
+                to_pos=k + 2,
+                from_kp_km=float(distance[k] / 1000.0),
+                to_kp_km=float(distance[k + 1] / 1000.0),
+                bearing_deg=float(np.mod(az[k], 360.0)),
+                distance_km=float(leg_m[k] / 1000.0),
+                slack_pct=band.slack_pct,
+                cable_length_km=float(leg_m[k] * factor[k] / 1000.0),
+                cable_type=band.cable_type,
+                cable_code=_cable_code(band.cable_type),
+                burial_depth_m=band.burial_depth_m if seg_surface[k] == SEA else float("nan"),
+                sector=sector[k] if seg_surface[k] == SEA else "",
+                surface=seg_surface[k],
+            )
+        )
+        seg_line, _ = Chainage(LineString([(lon[k], lat[k]), (lon[k + 1], lat[k + 1])])).densified(1000.0)
+        lines.append(seg_line)
+    pos_frame = rounded(pd.DataFrame([asdict(r) for r in rows], columns=POSITION_COLUMNS))
+    pos_gdf = gpd.GeoDataFrame(pos_frame, geometry=gpd.points_from_xy(pos_frame.lon_deg, pos_frame.lat_deg), crs=WGS84)
+    seg_frame = rounded(pd.DataFrame([asdict(s) for s in segs], columns=SEGMENT_COLUMNS))
+    seg_gdf = gpd.GeoDataFrame(seg_frame, geometry=gpd.GeoSeries(lines, crs=WGS84), crs=WGS84)
+    return RplTables(pos_gdf, seg_gdf, int(disagrees.sum()))
 
 
 def build_rpl(
@@ -544,77 +755,34 @@ def build_rpl(
     depth: Raster,
     slope: Raster,
     engineering: Engineering,
-    *,
-    kp_origin: tuple[float, float] | None = None,
-    merge_tolerance_m: float = 1.0,
-    min_cable_section_m: float | None = None,
+    **kwargs: Any,
 ) -> gpd.GeoDataFrame:
-    """The Route Position List: one row per A/C point and per event, in KP order.
-
-    Parameters
-    ----------
-    route_lonlat
-        The final route in WGS84 lon/lat (station -> beach manhole -> ... -> beach manhole -> station); its vertices
-        are the A/C points and its legs are geodesics.
-    events
-        Landing stations, beach manholes, shore crossings, crossings and sector-boundary crossings (see the
-        ``*_events`` helpers of the landfall, crossings and sectors_report modules). Cable-type changes are added
-        here from the depth profile.
-    depth, slope
-        Water depth (m, positive down) and seabed slope (degrees) on the analysis grid.
-    engineering
-        Cable bands (type, burial, slack by depth) and the profile interval used to place cable-type changes.
-    kp_origin
-        ``(lon, lat)`` of KP 0; None = the first beach manhole among ``events``, else the route's start.
-    merge_tolerance_m
-        An event this close to an A/C point is listed on the A/C's row instead of a row of its own.
-    min_cable_section_m
-        Shortest section of one cable type (default ``engineering.min_cable_section_m``).
-
-    Returns
-    -------
-    GeoDataFrame (EPSG:4326 points) with the columns of :data:`RPL_COLUMNS`.
-    """
-    bands = validate_bands(engineering.cable_bands)
-    origin = kp_origin if kp_origin is not None else _first_bmh(events)
-    ch = Chainage(route_lonlat, origin)
-    min_section = engineering.min_cable_section_m if min_cable_section_m is None else min_cable_section_m
-    sections = _profile_sections(ch, depth, engineering.profile_interval_m, bands, min_section)
-    others = [*_event_positions(ch, events, merge_tolerance_m), *_cable_change_positions(sections, bands)]
-    positions = _merge_positions(_vertex_positions(ch), others, merge_tolerance_m)
-    positions = _name_vertices(positions, ch.course_changes_deg())
-    measures = _measure_positions(ch, positions, depth, slope)
-    rows = _rpl_rows(ch, positions, measures, sections, bands, merge_tolerance_m)
-    return _rpl_frame(rows, ch, from_bmh=origin is not None)
+    """The position table of :func:`build_rpl_tables` (same arguments)."""
+    return build_rpl_tables(route_lonlat, events, depth, slope, engineering, **kwargs).positions
 
 
-def write_rpl_csv(rpl: pd.DataFrame, path: str | Path) -> Path:
-    """Write the RPL as CSV (no geometry column; lat/lon to 1e-6 degrees, KP and lengths to the metre)."""
-    missing = [c for c in RPL_COLUMNS if c not in rpl.columns]
+def _section_bands(distance_m: FloatArray, sections: Sequence[CableSection]) -> IntArray:
+    """Band index of the section each distance lies in (a distance on a section start takes the new one)."""
+    starts = np.array([sec.from_m for sec in sections])
+    k = np.maximum(np.searchsorted(starts, distance_m + 1e-6, side="right") - 1, 0)
+    return np.array([sec.band for sec in sections])[k]
+
+
+def write_rpl_csv(rpl: pd.DataFrame, path: str | Path, *, columns: Sequence[str] = POSITION_COLUMNS) -> Path:
+    """Write an RPL table (positions by default) as CSV for Excel on Windows: UTF-8 with BOM, no geometry, every
+    number rounded to the trade's precision (:func:`rounded`)."""
+    missing = [c for c in columns if c not in rpl.columns]
     if missing:
         raise InputDataError(f"RPL table lacks columns {missing}; build it with geodata.deliverables.rpl.build_rpl")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    frame = pd.DataFrame(rpl[RPL_COLUMNS]).copy()
-    for col, nd in (
-        ("lat_deg", 6),
-        ("lon_deg", 6),
-        ("kp_km", 3),
-        ("leg_bearing_deg", 2),
-        ("leg_length_km", 3),
-        ("course_change_deg", 1),
-        ("water_depth_m", 1),
-        ("slope_deg", 2),
-        ("cable_length_km", 3),
-    ):
-        frame[col] = frame[col].round(nd)
-    frame.to_csv(path, index=False, encoding="utf-8")
+    rounded(pd.DataFrame(rpl[list(columns)])).to_csv(path, index=False, encoding="utf-8-sig")
     return path
 
 
 def write_rpl_gpkg(rpl: gpd.GeoDataFrame, path: str | Path, *, layer: str = "rpl") -> Path:
-    """Write the RPL as a GeoPackage point layer (EPSG:4326)."""
+    """Write the RPL positions as a GeoPackage point layer (EPSG:4326)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    gpd.GeoDataFrame(rpl[[*RPL_COLUMNS, "geometry"]], crs=WGS84).to_file(path, layer=layer, driver="GPKG")
+    gpd.GeoDataFrame(rpl[[*POSITION_COLUMNS, "geometry"]], crs=WGS84).to_file(path, layer=layer, driver="GPKG")
     return path

@@ -19,6 +19,7 @@ import shapely
 from shapely.geometry import Point
 
 from geodata.cost import CostSurface
+from geodata.deliverables import formats
 from geodata.deliverables.compose import RouteDeliverables
 from geodata.engineering.compose import EngineeredRoute
 from geodata.errors import PublishError
@@ -283,8 +284,9 @@ def write_tile_archives(
 
 
 def build_publication(folder: Path, content: PublicationContent) -> dict[str, Any]:
-    """Write the whole publication into ``folder``: ``corridor.gpkg``, ``rpl.csv``, ``route_profile.csv``,
-    ``sector_crossings.csv``, ``straight_line_diagram.png/.pdf``, ``tiles/*.pmtiles`` and the web map."""
+    """Write the whole publication into ``folder``: ``corridor.gpkg``, the surveyor's files
+    (:data:`geodata.deliverables.formats.SURVEYOR_FILES`), ``straight_line_diagram.png/.pdf``,
+    ``tiles/*.pmtiles`` and the web map."""
     sc = content.scenario
     layers = vector_layers(content)
     terms = licence_terms(content)
@@ -316,10 +318,8 @@ def build_publication(folder: Path, content: PublicationContent) -> dict[str, An
     for name, layer in rasters.items():  # QGIS 3.22 does not read raster styles from layer_styles: ship sidecars
         stops = layer.stops or default_stops(layer.raster, layer.units)
         (folder / f"{name}.qml").write_text(raster_qml(stops, label_units=layer.units), encoding="utf-8")
-    dl = content.deliverables
-    dl.rpl.drop(columns="geometry").to_csv(folder / "rpl.csv", index=False)
-    dl.profile.drop(columns="geometry").to_csv(folder / "route_profile.csv", index=False)
-    dl.sector_spans.drop(columns="geometry", errors="ignore").to_csv(folder / "sector_crossings.csv", index=False)
+    # the surveyor's files: RPL positions/segments, sector spans and profile as CSV, rpl.xlsx, route.kml/.kmz
+    surveyor_files = formats.write_surveyor_files(folder, content.deliverables, title=sc.title)
     for fmt, data in content.diagram.items():
         (folder / f"straight_line_diagram.{fmt}").write_bytes(data)
     tile_dir = folder / "tiles"
@@ -346,7 +346,7 @@ def build_publication(folder: Path, content: PublicationContent) -> dict[str, An
         provenance=f"scenario digest {(content.scenario_digest or sc.digest())[:12]}",
         node_modules=content.node_modules,
     )
-    return {"gpkg": gpkg, "vector_tiles": vec, "layers": sorted(prepared)}
+    return {"gpkg": gpkg, "vector_tiles": vec, "layers": sorted(prepared), "surveyor_files": surveyor_files}
 
 
 def validate_publication(folder: Path, *, gdal_python: str = SYSTEM_PYTHON) -> None:
@@ -354,8 +354,7 @@ def validate_publication(folder: Path, *, gdal_python: str = SYSTEM_PYTHON) -> N
     validator run by ``gdal_python`` included)."""
     problems = validate_gpkg(folder / "corridor.gpkg", expect_layers=VECTOR_LAYERS, gdal_python=gdal_python)
     for name in (
-        "rpl.csv",
-        "route_profile.csv",
+        *formats.SURVEYOR_FILES,
         "straight_line_diagram.png",
         "straight_line_diagram.pdf",
         "index.html",

@@ -12,6 +12,7 @@ from shapely.geometry import LineString
 from geodata.deliverables.rpl import (
     RPL_COLUMNS,
     build_rpl,
+    build_rpl_tables,
     cable_sections,
     kp_points,
     route_profile,
@@ -48,21 +49,22 @@ def test_build_rpl_positions_kp_origin_and_cable_types(ramp: tuple[GeoGrid, Rast
     assert list(rpl.columns[: len(RPL_COLUMNS)]) == RPL_COLUMNS
     assert rpl.crs.to_epsg() == 4326
     assert (np.diff(rpl["kp_km"]) >= 0).all()
-    assert rpl.loc[rpl.event == BEACH_MANHOLE, "kp_km"].item() == pytest.approx(0.0, abs=1e-6)
-    assert rpl.loc[rpl.event == LANDING, "kp_km"].item() == pytest.approx(-5.0, abs=0.05)
+    # KP 0 at the landing station (the route's start); the beach manhole 5 km on (was KP 0 with the station at -5)
+    assert rpl.loc[rpl.event == BEACH_MANHOLE, "kp_km"].item() == pytest.approx(5.0, abs=0.05)
+    assert rpl.loc[rpl.event == LANDING, "kp_km"].item() == 0.0
     changes = rpl[rpl.event == CABLE_TYPE_CHANGE]
     # depth = 2 m/km * (x - 300 km)/1 km - 20, sampled at cell centres: 50 m near x = 335.5 km, 400 m near 510.5 km
     assert len(changes) == 2
     assert changes.water_depth_m.to_numpy() == pytest.approx([50.0, 400.0], abs=1.0)
     assert rpl.cable_type.iloc[0].startswith("DA")
     assert rpl.cable_type.iloc[-1].startswith("LWP")
-    # cumulative cable length includes each section's slack
+    # cumulative cable length (cable KP) includes each section's slack
     last = rpl.iloc[-1]
-    assert last.cable_length_km > last.kp_km * 1.015
-    assert last.cable_length_km < last.kp_km * 1.03
-    # leg lengths add up to the KP
-    legs = rpl.leg_length_km.to_numpy()[:-1]
-    assert legs.sum() == pytest.approx(rpl.kp_km.iloc[-1] - rpl.kp_km.iloc[0], abs=1e-3)
+    assert last.cable_kp_km > last.kp_km * 1.015
+    assert last.cable_kp_km < last.kp_km * 1.03
+    # segment distances add up to the KP (legs are in the segment table now, not on the position rows)
+    segments = build_rpl_tables(route, events, depth, slope, Engineering()).segments
+    assert segments.distance_km.sum() == pytest.approx(rpl.kp_km.iloc[-1] - rpl.kp_km.iloc[0], abs=2e-3)
     csv = write_rpl_csv(rpl, tmp_path / "rpl.csv")
     back = pd.read_csv(csv)
     assert list(back.columns) == RPL_COLUMNS

@@ -103,3 +103,42 @@ def test_publication_is_complete_verified_and_opens(run: dict) -> None:
     assert {"route", "rpl", "kp_points", "seabed_sectors"} <= styled
     for name in ("rpl.csv", "straight_line_diagram.png", "straight_line_diagram.pdf", "index.html"):
         assert (live / name).stat().st_size > 0
+
+
+def test_published_rpl_keeps_the_surveyor_invariants(run: dict) -> None:
+    """The real route's RPL files: one KP basis from 0, no zero-length or duplicate rows, no depth on land (by the
+    coastline), no land height at sea, rounded numbers, Excel and KML that open."""
+    import openpyxl
+    import pandas as pd
+    import pyogrio
+
+    from geodata.deliverables.formats import SURVEYOR_FILES
+
+    live = run["root"] / "published" / SCENARIO / "latest"
+    for name in SURVEYOR_FILES:
+        assert (live / name).stat().st_size > 0, name
+    assert (live / "rpl.csv").read_bytes().startswith(b"\xef\xbb\xbf")
+    pos = pd.read_csv(live / "rpl.csv", encoding="utf-8-sig")
+    seg = pd.read_csv(live / "rpl_segments.csv", encoding="utf-8-sig")
+    assert pos["kp_km"].iloc[0] == 0.0
+    assert (pos["kp_km"].diff().dropna() > 0).all()
+    assert (pos["cable_kp_km"] >= 0).all()
+    assert (seg["distance_km"] >= 0.001).all()
+    assert len(seg) == len(pos) - 1
+    assert seg["distance_km"].sum() == pytest.approx(pos["kp_km"].iloc[-1], abs=0.001 * len(seg))
+    assert not pos["name"].str.contains("no sector").any()
+    land = pos["surface"] == "land"
+    assert land.iloc[0]
+    assert land.iloc[-1]
+    assert pos.loc[land, "water_depth_m"].isna().all()
+    assert (pos.loc[pos["surface"] == "sea", "water_depth_m"].dropna() >= 0).all()
+    water = _load(run, "coastline").water_geometry
+    inside = [water.contains(shapely.Point(x, y)) for x, y in zip(pos["lon_deg"], pos["lat_deg"], strict=True)]
+    assert [s == "sea" for s in pos["surface"]] == [
+        i and s != "shore" for i, s in zip(inside, pos["surface"], strict=True)
+    ]
+    wb = openpyxl.load_workbook(live / "rpl.xlsx")
+    assert wb["Positions"].freeze_panes == "A2"
+    assert wb["Positions"].max_row - 1 == len(pos)
+    assert len(pyogrio.read_dataframe(live / "route.kml", layer="Route")) == 1
+    assert len(pyogrio.read_dataframe(f"/vsizip/{live / 'route.kmz'}/doc.kml", layer="KP")) > 300
