@@ -9,7 +9,11 @@ neighbour). Following ICPC guidance, the separation required at a point of the r
 (``Engineering.min_separation_m``, the near-shore floor, default 500 m; ``Engineering.separation_depth_factor``,
 default 3). A crossing is not an approach: around each crossing of a feature the route is necessarily within the
 separation of it for ``required / sin(angle)`` either side (a straight route crossing a straight line at ``angle``),
-so that window is left out, a little widened (:data:`WINDOW_MARGIN`). Whatever is left within the separation of the
+so that window is left out, a little widened (:data:`WINDOW_MARGIN`). Where the route crosses on a short leg (a
+dog-leg set at the minimum crossing angle) and leaves the feature at a flatter angle, the window extends for as long
+as the route keeps diverging from the feature at :data:`DIVERGING_ANGLE_DEG` or more (the distance growing by at
+least ``sin(angle)`` per metre of route), still within the separation: that stretch belongs to the crossing. A
+route running alongside at a flatter angle than that is a close approach. Whatever is left within the separation of the
 feature is one approach per contiguous stretch: its KP range, its length, the closest point and the distance there.
 
 The land sections of the route (landing station -> beach manhole -> shore crossing, passed as ``land``) are reported
@@ -48,6 +52,9 @@ WINDOW_MARGIN = 1.1
 MIN_WINDOW_ANGLE_DEG = 5.0
 """Crossings flatter than this get the window of a crossing at this angle (a 0-degree 'crossing' is a route running
 along the feature: the crossing_angles check fails it)."""
+
+DIVERGING_ANGLE_DEG = 10.0
+"""A route leaving a crossing at this angle to the feature or more is still crossing it (see the module docstring)."""
 
 APPROACH_COLUMNS = [
     "approach_no",
@@ -93,6 +100,15 @@ def _runs(inside: np.ndarray) -> list[tuple[int, int]]:
     """``(first, last)`` sample indices of each contiguous run of True."""
     idx = np.flatnonzero(np.diff(np.concatenate([[0], inside.astype(int), [0]])))
     return [(int(a), int(b) - 1) for a, b in zip(idx[::2], idx[1::2], strict=True)]
+
+
+def _diverging_end(dist: np.ndarray, inside: np.ndarray, start: int, direction: int, min_rise: float) -> int:
+    """Last sample, walking from ``start`` in ``direction`` (+1/-1), of the stretch within the separation along
+    which the distance to the feature keeps growing by at least ``min_rise`` per sample."""
+    j = start
+    while 0 <= j + direction < len(dist) and inside[j + direction] and dist[j + direction] - dist[j] >= min_rise:
+        j += direction
+    return j
 
 
 def _edge(s: np.ndarray, f: np.ndarray, i: int, j: int) -> float:
@@ -174,14 +190,23 @@ def find_close_approaches(
         geom = shapely.union_all(np.asarray(group.geometry.values))
         kind, name = str(group["kind"].iloc[0]), group["name"].iloc[0]
         name = name if isinstance(name, str) else ""
-        f = shapely.distance(pts, geom) - required
+        dist = shapely.distance(pts, geom)
+        f = dist - required
         inside = f < 0
+        keep = inside.copy()
+        min_rise = step * math.sin(math.radians(DIVERGING_ANGLE_DEG))
         for c in crossed:
             if c["feature_id"] != fid:
                 continue
             r_c = float(np.interp(c["route_distance_m"], s, required))
             w = crossing_window_m(r_c, c["angle_deg"]) * WINDOW_MARGIN + step
-            inside[(s > c["route_distance_m"] - w) & (s < c["route_distance_m"] + w)] = False
+            keep[(s > c["route_distance_m"] - w) & (s < c["route_distance_m"] + w)] = False
+            k = int(np.clip(np.searchsorted(s, c["route_distance_m"]), 0, len(s) - 1))
+            lo, hi = k - 1 if k > 0 else k, k
+            keep[_diverging_end(dist, inside, lo, -1, min_rise) : _diverging_end(dist, inside, hi, 1, min_rise) + 1] = (
+                False
+            )
+        inside = keep
         runs = [(r, "marine") for r in _runs(inside & ~on_land)] + [(r, "land") for r in _runs(inside & on_land)]
         for (i0, i1), section in runs:
             a, b = _edge(s, f, i0, i0 - 1), _edge(s, f, i1, i1 + 1)

@@ -165,3 +165,27 @@ def test_separation_check_ignores_land_sections() -> None:
     result = check_separation(table, [], min_separation_m=500.0, depth_factor=3.0)
     assert result.passed
     assert result.metadata["land_section_approaches"] == 1
+
+
+def test_dog_leg_crossing_leaving_at_a_flat_angle_is_no_approach() -> None:
+    """A synthetic pipeline met at 20 degrees but crossed on a short square leg (as a dog-leg realignment leaves it):
+    the measured crossing angle is 90 degrees, yet the route stays within 500 m for ~1.5 km either side while it
+    diverges; that belongs to the crossing, not to an approach."""
+    c, sn = math.cos(math.radians(20.0)), math.sin(math.radians(20.0))
+    pipe = LineString(
+        [
+            (360_000 - 8000 * c, Y - 100 - 8000 * sn),
+            (360_000, Y - 100),
+            (360_000, Y + 100),
+            (360_000 + 8000 * c, Y + 100 + 8000 * sn),
+        ]
+    )
+    lines = features(cable_offset_m=5_000.0).to_crs(CRS)
+    lines.loc[1, "geometry"] = pipe
+    assert approaches(lines.to_crs(4326)).empty
+    # the same pipeline turning parallel (1 km at 150 m) after the dog-leg is an approach again
+    lines.loc[1, "geometry"] = LineString(
+        [(360_000, Y - 5000), (360_000, Y + 150), (362_000, Y + 150), (363_000, Y + 150)]
+    )
+    (a,) = approaches(lines.to_crs(4326)).itertuples()
+    assert a.min_distance_m == pytest.approx(150.0, abs=0.5)
