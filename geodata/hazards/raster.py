@@ -29,6 +29,26 @@ no per-point Python work), and their hard cells by rasterising all their buffers
 its own distance transform (one per object, :func:`_burn_object`): a single transform per class would give the
 distance to the nearest object only, not the sum. ``info["distance_passes"]`` counts the passes (one per point
 class plus one per other object on the grid); the result is bit for bit that of the per-object loop.
+
+**Large point classes** (more than :data:`CONVOLUTION_MIN_POINTS` points) take a convolution path instead
+(:func:`_convolve_point_class`), whose cost grows with the grid, not with points x cells:
+
+* soft cost: each point's weight is splatted bilinearly onto the 4 nearest nodes of a lattice
+  :data:`CONVOLUTION_SUBCELLS` times finer than the grid (keeping its sub-cell position to first order), the lattice
+  is split into its ``s * s`` phases (each a grid-sized array) and every phase is convolved (``scipy.signal.
+  oaconvolve``) with the class's weight-free kernel ``exp(-max(d - band, 0) / decay)`` truncated at the same reach,
+  sampled at the offsets of that phase. This is the sum over points up to the sub-cell position error: every term
+  is off by at most a factor ``exp(h / decay)`` (``h`` the lattice cell diagonal; measured far smaller, see
+  ``benchmarks/hazards.py``), and a point within ``h`` of the reach may be cut (or kept) where the exact path keeps
+  (or cuts) a term below ``truncate * w``. Cells farther than the reach (plus ``h``) from every weighted point are 0
+  exactly, as on the exact path (no FFT round-off there), and the sum is never negative.
+* hard mask: the cells holding a point (both cells when it lies on their border) dilated by a disk of radius
+  ``hard buffer + half the cell diagonal`` (a Euclidean distance transform thresholded at the radius). This is
+  conservative: every cell whose centre is within the hard buffer of a point is excluded (the exact path's cells
+  are a subset), plus a rim of at most a cell.
+
+``info["convolution_classes"]`` counts the classes that took it (each also counts as one distance pass).
+Classes at or under the threshold, which is every class of the mirror's hazards, take the exact path unchanged.
 """
 
 from __future__ import annotations
@@ -45,6 +65,7 @@ from rasterio import windows
 from rasterio.features import rasterize
 from rasterio.transform import rowcol
 from scipy.ndimage import distance_transform_edt
+from scipy.signal import oaconvolve
 
 from geodata.errors import ConfigError, InputDataError
 from geodata.grid import GeoGrid
@@ -56,6 +77,16 @@ DEFAULT_TRUNCATE = 1e-3
 POINT_CHUNK_CELLS = 4_000_000
 #: Buffers rasterised at once for the hard cells of a point class.
 HARD_CHUNK_GEOMS = 20_000
+#: Point classes with more points than this take the convolution path (:func:`_convolve_point_class`). The exact
+#: path costs ~60 ns per point x window cell plus ~45 us per hard buffer (rasterio geometry conversion), so 20,000
+#: points take about a second on a typical window (20,000 x 29 x 29 cells); beyond that the convolution, whose cost
+#: is a few grid-sized FFTs whatever the count, wins by orders of magnitude. A count (not a cost estimate) keeps the
+#: choice independent of the grid: real inventories (the mirror's largest point class has 124 earthquakes) stay on
+#: the exact, bit-for-bit path at every resolution.
+CONVOLUTION_MIN_POINTS = 20_000
+#: Lattice nodes per cell side for the convolution path's splatting (``s``): ``s * s`` grid-sized convolutions per
+#: class, bounding the position error by a cell diagonal / s (see the module docstring).
+CONVOLUTION_SUBCELLS = 2
 
 
 class HazardRasters(NamedTuple):
@@ -220,17 +251,20 @@ def rasterize_hazards(
     """
     _check_inputs(gdf, grid, truncate)
     weighting = dict(weighting or {})
-    kinds = list(dict.fromkeys(str(k) for k in gdf["kind"]))
+    kinds = list(dict.fromkeys(str(k) for k in gdf["kind"].unique()))  # unique first: cheap for a million rows
     soft = {k: np.zeros(grid.shape, dtype=np.float64) for k in kinds}
     hard = {k: np.zeros(grid.shape, dtype=bool) for k in kinds}
     work = gdf.to_crs(grid.crs) if len(gdf) else gdf
     objects = _objects(work, _object_weights(gdf, weighting))
     classes = hazard_classes(objects)
     reach_factor = math.log(1.0 / truncate)
-    stats = {"objects_on_grid": 0, "distance_passes": 0}
+    stats = {"objects_on_grid": 0, "distance_passes": 0, "convolution_classes": 0}
     for cls, members in classes.items():
         if cls.points:
-            burned = _burn_point_class(cls, members, grid, reach_factor, soft[cls.kind], hard[cls.kind])
+            large = len(members) > CONVOLUTION_MIN_POINTS
+            burn = _convolve_point_class if large else _burn_point_class
+            burned = burn(cls, members, grid, reach_factor, soft[cls.kind], hard[cls.kind])
+            stats["convolution_classes"] += 1 if burned and large else 0
             stats["distance_passes"] += 1 if burned else 0
             stats["objects_on_grid"] += burned
             continue
@@ -444,6 +478,130 @@ def _add_point_hard(hard_m: float, grid: GeoGrid, hard: np.ndarray, xy: np.ndarr
         hard |= _touched(part, grid.shape, grid.transform)
 
 
+def _convolve_point_class(
+    cls: HazardClass, members: list[_Object], grid: GeoGrid, reach_factor: float, soft: np.ndarray, hard: np.ndarray
+) -> int:
+    """The soft cost and hard cells of a large point class by convolution (see the module docstring).
+
+    Adds to ``soft`` and ``hard`` in place; memory is a few grid-sized arrays plus a few per point (no points x
+    cells array). Returns the number of points on the grid, counted as :func:`_burn_point_class` does.
+    """
+    xy = shapely.get_coordinates([obj.geoms[0] for obj in members])
+    weight = np.array([obj.weight for obj in members], dtype=float)
+    dy, dx = grid.res
+    margin = _reach(weight, cls.band_m, cls.decay_m, cls.hard_m, reach_factor) + max(dx, dy)
+    r0, r1, c0, c1 = _cell_range(grid, (xy[:, 0], xy[:, 1], xy[:, 0], xy[:, 1]), margin)
+    on = (c0 < c1) & (r0 < r1)
+    if not on.any():
+        return 0
+    xy, weight = xy[on], weight[on]
+    rows_f = (grid.transform.f - xy[:, 1]) / dy - 0.5  # fractional row and column, cell centres at whole numbers
+    cols_f = (xy[:, 0] - grid.transform.c) / dx - 0.5
+    soft_reach = cls.band_m + cls.decay_m * reach_factor
+    pad = math.ceil(max(soft_reach, cls.hard_m + math.hypot(dx, dy)) / min(dx, dy)) + 2
+    if (weight > 0).any():
+        soft += _convolved_soft(cls, grid, reach_factor, (rows_f, cols_f), weight, pad)
+    if cls.hard_m > 0:
+        hard |= _dilated_hard(cls.hard_m, grid, (rows_f, cols_f), pad)
+    return int(on.sum())
+
+
+def _convolved_soft(
+    cls: HazardClass,
+    grid: GeoGrid,
+    reach_factor: float,
+    rc: tuple[np.ndarray, np.ndarray],
+    weight: np.ndarray,
+    pad: int,
+) -> np.ndarray:
+    """The class's summed soft cost on the grid: bilinear splatting on a lattice of ``s`` nodes per cell side,
+    one convolution per lattice phase (cropped to the grid), zero beyond the reach of every weighted point."""
+    s = CONVOLUTION_SUBCELLS
+    dy, dx = grid.res
+    rows, cols = grid.shape
+    padded = (rows + 2 * pad, cols + 2 * pad)
+    phase, flat, value = _splat(rc, weight, s, pad, padded)
+    order = np.argsort(phase, kind="stable")
+    bounds = np.searchsorted(phase[order], np.arange(s * s + 1))
+    soft_reach = cls.band_m + cls.decay_m * reach_factor
+    half = math.ceil(soft_reach / min(dx, dy)) + 1
+    out = np.zeros(grid.shape, dtype=np.float64)
+    occupied = np.zeros(padded[0] * padded[1], dtype=bool)
+    for p in range(s * s):
+        take = order[bounds[p] : bounds[p + 1]]
+        if not len(take):
+            continue
+        bins = np.bincount(flat[take], weights=value[take], minlength=occupied.size)
+        occupied |= bins > 0
+        kernel = _phase_kernel(cls, (dy, dx), reach_factor, half, (divmod(p, s)[0] / s, divmod(p, s)[1] / s))
+        full = oaconvolve(bins.reshape(padded), kernel, mode="full")
+        out += full[pad + half : pad + half + rows, pad + half : pad + half + cols]
+    # cells beyond the reach of every weighted lattice node hold FFT round-off only: zero them, as the exact path
+    lattice_offset = (s - 1) / s * math.hypot(dx, dy)
+    far = _beyond(occupied.reshape(padded), (dy, dx), soft_reach + lattice_offset, pad, grid.shape)
+    out[far] = 0.0
+    return np.maximum(out, 0.0)
+
+
+def _splat(
+    rc: tuple[np.ndarray, np.ndarray], weight: np.ndarray, s: int, pad: int, padded: tuple[int, int]
+) -> tuple[np.ndarray, ...]:
+    """Bilinear weights of each point on its 4 lattice nodes: ``(phase, flat padded-cell index, weight)`` of every
+    node inside the padded grid (the nodes outside are beyond the reach of every cell)."""
+    u, v = rc[0] * s, rc[1] * s
+    fu, fv = np.floor(u), np.floor(v)
+    tu, tv = u - fu, v - fv
+    iu, iv = fu.astype(np.int64), fv.astype(np.int64)
+    phases, flats, values = [], [], []
+    for du, wu in ((0, 1.0 - tu), (1, tu)):
+        for dv, wv in ((0, 1.0 - tv), (1, tv)):
+            ru, rv = np.divmod(iu + du, s), np.divmod(iv + dv, s)
+            r, c = ru[0] + pad, rv[0] + pad
+            keep = (r >= 0) & (r < padded[0]) & (c >= 0) & (c < padded[1])
+            phases.append((ru[1] * s + rv[1])[keep])
+            flats.append((r * padded[1] + c)[keep])
+            values.append((weight * wu * wv)[keep])
+    return np.concatenate(phases), np.concatenate(flats), np.concatenate(values)
+
+
+def _phase_kernel(
+    cls: HazardClass, res: tuple[float, float], reach_factor: float, half: int, phase: tuple[float, float]
+) -> np.ndarray:
+    """The weight-free class kernel ``exp(-max(d - band, 0) / decay)`` (0 beyond the reach) at offsets
+    ``(i - phase_row, j - phase_col)`` cells, ``i, j`` in ``-half..half``: what a lattice node of that phase adds
+    to the cell ``i, j`` cells away."""
+    dy, dx = res
+    offsets = np.arange(-half, half + 1, dtype=float)
+    distance = np.hypot(((offsets - phase[0]) * dy)[:, None], ((offsets - phase[1]) * dx)[None, :])
+    return np.asarray(_soft_contribution(distance, 1.0, cls.band_m, cls.decay_m, reach_factor))
+
+
+def _beyond(
+    occupied: np.ndarray, res: tuple[float, float], radius: float, pad: int, shape: tuple[int, int]
+) -> np.ndarray:
+    """Grid cells whose centre is farther than ``radius`` from the centre of every occupied padded cell."""
+    distance = distance_transform_edt(~occupied, sampling=res)
+    far: np.ndarray = distance[pad : pad + shape[0], pad : pad + shape[1]] > radius * (1.0 + 1e-9)
+    return far
+
+
+def _dilated_hard(hard_m: float, grid: GeoGrid, rc: tuple[np.ndarray, np.ndarray], pad: int) -> np.ndarray:
+    """Cells within ``hard_m`` + half a cell diagonal of a cell holding a point (both cells for a point on their
+    border): a superset of the cells whose centre lies within ``hard_m`` of a point, and of the points' cells."""
+    rows, cols = grid.shape
+    padded = (rows + 2 * pad, cols + 2 * pad)
+    occupied = np.zeros(padded, dtype=bool)
+    # cell centres at whole numbers: a point at fractional position f lies in cells round(f) (both on a tie)
+    for r_cell in (np.floor(rc[0] + 0.5), np.ceil(rc[0] - 0.5)):
+        for c_cell in (np.floor(rc[1] + 0.5), np.ceil(rc[1] - 0.5)):
+            r, c = r_cell.astype(np.int64) + pad, c_cell.astype(np.int64) + pad
+            keep = (r >= 0) & (r < padded[0]) & (c >= 0) & (c < padded[1])
+            occupied[r[keep], c[keep]] = True
+    dy, dx = grid.res
+    inside: np.ndarray = ~_beyond(occupied, (dy, dx), hard_m + 0.5 * math.hypot(dx, dy), pad, grid.shape)
+    return inside
+
+
 def _assemble(
     soft: dict[str, np.ndarray], hard: dict[str, np.ndarray], shape: tuple[int, int], *, info: dict[str, Any]
 ) -> HazardRasters:
@@ -473,6 +631,7 @@ def _info(
         "objects_on_grid": stats["objects_on_grid"],
         "classes": len(classes),
         "distance_passes": stats["distance_passes"],
+        "convolution_classes": stats["convolution_classes"],
         "rows": len(gdf),
         "truncate": truncate,
         "earthquake_weighting": {**earthquake_weighting(), **weighting},

@@ -1,10 +1,11 @@
-"""Hazards rasterised per class: a million synthetic points take one distance pass per class, and a class pass
+"""Hazards rasterised per class: a million synthetic points take one pass per class (by convolution), and a class pass
 gives the same sums as the per-object loop. No wall-clock assertion (see benchmarks/hazards.py for timings)."""
 
 from __future__ import annotations
 
 import geopandas as gpd
 import numpy as np
+import pytest
 import shapely
 from affine import Affine
 from pyproj import CRS
@@ -42,6 +43,7 @@ def _synthetic_points(n: int, grid: GeoGrid, kinds: list[tuple[str, float, float
     )
 
 
+@pytest.mark.integration  # ~10 s, most of it building the million-row table and its objects
 def test_a_million_synthetic_points_take_one_distance_pass_per_class() -> None:
     grid = GeoGrid(UTM39, Affine(1000.0, 0, 400_000.0, 0, -1000.0, 4_608_000.0), (8, 8))
     table = _synthetic_points(1_000_000, grid, [("earthquake", 0.0, 0.1, 15000.0), ("well", 0.0, 1.0, 1000.0)])
@@ -49,6 +51,7 @@ def test_a_million_synthetic_points_take_one_distance_pass_per_class() -> None:
     assert out.info["objects_on_grid"] == 1_000_000
     assert out.info["classes"] == 2
     assert out.info["distance_passes"] == out.info["classes"]
+    assert out.info["convolution_classes"] == 2  # 500,000 points per class: over CONVOLUTION_MIN_POINTS
     assert np.isfinite(out.soft_cost).all()
     assert (out.soft_cost > 0).all()
 
