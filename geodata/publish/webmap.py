@@ -3,7 +3,9 @@
 The page, its script and stylesheet are package data (``geodata/data/webmap/``); MapLibre GL JS and pmtiles come from
 the npm registry (``package.json`` at the repository root, ``npm ci``) and are copied from ``node_modules`` into
 ``<out>/lib/`` with their licences, so the published folder needs no CDN and no network. The map style has no text
-layers, hence no glyphs or sprites to fetch: labels live in the click popups. The style layers, legend rows and
+layers, hence no glyphs or sprites to fetch: KP labels and place names (landing stations, ports) are HTML markers
+placed from the page's own KP index and place list, attributes live in the click popups, and the land/sea basemap
+is the background (land) under the seabed sectors' union (sea). The style layers, legend rows and
 colours come from :mod:`geodata.publish.styles`, the same palette as the QGIS styles in the GeoPackage.
 """
 
@@ -44,6 +46,60 @@ DRAW_ORDER: tuple[str, ...] = (
 )  # fmt: skip
 HIDDEN_BY_DEFAULT: frozenset[str] = frozenset({"cost", "rpl"})
 INTERACTIVE_FAMILIES = ("point", "line")
+
+# Basemap drawn from the publication's own data, no network: land is the map background, the sea the union of the
+# seabed sectors (the Caspian water polygon split by state), under every other layer.
+LAND_COLOR = "#efe8d8"
+SEA_COLOR = "#cfe3ee"
+BASEMAP_LAYER = "seabed_sectors"
+KP_LABEL_ZOOMS: tuple[tuple[float, float], ...] = ((12.0, 1.0), (10.0, 5.0), (8.0, 10.0), (6.5, 50.0))
+"""(minimum zoom, KP step in km) of the KP labels: every km from zoom 12, every 5 km from 10, and so on."""
+PLACE_KINDS = ("landing_station", "port")
+
+
+def kp_index(kp_points: Any) -> list[list[float]]:
+    """``[[kp_km, lon, lat], ...]`` of the KP points (EPSG:4326), sorted by KP, rounded to the metre / 1e-6 deg: the
+    web map's jump-to-KP and KP labels read it from the page, so they work before any tile has loaded."""
+    if kp_points is None or not len(kp_points):
+        return []
+    gdf = kp_points.to_crs(4326) if kp_points.crs is not None else kp_points
+    rows = [
+        [round(float(kp), 3), round(float(g.x), 7), round(float(g.y), 7)]
+        for kp, g in zip(gdf["kp_km"], gdf.geometry, strict=True)
+        if g is not None and not g.is_empty
+    ]
+    return sorted(rows)
+
+
+def place_names(*layers: Any) -> list[dict[str, Any]]:
+    """Place names of the basemap: landing stations and ports (``name``, ``kind``, ``lon``, ``lat``) from layers with
+    ``name`` and ``kind`` columns (the landing-station layer, the hazards)."""
+    out: list[dict[str, Any]] = []
+    for gdf in layers:
+        if gdf is None or not len(gdf) or "name" not in gdf.columns:
+            continue
+        g4326 = gdf.to_crs(4326) if gdf.crs is not None else gdf
+        kinds = g4326["kind"] if "kind" in g4326.columns else ["landing_station"] * len(g4326)
+        for name, kind, geom in zip(g4326["name"], kinds, g4326.geometry, strict=True):
+            if kind not in PLACE_KINDS or geom is None or geom.is_empty or not isinstance(name, str):
+                continue
+            pt = geom.representative_point()
+            out.append({"name": name, "kind": kind, "lon": round(pt.x, 6), "lat": round(pt.y, 6)})
+    return out
+
+
+def _from_gpkg(folder: Path) -> tuple[Any, list[dict[str, Any]]]:
+    """KP points and place names from the publication's ``corridor.gpkg`` when it is there (else none)."""
+    gpkg = folder / "corridor.gpkg"
+    if not gpkg.is_file():
+        return None, []
+    import pyogrio
+
+    names = {str(row[0]) for row in pyogrio.list_layers(gpkg)}
+    read = functools.partial(pyogrio.read_dataframe, gpkg)
+    kp = read(layer="kp_points") if "kp_points" in names else None
+    places = place_names(*(read(layer=n) for n in ("landing_stations", "hazards", "hazards_points") if n in names))
+    return kp, places
 
 
 @dataclass(frozen=True)
@@ -106,8 +162,11 @@ def build_config(
     attribution: str,
     licence: str,
     provenance: str = "",
+    kp: Sequence[Sequence[float]] = (),
+    places: Sequence[Mapping[str, Any]] = (),
 ) -> dict[str, Any]:
-    """The page's configuration: sources, MapLibre style layers, legend groups with toggles, popup layers."""
+    """The page's configuration: sources, MapLibre style layers (a land/sea basemap first), legend groups with
+    toggles, popup layers, the KP index (jump to a KP, KP labels) and the place names."""
     if vector.kind != "vector":
         raise InputDataError(f"{vector.path} is a {vector.kind} tileset; pass the vector tiles as `vector`")
     sources: dict[str, Any] = {"corridor": {"type": "vector", "path": vector_path, "attribution": ""}}
@@ -154,6 +213,16 @@ def build_config(
     # the rasters are drawn first, the vector groups are listed top-down in the panel
     raster_groups = [g for g in groups if g.get("ramp")]
     vector_groups = [g for g in groups if not g.get("ramp")][::-1]
+    if BASEMAP_LAYER in vector.layers:
+        layers.insert(0, {"id": "basemap-sea", "type": "fill", "source": "corridor", "source-layer": BASEMAP_LAYER,
+                          "paint": {"fill-color": SEA_COLOR, "fill-antialias": False}})  # fmt: skip
+        legend = [
+            {"label": "Sea (Caspian)", "family": "polygon", "color": SEA_COLOR, "outline": SEA_COLOR, "opacity": 1.0},
+            {"label": "Land", "family": "polygon", "color": LAND_COLOR, "outline": LAND_COLOR, "opacity": 1.0},
+        ]
+        raster_groups.append(
+            {"id": "basemap", "title": "Basemap", "visible": True, "layerIds": ["basemap-sea"], "legend": legend}
+        )
     w, s, e, n = vector.bounds
     return {
         "title": title,
@@ -167,6 +236,10 @@ def build_config(
         "attribution": attribution,
         "licence": licence,
         "provenance": provenance,
+        "land": LAND_COLOR,
+        "kp": [list(row) for row in kp],
+        "kpLabelZooms": [list(z) for z in KP_LABEL_ZOOMS],
+        "places": [dict(p) for p in places],
     }
 
 
@@ -181,6 +254,8 @@ def write_webmap(
     licence: str = "",
     provenance: str = "",
     node_modules: Path | None = None,
+    kp_points: Any = None,
+    places: Sequence[Mapping[str, Any]] | None = None,
 ) -> Path:
     """Write the static web map into ``out_dir`` (which must already hold the tile archives) and return the path of
     its ``index.html``.
@@ -198,13 +273,20 @@ def write_webmap(
         ``rpl`` start hidden, every layer has a toggle.
     attribution, licence, provenance
         Shown on the map (attribution control) and in the panel footer: credit the sources and state the terms.
+    kp_points, places
+        The KP points (``kp_km``, points) for jump-to-KP and the KP labels, and the place names
+        (:func:`place_names`); by default both from ``out_dir/corridor.gpkg`` when it is there.
     """
     out = Path(out_dir)
+    if kp_points is None or places is None:
+        gpkg_kp, gpkg_places = _from_gpkg(out)
+        kp_points = gpkg_kp if kp_points is None else kp_points
+        places = gpkg_places if places is None else places
     rel = _relative(vector.path, out)
     raster_entries = {k: (v, _relative(v.tiles.path, out)) for k, v in (rasters or {}).items()}
     config = build_config(
         title=title, subtitle=subtitle, vector=vector, vector_path=rel, rasters=raster_entries,
-        attribution=attribution, licence=licence, provenance=provenance,
+        attribution=attribution, licence=licence, provenance=provenance, kp=kp_index(kp_points), places=places,
     )  # fmt: skip
     copy_libraries(out, node_modules)
     template = resources.files("geodata").joinpath("data/webmap")

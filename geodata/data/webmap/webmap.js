@@ -22,9 +22,10 @@ for (const [id, src] of Object.entries(config.sources)) {
 
 const map = new maplibregl.Map({
   container: "map",
-  style: { version: 8, sources, layers: [{ id: "background", type: "background", paint: { "background-color": "#dfe6ea" } },
-    ...config.layers] },
+  style: { version: 8, sources, layers: [{ id: "background", type: "background",
+    paint: { "background-color": config.land || "#dfe6ea" } }, ...config.layers] },
   bounds: config.bounds,
+  hash: true, // #zoom/lat/lon in the URL: a shared or reloaded link restores the view
   fitBoundsOptions: { padding: { top: 30, bottom: 30, left: 300, right: 30 } },
   attributionControl: false,
   preserveDrawingBuffer: true,
@@ -35,6 +36,81 @@ map.addControl(new maplibregl.ScaleControl({ unit: "metric" }), "bottom-right");
 map.addControl(new maplibregl.AttributionControl({ compact: true, customAttribution: config.attribution }), "bottom-right");
 map.on("error", (e) => state.errors.push(String((e.error && e.error.message) || e)));
 
+// -- degrees and minutes, as the RPL prints them ------------------------------------------------------------------
+function dm(value, pos, neg, degWidth) {
+  const hemi = value < 0 ? neg : pos;
+  let deg = Math.floor(Math.abs(value));
+  let min = (Math.abs(value) - deg) * 60;
+  if (Number(min.toFixed(3)) >= 60) { deg += 1; min = 0; }
+  return `${String(deg).padStart(degWidth, "0")}°${min.toFixed(3).padStart(6, "0")}'${hemi}`;
+}
+const latDM = (v) => dm(v, "N", "S", 2);
+const lonDM = (v) => dm(v, "E", "W", 3);
+state.dm = { lat: latDM, lon: lonDM };
+
+// -- KP index: jump to a KP, KP labels ----------------------------------------------------------------------------
+const kpIndex = config.kp || []; // [[kp_km, lon, lat], ...] sorted by KP
+function kpPosition(kp) {
+  if (!kpIndex.length || !Number.isFinite(kp)) return null;
+  if (kp < kpIndex[0][0] || kp > kpIndex[kpIndex.length - 1][0]) return null;
+  let i = kpIndex.findIndex((row) => row[0] >= kp);
+  if (kpIndex[i][0] === kp || i === 0) return [kpIndex[i][1], kpIndex[i][2]];
+  const [k0, x0, y0] = kpIndex[i - 1], [k1, x1, y1] = kpIndex[i];
+  const t = (kp - k0) / (k1 - k0); // between two KP points (1 km apart at most): linear is within centimetres
+  return [x0 + t * (x1 - x0), y0 + t * (y1 - y0)];
+}
+state.kpPosition = kpPosition;
+const jumpStatus = document.getElementById("kp-jump-status");
+document.getElementById("kp-jump").addEventListener("submit", (e) => {
+  e.preventDefault();
+  const kp = Number(document.getElementById("kp-input").value);
+  const at = kpPosition(kp);
+  if (!at) {
+    jumpStatus.textContent = kpIndex.length
+      ? `KP ${kp} is off the route (KP ${kpIndex[0][0]} to ${kpIndex[kpIndex.length - 1][0]})` : "no KP points published";
+    return;
+  }
+  jumpStatus.textContent = `KP ${kp.toFixed(3)}: ${latDM(at[1])} ${lonDM(at[0])}`;
+  state.jumpTarget = at;
+  map.flyTo({ center: at, zoom: Math.max(map.getZoom(), 13), essential: true });
+});
+
+const kpMarkers = new Map();
+function kpStep(zoom) {
+  for (const [minZoom, step] of config.kpLabelZooms || []) if (zoom >= minZoom) return step;
+  return null;
+}
+function updateKpLabels() {
+  const step = kpStep(map.getZoom());
+  const bounds = map.getBounds();
+  const want = new Set();
+  if (step !== null) {
+    for (const [kp, lon, lat] of kpIndex) {
+      const q = kp / step;
+      if (Math.abs(q - Math.round(q)) > 1e-6 || !bounds.contains([lon, lat])) continue;
+      want.add(kp);
+      if (!kpMarkers.has(kp)) {
+        const el = document.createElement("div");
+        el.className = "kp-label";
+        el.textContent = `KP ${Number.isInteger(kp) ? kp : kp.toFixed(3)}`;
+        kpMarkers.set(kp, new maplibregl.Marker({ element: el, anchor: "left", offset: [7, 0] })
+          .setLngLat([lon, lat]).addTo(map));
+      }
+    }
+  }
+  for (const [kp, marker] of kpMarkers) if (!want.has(kp)) { marker.remove(); kpMarkers.delete(kp); }
+  state.kpLabels = [...want];
+}
+map.on("moveend", updateKpLabels);
+
+// -- place names (landing stations, ports) from the publication, no glyphs or tiles to fetch -----------------------
+for (const place of config.places || []) {
+  const el = document.createElement("div");
+  el.className = `place-label ${place.kind}`;
+  el.textContent = place.name;
+  new maplibregl.Marker({ element: el, anchor: "bottom", offset: [0, -8] }).setLngLat([place.lon, place.lat]).addTo(map);
+}
+
 // -- panel: title, toggles and legend ------------------------------------------------------------------------------
 document.getElementById("title").textContent = config.title;
 document.getElementById("subtitle").textContent = config.subtitle || "";
@@ -43,7 +119,8 @@ document.getElementById("provenance").textContent = config.provenance || "";
 
 function swatch(row) {
   const el = document.createElement("span");
-  el.className = `swatch ${row.family}` + (row.dash ? " dash" : "") + (row.shape && row.family === "point" ? ` ${row.shape}` : "");
+  // points are MapLibre circle layers whatever their QGIS marker shape: the swatch shows the circle that is drawn
+  el.className = `swatch ${row.family}` + (row.dash ? " dash" : "");
   if (row.family === "line") el.style.borderTopColor = row.color;
   else if (row.family === "polygon") {
     el.style.background = hexA(row.color, Math.max(row.opacity, 0.25));
@@ -110,10 +187,17 @@ function fieldLabel(key) {
   }
   return key.replace(/_/g, " ");
 }
-function fmt(v) {
-  if (typeof v === "number") return Number.isInteger(v) ? String(v) : v.toFixed(Math.abs(v) >= 100 ? 1 : 3);
-  return String(v);
+// trade precision: positions to 0.001' (about 2 m), KP to the metre, depths to the metre
+function fmt(v, key = "") {
+  if (typeof v !== "number") return String(v);
+  if (key === "lat_deg") return `${latDM(v)} (${v.toFixed(6)}°)`;
+  if (key === "lon_deg") return `${lonDM(v)} (${v.toFixed(6)}°)`;
+  if (key.startsWith("kp") || key.endsWith("_km")) return v.toFixed(3);
+  if (key === "water_depth_m" || key === "depth_m") return v.toFixed(0);
+  if (key.endsWith("_m")) return v.toFixed(Math.abs(v) >= 100 ? 0 : 1);
+  return Number.isInteger(v) ? String(v) : v.toFixed(Math.abs(v) >= 100 ? 1 : 3);
 }
+state.fmt = fmt;
 function escapeHtml(s) {
   return s.replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[c]);
 }
@@ -125,7 +209,7 @@ map.on("click", (e) => {
   const title = config.titles[f.layer.id] || f.layer.id;
   const rows = Object.entries(f.properties)
     .filter(([k]) => k !== "mvt_id")
-    .map(([k, v]) => `<tr><th>${escapeHtml(fieldLabel(k))}</th><td>${escapeHtml(fmt(v))}</td></tr>`).join("");
+    .map(([k, v]) => `<tr><th>${escapeHtml(fieldLabel(k))}</th><td>${escapeHtml(fmt(v, k))}</td></tr>`).join("");
   new maplibregl.Popup({ maxWidth: "340px" }).setLngLat(e.lngLat)
     .setHTML(`<h3>${escapeHtml(title)}</h3><table>${rows}</table>`).addTo(map);
 });
@@ -135,5 +219,9 @@ for (const id of config.interactive) {
 }
 
 map.once("load", () => {
+  // the attribution starts collapsed to its (i) button, and opens on a click
+  const attrib = document.querySelector(".maplibregl-ctrl-attrib");
+  if (attrib) attrib.classList.remove("maplibregl-compact-show");
+  updateKpLabels();
   map.once("idle", () => { state.ready = true; });
 });
