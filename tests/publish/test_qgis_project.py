@@ -125,6 +125,7 @@ def render_project(gpkg: Path, png: Path, width: int = 800) -> dict:
     return json.loads(run.stdout.strip().splitlines()[-1])
 
 
+@pytest.mark.integration  # renders with PyQGIS in a subprocess (~20 s)
 def test_project_opens_ready_in_qgis(gpkg: Path, tmp_path: Path, synthetic: SimpleNamespace) -> None:
     png = tmp_path / "corridor.png"
     out = render_project(gpkg, png)
