@@ -580,9 +580,7 @@ def _kp_axis(axes: SldAxes) -> None:
         if panel is not None:
             panel.tick_params(labelsize=7.5 * axes.scale)
     bottom_axis.tick_params(labelsize=7.5 * axes.scale)
-    bottom_axis.set_xlabel(
-        "KP (km, geodesic on WGS84, KP 0 at the first beach manhole)", fontsize=8.5 * axes.scale, labelpad=2
-    )
+    bottom_axis.set_xlabel("KP (km, geodesic on WGS84; KP 0 as in the RPL)", fontsize=8.5 * axes.scale, labelpad=2)
 
 
 def _title_block_text(
