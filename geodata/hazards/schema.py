@@ -287,21 +287,8 @@ def validate_hazards(
     InputDataError
         With one line per problem: the row, the column, what is wrong and how to fix it.
     """
-    if not isinstance(gdf, gpd.GeoDataFrame):
-        raise InputDataError(f"hazard table {origin} is a {type(gdf).__name__}, not a GeoDataFrame")
-    missing = [c for c in COLUMNS if c != "geometry" and c not in gdf.columns]
-    if missing:
-        raise InputDataError(
-            f"hazard table {origin} lacks column(s) {', '.join(missing)}; build it with the readers of "
-            "geodata.hazards, which fill every column of geodata.hazards.COLUMNS"
-        )
-    problems: list[str] = []
-    if gdf.crs is None:
-        problems.append("the table has no CRS: set it to EPSG:4326 (gdf.set_crs) or reproject (gdf.to_crs)")
-    elif not CRS.from_user_input(gdf.crs).equals(CRS.from_epsg(4326), ignore_axis_order=True):
-        problems.append(
-            f"the table is in {CRS.from_user_input(gdf.crs).to_string()}: reproject it with gdf.to_crs('EPSG:4326')"
-        )
+    _check_table_shape(gdf, origin)
+    problems = _crs_problems(gdf)
     labels = list(row_labels) if row_labels is not None else [f"row {i + 1}" for i in range(len(gdf))]
     if len(labels) != len(gdf):
         raise ValueError(f"row_labels has {len(labels)} entries for {len(gdf)} rows")
@@ -309,57 +296,8 @@ def validate_hazards(
     out: dict[str, list[Any]] = {c: [] for c in COLUMNS if c != "geometry"}
     records = gdf.drop(columns=gdf.geometry.name).to_dict("records")
     for i, (rec, geom) in enumerate(zip(records, gdf.geometry.values, strict=True)):
-        where = labels[i]
-        hid = rec["hazard_id"]
-        if _is_blank(hid):
-            problems.append(f"{where}: column 'hazard_id' is empty; give every row a unique id (source:layer:fid)")
-        elif str(hid) in seen:
-            problems.append(f"{where}: column 'hazard_id' '{hid}' repeats {seen[str(hid)]}; make ids unique")
-        else:
-            seen[str(hid)] = where
-        kind = rec["kind"]
-        if kind not in HAZARD_KINDS:
-            problems.append(f"{where}: column 'kind': {kind_error(kind)}")
-        for col in ("source", "licence"):
-            if _is_blank(rec[col]):
-                problems.append(f"{where}: column '{col}' is empty; state it (write 'not stated' if unknown)")
-        nums: dict[str, float | None] = {}
-        unreadable: set[str] = set()
-        for col in ("magnitude", *RULE_FIELDS):
-            try:
-                nums[col] = _number(rec[col])
-            except (TypeError, ValueError):
-                problems.append(
-                    f"{where}: column '{col}' value '{rec[col]}' is not a number; write a number or leave it empty"
-                )
-                nums[col] = None
-                unreadable.add(col)
-        for col, low, strict in (("exclusion_buffer_m", 0.0, False), ("soft_cost", 0.0, False), ("decay_m", 0.0, True)):
-            value = nums[col]
-            if col in unreadable:
-                continue
-            if value is None:
-                problems.append(f"{where}: column '{col}' is empty; fill it from the kind's rule (effective_rules)")
-            elif not math.isfinite(value) or value < low or (strict and value == low):
-                problems.append(
-                    f"{where}: column '{col}' = {value} must be a finite number {'>' if strict else '>='} {low:g}"
-                )
-        angle = nums["crossing_min_angle_deg"]
-        if angle is not None and not 0 <= angle <= 90:
-            problems.append(
-                f"{where}: column 'crossing_min_angle_deg' = {angle} must lie in 0..90 degrees, or be "
-                "empty for kinds that are not crossed"
-            )
-        mag = nums["magnitude"]
-        if mag is not None:
-            if kind != "earthquake":
-                problems.append(
-                    f"{where}: column 'magnitude' = {mag} is set on a '{kind}'; only earthquakes carry a "
-                    "magnitude: clear it or set kind to 'earthquake'"
-                )
-            elif not -2 <= mag <= 10:
-                problems.append(f"{where}: column 'magnitude' = {mag} is not a plausible moment magnitude (-2..10)")
-        problems.extend(_geometry_problems(geom, where))
+        row_problems, nums = _row_problems(rec, geom, labels[i], seen)
+        problems.extend(row_problems)
         for col in out:
             out[col].append(nums[col] if col in nums else (None if _is_blank(rec[col]) else rec[col]))
     if problems:
@@ -368,6 +306,127 @@ def validate_hazards(
         raise InputDataError(
             f"hazard table {origin} has {len(problems)} problem(s):\n  - " + "\n  - ".join(listed) + more
         )
+    return _typed_table(out, gdf)
+
+
+def _check_table_shape(gdf: Any, origin: str) -> None:
+    """:class:`InputDataError` unless ``gdf`` is a GeoDataFrame with every column of :data:`COLUMNS`."""
+    if not isinstance(gdf, gpd.GeoDataFrame):
+        raise InputDataError(f"hazard table {origin} is a {type(gdf).__name__}, not a GeoDataFrame")
+    missing = [c for c in COLUMNS if c != "geometry" and c not in gdf.columns]
+    if missing:
+        raise InputDataError(
+            f"hazard table {origin} lacks column(s) {', '.join(missing)}; build it with the readers of "
+            "geodata.hazards, which fill every column of geodata.hazards.COLUMNS"
+        )
+
+
+def _crs_problems(gdf: gpd.GeoDataFrame) -> list[str]:
+    """The problem of a table without CRS or not in EPSG:4326, if any."""
+    if gdf.crs is None:
+        return ["the table has no CRS: set it to EPSG:4326 (gdf.set_crs) or reproject (gdf.to_crs)"]
+    if not CRS.from_user_input(gdf.crs).equals(CRS.from_epsg(4326), ignore_axis_order=True):
+        return [
+            f"the table is in {CRS.from_user_input(gdf.crs).to_string()}: reproject it with gdf.to_crs('EPSG:4326')"
+        ]
+    return []
+
+
+def _row_problems(
+    rec: dict[str, Any], geom: Any, where: str, seen: dict[str, str]
+) -> tuple[list[str], dict[str, float | None]]:
+    """``(problems, numbers)`` of one row: its id (recorded in ``seen``), kind, provenance, numeric columns and
+    geometry, in that order, and its numeric columns as floats (None when empty or unreadable)."""
+    problems = _id_problems(rec["hazard_id"], where, seen)
+    problems += _kind_and_provenance_problems(rec, where)
+    nums, unreadable, number_problems = _row_numbers(rec, where)
+    problems += number_problems
+    problems += _rule_value_problems(nums, unreadable, where)
+    problems += _magnitude_problems(nums["magnitude"], rec["kind"], where)
+    problems += _geometry_problems(geom, where)
+    return problems, nums
+
+
+def _id_problems(hid: Any, where: str, seen: dict[str, str]) -> list[str]:
+    """The problem of an empty or repeated ``hazard_id``; a new id is recorded in ``seen`` with its row."""
+    if _is_blank(hid):
+        return [f"{where}: column 'hazard_id' is empty; give every row a unique id (source:layer:fid)"]
+    if str(hid) in seen:
+        return [f"{where}: column 'hazard_id' '{hid}' repeats {seen[str(hid)]}; make ids unique"]
+    seen[str(hid)] = where
+    return []
+
+
+def _kind_and_provenance_problems(rec: dict[str, Any], where: str) -> list[str]:
+    """The problems of an unknown ``kind`` and of an empty ``source`` or ``licence``."""
+    problems = []
+    kind = rec["kind"]
+    if kind not in HAZARD_KINDS:
+        problems.append(f"{where}: column 'kind': {kind_error(kind)}")
+    for col in ("source", "licence"):
+        if _is_blank(rec[col]):
+            problems.append(f"{where}: column '{col}' is empty; state it (write 'not stated' if unknown)")
+    return problems
+
+
+def _row_numbers(rec: dict[str, Any], where: str) -> tuple[dict[str, float | None], set[str], list[str]]:
+    """``(numbers, unreadable, problems)``: the magnitude and rule columns of a row as floats (None when empty or
+    not a number), the columns that are not numbers, and one problem for each of them."""
+    nums: dict[str, float | None] = {}
+    unreadable: set[str] = set()
+    problems = []
+    for col in ("magnitude", *RULE_FIELDS):
+        try:
+            nums[col] = _number(rec[col])
+        except (TypeError, ValueError):
+            problems.append(
+                f"{where}: column '{col}' value '{rec[col]}' is not a number; write a number or leave it empty"
+            )
+            nums[col] = None
+            unreadable.add(col)
+    return nums, unreadable, problems
+
+
+def _rule_value_problems(nums: dict[str, float | None], unreadable: set[str], where: str) -> list[str]:
+    """The problems of rule values out of range: an empty or negative buffer or soft cost, a decay that is not
+    positive (unreadable columns are already reported), a crossing angle outside 0..90 degrees."""
+    problems = []
+    for col, low, strict in (("exclusion_buffer_m", 0.0, False), ("soft_cost", 0.0, False), ("decay_m", 0.0, True)):
+        value = nums[col]
+        if col in unreadable:
+            continue
+        if value is None:
+            problems.append(f"{where}: column '{col}' is empty; fill it from the kind's rule (effective_rules)")
+        elif not math.isfinite(value) or value < low or (strict and value == low):
+            problems.append(
+                f"{where}: column '{col}' = {value} must be a finite number {'>' if strict else '>='} {low:g}"
+            )
+    angle = nums["crossing_min_angle_deg"]
+    if angle is not None and not 0 <= angle <= 90:
+        problems.append(
+            f"{where}: column 'crossing_min_angle_deg' = {angle} must lie in 0..90 degrees, or be "
+            "empty for kinds that are not crossed"
+        )
+    return problems
+
+
+def _magnitude_problems(mag: float | None, kind: Any, where: str) -> list[str]:
+    """The problem of a magnitude set on a kind other than earthquake, or outside -2..10."""
+    if mag is None:
+        return []
+    if kind != "earthquake":
+        return [
+            f"{where}: column 'magnitude' = {mag} is set on a '{kind}'; only earthquakes carry a "
+            "magnitude: clear it or set kind to 'earthquake'"
+        ]
+    if not -2 <= mag <= 10:
+        return [f"{where}: column 'magnitude' = {mag} is not a plausible moment magnitude (-2..10)"]
+    return []
+
+
+def _typed_table(out: dict[str, list[Any]], gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """The checked columns as the hazard table: numeric columns as floats, text columns as objects with None for
+    missing values, ``gdf``'s geometries in EPSG:4326, columns in the order of :data:`COLUMNS`."""
     frame = pd.DataFrame(out)
     for col in ("magnitude", *RULE_FIELDS):
         frame[col] = pd.to_numeric(frame[col], errors="coerce").astype(float)
