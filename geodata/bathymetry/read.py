@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import rasterio
@@ -19,6 +19,7 @@ import rasterio.windows
 from affine import Affine
 from pyproj import CRS
 from pyproj.exceptions import CRSError
+from rasterio._err import CPLE_BaseError
 from rasterio.warp import transform_bounds
 
 from geodata.errors import ConfigError, InputDataError, SourceUnavailable
@@ -27,6 +28,7 @@ from geodata.sources.catalogue import get_source, load_catalogue, resolve, sha25
 
 __all__ = [
     "NETCDF_VARIABLE_GUESSES",
+    "TRANSFORM_BOUNDS_ERRORS",
     "read_bathymetry_source",
     "resolve_bathymetry_source",
     "user_path",
@@ -44,6 +46,11 @@ _NETCDF_SUFFIXES = {".nc", ".nc4", ".cdf", ".netcdf", ".grd", ".nc3"}
 
 #: Margin, in source cells, kept around the area of interest when reading a window (room for the resampling kernel).
 WINDOW_PAD_CELLS = 3
+
+#: What ``rasterio.warp.transform_bounds`` raises for CRSs or bounds it cannot transform: ``rasterio.errors.CRSError``
+#: (a ``ValueError``) for a CRS it cannot parse, ``ValueError`` for bad arguments, the ``CPLE_*`` errors of GDAL
+#: (``rasterio._err.CPLE_BaseError``, e.g. no coordinate operation from an engineering CRS) and rasterio's own errors.
+TRANSFORM_BOUNDS_ERRORS: tuple[type[Exception], ...] = (ValueError, rasterio.errors.RasterioError, CPLE_BaseError)
 
 
 # -- resolving a configured source -----------------------------------------------------------------------------------
@@ -198,89 +205,170 @@ def _no_cover(path: Path, bounds_lonlat: tuple[float, float, float, float], src:
 def _lonlat_bounds(crs: CRS, bounds: tuple[float, float, float, float]) -> tuple[float, ...]:
     try:
         return tuple(transform_bounds(crs, "EPSG:4326", *bounds, densify_pts=21))
-    except Exception:  # only used to word an error message
+    except TRANSFORM_BOUNDS_ERRORS:  # only used to word an error message
         return (math.nan,) * 4
 
 
 # -- GDAL (GeoTIFF, COG, anything else GDAL reads) ---------------------------------------------------------------------
 
 
+class _GdalBand(NamedTuple):
+    """Band 1 of a GDAL raster as read, with what the rest of :func:`_read_gdal` needs to know about it."""
+
+    data: np.ma.MaskedArray
+    transform: Affine
+    crs: CRS
+    crs_origin: str
+    south_up: bool
+    scale: float | None
+    offset: float | None
+    native_res: tuple[float, float]
+    driver: str
+
+
 def _read_gdal(path: Path, user_crs: CRS | None, bounds_lonlat: tuple[float, float, float, float] | None) -> Raster:
+    """Read band 1 of a GeoTIFF/COG (or anything else GDAL reads), only the window of ``bounds_lonlat`` when given,
+    with scale/offset applied and rows north-up."""
     warnings: list[str] = []
     try:
         with rasterio.open(path) as src:
-            if src.crs is None and user_crs is None:
-                raise InputDataError(
-                    f"raster {path} has no CRS; assign one (e.g. `gdal_edit.py -a_srs EPSG:4326 {path.name}`) or set "
-                    "`crs: EPSG:4326` on this source in the scenario's bathymetry.sources"
-                )
-            if src.crs is not None:
-                file_crs = CRS.from_wkt(src.crs.to_wkt())
-                crs_origin = "file"
-                if user_crs is not None and not file_crs.equals(user_crs, ignore_axis_order=True):
-                    warnings.append(
-                        f"the file states CRS {file_crs.to_string()}; the configured crs {user_crs.to_string()} "
-                        "applies only to files without one and was ignored"
-                    )
-            else:
-                assert user_crs is not None
-                file_crs, crs_origin = user_crs, "argument"
-            t = src.transform
-            if t.b != 0 or t.d != 0:
-                raise InputDataError(
-                    f"raster {path} has a rotated/sheared geotransform {tuple(t)[:6]}; warp it north-up first "
-                    f"(`gdalwarp -t_srs {file_crs.to_string()} {path.name} out.tif`)"
-                )
-            if t.a < 0:
-                raise InputDataError(f"raster {path} runs east to west (negative x step); warp it first with gdalwarp")
-            if src.count > 1:
-                warnings.append(f"{src.count} bands in the file; band 1 was read")
-            south_up = t.e > 0
-            window = None
-            if bounds_lonlat is not None:
-                full = (src.bounds.left, src.bounds.bottom, src.bounds.right, src.bounds.top)
-                aoi_src = transform_bounds("EPSG:4326", file_crs, *bounds_lonlat, densify_pts=21)
-                if not _intersects(full, aoi_src):
-                    raise _no_cover(path, bounds_lonlat, _lonlat_bounds(file_crs, full))
-                if not south_up:
-                    window = _window(src.transform, src.height, src.width, aoi_src)
-            data = src.read(1, window=window, masked=True)
-            transform = src.transform
-            if window is not None:
-                transform = transform @ Affine.translation(window.col_off, window.row_off)
-            scale, offset = src.scales[0], src.offsets[0]
-            native_res = (abs(t.e), abs(t.a))
-            driver = src.driver
+            band = _read_gdal_band(src, path, user_crs, bounds_lonlat, warnings)
     except rasterio.errors.RasterioError as exc:
         raise InputDataError(
             f"cannot read raster {path}: {exc}. The file is corrupt, truncated or not a raster: fetch it again "
             "(`gdalinfo -checksum` reads every block and shows where it breaks)"
         ) from exc
+    values = _apply_scale_offset(band.data, band.scale, band.offset, warnings)
+    transform = band.transform
+    if band.south_up:
+        values, transform = _flip_south_up(values, transform, band.crs, bounds_lonlat)
+    grid = GeoGrid(band.crs, transform, values.shape)
+    attrs = {
+        "path": str(path),
+        "format": band.driver,
+        "variable": "band 1",
+        "crs": band.crs.to_string(),
+        "crs_origin": band.crs_origin,
+        "flipped_rows": band.south_up,
+        "native_resolution": list(band.native_res),
+        "warnings": warnings,
+    }
+    return Raster(values, grid, float("nan"), attrs)
+
+
+def _read_gdal_band(
+    src: Any,
+    path: Path,
+    user_crs: CRS | None,
+    bounds_lonlat: tuple[float, float, float, float] | None,
+    warnings: list[str],
+) -> _GdalBand:
+    """Check the open dataset ``src`` (CRS, north-up geotransform, area covered) and read band 1 of it, only the
+    window of ``bounds_lonlat`` when the rows run north to south."""
+    file_crs, crs_origin = _gdal_crs(src, path, user_crs, warnings)
+    t = src.transform
+    _check_gdal_geotransform(t, path, file_crs)
+    if src.count > 1:
+        warnings.append(f"{src.count} bands in the file; band 1 was read")
+    south_up = bool(t.e > 0)
+    window = _gdal_window(src, path, file_crs, bounds_lonlat, south_up)
+    data = src.read(1, window=window, masked=True)
+    transform = src.transform
+    if window is not None:
+        transform = transform @ Affine.translation(window.col_off, window.row_off)
+    return _GdalBand(
+        data=data,
+        transform=transform,
+        crs=file_crs,
+        crs_origin=crs_origin,
+        south_up=south_up,
+        scale=src.scales[0],
+        offset=src.offsets[0],
+        native_res=(abs(t.e), abs(t.a)),
+        driver=src.driver,
+    )
+
+
+def _gdal_crs(src: Any, path: Path, user_crs: CRS | None, warnings: list[str]) -> tuple[CRS, str]:
+    """The CRS of a GDAL raster and where it came from: the file's own (``file``; a different configured one is
+    recorded as ignored), else the configured one (``argument``); :class:`InputDataError` when there is neither."""
+    if src.crs is not None:
+        file_crs = CRS.from_wkt(src.crs.to_wkt())
+        _warn_crs_ignored(file_crs, user_crs, warnings)
+        return file_crs, "file"
+    if user_crs is not None:
+        return user_crs, "argument"
+    raise InputDataError(
+        f"raster {path} has no CRS; assign one (e.g. `gdal_edit.py -a_srs EPSG:4326 {path.name}`) or set "
+        "`crs: EPSG:4326` on this source in the scenario's bathymetry.sources"
+    )
+
+
+def _warn_crs_ignored(file_crs: CRS, user_crs: CRS | None, warnings: list[str]) -> None:
+    """Record that a configured CRS differing from the one the file states was ignored."""
+    if user_crs is not None and not file_crs.equals(user_crs, ignore_axis_order=True):
+        warnings.append(
+            f"the file states CRS {file_crs.to_string()}; the configured crs {user_crs.to_string()} applies only "
+            "to files without one and was ignored"
+        )
+
+
+def _check_gdal_geotransform(t: Affine, path: Path, file_crs: CRS) -> None:
+    """:class:`InputDataError` unless the geotransform is north-up (no rotation/shear) and runs west to east."""
+    if t.b != 0 or t.d != 0:
+        raise InputDataError(
+            f"raster {path} has a rotated/sheared geotransform {tuple(t)[:6]}; warp it north-up first "
+            f"(`gdalwarp -t_srs {file_crs.to_string()} {path.name} out.tif`)"
+        )
+    if t.a < 0:
+        raise InputDataError(f"raster {path} runs east to west (negative x step); warp it first with gdalwarp")
+
+
+def _gdal_window(
+    src: Any,
+    path: Path,
+    file_crs: CRS,
+    bounds_lonlat: tuple[float, float, float, float] | None,
+    south_up: bool,
+) -> rasterio.windows.Window | None:
+    """The window of the raster to read: None for the whole file (no area of interest, or rows running south to
+    north, which are cropped after flipping); :class:`InputDataError` when the file misses the area of interest."""
+    if bounds_lonlat is None:
+        return None
+    full = (src.bounds.left, src.bounds.bottom, src.bounds.right, src.bounds.top)
+    aoi_src = transform_bounds("EPSG:4326", file_crs, *bounds_lonlat, densify_pts=21)
+    if not _intersects(full, aoi_src):
+        raise _no_cover(path, bounds_lonlat, _lonlat_bounds(file_crs, full))
+    if south_up:
+        return None
+    return _window(src.transform, src.height, src.width, aoi_src)
+
+
+def _apply_scale_offset(
+    data: np.ma.MaskedArray, scale: float | None, offset: float | None, warnings: list[str]
+) -> np.ndarray:
+    """``float32`` values of a band with nodata as NaN and the band's scale and offset applied (and recorded)."""
     values = np.ma.filled(data.astype("float32"), np.nan)
     if scale not in (None, 1.0) or offset not in (None, 0.0):
         values = values * np.float32(scale if scale is not None else 1.0) + np.float32(offset or 0.0)
         warnings.append(f"band scale {scale} and offset {offset} applied")
-    flipped = False
-    if south_up:
-        values = values[::-1]
-        top = transform.f + transform.e * values.shape[0]
-        transform = Affine(transform.a, 0.0, transform.c, 0.0, -transform.e, top)
-        flipped = True
-        if bounds_lonlat is not None:
-            aoi_src = transform_bounds("EPSG:4326", file_crs, *bounds_lonlat, densify_pts=21)
-            values, transform = _crop(values, transform, aoi_src)
-    grid = GeoGrid(file_crs, transform, values.shape)
-    attrs = {
-        "path": str(path),
-        "format": driver,
-        "variable": "band 1",
-        "crs": file_crs.to_string(),
-        "crs_origin": crs_origin,
-        "flipped_rows": flipped,
-        "native_resolution": list(native_res),
-        "warnings": warnings,
-    }
-    return Raster(values, grid, float("nan"), attrs)
+    return values
+
+
+def _flip_south_up(
+    values: np.ndarray,
+    transform: Affine,
+    file_crs: CRS,
+    bounds_lonlat: tuple[float, float, float, float] | None,
+) -> tuple[np.ndarray, Affine]:
+    """Turn rows stored south to north north-up, then crop them to ``bounds_lonlat`` (plus the margin) when given."""
+    values = values[::-1]
+    top = transform.f + transform.e * values.shape[0]
+    transform = Affine(transform.a, 0.0, transform.c, 0.0, -transform.e, top)
+    if bounds_lonlat is not None:
+        aoi_src = transform_bounds("EPSG:4326", file_crs, *bounds_lonlat, densify_pts=21)
+        values, transform = _crop(values, transform, aoi_src)
+    return values, transform
 
 
 def _intersects(a: tuple[float, ...], b: tuple[float, ...]) -> bool:
@@ -310,83 +398,32 @@ def _crop(values: np.ndarray, transform: Affine, bounds: tuple[float, ...]) -> t
 def _read_netcdf(
     path: Path, variable: str | None, user_crs: CRS | None, bounds_lonlat: tuple[float, float, float, float] | None
 ) -> Raster:
-    import xarray as xr
-
+    """Read one 2-D variable of a netCDF file (GEBCO, ETOPO, GMT style), only the window of ``bounds_lonlat`` when
+    given, north-up with longitudes in -180..180."""
     warnings: list[str] = []
-    try:
-        ds = xr.open_dataset(path, decode_times=False, mask_and_scale=True, cache=False)
-    except Exception as exc:  # netCDF4/h5py raise OSError, RuntimeError, ValueError, KeyError...
-        raise InputDataError(
-            f"cannot open netCDF file {path}: {type(exc).__name__}: {exc}. The file is corrupt, truncated or not "
-            "netCDF: fetch it again (`ncdump -h` shows whether the header is readable)"
-        ) from exc
+    ds = _open_netcdf(path)
     with ds:
         name = _pick_variable(ds, variable, path)
-        da = ds[name]
-        # squeeze leading dimensions of length 1 (time, band); more than one layer is ambiguous
-        extra = [d for d in da.dims[:-2]]
-        for d in extra:
-            if da.sizes[d] != 1:
-                raise InputDataError(
-                    f"netCDF variable '{name}' in {path} has {da.sizes[d]} layers along '{d}'; extract one 2-D layer "
-                    f"first (e.g. `ncks -d {d},0 {path.name} out.nc`)"
-                )
-            da = da.isel({d: 0})
-        if da.ndim != 2 or da.size == 0:
-            raise InputDataError(
-                f"netCDF variable '{name}' in {path} has shape {da.shape}, not a non-empty 2-D grid; it is an empty "
-                "layer or the wrong variable"
-            )
+        da = _squeeze_to_2d(ds[name], name, path)
         ydim, xdim = (str(d) for d in da.dims)
         ys = _coord_values(ds, da, ydim, path)
         xs = _coord_values(ds, da, xdim, path)
         file_crs, crs_origin = _netcdf_crs(ds, da, xdim, ydim, xs, ys, user_crs, path, warnings)
-        # longitudes stored as 0..360: shift to -180..180 so that they meet lon/lat boxes
-        order_x = np.arange(xs.size)
-        if file_crs.is_geographic and xs.max() > 180.0:
-            shifted = np.where(xs > 180.0, xs - 360.0, xs)
-            order_x = np.argsort(shifted, kind="stable")
-            xs = shifted[order_x]
-            warnings.append("longitudes 0..360 shifted to -180..180")
-        # orientation: x ascending, y descending (north-up)
-        if xs.size > 1 and xs[1] < xs[0]:
-            order_x, xs = order_x[::-1], xs[::-1]
-        south_up = ys.size > 1 and ys[1] > ys[0]
-        order_y = np.arange(ys.size)
-        if south_up:
-            order_y, ys = order_y[::-1], ys[::-1]
+        order_x, xs, order_y, ys, south_up = _orient_axes(xs, ys, file_crs, warnings)
         if xs.size < 2 or ys.size < 2:
             raise InputDataError(
                 f"netCDF variable '{name}' in {path} has shape {da.shape}; a grid needs at least 2 x 2 cells"
             )
         dx = _regular_step(xs, xdim, name, path)
         dy = _regular_step(ys, ydim, name, path)
-        # window of the area of interest
         if bounds_lonlat is not None:
-            full = (xs[0] - dx / 2, ys[-1] - dy / 2, xs[-1] + dx / 2, ys[0] + dy / 2)
-            aoi = transform_bounds("EPSG:4326", file_crs, *bounds_lonlat, densify_pts=21)
-            if not _intersects(full, aoi):
-                raise _no_cover(path, bounds_lonlat, _lonlat_bounds(file_crs, full))
-            c = (xs >= aoi[0] - (WINDOW_PAD_CELLS + 0.5) * dx) & (xs <= aoi[2] + (WINDOW_PAD_CELLS + 0.5) * dx)
-            r = (ys >= aoi[1] - (WINDOW_PAD_CELLS + 0.5) * dy) & (ys <= aoi[3] + (WINDOW_PAD_CELLS + 0.5) * dy)
-            ci, ri = np.flatnonzero(c), np.flatnonzero(r)
-            if ci.size == 0 or ri.size == 0:
-                raise _no_cover(path, bounds_lonlat, _lonlat_bounds(file_crs, full))
-            order_x, xs = order_x[ci[0] : ci[-1] + 1], xs[ci[0] : ci[-1] + 1]
-            order_y, ys = order_y[ri[0] : ri[-1] + 1], ys[ri[0] : ri[-1] + 1]
-        try:
-            values = _load(da, ydim, xdim, order_y, order_x)
-        except Exception as exc:  # decoding errors of a truncated file surface here
-            raise InputDataError(
-                f"cannot read variable '{name}' of netCDF file {path}: {type(exc).__name__}: {exc}. The file is "
-                "truncated or corrupt: fetch it again"
-            ) from exc
+            order_x, xs, order_y, ys = _netcdf_window(
+                (order_x, xs, order_y, ys), (dx, dy), file_crs, bounds_lonlat, path
+            )
+        values = _load_variable(da, name, path, ydim, xdim, order_y, order_x)
         units = str(da.attrs.get("units", "")).strip()
         _check_units(units, name, path)
-        positive = str(da.attrs.get("positive", "")).strip().lower() or None
-        if positive not in (None, "up", "down"):
-            warnings.append(f"attribute positive='{positive}' not understood; ignored")
-            positive = None
+        positive = _positive_attribute(da, warnings)
     transform = Affine(dx, 0.0, float(xs[0]) - dx / 2, 0.0, -dy, float(ys[0]) + dy / 2)
     grid = GeoGrid(file_crs, transform, values.shape)
     attrs: dict[str, Any] = {
@@ -403,6 +440,108 @@ def _read_netcdf(
     if positive:
         attrs["positive"] = positive
     return Raster(values, grid, float("nan"), attrs)
+
+
+def _open_netcdf(path: Path) -> Any:
+    """The file opened lazily with xarray; :class:`InputDataError` when its header cannot be read."""
+    import xarray as xr
+
+    try:
+        return xr.open_dataset(path, decode_times=False, mask_and_scale=True, cache=False)
+    except Exception as exc:  # netCDF4/h5py raise OSError, RuntimeError, ValueError, KeyError...
+        raise InputDataError(
+            f"cannot open netCDF file {path}: {type(exc).__name__}: {exc}. The file is corrupt, truncated or not "
+            "netCDF: fetch it again (`ncdump -h` shows whether the header is readable)"
+        ) from exc
+
+
+def _squeeze_to_2d(da: Any, name: str, path: Path) -> Any:
+    """The variable without its leading dimensions of length 1 (time, band); :class:`InputDataError` when one of
+    them holds more than one layer (ambiguous) or what is left is not a non-empty 2-D grid."""
+    for d in list(da.dims[:-2]):
+        if da.sizes[d] != 1:
+            raise InputDataError(
+                f"netCDF variable '{name}' in {path} has {da.sizes[d]} layers along '{d}'; extract one 2-D layer "
+                f"first (e.g. `ncks -d {d},0 {path.name} out.nc`)"
+            )
+        da = da.isel({d: 0})
+    if da.ndim != 2 or da.size == 0:
+        raise InputDataError(
+            f"netCDF variable '{name}' in {path} has shape {da.shape}, not a non-empty 2-D grid; it is an empty "
+            "layer or the wrong variable"
+        )
+    return da
+
+
+def _orient_axes(
+    xs: np.ndarray, ys: np.ndarray, file_crs: CRS, warnings: list[str]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, bool]:
+    """``(order_x, xs, order_y, ys, south_up)``: the order in which to take the columns and rows so that x ascends
+    (longitudes 0..360 shifted to -180..180, so that they meet lon/lat boxes) and y descends (north-up), the axes
+    in that order, and whether the rows were stored south to north."""
+    order_x = np.arange(xs.size)
+    if file_crs.is_geographic and xs.max() > 180.0:
+        shifted = np.where(xs > 180.0, xs - 360.0, xs)
+        order_x = np.argsort(shifted, kind="stable")
+        xs = shifted[order_x]
+        warnings.append("longitudes 0..360 shifted to -180..180")
+    if xs.size > 1 and xs[1] < xs[0]:
+        order_x, xs = order_x[::-1], xs[::-1]
+    south_up = ys.size > 1 and ys[1] > ys[0]
+    order_y = np.arange(ys.size)
+    if south_up:
+        order_y, ys = order_y[::-1], ys[::-1]
+    return order_x, xs, order_y, ys, south_up
+
+
+def _netcdf_window(
+    axes: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+    steps: tuple[float, float],
+    file_crs: CRS,
+    bounds_lonlat: tuple[float, float, float, float],
+    path: Path,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The oriented ``(order_x, xs, order_y, ys)`` cut to the columns and rows covering ``bounds_lonlat`` plus
+    :data:`WINDOW_PAD_CELLS`; :class:`InputDataError` when the grid misses the area of interest."""
+    order_x, xs, order_y, ys = axes
+    dx, dy = steps
+    full = (xs[0] - dx / 2, ys[-1] - dy / 2, xs[-1] + dx / 2, ys[0] + dy / 2)
+    aoi = transform_bounds("EPSG:4326", file_crs, *bounds_lonlat, densify_pts=21)
+    if not _intersects(full, aoi):
+        raise _no_cover(path, bounds_lonlat, _lonlat_bounds(file_crs, full))
+    c = (xs >= aoi[0] - (WINDOW_PAD_CELLS + 0.5) * dx) & (xs <= aoi[2] + (WINDOW_PAD_CELLS + 0.5) * dx)
+    r = (ys >= aoi[1] - (WINDOW_PAD_CELLS + 0.5) * dy) & (ys <= aoi[3] + (WINDOW_PAD_CELLS + 0.5) * dy)
+    ci, ri = np.flatnonzero(c), np.flatnonzero(r)
+    if ci.size == 0 or ri.size == 0:
+        raise _no_cover(path, bounds_lonlat, _lonlat_bounds(file_crs, full))
+    return (
+        order_x[ci[0] : ci[-1] + 1],
+        xs[ci[0] : ci[-1] + 1],
+        order_y[ri[0] : ri[-1] + 1],
+        ys[ri[0] : ri[-1] + 1],
+    )
+
+
+def _load_variable(
+    da: Any, name: str, path: Path, ydim: str, xdim: str, order_y: np.ndarray, order_x: np.ndarray
+) -> np.ndarray:
+    """:func:`_load` of the variable; :class:`InputDataError` when the data of a truncated file cannot be decoded."""
+    try:
+        return _load(da, ydim, xdim, order_y, order_x)
+    except Exception as exc:  # decoding errors of a truncated file surface here
+        raise InputDataError(
+            f"cannot read variable '{name}' of netCDF file {path}: {type(exc).__name__}: {exc}. The file is "
+            "truncated or corrupt: fetch it again"
+        ) from exc
+
+
+def _positive_attribute(da: Any, warnings: list[str]) -> str | None:
+    """The variable's ``positive`` attribute (``up`` or ``down``), None when absent or not understood (recorded)."""
+    positive = str(da.attrs.get("positive", "")).strip().lower() or None
+    if positive not in (None, "up", "down"):
+        warnings.append(f"attribute positive='{positive}' not understood; ignored")
+        positive = None
+    return positive
 
 
 def _pick_variable(ds: Any, variable: str | None, path: Path) -> str:
@@ -480,7 +619,18 @@ def _netcdf_crs(
     warnings: list[str],
 ) -> tuple[CRS, str]:
     """The CRS of a netCDF grid: its grid_mapping (CF), else the configured one, else EPSG:4326 for lon/lat axes."""
-    file_crs: CRS | None = None
+    file_crs = _grid_mapping_crs(ds, da, warnings)
+    if file_crs is not None:
+        _warn_crs_ignored(file_crs, user_crs, warnings)
+        return file_crs, "file"
+    if user_crs is not None:
+        return user_crs, "argument"
+    return _assumed_lonlat_crs(ds, xdim, ydim, xs, ys, path, warnings), "assumed"
+
+
+def _grid_mapping_crs(ds: Any, da: Any, warnings: list[str]) -> CRS | None:
+    """The CRS stated by the variable's grid_mapping, else by a ``spatial_ref`` or ``crs`` variable; None when no
+    candidate states one that pyproj reads (a named but missing grid_mapping is recorded)."""
     gm_name = da.attrs.get("grid_mapping") or da.encoding.get("grid_mapping")
     candidates = [gm_name] if gm_name else []
     candidates += [n for n in ("spatial_ref", "crs") if n in ds.variables and n not in candidates]
@@ -488,43 +638,47 @@ def _netcdf_crs(
         if cand not in ds.variables:
             warnings.append(f"grid_mapping '{cand}' named by the variable is missing from the file")
             continue
-        attrs = dict(ds[cand].attrs)
-        for key in ("crs_wkt", "spatial_ref", "epsg_code", "proj4", "proj4text", "proj4_params"):
-            if attrs.get(key):
-                try:
-                    file_crs = CRS.from_user_input(attrs[key])
-                    break
-                except CRSError:
-                    continue
-        if file_crs is None and attrs.get("grid_mapping_name"):
-            try:
-                file_crs = CRS.from_cf(attrs)
-            except CRSError as exc:
-                warnings.append(f"grid_mapping '{cand}' could not be interpreted ({exc})")
+        file_crs = _grid_mapping_variable_crs(dict(ds[cand].attrs), cand, warnings)
         if file_crs is not None:
-            break
-    if file_crs is not None:
-        if user_crs is not None and not file_crs.equals(user_crs, ignore_axis_order=True):
-            warnings.append(
-                f"the file states CRS {file_crs.to_string()}; the configured crs {user_crs.to_string()} applies only "
-                "to files without one and was ignored"
-            )
-        return file_crs, "file"
-    if user_crs is not None:
-        return user_crs, "argument"
+            return file_crs
+    return None
+
+
+def _grid_mapping_variable_crs(attrs: dict[str, Any], cand: str, warnings: list[str]) -> CRS | None:
+    """The CRS of one grid-mapping variable's attributes: the first readable of its WKT/EPSG/PROJ attributes, else
+    its CF parameters (a failure recorded); None when it states none."""
+    for key in ("crs_wkt", "spatial_ref", "epsg_code", "proj4", "proj4text", "proj4_params"):
+        if attrs.get(key):
+            try:
+                return CRS.from_user_input(attrs[key])
+            except CRSError:
+                continue
+    if attrs.get("grid_mapping_name"):
+        try:
+            return CRS.from_cf(attrs)
+        except CRSError as exc:
+            warnings.append(f"grid_mapping '{cand}' could not be interpreted ({exc})")
+    return None
+
+
+def _assumed_lonlat_crs(
+    ds: Any, xdim: str, ydim: str, xs: np.ndarray, ys: np.ndarray, path: Path, warnings: list[str]
+) -> CRS:
+    """EPSG:4326 (the assumption recorded) for a grid without CRS whose axes are named or unitless longitude/latitude
+    and whose values fit degrees; :class:`InputDataError` asking for ``crs`` otherwise."""
     geographic_names = _is_lon(ds, xdim) and _is_lat(ds, ydim)
     in_degree_range = (
         xs.min() >= -180.0 - 1e-6 and xs.max() <= 360.0 + 1e-6 and ys.min() >= -90.0 - 1e-6 and ys.max() <= 90.0 + 1e-6
     )
     if geographic_names and in_degree_range:
         warnings.append("no grid_mapping: lon/lat axes taken as EPSG:4326 (WGS 84)")
-        return CRS.from_epsg(4326), "assumed"
+        return CRS.from_epsg(4326)
     units = str(ds[xdim].attrs.get("units", "")).strip().lower()
     if units in {"", "degrees", "degree", "deg", "longitude"} and in_degree_range:
         warnings.append(
             f"no grid_mapping on '{xdim}'/'{ydim}' (units '{units}'): values fit degrees, EPSG:4326 assumed"
         )
-        return CRS.from_epsg(4326), "assumed"
+        return CRS.from_epsg(4326)
     raise InputDataError(
         f"netCDF file {path} has no grid_mapping and its axes '{xdim}'/'{ydim}' are not longitude/latitude "
         f"(units '{units}'), so its CRS is unknown; set `crs` on this source in the scenario (e.g. EPSG:32639)"
