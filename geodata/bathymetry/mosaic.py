@@ -28,7 +28,7 @@ from rasterio.enums import Resampling
 from rasterio.warp import reproject, transform_bounds
 from scipy import ndimage
 
-from geodata.bathymetry.read import read_bathymetry_source, resolve_bathymetry_source
+from geodata.bathymetry.read import TRANSFORM_BOUNDS_ERRORS, read_bathymetry_source, resolve_bathymetry_source
 from geodata.errors import ConfigError, InputDataError
 from geodata.grid import GeoGrid, Raster
 from geodata.sources.catalogue import load_catalogue
@@ -583,6 +583,6 @@ def _describe_aoi(grid: GeoGrid, aoi: tuple[float, float, float, float] | None) 
 def _describe_lonlat(g: GeoGrid) -> str:
     try:
         w, s, e, n = transform_bounds(g.crs, "EPSG:4326", *g.bounds, densify_pts=21)
-    except Exception:  # wording only
+    except TRANSFORM_BOUNDS_ERRORS:  # wording only
         return f"bounds {g.bounds} in {g.crs.to_string()}"
     return f"covers {w:.3f}..{e:.3f} E, {s:.3f}..{n:.3f} N"

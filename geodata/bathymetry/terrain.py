@@ -8,7 +8,9 @@ from typing import Any
 import numpy as np
 from pyproj import CRS
 from rasterio import features
+from rasterio.warp import transform_bounds
 
+from geodata.bathymetry.read import TRANSFORM_BOUNDS_ERRORS
 from geodata.errors import InputDataError
 from geodata.grid import GeoGrid, Raster
 
@@ -210,12 +212,12 @@ def _land_geometries(land: Any, grid: GeoGrid) -> list[Any]:
 
 
 def _layer_bounds_in(land: Any, grid: GeoGrid) -> tuple[float, float, float, float] | None:
+    """Bounds of the (already checked: GeoDataFrame/GeoSeries with a CRS) coastline layer in the grid's CRS, None
+    when they cannot be transformed (only used for a warning)."""
+    b = land.total_bounds
     try:
-        from rasterio.warp import transform_bounds
-
-        b = land.total_bounds
         return tuple(transform_bounds(land.crs, grid.crs, *b, densify_pts=21))  # type: ignore[return-value]
-    except Exception:  # only used for a warning
+    except TRANSFORM_BOUNDS_ERRORS:  # only used for a warning
         return None
 
 
