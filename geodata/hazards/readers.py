@@ -36,6 +36,7 @@ import numpy as np
 import pandas as pd
 import pyogrio
 import pyogrio.errors
+import pyproj.exceptions
 import shapely
 import yaml
 from pyproj import CRS
@@ -250,7 +251,7 @@ def _read_vector(
         report["warnings"].append(f"reprojected from {crs.to_string()} to EPSG:4326")
         try:
             frame = frame.to_crs("EPSG:4326")
-        except Exception as exc:
+        except (pyproj.exceptions.ProjError, ValueError) as exc:  # pyproj: no transformation; geopandas: bad target
             raise InputDataError(
                 f"{where} cannot be reprojected from {crs.to_string()} to EPSG:4326 ({_first_line(exc)}); check its CRS"
             ) from None
@@ -263,6 +264,38 @@ def _read_vector(
 
 
 def _read_csv(path: Path) -> tuple[gpd.GeoDataFrame, list[str]]:
+    """Read a CSV inventory with lon/lat (or WKT) columns into a frame in EPSG:4326 and a label per row; every bad
+    position is reported in one :class:`InputDataError`."""
+    skip = _csv_comment_lines(path)
+    table = _csv_table(path, skip)
+    header_line = skip + 1
+    labels = [f"row {i + 1} (line {header_line + 1 + int(pos)})" for i, pos in enumerate(table.index)]
+    table = table.reset_index(drop=True)
+    cols = {c.strip().lower(): c for c in table.columns}
+    wkt_col = next((cols[n] for n in WKT_NAMES if n in cols), None)
+    lon_col = next((cols[n] for n in LON_NAMES if n in cols), None)
+    lat_col = next((cols[n] for n in LAT_NAMES if n in cols), None)
+    if wkt_col is not None:
+        geoms, problems = _wkt_geometries(table[wkt_col], wkt_col, labels)
+    elif lon_col is None or lat_col is None:
+        raise InputDataError(
+            f"hazard inventory {path} has no {'longitude' if lon_col is None else 'latitude'} column (found columns: "
+            f"{', '.join(table.columns)}); name them lon and lat (also accepted: {', '.join(LON_NAMES)} / "
+            f"{', '.join(LAT_NAMES)}) holding WGS84 degrees, or give a 'wkt' column"
+        )
+    else:
+        geoms, problems = _lonlat_points(table, lon_col, lat_col, labels)
+    if problems:
+        raise InputDataError(f"hazard inventory {path} has {len(problems)} problem(s):\n  - " + "\n  - ".join(problems))
+    drop = [c for c in (wkt_col, lon_col, lat_col) if c is not None]
+    frame = gpd.GeoDataFrame(table.drop(columns=drop), geometry=gpd.GeoSeries(geoms), crs="EPSG:4326")
+    frame["_fid"] = np.arange(1, len(frame) + 1)
+    return frame, labels
+
+
+def _csv_comment_lines(path: Path) -> int:
+    """How many leading lines of the CSV are comments (``#``) or blank; :class:`InputDataError` when the file cannot
+    be read as UTF-8 text."""
     try:
         with open(path, encoding="utf-8-sig") as fh:
             lines = fh.readlines()
@@ -273,6 +306,13 @@ def _read_csv(path: Path) -> tuple[gpd.GeoDataFrame, list[str]]:
     skip = 0
     while skip < len(lines) and (lines[skip].lstrip().startswith("#") or not lines[skip].strip()):
         skip += 1
+    return skip
+
+
+def _csv_table(path: Path, skip: int) -> pd.DataFrame:
+    """The CSV after its ``skip`` comment lines, as text cells with empty cells as None and empty rows dropped (the
+    index keeps each row's position after the header); :class:`InputDataError` when it cannot be parsed or holds no
+    data row."""
     try:
         table = pd.read_csv(
             path, skiprows=skip, encoding="utf-8-sig", dtype=str, keep_default_na=False, skip_blank_lines=False
@@ -286,59 +326,53 @@ def _read_csv(path: Path) -> tuple[gpd.GeoDataFrame, list[str]]:
     table = table.dropna(how="all")
     if table.empty:
         raise InputDataError(f"hazard inventory {path} has a header but no data rows; add the hazards, one a row")
-    header_line = skip + 1
-    labels = [f"row {i + 1} (line {header_line + 1 + int(pos)})" for i, pos in enumerate(table.index)]
-    table = table.reset_index(drop=True)
-    cols = {c.strip().lower(): c for c in table.columns}
-    wkt_col = next((cols[n] for n in WKT_NAMES if n in cols), None)
-    lon_col = next((cols[n] for n in LON_NAMES if n in cols), None)
-    lat_col = next((cols[n] for n in LAT_NAMES if n in cols), None)
+    return table
+
+
+def _wkt_geometries(texts: pd.Series, wkt_col: str, labels: list[str]) -> tuple[list[Any], list[str]]:
+    """``(geometries, problems)`` of a WKT column: None for an empty cell, None and a problem for text that is not
+    WKT."""
     problems: list[str] = []
     geoms: list[Any] = []
-    if wkt_col is not None:
-        for label, text in zip(labels, table[wkt_col], strict=True):
-            if text is None:
-                geoms.append(None)
-                continue
-            try:
-                geoms.append(shapely.from_wkt(text))
-            except shapely.errors.GEOSException:
-                problems.append(
-                    f"{label}: column '{wkt_col}' is not WKT ('{str(text)[:40]}'); write e.g. "
-                    "'LINESTRING (50.1 41.2, 50.3 41.4)'"
-                )
-                geoms.append(None)
-    elif lon_col is None or lat_col is None:
-        raise InputDataError(
-            f"hazard inventory {path} has no {'longitude' if lon_col is None else 'latitude'} column (found columns: "
-            f"{', '.join(table.columns)}); name them lon and lat (also accepted: {', '.join(LON_NAMES)} / "
-            f"{', '.join(LAT_NAMES)}) holding WGS84 degrees, or give a 'wkt' column"
-        )
-    else:
-        lon = pd.to_numeric(table[lon_col], errors="coerce")
-        lat = pd.to_numeric(table[lat_col], errors="coerce")
-        for i, label in enumerate(labels):
-            x, y = lon.iloc[i], lat.iloc[i]
-            if pd.isna(x) or pd.isna(y):
-                problems.append(
-                    f"{label}: '{lon_col}'/'{lat_col}' = '{table[lon_col].iloc[i]}'/"
-                    f"'{table[lat_col].iloc[i]}' are not numbers; write decimal degrees, e.g. 50.25"
-                )
-                geoms.append(None)
-            elif not (-180 <= x <= 180 and -90 <= y <= 90):
-                problems.append(
-                    f"{label}: ({x}, {y}) is not a lon/lat position in degrees; the CSV must hold WGS84 "
-                    "degrees (convert projected x/y, or give a GeoPackage with its CRS)"
-                )
-                geoms.append(None)
-            else:
-                geoms.append(shapely.Point(float(x), float(y)))
-    if problems:
-        raise InputDataError(f"hazard inventory {path} has {len(problems)} problem(s):\n  - " + "\n  - ".join(problems))
-    drop = [c for c in (wkt_col, lon_col, lat_col) if c is not None]
-    frame = gpd.GeoDataFrame(table.drop(columns=drop), geometry=gpd.GeoSeries(geoms), crs="EPSG:4326")
-    frame["_fid"] = np.arange(1, len(frame) + 1)
-    return frame, labels
+    for label, text in zip(labels, texts, strict=True):
+        if text is None:
+            geoms.append(None)
+            continue
+        try:
+            geoms.append(shapely.from_wkt(text))
+        except shapely.errors.GEOSException:
+            problems.append(
+                f"{label}: column '{wkt_col}' is not WKT ('{str(text)[:40]}'); write e.g. "
+                "'LINESTRING (50.1 41.2, 50.3 41.4)'"
+            )
+            geoms.append(None)
+    return geoms, problems
+
+
+def _lonlat_points(table: pd.DataFrame, lon_col: str, lat_col: str, labels: list[str]) -> tuple[list[Any], list[str]]:
+    """``(points, problems)`` of lon/lat columns: None and a problem for a row whose values are not numbers or not
+    WGS84 degrees."""
+    problems: list[str] = []
+    geoms: list[Any] = []
+    lon = pd.to_numeric(table[lon_col], errors="coerce")
+    lat = pd.to_numeric(table[lat_col], errors="coerce")
+    for i, label in enumerate(labels):
+        x, y = lon.iloc[i], lat.iloc[i]
+        if pd.isna(x) or pd.isna(y):
+            problems.append(
+                f"{label}: '{lon_col}'/'{lat_col}' = '{table[lon_col].iloc[i]}'/"
+                f"'{table[lat_col].iloc[i]}' are not numbers; write decimal degrees, e.g. 50.25"
+            )
+            geoms.append(None)
+        elif not (-180 <= x <= 180 and -90 <= y <= 90):
+            problems.append(
+                f"{label}: ({x}, {y}) is not a lon/lat position in degrees; the CSV must hold WGS84 "
+                "degrees (convert projected x/y, or give a GeoPackage with its CRS)"
+            )
+            geoms.append(None)
+        else:
+            geoms.append(shapely.Point(float(x), float(y)))
+    return geoms, problems
 
 
 def _first_line(exc: BaseException) -> str:
