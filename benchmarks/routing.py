@@ -208,7 +208,8 @@ def uniform_errors(n: int = 401, radius: int = 190, step_deg: float = 2.5) -> di
 
 
 # ------------------------------------------------------------------------------------------------------------------
-def main() -> None:
+def _parse_args() -> argparse.Namespace:
+    """The command line: sizes, seed, coarse factor, methods to skip, and the hidden worker options."""
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sizes", default="1,4,16,64", help="comma-separated sizes in millions of cells")
     ap.add_argument("--seed", type=int, default=4)
@@ -219,7 +220,112 @@ def main() -> None:
     ap.add_argument("--start", help=argparse.SUPPRESS)
     ap.add_argument("--goal", help=argparse.SUPPRESS)
     ap.add_argument("--out", help=argparse.SUPPRESS)
-    args = ap.parse_args()
+    return ap.parse_args()
+
+
+#: (cells, speed vs MCP, engine extra bytes per cell, engine cost, MCP cost, FMM cost or None)
+Check = tuple[int, float, float, float, float, float | None]
+
+
+def _bench_size(
+    size: float, args: argparse.Namespace, skip: set[str], tmp: str
+) -> tuple[list[list[str]], Check | None]:
+    """Measure every method not skipped on one seeded surface of ``size`` million cells (printing each result):
+    the table rows, and ``(cells, speed vs MCP, engine bytes per cell, engine, MCP and FMM cost)`` when both the
+    engine and MCP ran."""
+    n = round(math.sqrt(size * 1e6))
+    t0 = time.perf_counter()
+    cost, s, g = make_surface(n, args.seed)
+    path = Path(tmp) / f"surface_{n}.npy"
+    np.save(path, cost)
+    frac_wall = float(np.mean(np.isnan(cost)))
+    del cost
+    print(f"\n# {n} x {n} = {n * n / 1e6:.1f} M cells ({frac_wall:.1%} impassable), start {s}, goal {g}; "
+          f"generated in {time.perf_counter() - t0:.1f} s", flush=True)  # fmt: skip
+    res = {}
+    for method in ("engine", "coarse", "mcp", "fmm"):
+        if method in skip:
+            continue
+        res[method] = run_worker(method, path, s, g, args.factor)
+        print(f"  {method}: {json.dumps(res[method])}", flush=True)
+    path.unlink()
+    rows = _result_rows(n, res, args.factor)
+    check = None
+    if "engine" in res and "mcp" in res and "error" not in res["engine"] and "error" not in res["mcp"]:
+        speed = res["mcp"]["wall_s"] / res["engine"]["wall_s"]
+        # a worker that found a path always reports its cost
+        eng, mcp, fmm = res["engine"]["cost"], res["mcp"]["cost"], res.get("fmm", {}).get("fmm_cost")
+        check = (n * n, speed, res["engine"]["extra_bytes"] / (n * n), eng, mcp, fmm)
+    return rows, check
+
+
+def _result_rows(n: int, res: dict[str, dict], factor: int) -> list[list[str]]:
+    """One table row per method measured on the n x n surface: wall time, throughput, memory, path cost against
+    FMM and 8-connected MCP, length (and for coarse-to-fine, the excess over the full search); ERROR rows for
+    workers that failed."""
+    fmm = res.get("fmm", {}).get("fmm_cost")
+    mcp = res.get("mcp", {}).get("cost")
+    eng = res.get("engine", {}).get("cost")
+    search = "A*" if res.get("engine", {}).get("astar") else "Dijkstra"
+    names = {"engine": f"engine (d16 {search} + refine)", "coarse": f"engine coarse-to-fine f={factor}",
+             "mcp": "skimage MCP_Geometric (8-conn)", "fmm": "skfmm travel_time (order 2)"}  # fmt: skip
+    rows = []
+    for method, r in res.items():
+        if "error" in r:
+            rows.append([f"{n * n / 1e6:.3g}M", names[method], "ERROR " + " ".join(r["error"])])
+            continue
+        c = r.get("cost", r.get("fmm_cost"))
+        row = [
+            f"{n * n / 1e6:.3g}M",
+            names[method],
+            f"{r['wall_s']:.2f}",
+            f"{n * n / r['wall_s'] / 1e6:.2f}",
+            f"{r['settled'] / r['search_s'] / 1e6:.2f}" if r.get("search_s") else "",
+            f"{r['extra_bytes'] / (n * n):.1f}",
+            f"{c:.6g}",
+            f"{(c / fmm - 1) * 100:+.2f}%" if fmm else "",
+            f"{(c / mcp - 1) * 100:+.2f}%" if mcp else "",
+            f"{r['length_m'] / 1000:.2f}" if "length_m" in r else "",
+        ]
+        if method == "coarse" and eng:
+            row.append(f"excess {(c / eng - 1) * 100:+.3f}% vs full, band {r['coarse']['band_fraction']:.1%}")
+        rows.append(row)
+    return rows
+
+
+def _print_table(rows: list[list[str]]) -> None:
+    """The results as a Markdown table."""
+    print("\n| cells | method | wall s | Mcells/s (grid/wall) | Msettled/s (search) | peak extra B/cell | path cost "
+          "| vs FMM | vs 8-conn | length km | note |")  # fmt: skip
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    for row in rows:
+        print("| " + " | ".join(row + [""] * (11 - len(row))) + " |")
+
+
+def _print_targets(checks: list[Check]) -> None:
+    """Per size: speed against MCP_Geometric, engine memory per cell, engine cost against FMM and 8-connected MCP."""
+    print("\nTargets:")
+    for cells, speed, bpc, eng, mcp, fmm in checks:
+        line = f"  {cells / 1e6:.0f}M: speed {speed:.2f}x MCP_Geometric, engine extra {bpc:.1f} B/cell"
+        if fmm:
+            line += f", cost vs FMM {(eng / fmm - 1) * 100:+.2f}%"
+        line += f", cost vs 8-conn {(eng / mcp - 1) * 100:+.2f}% ({'OK' if eng <= mcp else 'ABOVE'})"
+        print(line)
+
+
+def _print_uniform() -> None:
+    """The worst-direction length error on a uniform surface (:func:`uniform_errors`)."""
+    t0 = time.perf_counter()
+    worst = uniform_errors()
+    print(f"\nUniform surface (401 x 401, radius 190 cells, every 2.5 degrees; {time.perf_counter() - t0:.0f} s): "
+          "worst-direction length error")  # fmt: skip
+    for k, (err, ang) in worst.items():
+        print(f"  {k:>18}: {err * 100:.3f}% (at {ang:g} deg)")
+
+
+def main() -> None:
+    """Run the benchmark (or, with ``--worker``, one measurement in this process) and print the tables."""
+    args = _parse_args()
     if args.worker:
         args.method = args.worker
         worker(args)
@@ -231,69 +337,13 @@ def main() -> None:
     print(f"routing benchmark: seed {args.seed}, cells {CELL:g} m, cpu count {os.cpu_count()}", flush=True)
     with tempfile.TemporaryDirectory() as tmp:
         for size in sizes:
-            n = round(math.sqrt(size * 1e6))
-            t0 = time.perf_counter()
-            cost, s, g = make_surface(n, args.seed)
-            path = Path(tmp) / f"surface_{n}.npy"
-            np.save(path, cost)
-            frac_wall = float(np.mean(np.isnan(cost)))
-            del cost
-            print(f"\n# {n} x {n} = {n * n / 1e6:.1f} M cells ({frac_wall:.1%} impassable), start {s}, goal {g}; "
-                  f"generated in {time.perf_counter() - t0:.1f} s", flush=True)  # fmt: skip
-            res = {}
-            for method in ("engine", "coarse", "mcp", "fmm"):
-                if method in skip:
-                    continue
-                res[method] = run_worker(method, path, s, g, args.factor)
-                print(f"  {method}: {json.dumps(res[method])}", flush=True)
-            path.unlink()
-            fmm = res.get("fmm", {}).get("fmm_cost")
-            mcp = res.get("mcp", {}).get("cost")
-            eng = res.get("engine", {}).get("cost")
-            search = "A*" if res.get("engine", {}).get("astar") else "Dijkstra"
-            names = {"engine": f"engine (d16 {search} + refine)", "coarse": f"engine coarse-to-fine f={args.factor}",
-                     "mcp": "skimage MCP_Geometric (8-conn)", "fmm": "skfmm travel_time (order 2)"}  # fmt: skip
-            for method, r in res.items():
-                if "error" in r:
-                    rows.append([f"{n * n / 1e6:.3g}M", names[method], "ERROR " + " ".join(r["error"])])
-                    continue
-                c = r.get("cost", r.get("fmm_cost"))
-                row = [
-                    f"{n * n / 1e6:.3g}M",
-                    names[method],
-                    f"{r['wall_s']:.2f}",
-                    f"{n * n / r['wall_s'] / 1e6:.2f}",
-                    f"{r['settled'] / r['search_s'] / 1e6:.2f}" if r.get("search_s") else "",
-                    f"{r['extra_bytes'] / (n * n):.1f}",
-                    f"{c:.6g}",
-                    f"{(c / fmm - 1) * 100:+.2f}%" if fmm else "",
-                    f"{(c / mcp - 1) * 100:+.2f}%" if mcp else "",
-                    f"{r['length_m'] / 1000:.2f}" if "length_m" in r else "",
-                ]
-                if method == "coarse" and eng:
-                    row.append(f"excess {(c / eng - 1) * 100:+.3f}% vs full, band {r['coarse']['band_fraction']:.1%}")
-                rows.append(row)
-            if "engine" in res and "mcp" in res and "error" not in res["engine"] and "error" not in res["mcp"]:
-                speed = res["mcp"]["wall_s"] / res["engine"]["wall_s"]
-                checks.append((n * n, speed, res["engine"]["extra_bytes"] / (n * n), eng, mcp, fmm))
-    print("\n| cells | method | wall s | Mcells/s (grid/wall) | Msettled/s (search) | peak extra B/cell | path cost "
-          "| vs FMM | vs 8-conn | length km | note |")  # fmt: skip
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
-    for row in rows:
-        print("| " + " | ".join(row + [""] * (11 - len(row))) + " |")
-    print("\nTargets:")
-    for cells, speed, bpc, eng, mcp, fmm in checks:
-        line = f"  {cells / 1e6:.0f}M: speed {speed:.2f}x MCP_Geometric, engine extra {bpc:.1f} B/cell"
-        if fmm:
-            line += f", cost vs FMM {(eng / fmm - 1) * 100:+.2f}%"
-        line += f", cost vs 8-conn {(eng / mcp - 1) * 100:+.2f}% ({'OK' if eng <= mcp else 'ABOVE'})"
-        print(line)
-    t0 = time.perf_counter()
-    worst = uniform_errors()
-    print(f"\nUniform surface (401 x 401, radius 190 cells, every 2.5 degrees; {time.perf_counter() - t0:.0f} s): "
-          "worst-direction length error")  # fmt: skip
-    for k, (err, ang) in worst.items():
-        print(f"  {k:>18}: {err * 100:.3f}% (at {ang:g} deg)")
+            size_rows, check = _bench_size(size, args, skip, tmp)
+            rows.extend(size_rows)
+            if check is not None:
+                checks.append(check)
+    _print_table(rows)
+    _print_targets(checks)
+    _print_uniform()
 
 
 if __name__ == "__main__":
