@@ -84,20 +84,20 @@ def load_user_inventory(
     licence: str | None = None,
     attribution: str | None = None,
 ) -> gpd.GeoDataFrame:
-    """Read a user hazard inventory (see :func:`_load_user_inventory`); repairs and reprojection are recorded in
+    """Read a user hazard inventory (see :func:`read_user_inventory`); repairs and reprojection are recorded in
     ``attrs["hazard_report"]`` and emitted as one ``UserWarning`` (the pipeline uses :func:`read_user_inventory`,
     which returns the report for its checks instead)."""
-    table = _load_user_inventory(
+    table, report = read_user_inventory(
         path, layer=layer, kind=kind, rules=rules, source=source, licence=licence, attribution=attribution
     )
-    report = table.attrs["hazard_report"]
+    table.attrs["hazard_report"] = report
     notes = report["warnings"] + [f"{r['row']}: {r['reason']} -> {r['action']}" for r in report["repaired"]]
     if notes:
         warnings.warn(f"hazard inventory {report['origin']}: " + "; ".join(notes), UserWarning, stacklevel=2)
     return table
 
 
-def _load_user_inventory(
+def read_user_inventory(
     path: str | Path,
     *,
     layer: str | None = None,
@@ -106,8 +106,10 @@ def _load_user_inventory(
     source: str | None = None,
     licence: str | None = None,
     attribution: str | None = None,
-) -> gpd.GeoDataFrame:
-    """Read a user hazard inventory into the hazard table, or refuse it with every problem and its fix.
+) -> tuple[gpd.GeoDataFrame, dict[str, Any]]:
+    """Read a user hazard inventory into the hazard table, or refuse it with every problem and its fix; returns
+    ``(table, report)``: the report (reprojection, ``repaired`` rows with reason and action, ``warnings``, ``origin``)
+    goes to the pipeline's checks instead of standard error.
 
     Parameters
     ----------
@@ -125,8 +127,8 @@ def _load_user_inventory(
 
     Returns
     -------
-    geopandas.GeoDataFrame
-        The hazard table (EPSG:4326). ``attrs["hazard_report"]`` records the reprojection and repairs.
+    tuple
+        ``(table, report)``: the hazard table (EPSG:4326) and what was reprojected and repaired.
 
     Raises
     ------
@@ -167,27 +169,8 @@ def _load_user_inventory(
         defaults={"source": source or str(path), "licence": licence or "not stated", "attribution": attribution or ""},
         report=report,
     )
-    table.attrs["hazard_report"] = report
     report["origin"] = origin
-    return table
-
-
-def read_user_inventory(
-    path: str | Path,
-    *,
-    layer: str | None = None,
-    kind: str | None = None,
-    rules: Mapping[str, HazardRule] | None = None,
-    source: str | None = None,
-    licence: str | None = None,
-    attribution: str | None = None,
-) -> tuple[gpd.GeoDataFrame, dict[str, Any]]:
-    """:func:`load_user_inventory` returning ``(table, report)``: the report (reprojection, ``repaired`` rows with
-    reason and action, ``warnings``) goes to the pipeline's checks instead of standard error."""
-    table = _load_user_inventory(
-        path, layer=layer, kind=kind, rules=rules, source=source, licence=licence, attribution=attribution
-    )
-    return table, dict(table.attrs.pop("hazard_report"))
+    return table, report
 
 
 # -- readers ----------------------------------------------------------------------------------------------------------
