@@ -41,7 +41,7 @@ def test_importing_geodata_does_not_load_dagster() -> None:
 
 
 # -- dependency direction --------------------------------------------------------------------------------------------
-BASE = ("errors", "checks", "geodesy", "grid", "scenario", "preflight")
+BASE = ("errors", "checks", "geodesy", "grid", "scenario", "preflight", "sweep")
 """Modules at the base of ``geodata``: any stage may import them; they import no stage."""
 STAGES = ("sources", "bathymetry", "boundaries", "hazards", "cost", "routing", "engineering", "deliverables", "publish")
 """The stages of ``geodata`` in pipeline order: a stage imports the base and earlier stages, never a later one."""
