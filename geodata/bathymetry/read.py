@@ -27,6 +27,7 @@ from geodata.grid import GeoGrid, Raster
 from geodata.sources.catalogue import get_source, load_catalogue, resolve, sha256_of
 
 __all__ = [
+    "MAX_READ_CELLS",
     "NETCDF_VARIABLE_GUESSES",
     "TRANSFORM_BOUNDS_ERRORS",
     "read_bathymetry_source",
@@ -46,6 +47,11 @@ _NETCDF_SUFFIXES = {".nc", ".nc4", ".cdf", ".netcdf", ".grd", ".nc3"}
 
 #: Margin, in source cells, kept around the area of interest when reading a window (room for the resampling kernel).
 WINDOW_PAD_CELLS = 3
+
+#: A source window larger than this many cells is refused before it is read (about 0.8 GB as float32, several GB
+#: with the mask and the copies the reader and the mosaic make): resample the file first. The same figure as the
+#: analysis grid's limit (``geodata.bathymetry.mosaic.MAX_ANALYSIS_CELLS``).
+MAX_READ_CELLS = 200_000_000
 
 #: What ``rasterio.warp.transform_bounds`` raises for CRSs or bounds it cannot transform: ``rasterio.errors.CRSError``
 #: (a ``ValueError``) for a CRS it cannot parse, ``ValueError`` for bad arguments, the ``CPLE_*`` errors of GDAL
@@ -272,6 +278,8 @@ def _read_gdal_band(
         warnings.append(f"{src.count} bands in the file; band 1 was read")
     south_up = bool(t.e > 0)
     window = _gdal_window(src, path, file_crs, bounds_lonlat, south_up)
+    rows, cols = (int(window.height), int(window.width)) if window is not None else (src.height, src.width)
+    _check_read_size(path, (src.height, src.width), (rows, cols), (abs(t.e), abs(t.a)), file_crs)
     data = src.read(1, window=window, masked=True)
     transform = src.transform
     if window is not None:
@@ -342,6 +350,28 @@ def _gdal_window(
     if south_up:
         return None
     return _window(src.transform, src.height, src.width, aoi_src)
+
+
+def _check_read_size(
+    path: Path, declared: tuple[int, int], window: tuple[int, int], res: tuple[float, float], file_crs: CRS
+) -> None:
+    """:class:`InputDataError` when the ``window`` (rows, columns) about to be read exceeds :data:`MAX_READ_CELLS`,
+    naming the file, its declared size and a resolution that would fit (``gdalwarp -tr``)."""
+    rows, cols = window
+    if rows * cols <= MAX_READ_CELLS:
+        return
+    factor = math.sqrt(rows * cols / MAX_READ_CELLS) * 1.05
+    unit = "degrees" if file_crs.is_geographic else "CRS units"
+    tr_x, tr_y = (f"{r * factor:.3g}" for r in (res[1], res[0]))
+    part = "" if window == declared else f", of which the area of interest needs {rows:,} x {cols:,}"
+    gb = rows * cols * 4 / 1e9
+    size = f"{gb:,.0f}" if gb >= 10 else f"{gb:.2g}"
+    raise InputDataError(
+        f"raster {path} declares {declared[0]:,} x {declared[1]:,} cells (rows x columns) of {res[1]:.3g} x "
+        f"{res[0]:.3g} {unit}{part}: {rows * cols:,} cells, over the limit of {MAX_READ_CELLS:,} cells "
+        f"(about {size} GB as float32); warp it to a coarser resolution first, e.g. "
+        f"`gdalwarp -tr {tr_x} {tr_y} -r average {path.name} smaller.tif`, and list smaller.tif in the scenario"
+    )
 
 
 def _apply_scale_offset(
@@ -420,6 +450,7 @@ def _read_netcdf(
             order_x, xs, order_y, ys = _netcdf_window(
                 (order_x, xs, order_y, ys), (dx, dy), file_crs, bounds_lonlat, path
             )
+        _check_read_size(path, (da.sizes[ydim], da.sizes[xdim]), (order_y.size, order_x.size), (dy, dx), file_crs)
         values = _load_variable(da, name, path, ydim, xdim, order_y, order_x)
         units = str(da.attrs.get("units", "")).strip()
         _check_units(units, name, path)

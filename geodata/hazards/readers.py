@@ -44,6 +44,7 @@ from pyproj import CRS
 from geodata.errors import InputDataError
 from geodata.hazards.schema import (
     HAZARD_KINDS,
+    KIND_FIX_ARGUMENT,
     RULE_FIELDS,
     _is_blank,
     effective_rules,
@@ -72,6 +73,11 @@ _ALIASES: dict[str, tuple[str, ...]] = {
     **{f: (f,) for f in RULE_FIELDS},
 }
 CURATED_FILE = "data/curated_hazards.yaml"
+
+#: ``(west, south, east, north)`` in degrees: the Caspian Sea and its shores with a margin, where the hazards of any
+#: scenario of this project lie. A file none of whose features falls in it is checked for the two mistakes that put
+#: features elsewhere without any error: degrees stored under a metric CRS, and lon/lat columns swapped.
+CASPIAN_REGION_LONLAT = (44.0, 35.0, 57.0, 48.5)
 
 
 def load_user_inventory(
@@ -139,7 +145,7 @@ def read_user_inventory(
     path = Path(path)
     rules = dict(rules) if rules is not None else effective_rules()
     if kind is not None and normalise_kind(kind) not in HAZARD_KINDS:
-        raise InputDataError(f"hazard inventory {path}: kind={kind!r}: {kind_error(kind)}")
+        raise InputDataError(f"hazard inventory {path}: kind={kind!r}: {kind_error(kind, KIND_FIX_ARGUMENT)}")
     if not path.exists():
         raise InputDataError(
             f"hazard inventory {path} does not exist; check `hazards.inputs[].path` in the scenario "
@@ -199,7 +205,10 @@ def _read_vector(
     elif layer not in layers:
         close = difflib.get_close_matches(layer, layers, n=1)
         hint = f" Did you mean '{close[0]}'?" if close else ""
-        raise InputDataError(f"hazard inventory {path} has no layer '{layer}'.{hint} Layers: {', '.join(layers)}")
+        raise InputDataError(
+            f"hazard inventory {path} has no layer '{layer}'.{hint} Layers: {', '.join(layers)}; set `layer:` in "
+            "the scenario's hazards.inputs entry to one of them"
+        )
     try:
         frame = pyogrio.read_dataframe(path, layer=layer, fid_as_index=True)
     except (
@@ -230,6 +239,7 @@ def _read_vector(
         )
     crs = CRS.from_user_input(frame.crs)
     if not crs.equals(CRS.from_epsg(4326), ignore_axis_order=True):
+        _check_degrees_under_metric_crs(frame, crs, where, path)
         report["reprojected_from"] = crs.to_string()
         report["warnings"].append(f"reprojected from {crs.to_string()} to EPSG:4326")
         try:
@@ -244,6 +254,59 @@ def _read_vector(
     frame = frame.reset_index(drop=True)
     frame["_fid"] = fids if has_fid else list(range(1, len(frame) + 1))
     return frame, labels, layer
+
+
+def _in_region(x: Any, y: Any) -> Any:
+    """Whether lon/lat values (scalars or arrays) lie in :data:`CASPIAN_REGION_LONLAT`."""
+    west, south, east, north = CASPIAN_REGION_LONLAT
+    return (x >= west) & (x <= east) & (y >= south) & (y <= north)
+
+
+def _check_degrees_under_metric_crs(frame: gpd.GeoDataFrame, crs: CRS, where: str, path: Path) -> None:
+    """:class:`InputDataError` when a file with a projected CRS holds only coordinates that read as degrees and,
+    reprojected, none of its features lands in :data:`CASPIAN_REGION_LONLAT`: the coordinates are lon/lat degrees
+    under a wrong CRS (they would come out metres from the CRS's origin, near 0 E, 0 N for UTM), so the CRS must be
+    assigned, not the data reprojected."""
+    if not crs.is_projected:
+        return
+    x0, y0, x1, y1 = (float(v) for v in frame.geometry.total_bounds)
+    if not (-180.0 <= x0 <= x1 <= 180.0 and -90.0 <= y0 <= y1 <= 90.0):
+        return
+    sample = frame.geometry.dropna()
+    try:
+        pts = sample.representative_point().to_crs("EPSG:4326")
+    except (pyproj.exceptions.ProjError, ValueError):
+        return  # the reprojection below reports it
+    if bool(_in_region(pts.x.to_numpy(), pts.y.to_numpy()).any()):
+        return
+    lon, lat = pts.x.mean(), pts.y.mean()
+    raise InputDataError(
+        f"{where} declares CRS {crs.to_string()} (metres) but every coordinate lies within "
+        f"x {x0:g}..{x1:g}, y {y0:g}..{y1:g}, which are lon/lat degrees: reprojected, the features land near "
+        f"{lon:.3f} E, {lat:.3f} N, far from the Caspian. Assign the CRS the coordinates are in instead of "
+        f"reprojecting, e.g. `ogr2ogr -a_srs EPSG:4326 fixed{path.suffix} {path.name}`"
+    )
+
+
+def _check_swapped_lonlat(points: list[Any], labels: list[str], lon_col: str, lat_col: str, path: Path) -> None:
+    """:class:`InputDataError` naming the rows when no point of the CSV lies in :data:`CASPIAN_REGION_LONLAT` as
+    written but some do with lon and lat exchanged: the columns are swapped (they would be silently dropped later
+    as outside the area). A file with any point in the region is taken as written."""
+    have = [(label, p) for label, p in zip(labels, points, strict=True) if p is not None]
+    if not have or any(_in_region(p.x, p.y) for _, p in have):
+        return
+    swapped = [label for label, p in have if _in_region(p.y, p.x)]
+    if not swapped:
+        return
+    west, south, east, north = CASPIAN_REGION_LONLAT
+    shown = ", ".join(swapped[:10]) + (f" and {len(swapped) - 10} more" if len(swapped) > 10 else "")
+    p = next(p for label, p in have if label == swapped[0])
+    raise InputDataError(
+        f"hazard inventory {path}: no row lies in the Caspian region (lon {west:g}..{east:g} E, lat "
+        f"{south:g}..{north:g} N) as written, but {shown} do with '{lon_col}' and '{lat_col}' exchanged (e.g. "
+        f"{lon_col}={p.x:g}, {lat_col}={p.y:g} reads as {p.y:g} E, {p.x:g} N): the columns look swapped; swap "
+        f"them so that '{lon_col}' holds the east-west degrees and '{lat_col}' the north-south degrees"
+    )
 
 
 def _read_csv(path: Path) -> tuple[gpd.GeoDataFrame, list[str]]:
@@ -268,6 +331,8 @@ def _read_csv(path: Path) -> tuple[gpd.GeoDataFrame, list[str]]:
         )
     else:
         geoms, problems = _lonlat_points(table, lon_col, lat_col, labels)
+        if not problems:
+            _check_swapped_lonlat(geoms, labels, lon_col, lat_col, path)
     if problems:
         raise InputDataError(f"hazard inventory {path} has {len(problems)} problem(s):\n  - " + "\n  - ".join(problems))
     drop = [c for c in (wkt_col, lon_col, lat_col) if c is not None]

@@ -147,10 +147,19 @@ def normalise_kind(value: Any) -> str | None:
     return text or None
 
 
-def kind_error(value: Any) -> str:
-    """The explanation of an unknown kind: the closest valid kind and the list of all of them."""
+#: The fix :func:`kind_error` gives for a kind read from a file's kind column.
+KIND_FIX_COLUMN = "write one of the valid kinds in the file's kind column"
+
+#: The fix :func:`kind_error` gives for the kind configured for a whole file in the scenario.
+KIND_FIX_ARGUMENT = "set hazards.inputs[].kind to one of the valid kinds"
+
+
+def kind_error(value: Any, fix: str = KIND_FIX_COLUMN) -> str:
+    """The explanation of an unknown kind: the closest valid kind, the list of all of them and ``fix`` (what to
+    do: :data:`KIND_FIX_COLUMN` for a file's value, :data:`KIND_FIX_ARGUMENT` for the scenario's ``kind:``)."""
     norm = normalise_kind(value) or ""
-    return f"'{value}' is not a hazard kind{_did_you_mean(norm, HAZARD_KINDS)} (valid kinds: {', '.join(HAZARD_KINDS)})"
+    valid = ", ".join(HAZARD_KINDS)
+    return f"'{value}' is not a hazard kind{_did_you_mean(norm, HAZARD_KINDS)} (valid kinds: {valid}); {fix}"
 
 
 def empty_hazards() -> gpd.GeoDataFrame:

@@ -762,9 +762,6 @@ def c_raster_source_is_a_folder(tmp: Path) -> Prepared:
     "raster",
     "InputDataError",
     isolate=True,
-    xfail="geodata/bathymetry/read.py (_read_gdal) must compare the window it is about to read (rows x cols x 4 B) "
-    "with a limit/the memory budget and raise InputDataError naming the file, its declared size and the fix "
-    "(resample it with gdalwarp -tr), instead of calling src.read() into a MemoryError",
 )
 def c_raster_huge_declared_size(tmp: Path) -> Prepared:
     """A sparse GeoTIFF that declares 600 000 x 600 000 cells of 1e-5 degrees over the Caspian (a few kB on disk)."""
@@ -831,8 +828,6 @@ def c_vector_missing_kind(tmp: Path) -> Prepared:
 @case(
     "vector",
     "InputDataError",
-    xfail="geodata/hazards/schema.py (kind_error) names the value and the valid kinds but no fix: end it with "
-    '"; write one of the valid kinds in the file\'s kind column"',
 )
 def c_vector_unknown_kind(tmp: Path) -> Prepared:
     path = geojson(tmp / "hz.geojson", [feature(_PT, name="V-1", kind="volcano")])
@@ -842,8 +837,6 @@ def c_vector_unknown_kind(tmp: Path) -> Prepared:
 @case(
     "vector",
     "InputDataError",
-    xfail='geodata/hazards/schema.py (kind_error) gives no fix: end it with "; set hazards.inputs[].kind to one '
-    'of the valid kinds"',
 )
 def c_vector_unknown_kind_argument(tmp: Path) -> Prepared:
     path = geojson(tmp / "hz.geojson", [feature(_PT, name="W-1")])
@@ -914,9 +907,6 @@ def c_vector_shapefile_without_prj(tmp: Path) -> Prepared:
 @case(
     "vector",
     "InputDataError",
-    xfail="geodata/hazards/readers.py (_read_vector) must refuse features that land outside any plausible area "
-    "after reprojection (degrees stored under a metric CRS come out near 0 E, 0 N), naming the file and "
-    "telling to assign the CRS the coordinates are in (ogr2ogr -a_srs EPSG:4326)",
 )
 def c_vector_wrong_crs(tmp: Path) -> Prepared:
     """Degrees written into a GeoPackage that declares UTM 39N: reprojected, they land in the Gulf of Guinea."""
@@ -942,8 +932,6 @@ def c_vector_multilayer_without_layer(tmp: Path) -> Prepared:
 @case(
     "vector",
     "InputDataError",
-    xfail="geodata/hazards/readers.py (_read_vector) names the layer and the closest one but no fix: add "
-    '"; set `layer:` in the scenario\'s hazards.inputs entry to one of them"',
 )
 def c_vector_unknown_layer(tmp: Path) -> Prepared:
     import geopandas as gpd
@@ -971,9 +959,6 @@ def c_vector_csv_projected_coordinates(tmp: Path) -> Prepared:
 @case(
     "vector",
     "InputDataError",
-    xfail="geodata/hazards/readers.py (_read_csv) must check the points against the area they are meant for "
-    "(or at least the Caspian) and name the rows whose lon/lat look swapped (lat 50 N, lon 41 E: swap the "
-    "columns); today they are accepted and then silently dropped as outside the area",
 )
 def c_vector_csv_lonlat_swapped(tmp: Path) -> Prepared:
     path = tmp / "hz.csv"

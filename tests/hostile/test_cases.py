@@ -27,9 +27,13 @@ def _param(c: cases.Case) -> object:
 
 
 def _isolated(c: cases.Case, tmp: Path) -> dict:
-    """Run a case that may exhaust memory in a subprocess limited to 6 GB of address space."""
+    """Run a case that may exhaust memory in a subprocess limited to 6 GB of address space, importing this tree's
+    code (``PYTHONPATH``: a script's own folder comes first on ``sys.path``, so without it the editable install's
+    tree would be tested, which is another checkout's in a git worktree)."""
+    tree = HERE.parents[1]
     cmd = [sys.executable, str(HERE / "_runner.py"), c.id, str(tmp), "6"]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env={**os.environ})
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (str(tree), os.environ.get("PYTHONPATH")) if p)}
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env, cwd=tree)
     marker = proc.stdout.rfind("@@OUTCOME@@")
     assert marker >= 0, proc.stderr[-2000:]
     return json.loads(proc.stdout[marker + len("@@OUTCOME@@") :])
