@@ -13,6 +13,7 @@ import dagster as dg
 import numpy as np
 import pyogrio
 import pyogrio.errors
+from dagster import DagsterRun
 
 from assets.config import CorridorSettings
 from geodata.bathymetry import analysis_grid
@@ -31,37 +32,82 @@ from geodata.sources.snapshot import ScenarioSnapshot, take_snapshot
 
 def scenario_of(context: dg.AssetExecutionContext, settings: CorridorSettings) -> Scenario:
     """The scenario of the run's partition, as the run's snapshot holds it (see :func:`run_snapshot`)."""
-    return run_snapshot(settings, context.partition_key, context.run.run_id).scenario
+    return run_snapshot(settings, context.partition_key, context.run).scenario
 
 
-def run_snapshot(settings: CorridorSettings, scenario_name: str, run_id: str) -> ScenarioSnapshot:
-    """The one snapshot of scenario ``scenario_name`` that run ``run_id`` works on.
+RESUME_TAGS = ("dagster/is_resume_retry", "dagster/is_asset_resume_retry")
+"""Tags Dagster sets on a re-execution from (asset) failure."""
 
-    The first step of a run that asks takes it (the scenario validated, every user file checksummed), runs the
-    pre-flight checks (memory estimate against the budget, store and output folders writable with room) and stores
-    it as ``<store>/<scenario>/runs/<run id>.json``; every later step of the run, in this process or another, reads
-    that file. So the scenario file may change mid-run without the run seeing it.
+
+def snapshot_parent(run: DagsterRun | str) -> str | None:
+    """The run whose snapshot ``run`` continues: its parent when it re-executes part of it (from failure, from asset
+    failure, or selected steps), so that it finds the values the parent stored; None for a new run and for a
+    re-execution of every step, which is a new run of the scenario as it is now."""
+    if isinstance(run, str) or run.parent_run_id is None:
+        return None
+    resumed = any(run.tags.get(t) == "true" for t in RESUME_TAGS)
+    return run.parent_run_id if resumed or run.step_keys_to_execute is not None else None
+
+
+def snapshot_path(store_root: Path, scenario_name: str, run_id: str) -> Path:
+    """Where run ``run_id``'s snapshot of ``scenario_name`` is stored: ``<store>/<scenario>/runs/<run id>.json``."""
+    return store_root / scenario_name / "runs" / f"{run_id}.json"
+
+
+def run_snapshot(
+    settings: CorridorSettings, scenario_name: str, run: DagsterRun | str, *, checks: bool = True
+) -> ScenarioSnapshot:
+    """The one snapshot of scenario ``scenario_name`` that ``run`` (a Dagster run, or a run id) works on.
+
+    The first step of a run that asks takes it (the scenario validated, every user file checksummed) and stores it
+    as ``<store>/<scenario>/runs/<run id>.json``; every later step of the run, in this process or another, reads
+    that file. So the scenario file may change mid-run without the run seeing it, and the store keeps the run's
+    values under the snapshot's digest (:func:`pipelines.store.value_dir`). A re-execution of part of a run
+    (:func:`snapshot_parent`) copies its parent's snapshot instead of taking a new one, so it finds the values its
+    parent stored even when the scenario file has changed since. With ``checks``, the step that takes or copies the
+    snapshot also runs the pre-flight checks (memory estimate against the budget, store and output folders writable
+    with room); the IO manager, which may need the snapshot before any step with the settings runs, takes it without.
     """
-    path = settings.store_root / scenario_name / "runs" / f"{run_id}.json"
+    run_id = run if isinstance(run, str) else run.run_id
+    path = snapshot_path(settings.store_root, scenario_name, run_id)
     key = str(path)
     if key in _SNAPSHOTS:
+        if checks and key in _UNCHECKED:
+            preflight(settings, _SNAPSHOTS[key])
+            _UNCHECKED.discard(key)
         return _SNAPSHOTS[key]
-    if not path.is_file():
-        snap = take_snapshot(settings.scenario(scenario_name))
-        preflight(settings, snap)
-        _publish_once(path, snap.to_json())
+    taken = not path.is_file()
+    if taken:
+        parent = snapshot_parent(run)
+        parent_path = snapshot_path(settings.store_root, scenario_name, parent) if parent else None
+        if parent_path is not None and parent_path.is_file():
+            new = _read_snapshot(parent_path)
+        else:
+            new = take_snapshot(settings.scenario(scenario_name))
+        if checks:
+            preflight(settings, new)  # before the snapshot is stored: a refused run leaves nothing behind
+        _publish_once(path, new.to_json())
+    snap = _read_snapshot(path)  # the first writer's, should another step have stored it meanwhile
+    if taken and not checks:
+        _UNCHECKED.add(key)
+    _SNAPSHOTS[key] = snap
+    return snap
+
+
+def _read_snapshot(path: Path) -> ScenarioSnapshot:
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError:
         raise ConfigError(
             f"stored scenario snapshot {path} is not UTF-8 JSON (it was replaced or damaged); delete it and run again"
         ) from None
-    snap = ScenarioSnapshot.from_json(text, key)
-    _SNAPSHOTS[key] = snap
-    return snap
+    return ScenarioSnapshot.from_json(text, str(path))
 
 
 _SNAPSHOTS: dict[str, ScenarioSnapshot] = {}
+_UNCHECKED: set[str] = set()
+"""Snapshots this process took without the pre-flight checks (the IO manager's): the next step with the settings
+runs them."""
 
 
 def _publish_once(path: Path, text: str) -> None:

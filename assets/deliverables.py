@@ -51,7 +51,7 @@ def straight_line_diagram(
 ) -> dg.Output[dict[str, bytes]]:
     """The straight-line diagram (PNG of sheet 1, PDF of every sheet): depth against KP with events, burial, cable
     types, sector crossings, hazard proximity and the RPL summary along the track."""
-    snap = run_snapshot(settings, context.partition_key, context.run.run_id)
+    snap = run_snapshot(settings, context.partition_key, context.run)
     document = deliver.draw_straight_line_diagram(route_position_list, snap.scenario, digest=snap.digest)
     files = document.to_bytes()
     png = base64.b64encode(files["png"]).decode()

@@ -50,7 +50,7 @@ def published_corridor(
     """`published/<scenario>/`: a standards-clean, styled GeoPackage (route, corridor, RPL, A/Cs, KP points, crossings,
     hazards, sectors, boundaries, zones, landing stations, bathymetry and cost rasters), RPL and profile CSVs, the
     straight-line diagram, PMTiles and a static MapLibre web map, with a manifest of checksums, inputs and licences."""
-    snap = run_snapshot(settings, context.partition_key, context.run.run_id)
+    snap = run_snapshot(settings, context.partition_key, context.run)
     sc = snap.scenario
     catalogue = [settings.resolve(name, sc).record() for name in publication.input_source_names(sc)]
     inputs = [*catalogue, *(u.record() for u in snap.inputs)]

@@ -1,11 +1,18 @@
-"""The IO manager that hands intermediate results between assets, one folder per scenario partition and asset.
+"""The IO manager that hands intermediate results between assets, one folder per scenario partition, scenario
+snapshot and asset: ``<store>/<partition>/<snapshot digest>/<asset>/``.
 
 Every value is written in the open, inert format of :mod:`pipelines.store` (JSON plus GeoParquet, Parquet,
 GeoTIFF, .npy and raw bytes) and validated before it is read back; nothing is pickled or unpickled, so write access
-to ``CORRIDOR_STORE`` does not mean running code as the pipeline. Each value records the scenario digest it was
-built for; loading it into a run whose scenario has since changed is refused
-(:class:`~pipelines.store.StaleValueError`: rematerialise the asset for the scenario), and so is a value built from
-other user files (another scenario snapshot digest, :mod:`geodata.sources.snapshot`).
+to ``CORRIDOR_STORE`` does not mean running code as the pipeline.
+
+Values are keyed by the digest of the run's scenario snapshot (:func:`assets.common.run_snapshot`: the scenario's
+content and every user file's sha256, taken once per run), not by the scenario name: two runs of one scenario name
+from different scenario folders, or with the file edited between them, use different folders, so they cannot mix and
+both complete. A re-execution from failure continues its parent run's snapshot and so finds the parent's values. A
+value the run's snapshot has not built is refused with a named error: :class:`~pipelines.store.StaleValueError` when
+the asset is stored for another snapshot of the scenario, :class:`~pipelines.store.StoreMissingError` otherwise
+(both say to rematerialise the asset). Values of the older layouts (``<partition>/<asset>/``,
+``<partition>/<asset>.pickle|.tif``) are never read.
 """
 
 from __future__ import annotations
@@ -17,14 +24,15 @@ from typing import Any
 import dagster as dg
 from pydantic import PrivateAttr
 
-from assets.config import SETTINGS
-from geodata.scenario import load_scenario
+from assets.common import run_snapshot
+from assets.config import ENVIRONMENT, SETTINGS, CorridorSettings
+from geodata.errors import ConfigError
 from geodata.sources.snapshot import ScenarioSnapshot
 from pipelines import store
-from pipelines.store import StoreError, StoreMissingError
+from pipelines.store import StaleValueError, StoreError, StoreMissingError
 
 LEGACY_SUFFIXES = (".pickle", ".tif")
-"""Files of the previous store layout (``<partition>/<asset>.pickle|.tif``): removed on write, never read."""
+"""Files of the pickle layout (``<partition>/<asset>.pickle|.tif``): removed on write, never read."""
 
 
 def _package_version() -> str | None:
@@ -35,10 +43,13 @@ def _package_version() -> str | None:
 
 
 class CorridorIOManager(dg.ConfigurableIOManager):
-    """Store asset values under ``<base_dir>/<partition>/<asset key>/value.json`` plus sidecar files.
+    """Store asset values under ``<base_dir>/<partition>/<snapshot digest>/<asset key>/value.json`` plus sidecars.
 
-    ``scenarios_dir`` is the analyst's scenario folder used to compute the current scenario digest of a partition
-    (default: the code location's ``CORRIDOR_SCENARIOS``, as :class:`~assets.config.CorridorSettings` reads it).
+    ``base_dir`` is the store (``CORRIDOR_STORE``); the runs' scenario snapshots live in it too
+    (``<base_dir>/<partition>/runs/<run id>.json``). ``scenarios_dir`` is the analyst's scenario folder a snapshot
+    is taken from when the IO manager needs one before any step of the run has taken it (default: the code
+    location's ``CORRIDOR_SCENARIOS``). A step whose ``settings`` resource names another store or scenario folder
+    is refused (:class:`~geodata.errors.ConfigError`): the run's snapshot and its values must be in one place.
     """
 
     base_dir: str = ".corridor_store"
@@ -46,7 +57,6 @@ class CorridorIOManager(dg.ConfigurableIOManager):
 
     # What each step loaded, to record as the upstream of what it writes: (run_id, step_key) -> asset -> header.
     _loaded: dict[tuple[str, str], dict[str, dict[str, Any]]] = PrivateAttr(default_factory=dict)
-    _snapshots: dict[str, tuple[str, str, str | None]] = PrivateAttr(default_factory=dict)
 
     # -- locations ----------------------------------------------------------------------------------------------
     @staticmethod
@@ -57,77 +67,106 @@ class CorridorIOManager(dg.ConfigurableIOManager):
     def _asset(context: dg.OutputContext | dg.InputContext) -> str:
         return "__".join(context.asset_key.path)
 
-    def _folder(self, context: dg.OutputContext | dg.InputContext) -> Path:
-        return store.value_dir(Path(self.base_dir).expanduser(), self._partition(context), self._asset(context))
+    @property
+    def _root(self) -> Path:
+        return Path(self.base_dir).expanduser()
 
-    def _current(self, partition: str, run_id: str) -> tuple[str, str, str | None]:
-        """(scenario name, scenario digest, snapshot digest or None) of ``partition`` as run ``run_id`` sees it.
+    def _own_settings(self) -> CorridorSettings:
+        """The code location's settings with this IO manager's store and scenario folder."""
+        values = {f: getattr(SETTINGS, f) for f in ENVIRONMENT}
+        values["store_dir"] = self.base_dir
+        if self.scenarios_dir is not None:
+            values["scenarios_dir"] = self.scenarios_dir
+        return CorridorSettings(**values)
 
-        The run's scenario snapshot (``<store>/<partition>/runs/<run id>.json``, taken by the run's first step, see
-        :func:`assets.common.run_snapshot`) when it is there; otherwise the scenario file as it is now.
-        """
-        path = Path(self.base_dir).expanduser() / partition / "runs" / f"{run_id}.json"
-        key = str(path)
-        if key not in self._snapshots:
-            if path.is_file():
-                snap = ScenarioSnapshot.from_json(path.read_text(encoding="utf-8"), key)
-                self._snapshots[key] = (snap.scenario.name, snap.scenario.digest(), snap.digest)
-            else:
-                folder = self.scenarios_dir if self.scenarios_dir is not None else SETTINGS.scenarios
-                sc = load_scenario(partition, folder=folder or None)
-                return sc.name, sc.digest(), None
-        return self._snapshots[key]
+    def _snapshot(self, context: dg.OutputContext | dg.InputContext) -> ScenarioSnapshot:
+        """The scenario snapshot the run works on (taken now, without the pre-flight checks, when no step of the
+        run has taken it yet: the run's first step with the settings runs them)."""
+        step = context.step_context
+        own = self._own_settings()
+        settings = getattr(step.resources, "settings", None)
+        if isinstance(settings, CorridorSettings):
+            _same_places(settings, own)
+            return run_snapshot(settings, self._partition(context), step.dagster_run)
+        return run_snapshot(own, self._partition(context), step.dagster_run, checks=False)
 
     # -- write --------------------------------------------------------------------------------------------------
     def handle_output(self, context: dg.OutputContext, obj: Any) -> None:
         if obj is None:
             return
         partition, asset = self._partition(context), self._asset(context)
-        name, digest, snapshot = self._current(partition, context.run_id)
+        snap = self._snapshot(context)
         upstream = self._loaded.pop((context.run_id, context.step_key), {})
         spec = context.asset_spec if context.has_asset_key else None
         provenance = store.Provenance(
             asset=asset,
             partition=partition,
-            scenario=name,
-            scenario_digest=digest,
-            snapshot_digest=snapshot,
+            scenario=snap.scenario.name,
+            scenario_digest=snap.scenario.digest(),
+            snapshot_digest=snap.digest,
             code_version=spec.code_version if spec is not None else None,
             package_version=_package_version(),
             run_id=context.run_id,
             upstream=upstream,
         )
-        folder = self._folder(context)
+        folder = store.value_dir(self._root, partition, asset, snapshot=snap.digest)
         header = store.write_value(folder, obj, provenance)
         for suffix in LEGACY_SUFFIXES:
-            (folder.parent / f"{asset}{suffix}").unlink(missing_ok=True)
+            (self._root / partition / f"{asset}{suffix}").unlink(missing_ok=True)
         size = sum(p.stat().st_size for p in folder.iterdir() if p.is_file())
         context.add_output_metadata(
             {
                 "stored_at": dg.MetadataValue.path(str(folder.resolve())),
                 "store_bytes": size,
                 "value_digest": header["value_digest"],
+                "snapshot_digest": snap.digest,
             }
         )
 
     # -- read ---------------------------------------------------------------------------------------------------
     def load_input(self, context: dg.InputContext) -> Any:
         partition, asset = self._partition(context), self._asset(context)
-        folder = self._folder(context)
         step = context.step_context
-        name, digest, snapshot = self._current(partition, step.run_id)
+        snap = self._snapshot(context)
+        name, digest = snap.scenario.name, snap.scenario.digest()
+        folder = store.value_dir(self._root, partition, asset, snapshot=snap.digest)
         try:
             stored = store.read_value(folder, asset=asset, partition=partition)
         except StoreMissingError as exc:
-            legacy = [folder.parent / f"{asset}{s}" for s in LEGACY_SUFFIXES]
-            found = next((p for p in legacy if p.exists()), None)
-            hint = f" (only {found} of the old pickle/GeoTIFF layout, which is never read)" if found else ""
-            raise StoreMissingError(
-                f"no stored value for asset {asset} at {folder}{hint}; rematerialise {asset} for {partition}"
-            ) from exc
+            raise self._missing(partition, asset, snap.digest, folder) from exc
         except StoreError as exc:
             raise type(exc)(f"{exc} [stored at {folder}; rematerialise {asset} for {partition}]") from exc
-        store.check_scenario(stored, scenario=name, digest=digest, snapshot_digest=snapshot)
+        store.check_scenario(stored, scenario=name, digest=digest, snapshot_digest=snap.digest)
         record = {k: stored.header[k] for k in ("value_digest", "run_id", "code_version", "scenario_digest")}
         self._loaded.setdefault((step.run_id, step.step.key), {})[asset] = record
         return stored.value
+
+    def _missing(self, partition: str, asset: str, snapshot: str, folder: Path) -> StoreError:
+        """The error for an asset this run's snapshot has not built: stale when another snapshot has it."""
+        others = store.other_snapshots(self._root, partition, asset, snapshot=snapshot)
+        legacy = store.legacy_values(self._root, partition, asset)
+        hint = f" (only {legacy[0]} of an older store layout, which is never read)" if legacy else ""
+        if others:
+            shown = ", ".join(o[:12] for o in others[:5])
+            return StaleValueError(
+                f"no stored value for asset {asset} at {folder}: this run works on scenario snapshot {snapshot[:12]} "
+                f"of {partition}, and {asset} is stored only for snapshot(s) {shown} (another version of the "
+                f"scenario or of its user files){hint}; rematerialise {asset} for {partition}"
+            )
+        return StoreMissingError(
+            f"no stored value for asset {asset} at {folder}{hint}; rematerialise {asset} for {partition}"
+        )
+
+
+def _same_places(settings: CorridorSettings, own: CorridorSettings) -> None:
+    """:class:`ConfigError` unless the step's settings and the IO manager name the same store and scenario folder."""
+    for what, a, b, var in (
+        ("store", settings.store_root, own.store_root, "CORRIDOR_STORE"),
+        ("scenario folder", settings.scenarios, own.scenarios, "CORRIDOR_SCENARIOS"),
+    ):
+        if (a.resolve() if a else None) != (b.resolve() if b else None):
+            raise ConfigError(
+                f"the settings resource names the {what} {a} but the IO manager {b}: a run's scenario snapshot and "
+                f"its values must be in one place; set the IO manager's base_dir/scenarios_dir to the settings' "
+                f"store_dir/scenarios_dir (both come from {var} in pipelines/definitions.py)"
+            )

@@ -5,7 +5,7 @@ Why
 ---
 The IO manager used to pickle every non-raster value and ``pickle.load`` it back, so anyone able to write to
 ``CORRIDOR_STORE`` could run code as the pipeline. This module replaces that with formats whose readers only ever
-produce data: a value is a folder ``<store>/<partition>/<asset>/`` holding
+produce data: a value is a folder ``<store>/<partition>/<snapshot digest>/<asset>/`` holding
 
 * ``value.json`` — a header (format, asset, partition, scenario name and :meth:`~geodata.scenario.Scenario.digest`,
   the run's scenario snapshot digest, code and package version, the digests of the upstream values it was built
@@ -56,13 +56,27 @@ is complete. A killed run therefore never leaves a half-written value. (A folder
 atomically with ``rename(2)`` when the target exists — it would need an unlinked window or Linux's
 ``renameat2(RENAME_EXCHANGE)`` — and an object store has no folder rename at all, but every store has an atomic
 single-object put, so the commit-record design also carries over to fsspec/UPath roots.) Two runs writing the
-same asset and partition at the same moment may delete each other's sidecars; the loser's value then fails to
-load with a named error. Limit runs per partition to one (Dagster run queue) if that matters. Nothing is fsynced:
+same asset, partition *and scenario snapshot* at the same moment (the same scenario content twice) may delete each
+other's sidecars; the loser's value then fails to load with a named error (rematerialise). Nothing is fsynced:
 ``rename`` is atomic against a killed process, and after a power loss a sidecar the disk never received fails its
 recorded size/sha256 on load (a named error saying to rematerialise), so the cost of an fsync per file — most of
 the write time on a busy disk — buys only the survival of the previous value across a power cut.
 
-Every path goes through :func:`value_dir`, the one place that maps (root, partition, asset) to a location.
+Keyed by snapshot
+-----------------
+Values are keyed by the digest of the run's scenario snapshot (:mod:`geodata.sources.snapshot`: the scenario's
+content and the sha256 of every user file it reads), not by the scenario name alone. Two runs of one scenario name
+from different scenario folders, or with the file edited between them, work in different folders: neither reads,
+overwrites or deletes the other's values, and both complete. A run that asks for a value its own snapshot has not
+built gets :class:`StaleValueError` when the asset is stored for another snapshot of the partition
+(:func:`other_snapshots`), :class:`StoreMissingError` otherwise. A re-execution from failure works on its parent
+run's snapshot (:func:`assets.common.run_snapshot`), so it finds the values the parent stored. The header still
+records both digests and :func:`check_scenario` compares them on load, so a value copied into the wrong folder is
+refused as well.
+
+Older layouts are never read: ``<partition>/<asset>/`` (keyed by name only) and ``<partition>/<asset>.pickle|.tif``
+(:func:`legacy_values`, named in the missing-value message). Every path goes through :func:`value_dir`, the one
+place that maps (root, partition, snapshot, asset) to a location.
 """
 
 from __future__ import annotations
@@ -102,7 +116,10 @@ ALLOWED_PACKAGE = "geodata"
 """The only package whose classes a stored value may name."""
 
 RESERVED = frozenset({"runs"})
-"""Names in a partition folder that are not asset values (``runs/`` holds the runs' scenario snapshots)."""
+"""Names in a partition folder that are not snapshot folders (``runs/`` holds the runs' scenario snapshots); no
+asset may have one of them as its name either."""
+SNAPSHOT_NAME = re.compile(r"^[0-9a-f]{64}$")
+"""A snapshot folder's name: the scenario snapshot digest (:class:`geodata.sources.snapshot.ScenarioSnapshot`)."""
 MAX_JSON_BYTES = 64 * 1024 * 1024
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,150}$")
 _MODULE = re.compile(r"^geodata(\.[A-Za-z_][A-Za-z0-9_]*)*$")
@@ -142,13 +159,45 @@ class StoreWriteError(StoreError):
 
 
 # -- locations --------------------------------------------------------------------------------------------------------
-def value_dir(root: str | os.PathLike[str], partition: str, asset: str) -> Path:
-    """The folder holding one asset's value for one partition: the single place paths are made (swap in a UPath
-    here for an fsspec root)."""
-    for part, what in ((partition, "partition"), (asset, "asset")):
-        if not _NAME.match(part) or part in {".", ".."} or (what == "asset" and part in RESERVED):
-            raise StoreError(f"{what} name {part!r} cannot be a store folder name (letters, digits, '_', '-', '.')")
-    return Path(root) / partition / asset
+def snapshot_dir(root: str | os.PathLike[str], partition: str, snapshot: str) -> Path:
+    """The folder holding every value built from one scenario snapshot of one partition:
+    ``<root>/<partition>/<snapshot digest>/``."""
+    if not _NAME.match(partition) or partition in {".", ".."}:
+        raise StoreError(f"partition name {partition!r} cannot be a store folder name (letters, digits, '_', '-', '.')")
+    if not SNAPSHOT_NAME.match(snapshot):
+        raise StoreError(f"scenario snapshot digest {snapshot!r} is not 64 lower-case hex digits")
+    return Path(root) / partition / snapshot
+
+
+def value_dir(root: str | os.PathLike[str], partition: str, asset: str, *, snapshot: str) -> Path:
+    """The folder holding one asset's value for one partition and scenario snapshot,
+    ``<root>/<partition>/<snapshot digest>/<asset>/``: the single place paths are made (swap in a UPath here for an
+    fsspec root). Two runs of one scenario name whose content differs (another scenario folder, an edited file, a
+    changed user file) have different snapshot digests, so they never read or overwrite each other's values."""
+    if not _NAME.match(asset) or asset in {".", ".."} or asset in RESERVED or SNAPSHOT_NAME.match(asset):
+        raise StoreError(f"asset name {asset!r} cannot be a store folder name (letters, digits, '_', '-', '.')")
+    return snapshot_dir(root, partition, snapshot) / asset
+
+
+def other_snapshots(root: str | os.PathLike[str], partition: str, asset: str, *, snapshot: str) -> list[str]:
+    """The snapshot digests other than ``snapshot`` under which ``partition`` holds a value of ``asset`` (for the
+    message of a missing value: built, but for another version of the scenario)."""
+    base = Path(root) / partition
+    if not base.is_dir():
+        return []
+    return sorted(
+        e.name
+        for e in os.scandir(base)
+        if SNAPSHOT_NAME.match(e.name) and e.name != snapshot and (Path(e.path) / asset / VALUE_FILE).is_file()
+    )
+
+
+def legacy_values(root: str | os.PathLike[str], partition: str, asset: str) -> list[Path]:
+    """Values of ``asset`` in the layouts before the snapshot folders, which are never read: ``<partition>/<asset>/``
+    (keyed by scenario name only) and ``<partition>/<asset>.pickle|.tif`` (pickles)."""
+    base = Path(root) / partition
+    found = [base / asset / VALUE_FILE, base / f"{asset}.pickle", base / f"{asset}.tif"]
+    return [p for p in found if p.exists()]
 
 
 # -- header -----------------------------------------------------------------------------------------------------------

@@ -1113,20 +1113,27 @@ def store_case(tamper: Callable[[Path, Path], list[str]], **kw: Any) -> Any:
     return prepare
 
 
+def _value_folder(part: Path, asset: str) -> Path:
+    """The folder of ``asset``'s value in the partition folder ``part``: ``<snapshot digest>/<asset>/`` in this
+    tree (the store keyed by the run's scenario snapshot), ``<asset>/`` in the trees before it."""
+    found = sorted(part.glob(f"*/{asset}/value.json"))
+    return found[0].parent if found else part / asset
+
+
 def _exploit_bytes(marker: Path) -> bytes:
     return pickle.dumps(_Exploit(str(marker)))
 
 
 def _t_pickle_replaces_value(part: Path, marker: Path) -> list[str]:
     """The value's folder/file removed and a pickle of the old layout placed where the old code read it."""
-    for p in list(part.glob("bathymetry*")):
+    for p in [*part.glob("bathymetry*"), *part.glob("*/bathymetry")]:
         shutil.rmtree(p) if p.is_dir() else p.unlink()
     (part / "bathymetry.pickle").write_bytes(_exploit_bytes(marker))
     return ["bathymetry", "rematerialise"]
 
 
 def _t_pickle_in_value_file(part: Path, marker: Path) -> list[str]:
-    folder = part / "bathymetry"
+    folder = _value_folder(part, "bathymetry")
     if folder.is_dir():
         (folder / "value.json").write_bytes(_exploit_bytes(marker))
     else:
@@ -1135,7 +1142,7 @@ def _t_pickle_in_value_file(part: Path, marker: Path) -> list[str]:
 
 
 def _t_sidecar_arbitrary_bytes(part: Path, marker: Path) -> list[str]:
-    folder = part / "bathymetry"
+    folder = _value_folder(part, "bathymetry")
     targets = [p for p in folder.iterdir() if p.name != "value.json"] if folder.is_dir() else [part / "bathymetry.tif"]
     for p in targets:
         p.write_bytes(os.urandom(max(p.stat().st_size, 1024)))
@@ -1143,14 +1150,14 @@ def _t_sidecar_arbitrary_bytes(part: Path, marker: Path) -> list[str]:
 
 
 def _t_value_json_garbage(part: Path, marker: Path) -> list[str]:
-    folder = part / "bathymetry"
+    folder = _value_folder(part, "bathymetry")
     target = folder / "value.json" if folder.is_dir() else part / "bathymetry.tif"
     target.write_text('{"format": "corridor-store", "tree": ', encoding="utf-8")
     return ["bathymetry", "rematerialise"]
 
 
 def _t_class_outside_geodata(part: Path, marker: Path) -> list[str]:
-    folder = part / "bathymetry"
+    folder = _value_folder(part, "bathymetry")
     if folder.is_dir():
         value = folder / "value.json"
         text = re.sub(r'"geodata\.[A-Za-z_.:]+"', '"subprocess:Popen"', value.read_text(encoding="utf-8"))

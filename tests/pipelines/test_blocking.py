@@ -53,7 +53,10 @@ def test_failed_depth_range_check_blocks_the_route_and_the_publication(
         partition_key="wrong-depths",
         resources={
             "settings": CorridorSettings(
-                mirror_dir=str(mirror), output_dir=str(out), scenarios_dir=str(tmp_path / SCENARIOS_DIR)
+                mirror_dir=str(mirror),
+                output_dir=str(out),
+                scenarios_dir=str(tmp_path / SCENARIOS_DIR),
+                store_dir=str(tmp_path / "store"),
             ),
             # the IO manager digests the scenario from its folder: the test's, not the one read at import
             "io_manager": CorridorIOManager(

@@ -30,7 +30,10 @@ def run(tmp_path_factory: pytest.TempPathFactory, mirror: Path, node_modules: Pa
     root = tmp_path_factory.mktemp("e2e")
     resources = {
         "settings": CorridorSettings(
-            mirror_dir=str(mirror), cache_dir=str(root / "cache"), output_dir=str(root / "published")
+            mirror_dir=str(mirror),
+            cache_dir=str(root / "cache"),
+            output_dir=str(root / "published"),
+            store_dir=str(root / "store"),  # the run's snapshot beside its values, as the IO manager requires
         ),
         "io_manager": CorridorIOManager(base_dir=str(root / "store")),
     }

@@ -20,9 +20,11 @@ import numpy as np
 import pandas as pd
 import pytest
 import shapely
+import yaml
 from affine import Affine
 from pyproj import CRS
 
+from assets.config import CorridorSettings
 from geodata import routing
 from geodata.boundaries.coast import CaspianCoast
 from geodata.cost import CostSurface
@@ -38,6 +40,7 @@ from pipelines import store
 from pipelines.io_managers import CorridorIOManager
 
 SCENARIO = "siyazan-aktau"
+SNAP = "a" * 64  # a scenario snapshot digest
 PIPELINES = Path(__file__).resolve().parents[2] / "pipelines"
 
 
@@ -87,7 +90,7 @@ def assert_same_frame(a: pd.DataFrame, b: pd.DataFrame, where: str) -> None:
 
 
 def roundtrip(tmp_path: Path, value: Any, name: str = "thing") -> Any:
-    folder = store.value_dir(tmp_path, SCENARIO, name)
+    folder = store.value_dir(tmp_path, SCENARIO, name, snapshot=SNAP)
     store.write_value(folder, value, store.Provenance(name, SCENARIO, SCENARIO, "0" * 64))
     back = store.read_value(folder, asset=name, partition=SCENARIO).value
     assert_same(value, back)
@@ -206,7 +209,7 @@ def test_arrays_round_trip(tmp_path: Path, array: np.ndarray) -> None:
 def test_rasters_round_trip_as_geotiff(tmp_path: Path, data: np.ndarray, nodata: Any) -> None:
     r = Raster(data, grid(), nodata, {"units": "m", "sources": {"gebco": "abc"}, "n": 3})
     roundtrip(tmp_path, r, "bathymetry")
-    files = sorted(p.suffix for p in (tmp_path / SCENARIO / "bathymetry").iterdir())
+    files = sorted(p.suffix for p in (tmp_path / SCENARIO / SNAP / "bathymetry").iterdir())
     assert files == [".json", ".tif"]
 
 
@@ -217,7 +220,7 @@ def test_frames_round_trip_as_parquet(tmp_path: Path) -> None:
     df = pd.DataFrame({"kp_km": [0.0, 1.5], "cable_m": [np.nan, 2.0], "status": ["ok", "moved"]})
     roundtrip(tmp_path, df, "table")
     roundtrip(tmp_path, df.set_index("status"), "indexed")
-    files = [p.suffix for p in (tmp_path / SCENARIO / "hazards").iterdir()]
+    files = [p.suffix for p in (tmp_path / SCENARIO / SNAP / "hazards").iterdir()]
     assert sorted(files) == [".json", ".parquet"]
 
 
@@ -281,7 +284,7 @@ def test_deliverables_round_trip(tmp_path: Path) -> None:
 def test_diagram_bytes_round_trip_as_files(tmp_path: Path) -> None:
     value = {"png": b"\x89PNG\r\n\x1a\n" + bytes(range(256)), "pdf": b"%PDF-1.7\n", "empty": b""}
     roundtrip(tmp_path, value, "straight_line_diagram")
-    suffixes = sorted(p.suffix for p in (tmp_path / SCENARIO / "straight_line_diagram").iterdir())
+    suffixes = sorted(p.suffix for p in (tmp_path / SCENARIO / SNAP / "straight_line_diagram").iterdir())
     assert suffixes == [".bin", ".json", ".pdf", ".png"]
 
 
@@ -299,7 +302,7 @@ def test_publish_result_round_trips(tmp_path: Path) -> None:
 
 
 def test_unstorable_values_are_refused_when_writing(tmp_path: Path) -> None:
-    folder = store.value_dir(tmp_path, SCENARIO, "x")
+    folder = store.value_dir(tmp_path, SCENARIO, "x", snapshot=SNAP)
     prov = store.Provenance("x", SCENARIO, SCENARIO, "0" * 64)
     for bad in (object(), np.array([{}], dtype=object), {1, 2}, type("S", (str,), {})("sub"), dg.AssetKey("a")):
         with pytest.raises(store.StoreWriteError):
@@ -309,7 +312,7 @@ def test_unstorable_values_are_refused_when_writing(tmp_path: Path) -> None:
 
 # -- atomic writes --------------------------------------------------------------------------------------------------
 def test_a_failed_write_keeps_the_previous_value(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    folder = store.value_dir(tmp_path, SCENARIO, "cost_surface")
+    folder = store.value_dir(tmp_path, SCENARIO, "cost_surface", snapshot=SNAP)
     prov = store.Provenance("cost_surface", SCENARIO, SCENARIO, "0" * 64)
     first = cost_surface()
     store.write_value(folder, first, prov)
@@ -338,7 +341,7 @@ def test_a_failed_write_keeps_the_previous_value(tmp_path: Path, monkeypatch: py
 
 
 def test_leftovers_of_a_killed_run_are_removed_by_the_next_write(tmp_path: Path) -> None:
-    folder = store.value_dir(tmp_path, SCENARIO, "x")
+    folder = store.value_dir(tmp_path, SCENARIO, "x", snapshot=SNAP)
     prov = store.Provenance("x", SCENARIO, SCENARIO, "0" * 64)
     folder.mkdir(parents=True)
     (folder / "total.deadbeef.000.npy").write_bytes(b"\x93NUMPY half")
@@ -351,7 +354,7 @@ def test_leftovers_of_a_killed_run_are_removed_by_the_next_write(tmp_path: Path)
 @pytest.fixture
 def stored(tmp_path: Path) -> Path:
     """A stored CostSurface-like value with arrays, a frame, a dataclass and bytes; returns its folder."""
-    folder = store.value_dir(tmp_path, SCENARIO, "thing")
+    folder = store.value_dir(tmp_path, SCENARIO, "thing", snapshot=SNAP)
     value = {"surface": cost_surface(), "frame": frame(), "png": b"\x89PNG", "fall": landfall("A", 1.0)}
     store.write_value(folder, value, store.Provenance("thing", SCENARIO, SCENARIO, "0" * 64))
     return folder
@@ -551,7 +554,7 @@ def test_a_digest_mismatch_is_refused(stored: Path) -> None:
 
 
 def test_a_changed_user_file_is_refused(tmp_path: Path) -> None:
-    folder = store.value_dir(tmp_path, SCENARIO, "thing")
+    folder = store.value_dir(tmp_path, SCENARIO, "thing", snapshot=SNAP)
     prov = store.Provenance("thing", SCENARIO, SCENARIO, "0" * 64, snapshot_digest="a" * 64)
     store.write_value(folder, 1, prov)
     value = store.read_value(folder, asset="thing", partition=SCENARIO)
@@ -564,7 +567,13 @@ def test_a_changed_user_file_is_refused(tmp_path: Path) -> None:
 def test_bad_names_never_become_paths(tmp_path: Path) -> None:
     for partition, asset in (("..", "x"), ("a/b", "x"), (SCENARIO, "../x"), (SCENARIO, ""), (SCENARIO, "runs")):
         with pytest.raises(store.StoreError):
-            store.value_dir(tmp_path, partition, asset)
+            store.value_dir(tmp_path, partition, asset, snapshot=SNAP)
+    for snapshot in ("", "..", "runs", "A" * 64, "a" * 63, "../" + "a" * 61):
+        with pytest.raises(store.StoreError, match="snapshot digest"):
+            store.value_dir(tmp_path, SCENARIO, "x", snapshot=snapshot)
+    with pytest.raises(store.StoreError):  # an asset named like a snapshot folder
+        store.value_dir(tmp_path, SCENARIO, "b" * 64, snapshot=SNAP)
+    assert store.value_dir(tmp_path, SCENARIO, "x", snapshot=SNAP) == tmp_path / SCENARIO / SNAP / "x"
 
 
 # -- the IO manager in a Dagster run --------------------------------------------------------------------------------
@@ -578,24 +587,45 @@ def upstream_value() -> Any:
 
 @dg.asset(partitions_def=PARTS)
 def downstream_value(upstream_value: Any) -> Any:
+    if os.environ.get("CORRIDOR_TEST_FAIL_DOWNSTREAM"):
+        raise RuntimeError("downstream_value fails on purpose (re-execution test)")
     return (len(upstream_value["frame"]), upstream_value["surface"].attrs["allowed_sectors"])
 
 
-def test_the_io_manager_records_provenance_and_refuses_a_stale_scenario(tmp_path: Path) -> None:
+def _snapshot_of(base: Path, run_id: str) -> str:
+    return json.loads((base / "runs" / f"{run_id}.json").read_text())["digest"]
+
+
+def _edited_scenarios(folder: Path, title: str) -> Path:
+    """A scenario folder redefining the default scenario with another title (another snapshot digest)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    from importlib import resources
+
+    text = resources.files("geodata").joinpath(f"data/scenarios/{SCENARIO}.yaml").read_text(encoding="utf-8")
+    doc = yaml.safe_load(text)
+    doc["title"] = title
+    (folder / f"{SCENARIO}.yaml").write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
+    return folder
+
+
+def test_the_io_manager_keys_values_by_snapshot_and_records_provenance(tmp_path: Path) -> None:
     io = CorridorIOManager(base_dir=str(tmp_path / "store"))
     result = dg.materialize([upstream_value, downstream_value], partition_key=SCENARIO, resources={"io_manager": io})
     assert result.success
     base = tmp_path / "store" / SCENARIO
-    up = _record(base / "upstream_value")
-    down = _record(base / "downstream_value")
+    snap = _snapshot_of(base, result.run_id)
+    assert sorted(p.name for p in base.iterdir()) == sorted([snap, "runs"])
+    up = _record(base / snap / "upstream_value")
+    down = _record(base / snap / "downstream_value")
     digest = load_scenario(SCENARIO).digest()
     assert up["scenario_digest"] == down["scenario_digest"] == digest
+    assert up["snapshot_digest"] == down["snapshot_digest"] == snap
     assert down["upstream"]["upstream_value"]["value_digest"] == up["value_digest"]
     assert down["run_id"] == result.run_id
     assert not list(base.rglob("*.pickle"))
 
-    up["scenario_digest"] = "f" * 64  # as if the scenario file had changed since upstream_value was built
-    (base / "upstream_value" / store.VALUE_FILE).write_text(json.dumps(up))
+    up["scenario_digest"] = "f" * 64  # a value copied into the wrong snapshot folder: the header still refuses it
+    (base / snap / "upstream_value" / store.VALUE_FILE).write_text(json.dumps(up))
     with pytest.raises(store.StaleValueError, match=f"rematerialise upstream_value for {SCENARIO}"):
         dg.materialize(
             [upstream_value, downstream_value],
@@ -605,10 +635,91 @@ def test_the_io_manager_records_provenance_and_refuses_a_stale_scenario(tmp_path
         )
 
 
-def test_a_legacy_pickle_is_never_read(tmp_path: Path) -> None:
+def test_another_version_of_the_scenario_never_reads_the_values(tmp_path: Path) -> None:
+    """The same scenario name from another folder (other content): its own snapshot folder, the other run's values
+    named as built for another snapshot, and a full run of it beside the first one, each intact."""
+    first = CorridorIOManager(base_dir=str(tmp_path / "store"))
+    r1 = dg.materialize([upstream_value, downstream_value], partition_key=SCENARIO, resources={"io_manager": first})
+    other = CorridorIOManager(
+        base_dir=str(tmp_path / "store"), scenarios_dir=str(_edited_scenarios(tmp_path / "mine", "Another title"))
+    )
+    with pytest.raises(store.StaleValueError, match=r"stored only for snapshot\(s\) .*rematerialise upstream_value"):
+        dg.materialize(
+            [upstream_value, downstream_value],
+            selection=[downstream_value],
+            partition_key=SCENARIO,
+            resources={"io_manager": other},
+        )
+    r2 = dg.materialize([upstream_value, downstream_value], partition_key=SCENARIO, resources={"io_manager": other})
+    base = tmp_path / "store" / SCENARIO
+    s1, s2 = _snapshot_of(base, r1.run_id), _snapshot_of(base, r2.run_id)
+    assert s1 != s2
+    for snap, run in ((s1, r1), (s2, r2)):
+        assert _record(base / snap / "downstream_value")["run_id"] == run.run_id
+        assert _record(base / snap / "upstream_value")["snapshot_digest"] == snap
+
+
+def test_a_re_execution_from_failure_continues_its_parents_snapshot(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """downstream_value fails; the scenario file is edited; the re-execution of the failed step still works on the
+    parent's snapshot, finds upstream_value there and records the parent's digest. A fresh run takes the edit."""
+    from dagster._core.definitions.job_base import InMemoryJob
+    from dagster._core.execution.api import execute_run
+
+    from assets.common import RESUME_TAGS
+
+    folder = _edited_scenarios(tmp_path / "mine", "Before the edit")
+    io = CorridorIOManager(base_dir=str(tmp_path / "store"), scenarios_dir=str(folder))
+    defs = dg.Definitions(
+        assets=[upstream_value, downstream_value], resources={"io_manager": io}, executor=dg.in_process_executor
+    )
+    job = defs.resolve_implicit_global_asset_job_def()
+    base = tmp_path / "store" / SCENARIO
+    with dg.instance_for_test() as instance:
+        monkeypatch.setenv("CORRIDOR_TEST_FAIL_DOWNSTREAM", "1")
+        parent = job.execute_in_process(partition_key=SCENARIO, instance=instance, raise_on_error=False)
+        assert not parent.success
+        monkeypatch.delenv("CORRIDOR_TEST_FAIL_DOWNSTREAM")
+        _edited_scenarios(folder, "After the edit")
+        subset = job.get_subset(asset_selection={dg.AssetKey("downstream_value")})
+        run = instance.create_run_for_job(
+            subset,
+            asset_selection={dg.AssetKey("downstream_value")},
+            tags={**parent.dagster_run.tags, RESUME_TAGS[0]: "true"},
+            parent_run_id=parent.run_id,
+            root_run_id=parent.run_id,
+        )
+        result = execute_run(InMemoryJob(subset), run, instance)
+        assert result.success
+        assert _snapshot_of(base, run.run_id) == _snapshot_of(base, parent.run_id)
+        snap = _snapshot_of(base, parent.run_id)
+        assert _record(base / snap / "downstream_value")["run_id"] == run.run_id
+        fresh = job.execute_in_process(partition_key=SCENARIO, instance=instance)
+        assert _snapshot_of(base, fresh.run_id) != snap  # a new run sees the edited file
+
+
+def test_snapshot_parent_only_for_partial_re_executions() -> None:
+    from types import SimpleNamespace
+
+    from assets.common import snapshot_parent
+
+    def run(**kw: Any) -> Any:
+        return SimpleNamespace(**{"parent_run_id": None, "tags": {}, "step_keys_to_execute": None, **kw})
+
+    assert snapshot_parent("some-run-id") is None
+    assert snapshot_parent(run()) is None
+    assert snapshot_parent(run(parent_run_id="p")) is None  # re-execute all steps: a new run
+    assert snapshot_parent(run(parent_run_id="p", tags={"dagster/is_resume_retry": "true"})) == "p"
+    assert snapshot_parent(run(parent_run_id="p", tags={"dagster/is_asset_resume_retry": "true"})) == "p"
+    assert snapshot_parent(run(parent_run_id="p", step_keys_to_execute=["a"])) == "p"
+
+
+def test_old_layouts_are_never_read(tmp_path: Path) -> None:
     io = CorridorIOManager(base_dir=str(tmp_path / "store"))
-    (tmp_path / "store" / SCENARIO).mkdir(parents=True)
-    (tmp_path / "store" / SCENARIO / "upstream_value.pickle").write_bytes(pickle.dumps(_Evil(str(tmp_path / "ran"))))
+    part = tmp_path / "store" / SCENARIO
+    part.mkdir(parents=True)
+    (part / "upstream_value.pickle").write_bytes(pickle.dumps(_Evil(str(tmp_path / "ran"))))
     with pytest.raises(store.StoreMissingError, match="never read"):
         dg.materialize(
             [upstream_value, downstream_value],
@@ -617,6 +728,31 @@ def test_a_legacy_pickle_is_never_read(tmp_path: Path) -> None:
             resources={"io_manager": io},
         )
     assert not (tmp_path / "ran").exists()
+    # the name-keyed layout of the previous version: a complete, valid value, never read either
+    old = part / "upstream_value"
+    store.write_value(old, {"frame": frame()}, store.Provenance("upstream_value", SCENARIO, SCENARIO, "0" * 64))
+    with pytest.raises(store.StoreMissingError, match=f"only {old / store.VALUE_FILE} of an older store layout"):
+        dg.materialize(
+            [upstream_value, downstream_value],
+            selection=[downstream_value],
+            partition_key=SCENARIO,
+            resources={"io_manager": io},
+        )
+
+
+def test_settings_and_io_manager_must_name_one_store(tmp_path: Path) -> None:
+    from geodata.errors import ConfigError
+
+    @dg.asset(partitions_def=PARTS)
+    def with_settings(settings: CorridorSettings) -> int:
+        return 1
+
+    resources = {
+        "settings": CorridorSettings(store_dir=str(tmp_path / "a")),
+        "io_manager": CorridorIOManager(base_dir=str(tmp_path / "b")),
+    }
+    with pytest.raises(ConfigError, match="must be in one place"):
+        dg.materialize([with_settings], partition_key=SCENARIO, resources=resources)
 
 
 # -- no pickle anywhere -----------------------------------------------------------------------------------------------
@@ -637,7 +773,6 @@ def test_pipelines_never_import_pickle() -> None:
 def test_a_full_materialisation_stores_no_pickle(
     tmp_path_factory: pytest.TempPathFactory, mirror: Path, node_modules: Path
 ) -> None:
-    from assets.config import CorridorSettings
     from pipelines.definitions import defs
 
     root = tmp_path_factory.mktemp("store_e2e")
@@ -663,15 +798,16 @@ def test_a_full_materialisation_stores_no_pickle(
         if f.suffix in magic:
             assert head.startswith(magic[f.suffix]), f
     base = root / "store" / SCENARIO
-    assets = sorted(p.name for p in base.iterdir() if p.name not in store.RESERVED)
+    (snapshot,) = [json.loads(p.read_text())["digest"] for p in (base / "runs").glob("*.json")]
+    assert sorted(p.name for p in base.iterdir()) == sorted([snapshot, "runs"])
+    assets = sorted(p.name for p in (base / snapshot).iterdir())
     assert {"cost_surface", "engineered_route", "route_position_list", "published_corridor"} <= set(assets)
     digest = load_scenario(SCENARIO).digest()
-    (snapshot,) = [json.loads(p.read_text())["digest"] for p in (base / "runs").glob("*.json")]
     for name in assets:
-        stored = store.read_value(base / name, asset=name, partition=SCENARIO)
+        stored = store.read_value(base / snapshot / name, asset=name, partition=SCENARIO)
         assert stored.header["scenario_digest"] == digest
         assert stored.header["snapshot_digest"] == snapshot
         assert stored.header["run_id"] == result.run_id
-    er = store.read_value(root / "store" / SCENARIO / "engineered_route", asset="engineered_route", partition=SCENARIO)
+    er = store.read_value(base / snapshot / "engineered_route", asset="engineered_route", partition=SCENARIO)
     assert isinstance(er.value, EngineeredRoute)
     assert set(er.header["upstream"]) >= {"least_cost_route", "landfalls", "cost_surface"}
