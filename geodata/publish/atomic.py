@@ -6,7 +6,7 @@ Layout of ``<root>/<scenario>/``::
     latest -> versions/20260101T120000Z-1a2b3c4d
     corridor.gpkg -> latest/corridor.gpkg  (and index.html, manifest.json, tiles, lib, ...: stable links)
     .staging/                              work in progress; never pointed to, swept by the next publish
-    .lock                                  one publisher at a time
+    .lock                                  one publisher at a time (the next waits for it, up to lock_wait_s)
 
 A publication is built into ``.staging/<version>/``, gets its ``manifest.json`` (every file with size and sha256,
 the scenario and its digest, every input with its checksum, licence and attribution, the code version, the run id,
@@ -38,6 +38,9 @@ MANIFEST = "manifest.json"
 MANIFEST_VERSION = 1
 LATEST = "latest"
 STAGING = ".staging"
+LOCK_WAIT_S = 900.0
+"""How long a publish waits for another publish of the same scenario before giving up (seconds)."""
+LOCK_POLL_S = 0.2
 VERSIONS = "versions"
 
 # Licence restrictions in the order they are stated; an output inherits every restriction of every input.
@@ -289,6 +292,7 @@ def publish(
     validate: Callable[[Path], None] | None = None,
     code: str | None = None,
     extra: Mapping[str, Any] | None = None,
+    lock_wait_s: float = LOCK_WAIT_S,
 ) -> PublishResult:
     """Build, verify and switch a new publication of ``scenario`` live in one atomic step.
 
@@ -312,11 +316,16 @@ def publish(
         :func:`geodata.publish.gpkg.validate_gpkg` and raise on problems).
     code
         Code version; default :func:`code_version`.
+    lock_wait_s
+        How long to wait for another publish of the same scenario (the ``.lock``) to finish before giving up; two
+        runs of one scenario that reach their publish step together are published one after the other, and
+        ``latest`` points at the second. 0 refuses at once.
 
     Raises
     ------
     PublishError
-        The build failed, or the staged publication did not verify or validate. The previous publication stays live.
+        The build failed, or the staged publication did not verify or validate, or another publish of the scenario
+        held the lock for longer than ``lock_wait_s``. The previous publication stays live.
     """
     t0 = time.perf_counter()
     if keep_versions < 1:
@@ -328,7 +337,7 @@ def publish(
     try:
         return _publish_locked(
             scenario, build, base, run_id=run_id, scenario_digest=scenario_digest, records=records,
-            keep_versions=keep_versions, validate=validate, code=code, extra=extra, t0=t0,
+            keep_versions=keep_versions, validate=validate, code=code, extra=extra, t0=t0, lock_wait_s=lock_wait_s,
         )  # fmt: skip
     except OSError as exc:
         raise storage_error(exc, getattr(exc, "filename", None) or base, f"publication of '{scenario}'") from exc
@@ -359,18 +368,14 @@ def _publish_locked(
     code: str | None,
     extra: Mapping[str, Any] | None,
     t0: float,
+    lock_wait_s: float,
 ) -> PublishResult:
     _check_layout(base)
     versions, staging = base / VERSIONS, base / STAGING
     for d in (versions, staging):
         d.mkdir(parents=True, exist_ok=True)
     with open(base / ".lock", "w") as lock:
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise PublishError(
-                f"another publish of '{scenario}' is running (lock {base / '.lock'}); wait for it"
-            ) from None
+        _acquire(lock, base / ".lock", scenario, lock_wait_s)
         for stale in staging.iterdir():  # left by a crashed or killed publish
             shutil.rmtree(stale, ignore_errors=True) if stale.is_dir() else stale.unlink(missing_ok=True)
         version = _version_name(run_id, versions, staging)
@@ -409,6 +414,22 @@ def _publish_locked(
         _refresh_links(base, final)
         pruned = _prune(versions, keep_versions, final)
     return PublishResult(scenario, version, final, base / LATEST, manifest, pruned, time.perf_counter() - t0)
+
+
+def _acquire(lock: Any, path: Path, scenario: str, wait_s: float) -> None:
+    """Take the exclusive lock of the publication folder, waiting up to ``wait_s`` for another publisher."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                raise PublishError(
+                    f"another publish of '{scenario}' held the lock {path} for more than {wait_s:.0f} s; wait for "
+                    "it to finish and run again (the lock is released when its holder exits, even when killed)"
+                ) from None
+            time.sleep(LOCK_POLL_S)
 
 
 def _switch_latest(base: Path, version: str) -> None:
