@@ -342,11 +342,13 @@ def validate_hazards(
 
 def _record_cells(column: pd.Series) -> list[Any]:
     """The column's values as ``DataFrame.to_dict("records")`` gives them: Python scalars, not numpy ones."""
-    if column.dtype == object or (
+    values: list[Any] = column.tolist()
+    boxed = column.dtype == object or (
         isinstance(column.dtype, pd.api.extensions.ExtensionDtype) and not isinstance(column.dtype, pd.StringDtype)
-    ):
-        return [maybe_box_native(v) for v in column.tolist()]
-    return list(column.tolist())
+    )
+    if boxed and any(issubclass(t, np.generic) for t in set(map(type, values))):
+        return [maybe_box_native(v) for v in values]
+    return values
 
 
 def _blank_cells(values: list[Any]) -> np.ndarray:
@@ -546,13 +548,24 @@ def _magnitude_problems(mag: float | None, kind: Any, where: str) -> list[str]:
 def _typed_table(out: dict[str, list[Any]], gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     """The checked columns as the hazard table: numeric columns as floats, text columns as objects with None for
     missing values, ``gdf``'s geometries in EPSG:4326, columns in the order of :data:`COLUMNS`."""
-    frame = pd.DataFrame(out)
+    frame = pd.DataFrame({c: out[c] for c in ("magnitude", *RULE_FIELDS)})
     for col in ("magnitude", *RULE_FIELDS):
         frame[col] = pd.to_numeric(frame[col], errors="coerce").astype(float)
     for col in ("hazard_id", "kind", "name", "source", "licence", "attribution", "remarks"):
-        frame[col] = frame[col].astype(object).where(frame[col].notna(), None)
-    geometry = gpd.GeoSeries(list(gdf.geometry.values), crs="EPSG:4326")
+        frame[col] = _object_column(out[col])
+    geometry = gpd.GeoSeries(np.asarray(gdf.geometry.values, dtype=object), crs="EPSG:4326")
     return gpd.GeoDataFrame(frame, geometry=geometry, crs="EPSG:4326")[list(COLUMNS)]
+
+
+def _object_column(values: Sequence[Any]) -> pd.Series:
+    """A text column as objects with None for missing values; texts and None are copied as they are, anything
+    else goes through pandas' inference first (``[1, 2.5]`` becomes ``[1.0, 2.5]``, as it always has)."""
+    if set(map(type, values)) <= {str, type(None)}:
+        array = np.empty(len(values), dtype=object)
+        array[:] = values
+        return pd.Series(array, dtype=object)
+    column = pd.Series(list(values))
+    return column.astype(object).where(column.notna(), None)
 
 
 def _geometry_problems(geom: Any, where: str) -> list[str]:
