@@ -630,8 +630,11 @@ def hazards_in_area(
         return gdf.copy()
     selected = gdf[gdf.geometry.intersects(box)]
     if clip and not selected.empty:
-        clipped = selected.geometry.intersection(box)
-        selected = selected.set_geometry(clipped)
+        geoms = np.asarray(selected.geometry.values, dtype=object)
+        clipped = geoms.copy()
+        cut = (shapely.get_type_id(geoms) != 0) | shapely.has_z(geoms)  # a flat point touching the box is itself
+        clipped[cut] = shapely.intersection(geoms[cut], box)
+        selected = selected.set_geometry(gpd.GeoSeries(clipped, index=selected.index, crs=selected.crs))
         selected = selected[~selected.geometry.is_empty]
     return selected.reset_index(drop=True)
 
