@@ -30,8 +30,10 @@ its own distance transform (one per object, :func:`_burn_object`): a single tran
 distance to the nearest object only, not the sum. ``info["distance_passes"]`` counts the passes (one per point
 class plus one per other object on the grid); the result is bit for bit that of the per-object loop.
 
-**Large point classes** (more than :data:`CONVOLUTION_MIN_POINTS` points) take a convolution path instead
-(:func:`_convolve_point_class`), whose cost grows with the grid, not with points x cells:
+**Large point classes** (more than :data:`CONVOLUTION_MIN_POINTS` points, or more than
+:data:`CONVOLUTION_WORK_MIN_POINTS` whose exact pass would evaluate more than :data:`CONVOLUTION_MAX_EXACT_WORK`
+point x window cells) take a convolution path instead (:func:`_convolve_point_class`), whose cost grows with the
+grid, not with points x cells:
 
 * soft cost: each point's weight is splatted bilinearly onto the 4 nearest nodes of a lattice
   :data:`CONVOLUTION_SUBCELLS` times finer than the grid (keeping its sub-cell position to first order), the lattice
@@ -48,7 +50,7 @@ class plus one per other object on the grid); the result is bit for bit that of 
   are a subset), plus a rim of at most a cell.
 
 ``info["convolution_classes"]`` counts the classes that took it (each also counts as one distance pass).
-Classes at or under the threshold, which is every class of the mirror's hazards, take the exact path unchanged.
+Classes under both rules, which is every class of the mirror's hazards, take the exact path unchanged.
 """
 
 from __future__ import annotations
@@ -80,10 +82,17 @@ HARD_CHUNK_GEOMS = 20_000
 #: Point classes with more points than this take the convolution path (:func:`_convolve_point_class`). The exact
 #: path costs ~60 ns per point x window cell plus ~45 us per hard buffer (rasterio geometry conversion), so 20,000
 #: points take about a second on a typical window (20,000 x 29 x 29 cells); beyond that the convolution, whose cost
-#: is a few grid-sized FFTs whatever the count, wins by orders of magnitude. A count (not a cost estimate) keeps the
-#: choice independent of the grid: real inventories (the mirror's largest point class has 124 earthquakes) stay on
-#: the exact, bit-for-bit path at every resolution.
+#: is a few grid-sized FFTs whatever the count, wins by orders of magnitude. Wide windows make the exact pass
+#: dearer per point, hence the second, cost-based rule below (with a floor on the count, so that real inventories,
+#: whose largest point class in the mirror has 124 earthquakes, stay on the exact path at every resolution).
 CONVOLUTION_MIN_POINTS = 20_000
+#: A point class of more than :data:`CONVOLUTION_WORK_MIN_POINTS` points also takes the convolution path when its
+#: exact pass would evaluate more than :data:`CONVOLUTION_MAX_EXACT_WORK` point x window cells (several seconds at
+#: ~60 ns each): 20,000 earthquakes on a 1 km grid reach 104 km, 44,000 cells each, 0.9 G evaluations (about a
+#: minute), where the convolution takes well under a second. The floor keeps every class of a few thousand points
+#: or fewer (the mirror's largest has 124) on the exact, bit-for-bit path at every resolution.
+CONVOLUTION_WORK_MIN_POINTS = 2_000
+CONVOLUTION_MAX_EXACT_WORK = 50_000_000
 #: Lattice nodes per cell side for the convolution path's splatting (``s``): ``s * s`` grid-sized convolutions per
 #: class, bounding the position error by a cell diagonal / s (see the module docstring).
 CONVOLUTION_SUBCELLS = 2
@@ -261,7 +270,7 @@ def rasterize_hazards(
     stats = {"objects_on_grid": 0, "distance_passes": 0, "convolution_classes": 0}
     for cls, members in classes.items():
         if cls.points:
-            large = len(members) > CONVOLUTION_MIN_POINTS
+            large = _takes_convolution(cls, members, grid, reach_factor)
             burn = _convolve_point_class if large else _burn_point_class
             burned = burn(cls, members, grid, reach_factor, soft[cls.kind], hard[cls.kind])
             stats["convolution_classes"] += 1 if burned and large else 0
@@ -405,6 +414,30 @@ def _burn(geoms: Any, shape: tuple[int, int], transform: Affine, *, all_touched:
 def _touched(geoms: Any, shape: tuple[int, int], transform: Affine) -> np.ndarray:
     """Every cell the geometries touch (so a point hazard smaller than a cell still marks its cell)."""
     return _burn(geoms, shape, transform, all_touched=True)
+
+
+def _takes_convolution(cls: HazardClass, members: list[_Object], grid: GeoGrid, reach_factor: float) -> bool:
+    """Whether a point class takes the convolution path: more than :data:`CONVOLUTION_MIN_POINTS` points, or more
+    than :data:`CONVOLUTION_WORK_MIN_POINTS` whose exact pass would exceed :data:`CONVOLUTION_MAX_EXACT_WORK`."""
+    if len(members) > CONVOLUTION_MIN_POINTS:
+        return True
+    if len(members) <= CONVOLUTION_WORK_MIN_POINTS:
+        return False
+    return _exact_point_work(cls, members, grid, reach_factor) > CONVOLUTION_MAX_EXACT_WORK
+
+
+def _exact_point_work(cls: HazardClass, members: list[_Object], grid: GeoGrid, reach_factor: float) -> int:
+    """Point x window cells the exact pass (:func:`_add_point_soft`) would evaluate for the class's points on the
+    grid: every point is evaluated over the largest window of the class."""
+    xy = shapely.get_coordinates([obj.geoms[0] for obj in members])
+    weight = np.array([obj.weight for obj in members], dtype=float)
+    dy, dx = grid.res
+    margin = _reach(weight, cls.band_m, cls.decay_m, cls.hard_m, reach_factor) + max(dx, dy)
+    r0, r1, c0, c1 = _cell_range(grid, (xy[:, 0], xy[:, 1], xy[:, 0], xy[:, 1]), margin)
+    on = (c0 < c1) & (r0 < r1) & (weight > 0)
+    if not on.any():
+        return 0
+    return int(on.sum()) * int((r1 - r0)[on].max()) * int((c1 - c0)[on].max())
 
 
 def _burn_point_class(
