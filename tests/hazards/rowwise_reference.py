@@ -49,7 +49,7 @@ def rowwise() -> Iterator[None]:
         (readers, "_wkt_geometries", _wkt_geometries),
         (readers, "_lonlat_points", _lonlat_points),
         (readers, "_to_hazard_rows", _to_hazard_rows),
-        (raster, "_objects", _objects),
+        (raster, "_hazard_objects", _hazard_objects),
     ]
     saved = [(module, name, getattr(module, name)) for module, name, _ in swaps]
     try:
@@ -338,3 +338,9 @@ def _objects(work: gpd.GeoDataFrame, weights: np.ndarray) -> list[_Object]:
             grouped[key] = len(objects)
         objects.append(obj)
     return objects
+
+
+def _hazard_objects(work: gpd.GeoDataFrame, weights: np.ndarray) -> tuple[int, dict[raster.HazardClass, Any]]:
+    """What rasterize_hazards did before: an object per row (:func:`_objects`), then :func:`raster.hazard_classes`."""
+    objects = _objects(work, weights)
+    return len(objects), dict(raster.hazard_classes(objects))

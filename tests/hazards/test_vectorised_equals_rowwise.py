@@ -312,3 +312,53 @@ def test_area_clip_keeps_what_the_intersection_gave() -> None:
 
 def test_rule_fields_are_the_ones_compared() -> None:
     assert RULE_FIELDS == ("exclusion_buffer_m", "soft_cost", "decay_m", "crossing_min_angle_deg")
+
+
+# -- rasterize_hazards ------------------------------------------------------------------------------------------------
+
+
+def test_rasterised_classes_are_bit_for_bit_those_of_an_object_per_row() -> None:
+    """SYNTHETIC mix: points of several kinds and per-row rules interleaved with lines, polygons, multi-points, empty
+    rows, crossable points and points that constrain nothing; the classes come in the same order, so the per-kind
+    sums are identical, not merely close."""
+    from affine import Affine
+    from pyproj import CRS, Transformer
+
+    from geodata.grid import GeoGrid
+    from geodata.hazards import rasterize_hazards
+
+    utm = CRS.from_epsg(32639)
+    grid = GeoGrid(utm, Affine(1000.0, 0, 400_000.0, 0, -1000.0, 4_560_000.0), (30, 30))
+    to_lonlat = Transformer.from_crs(utm, "EPSG:4326", always_xy=True)
+    rng = np.random.default_rng(11)
+    rows = _rows(160)
+    for i, row in enumerate(rows):
+        x, y = rng.uniform(395_000, 435_000), rng.uniform(4_525_000, 4_565_000)
+        lon, lat = to_lonlat.transform(x, y)
+        row["geometry"] = shapely.Point(lon, lat)
+        if i % 7 == 0:
+            row["decay_m"] = 1500.0  # a second class of the same kind
+        if i % 11 == 0:
+            lon2, lat2 = to_lonlat.transform(x + 5000, y + 3000)
+            row["geometry"] = shapely.LineString([(lon, lat), (lon2, lat2)])
+            row["name"] = "line"
+        if i % 13 == 0:
+            row["geometry"] = shapely.MultiPoint([(lon, lat), to_lonlat.transform(x + 2000, y)])
+        if i % 17 == 0:
+            row["geometry"] = shapely.Point()
+        if i % 19 == 0:
+            row.update(kind="cable", crossing_min_angle_deg=60.0, exclusion_buffer_m=500.0)
+        if i % 23 == 0:
+            row.update(soft_cost=0.0, exclusion_buffer_m=0.0)
+    table = _gdf(rows)
+    new = rasterize_hazards(table, grid)
+    with ref.rowwise():
+        old = rasterize_hazards(table, grid)
+    assert new.info == old.info
+    assert new.info["classes"] >= 8
+    assert np.array_equal(new.hard_mask, old.hard_mask)
+    assert np.array_equal(new.soft_cost, old.soft_cost)
+    assert new.soft_by_kind.keys() == old.soft_by_kind.keys()
+    for kind in new.soft_by_kind:
+        assert np.array_equal(new.soft_by_kind[kind], old.soft_by_kind[kind])
+        assert np.array_equal(new.hard_by_kind[kind], old.hard_by_kind[kind])
