@@ -28,8 +28,8 @@ BASE_BYTES = 650_000_000
 1 km, 0.25 M cells, on the packaged scenarios)."""
 BYTES_PER_HAZARD = 4_000
 """Resident memory per hazard feature through the hazards stage (the user file read, its normalised table, the
-combined and clipped tables, the per-class arrays), rounded up from the peak measured by
-``benchmarks/hazards_scale.py`` (1 M synthetic points)."""
+combined and clipped tables, the per-class arrays): 2.0 kB per point measured by ``benchmarks/hazards_scale.py``
+(1 M synthetic points from a GeoPackage, peak +2.03 GB), doubled for lines and polygons, which hold more vertices."""
 PUBLICATION_BYTES_PER_CELL = 12
 """Disk a publication takes per grid cell (two float32 coverages in the GeoPackage, raster tiles, overviews)."""
 MIN_FREE_BYTES = 50_000_000
