@@ -11,8 +11,6 @@ from typing import Any
 
 import dagster as dg
 import numpy as np
-import pyogrio
-import pyogrio.errors
 from dagster import DagsterRun
 
 from assets.config import CorridorSettings
@@ -23,6 +21,7 @@ from geodata.preflight import (
     RunEstimate,
     check_memory_budget,
     check_writable_folder,
+    count_features,
     estimate_run,
     storage_error,
 )
@@ -131,8 +130,12 @@ def preflight(settings: CorridorSettings, snap: ScenarioSnapshot) -> RunEstimate
     """Refuse, before any compute, a run that would not fit in its memory budget or could not write its results."""
     sc = snap.scenario
     grid = analysis_grid(sc.area_of_interest.bounds, sc.analysis_crs(), sc.analysis.resolution_m)
-    features = sum(_feature_count(Path(i.path)) for i in snap.inputs if i.role == "hazards")
-    estimate = estimate_run(grid.shape[0] * grid.shape[1], MIRROR_HAZARD_FEATURES + features)
+    files = [i for i in snap.inputs if i.role == "hazards"]  # in the order of hazards.inputs
+    counts = tuple(
+        (item.path, count_features(f.path, item.layer)) for f, item in zip(files, sc.hazards.inputs, strict=True)
+    )
+    features = MIRROR_HAZARD_FEATURES + sum(n for _, n in counts)
+    estimate = estimate_run(grid.shape[0] * grid.shape[1], features, hazard_files=counts)
     check_memory_budget(estimate, settings.memory_budget_bytes, resolution_m=sc.analysis.resolution_m)
     check_writable_folder(settings.store_root, "intermediate store (CORRIDOR_STORE)", need_bytes=estimate.cells * 64)
     check_writable_folder(
@@ -143,14 +146,6 @@ def preflight(settings: CorridorSettings, snap: ScenarioSnapshot) -> RunEstimate
 
 MIRROR_HAZARD_FEATURES = 500
 """About as many hazard features as the mirror and curated layers hold in the Caspian (424 in the mirror)."""
-
-
-def _feature_count(path: Path) -> int:
-    """Features of a user hazard file, from GDAL's metadata (0 when GDAL cannot tell; the reader reports why)."""
-    try:
-        return max(int(pyogrio.read_info(path)["features"]), 0)
-    except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError, OSError, ValueError, KeyError):
-        return 0
 
 
 def _value(v: Any, key: str = "") -> Any:

@@ -15,6 +15,9 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+import pyogrio
+import pyogrio.errors
+
 from geodata.errors import ResourceBudgetExceeded, StorageError
 
 BYTES_PER_CELL = 230
@@ -24,21 +27,36 @@ BASE_BYTES = 650_000_000
 """Peak resident memory of a run on a tiny grid: the interpreter, Dagster, GDAL and numba (0.55-0.62 GB measured at
 1 km, 0.25 M cells, on the packaged scenarios)."""
 BYTES_PER_HAZARD = 4_000
-"""Resident memory per hazard feature in the normalised table (geometry, attributes, rule columns), rounded up."""
+"""Resident memory per hazard feature through the hazards stage (the user file read, its normalised table, the
+combined and clipped tables, the per-class arrays): 2.0 kB per point measured by ``benchmarks/hazards_scale.py``
+(1 M synthetic points from a GeoPackage, peak +2.03 GB), doubled for lines and polygons, which hold more vertices."""
 PUBLICATION_BYTES_PER_CELL = 12
 """Disk a publication takes per grid cell (two float32 coverages in the GeoPackage, raster tiles, overviews)."""
 MIN_FREE_BYTES = 50_000_000
 """Disk kept free beyond every estimate."""
+CSV_SUFFIXES = (".csv", ".txt")
 
 
 @dataclass(frozen=True)
 class RunEstimate:
-    """What a run is expected to need, from its grid and its inputs."""
+    """What a run is expected to need, from its grid and its inputs; ``hazard_files`` names the user hazard files
+    and their feature counts (``hazard_features`` includes them)."""
 
     cells: int
     hazard_features: int
     memory_bytes: int
     publication_bytes: int
+    hazard_files: tuple[tuple[str, int], ...] = ()
+
+    @property
+    def grid_bytes(self) -> int:
+        """The part of the memory estimate that grows with the grid."""
+        return BYTES_PER_CELL * self.cells
+
+    @property
+    def hazard_bytes(self) -> int:
+        """The part of the memory estimate that grows with the hazard features."""
+        return BYTES_PER_HAZARD * self.hazard_features
 
     def describe(self) -> str:
         return (
@@ -47,23 +65,63 @@ class RunEstimate:
         )
 
 
-def estimate_run(cells: int, hazard_features: int = 0) -> RunEstimate:
+def estimate_run(
+    cells: int, hazard_features: int = 0, *, hazard_files: tuple[tuple[str, int], ...] = ()
+) -> RunEstimate:
     """The memory and disk a run of ``cells`` grid cells with ``hazard_features`` hazards is expected to need."""
     memory = BASE_BYTES + BYTES_PER_CELL * cells + BYTES_PER_HAZARD * hazard_features
-    return RunEstimate(cells, hazard_features, int(memory), int(PUBLICATION_BYTES_PER_CELL * cells))
+    return RunEstimate(cells, hazard_features, int(memory), int(PUBLICATION_BYTES_PER_CELL * cells), hazard_files)
 
 
 def check_memory_budget(estimate: RunEstimate, budget_bytes: int, *, resolution_m: float) -> None:
-    """Refuse a run whose estimate exceeds ``budget_bytes``, saying by how much and what to change."""
+    """Refuse a run whose estimate exceeds ``budget_bytes``, saying by how much and what to change: a coarser
+    resolution when that alone would fit, else fewer hazard features (naming the largest user file)."""
     if estimate.memory_bytes <= budget_bytes:
         return
-    factor = (estimate.memory_bytes - BASE_BYTES) / max(budget_bytes - BASE_BYTES, 1)
-    coarser = math.ceil(resolution_m * max(factor, 1.0) ** 0.5)
-    raise ResourceBudgetExceeded(
+    over = (
         f"this run would need about {estimate.memory_bytes / 1e9:.1f} GB of memory ({estimate.describe()}), over "
-        f"the budget of {budget_bytes / 1e9:.1f} GB; set analysis.resolution_m to {coarser:.0f} m or more, draw a "
-        "smaller area_of_interest, or raise the budget (CORRIDOR_MEMORY_BUDGET_GB) on a larger machine"
+        f"the budget of {budget_bytes / 1e9:.1f} GB"
     )
+    raise_budget = "raise the budget (CORRIDOR_MEMORY_BUDGET_GB) on a larger machine"
+    room = budget_bytes - BASE_BYTES
+    if room <= 0:
+        raise ResourceBudgetExceeded(f"{over}; the program alone needs about {BASE_BYTES / 1e9:.2f} GB: {raise_budget}")
+    largest = max(estimate.hazard_files, key=lambda item: item[1], default=None)
+    named = f" ({largest[0]} holds {largest[1]:,})" if largest else ""
+
+    def resolution(cell_room: float) -> str:
+        coarser = math.ceil(resolution_m * math.sqrt(estimate.grid_bytes / cell_room))
+        return f"set analysis.resolution_m to {coarser:.0f} m or more, draw a smaller area_of_interest"
+
+    def features(feature_room: float) -> str:
+        return (
+            f"keep about {int(feature_room // BYTES_PER_HAZARD):,} hazard features or fewer (drop those outside the "
+            "area_of_interest, thin dense point clouds, or split the inventory between scenarios in hazards.inputs)"
+        )
+
+    hazards = f"the {estimate.hazard_features:,} hazard features take about {estimate.hazard_bytes / 1e9:.1f} GB{named}"
+    if estimate.grid_bytes >= estimate.hazard_bytes and room > estimate.hazard_bytes:
+        raise ResourceBudgetExceeded(f"{over}; {resolution(room - estimate.hazard_bytes)}, or {raise_budget}")
+    if room > estimate.grid_bytes:
+        raise ResourceBudgetExceeded(f"{over}; {hazards}: {features(room - estimate.grid_bytes)}, or {raise_budget}")
+    raise ResourceBudgetExceeded(
+        f"{over}; {hazards}, the grid the rest: {resolution(room / 2)}, and {features(room / 2)}, or {raise_budget}"
+    )
+
+
+def count_features(path: Path | str, layer: str | None = None) -> int:
+    """Features of a vector file's layer (data rows of a CSV) without reading them, for the estimate; 0 when the file
+    cannot be opened (its reader says why, with the fix)."""
+    path = Path(path)
+    try:
+        if path.suffix.lower() in CSV_SUFFIXES:
+            with open(path, "rb") as fh:
+                rows = sum(1 for line in fh if line.strip() and not line.lstrip().startswith(b"#"))
+            return max(rows - 1, 0)  # less the header
+        info = pyogrio.read_info(path, layer=layer, force_feature_count=True)
+        return max(int(info["features"]), 0)
+    except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError, OSError, ValueError, KeyError):
+        return 0
 
 
 def default_memory_budget() -> int:

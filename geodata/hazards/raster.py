@@ -30,8 +30,10 @@ its own distance transform (one per object, :func:`_burn_object`): a single tran
 distance to the nearest object only, not the sum. ``info["distance_passes"]`` counts the passes (one per point
 class plus one per other object on the grid); the result is bit for bit that of the per-object loop.
 
-**Large point classes** (more than :data:`CONVOLUTION_MIN_POINTS` points) take a convolution path instead
-(:func:`_convolve_point_class`), whose cost grows with the grid, not with points x cells:
+**Large point classes** (more than :data:`CONVOLUTION_MIN_POINTS` points, or more than
+:data:`CONVOLUTION_WORK_MIN_POINTS` whose exact pass would evaluate more than :data:`CONVOLUTION_MAX_EXACT_WORK`
+point x window cells) take a convolution path instead (:func:`_convolve_point_class`), whose cost grows with the
+grid, not with points x cells:
 
 * soft cost: each point's weight is splatted bilinearly onto the 4 nearest nodes of a lattice
   :data:`CONVOLUTION_SUBCELLS` times finer than the grid (keeping its sub-cell position to first order), the lattice
@@ -48,7 +50,7 @@ class plus one per other object on the grid); the result is bit for bit that of 
   are a subset), plus a rim of at most a cell.
 
 ``info["convolution_classes"]`` counts the classes that took it (each also counts as one distance pass).
-Classes at or under the threshold, which is every class of the mirror's hazards, take the exact path unchanged.
+Classes under both rules, which is every class of the mirror's hazards, take the exact path unchanged.
 """
 
 from __future__ import annotations
@@ -59,6 +61,7 @@ from typing import Any, NamedTuple
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import shapely
 from affine import Affine
 from rasterio import windows
@@ -80,10 +83,17 @@ HARD_CHUNK_GEOMS = 20_000
 #: Point classes with more points than this take the convolution path (:func:`_convolve_point_class`). The exact
 #: path costs ~60 ns per point x window cell plus ~45 us per hard buffer (rasterio geometry conversion), so 20,000
 #: points take about a second on a typical window (20,000 x 29 x 29 cells); beyond that the convolution, whose cost
-#: is a few grid-sized FFTs whatever the count, wins by orders of magnitude. A count (not a cost estimate) keeps the
-#: choice independent of the grid: real inventories (the mirror's largest point class has 124 earthquakes) stay on
-#: the exact, bit-for-bit path at every resolution.
+#: is a few grid-sized FFTs whatever the count, wins by orders of magnitude. Wide windows make the exact pass
+#: dearer per point, hence the second, cost-based rule below (with a floor on the count, so that real inventories,
+#: whose largest point class in the mirror has 124 earthquakes, stay on the exact path at every resolution).
 CONVOLUTION_MIN_POINTS = 20_000
+#: A point class of more than :data:`CONVOLUTION_WORK_MIN_POINTS` points also takes the convolution path when its
+#: exact pass would evaluate more than :data:`CONVOLUTION_MAX_EXACT_WORK` point x window cells (several seconds at
+#: ~60 ns each): 20,000 earthquakes on a 1 km grid reach 104 km, 44,000 cells each, 0.9 G evaluations (about a
+#: minute), where the convolution takes well under a second. The floor keeps every class of a few thousand points
+#: or fewer (the mirror's largest has 124) on the exact, bit-for-bit path at every resolution.
+CONVOLUTION_WORK_MIN_POINTS = 2_000
+CONVOLUTION_MAX_EXACT_WORK = 50_000_000
 #: Lattice nodes per cell side for the convolution path's splatting (``s``): ``s * s`` grid-sized convolutions per
 #: class, bounding the position error by a cell diagonal / s (see the module docstring).
 CONVOLUTION_SUBCELLS = 2
@@ -142,13 +152,28 @@ class _Object(NamedTuple):
     band_m: float
     hard_m: float
     single_point: bool = False
+    row: int = -1  # the table row it starts at (its first piece's), for the order of classes
+
+
+class _Points:
+    """The single-point objects of one class as arrays, in row order: what the class passes need of them, without
+    an :class:`_Object` per point."""
+
+    __slots__ = ("first_row", "weight", "xy")
+
+    def __init__(self, xy: np.ndarray, weight: np.ndarray, first_row: int) -> None:
+        self.xy, self.weight, self.first_row = xy, weight, first_row
+
+    def __len__(self) -> int:
+        return len(self.weight)
 
 
 _POINT, _MULTIPOINT = 0, 4  # shapely.get_type_id
 
 
-def _objects(work: gpd.GeoDataFrame, weights: np.ndarray) -> list[_Object]:
-    """Rows -> hazard objects; lines/polygons of one (kind, source, name, rule) grouped.
+def _objects(work: gpd.GeoDataFrame, weights: np.ndarray, rows: np.ndarray | None = None) -> list[_Object]:
+    """Rows -> hazard objects; lines/polygons of one (kind, source, name, rule) grouped; ``rows`` numbers the rows
+    (default 0, 1, ...) for each object's ``row``.
 
     Columns are read once as plain lists (no per-row pandas access), so a table of a million points stays cheap.
     """
@@ -156,6 +181,7 @@ def _objects(work: gpd.GeoDataFrame, weights: np.ndarray) -> list[_Object]:
     type_id = shapely.get_type_id(geometry)
     empty = shapely.is_missing(geometry) | shapely.is_empty(geometry)
     columns = zip(
+        (np.arange(len(work)) if rows is None else rows).tolist(),
         geometry,
         type_id.tolist(),
         empty.tolist(),
@@ -170,7 +196,7 @@ def _objects(work: gpd.GeoDataFrame, weights: np.ndarray) -> list[_Object]:
     )
     objects: list[_Object] = []
     grouped: dict[tuple[Any, ...], int] = {}
-    for geom, tid, is_empty, kind, angle, buffer, decay, name, source, weight in columns:
+    for row, geom, tid, is_empty, kind, angle, buffer, decay, name, source, weight in columns:
         if is_empty:
             continue
         points = tid in (_POINT, _MULTIPOINT)
@@ -185,6 +211,7 @@ def _objects(work: gpd.GeoDataFrame, weights: np.ndarray) -> list[_Object]:
             buffer_m if crossable else 0.0,
             0.0 if crossable else buffer_m,
             tid == _POINT,
+            row,
         )
         if not points and name is not None and not _isnan(name):
             key = (obj.kind, source, name, obj.weight, obj.decay_m, obj.band_m, obj.hard_m)
@@ -255,13 +282,12 @@ def rasterize_hazards(
     soft = {k: np.zeros(grid.shape, dtype=np.float64) for k in kinds}
     hard = {k: np.zeros(grid.shape, dtype=bool) for k in kinds}
     work = gdf.to_crs(grid.crs) if len(gdf) else gdf
-    objects = _objects(work, _object_weights(gdf, weighting))
-    classes = hazard_classes(objects)
+    n_objects, classes = _hazard_objects(work, _object_weights(gdf, weighting))
     reach_factor = math.log(1.0 / truncate)
     stats = {"objects_on_grid": 0, "distance_passes": 0, "convolution_classes": 0}
     for cls, members in classes.items():
         if cls.points:
-            large = len(members) > CONVOLUTION_MIN_POINTS
+            large = _takes_convolution(cls, members, grid, reach_factor)
             burn = _convolve_point_class if large else _burn_point_class
             burned = burn(cls, members, grid, reach_factor, soft[cls.kind], hard[cls.kind])
             stats["convolution_classes"] += 1 if burned and large else 0
@@ -272,7 +298,7 @@ def rasterize_hazards(
             if _burn_object(obj, grid, reach_factor, soft[obj.kind], hard[obj.kind]):
                 stats["distance_passes"] += 1
                 stats["objects_on_grid"] += 1
-    return _assemble(soft, hard, grid.shape, info=_info(gdf, objects, classes, stats, truncate, weighting))
+    return _assemble(soft, hard, grid.shape, info=_info(gdf, n_objects, classes, stats, truncate, weighting))
 
 
 def _check_inputs(gdf: gpd.GeoDataFrame, grid: GeoGrid, truncate: float) -> None:
@@ -299,6 +325,65 @@ def _object_weights(gdf: gpd.GeoDataFrame, weighting: Mapping[str, float]) -> np
     if quake.any():
         weights[quake] *= earthquake_weights(np.asarray(gdf.loc[quake, "magnitude"], dtype=float), **weighting)
     return weights
+
+
+def _hazard_objects(
+    work: gpd.GeoDataFrame, weights: np.ndarray
+) -> tuple[int, dict[HazardClass, list[_Object] | _Points]]:
+    """``(number of objects, classes)`` of a table: single points grouped into classes column by column
+    (:func:`_point_classes`), every other row through :func:`_objects` and :func:`hazard_classes`; the classes in
+    order of first appearance, as :func:`hazard_classes` would order them all."""
+    geometry = np.asarray(work.geometry.array, dtype=object) if len(work) else np.array([], dtype=object)
+    single = (shapely.get_type_id(geometry) == _POINT) & ~shapely.is_empty(geometry)
+    rows = np.flatnonzero(~single)
+    objects = _objects(work.iloc[rows], weights[rows], rows)
+    point_classes = _point_classes(work, weights, np.flatnonzero(single))
+    ordered: list[tuple[int, HazardClass, list[_Object] | _Points]] = [
+        (members[0].row, cls, members) for cls, members in hazard_classes(objects).items()
+    ]
+    ordered += [(members.first_row, cls, members) for cls, members in point_classes.items()]
+    ordered.sort(key=lambda item: item[0])
+    return len(objects) + int(single.sum()), {cls: members for _, cls, members in ordered}
+
+
+def _point_classes(work: gpd.GeoDataFrame, weights: np.ndarray, rows: np.ndarray) -> dict[HazardClass, _Points]:
+    """The single-point rows ``rows`` grouped by class, with the values :func:`_objects` would give their objects
+    (``float`` of each cell, the band or hard buffer by crossability), points without soft cost or hard buffer left
+    out as :func:`hazard_classes` does."""
+    if not len(rows):
+        return {}
+    kinds = [str(k) for k in work["kind"].to_numpy(dtype=object)[rows]]
+    angles = work["crossing_min_angle_deg"].to_numpy(dtype=object)[rows]
+    crossable = np.fromiter((a is not None and not _isnan(a) for a in angles), dtype=bool, count=len(rows))
+    buffer = np.array([float(b) for b in work["exclusion_buffer_m"].to_numpy(dtype=object)[rows]], dtype=float)
+    decay = np.array([float(d) for d in work["decay_m"].to_numpy(dtype=object)[rows]], dtype=float)
+    weight = np.asarray(weights, dtype=float)[rows]
+    band, hard = np.where(crossable, buffer, 0.0), np.where(crossable, 0.0, buffer)
+    keep = ~((weight <= 0) & (hard <= 0))
+    keys = pd.DataFrame({"kind": kinds, "decay": decay, "band": band, "hard": hard})[keep]
+    if keys.empty:
+        return {}
+    group = keys.groupby(list(keys.columns), sort=False, dropna=False).ngroup().to_numpy()
+    order = np.argsort(group, kind="stable")
+    starts = np.searchsorted(group[order], np.arange(group.max() + 2))
+    kept = np.flatnonzero(keep)
+    geometry = np.asarray(work.geometry.array, dtype=object)
+    out: dict[HazardClass, _Points] = {}
+    for g in range(len(starts) - 1):
+        take = kept[order[starts[g] : starts[g + 1]]]  # positions in rows, ascending
+        i = int(take[0])
+        cls = HazardClass(kinds[i], True, float(decay[i]), float(band[i]), float(hard[i]))
+        xy = shapely.get_coordinates(geometry[rows[take]])
+        out[cls] = _Points(xy, weight[take], int(rows[i]))
+    return out
+
+
+def _point_arrays(members: list[_Object] | _Points) -> tuple[np.ndarray, np.ndarray]:
+    """``(xy, weight)`` of a point class's members, from arrays or from :class:`_Object` s."""
+    if isinstance(members, _Points):
+        return members.xy, members.weight
+    xy = shapely.get_coordinates([obj.geoms[0] for obj in members])
+    return xy, np.array([obj.weight for obj in members], dtype=float)
 
 
 def hazard_classes(objects: list[_Object]) -> dict[HazardClass, list[_Object]]:
@@ -407,8 +492,36 @@ def _touched(geoms: Any, shape: tuple[int, int], transform: Affine) -> np.ndarra
     return _burn(geoms, shape, transform, all_touched=True)
 
 
+def _takes_convolution(cls: HazardClass, members: list[_Object] | _Points, grid: GeoGrid, reach_factor: float) -> bool:
+    """Whether a point class takes the convolution path: more than :data:`CONVOLUTION_MIN_POINTS` points, or more
+    than :data:`CONVOLUTION_WORK_MIN_POINTS` whose exact pass would exceed :data:`CONVOLUTION_MAX_EXACT_WORK`."""
+    if len(members) > CONVOLUTION_MIN_POINTS:
+        return True
+    if len(members) <= CONVOLUTION_WORK_MIN_POINTS:
+        return False
+    return _exact_point_work(cls, members, grid, reach_factor) > CONVOLUTION_MAX_EXACT_WORK
+
+
+def _exact_point_work(cls: HazardClass, members: list[_Object] | _Points, grid: GeoGrid, reach_factor: float) -> int:
+    """Point x window cells the exact pass (:func:`_add_point_soft`) would evaluate for the class's points on the
+    grid: every point is evaluated over the largest window of the class."""
+    xy, weight = _point_arrays(members)
+    dy, dx = grid.res
+    margin = _reach(weight, cls.band_m, cls.decay_m, cls.hard_m, reach_factor) + max(dx, dy)
+    r0, r1, c0, c1 = _cell_range(grid, (xy[:, 0], xy[:, 1], xy[:, 0], xy[:, 1]), margin)
+    on = (c0 < c1) & (r0 < r1) & (weight > 0)
+    if not on.any():
+        return 0
+    return int(on.sum()) * int((r1 - r0)[on].max()) * int((c1 - c0)[on].max())
+
+
 def _burn_point_class(
-    cls: HazardClass, members: list[_Object], grid: GeoGrid, reach_factor: float, soft: np.ndarray, hard: np.ndarray
+    cls: HazardClass,
+    members: list[_Object] | _Points,
+    grid: GeoGrid,
+    reach_factor: float,
+    soft: np.ndarray,
+    hard: np.ndarray,
 ) -> int:
     """Add the soft cost and hard cells of every single-point object of one class, in one vectorised pass.
 
@@ -416,8 +529,7 @@ def _burn_point_class(
     :func:`_burn_object` would (so the sums are bit for bit those of a per-object loop); the work is done in chunks
     of points x window cells of at most :data:`POINT_CHUNK_CELLS`. Returns the number of points on the grid.
     """
-    xy = shapely.get_coordinates([obj.geoms[0] for obj in members])
-    weight = np.array([obj.weight for obj in members], dtype=float)
+    xy, weight = _point_arrays(members)
     dy, dx = grid.res
     margin = _reach(weight, cls.band_m, cls.decay_m, cls.hard_m, reach_factor) + max(dx, dy)
     r0, r1, c0, c1 = _cell_range(grid, (xy[:, 0], xy[:, 1], xy[:, 0], xy[:, 1]), margin)
@@ -479,15 +591,19 @@ def _add_point_hard(hard_m: float, grid: GeoGrid, hard: np.ndarray, xy: np.ndarr
 
 
 def _convolve_point_class(
-    cls: HazardClass, members: list[_Object], grid: GeoGrid, reach_factor: float, soft: np.ndarray, hard: np.ndarray
+    cls: HazardClass,
+    members: list[_Object] | _Points,
+    grid: GeoGrid,
+    reach_factor: float,
+    soft: np.ndarray,
+    hard: np.ndarray,
 ) -> int:
     """The soft cost and hard cells of a large point class by convolution (see the module docstring).
 
     Adds to ``soft`` and ``hard`` in place; memory is a few grid-sized arrays plus a few per point (no points x
     cells array). Returns the number of points on the grid, counted as :func:`_burn_point_class` does.
     """
-    xy = shapely.get_coordinates([obj.geoms[0] for obj in members])
-    weight = np.array([obj.weight for obj in members], dtype=float)
+    xy, weight = _point_arrays(members)
     dy, dx = grid.res
     margin = _reach(weight, cls.band_m, cls.decay_m, cls.hard_m, reach_factor) + max(dx, dy)
     r0, r1, c0, c1 = _cell_range(grid, (xy[:, 0], xy[:, 1], xy[:, 0], xy[:, 1]), margin)
@@ -620,14 +736,14 @@ def _assemble(
 
 def _info(
     gdf: gpd.GeoDataFrame,
-    objects: list[_Object],
-    classes: dict[HazardClass, list[_Object]],
+    n_objects: int,
+    classes: Mapping[HazardClass, Any],
     stats: dict[str, int],
     truncate: float,
     weighting: Mapping[str, float],
 ) -> dict[str, Any]:
     return {
-        "objects": len(objects),
+        "objects": n_objects,
         "objects_on_grid": stats["objects_on_grid"],
         "classes": len(classes),
         "distance_passes": stats["distance_passes"],

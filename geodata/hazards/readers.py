@@ -379,48 +379,43 @@ def _csv_table(path: Path, skip: int) -> pd.DataFrame:
 
 def _wkt_geometries(texts: pd.Series, wkt_col: str, labels: list[str]) -> tuple[list[Any], list[str]]:
     """``(geometries, problems)`` of a WKT column: None for an empty cell, None and a problem for text that is not
-    WKT."""
-    problems: list[str] = []
-    geoms: list[Any] = []
-    for label, text in zip(labels, texts, strict=True):
-        if text is None:
-            geoms.append(None)
-            continue
-        try:
-            geoms.append(shapely.from_wkt(text))
-        except shapely.errors.GEOSException:
-            problems.append(
-                f"{label}: column '{wkt_col}' is not WKT ('{str(text)[:40]}'); write e.g. "
-                "'LINESTRING (50.1 41.2, 50.3 41.4)'"
-            )
-            geoms.append(None)
-    return geoms, problems
+    WKT (parsed in one vectorised call; only the failures are described one by one)."""
+    values = np.asarray(texts.to_numpy(dtype=object, na_value=None), dtype=object)
+    given = np.fromiter((v is not None for v in values), dtype=bool, count=len(values))
+    geoms = np.full(len(values), None, dtype=object)
+    geoms[given] = shapely.from_wkt(values[given], on_invalid="ignore")
+    problems = [
+        f"{labels[i]}: column '{wkt_col}' is not WKT ('{str(values[i])[:40]}'); write e.g. "
+        "'LINESTRING (50.1 41.2, 50.3 41.4)'"
+        for i in np.flatnonzero(given & shapely.is_missing(geoms))
+    ]
+    return list(geoms), problems
 
 
 def _lonlat_points(table: pd.DataFrame, lon_col: str, lat_col: str, labels: list[str]) -> tuple[list[Any], list[str]]:
     """``(points, problems)`` of lon/lat columns: None and a problem for a row whose values are not numbers or not
-    WGS84 degrees."""
+    WGS84 degrees (points made in one vectorised call; only the bad rows are described one by one)."""
+    lon = pd.to_numeric(table[lon_col], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    lat = pd.to_numeric(table[lat_col], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    not_numbers = np.isnan(lon) | np.isnan(lat)
+    with np.errstate(invalid="ignore"):
+        out_of_range = ~not_numbers & ~((-180 <= lon) & (lon <= 180) & (-90 <= lat) & (lat <= 90))
+    good = ~(not_numbers | out_of_range)
+    geoms = np.full(len(lon), None, dtype=object)
+    geoms[good] = shapely.points(lon[good], lat[good])
     problems: list[str] = []
-    geoms: list[Any] = []
-    lon = pd.to_numeric(table[lon_col], errors="coerce")
-    lat = pd.to_numeric(table[lat_col], errors="coerce")
-    for i, label in enumerate(labels):
-        x, y = lon.iloc[i], lat.iloc[i]
-        if pd.isna(x) or pd.isna(y):
+    for i in np.flatnonzero(~good):
+        if not_numbers[i]:
             problems.append(
-                f"{label}: '{lon_col}'/'{lat_col}' = '{table[lon_col].iloc[i]}'/"
+                f"{labels[i]}: '{lon_col}'/'{lat_col}' = '{table[lon_col].iloc[i]}'/"
                 f"'{table[lat_col].iloc[i]}' are not numbers; write decimal degrees, e.g. 50.25"
             )
-            geoms.append(None)
-        elif not (-180 <= x <= 180 and -90 <= y <= 90):
+        else:
             problems.append(
-                f"{label}: ({x}, {y}) is not a lon/lat position in degrees; the CSV must hold WGS84 "
+                f"{labels[i]}: ({lon[i]}, {lat[i]}) is not a lon/lat position in degrees; the CSV must hold WGS84 "
                 "degrees (convert projected x/y, or give a GeoPackage with its CRS)"
             )
-            geoms.append(None)
-        else:
-            geoms.append(shapely.Point(float(x), float(y)))
-    return geoms, problems
+    return list(geoms), problems
 
 
 def _first_line(exc: BaseException) -> str:
@@ -450,11 +445,10 @@ def _to_hazard_rows(
             f"add one with a kind per row ({', '.join(HAZARD_KINDS)}) or set `kind:` in the scenario's hazards.inputs "
             "entry to give every row the same kind"
         )
-    problems: list[str] = []
-    geoms = list(frame.geometry.values)
-    for label, geom in zip(labels, geoms, strict=True):
-        if geom is None or geom.is_empty:
-            problems.append(f"{label}: no geometry; give it a position or delete the row")
+    n = len(labels)
+    geoms = np.asarray(frame.geometry.values, dtype=object)
+    no_geometry = shapely.is_missing(geoms) | shapely.is_empty(geoms)
+    problems = [f"{labels[i]}: no geometry; give it a position or delete the row" for i in np.flatnonzero(no_geometry)]
     repaired_frame, repaired, dropped = repair_geometries(frame, labels=labels)
     problems.extend(
         f"{d['row']}: {d['reason']}; fix the geometry or delete the row"
@@ -462,45 +456,86 @@ def _to_hazard_rows(
         if d["reason"] not in ("no geometry", "empty geometry")
     )
     report["repaired"].extend(repaired)
-    fixed = {i: g for i, g in zip(repaired_frame.index, repaired_frame.geometry.values, strict=True)}
-    rows: dict[str, list[Any]] = {
-        c: []
-        for c in ("hazard_id", "kind", "name", "source", "licence", "attribution", "magnitude", *RULE_FIELDS, "remarks")
-    }
-    out_geoms: list[Any] = []
-    for i, label in enumerate(labels):
-        rec = frame.iloc[i]
-        raw_kind = rec[found["kind"]] if found["kind"] is not None else None
-        row_kind = normalise_kind(raw_kind) or normalise_kind(kind)
-        if row_kind is None:
+    out_geoms = geoms.copy()
+    out_geoms[frame.index.get_indexer(repaired_frame.index)] = np.asarray(repaired_frame.geometry.values, dtype=object)
+
+    def cells(key: str) -> list[Any] | None:
+        return _row_cells(frame[found[key]]) if found[key] is not None else None
+
+    raw_kinds = cells("kind") or [None] * n
+    default_kind = normalise_kind(kind)
+    row_kinds = [k or default_kind for k in _normalised_kinds(raw_kinds)]
+    valid = frozenset(HAZARD_KINDS)
+    for i in (i for i, k in enumerate(row_kinds) if k not in valid):
+        if row_kinds[i] is None:
             problems.append(
-                f"{label}: column '{found['kind']}' is empty; write one of {', '.join(HAZARD_KINDS)} or "
+                f"{labels[i]}: column '{found['kind']}' is empty; write one of {', '.join(HAZARD_KINDS)} or "
                 "set `kind:` in the scenario's hazards.inputs entry"
             )
-        elif row_kind not in HAZARD_KINDS:
-            problems.append(f"{label}: column '{found['kind']}': {kind_error(raw_kind)}")
-        rule = rules.get(row_kind) if row_kind else None
-        for field in RULE_FIELDS:
-            value = rec[found[field]] if found[field] is not None else None
-            rows[field].append(value if not _is_blank(value) else (getattr(rule, field) if rule else None))
-        hid = rec[found["hazard_id"]] if found["hazard_id"] is not None else None
-        rows["hazard_id"].append(str(hid) if not _is_blank(hid) else f"{stem_layer}:{rec['_fid']}")
-        rows["kind"].append(row_kind if row_kind in HAZARD_KINDS else raw_kind)
-        for key in ("name", "remarks"):
-            value = rec[found[key]] if found[key] is not None else None
-            rows[key].append(None if _is_blank(value) else str(value))
-        for key in ("source", "licence", "attribution"):
-            value = rec[found[key]] if found[key] is not None else None
-            rows[key].append(defaults[key] if _is_blank(value) else str(value))
-        mag = rec[found["magnitude"]] if found["magnitude"] is not None and row_kind == "earthquake" else None
-        rows["magnitude"].append(None if _is_blank(mag) else mag)
-        out_geoms.append(fixed.get(frame.index[i], geoms[i]))
+        else:
+            problems.append(f"{labels[i]}: column '{found['kind']}': {kind_error(raw_kinds[i])}")
     if problems:
         raise InputDataError(
             f"hazard inventory {origin} has {len(problems)} problem(s):\n  - " + "\n  - ".join(problems)
         )
-    table = gpd.GeoDataFrame(rows, geometry=gpd.GeoSeries(out_geoms), crs="EPSG:4326")
+    rows: dict[str, list[Any]] = {}
+    for field in RULE_FIELDS:
+        default = {k: getattr(rules[k], field) if k in rules else None for k in set(row_kinds)}
+        values = cells(field)
+        rows[field] = (
+            [default[k] for k in row_kinds]
+            if values is None
+            else [default[k] if _is_blank(v) else v for v, k in zip(values, row_kinds, strict=True)]
+        )
+    fids = _row_cells(frame["_fid"])
+    hids = cells("hazard_id")
+    rows["hazard_id"] = (
+        [f"{stem_layer}:{fid}" for fid in fids]
+        if hids is None
+        else [f"{stem_layer}:{fid}" if _is_blank(h) else str(h) for h, fid in zip(hids, fids, strict=True)]
+    )
+    rows["kind"] = row_kinds
+    for key in ("name", "remarks"):
+        values = cells(key)
+        rows[key] = [None] * n if values is None else [None if _is_blank(v) else str(v) for v in values]
+    for key in ("source", "licence", "attribution"):
+        values = cells(key)
+        rows[key] = (
+            [defaults[key]] * n if values is None else [defaults[key] if _is_blank(v) else str(v) for v in values]
+        )
+    mags = cells("magnitude")
+    rows["magnitude"] = (
+        [None] * n
+        if mags is None
+        else [None if k != "earthquake" or _is_blank(m) else m for m, k in zip(mags, row_kinds, strict=True)]
+    )
+    columns = ("hazard_id", "kind", "name", "source", "licence", "attribution", "magnitude", *RULE_FIELDS, "remarks")
+    table = gpd.GeoDataFrame({c: rows[c] for c in columns}, geometry=gpd.GeoSeries(out_geoms), crs="EPSG:4326")
     return validate_hazards(table, origin, row_labels=labels)
+
+
+def _row_cells(column: pd.Series) -> list[Any]:
+    """The column's values as ``frame.iloc[i][column]`` gives them row by row (numpy scalars from numpy columns,
+    Timestamps from datetime columns), without a per-row pandas access."""
+    values = column.array
+    if isinstance(values, pd.arrays.NumpyExtensionArray):
+        return list(values.to_numpy())
+    return list(values.tolist())
+
+
+def _normalised_kinds(values: list[Any]) -> list[str | None]:
+    """:func:`normalise_kind` of every value, computed once per distinct value (and type: ``1`` and ``1.0`` differ)."""
+    done: dict[tuple[type, Any], str | None] = {}
+    out: list[str | None] = []
+    for value in values:
+        try:
+            key = (type(value), value)
+            if key not in done:
+                done[key] = normalise_kind(value)
+            out.append(done[key])
+        except TypeError:  # unhashable
+            out.append(normalise_kind(value))
+    return out
 
 
 # -- curated inventory ------------------------------------------------------------------------------------------------

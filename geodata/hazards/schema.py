@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 import shapely
 import yaml
+from pandas.core.dtypes.cast import maybe_box_native
 from pyproj import CRS
 
 from geodata.errors import ConfigError, InputDataError
@@ -49,6 +50,7 @@ RULE_FIELDS: tuple[str, ...] = ("exclusion_buffer_m", "soft_cost", "decay_m", "c
 ALLOWED_GEOMETRIES = frozenset({"Point", "MultiPoint", "LineString", "MultiLineString", "Polygon", "MultiPolygon"})
 _DIMENSION = {"Point": 0, "MultiPoint": 0, "LineString": 1, "MultiLineString": 1, "Polygon": 2, "MultiPolygon": 2}
 _MAX_LISTED = 40
+_ALLOWED_TYPE_IDS = np.array([0, 1, 3, 4, 5, 6])  # shapely.get_type_id of ALLOWED_GEOMETRIES
 
 
 # -- default rules ------------------------------------------------------------------------------------------------
@@ -183,6 +185,9 @@ def repair_geometries(
     Invalid geometries are repaired with ``shapely.make_valid(method="structure")`` and only the parts of the
     original dimension are kept (a self-intersecting polygon stays a polygon; a collapsed one is dropped).
 
+    The rows are screened with shapely's vectorised predicates (missing, Z, empty, type, validity), so a million
+    valid points cost no Python step per row; only the rows to repair or drop are handled one by one.
+
     Parameters
     ----------
     gdf
@@ -194,48 +199,59 @@ def repair_geometries(
     -------
     tuple
         ``(kept, repaired, dropped)``: the usable rows (index kept), and one record per repaired and per dropped row
-        with ``row``, ``reason`` and ``action``.
+        with ``row``, ``reason`` and ``action``, each list in row order.
     """
     labels = list(labels) if labels is not None else [f"row {i + 1}" for i in range(len(gdf))]
     geoms = np.asarray(gdf.geometry.values, dtype=object)
-    keep = np.ones(len(geoms), dtype=bool)
+    missing = shapely.is_missing(geoms)
+    flat = geoms.copy()
+    with_z = shapely.has_z(geoms)
+    flat[with_z] = shapely.force_2d(geoms[with_z])
+    empty = ~missing & shapely.is_empty(flat)
+    unsupported = ~missing & ~empty & ~np.isin(shapely.get_type_id(flat), _ALLOWED_TYPE_IDS)
+    usable = ~(missing | empty | unsupported)
+    invalid = np.zeros(len(geoms), dtype=bool)
+    invalid[usable] = ~shapely.is_valid(flat[usable])
+    events: list[tuple[int, dict[str, Any]]] = [
+        (int(i), {"row": labels[i], "reason": "no geometry", "action": "dropped"}) for i in np.flatnonzero(missing)
+    ]
+    events += [
+        (int(i), {"row": labels[i], "reason": "empty geometry", "action": "dropped"}) for i in np.flatnonzero(empty)
+    ]
+    events += [
+        (
+            int(i),
+            {"row": labels[i], "reason": f"unsupported geometry type {flat[i].geom_type}", "action": "dropped"},
+        )
+        for i in np.flatnonzero(unsupported)
+    ]
+    keep = usable.copy()
     repaired: list[dict[str, Any]] = []
-    dropped: list[dict[str, Any]] = []
-    out = geoms.copy()
-    for i, geom in enumerate(geoms):
-        if geom is None:
-            keep[i] = False
-            dropped.append({"row": labels[i], "reason": "no geometry", "action": "dropped"})
-            continue
-        if shapely.has_z(geom):
-            geom = shapely.force_2d(geom)
-        if geom.is_empty:
-            keep[i] = False
-            dropped.append({"row": labels[i], "reason": "empty geometry", "action": "dropped"})
-            continue
+    for i in np.flatnonzero(invalid):
+        geom = flat[i]
         gtype = geom.geom_type
-        if gtype not in ALLOWED_GEOMETRIES:
+        reason = shapely.is_valid_reason(geom)
+        fixed = _extract_dimension(shapely.make_valid(geom, method="structure", keep_collapsed=False), gtype)
+        if fixed is None:
             keep[i] = False
-            dropped.append({"row": labels[i], "reason": f"unsupported geometry type {gtype}", "action": "dropped"})
-            continue
-        if not geom.is_valid:
-            reason = shapely.is_valid_reason(geom)
-            fixed = _extract_dimension(shapely.make_valid(geom, method="structure", keep_collapsed=False), gtype)
-            if fixed is None:
-                keep[i] = False
-                dropped.append(
-                    {"row": labels[i], "reason": f"invalid ({reason}), nothing left after repair", "action": "dropped"}
+            events.append(
+                (
+                    int(i),
+                    {"row": labels[i], "reason": f"invalid ({reason}), nothing left after repair", "action": "dropped"},
                 )
-                continue
-            repaired.append(
-                {
-                    "row": labels[i],
-                    "reason": f"invalid ({reason})",
-                    "action": f"repaired with make_valid, now a valid {fixed.geom_type}",
-                }
             )
-            geom = fixed
-        out[i] = geom
+            continue
+        repaired.append(
+            {
+                "row": labels[i],
+                "reason": f"invalid ({reason})",
+                "action": f"repaired with make_valid, now a valid {fixed.geom_type}",
+            }
+        )
+        flat[i] = fixed
+    out = geoms.copy()
+    out[keep] = flat[keep]
+    dropped = [record for _, record in sorted(events, key=lambda event: event[0])]
     result = gdf.copy()
     result = result.set_geometry(gpd.GeoSeries(out, index=gdf.index, crs=gdf.crs))
     return result.loc[keep], repaired, dropped
@@ -277,6 +293,10 @@ def validate_hazards(
 ) -> gpd.GeoDataFrame:
     """Check a hazard table against the schema; raise ONE error listing every problem with its fix.
 
+    Every check runs on whole columns at once (numpy and shapely's vectorised predicates), so a million rows take
+    about a second; only the rows with a problem are then described one by one (:func:`_row_problems`), and only as
+    many as the error lists.
+
     Parameters
     ----------
     gdf
@@ -301,21 +321,122 @@ def validate_hazards(
     labels = list(row_labels) if row_labels is not None else [f"row {i + 1}" for i in range(len(gdf))]
     if len(labels) != len(gdf):
         raise ValueError(f"row_labels has {len(labels)} entries for {len(gdf)} rows")
-    seen: dict[str, str] = {}
-    out: dict[str, list[Any]] = {c: [] for c in COLUMNS if c != "geometry"}
-    records = gdf.drop(columns=gdf.geometry.name).to_dict("records")
-    for i, (rec, geom) in enumerate(zip(records, gdf.geometry.values, strict=True)):
-        row_problems, nums = _row_problems(rec, geom, labels[i], seen)
-        problems.extend(row_problems)
-        for col in out:
-            out[col].append(nums[col] if col in nums else (None if _is_blank(rec[col]) else rec[col]))
-    if problems:
+    cells = {c: _record_cells(gdf[c]) for c in COLUMNS if c != "geometry"}
+    geoms = np.asarray(gdf.geometry.values, dtype=object)
+    blank = {c: _blank_cells(cells[c]) for c in ("hazard_id", "kind", "name", "source", "licence", "attribution")}
+    blank["remarks"] = _blank_cells(cells["remarks"])
+    first_of, repeats = _repeated_ids(cells["hazard_id"], blank["hazard_id"])
+    nums = {c: _number_cells(gdf[c], cells[c]) for c in ("magnitude", *RULE_FIELDS)}
+    count = (blank["hazard_id"] | repeats).astype(np.int64)
+    for flags in (_not_a_kind(cells["kind"]), blank["source"], blank["licence"]):
+        count += flags  # one problem each (bool + bool would be "or", not a count)
+    count += _number_problem_counts(nums, cells["kind"]) + _geometry_problem_counts(geoms)
+    total = len(problems) + int(count.sum())
+    if total:
+        for i in np.flatnonzero(count):
+            if len(problems) >= _MAX_LISTED:
+                break
+            rec = {c: cells[c][i] for c in cells}
+            hid = str(rec["hazard_id"])
+            seen = {hid: labels[first_of[hid]]} if repeats[i] else {}
+            problems.extend(_row_problems(rec, geoms[i], labels[i], seen)[0])
         listed = problems[:_MAX_LISTED]
-        more = f"\n  ... and {len(problems) - _MAX_LISTED} more" if len(problems) > _MAX_LISTED else ""
-        raise InputDataError(
-            f"hazard table {origin} has {len(problems)} problem(s):\n  - " + "\n  - ".join(listed) + more
-        )
-    return _typed_table(out, gdf)
+        more = f"\n  ... and {total - _MAX_LISTED} more" if total > _MAX_LISTED else ""
+        raise InputDataError(f"hazard table {origin} has {total} problem(s):\n  - " + "\n  - ".join(listed) + more)
+    out: dict[str, Any] = {c: nums[c][0] for c in nums}
+    for col in ("hazard_id", "kind", "name", "source", "licence", "attribution", "remarks"):
+        out[col] = [None if b else v for v, b in zip(cells[col], blank[col].tolist(), strict=True)]
+    return _typed_table({c: out[c] for c in COLUMNS if c != "geometry"}, gdf)
+
+
+def _record_cells(column: pd.Series) -> list[Any]:
+    """The column's values as ``DataFrame.to_dict("records")`` gives them: Python scalars, not numpy ones."""
+    values: list[Any] = column.tolist()
+    boxed = column.dtype == object or (
+        isinstance(column.dtype, pd.api.extensions.ExtensionDtype) and not isinstance(column.dtype, pd.StringDtype)
+    )
+    if boxed and any(issubclass(t, np.generic) for t in set(map(type, values))):
+        return [maybe_box_native(v) for v in values]
+    return values
+
+
+def _blank_cells(values: list[Any]) -> np.ndarray:
+    """:func:`_is_blank` of every value, as a bool array."""
+    return np.fromiter(map(_is_blank, values), dtype=bool, count=len(values))
+
+
+def _repeated_ids(ids: list[Any], blank: np.ndarray) -> tuple[dict[str, int], np.ndarray]:
+    """``(first_of, repeats)``: the row of each id's first occurrence (ids as text) and the rows whose non-blank id
+    an earlier row already has."""
+    rows = np.flatnonzero(~blank)
+    text = [str(ids[i]) for i in rows]
+    codes, uniques = pd.factorize(pd.Series(text, dtype=object))
+    first = np.full(len(uniques), len(ids), dtype=np.int64)
+    np.minimum.at(first, codes, rows)
+    repeats = np.zeros(len(ids), dtype=bool)
+    repeats[rows] = rows != first[codes]
+    repeated_codes = np.unique(codes[repeats[rows]])
+    return {str(uniques[c]): int(first[c]) for c in repeated_codes}, repeats
+
+
+def _not_a_kind(kinds: list[Any]) -> np.ndarray:
+    """Rows whose ``kind`` is not one of :data:`HAZARD_KINDS` (compared as ``kind not in HAZARD_KINDS``)."""
+    return np.fromiter((k not in HAZARD_KINDS for k in kinds), dtype=bool, count=len(kinds))
+
+
+def _number_cells(column: pd.Series, values: list[Any]) -> tuple[np.ndarray, np.ndarray]:
+    """``(numbers, unreadable)`` of a numeric column as :func:`_number` reads each value: floats with NaN for
+    empty or unreadable values, and the rows whose value is not a number (a bool is not one)."""
+    kind = column.dtype.kind if isinstance(column.dtype, np.dtype) else "O"
+    if kind in "fiu":
+        return column.to_numpy(dtype=float, na_value=np.nan), np.zeros(len(values), dtype=bool)
+    out = np.full(len(values), np.nan)
+    unreadable = np.zeros(len(values), dtype=bool)
+    for i, value in enumerate(values):
+        try:
+            number = _number(value)
+        except (TypeError, ValueError):
+            unreadable[i] = True
+            continue
+        if number is not None:
+            out[i] = number
+    return out, unreadable
+
+
+def _number_problem_counts(nums: dict[str, tuple[np.ndarray, np.ndarray]], kinds: list[Any]) -> np.ndarray:
+    """Problems per row of :func:`_row_numbers`, :func:`_rule_value_problems` and :func:`_magnitude_problems`."""
+    count = np.zeros(len(kinds), dtype=np.int64)
+    with np.errstate(invalid="ignore"):
+        for col, (value, unreadable) in nums.items():
+            count += unreadable
+            if col in ("exclusion_buffer_m", "soft_cost", "decay_m"):
+                empty = np.isnan(value) & ~unreadable
+                bad = ~np.isnan(value) & (~np.isfinite(value) | (value < 0.0) | ((col == "decay_m") & (value == 0.0)))
+                count += empty | bad
+        angle = nums["crossing_min_angle_deg"][0]
+        count += ~np.isnan(angle) & ~((angle >= 0) & (angle <= 90))
+        mag = nums["magnitude"][0]
+        quake = np.fromiter((k == "earthquake" for k in kinds), dtype=bool, count=len(kinds))
+        count += ~np.isnan(mag) & (~quake | ~((mag >= -2) & (mag <= 10)))
+    return count
+
+
+def _geometry_problem_counts(geoms: np.ndarray) -> np.ndarray:
+    """Problems per row of :func:`_geometry_problems`: none, empty or unsupported geometry (one each), else an
+    invalid geometry and coordinates outside lon/lat degrees (one each)."""
+    missing = shapely.is_missing(geoms)
+    empty = ~missing & shapely.is_empty(geoms)
+    unsupported = ~missing & ~empty & ~np.isin(shapely.get_type_id(geoms), _ALLOWED_TYPE_IDS)
+    usable = ~(missing | empty | unsupported)
+    count = (missing | empty | unsupported).astype(np.int64)
+    invalid = np.zeros(len(geoms), dtype=bool)
+    invalid[usable] = ~shapely.is_valid(geoms[usable])
+    bounds = shapely.bounds(geoms[usable])
+    with np.errstate(invalid="ignore"):
+        inside = (-180 <= bounds[:, 0]) & (bounds[:, 2] <= 180) & (-90 <= bounds[:, 1]) & (bounds[:, 3] <= 90)
+    outside = np.zeros(len(geoms), dtype=bool)
+    outside[usable] = ~inside
+    return count + invalid + outside
 
 
 def _check_table_shape(gdf: Any, origin: str) -> None:
@@ -436,13 +557,24 @@ def _magnitude_problems(mag: float | None, kind: Any, where: str) -> list[str]:
 def _typed_table(out: dict[str, list[Any]], gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     """The checked columns as the hazard table: numeric columns as floats, text columns as objects with None for
     missing values, ``gdf``'s geometries in EPSG:4326, columns in the order of :data:`COLUMNS`."""
-    frame = pd.DataFrame(out)
+    frame = pd.DataFrame({c: out[c] for c in ("magnitude", *RULE_FIELDS)})
     for col in ("magnitude", *RULE_FIELDS):
         frame[col] = pd.to_numeric(frame[col], errors="coerce").astype(float)
     for col in ("hazard_id", "kind", "name", "source", "licence", "attribution", "remarks"):
-        frame[col] = frame[col].astype(object).where(frame[col].notna(), None)
-    geometry = gpd.GeoSeries(list(gdf.geometry.values), crs="EPSG:4326")
+        frame[col] = _object_column(out[col])
+    geometry = gpd.GeoSeries(np.asarray(gdf.geometry.values, dtype=object), crs="EPSG:4326")
     return gpd.GeoDataFrame(frame, geometry=geometry, crs="EPSG:4326")[list(COLUMNS)]
+
+
+def _object_column(values: Sequence[Any]) -> pd.Series:
+    """A text column as objects with None for missing values; texts and None are copied as they are, anything
+    else goes through pandas' inference first (``[1, 2.5]`` becomes ``[1.0, 2.5]``, as it always has)."""
+    if set(map(type, values)) <= {str, type(None)}:
+        array = np.empty(len(values), dtype=object)
+        array[:] = values
+        return pd.Series(array, dtype=object)
+    column = pd.Series(list(values))
+    return column.astype(object).where(column.notna(), None)
 
 
 def _geometry_problems(geom: Any, where: str) -> list[str]:
@@ -507,8 +639,11 @@ def hazards_in_area(
         return gdf.copy()
     selected = gdf[gdf.geometry.intersects(box)]
     if clip and not selected.empty:
-        clipped = selected.geometry.intersection(box)
-        selected = selected.set_geometry(clipped)
+        geoms = np.asarray(selected.geometry.values, dtype=object)
+        clipped = geoms.copy()
+        cut = (shapely.get_type_id(geoms) != 0) | shapely.has_z(geoms)  # a flat point touching the box is itself
+        clipped[cut] = shapely.intersection(geoms[cut], box)
+        selected = selected.set_geometry(gpd.GeoSeries(clipped, index=selected.index, crs=selected.crs))
         selected = selected[~selected.geometry.is_empty]
     return selected.reset_index(drop=True)
 

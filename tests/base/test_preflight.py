@@ -93,3 +93,55 @@ def test_file_system_errors_name_the_path_and_the_fix(errno_name: str, fix: str)
     err = storage_error(OSError(code, os.strerror(code)), "/x/y.gpkg", "publication")
     assert "/x/y.gpkg" in str(err)
     assert fix in str(err)
+
+
+def test_a_huge_hazard_inventory_is_refused_naming_the_file_and_how_many_fit() -> None:
+    # SYNTHETIC figures: a 1 km grid (250 k cells) and 3 M hazard features under an 8 GB budget
+    est = estimate_run(250_000, 3_000_500, hazard_files=(("quakes.gpkg", 3_000_000),))
+    with pytest.raises(ResourceBudgetExceeded) as info:
+        check_memory_budget(est, 8_000_000_000, resolution_m=1000.0)
+    message = str(info.value)
+    assert "about 12.7 GB" in message
+    assert "budget of 8.0 GB" in message
+    assert "the 3,000,500 hazard features take about 12.0 GB (quakes.gpkg holds 3,000,000)" in message
+    assert "resolution_m" not in message  # a coarser grid would not help
+    fit = int(message.split("keep about ")[1].split(" hazard")[0].replace(",", ""))
+    check_memory_budget(estimate_run(250_000, fit), 8_000_000_000, resolution_m=1000.0)
+    with pytest.raises(ResourceBudgetExceeded):
+        check_memory_budget(estimate_run(250_000, fit + 1_000), 8_000_000_000, resolution_m=1000.0)
+
+
+def test_a_fine_grid_and_a_huge_inventory_get_both_fixes_and_both_together_fit() -> None:
+    est = estimate_run(156_000_000, 2_000_000, hazard_files=(("a.csv", 2_000_000),))
+    with pytest.raises(ResourceBudgetExceeded) as info:
+        check_memory_budget(est, 8_000_000_000, resolution_m=40.0)
+    message = str(info.value)
+    resolution = float(message.split("resolution_m to ")[1].split(" m")[0])
+    fit = int(message.split("keep about ")[1].split(" hazard")[0].replace(",", ""))
+    cells = int(156_000_000 * (40.0 / resolution) ** 2)
+    check_memory_budget(estimate_run(cells, fit), 8_000_000_000, resolution_m=resolution)
+
+
+def test_a_budget_below_the_program_itself_says_so() -> None:
+    with pytest.raises(ResourceBudgetExceeded, match=r"the program alone needs about 0\.65 GB"):
+        check_memory_budget(estimate_run(1000), 500_000_000, resolution_m=1000.0)
+
+
+def test_features_are_counted_per_layer_and_per_csv_data_row(tmp_path: Path) -> None:
+    import geopandas as gpd
+    import shapely
+
+    from geodata.preflight import count_features
+
+    gpkg = tmp_path / "two_layers.gpkg"
+    gpd.GeoDataFrame({"kind": ["well"] * 3}, geometry=[shapely.Point(50, 41)] * 3, crs=4326).to_file(gpkg, layer="a")
+    gpd.GeoDataFrame({"kind": ["well"] * 5}, geometry=[shapely.Point(50, 41)] * 5, crs=4326).to_file(gpkg, layer="b")
+    assert count_features(gpkg, "a") == 3
+    assert count_features(gpkg, "b") == 5
+    csv = tmp_path / "synthetic.csv"
+    csv.write_text("# SYNTHETIC\n\nkind,lon,lat\nwell,50,41\n\nwell,50.1,41\nwell,50.2,41\n", encoding="utf-8")
+    assert count_features(csv) == 3
+    broken = tmp_path / "broken.gpkg"
+    broken.write_bytes(b"not a geopackage")
+    assert count_features(broken) == 0  # the reader refuses it later, with the fix
+    assert count_features(tmp_path / "missing.geojson") == 0
