@@ -18,6 +18,7 @@ from geodata.publish.atomic import verify_manifest
 from geodata.scenario import load_scenario
 from pipelines.definitions import defs
 from pipelines.io_managers import CorridorIOManager
+from tests.rpl_expectation import check_position_kp_and_depth, check_segments, raster_depth, read_xlsx_sheet
 
 pytestmark = pytest.mark.integration
 SCENARIO = "siyazan-aktau"
@@ -142,3 +143,44 @@ def test_published_rpl_keeps_the_surveyor_invariants(run: dict) -> None:
     assert wb["Positions"].max_row - 1 == len(pos)
     assert len(pyogrio.read_dataframe(live / "route.kml", layer="Route")) == 1
     assert len(pyogrio.read_dataframe(f"/vsizip/{live / 'route.kmz'}/doc.kml", layer="KP")) > 300
+
+
+def test_published_rpl_matches_an_independent_expectation_row_by_row(run: dict) -> None:
+    """The published RPL (CSV and Excel) of the real route against tests/rpl_expectation.py: every position on the
+    engineered route's geodesic legs with the pyproj KP, the water depth the bathymetry raster's (scipy bilinear) at
+    sea, the landing stations the scenario's, and every segment's bearing, distance, cable length and cable KP
+    pyproj's between the printed positions with the scenario's slack."""
+    import pandas as pd
+
+    from geodata.deliverables.rpl import POSITION_COLUMNS, SEGMENT_COLUMNS
+
+    sc = load_scenario(SCENARIO)
+    live = run["root"] / "published" / SCENARIO / "latest"
+    route = _load(run, "engineered_route").line_lonlat
+    depth_at = raster_depth(_load(run, "bathymetry"))
+    csv_pos = pd.read_csv(live / "rpl.csv", encoding="utf-8-sig")
+    csv_seg = pd.read_csv(live / "rpl_segments.csv", encoding="utf-8-sig", keep_default_na=False, na_values=[""])
+    xls_pos = read_xlsx_sheet(live / "rpl.xlsx", "Positions", POSITION_COLUMNS)
+    xls_seg = read_xlsx_sheet(live / "rpl.xlsx", "Segments", SEGMENT_COLUMNS)
+    assert len(csv_pos) > 20
+    for pos, seg in ((csv_pos, csv_seg), (xls_pos, xls_seg)):
+        assert list(pos["pos_no"]) == list(range(1, len(pos) + 1))
+        check_position_kp_and_depth(pos, route, depth_at)
+        check_segments(pos, seg, sc.engineering.cable_bands)
+        for row, station in ((pos.iloc[0], sc.start), (pos.iloc[-1], sc.end)):
+            assert GEOD.inv(row["lon_deg"], row["lat_deg"], station.lon_deg, station.lat_deg)[2] < 0.2
+        # every A/C of the engineered route is a position, at its own coordinates to the printed 1e-6 degree
+        for lon, lat in route.coords:
+            near = ((pos["lon_deg"] - lon).abs() <= 1.5e-6) & ((pos["lat_deg"] - lat).abs() <= 1.5e-6)
+            assert near.sum() == 1, (lon, lat)
+    # the Excel cells hold the CSV's numbers and texts
+    for a, b in ((csv_pos, xls_pos), (csv_seg, xls_seg)):
+        for col in a.columns:
+            if pd.api.types.is_numeric_dtype(a[col]):
+                assert b[col].to_numpy(dtype=float) == pytest.approx(
+                    a[col].to_numpy(dtype=float), abs=1e-9, nan_ok=True
+                ), col
+            else:
+                assert [x if isinstance(x, str) else "" for x in b[col]] == [
+                    x if isinstance(x, str) else "" for x in a[col]
+                ], col
