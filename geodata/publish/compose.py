@@ -21,6 +21,7 @@ from shapely.geometry import Point
 from geodata.cost import CostSurface
 from geodata.deliverables import formats
 from geodata.deliverables.compose import RouteDeliverables
+from geodata.deliverables.rpl import KP_BASIS, rounded
 from geodata.engineering.compose import EngineeredRoute
 from geodata.errors import PublishError
 from geodata.geodesy import GEOD
@@ -43,8 +44,8 @@ from geodata.sources.catalogue import ResolvedSource
 from geodata.sources.provenance import InputRecord
 
 # Vector layers left out of the web map's tiles: A/Cs are already RPL rows, the 100 m profile samples would only
-# crowd the KP points, and sector-crossing positions are RPL rows too.
-NOT_TILED = frozenset({"alter_courses", "route_profile", "sector_crossings"})
+# crowd the KP points, and sector- and zone-crossing positions are RPL rows too.
+NOT_TILED = frozenset({"alter_courses", "route_profile", "sector_crossings", "zone_crossings"})
 
 # Land (negative depth = height above the Caspian surface) in browns, water from pale to deep blue; the break sits at
 # the waterline so low-lying land (the Caspian Depression) never looks like sea.
@@ -189,6 +190,11 @@ def vector_layers(content: PublicationContent) -> dict[str, gpd.GeoDataFrame]:
         "route_profile": dl.profile,
         "sector_crossings": dl.sector_points if len(dl.sector_points) else _empty_points(),
     }
+    er = content.route
+    if er.close_approaches is not None and len(er.close_approaches):
+        layers["close_approaches"] = er.close_approaches
+    if er.zone_crossings is not None and len(er.zone_crossings):
+        layers["zone_crossings"] = er.zone_crossings
     if content.alternatives is not None and len(content.alternatives):
         layers["route_alternatives"] = content.alternatives
     return {name: _publishable(gdf) for name, gdf in layers.items()}
@@ -199,13 +205,15 @@ def _empty_points() -> gpd.GeoDataFrame:
 
 
 def _publishable(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-    """Drop helper columns the formats cannot hold (lists, dicts) and keep the geometry column named geometry."""
+    """Drop helper columns the formats cannot hold (lists, dicts), round every number to the trade's precision of
+    its unit (:func:`geodata.deliverables.rpl.rounded`: KP 0.001 km, depth 1 m, angles 0.1 deg, positions 1e-6 deg)
+    and keep the geometry column named geometry."""
     keep = [
         c
         for c in gdf.columns
         if c == gdf.geometry.name or not gdf[c].map(lambda v: isinstance(v, (list, dict, tuple, set))).any()
     ]
-    out = gdf[keep].copy()
+    out = gpd.GeoDataFrame(rounded(pd.DataFrame(gdf[keep])), geometry=gdf.geometry.name, crs=gdf.crs)
     return out.rename_geometry("geometry") if out.geometry.name != "geometry" else out
 
 
@@ -223,10 +231,17 @@ def layer_metadata(
     abstracts = {
         "route": "Engineered cable route, station to station; legs are WGS84 geodesics.",
         "corridor": "Survey corridor centred on the route, and the near-optimal band of the least-cost analysis.",
-        "rpl": "Route Position List: A/C points and events with KP (geodesic, KP 0 at the first beach manhole).",
+        "rpl": f"Route Position List: A/C points and events with KP; {KP_BASIS}.",
         "alter_courses": "Alter-course points of the route.",
         "kp_points": f"Kilometre points every {sc.engineering.kp_interval_m:.0f} m.",
-        "crossings": "Crossings of pipelines and cables with their angles.",
+        "crossings": "Crossings of pipelines, cables, shipping lanes and faults with their angles.",
+        "close_approaches": (
+            "Stretches of route within the required separation of an existing cable or pipeline (the larger of the "
+            f"configured minimum, {sc.engineering.min_separation_m:.0f} m, and "
+            f"{sc.engineering.separation_depth_factor:g} x the water depth), with the least distance and whether the "
+            "scenario allows it."
+        ),
+        "zone_crossings": "Where the route crosses a limit of the 2018 Convention zones (territorial sea, fishing).",
         "hazards": "Seabed hazards with the rule each imposes on the cable.",
         "seabed_sectors": "Median-line seabed sectors of the littoral states, adjusted through the treaty points.",
         "boundary_lines": "Lines between seabed sectors (median line or treaty).",

@@ -15,6 +15,7 @@ from pyproj import Geod
 
 from assets.config import CorridorSettings
 from geodata.publish.atomic import verify_manifest
+from geodata.publish.qgis_project import read_from_gpkg
 from geodata.scenario import load_scenario
 from pipelines.definitions import defs
 from pipelines.io_managers import CorridorIOManager
@@ -184,3 +185,30 @@ def test_published_rpl_matches_an_independent_expectation_row_by_row(run: dict) 
                 assert [x if isinstance(x, str) else "" for x in b[col]] == [
                     x if isinstance(x, str) else "" for x in a[col]
                 ], col
+
+
+def test_close_approaches_and_zone_crossings_are_published_and_styled(run: dict) -> None:
+    """The engineered route's close approaches (lines) and 2018 zone-limit crossings (points) are GeoPackage layers
+    with their QGIS style, in the stored QGIS project, with numbers at the trade's precision and no water depth on
+    land."""
+    er = _load(run, "engineered_route")
+    gpkg = run["root"] / "published" / SCENARIO / "corridor.gpkg"
+    with sqlite3.connect(gpkg) as con:
+        styled = {r[0] for r in con.execute("select f_table_name from layer_styles")}
+    project = read_from_gpkg(gpkg)
+    assert project is not None
+    for name, table in (("close_approaches", er.close_approaches), ("zone_crossings", er.zone_crossings)):
+        assert table is not None
+        assert len(table) > 0, name  # the default route has both (shared landing at Siyazan; six zone limits)
+        layer = gpd.read_file(gpkg, layer=name)
+        assert len(layer) == len(table), name
+        assert name in styled
+        assert f"|layername={name}<" in project, name
+        kp = layer["kp_km"] if "kp_km" in layer else layer["kp_from_km"]
+        assert (kp.round(3) == kp).all(), name
+    ca = gpd.read_file(gpkg, layer="close_approaches")
+    assert ca.loc[ca["section"] == "land", "water_depth_m"].isna().all()
+    assert (ca["length_m"].round(1) == ca["length_m"]).all()
+    kp = gpd.read_file(gpkg, layer="kp_points")
+    assert kp.loc[kp["surface"] == "land", "water_depth_m"].isna().all()
+    assert (kp.loc[kp["surface"] == "sea", "water_depth_m"].dropna() >= 0).all()
