@@ -23,7 +23,7 @@ from geodata.deliverables import formats
 from geodata.deliverables.compose import RouteDeliverables
 from geodata.deliverables.rpl import KP_BASIS, rounded
 from geodata.engineering.compose import EngineeredRoute
-from geodata.errors import PublishError
+from geodata.errors import InputDataError, PublishError
 from geodata.geodesy import GEOD
 from geodata.grid import Raster
 from geodata.publish import tiles, webmap
@@ -79,6 +79,8 @@ class PublicationContent:
     alternatives: gpd.GeoDataFrame | None = None
     extra: dict[str, Any] = field(default_factory=dict)
     node_modules: Path | None = None
+    sea_mask: Raster | None = None
+    """The land/sea mask of the analysis grid (1 = sea, from the coastline): the published depth follows it."""
     scenario_digest: str = ""
     """The run's snapshot digest (scenario and user files); default: the scenario's own digest."""
     """Where the web map's JavaScript libraries are (None: the repository's ``node_modules``)."""
@@ -263,6 +265,28 @@ def layer_metadata(
     }
 
 
+def coast_reconciled_depth(depth: Raster, sea_mask: Raster | None) -> tuple[Raster, dict[str, int]]:
+    """The depth raster as published: where the coastline (``sea_mask``, 1 = sea) and the depth's sign disagree,
+    no value (NaN), so no water depth shows on land (land depressions below the Caspian surface, such as
+    Mangyshlak's, read as positive depths) and no land height at sea. Returns the raster and the cells blanked of
+    each kind; without a mask the depth is published as it is."""
+    if sea_mask is None:
+        return depth, {"land_below_water_cells": 0, "sea_above_water_cells": 0}
+    if sea_mask.grid.shape != depth.grid.shape or sea_mask.grid.transform != depth.grid.transform:
+        raise InputDataError(
+            f"the sea mask grid {sea_mask.grid.shape} is not the bathymetry grid {depth.grid.shape}; rebuild sea_mask "
+            "from this bathymetry"
+        )
+    z = np.where(depth.valid(), depth.data.astype("float32"), np.nan)
+    sea = (sea_mask.data == 1) & sea_mask.valid()
+    land_wet = ~sea & (z > 0)
+    sea_dry = sea & (z < 0)
+    out = np.where(land_wet | sea_dry, np.nan, z).astype("float32")
+    attrs = {**depth.attrs, "coast_reconciled": True}
+    counts = {"land_below_water_cells": int(land_wet.sum()), "sea_above_water_cells": int(sea_dry.sum())}
+    return Raster(out, depth.grid, float("nan"), attrs), counts
+
+
 def write_tile_archives(
     prepared: Mapping[str, gpd.GeoDataFrame],
     bathymetry: Raster,
@@ -307,14 +331,18 @@ def build_publication(folder: Path, content: PublicationContent) -> dict[str, An
     terms = licence_terms(content)
     meta = layer_metadata(content, [*prepare_layers(layers), "bathymetry", "cost"], terms)
     cost_raster = content.cost.raster("total")
+    depth, blanked = coast_reconciled_depth(content.bathymetry, content.sea_mask)
     rasters = {
         "bathymetry": RasterLayer(
-            content.bathymetry,
+            depth,
             replace(
                 meta["bathymetry"],
                 title="Water depth below the Caspian surface (m)",
                 abstract="Depth positive down, land negative (height above the water); the Caspian surface is taken at "
-                f"{sc.bathymetry.water_level_m} m relative to ocean MSL.",
+                f"{sc.bathymetry.water_level_m} m relative to ocean MSL. Where the coastline and the depth's sign "
+                "disagree the cell is empty: land below the Caspian surface (depressions) shows no water depth "
+                f"({blanked['land_below_water_cells']} cells), sea shows no land height "
+                f"({blanked['sea_above_water_cells']} cells).",
             ),
             units="m",
             stops=BATHYMETRY_STOPS,
@@ -343,7 +371,7 @@ def build_publication(folder: Path, content: PublicationContent) -> dict[str, An
     prepared = prepare_layers({k: v for k, v in layers.items() if k not in NOT_TILED and len(v)})
     # the web map reads PMTiles; publish.tile_format "mbtiles" adds MBTiles archives for desktop and mobile GIS
     archives = {
-        fmt: write_tile_archives(prepared, content.bathymetry, cost_raster, sc, tile_dir, fmt)
+        fmt: write_tile_archives(prepared, depth, cost_raster, sc, tile_dir, fmt)
         for fmt in dict.fromkeys(["pmtiles", pub.tile_format])
     }
     vec, bathy, cost = archives["pmtiles"]
@@ -361,7 +389,13 @@ def build_publication(folder: Path, content: PublicationContent) -> dict[str, An
         provenance=f"scenario digest {(content.scenario_digest or sc.digest())[:12]}",
         node_modules=content.node_modules,
     )
-    return {"gpkg": gpkg, "vector_tiles": vec, "layers": sorted(prepared), "surveyor_files": surveyor_files}
+    return {
+        "gpkg": gpkg,
+        "vector_tiles": vec,
+        "layers": sorted(prepared),
+        "surveyor_files": surveyor_files,
+        "depth_blanked_cells": blanked,
+    }
 
 
 def validate_publication(folder: Path, *, gdal_python: str = SYSTEM_PYTHON) -> None:

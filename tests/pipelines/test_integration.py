@@ -11,7 +11,7 @@ import geopandas as gpd
 import numpy as np
 import pytest
 import shapely
-from pyproj import Geod
+from pyproj import Geod, Transformer
 
 from assets.config import CorridorSettings
 from geodata.publish.atomic import verify_manifest
@@ -212,3 +212,20 @@ def test_close_approaches_and_zone_crossings_are_published_and_styled(run: dict)
     kp = gpd.read_file(gpkg, layer="kp_points")
     assert kp.loc[kp["surface"] == "land", "water_depth_m"].isna().all()
     assert (kp.loc[kp["surface"] == "sea", "water_depth_m"].dropna() >= 0).all()
+
+
+def test_no_water_depth_shows_on_land(run: dict) -> None:
+    """The Karagiye depression near Aktau (43.45 N, 51.75 E, about 104 m below the Caspian surface, so the grid reads a
+    'depth' of +104 m there) is land by the coastline: the published bathymetry holds no value there, while the sea
+    off Aktau keeps its depth."""
+    import rasterio
+
+    gpkg = run["root"] / "published" / SCENARIO / "corridor.gpkg"
+    raw = _load(run, "bathymetry")
+    x, y = Transformer.from_crs("EPSG:4326", raw.grid.crs, always_xy=True).transform(51.75, 43.45)
+    assert raw.sample(x, y)[0] > 50  # what the grid reads on land
+    with rasterio.open(f"GPKG:{gpkg}:bathymetry") as src:
+        to_src = Transformer.from_crs("EPSG:4326", src.crs, always_xy=True)
+        (on_land,), (at_sea,) = src.sample([to_src.transform(51.75, 43.45), to_src.transform(50.9, 43.4)])
+        assert on_land == src.nodata or np.isnan(on_land)
+        assert 20 < at_sea < 200
