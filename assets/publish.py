@@ -45,6 +45,7 @@ def published_corridor(
     boundary_lines: gpd.GeoDataFrame,
     territorial_waters: gpd.GeoDataFrame,
     bathymetry: Raster,
+    sea_mask: Raster,
     cost_surface: CostSurface,
 ) -> Iterator[Any]:
     """`published/<scenario>/`: a standards-clean, styled GeoPackage (route, corridor, RPL, A/Cs, KP points, crossings,
@@ -69,6 +70,7 @@ def published_corridor(
         corridor=route_corridor.polygons,
         alternatives=route_alternatives,
         node_modules=settings.node_modules,
+        sea_mask=sea_mask,
         scenario_digest=snap.digest,
     )
     result = publish(

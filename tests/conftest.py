@@ -1,7 +1,8 @@
 """Shared fixtures: the repository root, the data mirror beside the project, prerequisites, small synthetic grids.
 
 Tests never import each other or this file: whatever two test modules share is a fixture here or in the conftest.py of
-their stage folder.
+their stage folder, or, for plain checking functions, a helper module that is not a test module
+(``tests/rpl_expectation.py``: the independent RPL expectation of the synthetic and the real-route tests).
 
 Tiers (see the Makefile): the default ``pytest`` run deselects the ``integration`` and ``browser`` markers (pyproject's
 addopts); ``pytest -m ""`` runs everything. A test whose prerequisite is missing (the mirror, Chromium, GDAL's

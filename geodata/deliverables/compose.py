@@ -104,6 +104,10 @@ def build_deliverables(
         profile["lon_deg"], profile["lat_deg"], water, profile["water_depth_m"], shore_tolerance_m=None
     )
     kps = rpl.kp_points(line, engineering.kp_interval_m, depth=depth, slope=slope)
+    kps["surface"] = rpl.classify_surface(
+        kps["lon_deg"], kps["lat_deg"], water, kps["water_depth_m"], shore_tolerance_m=None
+    )
+    kps["water_depth_m"] = rpl.water_depth_on_surface(kps["surface"], kps["water_depth_m"])[0]  # none on land
     proximity = sld.hazard_proximity(profile, hazards, crs=route.crs) if len(hazards) else None
     return RouteDeliverables(
         tables.positions,

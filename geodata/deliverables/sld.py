@@ -175,6 +175,39 @@ def _spread(x: np.ndarray, gap: float, lo: float, hi: float) -> np.ndarray:
     return out
 
 
+def spread_row(kps: Sequence[float], widths: Sequence[float], lo: float, hi: float, gap: float) -> list[float]:
+    """Centres of labels of the given widths (KP units, sorted by KP) side by side on one row, each as near its KP
+    as the others allow (clusters of touching labels centred on the mean of their KPs) and the row kept inside
+    ``[lo, hi]``; labels never overlap (they keep ``gap`` between them) when their widths and gaps fit the row."""
+    w = [float(v) + gap for v in widths]
+    # clusters: [first index, last index, left edge]
+    clusters: list[list[float]] = []
+    for i, k in enumerate(kps):
+        clusters.append([i, i, float(k) - w[i] / 2])
+        while True:
+            c = clusters[-1]
+            a, b = int(c[0]), int(c[1])
+            width = sum(w[a : b + 1])
+            # the left edge that puts the cluster's label centres, on average, on their KPs
+            offsets = np.cumsum([0.0, *w[a:b]]) + np.array(w[a : b + 1]) / 2
+            left = float(np.mean(np.asarray(kps[a : b + 1], dtype=float) - offsets))
+            c[2] = min(max(left, lo), max(hi - width, lo))
+            if len(clusters) > 1:
+                p = clusters[-2]
+                p_right = p[2] + sum(w[int(p[0]) : int(p[1]) + 1])
+                if p_right > c[2] + 1e-12:
+                    clusters[-2:] = [[p[0], c[1], p[2]]]
+                    continue
+            break
+    centres: list[float] = []
+    for first, last, left_edge in clusters:
+        x = left_edge
+        for i in range(int(first), int(last) + 1):
+            centres.append(x + w[i] / 2)
+            x += w[i]
+    return centres
+
+
 def _strip(
     ax: Axes, spans: Sequence[tuple[float, float, str]], colours: dict[str, str], label: str, kp_range: KpRange
 ) -> None:
@@ -371,6 +404,11 @@ def _scale_note(ax: Axes) -> str:
     return f"Vertical exaggeration x{h / v:,.0f}  (1 mm = {h:,.0f} m along track, {v:,.1f} m of depth)"
 
 
+LABEL_CHARS = 36
+"""Longest event name on the profile (cut at a word); the RPL table below it and rpl.csv give it in full."""
+LABEL_LINE_CHARS = 18
+
+
 def _event_label(event: pd.Series, kp_km: float) -> str:
     """The text of an event's label, two lines: its name (for a crossing, what is crossed and at which angle) and
     its KP."""
@@ -379,9 +417,12 @@ def _event_label(event: pd.Series, kp_km: float) -> str:
     if event["event"] == CROSSING and isinstance(remarks, str) and " at " in remarks:
         angle = remarks.split(" at ")[-1].split("°")[0]
         crossed = remarks.split("crossing of ")[-1].split(" at ")[0]
-        label = f"{name.split(' ')[0]} {crossed}"
-        return f"{label[:22]} ({angle}°)\nKP {kp_km:.3f}"
-    return f"{name[:24]}\nKP {kp_km:.3f}"
+        label = f"{shorten(name.split(' ')[0] + ' ' + crossed, LABEL_CHARS)} ({angle}°)"
+    else:
+        label = merged_name(name, LABEL_CHARS)
+    # names over two lines of at most LABEL_LINE_CHARS: narrow labels stay near their KP where events cluster
+    lines = textwrap.wrap(label, LABEL_LINE_CHARS, break_long_words=False) or [""]
+    return "\n".join([*lines, f"KP {kp_km:.3f}"])
 
 
 def stagger_labels(
@@ -408,7 +449,8 @@ def stagger_labels(
 
 def _event_markers(axes: SldAxes, rpl: pd.DataFrame, kp: FloatArray, z: FloatArray, kp_range: KpRange) -> list[Text]:
     """Each labelled event of the sheet as a line across the depth panel and a marker on the seabed; its label
-    above, on staggered rows with a leader line to its KP, none overlapping another nor leaving the panel."""
+    above, side by side on one row with slanted leader lines when they fit (else on staggered rows), none overlapping
+    another nor leaving the panel."""
     ax = axes.events
     ax.set_ylim(0, 1)
     ax.axis("off")
@@ -454,7 +496,12 @@ def _event_markers(axes: SldAxes, rpl: pd.DataFrame, kp: FloatArray, z: FloatArr
     tier_h = max(e.height for e in extents) / box.height + 0.03
     base = 0.14
     n_tiers = max(1, int((1.0 - base) / tier_h))
-    placed = stagger_labels(kps.tolist(), widths, kp_range.x0, kp_range.x1, n_tiers, 0.004 * kp_range.span)
+    gap = 0.004 * kp_range.span
+    if sum(widths) + gap * len(widths) <= kp_range.span:
+        # side by side on one row with slanted leaders: no leader passes behind another label
+        placed = [(c, 0) for c in spread_row(kps.tolist(), widths, kp_range.x0, kp_range.x1, gap)]
+    else:
+        placed = stagger_labels(kps.tolist(), widths, kp_range.x0, kp_range.x1, n_tiers, gap)
     for t, k, (x, tier), (_, r) in zip(texts, kps, placed, labelled.iterrows(), strict=True):
         y = base + tier * tier_h
         t.set_position((x, y))
@@ -597,7 +644,8 @@ def _title_block_text(
     """The two columns of the title block (identification and sheet; route figures, datum and conventions), each
     line wrapped to ``width_chars``."""
     route_km = float(rpl["kp_km"].max() - rpl["kp_km"].min())
-    marine_km = float(rpl["kp_km"].max())
+    wet = rpl[rpl["surface"] != "land"]["kp_km"] if "surface" in rpl.columns else rpl["kp_km"]
+    marine_km = float(wet.max() - wet.min()) if len(wet) else float("nan")
     cable_col = next((c for c in ("cable_kp_km", "cable_length_km") if c in rpl.columns), None)
     cable_km = float(rpl[cable_col].max()) if cable_col else float("nan")
     n_ac = int((rpl["event"] == ALTER_COURSE).sum())
@@ -620,7 +668,8 @@ def _title_block_text(
     ]
     right = [
         f"Route length (station to station): {route_km:.3f} km",
-        f"Marine route (KP 0 to end): {marine_km:.3f} km;  cable incl. slack: {cable_km:.3f} km",
+        f"Marine route (shore to shore): {marine_km:.3f} km;  cable incl. slack (cable KP at the end, as in the "
+        f"RPL): {cable_km:.3f} km",
         f"A/C points: {n_ac}    crossings: {n_x}",
         scale_note,
         DATUM_NOTE,
@@ -657,9 +706,29 @@ RPL_COLUMNS = (
     ("lat_dm", "Latitude"),
     ("lon_dm", "Longitude"),
     ("kp_km", "KP (km)"),
+    ("cable_kp_km", "Cable KP (km)"),
     ("water_depth_m", "Depth (m)"),
     ("cable_type", "Cable"),
 )
+RPL_COLUMN_WIDTHS = (0.04, 0.12, 0.27, 0.105, 0.115, 0.075, 0.095, 0.07, 0.06)
+"""Shares of the table width; the name column is the widest so that names are shortened only at a word."""
+NAME_CHARS = 44
+
+
+def shorten(text: str, max_chars: int) -> str:
+    """``text`` cut to at most ``max_chars`` at a word boundary, with an ellipsis when cut (never mid-word)."""
+    if len(text) <= max_chars:
+        return text
+    cut = text[: max_chars - 1].rsplit(" ", 1)[0].rstrip(" ;,/-")
+    return (cut or text[: max_chars - 1]) + "\u2026"
+
+
+def merged_name(name: str, max_chars: int) -> str:
+    """The label of a position where several events are merged (``"A; B; C"``): the first, and how many more (the
+    RPL table and rpl.csv list them all)."""
+    parts = [p for p in name.split("; ") if p]
+    first = shorten(parts[0], max_chars - 6) if parts else ""
+    return first if len(parts) <= 1 else f"{first} (+{len(parts) - 1})"
 
 
 def rpl_summary_rows(rpl: pd.DataFrame, kp_range: KpRange, max_rows: int = RPL_TABLE_ROWS) -> list[list[str]]:
@@ -672,20 +741,22 @@ def rpl_summary_rows(rpl: pd.DataFrame, kp_range: KpRange, max_rows: int = RPL_T
         cells = []
         for col, _ in RPL_COLUMNS:
             v = r.get(col, "")
-            if col == "kp_km":
-                cells.append(f"{float(v):.3f}")
+            if col in ("kp_km", "cable_kp_km"):
+                cells.append(f"{float(v):.3f}" if pd.notna(v) and v != "" else "")
             elif col == "water_depth_m":
                 cells.append(f"{float(v):.0f}" if pd.notna(v) else "")
             elif col == "cable_type":
                 cells.append(str(v).split(" (")[0])
             elif col == "pos_no" and isinstance(v, int | float | np.integer) and pd.notna(v):
                 cells.append(str(int(v)))
+            elif col == "name":
+                cells.append(shorten(str(v), NAME_CHARS) if pd.notna(v) else "")
             else:
-                cells.append(str(v)[:22] if pd.notna(v) else "")
+                cells.append(str(v) if pd.notna(v) else "")
         rows.append(cells)
     if len(rows) > max_rows:
         more = len(rows) - (max_rows - 1)
-        rows = [*rows[: max_rows - 1], ["", "", f"... {more} more rows in rpl.csv", "", "", "", "", ""]]
+        rows = [*rows[: max_rows - 1], ["", "", f"... {more} more rows in rpl.csv", *[""] * (len(RPL_COLUMNS) - 3)]]
     return rows
 
 
@@ -707,7 +778,7 @@ def _rpl_table(ax: Axes, rpl: pd.DataFrame, kp_range: KpRange, scale: float) -> 
         cellLoc="left",
         colLoc="left",
         bbox=Bbox.from_bounds(0.0, 0.92 - height, 1.0, height),
-        colWidths=[0.05, 0.13, 0.20, 0.13, 0.14, 0.1, 0.1, 0.15],
+        colWidths=list(RPL_COLUMN_WIDTHS),
     )
     table.auto_set_font_size(False)
     table.set_fontsize(6.0 * scale)

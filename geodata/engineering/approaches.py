@@ -221,6 +221,8 @@ def find_close_approaches(
             d_ab = [ch.locate(float(u), float(v)) for u, v in zip(lon_ab, lat_ab, strict=True)]
             d_at = ch.locate(float(lon), float(lat))
             depth_min = float(depth.sample(on_route.x, on_route.y)[0]) if depth is not None else math.nan
+            if section == "land":
+                depth_min = math.nan  # no water depth on land (the grid reads the land's height there)
             rows.append(
                 {
                     "feature_id": str(fid),

@@ -40,7 +40,7 @@ import shapely
 from pyproj import CRS
 
 from geodata.errors import InputDataError
-from geodata.geodesy import GEOD
+from geodata.geodesy import GEOD, densify_frame
 from geodata.hazards.schema import (
     RULE_FIELDS,
     _is_blank,
@@ -213,6 +213,9 @@ def _read_layer(path: Path, spec: _Layer, report: dict[str, Any]) -> gpd.GeoData
             f"mirror file {path}, layer '{spec.layer}', has no CRS; the mirror layers are EPSG:4326: "
             "fetch the file again"
         )
+    # lines drawn straight in the source CRS (a 543 km pipeline segment in EPSG:4326) keep that course in every CRS
+    # they are reprojected to (the analysis UTM zone, EPSG:4326, Web Mercator): densified before any reprojection
+    frame = densify_frame(frame)
     crs = CRS.from_user_input(frame.crs)
     if not crs.equals(CRS.from_epsg(4326), ignore_axis_order=True):
         frame = frame.to_crs("EPSG:4326")

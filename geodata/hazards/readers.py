@@ -1,8 +1,9 @@
 """Readers of hazard inventories: user files (GeoPackage, GeoJSON, Shapefile, CSV with lon/lat) and the curated file.
 
-A user file is read, reprojected to EPSG:4326, its geometries repaired, every row checked, and only then either
-returned as a hazard table or refused with ONE error that names the file, every bad row and the fix. What was
-repaired or reprojected is recorded in ``gdf.attrs["hazard_report"]`` and emitted as a ``UserWarning``.
+A user file is read, its lines densified in their own CRS (so they keep their course once reprojected), reprojected to
+EPSG:4326, its geometries repaired, every row checked, and only then either returned as a hazard table or refused with
+ONE error that names the file, every bad row and the fix. What was repaired or reprojected is recorded in
+``gdf.attrs["hazard_report"]`` and emitted as a ``UserWarning``.
 
 Recognised columns (case-insensitive; only ``kind`` is needed, and not even that when ``kind=`` is given):
 
@@ -42,6 +43,7 @@ import yaml
 from pyproj import CRS
 
 from geodata.errors import InputDataError
+from geodata.geodesy import densify_frame
 from geodata.hazards.schema import (
     HAZARD_KINDS,
     KIND_FIX_ARGUMENT,
@@ -160,6 +162,7 @@ def read_user_inventory(
     }
     if path.suffix.lower() in CSV_SUFFIXES:
         frame, labels = _read_csv(path)
+        frame = densify_frame(frame)  # WKT lines are straight in EPSG:4326: densified before the analysis CRS
         origin = str(path)
     else:
         frame, labels, layer = _read_vector(path, layer, report)
@@ -237,6 +240,7 @@ def _read_vector(
             f"{where} has no CRS, so its coordinates cannot be placed; assign the CRS it was drawn in, e.g. "
             f"`ogr2ogr -a_srs EPSG:4326 fixed{path.suffix} {path.name}` (for a Shapefile, restore its .prj file)"
         )
+    frame = densify_frame(frame)  # straight lines of the source CRS keep their course once reprojected
     crs = CRS.from_user_input(frame.crs)
     if not crs.equals(CRS.from_epsg(4326), ignore_axis_order=True):
         _check_degrees_under_metric_crs(frame, crs, where, path)

@@ -21,8 +21,9 @@ from shapely.geometry import Point
 from geodata.cost import CostSurface
 from geodata.deliverables import formats
 from geodata.deliverables.compose import RouteDeliverables
+from geodata.deliverables.rpl import KP_BASIS, rounded
 from geodata.engineering.compose import EngineeredRoute
-from geodata.errors import PublishError
+from geodata.errors import InputDataError, PublishError
 from geodata.geodesy import GEOD
 from geodata.grid import Raster
 from geodata.publish import tiles, webmap
@@ -43,8 +44,8 @@ from geodata.sources.catalogue import ResolvedSource
 from geodata.sources.provenance import InputRecord
 
 # Vector layers left out of the web map's tiles: A/Cs are already RPL rows, the 100 m profile samples would only
-# crowd the KP points, and sector-crossing positions are RPL rows too.
-NOT_TILED = frozenset({"alter_courses", "route_profile", "sector_crossings"})
+# crowd the KP points, and sector- and zone-crossing positions are RPL rows too.
+NOT_TILED = frozenset({"alter_courses", "route_profile", "sector_crossings", "zone_crossings"})
 
 # Land (negative depth = height above the Caspian surface) in browns, water from pale to deep blue; the break sits at
 # the waterline so low-lying land (the Caspian Depression) never looks like sea.
@@ -78,6 +79,8 @@ class PublicationContent:
     alternatives: gpd.GeoDataFrame | None = None
     extra: dict[str, Any] = field(default_factory=dict)
     node_modules: Path | None = None
+    sea_mask: Raster | None = None
+    """The land/sea mask of the analysis grid (1 = sea, from the coastline): the published depth follows it."""
     scenario_digest: str = ""
     """The run's snapshot digest (scenario and user files); default: the scenario's own digest."""
     """Where the web map's JavaScript libraries are (None: the repository's ``node_modules``)."""
@@ -189,6 +192,11 @@ def vector_layers(content: PublicationContent) -> dict[str, gpd.GeoDataFrame]:
         "route_profile": dl.profile,
         "sector_crossings": dl.sector_points if len(dl.sector_points) else _empty_points(),
     }
+    er = content.route
+    if er.close_approaches is not None and len(er.close_approaches):
+        layers["close_approaches"] = er.close_approaches
+    if er.zone_crossings is not None and len(er.zone_crossings):
+        layers["zone_crossings"] = er.zone_crossings
     if content.alternatives is not None and len(content.alternatives):
         layers["route_alternatives"] = content.alternatives
     return {name: _publishable(gdf) for name, gdf in layers.items()}
@@ -199,13 +207,15 @@ def _empty_points() -> gpd.GeoDataFrame:
 
 
 def _publishable(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-    """Drop helper columns the formats cannot hold (lists, dicts) and keep the geometry column named geometry."""
+    """Drop helper columns the formats cannot hold (lists, dicts), round every number to the trade's precision of
+    its unit (:func:`geodata.deliverables.rpl.rounded`: KP 0.001 km, depth 1 m, angles 0.1 deg, positions 1e-6 deg)
+    and keep the geometry column named geometry."""
     keep = [
         c
         for c in gdf.columns
         if c == gdf.geometry.name or not gdf[c].map(lambda v: isinstance(v, (list, dict, tuple, set))).any()
     ]
-    out = gdf[keep].copy()
+    out = gpd.GeoDataFrame(rounded(pd.DataFrame(gdf[keep])), geometry=gdf.geometry.name, crs=gdf.crs)
     return out.rename_geometry("geometry") if out.geometry.name != "geometry" else out
 
 
@@ -223,10 +233,17 @@ def layer_metadata(
     abstracts = {
         "route": "Engineered cable route, station to station; legs are WGS84 geodesics.",
         "corridor": "Survey corridor centred on the route, and the near-optimal band of the least-cost analysis.",
-        "rpl": "Route Position List: A/C points and events with KP (geodesic, KP 0 at the first beach manhole).",
+        "rpl": f"Route Position List: A/C points and events with KP; {KP_BASIS}.",
         "alter_courses": "Alter-course points of the route.",
         "kp_points": f"Kilometre points every {sc.engineering.kp_interval_m:.0f} m.",
-        "crossings": "Crossings of pipelines and cables with their angles.",
+        "crossings": "Crossings of pipelines, cables, shipping lanes and faults with their angles.",
+        "close_approaches": (
+            "Stretches of route within the required separation of an existing cable or pipeline (the larger of the "
+            f"configured minimum, {sc.engineering.min_separation_m:.0f} m, and "
+            f"{sc.engineering.separation_depth_factor:g} x the water depth), with the least distance and whether the "
+            "scenario allows it."
+        ),
+        "zone_crossings": "Where the route crosses a limit of the 2018 Convention zones (territorial sea, fishing).",
         "hazards": "Seabed hazards with the rule each imposes on the cable.",
         "seabed_sectors": "Median-line seabed sectors of the littoral states, adjusted through the treaty points.",
         "boundary_lines": "Lines between seabed sectors (median line or treaty).",
@@ -246,6 +263,28 @@ def layer_metadata(
         )
         for name in names
     }
+
+
+def coast_reconciled_depth(depth: Raster, sea_mask: Raster | None) -> tuple[Raster, dict[str, int]]:
+    """The depth raster as published: where the coastline (``sea_mask``, 1 = sea) and the depth's sign disagree,
+    no value (NaN), so no water depth shows on land (land depressions below the Caspian surface, such as
+    Mangyshlak's, read as positive depths) and no land height at sea. Returns the raster and the cells blanked of
+    each kind; without a mask the depth is published as it is."""
+    if sea_mask is None:
+        return depth, {"land_below_water_cells": 0, "sea_above_water_cells": 0}
+    if sea_mask.grid.shape != depth.grid.shape or sea_mask.grid.transform != depth.grid.transform:
+        raise InputDataError(
+            f"the sea mask grid {sea_mask.grid.shape} is not the bathymetry grid {depth.grid.shape}; rebuild sea_mask "
+            "from this bathymetry"
+        )
+    z = np.where(depth.valid(), depth.data.astype("float32"), np.nan)
+    sea = (sea_mask.data == 1) & sea_mask.valid()
+    land_wet = ~sea & (z > 0)
+    sea_dry = sea & (z < 0)
+    out = np.where(land_wet | sea_dry, np.nan, z).astype("float32")
+    attrs = {**depth.attrs, "coast_reconciled": True}
+    counts = {"land_below_water_cells": int(land_wet.sum()), "sea_above_water_cells": int(sea_dry.sum())}
+    return Raster(out, depth.grid, float("nan"), attrs), counts
 
 
 def write_tile_archives(
@@ -292,14 +331,18 @@ def build_publication(folder: Path, content: PublicationContent) -> dict[str, An
     terms = licence_terms(content)
     meta = layer_metadata(content, [*prepare_layers(layers), "bathymetry", "cost"], terms)
     cost_raster = content.cost.raster("total")
+    depth, blanked = coast_reconciled_depth(content.bathymetry, content.sea_mask)
     rasters = {
         "bathymetry": RasterLayer(
-            content.bathymetry,
+            depth,
             replace(
                 meta["bathymetry"],
                 title="Water depth below the Caspian surface (m)",
                 abstract="Depth positive down, land negative (height above the water); the Caspian surface is taken at "
-                f"{sc.bathymetry.water_level_m} m relative to ocean MSL.",
+                f"{sc.bathymetry.water_level_m} m relative to ocean MSL. Where the coastline and the depth's sign "
+                "disagree the cell is empty: land below the Caspian surface (depressions) shows no water depth "
+                f"({blanked['land_below_water_cells']} cells), sea shows no land height "
+                f"({blanked['sea_above_water_cells']} cells).",
             ),
             units="m",
             stops=BATHYMETRY_STOPS,
@@ -328,7 +371,7 @@ def build_publication(folder: Path, content: PublicationContent) -> dict[str, An
     prepared = prepare_layers({k: v for k, v in layers.items() if k not in NOT_TILED and len(v)})
     # the web map reads PMTiles; publish.tile_format "mbtiles" adds MBTiles archives for desktop and mobile GIS
     archives = {
-        fmt: write_tile_archives(prepared, content.bathymetry, cost_raster, sc, tile_dir, fmt)
+        fmt: write_tile_archives(prepared, depth, cost_raster, sc, tile_dir, fmt)
         for fmt in dict.fromkeys(["pmtiles", pub.tile_format])
     }
     vec, bathy, cost = archives["pmtiles"]
@@ -346,7 +389,13 @@ def build_publication(folder: Path, content: PublicationContent) -> dict[str, An
         provenance=f"scenario digest {(content.scenario_digest or sc.digest())[:12]}",
         node_modules=content.node_modules,
     )
-    return {"gpkg": gpkg, "vector_tiles": vec, "layers": sorted(prepared), "surveyor_files": surveyor_files}
+    return {
+        "gpkg": gpkg,
+        "vector_tiles": vec,
+        "layers": sorted(prepared),
+        "surveyor_files": surveyor_files,
+        "depth_blanked_cells": blanked,
+    }
 
 
 def validate_publication(folder: Path, *, gdal_python: str = SYSTEM_PYTHON) -> None:

@@ -61,7 +61,15 @@ RASTER_LAYERS: tuple[str, ...] = ("bathymetry", "cost")
 DRAWN_ERROR_M = 10.0
 """How far (m) a published line may be drawn from its true line, in EPSG:4326 and Web Mercator."""
 GEODESIC_LAYERS: frozenset[str] = frozenset(
-    {"route", "route_alternatives", "corridor", "boundary_lines", "seabed_sectors", "territorial_waters"}
+    {
+        "route",
+        "route_alternatives",
+        "corridor",
+        "boundary_lines",
+        "seabed_sectors",
+        "territorial_waters",
+        "close_approaches",
+    }
 )
 """Lon/lat layers whose segments are WGS84 geodesics (the route's legs, lines computed by the project)."""
 RASTER_NODATA = -9999.0

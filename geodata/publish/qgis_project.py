@@ -38,8 +38,10 @@ LAYER_ORDER: tuple[str, ...] = (
     "alter_courses",
     "kp_points",
     "sector_crossings",
+    "zone_crossings",
     "rpl",
     "route",
+    "close_approaches",
     "route_alternatives",
     "hazards_points",
     "hazards_lines",
@@ -78,6 +80,13 @@ LABELS: dict[str, Label] = {
         size_pt=8.0,
     ),
     "sector_crossings": Label('"from_country" || \' > \' || "to_country"', expression=True, size_pt=7.0),
+    "zone_crossings": Label('"from_zone" || \' > \' || "to_zone"', expression=True, size_pt=7.0),
+    "close_approaches": Label(
+        "'CA ' || \"name\" || ' ' || format_number(\"min_distance_m\", 0) || ' m'",
+        expression=True,
+        size_pt=7.0,
+        placement="line",
+    ),
     "route": Label("name", size_pt=9.0, bold=True, placement="line"),
 }
 

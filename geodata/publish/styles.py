@@ -122,6 +122,12 @@ LAYER_STYLES: dict[str, LayerStyle] = {
     "landing_stations": LayerStyle(
         "Landing stations", Symbol("#000000", size_mm=3.2, shape="square", outline="#ffffff", outline_width_mm=0.4)
     ),
+    # a wide translucent band under the route: the stretch where it runs too close to an existing cable or pipeline
+    "close_approaches": LayerStyle("Close approaches", Symbol("#f03b20", opacity=0.55, width_mm=2.2)),
+    "zone_crossings": LayerStyle(
+        "Zone limit crossings",
+        Symbol("#3182bd", size_mm=2.6, shape="triangle", outline="#ffffff", outline_width_mm=0.3),
+    ),
 }
 
 DEFAULT_STYLE = LayerStyle("Layer", Symbol("#737373", opacity=0.6, width_mm=0.4, size_mm=1.8))

@@ -3,7 +3,6 @@ expectation computed independently with pyproj on a small synthetic route (synth
 
 from __future__ import annotations
 
-import itertools
 import re
 from pathlib import Path
 
@@ -32,6 +31,7 @@ from geodata.deliverables.rpl import (
 from geodata.engineering.events import BEACH_MANHOLE, CROSSING, LANDING, SECTOR_BOUNDARY, SHORE_CROSSING, RouteEvent
 from geodata.grid import GeoGrid, Raster
 from geodata.scenario import Engineering
+from tests.rpl_expectation import check_position_kp_and_depth, check_segments, expected_kp_km, raster_depth
 
 G = Geod(ellps="WGS84")
 TO_LL = Transformer.from_crs("EPSG:32639", "EPSG:4326", always_xy=True)
@@ -95,22 +95,6 @@ def case() -> dict:
     }
 
 
-def expected_kp_km(route: LineString, lon: float, lat: float) -> float:
-    """KP of a point on the route, independently: geodesic legs summed up to the leg it lies on (pyproj.Geod)."""
-    v = list(route.coords)
-    best, cum = None, 0.0
-    for a, b in itertools.pairwise(v):
-        leg = G.inv(*a, *b)[2]
-        d_a, d_b = G.inv(*a, lon, lat)[2], G.inv(lon, lat, *b)[2]
-        off = d_a + d_b - leg  # 0 for a point on this geodesic leg
-        if best is None or off < best[0]:
-            best = (off, cum + d_a)
-        cum += leg
-    assert best is not None
-    assert best[0] < 0.05  # printed positions are rounded to 1e-6 degree
-    return best[1] / 1000.0
-
-
 def test_positions_match_an_independent_expectation(case: dict) -> None:
     pos = case["tables"].positions
     route = case["route"]
@@ -127,29 +111,24 @@ def test_positions_match_an_independent_expectation(case: dict) -> None:
     for lonlat, event in ((route.coords[0], LANDING), (case["shore"], SHORE_CROSSING), (case["crossing"], CROSSING)):
         r = pos[pos["event"] == event].iloc[0]
         assert (r["lon_deg"], r["lat_deg"]) == pytest.approx(lonlat, abs=1.5e-6)
+    # KP, degrees and minutes and depth row by row against pyproj and the ramp's formula (tests/rpl_expectation.py)
+    check_position_kp_and_depth(pos, route, synthetic_depth)
     for _, r in pos.iterrows():
-        # KP from pyproj, row by row, to the printed metre
-        assert r["kp_km"] == pytest.approx(round(expected_kp_km(route, r["lon_deg"], r["lat_deg"]), 3), abs=1.5e-3)
         x, _ = TO_UTM.transform(r["lon_deg"], r["lat_deg"])
-        if r["surface"] == "land":
-            assert x < COAST_X
-            assert np.isnan(r["water_depth_m"])
-        elif r["surface"] == "shore":
-            assert abs(x - COAST_X) < 10
-            assert r["water_depth_m"] == 0.0
-        else:
-            assert x > COAST_X
-            assert r["water_depth_m"] == pytest.approx(round(synthetic_depth(r["lon_deg"], r["lat_deg"])), abs=1.0)
-        # degrees and decimal minutes agree with the decimal degrees to 0.001 minute
-        deg, minutes = r["lat_dm"][:-1].rstrip("'").split("°")
-        assert int(deg) + float(minutes) / 60 == pytest.approx(r["lat_deg"], abs=0.0011 / 60 + 1e-6)
-    assert pos["kp_km"].iloc[0] == 0.0
-    assert (np.diff(pos["kp_km"]) > 0).all()
+        assert {"land": x < COAST_X, "shore": abs(x - COAST_X) < 10, "sea": x > COAST_X}[r["surface"]]
     assert (pos["kp_km"] >= 0).all()
-    assert (pos["cable_kp_km"] >= 0).all()
     assert pos.loc[pos["event"] == BEACH_MANHOLE, "kp_km"].item() == pytest.approx(5.0, abs=0.01)
     # the ramp reads land (< 0 m) west of x = 310.5 km, so no land row reads water and nothing disagrees
     assert case["tables"].surface_disagreements == 0
+
+
+def test_the_independent_raster_depth_reads_the_ramp(case: dict) -> None:
+    """The expectation's own depth sampler (scipy, its own transformer) reads the synthetic ramp's formula."""
+    depth_at = raster_depth(case["depth"])
+    for x in (302_000.0, 317_250.0, 455_500.0, 650_000.0):
+        lon, lat = ll(x, 4_672_345.0)
+        assert depth_at(lon, lat) == pytest.approx(synthetic_depth(lon, lat), abs=1e-3)
+    assert np.isnan(depth_at(*ll(800_000.0, 4_672_345.0)))  # off the grid
 
 
 def test_depth_follows_the_coastline_and_disagreements_are_counted() -> None:
@@ -166,31 +145,11 @@ def test_depth_follows_the_coastline_and_disagreements_are_counted() -> None:
 
 def test_segments_match_an_independent_expectation(case: dict) -> None:
     pos, seg = case["tables"].positions, case["tables"].segments
-    bands = {b.cable_type: b for b in case["eng"].cable_bands}
     assert list(seg.columns[: len(SEGMENT_COLUMNS)]) == SEGMENT_COLUMNS
-    assert len(seg) == len(pos) - 1
-    cable = 0.0
-    for k, s in seg.iterrows():
-        a, b = pos.iloc[k], pos.iloc[k + 1]
-        az, _, dist = G.inv(a["lon_deg"], a["lat_deg"], b["lon_deg"], b["lat_deg"])
-        assert (s["from_pos"], s["to_pos"]) == (a["pos_no"], b["pos_no"])
-        assert (s["from_kp_km"], s["to_kp_km"]) == (a["kp_km"], b["kp_km"])
-        assert s["bearing_deg"] == pytest.approx(round(az % 360, 1), abs=0.11)
-        assert s["distance_km"] == pytest.approx(round(dist / 1000, 3), abs=1.5e-3)
-        assert s["distance_km"] >= 0.001  # no zero-length rows
-        assert s["distance_km"] == pytest.approx(b["kp_km"] - a["kp_km"], abs=1.5e-3)
-        band = bands[s["cable_type"]]
-        assert s["slack_pct"] == band.slack_pct
-        assert s["cable_length_km"] == pytest.approx(dist / 1000 * (1 + band.slack_pct / 100), abs=1.5e-3)
-        assert s["cable_code"] == s["cable_type"].split(" ")[0]
-        cable += dist / 1000 * (1 + band.slack_pct / 100)
-        assert b["cable_kp_km"] == pytest.approx(cable, abs=1.5e-3)
-        if s["surface"] == "land":
-            assert s["sector"] == ""
-            assert np.isnan(s["burial_depth_m"])
-        else:
-            assert s["sector"] == "AZE"
-            assert s["burial_depth_m"] == band.burial_depth_m
+    # bearing, distance, slack, cable length and cable KP row by row against pyproj (tests/rpl_expectation.py)
+    check_segments(pos, seg, case["eng"].cable_bands)
+    assert (seg.loc[seg["surface"] == "land", "sector"] == "").all()
+    assert (seg.loc[seg["surface"] == "sea", "sector"] == "AZE").all()
     assert set(seg["surface"]) == {"land", "sea"}
     # cable types change where the synthetic depth reaches the 50 m and 400 m band limits
     changes = pos[pos["event"] == "cable_type_change"]

@@ -10,6 +10,7 @@ import re
 import numpy as np
 import pandas as pd
 import pytest
+import shapely
 from matplotlib.figure import Figure
 from matplotlib.text import Text
 from matplotlib.transforms import Bbox
@@ -149,8 +150,31 @@ def test_landfall_labels_are_spread_with_leaders(sheets: list[Figure]) -> None:
     events = fig.axes[0]
     labels = [t for t in events.texts if "KP" in t.get_text()]
     assert len(labels) == 6  # every event of the first 112 km is labelled
-    assert len({round(t.get_position()[1], 3) for t in labels}) > 1  # staggered on several rows
     assert len(events.lines) == 6  # one leader line per label
+    # the labels fit side by side on one row, so no leader passes behind another label
+    assert len({round(t.get_position()[1], 3) for t in labels}) == 1
+    renderer = fig.canvas.get_renderer()
+    boxes = [t.get_window_extent(renderer) for t in labels]
+    for i, line in enumerate(events.lines):
+        xy = events.transData.transform(np.column_stack(line.get_data()))
+        leader = shapely.LineString(xy)
+        for j, b in enumerate(boxes):
+            own = leader.distance(shapely.Point((b.x0 + b.x1) / 2, b.y0)) < 1.0  # the leader ends under its label
+            if not own:
+                assert not leader.intersects(shapely.box(b.x0, b.y0, b.x1, b.y1)), (i, labels[j].get_text())
+
+
+def test_spread_row_keeps_labels_apart_near_their_kp_and_inside() -> None:
+    kps = [0.0, 0.1, 0.2, 50.0, 99.0, 99.5]
+    widths = [3.0, 4.0, 2.0, 3.0, 3.0, 5.0]
+    centres = sld.spread_row(kps, widths, -1.0, 100.0, 0.2)
+    for (a, wa), (b, wb) in itertools.pairwise(zip(centres, widths, strict=True)):
+        assert b - a >= (wa + wb) / 2 + 0.2 - 1e-9
+    assert centres[3] == pytest.approx(50.0)  # a label with room stays on its KP
+    assert centres[0] - widths[0] / 2 >= -1.0 - 0.1 - 1e-9
+    assert centres[-1] + widths[-1] / 2 <= 100.0 + 0.1 + 1e-9
+    assert sld.shorten("X5 shipping lane MARNET edge 14", 20) == "X5 shipping lane\u2026"
+    assert sld.merged_name("Shore Aktau; Leave KAZ sector; Zone limit", 30) == "Shore Aktau (+2)"
 
 
 def test_stagger_labels_rows_never_overlap() -> None:

@@ -122,9 +122,13 @@ def test_approach_after_a_crossing_is_still_found() -> None:
 
 def test_land_sections_are_reported_apart() -> None:
     land = LineString([(300_000, Y), (325_000, Y)])
-    table = approaches(features(), land=land)
+    grid = GeoGrid(CRS, Affine(1000.0, 0, 290_000.0, 0, -1000.0, 4_600_000.0), (100, 130))
+    table = approaches(features(), land=land, depth=Raster(np.full(grid.shape, -30.0), grid, None, {}))
     assert sorted(table["section"]) == ["land", "marine"]
-    assert table.set_index("section").loc["land", "kp_to_km"] == pytest.approx(25.0, abs=0.06)
+    by_section = table.set_index("section")
+    assert by_section.loc["land", "kp_to_km"] == pytest.approx(25.0, abs=0.06)
+    assert np.isnan(by_section.loc["land", "water_depth_m"])  # no water depth on land (the grid reads -30 m)
+    assert by_section.loc["marine", "water_depth_m"] == -30.0  # at sea the grid's value, whatever it reads
 
 
 def test_events_name_the_feature_and_the_range() -> None:

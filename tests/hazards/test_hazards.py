@@ -571,6 +571,33 @@ def test_mirror_loader_on_synthetic_files_reports_what_it_did(tmp_path: Path) ->
     assert report["provenance"] == {"hazards_caspian": {"sha256": "abc"}}
 
 
+def test_mirror_lines_are_densified_in_their_source_crs(tmp_path: Path) -> None:
+    """The synthetic mirror's pipeline (straight in EPSG:4326) and 2021 fault trace (straight in Web Mercator) come
+    out with vertices on their source's straight line, close enough that the analysis CRS (UTM 39N), drawing straight
+    between them, stays within 10 m of the source line: crossings found there lie on the line QGIS draws."""
+    haz, inf = _synthetic_mirror(tmp_path)
+    table, _ = load_mirror_hazards(haz, inf)
+    to_utm = Transformer.from_crs("EPSG:4326", "EPSG:32639", always_xy=True)
+    to_3857 = Transformer.from_crs("EPSG:4326", "EPSG:3857", always_xy=True)
+    pipe = table[table["kind"] == "pipeline"].geometry.iloc[0]
+    fault = table[(table["kind"] == "fault") & (table["name"] == "F1")].geometry.iloc[0]
+    src_pipe = shapely.LineString([(50, 40), (51, 41)])
+    src_fault = shapely.LineString(np.column_stack(to_3857.transform([49, 50], [40.01, 41.01])))
+    for line, source, to_src in ((pipe, src_pipe, None), (fault, src_fault, to_3857)):
+        ll = np.asarray(line.coords)
+        assert len(ll) > 5, "densified when read"
+        xy = ll if to_src is None else np.column_stack(to_src.transform(*ll.T))
+        scale = 1e-9 if to_src is None else 1e-3  # degrees or metres of the source CRS
+        assert max(source.distance(shapely.Point(p)) for p in xy) < scale
+        # the middle of each piece as the analysis CRS draws it, brought back to the source CRS, is on the source line
+        u = np.column_stack(to_utm.transform(*ll.T))
+        mid_ll = np.column_stack(to_utm.transform(*((u[1:] + u[:-1]) / 2).T, direction="INVERSE"))
+        mid = mid_ll if to_src is None else np.column_stack(to_src.transform(*mid_ll.T))
+        off = [source.distance(shapely.Point(p)) for p in mid]
+        off_m = max(off) * (111_000 if to_src is None else np.cos(np.radians(40.5)))  # Web Mercator scale at 40.5N
+        assert off_m < 10.0
+
+
 def test_mirror_loader_refuses_a_wrong_file(tmp_path: Path) -> None:
     haz, inf = _synthetic_mirror(tmp_path)
     with pytest.raises(InputDataError, match=r"has no layer 'earthquakes_iscgem_v7'.*sha256"):

@@ -11,13 +11,15 @@ import geopandas as gpd
 import numpy as np
 import pytest
 import shapely
-from pyproj import Geod
+from pyproj import Geod, Transformer
 
 from assets.config import CorridorSettings
 from geodata.publish.atomic import verify_manifest
+from geodata.publish.qgis_project import read_from_gpkg
 from geodata.scenario import load_scenario
 from pipelines.definitions import defs
 from pipelines.io_managers import CorridorIOManager
+from tests.rpl_expectation import check_position_kp_and_depth, check_segments, raster_depth, read_xlsx_sheet
 
 pytestmark = pytest.mark.integration
 SCENARIO = "siyazan-aktau"
@@ -145,3 +147,88 @@ def test_published_rpl_keeps_the_surveyor_invariants(run: dict) -> None:
     assert wb["Positions"].max_row - 1 == len(pos)
     assert len(pyogrio.read_dataframe(live / "route.kml", layer="Route")) == 1
     assert len(pyogrio.read_dataframe(f"/vsizip/{live / 'route.kmz'}/doc.kml", layer="KP")) > 300
+
+
+def test_published_rpl_matches_an_independent_expectation_row_by_row(run: dict) -> None:
+    """The published RPL (CSV and Excel) of the real route against tests/rpl_expectation.py: every position on the
+    engineered route's geodesic legs with the pyproj KP, the water depth the bathymetry raster's (scipy bilinear) at
+    sea, the landing stations the scenario's, and every segment's bearing, distance, cable length and cable KP
+    pyproj's between the printed positions with the scenario's slack."""
+    import pandas as pd
+
+    from geodata.deliverables.rpl import POSITION_COLUMNS, SEGMENT_COLUMNS
+
+    sc = load_scenario(SCENARIO)
+    live = run["root"] / "published" / SCENARIO / "latest"
+    route = _load(run, "engineered_route").line_lonlat
+    depth_at = raster_depth(_load(run, "bathymetry"))
+    csv_pos = pd.read_csv(live / "rpl.csv", encoding="utf-8-sig")
+    csv_seg = pd.read_csv(live / "rpl_segments.csv", encoding="utf-8-sig", keep_default_na=False, na_values=[""])
+    xls_pos = read_xlsx_sheet(live / "rpl.xlsx", "Positions", POSITION_COLUMNS)
+    xls_seg = read_xlsx_sheet(live / "rpl.xlsx", "Segments", SEGMENT_COLUMNS)
+    assert len(csv_pos) > 20
+    for pos, seg in ((csv_pos, csv_seg), (xls_pos, xls_seg)):
+        assert list(pos["pos_no"]) == list(range(1, len(pos) + 1))
+        check_position_kp_and_depth(pos, route, depth_at)
+        check_segments(pos, seg, sc.engineering.cable_bands)
+        for row, station in ((pos.iloc[0], sc.start), (pos.iloc[-1], sc.end)):
+            assert GEOD.inv(row["lon_deg"], row["lat_deg"], station.lon_deg, station.lat_deg)[2] < 0.2
+        # every A/C of the engineered route is a position, at its own coordinates to the printed 1e-6 degree
+        for lon, lat in route.coords:
+            near = ((pos["lon_deg"] - lon).abs() <= 1.5e-6) & ((pos["lat_deg"] - lat).abs() <= 1.5e-6)
+            assert near.sum() == 1, (lon, lat)
+    # the Excel cells hold the CSV's numbers and texts
+    for a, b in ((csv_pos, xls_pos), (csv_seg, xls_seg)):
+        for col in a.columns:
+            if pd.api.types.is_numeric_dtype(a[col]):
+                assert b[col].to_numpy(dtype=float) == pytest.approx(
+                    a[col].to_numpy(dtype=float), abs=1e-9, nan_ok=True
+                ), col
+            else:
+                assert [x if isinstance(x, str) else "" for x in b[col]] == [
+                    x if isinstance(x, str) else "" for x in a[col]
+                ], col
+
+
+def test_close_approaches_and_zone_crossings_are_published_and_styled(run: dict) -> None:
+    """The engineered route's close approaches (lines) and 2018 zone-limit crossings (points) are GeoPackage layers
+    with their QGIS style, in the stored QGIS project, with numbers at the trade's precision and no water depth on
+    land."""
+    er = _load(run, "engineered_route")
+    gpkg = run["root"] / "published" / SCENARIO / "corridor.gpkg"
+    with sqlite3.connect(gpkg) as con:
+        styled = {r[0] for r in con.execute("select f_table_name from layer_styles")}
+    project = read_from_gpkg(gpkg)
+    assert project is not None
+    for name, table in (("close_approaches", er.close_approaches), ("zone_crossings", er.zone_crossings)):
+        assert table is not None
+        assert len(table) > 0, name  # the default route has both (shared landing at Siyazan; six zone limits)
+        layer = gpd.read_file(gpkg, layer=name)
+        assert len(layer) == len(table), name
+        assert name in styled
+        assert f"|layername={name}<" in project, name
+        kp = layer["kp_km"] if "kp_km" in layer else layer["kp_from_km"]
+        assert (kp.round(3) == kp).all(), name
+    ca = gpd.read_file(gpkg, layer="close_approaches")
+    assert ca.loc[ca["section"] == "land", "water_depth_m"].isna().all()
+    assert (ca["length_m"].round(1) == ca["length_m"]).all()
+    kp = gpd.read_file(gpkg, layer="kp_points")
+    assert kp.loc[kp["surface"] == "land", "water_depth_m"].isna().all()
+    assert (kp.loc[kp["surface"] == "sea", "water_depth_m"].dropna() >= 0).all()
+
+
+def test_no_water_depth_shows_on_land(run: dict) -> None:
+    """The Karagiye depression near Aktau (43.45 N, 51.75 E, about 104 m below the Caspian surface, so the grid reads a
+    'depth' of +104 m there) is land by the coastline: the published bathymetry holds no value there, while the sea
+    off Aktau keeps its depth."""
+    import rasterio
+
+    gpkg = run["root"] / "published" / SCENARIO / "corridor.gpkg"
+    raw = _load(run, "bathymetry")
+    x, y = Transformer.from_crs("EPSG:4326", raw.grid.crs, always_xy=True).transform(51.75, 43.45)
+    assert raw.sample(x, y)[0] > 50  # what the grid reads on land
+    with rasterio.open(f"GPKG:{gpkg}:bathymetry") as src:
+        to_src = Transformer.from_crs("EPSG:4326", src.crs, always_xy=True)
+        (on_land,), (at_sea,) = src.sample([to_src.transform(51.75, 43.45), to_src.transform(50.9, 43.4)])
+        assert on_land == src.nodata or np.isnan(on_land)
+        assert 20 < at_sea < 200

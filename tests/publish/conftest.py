@@ -3,11 +3,21 @@ web-map and publishing tests build their products from.
 
 ``synthetic`` is a factory: each call returns fresh objects, so a test may change what it gets without affecting
 another test.
+
+The web-map browser tests (``test_webmap.py``, ``test_webmap_field.py``) share ``serve_folder`` (a publication
+folder served on a free loopback port), ``browser`` (headless Chromium through selenium, one per test module, with
+its own profile) and ``wait_for`` (poll a script in the page until it returns a truthy value).
 """
 
 from __future__ import annotations
 
+import contextlib
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -17,6 +27,7 @@ from pyproj import CRS
 from shapely.geometry import LineString, Point, Polygon
 
 from geodata.grid import GeoGrid, Raster
+from geodata.publish import webmap
 from geodata.publish.gpkg import VECTOR_LAYERS, LayerMeta, RasterLayer
 
 UTM39 = CRS.from_epsg(32639)
@@ -127,3 +138,69 @@ def synthetic() -> SimpleNamespace:
         metadata=synthetic_metadata,
         raster_layers=synthetic_raster_layers,
     )
+
+
+# -- the web map in headless Chromium -------------------------------------------------------------------------------
+
+CHROMIUM_FLAGS = (
+    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--use-angle=swiftshader", "--enable-unsafe-swiftshader", "--window-size=1280,860",
+)  # fmt: skip
+"""Headless, no network of its own (no component updates, sync or QUIC), WebGL in software (SwiftShader)."""
+
+
+@contextlib.contextmanager
+def _served(folder: Path) -> Iterator[str]:
+    server = webmap.serve(folder)  # http.server with byte ranges, on a free port of 127.0.0.1
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/index.html"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture(scope="session")
+def serve_folder() -> Callable[[Path], contextlib.AbstractContextManager[str]]:
+    """``with serve_folder(folder) as url:`` serves a built publication folder on loopback while the block runs;
+    ``url`` is its ``index.html``."""
+    return _served
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory: pytest.TempPathFactory, chromium: tuple[Path, Path]) -> Iterator[Any]:
+    """A headless Chromium driven by selenium, with a fresh profile, for the test module; browser console logged."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    binary, chromedriver = chromium
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = str(binary)
+    for flag in (*CHROMIUM_FLAGS, f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}"):
+        opts.add_argument(flag)
+    opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(options=opts, service=Service(str(chromedriver)))
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def _wait_for(driver: Any, script: str, timeout_s: float = 45.0) -> Any:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        value = driver.execute_script(script)
+        if value:
+            return value
+        time.sleep(0.2)
+    errors = driver.execute_script("return window.__webmap ? window.__webmap.errors : 'no __webmap'")
+    raise AssertionError(f"timed out after {timeout_s} s waiting for {script!r}; page errors: {errors}")
+
+
+@pytest.fixture(scope="session")
+def wait_for() -> Callable[..., Any]:
+    """``wait_for(driver, script, timeout_s=45)``: the first truthy value the script returns in the page, polled
+    every 0.2 s; fails with the page's recorded errors on time-out."""
+    return _wait_for

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import json
 import shutil
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
 import numpy as np
 import pytest
@@ -50,55 +50,16 @@ def build_site(out: Path, synthetic: SimpleNamespace) -> dict[str, tiles.Tileset
 
 @pytest.fixture(scope="module")
 def site(
-    tmp_path_factory: pytest.TempPathFactory, synthetic: SimpleNamespace, node_modules: Path
+    tmp_path_factory: pytest.TempPathFactory, synthetic: SimpleNamespace, node_modules: Path, serve_folder: Any
 ) -> Iterator[tuple[str, Path]]:
     out = tmp_path_factory.mktemp("site")
     build_site(out, synthetic)
-    server = webmap.serve(out)  # http.server with byte ranges, on a free port of 127.0.0.1
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/index.html", out
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
-@pytest.fixture(scope="module")
-def browser(tmp_path_factory: pytest.TempPathFactory, chromium: tuple[Path, Path]) -> Iterator[object]:
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    binary, chromedriver = chromium
-    opts = webdriver.ChromeOptions()
-    opts.binary_location = str(binary)
-    for flag in (
-        "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync",
-        "--use-angle=swiftshader", "--enable-unsafe-swiftshader", "--window-size=1280,860",
-        f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}",
-    ):  # fmt: skip
-        opts.add_argument(flag)
-    opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(options=opts, service=Service(str(chromedriver)))
-    try:
-        yield driver
-    finally:
-        driver.quit()
-
-
-def _wait_ready(driver: object, timeout_s: float = 45.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if driver.execute_script("return !!(window.__webmap && window.__webmap.ready)"):  # type: ignore[attr-defined]
-            return
-        time.sleep(0.25)
-    errors = driver.execute_script("return window.__webmap ? window.__webmap.errors : 'no __webmap'")  # type: ignore[attr-defined]
-    raise AssertionError(f"the map did not become idle within {timeout_s} s; page errors: {errors}")
+    with serve_folder(out) as url:
+        yield url, out
 
 
 @pytest.mark.browser
-def test_webmap_renders_layers_without_errors(site: tuple[str, Path], browser: object) -> None:
+def test_webmap_renders_layers_without_errors(site: tuple[str, Path], browser: Any, wait_for: Any) -> None:
     url, out = site
     driver = browser
     assert not any(
@@ -106,9 +67,9 @@ def test_webmap_renders_layers_without_errors(site: tuple[str, Path], browser: o
         for s in (out / "index.html").read_text().split('"')
         if s.startswith("http")
     )  # fmt: skip - no CDN or remote URL in the page
-    driver.get(url)  # type: ignore[attr-defined]
-    _wait_ready(driver)
-    counts = driver.execute_script(  # type: ignore[attr-defined]
+    driver.get(url)
+    wait_for(driver, "return !!(window.__webmap && window.__webmap.ready)")
+    counts = driver.execute_script(
         """const m = window.__webmap.map;
         const n = (ids) => m.queryRenderedFeatures({layers: ids}).length;
         return {route: n(['route']), kp: n(['kp_points']), hazards: n(['hazards_points', 'hazards_lines']),
@@ -121,7 +82,7 @@ def test_webmap_renders_layers_without_errors(site: tuple[str, Path], browser: o
         assert counts[layer] > 0, (layer, counts)
     assert counts["bathyLoaded"], counts
     # click on KP 150 and read the popup: the attributes of the feature with units in the field names
-    xy = driver.execute_script(  # type: ignore[attr-defined]
+    xy = driver.execute_script(
         """const m = window.__webmap.map;
         const f = m.queryRenderedFeatures({layers: ['kp_points']}).find(f => f.properties.kp_km === 150);
         const p = m.project(f.geometry.coordinates); return [p.x, p.y];"""
@@ -129,29 +90,29 @@ def test_webmap_renders_layers_without_errors(site: tuple[str, Path], browser: o
     from selenium.webdriver.common.action_chains import ActionChains
     from selenium.webdriver.common.by import By
 
-    canvas = driver.find_element(By.CSS_SELECTOR, "#map canvas")  # type: ignore[attr-defined]
+    canvas = driver.find_element(By.CSS_SELECTOR, "#map canvas")
     size = canvas.size
     ActionChains(driver).move_to_element_with_offset(
         canvas, round(xy[0] - size["width"] / 2), round(xy[1] - size["height"] / 2)
     ).click().perform()
     time.sleep(0.5)
-    popup = driver.find_element(By.CSS_SELECTOR, ".maplibregl-popup-content").text  # type: ignore[attr-defined]
+    popup = driver.find_element(By.CSS_SELECTOR, ".maplibregl-popup-content").text
     for text in ("KP points", "kp (km)", "150"):
         assert text in popup, popup
     # the legend and a toggle: hiding the route removes its features from the rendering
-    legend = driver.find_element(By.ID, "layers").text  # type: ignore[attr-defined]
+    legend = driver.find_element(By.ID, "layers").text
     assert "Cable route" in legend
     assert "Mud volcano" in legend
     assert "Azerbaijan sector" in legend
     shot = out.parent / "webmap.png"
-    driver.save_screenshot(str(shot))  # type: ignore[attr-defined]
+    driver.save_screenshot(str(shot))
     shutil.copy(shot, SCREENSHOT_COPY)
-    driver.find_element(By.CSS_SELECTOR, 'input[data-group="route"]').click()  # type: ignore[attr-defined]
+    driver.find_element(By.CSS_SELECTOR, 'input[data-group="route"]').click()
     time.sleep(0.3)
-    hidden = driver.execute_script("return window.__webmap.map.queryRenderedFeatures({layers: ['route']}).length")  # type: ignore[attr-defined]
+    hidden = driver.execute_script("return window.__webmap.map.queryRenderedFeatures({layers: ['route']}).length")
     assert hidden == 0
-    errors = driver.execute_script("return window.__webmap.errors")  # type: ignore[attr-defined]
-    logs = [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]  # type: ignore[attr-defined]
+    errors = driver.execute_script("return window.__webmap.errors")
+    logs = [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
     assert (errors, logs) == ([], []), json.dumps({"page": errors, "console": logs}, indent=1)
     # a rendered map, not a blank page: the bathymetry paints a large share of the map area in sea blues
     rgb = np.asarray(Image.open(shot).convert("RGB"), dtype=int)[:, 320:]

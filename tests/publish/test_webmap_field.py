@@ -7,11 +7,10 @@ The config tests are fast; the browser test (marker ``browser``) drives headless
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
 import pytest
 
@@ -73,85 +72,45 @@ def test_place_names_keep_stations_and_ports_only() -> None:
 
 @pytest.fixture(scope="module")
 def field_site(
-    tmp_path_factory: pytest.TempPathFactory, synthetic: SimpleNamespace, node_modules: Path
+    tmp_path_factory: pytest.TempPathFactory, synthetic: SimpleNamespace, node_modules: Path, serve_folder: Any
 ) -> Iterator[tuple[str, Path, dict]]:
     out = tmp_path_factory.mktemp("field-site")
     built = _site(out, synthetic)
-    server = webmap.serve(out)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/index.html", out, built
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
-@pytest.fixture(scope="module")
-def field_browser(tmp_path_factory: pytest.TempPathFactory, chromium: tuple[Path, Path]) -> Iterator[object]:
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    binary, chromedriver = chromium
-    opts = webdriver.ChromeOptions()
-    opts.binary_location = str(binary)
-    for flag in (
-        "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync",
-        "--use-angle=swiftshader", "--enable-unsafe-swiftshader", "--window-size=1280,860",
-        f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile-field')}",
-    ):  # fmt: skip
-        opts.add_argument(flag)
-    opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(options=opts, service=Service(str(chromedriver)))
-    try:
-        yield driver
-    finally:
-        driver.quit()
-
-
-def _wait(driver: object, script: str, timeout_s: float = 45.0) -> object:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = driver.execute_script(script)  # type: ignore[attr-defined]
-        if value:
-            return value
-        time.sleep(0.2)
-    errors = driver.execute_script("return window.__webmap ? window.__webmap.errors : 'no __webmap'")  # type: ignore[attr-defined]
-    raise AssertionError(f"timed out waiting for {script!r}; page errors: {errors}")
+    with serve_folder(out) as url:
+        yield url, out, built
 
 
 @pytest.mark.browser
-def test_field_web_map(field_site: tuple[str, Path, dict], field_browser: object) -> None:
+def test_field_web_map(field_site: tuple[str, Path, dict], browser: Any, wait_for: Any) -> None:
     from selenium.webdriver.common.by import By
 
     url, _, built = field_site
-    driver = field_browser
+    driver = browser
     # -- the URL hash restores the view ---------------------------------------------------------------------------
-    driver.get(url + "#11.5/42.7/49.9")  # type: ignore[attr-defined]
-    _wait(driver, "return window.__webmap && window.__webmap.ready")
-    view = driver.execute_script(  # type: ignore[attr-defined]
+    driver.get(url + "#11.5/42.7/49.9")
+    wait_for(driver, "return window.__webmap && window.__webmap.ready")
+    view = driver.execute_script(
         "const m = window.__webmap.map, c = m.getCenter(); return [m.getZoom(), c.lat, c.lng, location.hash];"
     )
     assert view[0] == pytest.approx(11.5, abs=1e-6)
     assert view[1:3] == pytest.approx([42.7, 49.9], abs=1e-4)
-    driver.execute_script("window.__webmap.map.jumpTo({center: [50.3, 42.9], zoom: 9.25});")  # type: ignore[attr-defined]
-    hash_now = _wait(driver, "return location.hash.startsWith('#9.25/') && location.hash")
+    driver.execute_script("window.__webmap.map.jumpTo({center: [50.3, 42.9], zoom: 9.25});")
+    hash_now = wait_for(driver, "return location.hash.startsWith('#9.25/') && location.hash")
     assert hash_now == "#9.25/42.9/50.3"
-    driver.get(url + str(hash_now))  # type: ignore[attr-defined] - a reload with that link comes back to the view
-    _wait(driver, "return window.__webmap && window.__webmap.ready")
+    driver.get(url + str(hash_now))  # a reload with that link comes back to the view
+    wait_for(driver, "return window.__webmap && window.__webmap.ready")
     back = driver.execute_script(
         "const m = window.__webmap.map, c = m.getCenter(); return [m.getZoom(), c.lat, c.lng];"
-    )  # type: ignore[attr-defined]
+    )
     assert back == pytest.approx([9.25, 42.9, 50.3], abs=1e-4)
     # -- jump to a KP: the map flies to that KP's point --------------------------------------------------------------
     kp = built["raw"]["kp_points"].to_crs(4326)
     target = kp.loc[kp["kp_km"] == 100.0].geometry.iloc[0]
-    box = driver.find_element(By.ID, "kp-input")  # type: ignore[attr-defined]
+    box = driver.find_element(By.ID, "kp-input")
     box.clear()
     box.send_keys("100")
-    driver.find_element(By.CSS_SELECTOR, "#kp-jump button").click()  # type: ignore[attr-defined]
-    centre = _wait(
+    driver.find_element(By.CSS_SELECTOR, "#kp-jump button").click()
+    centre = wait_for(
         driver,
         """const m = window.__webmap.map; if (m.isMoving()) return null;
         const c = m.getCenter(); return [c.lng, c.lat, m.getZoom()];""",
@@ -159,25 +118,25 @@ def test_field_web_map(field_site: tuple[str, Path, dict], field_browser: object
     assert centre[0] == pytest.approx(target.x, abs=1e-5)  # about a metre
     assert centre[1] == pytest.approx(target.y, abs=1e-5)
     assert centre[2] >= 13
-    status = driver.find_element(By.ID, "kp-jump-status").text  # type: ignore[attr-defined]
+    status = driver.find_element(By.ID, "kp-jump-status").text
     assert "KP 100.000" in status
     # -- KP labels at this zoom: KP 100 is labelled, and none when zoomed far out ------------------------------------
-    labels = _wait(
+    labels = wait_for(
         driver, "const l = [...document.querySelectorAll('.kp-label')].map(e => e.textContent); return l.length && l"
     )
     assert "KP 100" in labels
-    driver.execute_script("window.__webmap.map.jumpTo({zoom: 5});")  # type: ignore[attr-defined]
-    _wait(driver, "return document.querySelectorAll('.kp-label').length === 0")
+    driver.execute_script("window.__webmap.map.jumpTo({zoom: 5});")
+    wait_for(driver, "return document.querySelectorAll('.kp-label').length === 0")
     # -- off-route KP: a message, no move ----------------------------------------------------------------------------
     box.clear()
     box.send_keys("9999")
-    driver.find_element(By.CSS_SELECTOR, "#kp-jump button").click()  # type: ignore[attr-defined]
-    assert "off the route" in driver.find_element(By.ID, "kp-jump-status").text  # type: ignore[attr-defined]
+    driver.find_element(By.CSS_SELECTOR, "#kp-jump button").click()
+    assert "off the route" in driver.find_element(By.ID, "kp-jump-status").text
     # -- place names from the publication ----------------------------------------------------------------------------
-    places = driver.execute_script("return [...document.querySelectorAll('.place-label')].map(e => e.textContent)")  # type: ignore[attr-defined]
+    places = driver.execute_script("return [...document.querySelectorAll('.place-label')].map(e => e.textContent)")
     assert sorted(places) == ["Aktau", "Siyazan"]
     # -- popups at trade precision ---------------------------------------------------------------------------------
-    fmt = driver.execute_script(  # type: ignore[attr-defined]
+    fmt = driver.execute_script(
         """const f = window.__webmap.fmt; return [f(41.0783, 'lat_deg'), f(49.1125, 'lon_deg'), f(12.34567, 'kp_km'),
         f(123.456, 'water_depth_m'), f(1.5, 'burial_depth_m'), f(-0.5, 'lat_deg')];"""
     )
@@ -186,29 +145,29 @@ def test_field_web_map(field_site: tuple[str, Path, dict], field_browser: object
     assert fmt[2:5] == ["12.346", "123", "1.5"]
     assert fmt[5].startswith("00°30.000'S")
     # -- attribution collapsed, opens on a click -------------------------------------------------------------------
-    attrib = driver.find_element(By.CSS_SELECTOR, ".maplibregl-ctrl-attrib")  # type: ignore[attr-defined]
+    attrib = driver.find_element(By.CSS_SELECTOR, ".maplibregl-ctrl-attrib")
     assert "maplibregl-compact-show" not in attrib.get_attribute("class")
-    driver.find_element(By.CSS_SELECTOR, ".maplibregl-ctrl-attrib-button").click()  # type: ignore[attr-defined]
+    driver.find_element(By.CSS_SELECTOR, ".maplibregl-ctrl-attrib-button").click()
     assert "maplibregl-compact-show" in attrib.get_attribute("class")
     # -- the legend lists every layer drawn, with the style table's titles -----------------------------------------
-    drawn = driver.execute_script(  # type: ignore[attr-defined]
+    drawn = driver.execute_script(
         """const m = window.__webmap.map, cfg = window.__webmap.config;
         return cfg.groups.filter(g => g.layerIds.some(id => m.getLayer(id))).map(g => g.title);"""
     )
-    legend = driver.find_element(By.ID, "layers").text  # type: ignore[attr-defined]
+    legend = driver.find_element(By.ID, "layers").text
     for title in drawn:
         assert title in legend
     for layer in ("route", "kp_points", "landing_stations", "seabed_sectors"):
         assert styles.style_for(layer).title in legend
     assert "Sea (Caspian)" in legend
     # point layers are drawn as circles, so no legend swatch may show a square or a diamond
-    shapes = driver.execute_script("return document.querySelectorAll('#layers .swatch.point').length")  # type: ignore[attr-defined]
+    shapes = driver.execute_script("return document.querySelectorAll('#layers .swatch.point').length")
     odd = driver.execute_script(
         "return document.querySelectorAll('#layers .swatch.square, #layers .swatch.diamond').length"
-    )  # type: ignore[attr-defined]
+    )
     assert shapes > 0
     assert odd == 0
     assert "Land" in legend
-    errors = driver.execute_script("return window.__webmap.errors")  # type: ignore[attr-defined]
+    errors = driver.execute_script("return window.__webmap.errors")
     assert errors == []
-    driver.save_screenshot("/tmp/webmap_field.png")  # type: ignore[attr-defined]
+    driver.save_screenshot("/tmp/webmap_field.png")
