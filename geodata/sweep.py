@@ -10,10 +10,10 @@ state.
 Worker failures. When a worker dies (killed, out of memory, its machine lost), the dask scheduler re-runs elsewhere
 every task of the sweep that the worker was running, had been assigned, or held the result of (up to
 ``distributed.scheduler.allowed-failures`` deaths per task, default 3; beyond that the sweep fails with
-:class:`SweepError`). :attr:`SweepOutcome.retried` counts those tasks, read from the scheduler's ``remove-worker``
-events (``Client.get_events("all")``), which name the keys each lost worker was processing and the computed keys it
-lost. ``retries`` is dask's other retry: a task that *raises* is run again up to ``retries`` times (for transient
-errors such as a network file system hiccup); those re-runs are not in :attr:`SweepOutcome.retried`.
+:class:`SweepError`). :attr:`SweepOutcome.retried` counts those tasks, read on the scheduler from its ``remove-worker``
+events, which name the keys each lost worker was processing and the computed keys it lost. ``retries`` is dask's
+other retry: a task that *raises* is run again up to ``retries`` times (for transient errors such as a
+network file system hiccup); those re-runs are not in :attr:`SweepOutcome.retried`.
 
 This module is the base's: it imports no stage and no dagster. ``dask.distributed`` is imported only when a client is
 given.
@@ -90,7 +90,6 @@ def _run_on_client(
     # A one-element list, so that a shared list or dict travels as one object (scatter splits collections).
     [shared_future] = client.scatter([shared], broadcast=True, hash=False)
     futures = client.map(func, list(tasks), shared=shared_future, pure=False, retries=retries)
-    keys = {f.key for f in futures}
     try:
         results = client.gather(futures)
     except KilledWorker as err:
@@ -100,16 +99,27 @@ def _run_on_client(
             "then run the sweep again"
         ) from err
     finally:
-        retried = _tasks_lost_with_workers(client, keys)
         client.cancel([*futures, shared_future])
+    retried = len(client.run_on_scheduler(_lost_with_workers(), keys=[f.key for f in futures]))
     return SweepOutcome(list(results), retried, address, time.perf_counter() - start)
 
 
-def _tasks_lost_with_workers(client: Any, keys: set[Any]) -> int:
-    """How many of ``keys`` a removed worker was processing or held as computed results (so they ran again)."""
-    lost: set[Any] = set()
-    for _, event in client.get_events("all"):
-        if isinstance(event, dict) and event.get("action") == "remove-worker":
-            for field in ("processing-tasks", "lost-computed-tasks"):
-                lost |= keys.intersection(event.get(field) or ())
-    return len(lost)
+def _lost_with_workers() -> Callable[..., list[Any]]:
+    """A function for ``Client.run_on_scheduler``: which of ``keys`` a removed worker was processing or held as
+    computed results (so the scheduler ran them again), from the scheduler's ``remove-worker`` events.
+
+    It runs on the scheduler, reading the events there: ``Client.get_events("all")`` would ship every event to the
+    client, and a ``replicate`` event (which a broadcast scatter logs) holds scheduler objects that do not serialise.
+    It is defined inside this function so that cloudpickle sends it by value: the scheduler needs no ``geodata``.
+    """
+
+    def lost(dask_scheduler: Any, keys: list[Any]) -> list[Any]:
+        wanted = set(keys)
+        found: set[Any] = set()
+        for _, event in dask_scheduler.get_events("all"):
+            if isinstance(event, dict) and event.get("action") == "remove-worker":
+                for field in ("processing-tasks", "lost-computed-tasks"):
+                    found |= wanted.intersection(event.get(field) or ())
+        return sorted(found, key=str)
+
+    return lost

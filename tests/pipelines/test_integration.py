@@ -16,6 +16,7 @@ from pyproj import Geod
 from assets.config import CorridorSettings
 from geodata.publish.atomic import verify_manifest
 from geodata.scenario import load_scenario
+from pipelines.dask_resource import DaskResource
 from pipelines.definitions import defs
 from pipelines.io_managers import CorridorIOManager
 
@@ -33,6 +34,7 @@ def run(tmp_path_factory: pytest.TempPathFactory, mirror: Path, node_modules: Pa
             mirror_dir=str(mirror), cache_dir=str(root / "cache"), output_dir=str(root / "published")
         ),
         "io_manager": CorridorIOManager(base_dir=str(root / "store")),
+        "dask": DaskResource(),
     }
     assets = list(defs.assets or [])
     result = dg.materialize(assets, partition_key=SCENARIO, resources=resources, raise_on_error=True)
