@@ -29,6 +29,7 @@ ENVIRONMENT: dict[str, tuple[str, str]] = {
     "node_modules_dir": ("CORRIDOR_NODE_MODULES", ""),
     "gdal_python": ("CORRIDOR_GDAL_PYTHON", "/usr/bin/python3"),
     "memory_budget_gb": ("CORRIDOR_MEMORY_BUDGET_GB", ""),
+    "dask_scheduler": ("CORRIDOR_DASK_SCHEDULER", ""),
 }
 """Settings field -> (environment variable, default). README's "Where things go" documents each."""
 
@@ -43,7 +44,9 @@ class CorridorSettings(dg.ConfigurableResource):  # type: ignore[misc]
     ``node_modules_dir`` (``CORRIDOR_NODE_MODULES``) holds the web map's JavaScript libraries (default: the
     repository's ``node_modules``); ``gdal_python`` (``CORRIDOR_GDAL_PYTHON``) is the Python that runs GDAL's
     ``validate_gpkg.py``; ``memory_budget_gb`` (``CORRIDOR_MEMORY_BUDGET_GB``) is the memory a run may use (default
-    80 % of the machine's): a run estimated to need more is refused before it starts.
+    80 % of the machine's): a run estimated to need more is refused before it starts; ``dask_scheduler``
+    (``CORRIDOR_DASK_SCHEDULER``) is the address of the dask scheduler sweeps run on, e.g. ``tcp://host:8786``
+    (default: none, sweeps run serially; :class:`pipelines.dask_resource.DaskResource` connects to it).
     """
 
     mirror_dir: str = ""
@@ -54,6 +57,7 @@ class CorridorSettings(dg.ConfigurableResource):  # type: ignore[misc]
     node_modules_dir: str = ""
     gdal_python: str = "/usr/bin/python3"
     memory_budget_gb: str = ""
+    dask_scheduler: str = ""
 
     @property
     def memory_budget_bytes(self) -> int:

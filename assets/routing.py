@@ -1,6 +1,7 @@
 """Routing stage: the least-cost path between the landfalls' approach ends, its near-optimal corridor and k
 meaningfully different alternatives."""
 
+from collections.abc import Iterator
 from typing import Any
 
 import dagster as dg
@@ -11,6 +12,7 @@ from geodata import routing
 from geodata.cost import CostSurface
 from geodata.engineering import compose as route
 from geodata.engineering.landfall import Landfalls
+from geodata.engineering.sweep import WeightSweepResult, weight_sweep
 
 
 @dg.asset(partitions_def=PARTITIONS, group_name="routing")
@@ -75,3 +77,24 @@ def route_alternatives(
             }
         ),
     )
+
+
+@dg.asset(partitions_def=PARTITIONS, group_name="routing", output_required=False)
+def route_weight_sweep(
+    context: dg.AssetExecutionContext,
+    settings: CorridorSettings,
+    dask: dg.ResourceParam[Any],
+    cost_surface: CostSurface,
+    landfalls: Landfalls,
+) -> Iterator[dg.Output[WeightSweepResult]]:
+    """The scenario's weight sensitivity sweep (its `sweep:` section): the route and its corridor re-solved with the
+    cost weights perturbed per seeded sample, as a table of routes (cost, length, separation from and regret of the
+    baseline route) and how often each cell is in a sample's corridor. Runs on the dask scheduler named by
+    CORRIDOR_DASK_SCHEDULER, serially without one; not materialised for a scenario without a `sweep:` section."""
+    sc = scenario_of(context, settings)
+    if sc.sweep is None:
+        context.log.info(f"scenario '{sc.name}' has no sweep section: no weight sweep to run")
+        return
+    with dask.client() as client:
+        result = weight_sweep(sc, cost_surface, landfalls, client=client)
+    yield dg.Output(result, metadata=metadata(result.summary()))

@@ -31,6 +31,17 @@ from geodata.errors import InputDataError
 from geodata.grid import GeoGrid, Raster
 from geodata.scenario import CostWeights, Limits
 
+TERM_OF_WEIGHT: dict[str, str] = {
+    "base": "length",
+    "shallow_weight": "shallow",
+    "deep_weight": "deep",
+    "slope_weight": "slope",
+    "hazard_weight": "hazards",
+    "shipping_weight": "shipping",
+}
+"""The :attr:`CostSurface.terms` entry each multiplicative :class:`~geodata.scenario.CostWeights` field scales: a
+term is proportional to its weight, so scaling the weight by ``f`` scales the term by ``f`` (a weight sweep)."""
+
 
 @dataclass
 class CostSurface:

@@ -227,6 +227,37 @@ class CostWeights(_Strict):
     shipping_weight: float = Field(0.5, ge=0, description="extra cost inside shipping lanes")
 
 
+SweptWeight = Literal["base", "shallow_weight", "deep_weight", "slope_weight", "hazard_weight", "shipping_weight"]
+"""The multiplicative :class:`CostWeights` a weight sweep may perturb (the shape parameters, such as
+``shallow_limit_m``, are not weights)."""
+
+
+class WeightSweep(_Strict):
+    """A sensitivity sweep of the cost weights: the route (and its corridor) re-solved for perturbed weight sets.
+
+    Sample 0 is the scenario's own weights; samples ``1..samples`` scale each weight in ``weights`` by a factor drawn
+    uniformly from ``[1 - spread, 1 + spread]`` with a generator seeded by ``(seed, sample)``, so a sample's weights
+    do not depend on how many samples there are, nor on where the sweep runs (serially or on a dask cluster).
+    """
+
+    samples: int = Field(ge=1, le=1000, description="perturbed weight sets routed besides the scenario's own")
+    spread: float = Field(0.25, gt=0, lt=1, description="largest relative change of a swept weight (0.25 = +-25 %)")
+    seed: int = Field(0, ge=0, description="seed of the perturbations")
+    weights: list[SweptWeight] = Field(
+        ["shallow_weight", "deep_weight", "slope_weight", "hazard_weight", "shipping_weight"],
+        min_length=1,
+        description="the cost weights perturbed (each independently)",
+    )
+
+    @field_validator("weights")
+    @classmethod
+    def _unique(cls, v: list[str]) -> list[str]:
+        repeated = sorted({w for w in v if v.count(w) > 1})
+        if repeated:
+            raise ValueError(f"sweep.weights names {repeated} more than once; list each weight once")
+        return v
+
+
 class Limits(_Strict):
     max_slope_deg: float = Field(15.0, gt=0, le=90, description="hard limit: steeper cells are impassable")
     min_depth_m: float = Field(0.0, description="shallower water is land for routing (beyond the landfall)")
@@ -337,6 +368,8 @@ class Scenario(_Strict):
     cost: CostWeights = CostWeights()
     limits: Limits = Limits()
     routing: Routing = Routing()
+    sweep: WeightSweep | None = None
+    """A weight sensitivity sweep (the ``route_weight_sweep`` asset); none when absent."""
     engineering: Engineering = Engineering()
     publish: Publish = Publish()
     verify_checksums: bool = True

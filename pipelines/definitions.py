@@ -7,6 +7,7 @@ import dagster as dg
 
 from assets import bathymetry, boundaries, cost, deliverables, engineering, hazards, publish, routing
 from assets.config import SETTINGS
+from pipelines.dask_resource import DaskResource
 from pipelines.io_managers import CorridorIOManager
 from pipelines.sensors import build_scenario_sensor
 
@@ -48,5 +49,7 @@ defs = dg.Definitions(
     resources={
         "settings": SETTINGS,
         "io_manager": CorridorIOManager(base_dir=SETTINGS.store_dir),
+        # Sweeps run serially unless CORRIDOR_DASK_SCHEDULER names a dask scheduler.
+        "dask": DaskResource(scheduler_address=SETTINGS.dask_scheduler),
     },
 )

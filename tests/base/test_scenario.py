@@ -73,3 +73,23 @@ def test_digest_changes_with_any_value(default_scenario: Callable[[], dict]) -> 
     data["cost"] = {"slope_weight": 0.3}
     assert a.digest() != parse_scenario(data).digest()
     assert a.digest() == parse_scenario(default_scenario()).digest()
+
+
+def test_sweep_section_is_optional_and_validated(default_scenario: Callable[[], dict]) -> None:
+    assert load_scenario("siyazan-aktau").sweep is None
+    data = default_scenario()
+    data["sweep"] = {"samples": 8, "weights": ["slope_weight", "base"]}
+    sweep = parse_scenario(data, "my.yaml").sweep
+    assert sweep is not None
+    assert (sweep.samples, sweep.spread, sweep.seed, sweep.weights) == (8, 0.25, 0, ["slope_weight", "base"])
+    data["sweep"] = {"samples": 8, "weights": ["slope_weight", "slope_weight"]}
+    with pytest.raises(ConfigError, match=r"sweep\.weights.*more than once"):
+        parse_scenario(data, "my.yaml")
+    data["sweep"] = {"samples": 0, "spread": 1.5, "weights": ["shallow_limit_m"]}
+    with pytest.raises(ConfigError) as info:
+        parse_scenario(data, "my.yaml")
+    for where in ("sweep.samples", "sweep.spread", "sweep.weights.0"):
+        assert where in str(info.value)
+    data["sweep"] = {"sample": 8}
+    with pytest.raises(ConfigError, match=r"sweep\.sample: unknown key; did you mean 'samples'"):
+        parse_scenario(data, "my.yaml")

@@ -1075,11 +1075,16 @@ def materialise(root: Path, selection: list[str], *, store: Path | None = None, 
     """Materialise ``selection`` of the default scenario with this tree's definitions; store under ``root/store``."""
     import dagster as dg
 
+    from pipelines.dask_resource import DaskResource
     from pipelines.definitions import defs
     from pipelines.io_managers import CorridorIOManager
 
     s = settings(root, **kw)
-    resources = {"settings": s, "io_manager": CorridorIOManager(base_dir=str(store or root / "store"))}
+    resources = {
+        "settings": s,
+        "io_manager": CorridorIOManager(base_dir=str(store or root / "store")),
+        "dask": DaskResource(),
+    }
     return dg.materialize(
         list(defs.assets or []), selection=selection, partition_key=SCENARIO, resources=resources, raise_on_error=True
     )

@@ -17,6 +17,7 @@ def published(tmp_path_factory: pytest.TempPathFactory, mirror: Path, node_modul
     import dagster as dg
 
     from assets.config import CorridorSettings
+    from pipelines.dask_resource import DaskResource
     from pipelines.definitions import defs
     from pipelines.io_managers import CorridorIOManager
 
@@ -25,7 +26,11 @@ def published(tmp_path_factory: pytest.TempPathFactory, mirror: Path, node_modul
         mirror_dir=str(mirror), output_dir=str(root / "published"), store_dir=str(root / "store"),
         cache_dir=str(root / "cache"),
     )  # fmt: skip
-    resources = {"settings": settings, "io_manager": CorridorIOManager(base_dir=str(root / "store"))}
+    resources = {
+        "settings": settings,
+        "io_manager": CorridorIOManager(base_dir=str(root / "store")),
+        "dask": DaskResource(),
+    }
     result = dg.materialize(list(defs.assets or []), partition_key="siyazan-aktau", resources=resources)
     assert result.success
     return {"root": root, "settings": settings, "base": root / "published" / "siyazan-aktau"}

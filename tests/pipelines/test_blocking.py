@@ -14,6 +14,7 @@ import yaml
 import assets.common
 import assets.config
 from assets.config import CorridorSettings
+from pipelines.dask_resource import DaskResource
 from pipelines.definitions import STAGES
 from pipelines.io_managers import CorridorIOManager
 
@@ -62,6 +63,7 @@ def test_failed_depth_range_check_blocks_the_route_and_the_publication(
             "io_manager": CorridorIOManager(
                 base_dir=str(tmp_path / "store"), scenarios_dir=str(tmp_path / SCENARIOS_DIR)
             ),
+            "dask": DaskResource(),
         },
         raise_on_error=False,
     )

@@ -17,6 +17,7 @@ from assets.config import CorridorSettings
 from geodata.publish.atomic import verify_manifest
 from geodata.publish.qgis_project import read_from_gpkg
 from geodata.scenario import load_scenario
+from pipelines.dask_resource import DaskResource
 from pipelines.definitions import defs
 from pipelines.io_managers import CorridorIOManager
 from tests.rpl_expectation import check_position_kp_and_depth, check_segments, raster_depth, read_xlsx_sheet
@@ -38,6 +39,7 @@ def run(tmp_path_factory: pytest.TempPathFactory, mirror: Path, node_modules: Pa
             store_dir=str(root / "store"),  # the run's snapshot beside its values, as the IO manager requires
         ),
         "io_manager": CorridorIOManager(base_dir=str(root / "store")),
+        "dask": DaskResource(),
     }
     assets = list(defs.assets or [])
     result = dg.materialize(assets, partition_key=SCENARIO, resources=resources, raise_on_error=True)

@@ -37,6 +37,7 @@ from geodata.grid import GeoGrid, Raster
 from geodata.publish.atomic import PublishResult
 from geodata.scenario import load_scenario
 from pipelines import store
+from pipelines.dask_resource import DaskResource
 from pipelines.io_managers import CorridorIOManager
 
 SCENARIO = "siyazan-aktau"
@@ -785,6 +786,7 @@ def test_a_full_materialisation_stores_no_pickle(
             store_dir=str(root / "store"),
         ),
         "io_manager": CorridorIOManager(base_dir=str(root / "store")),
+        "dask": DaskResource(),
     }
     result = dg.materialize(list(defs.assets or []), partition_key=SCENARIO, resources=resources, raise_on_error=True)
     assert result.success

@@ -1,0 +1,234 @@
+"""Sweep benchmark (issue #11): one weight sweep of the default scenario, serially and on two dask clusters.
+
+Usage::
+
+    python benchmarks/sweep.py                 # 32 solves: serial, LocalCluster(2 workers), loopback scheduler
+    python benchmarks/sweep.py --tasks 16      # fewer solves
+    python benchmarks/sweep.py --skip loopback # only serial and the local cluster
+    python benchmarks/sweep.py --resolution-m 500   # the default scenario on a 500 m grid (4x the cells)
+
+The cost surface and landfalls are the default scenario's (``siyazan-aktau``), built from the data mirror
+(``CORRIDOR_MIRROR``, default ``../shared/geodata-mirror``) by materialising the graph up to ``cost_surface`` and
+``landfalls`` in a temporary store. The sweep is the pipeline's: :func:`geodata.routing.sweep.route_sample` per task
+(re-cost with the sample's weight factors, least-cost route, near-optimal corridor, separation and regret against the
+baseline), samples from :func:`geodata.routing.sweep.perturbed_samples` (five weights, spread 0.25, seed 0), fanned
+out by :func:`geodata.sweep.run_sweep`. Three runs in one invocation:
+
+* ``serial``: in this process;
+* ``local``: ``distributed.LocalCluster(n_workers=2, threads_per_worker=1)`` (worker processes);
+* ``loopback``: ``dask scheduler`` and two ``dask worker --nthreads 1`` processes on 127.0.0.1, reached by address
+  as ``CORRIDOR_DASK_SCHEDULER`` would be.
+
+Every worker is warmed up first (imports and numba kernels on a tiny grid, ``Client.run`` on each worker), and so is
+this process; cluster start-up is not timed, the scatter of the surface is (it is part of every sweep). Each run's
+results are compared with the serial run's (they must be identical). The serial run is repeated after the clusters
+and the mean of the two is the reference (the machine is shared: its load moves during the run). Figures per run:
+
+* wall seconds and speed-up over serial;
+* per-solve overhead ``wall x workers / sum(task seconds) - 1``: what the fan-out (scatter, scheduling, transfers,
+  idle workers at the end) costs on top of the solves, as a share of a solve, measured in the same run (each task
+  times itself, wall and thread CPU, in :func:`timed_solve`);
+* contention ``sum(task wall) / sum(task CPU)``: 1.00 when every task had a core to itself; above it, other processes
+  on the machine took the cores (a speed-up short of the worker count with a small overhead means contention).
+
+This is a benchmark, not a timed test: it prints, it does not fail on a figure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+SCENARIO = "siyazan-aktau"
+TERMS = ["shallow", "deep", "slope", "hazards", "shipping"]
+
+
+def build_inputs(mirror: Path, folder: Path, resolution_m: float | None = None) -> tuple[Any, Any, Any]:
+    """(scenario, cost surface, landfalls) of the default scenario, materialised from the mirror into ``folder``;
+    with ``resolution_m``, on a grid of that resolution (a scenario override of the same name in ``folder``)."""
+    import dagster as dg
+    import yaml
+
+    from assets.config import CorridorSettings
+    from geodata.scenario import load_scenario
+    from pipelines.dask_resource import DaskResource
+    from pipelines.definitions import defs
+    from pipelines.io_managers import CorridorIOManager
+
+    scenarios = folder / "scenarios"
+    scenarios.mkdir()
+    if resolution_m is not None:
+        doc = yaml.safe_load((ROOT / "geodata" / "data" / "scenarios" / f"{SCENARIO}.yaml").read_text())
+        doc["analysis"]["resolution_m"] = resolution_m
+        (scenarios / f"{SCENARIO}.yaml").write_text(yaml.safe_dump(doc))
+    resources = {
+        "settings": CorridorSettings(
+            mirror_dir=str(mirror), cache_dir=str(folder / "cache"), store_dir=str(folder / "store"),
+            output_dir=str(folder / "published"), scenarios_dir=str(scenarios),
+        ),
+        "io_manager": CorridorIOManager(base_dir=str(folder / "store"), scenarios_dir=str(scenarios)),
+        "dask": DaskResource(),
+    }  # fmt: skip
+    selection = dg.AssetSelection.assets("cost_surface", "landfalls").upstream()
+    result = dg.materialize(
+        list(defs.assets or []), selection=selection, partition_key=SCENARIO, resources=resources, raise_on_error=True
+    )
+    return (
+        load_scenario(SCENARIO, folder=scenarios),
+        result.asset_value("cost_surface"),
+        result.asset_value("landfalls"),
+    )
+
+
+def warm_up() -> str:
+    """Import and compile the sweep's code paths on a tiny grid (run in this process and on every worker)."""
+    from geodata.routing.sweep import WeightSample, WeightSweepInput, route_sample
+
+    terms = {"length": np.ones((12, 12)), "slope": np.linspace(0, 1, 144).reshape(12, 12)}
+    tiny = WeightSweepInput(terms, np.zeros((12, 12), bool), (1, 1), (10, 10), (100.0, 100.0))
+    route_sample(WeightSample(0, {"slope": 1.1}), tiny)
+    return "warm"
+
+
+def timed_solve(sample: Any, shared: Any) -> tuple[Any, float, float]:
+    """The pipeline's :func:`~geodata.routing.sweep.route_sample`, with its own wall and thread-CPU seconds."""
+    from geodata.routing.sweep import route_sample
+
+    wall, cpu = time.perf_counter(), time.thread_time()
+    result = route_sample(sample, shared)
+    return result, time.perf_counter() - wall, time.thread_time() - cpu
+
+
+def same(a: list[Any], b: list[Any]) -> bool:
+    return len(a) == len(b) and all(
+        (x.index, x.factors, x.cost, x.length_m) == (y.index, y.factors, y.cost, y.length_m)
+        and np.array_equal(x.path, y.path)
+        and np.array_equal(x.corridor, y.corridor)
+        for x, y in zip(a, b, strict=True)
+    )
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def loopback_cluster(workers: int, logs: Path) -> tuple[str, list[subprocess.Popen[bytes]]]:
+    dask = Path(sys.executable).parent / "dask"
+    address = f"tcp://127.0.0.1:{free_port()}"
+    procs = []
+    args = [["scheduler", "--host", "127.0.0.1", "--port", address.rsplit(":", 1)[1], "--no-dashboard"]]
+    args += [
+        ["worker", address, "--name", f"w{i}", "--host", "127.0.0.1", "--nthreads", "1", "--no-dashboard"]
+        for i in range(workers)
+    ]
+    for i, a in enumerate(args):
+        out = (logs / f"dask-{i}.log").open("wb")
+        procs.append(subprocess.Popen([str(dask), *a], cwd=ROOT, stdout=out, stderr=subprocess.STDOUT))
+    return address, procs
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--tasks", type=int, default=32, help="route solves (sample 0 plus tasks-1 perturbed)")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument(
+        "--resolution-m", type=float, default=None, help="grid resolution (default: the scenario's, 1000 m)"
+    )
+    parser.add_argument("--skip", default="", help="comma-separated runs to skip: local, loopback")
+    parser.add_argument(
+        "--mirror", default=os.environ.get("CORRIDOR_MIRROR") or str(ROOT.parent / "shared" / "geodata-mirror")
+    )
+    args = parser.parse_args()
+    skip = {s.strip() for s in args.skip.split(",") if s.strip()}
+    mirror = Path(args.mirror)
+    if not (mirror / "SOURCES.md").is_file():
+        sys.exit(f"the geodata mirror is not at {mirror}; pass --mirror or set CORRIDOR_MIRROR")
+    # worker processes import this tree's geodata (not another checkout's) and share the numba cache
+    os.environ["PYTHONPATH"] = os.pathsep.join([str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])])
+    os.environ.setdefault("NUMBA_CACHE_DIR", str(ROOT / ".numba_cache"))
+
+    from distributed import Client, LocalCluster
+
+    from geodata.engineering.sweep import sweep_input
+    from geodata.routing.sweep import perturbed_samples
+    from geodata.sweep import run_sweep
+
+    with tempfile.TemporaryDirectory(prefix="sweep-bench-") as tmp:
+        t0 = time.perf_counter()
+        scenario, surface, ends = build_inputs(mirror, Path(tmp), args.resolution_m)
+        shared = sweep_input(scenario, surface, ends)
+        samples = perturbed_samples(TERMS, args.tasks - 1, 0.25, seed=0)
+        size_mb = sum(t.nbytes for t in shared.terms.values()) / 1e6 + shared.blocked.nbytes / 1e6
+        print(f"sweep benchmark: cpu count {os.cpu_count()}, load average {os.getloadavg()[0]:.2f} at start")
+        print(
+            f"# {SCENARIO}: {surface.total.shape[0]} x {surface.total.shape[1]} cells, shared input {size_mb:.1f} MB "
+            f"(scattered once per sweep); {len(samples)} solves; inputs built in {time.perf_counter() - t0:.1f} s"
+        )
+        warm_up()
+        runs: list[tuple[str, int, Any]] = [("serial", 1, run_sweep(timed_solve, samples, shared=shared))]
+
+        def on(client: Any, label: str) -> None:
+            client.wait_for_workers(args.workers, timeout=120)
+            client.run(warm_up)
+            runs.append((label, args.workers, run_sweep(timed_solve, samples, shared=shared, client=client)))
+
+        if "local" not in skip:
+            with (
+                LocalCluster(
+                    n_workers=args.workers, threads_per_worker=1, processes=True, dashboard_address=":0"
+                ) as lc,
+                Client(lc) as client,
+            ):
+                on(client, f"LocalCluster ({args.workers} worker processes)")
+        if "loopback" not in skip:
+            address, procs = loopback_cluster(args.workers, Path(tmp))
+            try:
+                with Client(address, timeout=60) as client:
+                    on(client, f"loopback scheduler ({args.workers} dask worker processes)")
+            finally:
+                for p in procs:
+                    p.send_signal(signal.SIGTERM)
+                for p in procs:
+                    try:
+                        p.wait(timeout=20)
+                    except subprocess.TimeoutExpired:
+                        p.kill()
+                        p.wait()
+        runs.append(("serial, again", 1, run_sweep(timed_solve, samples, shared=shared)))
+        reference = (runs[0][2].wall_s + runs[-1][2].wall_s) / 2
+        first = [r[0] for r in runs[0][2].results]
+        solve_ms = 1000 * sum(r[2] for r in runs[0][2].results) / len(samples)
+        print(f"# serial: {solve_ms:.1f} ms CPU per solve (re-cost + route + corridor + separation and regret)")
+        print(f"# reference serial wall: {reference:.2f} s (mean of the two serial runs)")
+        print(f"# load average {os.getloadavg()[0]:.2f} at end (shared 2-core machine: other jobs compete)\n")
+        print("| run | workers | wall s | speed-up vs serial | per-solve overhead | contention | retried | identical |")
+        print("|---|---|---|---|---|---|---|---|")
+        for label, workers, out in runs:
+            task_wall = sum(r[1] for r in out.results)
+            task_cpu = sum(r[2] for r in out.results)
+            overhead = out.wall_s * workers / task_wall - 1
+            identical = same(first, [r[0] for r in out.results])
+            print(
+                f"| {label} | {workers} | {out.wall_s:.2f} | {reference / out.wall_s:.2f}x | {overhead * 100:+.1f} % | "
+                f"{task_wall / task_cpu:.2f} | {out.retried} | {'yes' if identical else 'NO'} |"
+            )
+        print("\nTargets: speed-up >= 1.7x on 2 cores, per-solve overhead < 5 %.")
+
+
+if __name__ == "__main__":
+    main()
