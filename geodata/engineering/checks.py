@@ -3,6 +3,8 @@
 Each check returns a :class:`geodata.checks.CheckResult` (blocking) with figures for the UI:
 
 - ``route_clear_of_hard_exclusions``: no cell the route passes through (exact cell traversal) is in the hard mask;
+- ``route_clear_of_land``: beyond its shore ends the route stays off the coastline's vector land polygons (a spit or
+  island thinner than a cell is sea to the hard mask, not to this check);
 - ``route_within_slope_limit``: no cell the route passes through is steeper than ``max_slope_deg`` (the rule the
   hard mask applies, cell by cell); the largest bilinear profile sample (every ``profile_interval_m``) is reported
   alongside, for information, since interpolation next to a steep cell can exceed the limit in a cell that meets it;
@@ -34,6 +36,7 @@ from shapely.geometry.base import BaseGeometry
 from geodata.checks import CheckResult
 from geodata.engineering.alter_course import segment_cells
 from geodata.engineering.crossings import CROSSABLE_KINDS
+from geodata.engineering.land import land_stretches
 from geodata.engineering.sectors import sector_crossing_report
 from geodata.errors import InputDataError
 from geodata.geodesy import Chainage, to_lonlat
@@ -93,6 +96,33 @@ def check_hard_exclusions(
             "cells": int(bad.sum()),
             "first_cells_lat_lon": _where(grid, mids[bad]),
         },
+    )
+
+
+def check_clear_of_land(
+    route: LineString, crs: Any, land: BaseGeometry | None, *, exempt: BaseGeometry | None = None
+) -> CheckResult:
+    """Fails when the route (outside ``exempt``, the shore ends) runs over the vector land polygons: a spit,
+    headland or island narrower than a grid cell that the cell-based hard mask cannot see."""
+    pieces = land_stretches(route, land, exempt=exempt)
+    length = float(sum(p.length for p in pieces))
+    places = []
+    if pieces:
+        ll = to_lonlat(route, crs)
+        chain = Chainage(ll)
+        for p in pieces[:5]:
+            lon, lat = to_lonlat(p.interpolate(0.5, normalized=True), crs).coords[0]
+            kp = float(chain.kp_km(chain.locate(lon, lat)))
+            places.append(f"KP {kp:.3f} ({lat:.4f} N, {lon:.4f} E, {p.length:.0f} m)")
+    return CheckResult(
+        "route_clear_of_land",
+        not pieces,
+        "the route stays off the coastline's land polygons beyond its shore ends"
+        if not pieces
+        else f"the route runs {length:.0f} m over land beyond its shore ends, at {'; '.join(places)}: land narrower "
+        "than a grid cell (a spit, headland or island) that the cell mask does not hold; re-route with a finer "
+        "analysis.resolution_m, or report the route engineering step that moved the route there",
+        {"length_on_land_m": round(length, 1), "stretches": len(pieces), "places": places},
     )
 
 
@@ -282,6 +312,7 @@ def check_route(
     allow_close_approach: Sequence[str] = (),
     min_separation_m: float = 500.0,
     separation_depth_factor: float = 3.0,
+    land: BaseGeometry | None = None,
 ) -> list[CheckResult]:
     """All blocking checks of a final route (see the module docstring); a check whose input is None is skipped.
 
@@ -305,11 +336,16 @@ def check_route(
     approaches, allow_close_approach, min_separation_m, separation_depth_factor
         :func:`geodata.engineering.approaches.find_close_approaches` of the final route and the ``Engineering``
         separation settings it was measured with.
+    land
+        The coastline's land polygons in the analysis CRS (:func:`geodata.engineering.land.land_geometry`): the
+        route beyond its shore ends must stay off them (``route_clear_of_land``); None skips that check.
     """
     results = [
         check_hard_exclusions(route, grid, hard_mask, exempt=exempt),
         check_slope(route, slope, max_slope_deg, exempt=exempt, profile_interval_m=profile_interval_m),
     ]
+    if land is not None:
+        results.append(check_clear_of_land(route, grid.crs, land, exempt=exempt))
     if sectors is not None:
         if not allowed_countries:
             raise InputDataError("check_route: sectors given without allowed_countries; pass the ISO3 codes")
