@@ -41,6 +41,7 @@ class Pair:
     case: str
     stations: tuple[dict[str, Any], dict[str, Any]]
     allowed_sectors: list[str] | None
+    resolution_m: float | None = None
 
 
 def load_pairs(path: Path = PAIRS_FILE) -> list[Pair]:
@@ -56,6 +57,7 @@ def load_pairs(path: Path = PAIRS_FILE) -> list[Pair]:
                 case=entry["case"],
                 stations=(stations[a], stations[b]),
                 allowed_sectors=entry.get("allowed_sectors"),
+                resolution_m=entry.get("resolution_m"),
             )
         )
     return pairs
@@ -94,6 +96,8 @@ def scenario_dict(pair: Pair, extent: tuple[float, float, float, float]) -> dict
     }
     if pair.allowed_sectors:
         data["boundaries"] = {"allowed_sectors": list(pair.allowed_sectors)}
+    if pair.resolution_m:
+        data["analysis"] = {"resolution_m": float(pair.resolution_m)}
     return data
 
 

@@ -39,7 +39,7 @@ from geodata.engineering.crossings import CROSSABLE_KINDS
 from geodata.engineering.land import land_stretches
 from geodata.engineering.sectors import sector_crossing_report
 from geodata.errors import InputDataError
-from geodata.geodesy import Chainage, to_lonlat
+from geodata.geodesy import Chainage, to_lonlat, transformer
 from geodata.grid import GeoGrid, Raster
 
 
@@ -111,7 +111,8 @@ def check_clear_of_land(
         ll = to_lonlat(route, crs)
         chain = Chainage(ll)
         for p in pieces[:5]:
-            lon, lat = to_lonlat(p.interpolate(0.5, normalized=True), crs).coords[0]
+            mid = p.interpolate(0.5, normalized=True)
+            lon, lat = (float(v) for v in transformer(crs, "EPSG:4326").transform(mid.x, mid.y))
             kp = float(chain.kp_km(chain.locate(lon, lat)))
             places.append(f"KP {kp:.3f} ({lat:.4f} N, {lon:.4f} E, {p.length:.0f} m)")
     return CheckResult(

@@ -4,8 +4,9 @@ The cost surface knows land only as cells (a cell is land when its centre is), s
 a cell is sea to the grid: a routed path, an alter-course shortcut or a crossing realignment can run over it, and
 the sector check then reports the stretch as "no sector". Every step that moves the route therefore also tests its
 segments against the coastline's land polygons (:func:`land_clearance`), and the routed path is re-planned where it
-crosses land (:func:`route_clear_of_land`): the cells the land stretches pass through are made impassable and the
-search is run again, until the path is clear or :data:`MAX_REPLANS` rounds are spent.
+crosses land (:func:`route_clear_of_land`): the cells the land stretches pass through are made impassable (from the
+second round on, also the cells touching that land within a reach that doubles each round) and the search is run
+again, until the path is clear or :data:`MAX_REPLANS` rounds are spent.
 
 Geometry is in the metric analysis CRS. A segment counts as crossing land when more than ``tolerance_m`` of it lies
 inside a land polygon (touching the shore at a point, as the approach leg does at the shore crossing, is clear).
@@ -28,11 +29,11 @@ from shapely.geometry.base import BaseGeometry
 from geodata.engineering.alter_course import IsClear, segment_cells
 from geodata.errors import RouteOverLandError
 from geodata.grid import GeoGrid
-from geodata.routing import RouteResult, path_xy
+from geodata.routing import GoalUnreachable, RouteResult, path_xy
 
 LAND_TOLERANCE_M = 1.0
 """Metres of a segment allowed inside land before it counts as crossing it (rounding at the shore)."""
-MAX_REPLANS = 25
+MAX_REPLANS = 12
 """Rounds of re-planning round narrow land before the route is given up
 (:class:`~geodata.errors.RouteOverLandError`)."""
 
@@ -92,6 +93,25 @@ def land_stretches(
     return [p for p in pieces if p.length > tolerance_m]
 
 
+def _cells_touching(grid: GeoGrid, geom: BaseGeometry) -> set[tuple[int, int]]:
+    """Cells of ``grid`` whose square intersects ``geom``."""
+    if geom.is_empty:
+        return set()
+    x0, y0, x1, y1 = geom.bounds
+    r_a, c_a = grid.rowcol(x0, y1)
+    r_b, c_b = grid.rowcol(x1, y0)
+    rows = np.arange(max(int(np.floor(min(r_a, r_b))), 0), min(int(np.ceil(max(r_a, r_b))) + 1, grid.shape[0]))
+    cols = np.arange(max(int(np.floor(min(c_a, c_b))), 0), min(int(np.ceil(max(c_a, c_b))) + 1, grid.shape[1]))
+    if not rows.size or not cols.size:
+        return set()
+    rr, cc = np.meshgrid(rows, cols, indexing="ij")
+    t = grid.transform
+    xa, ya = t.c + t.a * cc, t.f + t.e * rr
+    boxes = shapely.box(xa, ya + t.e, xa + t.a, ya)
+    hit = shapely.intersects(boxes, geom)
+    return set(zip(rr[hit].tolist(), cc[hit].tolist(), strict=True))
+
+
 def _cells_of(grid: GeoGrid, pieces: Sequence[LineString]) -> set[tuple[int, int]]:
     cells: set[tuple[int, int]] = set()
     for piece in pieces:
@@ -148,7 +168,14 @@ def route_clear_of_land(
         if land_first < 0:
             land_first = float(sum(p.length for p in pieces))
         ends = {tuple(int(v) for v in result.start), tuple(int(v) for v in result.goal)}
-        cells = _cells_of(grid, pieces) - ends - set(closed)
+        cells = _cells_of(grid, pieces)
+        if rounds > 1 and land is not None:
+            # back on land after a re-plan: close the land cells round each stretch, in a reach doubling each
+            # round, so a long spit is passed in a few rounds rather than one cell per round
+            reach = max(grid.res) * 2.0 ** (rounds - 2)
+            near = shapely.intersection(land, shapely.union_all([p.buffer(reach) for p in pieces]))
+            cells |= _cells_touching(grid, near)
+        cells = cells - ends - set(closed)
         if not pieces:
             return LandReplan(result, rounds, closed, land_first, first.cost)
         if not cells:
@@ -156,12 +183,26 @@ def route_clear_of_land(
         for r, c in cells:
             work[r, c] = np.inf
         closed.extend(sorted(cells))
-        result = search(work)
+        try:
+            result = search(work)
+        except GoalUnreachable:
+            raise RouteOverLandError(
+                f"the only passage the grid has between the stations runs over land narrower than a cell (at "
+                f"{_places(grid, pieces)}): at analysis.resolution_m = {max(grid.res):g} m the real passage (a "
+                "channel into a bay or lagoon, say) is closed, and closing the land opens no other; use a finer "
+                "analysis.resolution_m (at most half the channel's width) or move the landing station out of the "
+                "enclosed water"
+            ) from None
     line = LineString(path_xy(result.path, grid.transform))
-    where = [grid.xy_to_lonlat(*p.interpolate(0.5, normalized=True).coords[0]) for p in land_stretches(line, land)]
-    shown = "; ".join(f"{float(lat):.4f} N {float(lon):.4f} E" for lon, lat in where[:5])
     raise RouteOverLandError(
-        f"the least-cost path still crosses land after {max_rounds} re-planning rounds (at {shown}): the sea between "
-        "the stations is closed at the grid's resolution by land narrower than a cell; use a finer "
-        "analysis.resolution_m or move the landing station out of the enclosed water"
+        f"the least-cost path still crosses land after {max_rounds} re-planning rounds (at "
+        f"{_places(grid, land_stretches(line, land))}): the sea between the stations is closed at the grid's "
+        "resolution by land narrower than a cell; use a finer analysis.resolution_m or move the landing station out "
+        "of the enclosed water"
     )
+
+
+def _places(grid: GeoGrid, pieces: Sequence[LineString]) -> str:
+    """Mid-points of up to five land stretches as 'lat N lon E'."""
+    where = [grid.xy_to_lonlat(*p.interpolate(0.5, normalized=True).coords[0]) for p in pieces[:5]]
+    return "; ".join(f"{float(lat):.4f} N {float(lon):.4f} E" for lon, lat in where)
