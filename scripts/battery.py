@@ -15,6 +15,7 @@ Exit status 1 when any pair did not publish.
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 import time
@@ -119,7 +120,9 @@ class Outcome:
     crossings: int | None = None
     sectors: str = ""
     kp_count: int | None = None
+    land_km: float | None = None
     failure: str = ""
+    result: Any = None
 
     @property
     def ratio(self) -> float | None:
@@ -150,8 +153,11 @@ def _failure(result: Any) -> str:
     return "not published (no failed step or check reported)"
 
 
-def run_pair(pair: Pair, out: Path, mirror: Path, scenarios: Path, node_modules: str = "") -> Outcome:
-    """Materialise every asset of one pair; what came out."""
+def run_pair(
+    pair: Pair, out: Path, mirror: Path, scenarios: Path, node_modules: str = "", assets: list[Any] | None = None
+) -> Outcome:
+    """Materialise every asset of one pair (``assets``: the code location's unless given); what came out
+    (``Outcome.result`` holds the in-process result for inspection)."""
     import dagster as dg
     from pyproj import Geod
 
@@ -175,7 +181,7 @@ def run_pair(pair: Pair, out: Path, mirror: Path, scenarios: Path, node_modules:
     t0 = time.perf_counter()
     try:
         result = dg.materialize(
-            list(defs.assets or []),
+            assets if assets is not None else list(defs.assets or []),
             partition_key=pair.name,
             resources=resources,
             raise_on_error=False,
@@ -185,12 +191,15 @@ def run_pair(pair: Pair, out: Path, mirror: Path, scenarios: Path, node_modules:
         return Outcome(pair, False, time.perf_counter() - t0, geodesic_km=geodesic_km, failure=_describe(exc))
     wall = time.perf_counter() - t0
     materialised = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
-    outcome = Outcome(pair, "published_corridor" in materialised and result.success, wall, geodesic_km=geodesic_km)
+    outcome = Outcome(
+        pair, "published_corridor" in materialised and result.success, wall, geodesic_km=geodesic_km, result=result
+    )
     if "engineered_route" in materialised:
         er = result.asset_value("engineered_route")
         outcome.route_km = Geod(ellps="WGS84").geometry_length(er.line_lonlat) / 1000
         outcome.alter_courses = len(er.alter_courses)
         outcome.crossings = len(er.crossings)
+        outcome.land_km = max(math.dist(lf.station_xy, lf.shore_crossing_xy) for lf in er.landfalls) / 1000
     if "route_position_list" in materialised:
         rd = result.asset_value("route_position_list")
         outcome.kp_count = len(rd.kp_points)
@@ -211,8 +220,8 @@ def _fmt(value: float | None, spec: str) -> str:
 
 def print_table(outcomes: list[Outcome], width: int = 160) -> None:
     head = (
-        f"{'pair':<40} {'status':<9} {'route km':>8} {'geod km':>8} {'ratio':>5} {'A/C':>4} {'X':>3} "
-        f"{'KP':>4} {'wall s':>6}  sectors / failure"
+        f"{'pair':<34} {'status':<9} {'route km':>8} {'geod km':>8} {'ratio':>5} {'A/C':>4} {'X':>3} "
+        f"{'KP':>4} {'land km':>7} {'wall s':>6}  sectors / failure"
     )
     print(head)
     print("-" * len(head))
@@ -220,10 +229,16 @@ def print_table(outcomes: list[Outcome], width: int = 160) -> None:
         status = "published" if o.published else "FAILED"
         tail = o.sectors if o.published else o.failure.replace("\n", " ")
         print(
-            f"{o.pair.name.removeprefix('battery-'):<40} {status:<9} {_fmt(o.route_km, '8.1f')} "
+            f"{o.pair.name.removeprefix('battery-'):<34} {status:<9} {_fmt(o.route_km, '8.1f')} "
             f"{_fmt(o.geodesic_km, '8.1f')} {_fmt(o.ratio, '5.2f')} {_fmt(o.alter_courses, '4d')} "
-            f"{_fmt(o.crossings, '3d')} {_fmt(o.kp_count, '4d')} {o.wall_s:6.0f}  {tail[: width - 90]}"
+            f"{_fmt(o.crossings, '3d')} {_fmt(o.kp_count, '4d')} {_fmt(o.land_km, '7.1f')} {o.wall_s:6.0f}  "
+            f"{tail[: width - 92]}"
         )
+    print(
+        "A/C: alter courses; X: crossings (pipelines, cables, shipping lanes, faults); KP: KP points; land km: the "
+        "longer station-to-shore land section; sectors: the seabed sectors crossed in order ('none': land and the "
+        "coastal strip no sector polygon covers)"
+    )
     failed = [o for o in outcomes if not o.published]
     if failed:
         print("\nfailures in full:")
