@@ -194,13 +194,22 @@ def check_sectors(
         f"{s['country'] if isinstance(s['country'], str) else 'no sector'} KP {s['kp_from_km']:.3f}-{s['kp_to_km']:.3f}"
         for s in bad
     )
+    foreign = any(isinstance(s["country"], str) for s in bad)
+    stray = len(bad) > sum(isinstance(s["country"], str) for s in bad)
+    fixes = []
+    if foreign:
+        fixes.append("forbid those sectors in the cost surface or change boundaries.allowed_sectors")
+    if stray:
+        fixes.append(
+            "a stretch in no sector away from the ends lies on land or in water no sector polygon covers: see "
+            "route_clear_of_land for land the grid does not resolve, and the landfalls for a land section over water"
+        )
     return CheckResult(
         "route_within_allowed_sectors",
         passed,
         f"the route stays in the allowed sectors {sorted(allowed)}"
         if passed
-        else f"the route leaves the allowed sectors {sorted(allowed)}: {detail}; forbid those sectors in the cost "
-        "surface or change boundaries.allowed_sectors",
+        else f"the route leaves the allowed sectors {sorted(allowed)}: {detail}; " + "; ".join(fixes),
         {"length_by_sector_km": summary, "violations": detail},
     )
 

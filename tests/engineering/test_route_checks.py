@@ -102,3 +102,20 @@ def test_foreign_sector_and_oblique_crossing_fail() -> None:
     assert "RUS" in res["route_within_allowed_sectors"].description
     assert not res["crossing_angles"].passed
     assert "P1 at 20°" in res["crossing_angles"].description
+
+
+def test_stretch_in_no_sector_points_at_land_not_at_foreign_sectors() -> None:
+    """Synthetic: a gap between two sector polygons mid-route (where the real battery routes crossed a spit). The
+    failure names the stretch and points at land and the landfalls, not at forbidding sectors."""
+    from geodata.engineering.checks import check_sectors
+
+    sectors = gpd.GeoDataFrame(
+        {"country": ["AZE", "KAZ"]},
+        geometry=[box(399_000, 4_650_000, 425_000, 4_710_000), box(426_000, 4_650_000, 470_000, 4_710_000)],
+        crs=GRID.crs,
+    ).to_crs(4326)
+    res = check_sectors(ROUTE, GRID.crs, sectors, ["AZE", "KAZ"])
+    assert not res.passed
+    assert "no sector KP" in res.description
+    assert "route_clear_of_land" in res.description
+    assert "forbid those sectors" not in res.description
