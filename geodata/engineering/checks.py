@@ -214,12 +214,27 @@ def check_sectors(
     )
 
 
-def check_crossing_angles(crossings: pd.DataFrame, min_angle_deg: float) -> CheckResult:
+def check_crossing_angles(
+    crossings: pd.DataFrame, min_angle_deg: float, *, land_sections: BaseGeometry | None = None
+) -> CheckResult:
     """Fails when a crossing is below its minimum angle (``min_angle_deg`` or the feature's own, if stricter).
 
     ``min_angle_deg`` applies to pipelines and cables (:data:`~geodata.engineering.crossings.CROSSABLE_KINDS`, or
     every row when the table has no ``kind``); crossings of other kinds (shipping lanes, faults) are held only to
-    their own ``min_angle_deg`` and are not checked where it is NaN."""
+    their own ``min_angle_deg`` and are not checked where it is NaN. Crossings on ``land_sections`` (station ->
+    beach manhole -> shore crossing, analysis CRS; the table's ``x_m``/``y_m``) are not held to the marine minimum:
+    on land a crossing is ducted where the land section runs, and the schematic routes of existing cables end at
+    their landing point (found at Turkmenbashi: the land section crossed the Azerbaijan-Turkmenistan cable's
+    drawing at 48 degrees). They are counted in the metadata."""
+    on_land = pd.Series(False, index=crossings.index)
+    if land_sections is not None and len(crossings) and {"x_m", "y_m"} <= set(crossings.columns):
+        near = land_sections.buffer(1.0)
+        on_land = pd.Series(
+            shapely.contains_xy(near, crossings["x_m"].to_numpy(float), crossings["y_m"].to_numpy(float)),
+            index=crossings.index,
+        )
+    n_land = int(on_land.sum())
+    crossings = crossings[~on_land]
     own = crossings.get("min_angle_deg", pd.Series(np.nan, index=crossings.index)).astype(float)
     if "kind" in crossings.columns:
         crossable = crossings["kind"].isin(list(CROSSABLE_KINDS))
@@ -227,7 +242,12 @@ def check_crossing_angles(crossings: pd.DataFrame, min_angle_deg: float) -> Chec
         crossable = pd.Series(True, index=crossings.index)
     crossings = crossings[crossable | own.notna()]
     if len(crossings) == 0:
-        return CheckResult("crossing_angles", True, "the route crosses no pipeline or cable", {"crossings": 0})
+        return CheckResult(
+            "crossing_angles",
+            True,
+            "the route crosses no pipeline or cable at sea",
+            {"crossings": 0, "land_section_crossings": n_land},
+        )
     own, crossable = own[crossings.index], crossable[crossings.index]
     required = own.where(~crossable, np.maximum(own.fillna(min_angle_deg), min_angle_deg))
     low = crossings[crossings["angle_deg"] < required - 1e-9]
@@ -240,7 +260,11 @@ def check_crossing_angles(crossings: pd.DataFrame, min_angle_deg: float) -> Chec
         else f"{len(low)} of {len(crossings)} crossings are below the minimum angle: "
         + ", ".join(f"{r['feature_id']} at {r['angle_deg']:.0f}°" for _, r in low.iterrows())
         + "; run geodata.engineering.crossings.enforce_crossing_angles or re-route",
-        {"crossings": len(crossings), "min_angle_found_deg": round(float(crossings["angle_deg"].min()), 1)},
+        {
+            "crossings": len(crossings),
+            "min_angle_found_deg": round(float(crossings["angle_deg"].min()), 1),
+            "land_section_crossings": n_land,
+        },
     )
 
 
@@ -323,6 +347,7 @@ def check_route(
     min_separation_m: float = 500.0,
     separation_depth_factor: float = 3.0,
     land: BaseGeometry | None = None,
+    land_sections: BaseGeometry | None = None,
 ) -> list[CheckResult]:
     """All blocking checks of a final route (see the module docstring); a check whose input is None is skipped.
 
@@ -349,6 +374,9 @@ def check_route(
     land
         The coastline's land polygons in the analysis CRS (:func:`geodata.engineering.land.land_geometry`): the
         route beyond its shore ends must stay off them (``route_clear_of_land``); None skips that check.
+    land_sections
+        The shore ends' land sections (station -> beach manhole -> shore crossing): crossings there are not held to
+        the marine minimum angle.
     """
     results = [
         check_hard_exclusions(route, grid, hard_mask, exempt=exempt),
@@ -361,7 +389,7 @@ def check_route(
             raise InputDataError("check_route: sectors given without allowed_countries; pass the ISO3 codes")
         results.append(check_sectors(route, grid.crs, sectors, allowed_countries))
     if crossings is not None:
-        results.append(check_crossing_angles(crossings, min_angle_deg))
+        results.append(check_crossing_angles(crossings, min_angle_deg, land_sections=land_sections))
     if approaches is not None:
         results.append(
             check_separation(

@@ -267,6 +267,9 @@ def check_engineered_route(
         min_separation_m=engineering.min_separation_m,
         separation_depth_factor=engineering.separation_depth_factor,
         land=vector_land.land_geometry(land, surface.grid.crs),
+        land_sections=shapely.union_all(
+            [LineString([e.station_xy, e.beach_manhole_xy, e.shore_crossing_xy]) for e in route.landfalls]
+        ),
     )
     legs = CheckResult(
         "leg_rules",

@@ -119,3 +119,28 @@ def test_stretch_in_no_sector_points_at_land_not_at_foreign_sectors() -> None:
     assert "no sector KP" in res.description
     assert "route_clear_of_land" in res.description
     assert "forbid those sectors" not in res.description
+
+
+def test_crossing_on_a_land_section_is_not_held_to_the_marine_minimum() -> None:
+    """Synthetic: an existing cable's schematic drawing crosses the route's land section at 48 degrees (as at
+    Turkmenbashi); at sea the same crossing still fails."""
+    from geodata.engineering.checks import check_crossing_angles
+
+    crossings = pd.DataFrame(
+        {
+            "feature_id": ["C1", "P1"],
+            "kind": ["cable", "pipeline"],
+            "angle_deg": [48.0, 70.0],
+            "min_angle_deg": [60.0, 60.0],
+            "x_m": [402_500.0, 430_000.0],
+            "y_m": [4_680_500.0, 4_680_500.0],
+        }
+    )
+    section = LineString([(402_000, 4_680_500), (403_000, 4_680_500)])
+    assert not check_crossing_angles(crossings, 60.0).passed
+    ok = check_crossing_angles(crossings, 60.0, land_sections=section)
+    assert ok.passed, ok.description
+    assert ok.metadata["land_section_crossings"] == 1
+    assert ok.metadata["crossings"] == 1
+    at_sea = LineString([(440_000, 4_680_500), (441_000, 4_680_500)])
+    assert not check_crossing_angles(crossings, 60.0, land_sections=at_sea).passed
