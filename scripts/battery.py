@@ -181,7 +181,7 @@ def run_pair(
     t0 = time.perf_counter()
     try:
         result = dg.materialize(
-            assets if assets is not None else list(defs.assets or []),
+            assets if assets is not None else [a for a in defs.assets or [] if isinstance(a, dg.AssetsDefinition)],
             partition_key=pair.name,
             resources=resources,
             raise_on_error=False,
@@ -190,7 +190,9 @@ def run_pair(
     except Exception as exc:  # noqa: BLE001 (a battery reports every failure and goes on to the next pair)
         return Outcome(pair, False, time.perf_counter() - t0, geodesic_km=geodesic_km, failure=_describe(exc))
     wall = time.perf_counter() - t0
-    materialised = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
+    materialised = {
+        e.asset_key.to_user_string() for e in result.get_asset_materialization_events() if e.asset_key is not None
+    }
     outcome = Outcome(
         pair, "published_corridor" in materialised and result.success, wall, geodesic_km=geodesic_km, result=result
     )
