@@ -16,7 +16,7 @@ export NUMBA_CACHE_DIR ?= $(abspath .numba_cache)
 
 STAMP := $(VENV)/.installed
 
-.PHONY: run test unit lint bench dev clean install system-deps
+.PHONY: run test unit lint bench battery dev clean install system-deps
 
 install: $(STAMP) $(DAGSTER_HOME)/dagster.yaml node_modules/.package-lock.json
 
@@ -73,6 +73,12 @@ lint: install
 
 bench: install
 	$(BIN)/python benchmarks/routing.py
+
+# The landing-pair battery (tests/battery.yaml): every pair through the whole graph on the mirror, one after the other,
+# and a table per pair (length, ratio to the geodesic, A/Cs, crossings, sectors, KP points, land section, run time).
+# PAIRS="baku-turkmenbashi lagan" runs the pairs whose names contain those words. Exit status 1 when one does not publish.
+battery: install
+	nice -n 5 $(BIN)/python scripts/battery.py $(if $(PAIRS),--only $(PAIRS),)
 
 dev: install
 	$(BIN)/dagster dev -w workspace.yaml

@@ -63,7 +63,7 @@ def sea_mask(
     yield dg.Output(mask, metadata=metadata(bathy.summary_metadata(bathymetry, sea_mask=mask)))
     yield from check_results(
         [
-            bathy.check_coverage(bathymetry, bathymetry.grid, stations, sea_mask=mask),
+            bathy.check_coverage(bathymetry, sc.area_of_interest.bounds, stations, sea_mask=mask),
             bathy.check_depth_range(bathymetry, mask, sc.bathymetry.min_depth_range_m),
             bathy.check_source_signs(bathymetry, mask),
         ]

@@ -35,6 +35,8 @@ def landfalls(
 ROUTE_CHECKS = {
     "route_clear_of_hard_exclusions": "The route never enters an impassable cell (land, hazard buffer, depth limits) "
     "beyond its shore ends.",
+    "route_clear_of_land": "Beyond its shore ends the route stays off the coastline's vector land polygons (spits, "
+    "headlands and islands narrower than a grid cell included).",
     "route_within_slope_limit": "No cell the route crosses is steeper than limits.max_slope_deg.",
     "route_within_allowed_sectors": "The route stays in the allowed seabed sectors.",
     "crossing_angles": "Every pipeline or cable crossing meets the minimum crossing angle.",
@@ -67,12 +69,15 @@ def engineered_route(
     seabed_sectors: gpd.GeoDataFrame,
     bathymetry: Raster,
     territorial_waters: gpd.GeoDataFrame,
+    coastline: CaspianCoast,
 ) -> Iterator[Any]:
     """The cable route as it would be engineered: shore ends joined to the routed path, reduced to straight legs at
     alter-course points clear of every exclusion, crossings realigned to the minimum angle; its crossings (pipelines,
     cables, shipping lanes, faults), 2018 Convention zone limits and close approaches to existing cables and
-    pipelines listed; checked (blocking)."""
+    pipelines listed; checked (blocking). Every step is tested against the coastline's vector land as well as the
+    cost surface's cells."""
     sc = scenario_of(context, settings)
+    land = coastline.land(sc.area_of_interest.bounds)
     er = route.engineer_route(
         route.route_line(least_cost_route, cost_surface),
         landfalls,
@@ -81,6 +86,7 @@ def engineered_route(
         sc.engineering,
         depth=bathymetry,
         zones=territorial_waters,
+        land=land,
     )
     close = er.close_approaches if er.close_approaches is not None else gpd.GeoDataFrame()
     zones = er.zone_crossings if er.zone_crossings is not None else gpd.GeoDataFrame()
@@ -101,5 +107,7 @@ def engineered_route(
         ),
     )
     yield from check_results(
-        route.check_engineered_route(er, cost_surface, seabed_slope, seabed_sectors, sc.limits, sc.engineering)
+        route.check_engineered_route(
+            er, cost_surface, seabed_slope, seabed_sectors, sc.limits, sc.engineering, land=land
+        )
     )

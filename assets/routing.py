@@ -9,6 +9,7 @@ import dagster as dg
 from assets.common import metadata, scenario_of
 from assets.config import PARTITIONS, CorridorSettings
 from geodata import routing
+from geodata.boundaries import CaspianCoast
 from geodata.cost import CostSurface
 from geodata.engineering import compose as route
 from geodata.engineering.landfall import Landfalls
@@ -17,15 +18,20 @@ from geodata.engineering.sweep import WeightSweepResult, weight_sweep
 
 @dg.asset(partitions_def=PARTITIONS, group_name="routing")
 def least_cost_route(
-    context: dg.AssetExecutionContext, settings: CorridorSettings, cost_surface: CostSurface, landfalls: Landfalls
+    context: dg.AssetExecutionContext,
+    settings: CorridorSettings,
+    cost_surface: CostSurface,
+    landfalls: Landfalls,
+    coastline: CaspianCoast,
 ) -> dg.Output[Any]:
     """The least-cost path between the two approach ends on the cost surface: a 16-neighbour exact-cost search with
-    a provably safe any-angle refinement (never costlier than the 8-connected optimum; see geodata/routing)."""
+    a provably safe any-angle refinement (never costlier than the 8-connected optimum; see geodata/routing),
+    re-planned round land narrower than a cell (the coastline's polygons, geodata/engineering/land.py)."""
     sc = scenario_of(context, settings)
-    start, goal = route.approach_cells(cost_surface, landfalls)
-    result = routing.least_cost_path(
-        cost_surface.total, start, goal, cell_size=cost_surface.grid.res, method=sc.routing.method
+    replan = route.least_cost_route(
+        cost_surface, landfalls, coastline.land(sc.area_of_interest.bounds), method=sc.routing.method
     )
+    result = replan.result
     return dg.Output(
         result,
         metadata=metadata(
@@ -36,6 +42,7 @@ def least_cost_route(
                 "method": result.method,
                 "cells_settled": result.cells_settled,
                 "timings_s": result.timings,
+                **replan.summary(),
             }
         ),
     )

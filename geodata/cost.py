@@ -15,7 +15,8 @@ down), ``s`` the seabed slope in degrees and ``w`` the :class:`~geodata.scenario
 
 The total cost per metre is the sum of the terms. Cells are impassable (``inf``) for any of the barrier reasons:
 ``land`` (not sea in the coastline mask), ``too_steep`` (``s > max_slope_deg``), ``too_shallow`` / ``too_deep``
-(outside ``[min_depth_m, max_depth_m]``), ``hazard_exclusion`` (inside a hard hazard buffer), ``foreign_sector``
+(outside ``[min_depth_m, max_depth_m]``; a sea cell of the coastline mask that the bathymetry puts above the water
+surface counts as 0 m deep), ``hazard_exclusion`` (inside a hard hazard buffer), ``foreign_sector``
 (a seabed sector other than the allowed ones), ``nodata`` (no bathymetry).
 """
 
@@ -139,6 +140,9 @@ def build_cost_surface(
         )
 
     dz = np.nan_to_num(d, nan=0.0)
+    # The coastline decides sea or land: a sea cell the bathymetry puts above the water surface (a coarse grid over
+    # a shallow shelf, the northern Caspian on the mirror) is water of no depth, not land.
+    dz = np.where((np.nan_to_num(sea, nan=0.0) > 0) & (dz < 0.0), 0.0, dz)
     terms: dict[str, np.ndarray] = {
         "length": np.full(grid.shape, weights.base, dtype="float64"),
         "shallow": weights.shallow_weight * np.clip(1.0 - dz / weights.shallow_limit_m, 0.0, 1.0),

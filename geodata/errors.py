@@ -31,6 +31,10 @@ class LandingPointError(CorridorError):
     """A landing station lies outside the data, or cannot be connected to the sea."""
 
 
+class RouteOverLandError(CorridorError):
+    """The route cannot be kept off the vector land (a spit, headland or island narrower than a grid cell)."""
+
+
 class PublishError(CorridorError):
     """A publication failed validation; the previous publication was kept."""
 

@@ -3,6 +3,8 @@
 Each check returns a :class:`geodata.checks.CheckResult` (blocking) with figures for the UI:
 
 - ``route_clear_of_hard_exclusions``: no cell the route passes through (exact cell traversal) is in the hard mask;
+- ``route_clear_of_land``: beyond its shore ends the route stays off the coastline's vector land polygons (a spit or
+  island thinner than a cell is sea to the hard mask, not to this check);
 - ``route_within_slope_limit``: no cell the route passes through is steeper than ``max_slope_deg`` (the rule the
   hard mask applies, cell by cell); the largest bilinear profile sample (every ``profile_interval_m``) is reported
   alongside, for information, since interpolation next to a steep cell can exceed the limit in a cell that meets it;
@@ -34,9 +36,10 @@ from shapely.geometry.base import BaseGeometry
 from geodata.checks import CheckResult
 from geodata.engineering.alter_course import segment_cells
 from geodata.engineering.crossings import CROSSABLE_KINDS
+from geodata.engineering.land import land_stretches
 from geodata.engineering.sectors import sector_crossing_report
 from geodata.errors import InputDataError
-from geodata.geodesy import Chainage, to_lonlat
+from geodata.geodesy import Chainage, to_lonlat, transformer
 from geodata.grid import GeoGrid, Raster
 
 
@@ -93,6 +96,34 @@ def check_hard_exclusions(
             "cells": int(bad.sum()),
             "first_cells_lat_lon": _where(grid, mids[bad]),
         },
+    )
+
+
+def check_clear_of_land(
+    route: LineString, crs: Any, land: BaseGeometry | None, *, exempt: BaseGeometry | None = None
+) -> CheckResult:
+    """Fails when the route (outside ``exempt``, the shore ends) runs over the vector land polygons: a spit,
+    headland or island narrower than a grid cell that the cell-based hard mask cannot see."""
+    pieces = land_stretches(route, land, exempt=exempt)
+    length = float(sum(p.length for p in pieces))
+    places = []
+    if pieces:
+        ll = to_lonlat(route, crs)
+        chain = Chainage(ll)
+        for p in pieces[:5]:
+            mid = p.interpolate(0.5, normalized=True)
+            lon, lat = (float(v) for v in transformer(crs, "EPSG:4326").transform(mid.x, mid.y))
+            kp = float(chain.kp_km(chain.locate(lon, lat)))
+            places.append(f"KP {kp:.3f} ({lat:.4f} N, {lon:.4f} E, {p.length:.0f} m)")
+    return CheckResult(
+        "route_clear_of_land",
+        not pieces,
+        "the route stays off the coastline's land polygons beyond its shore ends"
+        if not pieces
+        else f"the route runs {length:.0f} m over land beyond its shore ends, at {'; '.join(places)}: land narrower "
+        "than a grid cell (a spit, headland or island) that the cell mask does not hold; re-route with a finer "
+        "analysis.resolution_m, or report the route engineering step that moved the route there",
+        {"length_on_land_m": round(length, 1), "stretches": len(pieces), "places": places},
     )
 
 
@@ -163,23 +194,47 @@ def check_sectors(
         f"{s['country'] if isinstance(s['country'], str) else 'no sector'} KP {s['kp_from_km']:.3f}-{s['kp_to_km']:.3f}"
         for s in bad
     )
+    foreign = any(isinstance(s["country"], str) for s in bad)
+    stray = len(bad) > sum(isinstance(s["country"], str) for s in bad)
+    fixes = []
+    if foreign:
+        fixes.append("forbid those sectors in the cost surface or change boundaries.allowed_sectors")
+    if stray:
+        fixes.append(
+            "a stretch in no sector away from the ends lies on land or in water no sector polygon covers: see "
+            "route_clear_of_land for land the grid does not resolve, and the landfalls for a land section over water"
+        )
     return CheckResult(
         "route_within_allowed_sectors",
         passed,
         f"the route stays in the allowed sectors {sorted(allowed)}"
         if passed
-        else f"the route leaves the allowed sectors {sorted(allowed)}: {detail}; forbid those sectors in the cost "
-        "surface or change boundaries.allowed_sectors",
+        else f"the route leaves the allowed sectors {sorted(allowed)}: {detail}; " + "; ".join(fixes),
         {"length_by_sector_km": summary, "violations": detail},
     )
 
 
-def check_crossing_angles(crossings: pd.DataFrame, min_angle_deg: float) -> CheckResult:
+def check_crossing_angles(
+    crossings: pd.DataFrame, min_angle_deg: float, *, land_sections: BaseGeometry | None = None
+) -> CheckResult:
     """Fails when a crossing is below its minimum angle (``min_angle_deg`` or the feature's own, if stricter).
 
     ``min_angle_deg`` applies to pipelines and cables (:data:`~geodata.engineering.crossings.CROSSABLE_KINDS`, or
     every row when the table has no ``kind``); crossings of other kinds (shipping lanes, faults) are held only to
-    their own ``min_angle_deg`` and are not checked where it is NaN."""
+    their own ``min_angle_deg`` and are not checked where it is NaN. Crossings on ``land_sections`` (station ->
+    beach manhole -> shore crossing, analysis CRS; the table's ``x_m``/``y_m``) are not held to the marine minimum:
+    on land a crossing is ducted where the land section runs, and the schematic routes of existing cables end at
+    their landing point (found at Turkmenbashi: the land section crossed the Azerbaijan-Turkmenistan cable's
+    drawing at 48 degrees). They are counted in the metadata."""
+    on_land = pd.Series(False, index=crossings.index)
+    if land_sections is not None and len(crossings) and {"x_m", "y_m"} <= set(crossings.columns):
+        near = land_sections.buffer(1.0)
+        on_land = pd.Series(
+            shapely.contains_xy(near, crossings["x_m"].to_numpy(float), crossings["y_m"].to_numpy(float)),
+            index=crossings.index,
+        )
+    n_land = int(on_land.sum())
+    crossings = crossings[~on_land]
     own = crossings.get("min_angle_deg", pd.Series(np.nan, index=crossings.index)).astype(float)
     if "kind" in crossings.columns:
         crossable = crossings["kind"].isin(list(CROSSABLE_KINDS))
@@ -187,7 +242,12 @@ def check_crossing_angles(crossings: pd.DataFrame, min_angle_deg: float) -> Chec
         crossable = pd.Series(True, index=crossings.index)
     crossings = crossings[crossable | own.notna()]
     if len(crossings) == 0:
-        return CheckResult("crossing_angles", True, "the route crosses no pipeline or cable", {"crossings": 0})
+        return CheckResult(
+            "crossing_angles",
+            True,
+            "the route crosses no pipeline or cable at sea",
+            {"crossings": 0, "land_section_crossings": n_land},
+        )
     own, crossable = own[crossings.index], crossable[crossings.index]
     required = own.where(~crossable, np.maximum(own.fillna(min_angle_deg), min_angle_deg))
     low = crossings[crossings["angle_deg"] < required - 1e-9]
@@ -200,7 +260,11 @@ def check_crossing_angles(crossings: pd.DataFrame, min_angle_deg: float) -> Chec
         else f"{len(low)} of {len(crossings)} crossings are below the minimum angle: "
         + ", ".join(f"{r['feature_id']} at {r['angle_deg']:.0f}°" for _, r in low.iterrows())
         + "; run geodata.engineering.crossings.enforce_crossing_angles or re-route",
-        {"crossings": len(crossings), "min_angle_found_deg": round(float(crossings["angle_deg"].min()), 1)},
+        {
+            "crossings": len(crossings),
+            "min_angle_found_deg": round(float(crossings["angle_deg"].min()), 1),
+            "land_section_crossings": n_land,
+        },
     )
 
 
@@ -282,6 +346,8 @@ def check_route(
     allow_close_approach: Sequence[str] = (),
     min_separation_m: float = 500.0,
     separation_depth_factor: float = 3.0,
+    land: BaseGeometry | None = None,
+    land_sections: BaseGeometry | None = None,
 ) -> list[CheckResult]:
     """All blocking checks of a final route (see the module docstring); a check whose input is None is skipped.
 
@@ -305,17 +371,25 @@ def check_route(
     approaches, allow_close_approach, min_separation_m, separation_depth_factor
         :func:`geodata.engineering.approaches.find_close_approaches` of the final route and the ``Engineering``
         separation settings it was measured with.
+    land
+        The coastline's land polygons in the analysis CRS (:func:`geodata.engineering.land.land_geometry`): the
+        route beyond its shore ends must stay off them (``route_clear_of_land``); None skips that check.
+    land_sections
+        The shore ends' land sections (station -> beach manhole -> shore crossing): crossings there are not held to
+        the marine minimum angle.
     """
     results = [
         check_hard_exclusions(route, grid, hard_mask, exempt=exempt),
         check_slope(route, slope, max_slope_deg, exempt=exempt, profile_interval_m=profile_interval_m),
     ]
+    if land is not None:
+        results.append(check_clear_of_land(route, grid.crs, land, exempt=exempt))
     if sectors is not None:
         if not allowed_countries:
             raise InputDataError("check_route: sectors given without allowed_countries; pass the ISO3 codes")
         results.append(check_sectors(route, grid.crs, sectors, allowed_countries))
     if crossings is not None:
-        results.append(check_crossing_angles(crossings, min_angle_deg))
+        results.append(check_crossing_angles(crossings, min_angle_deg, land_sections=land_sections))
     if approaches is not None:
         results.append(
             check_separation(

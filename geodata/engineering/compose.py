@@ -23,6 +23,7 @@ from geodata.checks import CheckResult
 from geodata.cost import CostSurface
 from geodata.engineering import alter_course, approaches, crossings, landfall
 from geodata.engineering import checks as route_checks
+from geodata.engineering import land as vector_land
 from geodata.engineering import sectors as sector_report
 from geodata.engineering.events import RouteEvent
 from geodata.errors import LandingPointError
@@ -65,6 +66,22 @@ def approach_cells(surface: CostSurface, ends: landfall.Landfalls) -> list[tuple
             )
         cells.append(cell)
     return cells
+
+
+def least_cost_route(
+    surface: CostSurface, ends: landfall.Landfalls, land: gpd.GeoDataFrame | None, *, method: str = "auto"
+) -> vector_land.LandReplan:
+    """The least-cost path between the approach ends, re-planned round every piece of vector ``land`` (the
+    coastline's polygons: spits and islands narrower than a cell) it would cross
+    (:func:`geodata.engineering.land.route_clear_of_land`)."""
+    start, goal = approach_cells(surface, ends)
+
+    def search(cost: np.ndarray) -> routing.RouteResult:
+        return routing.least_cost_path(cost, start, goal, cell_size=surface.grid.res, method=method)
+
+    return vector_land.route_clear_of_land(
+        surface.total, surface.grid, vector_land.land_geometry(land, surface.grid.crs), search
+    )
 
 
 def route_line(result: routing.RouteResult, surface: CostSurface) -> LineString:
@@ -138,15 +155,22 @@ def engineer_route(
     *,
     depth: Raster | None = None,
     zones: gpd.GeoDataFrame | None = None,
+    land: gpd.GeoDataFrame | None = None,
 ) -> EngineeredRoute:
     """Join the shore ends to the routed path, reduce it to straight legs at A/C points that stay clear of every
     impassable cell, then realign crossings of pipelines and cables that are below the minimum angle; list every
     crossing (pipelines, cables, shipping lanes, faults), the 2018 Convention zone limits crossed (when ``zones``,
     the ``territorial_waters`` polygons, are given) and the close approaches to existing cables and pipelines (the
-    depth term of the separation from ``depth``, water depth in m; None = the near-shore floor everywhere)."""
+    depth term of the separation from ``depth``, water depth in m; None = the near-shore floor everywhere).
+
+    With ``land`` (the coastline's land polygons), every straight leg and every realigned crossing is also tested
+    against the vector land, so no step moves the route over a spit or island the grid does not resolve."""
     grid = surface.grid
     full = landfall.assemble_route(ends[0], routed, ends[1])
-    is_clear = alter_course.mask_clearance(surface.impassable, grid)
+    is_clear = vector_land.all_clear(
+        alter_course.mask_clearance(surface.impassable, grid),
+        vector_land.land_clearance(vector_land.land_geometry(land, grid.crs)),
+    )
     segment_cost = alter_course.grid_segment_cost(surface.total, grid)
     plan = alter_course.simplify_to_legs(
         full,
@@ -221,6 +245,7 @@ def check_engineered_route(
     sectors: gpd.GeoDataFrame,
     limits: Limits,
     engineering: Engineering,
+    land: gpd.GeoDataFrame | None = None,
 ) -> list[CheckResult]:
     """The blocking checks of issue #5 (hard exclusions, slope limit, the surface's allowed sectors, crossing angles)
     and the separation from existing cables and pipelines (when the route's close approaches were measured), plus
@@ -241,6 +266,10 @@ def check_engineered_route(
         allow_close_approach=engineering.allow_close_approach,
         min_separation_m=engineering.min_separation_m,
         separation_depth_factor=engineering.separation_depth_factor,
+        land=vector_land.land_geometry(land, surface.grid.crs),
+        land_sections=shapely.union_all(
+            [LineString([e.station_xy, e.beach_manhole_xy, e.shore_crossing_xy]) for e in route.landfalls]
+        ),
     )
     legs = CheckResult(
         "leg_rules",

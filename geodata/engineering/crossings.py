@@ -360,13 +360,17 @@ def _dog_leg(
     u: np.ndarray,
     d: float,
     span: float,
+    *,
+    window_at: float | None = None,
 ) -> LineString | None:
     """The route with a dog-leg of half-length ``d`` in direction ``u`` through the crossing, replacing ``span``
-    metres of route either side of it; None when it breaks a rule (window off the route, short legs, sharp turns,
-    not clear, crossings gained or lost, or still too oblique)."""
+    metres of route either side of ``window_at`` (default: the crossing's own distance along the route); None when
+    it breaks a rule (window off the route, short legs, sharp turns, not clear, crossings gained or lost, or still
+    too oblique)."""
     c = np.array([crossing["x_m"], crossing["y_m"]])
     a1, a2 = c - d * u, c + d * u
-    s_from, s_to = crossing["route_distance_m"] - span, crossing["route_distance_m"] + span
+    at = crossing["route_distance_m"] if window_at is None else window_at
+    s_from, s_to = at - span, at + span
     if s_from <= 0 or s_to >= route.length:
         return None
     q_in = np.asarray(route.interpolate(s_from).coords[0])
@@ -384,19 +388,42 @@ def _dog_leg(
     return _splice(route, s_from, s_to, [tuple(a1), tuple(a2)])
 
 
+CROSSING_SHIFTS_M = (500.0, -500.0, 1000.0, -1000.0, 2000.0, -2000.0, 4000.0, -4000.0)
+"""Distances along the crossed feature to which the crossing may move when no dog-leg through the original crossing
+point fits (land, an exclusion or the leg rules in the way): a local re-route, reported as ``shifted_m``."""
+
+
+def _shifted(crossing: RawCrossing, frame: gpd.GeoDataFrame, offset_m: float) -> RawCrossing | None:
+    """The crossing moved ``offset_m`` along its feature (None off the feature's ends)."""
+    c = Point(crossing["x_m"], crossing["y_m"])
+    feat = frame[frame["feature_id"] == crossing["feature_id"]]
+    part = min(shapely.get_parts(shapely.union_all(np.asarray(feat.geometry.values))), key=lambda g: g.distance(c))
+    s = part.project(c) + offset_m
+    if s <= 0.0 or s >= part.length:
+        return None
+    p = part.interpolate(s)
+    return RawCrossing(**{**crossing, "x_m": float(p.x), "y_m": float(p.y)})
+
+
 def _fix_one(
     route: LineString, crossing: RawCrossing, frame: gpd.GeoDataFrame, rules: _DogLegRules
-) -> tuple[LineString, float, float] | None:
-    """The smallest dog-leg (half-leg first, then window) that fixes one oblique crossing: ``(route, half_leg,
-    half_window)``, or None."""
-    u = _crossing_direction(route, crossing, frame, rules.margin_deg)
-    for d in rules.half_legs_m:
-        if 2 * d < rules.min_leg_m - 1e-6:
+) -> tuple[LineString, float, float, float] | None:
+    """The smallest dog-leg (half-leg first, then window) that fixes one oblique crossing, through the crossing
+    point or, when none fits there, through a point moved along the feature (nearest first): ``(route, half_leg,
+    half_window, shift)``, or None."""
+    for shift in (0.0, *CROSSING_SHIFTS_M):
+        at = _shifted(crossing, frame, shift) if shift else crossing
+        if at is None:
             continue
-        for factor in rules.window_factors:
-            fixed = _dog_leg(route, crossing, frame, rules, u, d, d * factor)
-            if fixed is not None:
-                return fixed, d, d * factor
+        u = _crossing_direction(route, at, frame, rules.margin_deg)
+        window_at = route.project(Point(at["x_m"], at["y_m"]))  # the stretch of route nearest the new crossing
+        for d in rules.half_legs_m:
+            if 2 * d < rules.min_leg_m - 1e-6:
+                continue
+            for factor in rules.window_factors:
+                fixed = _dog_leg(route, at, frame, rules, u, d, d * factor, window_at=window_at)
+                if fixed is not None:
+                    return fixed, d, d * factor, shift
     return None
 
 
@@ -410,10 +437,10 @@ def _key(c: RawCrossing) -> _Key:
 
 def _realign(
     route: LineString, frame: gpd.GeoDataFrame, min_angle_deg: float, rules: _DogLegRules, rounds: int
-) -> tuple[LineString, dict[_Key, tuple[float, float]]]:
+) -> tuple[LineString, dict[_Key, tuple[float, float, float]]]:
     """Fix the first oblique crossing not yet given up on, again and again (at most ``rounds`` times): the realigned
-    route and the ``(half_leg, half_window)`` used for each fixed crossing."""
-    done: dict[_Key, tuple[float, float]] = {}
+    route and the ``(half_leg, half_window, shift along the feature)`` used for each fixed crossing."""
+    done: dict[_Key, tuple[float, float, float]] = {}
     failed: set[_Key] = set()
     current = route
     for _ in range(rounds):
@@ -428,8 +455,8 @@ def _realign(
         if fixed is None:
             failed.add(_key(todo[0]))
             continue
-        current, d, span = fixed
-        done[_key(todo[0])] = (d, span)
+        current, d, span, shift = fixed
+        done[_key(todo[0])] = (d, span, shift)
     return current, done
 
 
@@ -444,11 +471,16 @@ REPORT_COLUMNS = [
     "status",
     "half_leg_m",
     "window_m",
+    "shifted_m",
 ]
 
 
 def _report_row(
-    c: RawCrossing, final: Sequence[RawCrossing], done: dict[_Key, tuple[float, float]], ch: Chainage, crs: Any
+    c: RawCrossing,
+    final: Sequence[RawCrossing],
+    done: dict[_Key, tuple[float, float, float]],
+    ch: Chainage,
+    crs: Any,
 ) -> dict[str, str | float]:
     """The report row of an original crossing: its nearest crossing of the same feature on the final route, and
     whether it was ``ok`` already, ``realigned`` or ``failed``."""
@@ -456,7 +488,7 @@ def _report_row(
     after = min(same, key=lambda f: math.hypot(f["x_m"] - c["x_m"], f["y_m"] - c["y_m"])) if same else None
     ok_after = after is not None and _meets_min_angle(after)
     status = "ok" if _meets_min_angle(c) else ("realigned" if ok_after else "failed")
-    d, span = done.get(_key(c), (math.nan, math.nan))
+    d, span, shift = done.get(_key(c), (math.nan, math.nan, math.nan))
     point = after if after is not None else c
     lon, lat = _xy_to_lonlat(np.array([point["x_m"]]), np.array([point["y_m"]]), crs)
     return {
@@ -470,6 +502,7 @@ def _report_row(
         "status": status,
         "half_leg_m": d,
         "window_m": 2 * span if math.isfinite(span) else math.nan,
+        "shifted_m": shift,
     }
 
 
@@ -517,7 +550,8 @@ def enforce_crossing_angles(
     (route, report)
         The realigned route and one report row per original crossing: ``feature_id, kind, name, kp_km,
         angle_before_deg, angle_after_deg, min_angle_deg, status`` (``ok``, ``realigned`` or ``failed``),
-        ``half_leg_m, window_m``.
+        ``half_leg_m, window_m, shifted_m`` (how far along the feature the crossing moved: 0 when the dog-leg runs
+        through the original crossing point; a local re-route where land or an exclusion leaves no room there).
     """
     frame = _prepare(lines, crs)
     original = _raw_crossings(route, frame, min_angle_deg)

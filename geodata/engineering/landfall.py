@@ -4,7 +4,9 @@ Cables come ashore roughly at right angles to the coast: the surf zone is crosse
 does not lie along the beach where waves and longshore drift work on it, and the beach manhole (BMH) sits just
 above the shore. :func:`plan_landfall` finds, near the landing station, the shore point whose (smoothed) coast normal
 gives a straight shore-end leg of ``approach_m`` into open water without touching land again (islands, spits); if
-the normal is blocked it tries a fan of angles around it, up to ``max_deviation_deg``. The grid router then starts
+the normal is blocked it tries a fan of angles around it, up to ``max_deviation_deg``. A shore point counts only
+when the straight land section from a station on land reaches it over land (a bay, lagoon or harbour between the
+station and that shore would put the "land" cable at sea). The grid router then starts
 at the seaward end of that leg (:attr:`Landfall.approach_end_xy`), and :func:`assemble_route` joins the pieces:
 station -> BMH -> shore crossing -> approach end -> routed path -> ... -> station.
 
@@ -155,6 +157,21 @@ class _OpenWater:
     land: BaseGeometry
     approach_m: float
     blocked: np.ndarray | None
+    station_xy: XY | None = None
+    """The landing station, when it lies on land: the land section to a shore point must then stay on land."""
+
+    def land_section_is_clear(self, x: float, y: float) -> bool:
+        """Does the straight land section from the station to shore point ``(x, y)`` stay on land (no bay, lagoon
+        or harbour crossed on the way to the shore)?"""
+        if self.station_xy is None:
+            return True
+        sx, sy = self.station_xy
+        length = math.hypot(x - sx, y - sy)
+        if length <= LAND_SECTION_TOLERANCE_M:
+            return True
+        t = 1.0 - LAND_SECTION_TOLERANCE_M / length
+        section = LineString([(sx, sy), (sx + (x - sx) * t, sy + (y - sy) * t)])
+        return bool(self.land.contains(section))
 
     def leg_is_clear(self, x: float, y: float, ux: float, uy: float) -> bool:
         """Is the leg of ``approach_m`` from shore point ``(x, y)`` in unit direction ``(ux, uy)`` clear?"""
@@ -165,6 +182,10 @@ class _OpenWater:
         eps = min(5.0, self.approach_m / 100.0)
         leg = LineString([(x + ux * eps, y + uy * eps), (ex, ey)])
         return not self.land.intersects(leg)
+
+
+LAND_SECTION_TOLERANCE_M = 20.0
+"""Metres of the land section next to the shore point not tested (the coast line's own rounding)."""
 
 
 def _check_arguments(grid: GeoGrid, blocked: np.ndarray | None, approach_m: float) -> None:
@@ -292,11 +313,14 @@ def _first_clear_leg(
 def _best_approach(
     points: Sequence[_ShorePoint], fan: Sequence[float], penalty_m_per_deg: float, open_water: _OpenWater
 ) -> _Approach | None:
-    """The best-scoring clear leg over all shore points (nearest first, stopping once none can score better)."""
+    """The best-scoring clear leg over all shore points (nearest first, stopping once none can score better) whose
+    land section from the station stays on land."""
     best: _Approach | None = None
     for point in points:
         if best is not None and point.dist >= best.score:
             break
+        if not open_water.land_section_is_clear(point.x, point.y):
+            continue
         best = _first_clear_leg(point, fan, penalty_m_per_deg, open_water, best) or best
     return best
 
@@ -343,10 +367,11 @@ def _no_clear_leg(
 ) -> LandingPointError:
     """The error for a station none of whose shore points gives a clear approach leg."""
     return LandingPointError(
-        f"landing station '{station.name}': no shore point within {search_radius_m / 1000:.0f} km gives a clear "
-        f"{approach_m:.0f} m approach leg within {max_deviation_deg:.0f}° of the coast normal (land or blocked "
-        "cells in the way); shorten engineering.landfall_approach_m, raise landfall_max_deviation_deg, or move "
-        "the station"
+        f"landing station '{station.name}' ({station.lat_deg} N, {station.lon_deg} E): no shore point within "
+        f"{search_radius_m / 1000:.0f} km is reached over land and gives a clear {approach_m:.0f} m approach leg "
+        f"within {max_deviation_deg:.0f}° of the coast normal (water on the land section, or land or blocked "
+        "cells in the way of the leg); shorten engineering.landfall_approach_m, raise landfall_max_deviation_deg, "
+        "or move the station"
     )
 
 
@@ -418,7 +443,8 @@ def plan_landfall(
     )
     if not points:
         raise _no_coastline(station, search_radius_m)
-    open_water = _OpenWater(sea_mask, land_geom, approach_m, blocked)
+    on_land = bool(land_geom.contains(Point(sx, sy)))
+    open_water = _OpenWater(sea_mask, land_geom, approach_m, blocked, (sx, sy) if on_land else None)
     best = _best_approach(
         points, _deviation_fan(fan_step_deg, max_deviation_deg), deviation_penalty_m_per_deg, open_water
     )

@@ -569,6 +569,42 @@ def test_check_nodata_crs_and_depth_range() -> None:
     assert meta["depth_sea_median_m"] == 100.0
 
 
+def test_depth_range_tells_a_shallow_shelf_from_a_datum_error() -> None:
+    """Synthetic: a third of the sea is a shelf that a coarse grid reads up to 4 m above the water surface (the northern
+    Caspian on the mirror: 24-46 % of the sea cells of a northern area, which failed the check). That is no datum
+    error and passes; the same sea lifted 28 m (a datum applied twice) fails."""
+    grid = GeoGrid.from_bounds((500_000, 4_600_000, 530_000, 4_620_000), 1000.0, UTM39)
+    data = np.full(grid.shape, 60.0, dtype="float32")
+    data[:, :10] = np.linspace(-4.0, 1.0, 10)[None, :]  # the shelf: 4 m above to 1 m below the surface
+    depth = Raster(data, grid, float("nan"), {"water_level_m": -28.0})
+    sea = Raster(np.ones(grid.shape, "uint8"), grid)
+    shelf = check_depth_range(depth, sea, (-50.0, 1100.0))
+    assert shelf.passed, shelf.description
+    assert shelf.metadata["sea_at_or_above_water_fraction"] > 0.25
+    assert shelf.metadata["sea_above_water_beyond_tolerance_fraction"] == 0.0
+    lifted = Raster(data - 28.0, grid, float("nan"), depth.attrs)
+    bad = check_depth_range(lifted, sea, (-50.0, 1100.0))
+    assert not bad.passed
+    assert "above the water surface" in bad.description
+
+
+def test_coverage_is_measured_over_the_lonlat_area_not_the_projected_box() -> None:
+    """Synthetic: a lon/lat source covering exactly the area of interest, read onto the UTM grid enclosing it. The
+    grid's corners outside the lon/lat box hold no data (on the mirror, 96-98 % of a box clipped to the data
+    extent, which failed); measured over the area of interest, as the sea_mask asset does, coverage is complete."""
+    aoi = (50.0, 40.0, 51.0, 41.0)
+    grid = analysis_grid(aoi, UTM39, 2000.0)
+    lon, lat = grid.xy_to_lonlat(*np.meshgrid(grid.coords()[1], grid.coords()[0]))
+    inside = (lon >= aoi[0]) & (lon <= aoi[2]) & (lat >= aoi[1]) & (lat <= aoi[3])
+    depth = Raster(np.where(inside, 100.0, np.nan).astype("float32"), grid, float("nan"), {})
+    sea = Raster(np.ones(grid.shape, "uint8"), grid)
+    stations = [("A", 50.5, 40.5)]
+    assert not check_coverage(depth, grid, stations, sea_mask=sea).passed
+    ok = check_coverage(depth, aoi, stations, sea_mask=sea)
+    assert ok.passed, ok.description
+    assert ok.metadata["aoi_valid_fraction"] == 1.0
+
+
 # -- the real mirror -------------------------------------------------------------------------------------------------
 
 

@@ -78,3 +78,21 @@ def test_misaligned_input_is_refused(utm_grid: GeoGrid) -> None:
     other = GeoGrid.from_bounds((0, 0, 30_000, 20_000), 1000, "EPSG:32639")
     with pytest.raises(InputDataError, match="slope is on grid"):
         build_cost_surface(depth, Raster(slope.data, other), sea, CostWeights(), Limits())
+
+
+def test_sea_cell_above_the_water_surface_is_shallow_water_not_land(utm_grid: GeoGrid) -> None:
+    """Synthetic: the coastline says sea, a coarse grid over a shallow shelf says 2 m above the surface (the northern
+    Caspian on the mirror, where this made whole shelves impassable). The cell is 0 m deep water: passable at the
+    full shallow penalty under the default min_depth_m = 0, still blocked by a positive min_depth_m; land stays
+    land whatever its depth."""
+    depth, slope, sea = _inputs(utm_grid)
+    depth.data[2, 2] = -2.0
+    sea.data[3, 3] = 0
+    depth.data[3, 3] = -2.0
+    cs = build_cost_surface(depth, slope, sea, CostWeights(shallow_weight=2.0), Limits())
+    assert np.isfinite(cs.total[2, 2])
+    assert cs.terms["shallow"][2, 2] == pytest.approx(2.0)
+    assert not cs.barriers["too_shallow"][2, 2]
+    assert np.isinf(cs.total[3, 3])
+    strict = build_cost_surface(depth, slope, sea, CostWeights(), Limits(min_depth_m=5.0))
+    assert np.isinf(strict.total[2, 2])

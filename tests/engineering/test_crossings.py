@@ -89,3 +89,29 @@ def test_blocked_realignment_is_reported_as_failed() -> None:
     route, report = enforce_crossing_angles(ROUTE, lines, crs=GRID.crs, min_angle_deg=60, is_clear=lambda *a: False)
     assert report.status.tolist() == ["failed"]
     assert route.equals(ROUTE)
+
+
+def test_crossing_hemmed_in_by_land_moves_along_the_feature() -> None:
+    """Synthetic: an island of vector land (no cell of the mask) hugs the route round a 20 degree pipeline crossing,
+    so no dog-leg through the crossing point stays off land (the real Baku-Turkmenbashi route met this at the
+    Azerbaijan-Turkmenistan cable once every leg was tested against the vector land: 48 deg left against 60). The
+    crossing moves along the pipeline, out of the island's way, and is reported as shifted."""
+    from shapely.geometry import box
+
+    from geodata.engineering.land import all_clear, land_clearance
+
+    lines = crossable_lines(lines_at(20.0))
+    island = box(348_500, 4_548_500, 351_500, 4_551_500)
+    island = island.difference(LineString([(300_000, 4_550_000), (400_000, 4_550_000)]).buffer(100))
+    clear = all_clear(mask_clearance(np.zeros(GRID.shape, bool), GRID), land_clearance(island))
+    assert not clear(345_000, 4_548_000, 355_000, 4_552_000)  # a dog-leg through the crossing point hits the island
+    route, report = enforce_crossing_angles(
+        ROUTE, lines, crs=GRID.crs, min_angle_deg=60, is_clear=clear, min_leg_length_m=500, max_course_change_deg=90
+    )
+    assert report.status.tolist() == ["realigned"]
+    assert report.shifted_m.iloc[0] != 0.0
+    assert report.angle_after_deg.iloc[0] >= 60.0
+    assert route.intersection(island).length < 1.0
+    after = find_crossings(route, lines, crs=GRID.crs, min_angle_deg=60)
+    assert len(after) == 1
+    assert after.meets_min_angle.all()

@@ -86,3 +86,27 @@ def test_assemble_route_joins_both_shore_ends_in_order() -> None:
     assert landfall_keep_indices(full) == (0, 1, 2, 3, 5, 6, 7, 8)
     with pytest.raises(InputDataError, match="approach_end_xy"):
         assemble_route(a, LineString([(300_500, 4_500_500), (301_000, 4_501_000)]), b)
+
+
+def _coast_x(y: float) -> float:
+    return 339_500 + (y - 4_499_000) / 2
+
+
+def test_land_section_never_crosses_a_lagoon_to_reach_the_shore() -> None:
+    """Synthetic: a lagoon 1 km wide behind a barrier spit, open to the sea at its south end, lies between the
+    station and the open coast. The planner used to take the nearest shore point with a clear approach leg, the
+    spit's seaward shore, although the straight "land" section to it ran over the lagoon (found on the real
+    Makhachkala landing: a 7.7 km land section across water); now the land section stays on land."""
+
+    def strip(x0: float, x1: float, y0: float, y1: float) -> Polygon:
+        return Polygon(
+            [(_coast_x(y0) + x0, y0), (_coast_x(y0) + x1, y0), (_coast_x(y1) + x1, y1), (_coast_x(y1) + x0, y1)]
+        )
+
+    lagoon = strip(-2_000, -1_000, 4_530_000, 4_570_000).union(strip(-2_000, 500, 4_530_000, 4_531_000))
+    land = LAND.difference(lagoon)
+    st = (_coast_x(4_550_000) - 4_000, 4_550_000)
+    lf = plan_landfall(station(*st), sea_mask(land), land, approach_m=3000)
+    section = LineString([st, lf.shore_crossing_xy])
+    assert section.intersection(lagoon).length < 20.0, section.intersection(lagoon).length
+    assert land.buffer(1.0).contains(section)

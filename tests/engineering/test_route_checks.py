@@ -102,3 +102,45 @@ def test_foreign_sector_and_oblique_crossing_fail() -> None:
     assert "RUS" in res["route_within_allowed_sectors"].description
     assert not res["crossing_angles"].passed
     assert "P1 at 20°" in res["crossing_angles"].description
+
+
+def test_stretch_in_no_sector_points_at_land_not_at_foreign_sectors() -> None:
+    """Synthetic: a gap between two sector polygons mid-route (where the real battery routes crossed a spit). The
+    failure names the stretch and points at land and the landfalls, not at forbidding sectors."""
+    from geodata.engineering.checks import check_sectors
+
+    sectors = gpd.GeoDataFrame(
+        {"country": ["AZE", "KAZ"]},
+        geometry=[box(399_000, 4_650_000, 425_000, 4_710_000), box(426_000, 4_650_000, 470_000, 4_710_000)],
+        crs=GRID.crs,
+    ).to_crs(4326)
+    res = check_sectors(ROUTE, GRID.crs, sectors, ["AZE", "KAZ"])
+    assert not res.passed
+    assert "no sector KP" in res.description
+    assert "route_clear_of_land" in res.description
+    assert "forbid those sectors" not in res.description
+
+
+def test_crossing_on_a_land_section_is_not_held_to_the_marine_minimum() -> None:
+    """Synthetic: an existing cable's schematic drawing crosses the route's land section at 48 degrees (as at
+    Turkmenbashi); at sea the same crossing still fails."""
+    from geodata.engineering.checks import check_crossing_angles
+
+    crossings = pd.DataFrame(
+        {
+            "feature_id": ["C1", "P1"],
+            "kind": ["cable", "pipeline"],
+            "angle_deg": [48.0, 70.0],
+            "min_angle_deg": [60.0, 60.0],
+            "x_m": [402_500.0, 430_000.0],
+            "y_m": [4_680_500.0, 4_680_500.0],
+        }
+    )
+    section = LineString([(402_000, 4_680_500), (403_000, 4_680_500)])
+    assert not check_crossing_angles(crossings, 60.0).passed
+    ok = check_crossing_angles(crossings, 60.0, land_sections=section)
+    assert ok.passed, ok.description
+    assert ok.metadata["land_section_crossings"] == 1
+    assert ok.metadata["crossings"] == 1
+    at_sea = LineString([(440_000, 4_680_500), (441_000, 4_680_500)])
+    assert not check_crossing_angles(crossings, 60.0, land_sections=at_sea).passed
