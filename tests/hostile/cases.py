@@ -1080,11 +1080,10 @@ def materialise(root: Path, selection: list[str], *, store: Path | None = None, 
     from pipelines.io_managers import CorridorIOManager
 
     s = settings(root, **kw)
-    resources = {
-        "settings": s,
-        "io_manager": CorridorIOManager(base_dir=str(store or root / "store")),
-        "dask": DaskResource(),
-    }
+    io = {"base_dir": str(store or root / "store")}
+    if "scenarios_dir" in kw:  # the IO manager reads the scenario from the same folder as the settings
+        io["scenarios_dir"] = kw["scenarios_dir"]
+    resources = {"settings": s, "io_manager": CorridorIOManager(**io), "dask": DaskResource()}
     return dg.materialize(
         list(defs.assets or []), selection=selection, partition_key=SCENARIO, resources=resources, raise_on_error=True
     )
@@ -1179,6 +1178,21 @@ for _name, _t in (("store_pickle_replaces_value", _t_pickle_replaces_value),
                   ("store_value_file_garbage", _t_value_json_garbage),
                   ("store_class_outside_geodata", _t_class_outside_geodata)):  # fmt: skip
     CASES.append(Case(_name, "store", store_case(_t), "StoreError", integration=True))
+
+
+@case("store", "StaleValueError", integration=True)
+def c_store_value_of_another_scenario_folder(tmp: Path) -> Prepared:
+    """`bathymetry` materialised from another scenario folder that redefines the default scenario (another title),
+    then `seabed_slope` alone from the packaged one: the other folder's value must not be used."""
+    from importlib import resources
+
+    folder = tmp / "other-scenarios"
+    folder.mkdir()
+    doc = yaml.safe_load(resources.files("geodata").joinpath(f"data/scenarios/{SCENARIO}.yaml").read_text("utf-8"))
+    doc["title"] = "Another analyst's variant"
+    (folder / f"{SCENARIO}.yaml").write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
+    materialise(tmp, ["bathymetry"], scenarios_dir=str(folder))
+    return Prepared(lambda: materialise(tmp, ["seabed_slope"]), ["bathymetry", SCENARIO, "rematerialise"])
 
 
 @case("store", "ConfigError")
