@@ -110,6 +110,8 @@ class CorridorIOManager(dg.ConfigurableIOManager):
             upstream=upstream,
         )
         folder = store.value_dir(self._root, partition, asset, snapshot=snap.digest)
+        if not folder.parent.exists():  # the first value of a new snapshot: drop the oldest unused ones
+            store.prune_snapshots(self._root, partition)
         header = store.write_value(folder, obj, provenance)
         for suffix in LEGACY_SUFFIXES:
             (self._root / partition / f"{asset}{suffix}").unlink(missing_ok=True)

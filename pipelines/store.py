@@ -74,6 +74,10 @@ run's snapshot (:func:`assets.common.run_snapshot`), so it finds the values the 
 records both digests and :func:`check_scenario` compares them on load, so a value copied into the wrong folder is
 refused as well.
 
+When a run writes the first value of a new snapshot, the partition's oldest snapshot folders beyond the
+:data:`KEEP_SNAPSHOTS` most recently written are removed (:func:`prune_snapshots`), never one written to in the
+last :data:`PRUNE_MIN_AGE_S` (a run may still be using it), so the store does not grow by a set of values per edit.
+
 Older layouts are never read: ``<partition>/<asset>/`` (keyed by name only) and ``<partition>/<asset>.pickle|.tif``
 (:func:`legacy_values`, named in the missing-value message). Every path goes through :func:`value_dir`, the one
 place that maps (root, partition, snapshot, asset) to a location.
@@ -89,7 +93,9 @@ import math
 import os
 import re
 import secrets
+import shutil
 import stat
+import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -190,6 +196,39 @@ def other_snapshots(root: str | os.PathLike[str], partition: str, asset: str, *,
         for e in os.scandir(base)
         if SNAPSHOT_NAME.match(e.name) and e.name != snapshot and (Path(e.path) / asset / VALUE_FILE).is_file()
     )
+
+
+KEEP_SNAPSHOTS = 3
+"""Snapshot folders kept per partition when a run starts a new one (the most recently written)."""
+PRUNE_MIN_AGE_S = 6 * 3600.0
+"""A snapshot folder written to less than this long ago is never pruned (a run may still be using it)."""
+
+
+def prune_snapshots(
+    root: str | os.PathLike[str],
+    partition: str,
+    *,
+    keep: int = KEEP_SNAPSHOTS,
+    min_age_s: float = PRUNE_MIN_AGE_S,
+    now: float | None = None,
+) -> list[Path]:
+    """Remove the snapshot folders of ``partition`` beyond the ``keep`` most recently written, except any written
+    to in the last ``min_age_s`` seconds; returns the folders removed. Every scenario edit starts a new snapshot
+    folder, so without this the store would grow by one set of values per edit. A re-execution of a pruned run
+    finds no value and is told to rematerialise."""
+    base = Path(root) / partition
+    if not base.is_dir():
+        return []
+    now = time.time() if now is None else now
+    folders = [
+        Path(e.path) for e in os.scandir(base) if SNAPSHOT_NAME.match(e.name) and e.is_dir(follow_symlinks=False)
+    ]
+    written = {f: max([f.stat().st_mtime, *(p.stat().st_mtime for p in f.glob(f"*/{VALUE_FILE}"))]) for f in folders}
+    ordered = sorted(folders, key=lambda f: written[f], reverse=True)
+    removed = [f for f in ordered[keep:] if now - written[f] >= min_age_s]
+    for f in removed:
+        shutil.rmtree(f, ignore_errors=True)
+    return removed
 
 
 def legacy_values(root: str | os.PathLike[str], partition: str, asset: str) -> list[Path]:

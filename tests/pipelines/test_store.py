@@ -813,3 +813,21 @@ def test_a_full_materialisation_stores_no_pickle(
     er = store.read_value(base / snapshot / "engineered_route", asset="engineered_route", partition=SCENARIO)
     assert isinstance(er.value, EngineeredRoute)
     assert set(er.header["upstream"]) >= {"least_cost_route", "landfalls", "cost_surface"}
+
+
+def test_old_snapshot_folders_are_pruned_but_never_recent_ones(tmp_path: Path) -> None:
+    base = tmp_path / SCENARIO
+    now = 1_000_000_000.0
+    ages_h = {"1": 100, "2": 90, "3": 80, "4": 70, "5": 1}  # hours since each snapshot folder was last written
+    for d, age in ages_h.items():
+        folder = store.value_dir(tmp_path, SCENARIO, "thing", snapshot=d * 64)
+        store.write_value(folder, 1, store.Provenance("thing", SCENARIO, SCENARIO, "0" * 64))
+        for p in (folder / store.VALUE_FILE, folder, folder.parent):
+            os.utime(p, (now - age * 3600, now - age * 3600))
+    (base / "runs").mkdir()
+    removed = store.prune_snapshots(tmp_path, SCENARIO, keep=2, min_age_s=3 * 3600, now=now)
+    assert sorted(p.name[0] for p in removed) == ["1", "2", "3"]
+    assert sorted(p.name for p in base.iterdir()) == ["4" * 64, "5" * 64, "runs"]
+    # nothing older than min_age_s beyond the newest two: a recent folder survives even beyond `keep`
+    assert store.prune_snapshots(tmp_path, SCENARIO, keep=0, min_age_s=3 * 3600, now=now) == [base / ("4" * 64)]
+    assert sorted(p.name for p in base.iterdir()) == ["5" * 64, "runs"]
