@@ -33,12 +33,11 @@ RUN = textwrap.dedent(
     """
     import json, sys, time
     import dagster as dg
-    from assets.config import SETTINGS
     from pipelines.definitions import defs
-    from pipelines.io_managers import CorridorIOManager
 
     t0 = time.time()
-    resources = {"settings": SETTINGS, "io_manager": CorridorIOManager(base_dir=SETTINGS.store_dir)}
+    # the code location's own resources, as `dagster dev` would run it: settings and store from the environment
+    resources = dict(defs.resources or {})
     r = dg.materialize(list(defs.assets or []), partition_key=sys.argv[1], resources=resources, raise_on_error=False)
     print("@@" + json.dumps({"run_id": r.run_id, "success": r.success, "t0": t0, "t1": time.time()}))
     """
