@@ -21,9 +21,10 @@ STAMP := $(VENV)/.installed
 install: $(STAMP) $(DAGSTER_HOME)/dagster.yaml node_modules/.package-lock.json
 
 # System packages: GDAL's command-line tools and validate_gpkg.py (python3-gdal) for the GeoPackage validation test,
-# Chromium and its driver for the web-map test. Installed with apt when missing and we are root; otherwise the tests
-# that need them fail with the command to run.
-SYSTEM_PACKAGES := gdal-bin python3-gdal chromium chromium-driver
+# Chromium and its driver for the web-map test, QGIS 3.22 with PyQGIS (python3-qgis) for the tests that open the
+# GeoPackage's stored project and render it. Installed with apt when missing and we are root; otherwise the tests
+# that need them skip with the command to run (and fail with CI=true).
+SYSTEM_PACKAGES := gdal-bin python3-gdal chromium chromium-driver python3-qgis qgis
 system-deps:
 	@missing=""; for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \

@@ -6,15 +6,18 @@ their stage folder, or, for plain checking functions, a helper module that is no
 
 Tiers (see the Makefile): the default ``pytest`` run deselects the ``integration`` and ``browser`` markers (pyproject's
 addopts); ``pytest -m ""`` runs everything. A test whose prerequisite is missing (the mirror, Chromium, GDAL's
-validator, the npm packages) skips with the reason and the fix, except in CI (``CI=true``), where it fails: CI
+validator, the npm packages, PyQGIS) skips with the reason and the fix, except in CI (``CI=true``), where it fails: CI
 installs every prerequisite, so a missing one is a broken CI image, not a reason to pass.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
+from collections.abc import Callable
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import numpy as np
 import pytest
@@ -71,6 +74,72 @@ def gdal_validator() -> list[str]:
     if command is None:
         missing_prerequisite(f"GDAL's validate_gpkg.py is not installed; install it with `{GDAL_APT_HINT}`")
     return command
+
+
+SYSTEM_PYTHON = Path("/usr/bin/python3")
+QGIS_APT = "apt-get install -y --no-install-recommends python3-qgis qgis (or `make system-deps`)"
+QGIS_SCRIPT = r"""
+import json, sys
+from qgis.core import (QgsApplication, QgsProject, QgsMapSettings, QgsMapRendererSequentialJob, QgsRasterBandStats)
+from qgis.PyQt.QtCore import QSize
+from qgis.PyQt.QtGui import QColor
+app = QgsApplication([], False); app.initQgis()
+proj = QgsProject.instance()
+ok = proj.read(f"geopackage:{sys.argv[1]}?projectName=corridor")
+out = {"read": ok, "crs": proj.crs().authid(), "layers": {}}
+for lid, lay in proj.mapLayers().items():
+    node = proj.layerTreeRoot().findLayer(lid)
+    info = {"valid": lay.isValid(), "visible": node.isVisible()}
+    if lay.type() == 1:
+        dp = lay.dataProvider()
+        st = dp.bandStatistics(1, QgsRasterBandStats.All)
+        nodata = dp.sourceNoDataValue(1) if dp.sourceHasNoDataValue(1) else None
+        info |= {"renderer": lay.renderer().type(), "nodata": nodata, "min": st.minimumValue, "max": st.maximumValue}
+    else:
+        info |= {"renderer": lay.renderer().type(), "labels": lay.labelsEnabled(), "count": lay.featureCount()}
+    out["layers"][lid.removesuffix("_corridor")] = info
+extent = None
+if len(sys.argv) > 4:
+    from qgis.core import QgsRectangle
+    extent = QgsRectangle(*map(float, sys.argv[4].split(",")))
+settings = QgsMapSettings()
+settings.setLayers([l for l in proj.layerTreeRoot().checkedLayers()])
+settings.setDestinationCrs(proj.crs())
+settings.setExtent(extent or settings.fullExtent())
+settings.setOutputSize(QSize(int(sys.argv[3]), int(sys.argv[3]) * 3 // 4))
+settings.setBackgroundColor(QColor(255, 255, 255))
+job = QgsMapRendererSequentialJob(settings); job.start(); job.waitForFinished()
+job.renderedImage().save(sys.argv[2], "png")
+print(json.dumps(out))
+"""
+
+
+@pytest.fixture(scope="session")
+def qgis_render() -> Callable[..., dict[str, Any]]:
+    """``qgis_render(gpkg, png, width=800, extent=None)``: open the QGIS project stored in ``gpkg`` with PyQGIS
+    (Debian's python3-qgis under /usr/bin/python3, headless) and render its visible layers to ``png`` (the whole
+    extent, or ``extent = (xmin, ymin, xmax, ymax)`` in the project CRS); returns what QGIS read of each layer."""
+    have = (
+        SYSTEM_PYTHON.exists()
+        and not subprocess.run(
+            [str(SYSTEM_PYTHON), "-c", "import qgis.core"], capture_output=True, check=False
+        ).returncode
+    )
+    if not have:
+        missing_prerequisite(f"QGIS (PyQGIS) is not installed; install it with `{QGIS_APT}`")
+
+    def render(
+        gpkg: Path, png: Path, width: int = 800, extent: tuple[float, float, float, float] | None = None
+    ) -> dict[str, Any]:
+        env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "XDG_RUNTIME_DIR": str(png.parent)}
+        args = [str(SYSTEM_PYTHON), "-c", QGIS_SCRIPT, str(gpkg), str(png), str(width)]
+        if extent is not None:
+            args.append(",".join(f"{v:.6f}" for v in extent))
+        run = subprocess.run(args, capture_output=True, text=True, env=env, timeout=180, check=False)
+        assert run.returncode == 0, run.stderr[-2000:]
+        return dict(json.loads(run.stdout.strip().splitlines()[-1]))
+
+    return render
 
 
 CHROMIUM = Path("/usr/bin/chromium")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 import geopandas as gpd
@@ -234,3 +235,37 @@ def test_no_water_depth_shows_on_land(run: dict) -> None:
         (on_land,), (at_sea,) = src.sample([to_src.transform(51.75, 43.45), to_src.transform(50.9, 43.4)])
         assert on_land == src.nodata or np.isnan(on_land)
         assert 20 < at_sea < 200
+
+
+def test_the_stored_qgis_project_opens_and_draws_the_crossing_on_the_pipeline(
+    run: dict, tmp_path: Path, qgis_render: Any
+) -> None:
+    """PyQGIS opens the project stored in the real corridor.gpkg: every layer valid, the new layers in it, rasters
+    with their nodata; rendered round the pipeline crossing (EPSG:4326, as QGIS opens it), the crossing marker sits
+    on the pipeline as drawn (the teal line passes within 20 px, about 65 m, of the marker's centre; undensified it
+    ran kilometres away)."""
+    from PIL import Image
+
+    from geodata.publish.styles import HAZARD_COLORS, hex_to_rgb
+
+    gpkg = run["root"] / "published" / SCENARIO / "corridor.gpkg"
+    out = qgis_render(gpkg, tmp_path / "corridor.png", 1200)
+    assert out["read"]
+    assert out["crs"] == "EPSG:4326"
+    layers = out["layers"]
+    assert all(v["valid"] for v in layers.values()), {k for k, v in layers.items() if not v["valid"]}
+    assert {"close_approaches", "zone_crossings", "crossings", "kp_points"} <= set(layers)
+    assert layers["bathymetry"]["nodata"] is not None
+    assert layers["bathymetry"]["renderer"] == "singlebandpseudocolor"
+    xs = _load(run, "engineered_route").crossings
+    pipe = xs[xs["kind"] == "pipeline"].iloc[0]
+    lon, lat = float(pipe["lon_deg"]), float(pipe["lat_deg"])
+    png = tmp_path / "crossing.png"
+    qgis_render(gpkg, png, 1000, (lon - 0.02, lat - 0.015, lon + 0.02, lat + 0.015))
+    img = np.asarray(Image.open(png).convert("RGB")).astype(int)
+    teal = np.all(np.abs(img - np.array(hex_to_rgb(HAZARD_COLORS["pipeline"][0]))) < 40, axis=2)
+    rows, cols = np.nonzero(teal)
+    assert len(rows) > 100, "the pipeline is not drawn round its crossing"
+    centre = np.array(img.shape[:2]) / 2
+    nearest_px = float(np.min(np.hypot(rows - centre[0], cols - centre[1])))
+    assert nearest_px < 20, f"the pipeline passes {nearest_px:.0f} px from its crossing marker"

@@ -1,16 +1,14 @@
 """The QGIS project stored in corridor.gpkg (synthetic corridor of tests/publish/conftest.py).
 
 The structural tests need no QGIS. ``test_project_opens_ready_in_qgis`` opens the GeoPackage's project with PyQGIS
-(Debian's python3-qgis, run by /usr/bin/python3, headless) and renders it; it skips with the apt command when QGIS is
-not installed.
+(Debian's python3-qgis, run by /usr/bin/python3, headless) and renders it (the ``qgis_render`` fixture of
+tests/conftest.py: it skips with the apt command when QGIS is not installed, and fails in CI).
 """
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
 import xml.etree.ElementTree as ET
+from collections.abc import Callable
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -20,9 +18,6 @@ import pytest
 from geodata.publish import qgis_project
 from geodata.publish.gpkg import RASTER_NODATA, validate_gpkg, write_gpkg
 from geodata.publish.styles import HAZARD_COLORS, hex_to_rgb
-
-SYSTEM_PYTHON = "/usr/bin/python3"
-QGIS_APT = "apt-get install -y --no-install-recommends python3-qgis"
 
 
 @pytest.fixture(scope="module")
@@ -76,59 +71,12 @@ def test_hazard_kinds_are_told_apart() -> None:
             assert dist > 120 or {a, b} <= {"fault", "mud_volcano"}, f"{a} and {b} look alike ({dist:.0f})"
 
 
-QGIS_SCRIPT = r"""
-import json, sys
-from qgis.core import (QgsApplication, QgsProject, QgsMapSettings, QgsMapRendererSequentialJob, QgsRasterBandStats)
-from qgis.PyQt.QtCore import QSize
-from qgis.PyQt.QtGui import QColor
-app = QgsApplication([], False); app.initQgis()
-proj = QgsProject.instance()
-ok = proj.read(f"geopackage:{sys.argv[1]}?projectName=corridor")
-out = {"read": ok, "crs": proj.crs().authid(), "layers": {}}
-for lid, lay in proj.mapLayers().items():
-    node = proj.layerTreeRoot().findLayer(lid)
-    info = {"valid": lay.isValid(), "visible": node.isVisible()}
-    if lay.type() == 1:
-        dp = lay.dataProvider()
-        st = dp.bandStatistics(1, QgsRasterBandStats.All)
-        nodata = dp.sourceNoDataValue(1) if dp.sourceHasNoDataValue(1) else None
-        info |= {"renderer": lay.renderer().type(), "nodata": nodata, "min": st.minimumValue, "max": st.maximumValue}
-    else:
-        info |= {"renderer": lay.renderer().type(), "labels": lay.labelsEnabled(), "count": lay.featureCount()}
-    out["layers"][lid.removesuffix("_corridor")] = info
-settings = QgsMapSettings()
-settings.setLayers([l for l in proj.layerTreeRoot().checkedLayers()])
-settings.setDestinationCrs(proj.crs())
-settings.setExtent(proj.layerTreeRoot().findLayer("bathymetry_corridor").layer().extent() if False else
-                   settings.fullExtent())
-settings.setOutputSize(QSize(int(sys.argv[3]), int(sys.argv[3]) * 3 // 4))
-settings.setBackgroundColor(QColor(255, 255, 255))
-job = QgsMapRendererSequentialJob(settings); job.start(); job.waitForFinished()
-job.renderedImage().save(sys.argv[2], "png")
-print(json.dumps(out))
-"""
-
-
-def render_project(gpkg: Path, png: Path, width: int = 800) -> dict:
-    """Open the project stored in ``gpkg`` with PyQGIS and render its visible layers to ``png``."""
-    if (
-        not Path(SYSTEM_PYTHON).exists()
-        or subprocess.run([SYSTEM_PYTHON, "-c", "import qgis.core"], capture_output=True, check=False).returncode
-    ):
-        pytest.skip(f"QGIS (PyQGIS) is not installed; install it with `{QGIS_APT}`")
-    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "XDG_RUNTIME_DIR": str(png.parent)}
-    run = subprocess.run(
-        [SYSTEM_PYTHON, "-c", QGIS_SCRIPT, str(gpkg), str(png), str(width)],
-        capture_output=True, text=True, env=env, timeout=120, check=False,
-    )  # fmt: skip
-    assert run.returncode == 0, run.stderr[-2000:]
-    return json.loads(run.stdout.strip().splitlines()[-1])
-
-
 @pytest.mark.integration  # renders with PyQGIS in a subprocess (~20 s)
-def test_project_opens_ready_in_qgis(gpkg: Path, tmp_path: Path, synthetic: SimpleNamespace) -> None:
+def test_project_opens_ready_in_qgis(
+    gpkg: Path, tmp_path: Path, synthetic: SimpleNamespace, qgis_render: Callable[..., dict]
+) -> None:
     png = tmp_path / "corridor.png"
-    out = render_project(gpkg, png)
+    out = qgis_render(gpkg, png)
     assert out["read"], out
     assert out["crs"] == "EPSG:4326"
     layers = out["layers"]

@@ -171,3 +171,50 @@ def test_field_web_map(field_site: tuple[str, Path, dict], browser: Any, wait_fo
     errors = driver.execute_script("return window.__webmap.errors")
     assert errors == []
     driver.save_screenshot("/tmp/webmap_field.png")
+
+
+ROUTE_OFFSET_JS = """
+const [lon, lat] = arguments;
+const m = window.__webmap.map;
+if (m.isMoving() || !m.areTilesLoaded()) return null;
+const feats = m.queryRenderedFeatures({layers: ['route']});
+if (!feats.length) return null;
+const p = m.project([lon, lat]);
+let best = Infinity;
+const seg = (a, b) => {
+  const dx = b.x - a.x, dy = b.y - a.y, L = dx * dx + dy * dy;
+  const t = L ? Math.max(0, Math.min(1, ((p.x - a.x) * dx + (p.y - a.y) * dy) / L)) : 0;
+  best = Math.min(best, Math.hypot(a.x + t * dx - p.x, a.y + t * dy - p.y));
+};
+for (const f of feats) {
+  const lines = f.geometry.type === 'LineString' ? [f.geometry.coordinates] : f.geometry.coordinates;
+  for (const line of lines) {
+    const px = line.map(c => m.project(c));
+    for (let i = 1; i < px.length; i++) seg(px[i - 1], px[i]);
+  }
+}
+const metresPerPx = 40075016.686 * Math.cos(lat * Math.PI / 180) / (512 * 2 ** m.getZoom());
+return [best * metresPerPx, m.getZoom(), feats.length];
+"""
+
+
+@pytest.mark.browser
+def test_route_and_kp_points_agree_within_10_m_at_zoom_14(
+    field_site: tuple[str, Path, dict], browser: Any, wait_for: Any
+) -> None:
+    """In the browser, at zoom 14 on each of several KP points, the route as MapLibre renders it (from the vector
+    tiles) passes within 10 m of the KP point."""
+    url, _, built = field_site
+    driver = browser
+    driver.get(url + "#6/42.7/50")
+    wait_for(driver, "return window.__webmap && window.__webmap.ready")
+    kp = built["raw"]["kp_points"].to_crs(4326)
+    worst = 0.0
+    for _, r in kp.iloc[:: max(1, len(kp) // 8)].iterrows():
+        lon, lat = float(r.geometry.x), float(r.geometry.y)
+        driver.execute_script(f"window.__webmap.map.jumpTo({{center: [{lon}, {lat}], zoom: 14}});")
+        off_m, zoom, _ = wait_for(driver, ROUTE_OFFSET_JS.replace("arguments", f"[{lon}, {lat}]"))
+        assert zoom == pytest.approx(14.0)
+        assert off_m <= 10.0, f"KP {r['kp_km']}: the rendered route is {off_m:.1f} m from its KP point"
+        worst = max(worst, off_m)
+    print(f"\nworst KP point to rendered route at zoom 14: {worst:.2f} m")
