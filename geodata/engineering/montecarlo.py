@@ -138,9 +138,10 @@ def monte_carlo_inputs(
 def line_to_cells(line: LineString, grid: GeoGrid) -> np.ndarray:
     """``(N, 2)`` fractional ``(row, col)`` of a line in the grid's CRS (cell centres at whole numbers)."""
     xy = np.asarray(line.coords, dtype=float)[:, :2]
-    inv = ~grid.transform
-    col, row = inv * (xy[:, 0], xy[:, 1])
-    return np.column_stack([np.asarray(row) - 0.5, np.asarray(col) - 0.5])
+    t = grid.transform  # north-up (GeoGrid refuses any other)
+    col = (xy[:, 0] - t.c) / t.a - 0.5
+    row = (xy[:, 1] - t.f) / t.e - 0.5
+    return np.column_stack([row, col])
 
 
 # -- one realisation ---------------------------------------------------------------------------------------------------
@@ -396,6 +397,7 @@ def kp_spread_table(stations: KpStations, offsets: np.ndarray, config: MonteCarl
             "robust": within >= config.robust_min_share,
         }
     )
+    frame["status"] = np.where(frame["robust"], "robust", "variable")
     return gpd.GeoDataFrame(frame, geometry=gpd.points_from_xy(frame["lon_deg"], frame["lat_deg"]), crs="EPSG:4326")
 
 
@@ -465,14 +467,16 @@ def monte_carlo_route(
     shared: MonteCarloInputs,
     design: LineString,
     crs: CRS,
-    ends: landfall.Landfalls,
+    ends: landfall.Landfalls | None,
     *,
     kp_interval_m: float,
     corridor_tolerance: float,
     client: Any | None = None,
 ) -> MonteCarloResult:
     """Run ``shared.config.realisations`` realisations (serially, or on the dask ``client``) and summarise them
-    against the design route ``design`` (analysis CRS, station to station; KP 0 at its start)."""
+    against the design route ``design`` (analysis CRS, station to station; KP 0 at its start). Each realisation's
+    routed path is joined to the shore ends ``ends`` (None: ``design`` is the routed path itself, without shore
+    ends)."""
     cfg = shared.config
     outcome = run_sweep(run_realisation, realisation_tasks(cfg), shared=shared, client=client)
     ok = [r for r in outcome.results if r.path is not None]
@@ -486,11 +490,9 @@ def monte_carlo_route(
     base = shared.weights.model_dump()
     frequency = passage_frequency([r.path for r in ok if r.path is not None], grid)
     stations = kp_stations(design, crs, kp_interval_m)
-    lines = [
-        landfall.assemble_route(ends[0], LineString(routing.path_xy(r.path, grid.transform)), ends[1])
-        for r in ok
-        if r.path is not None
-    ]
+    lines = [LineString(routing.path_xy(r.path, grid.transform)) for r in ok if r.path is not None]
+    if ends is not None:
+        lines = [landfall.assemble_route(ends[0], line, ends[1]) for line in lines]
     offsets = np.vstack([cross_track_offsets(stations, line) for line in lines])
     spread = kp_spread_table(stations, offsets, cfg)
     routes = gpd.GeoDataFrame(

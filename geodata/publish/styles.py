@@ -128,6 +128,19 @@ LAYER_STYLES: dict[str, LayerStyle] = {
         "Zone limit crossings",
         Symbol("#3182bd", size_mm=2.6, shape="triangle", outline="#ffffff", outline_width_mm=0.3),
     ),
+    "robust_corridor": LayerStyle(
+        "Robust corridor (Monte Carlo)", Symbol("#1a9850", opacity=0.35, outline="#006837", outline_width_mm=0.3)
+    ),
+    "kp_robustness": LayerStyle(
+        "KP robustness (Monte Carlo)",
+        Symbol("#969696", size_mm=1.6, outline="#ffffff", outline_width_mm=0.2),
+        field="status",
+        categories={
+            "robust": _cat("#1a9850", "Robust KP", size_mm=1.6, outline="#ffffff", outline_width_mm=0.2),
+            "variable": _cat("#d73027", "Variable KP", size_mm=1.6, outline="#ffffff", outline_width_mm=0.2),
+        },
+    ),
+    "monte_carlo_routes": LayerStyle("Monte Carlo routes", Symbol("#4d4d4d", opacity=0.35, width_mm=0.25)),
 }
 
 DEFAULT_STYLE = LayerStyle("Layer", Symbol("#737373", opacity=0.6, width_mm=0.4, size_mm=1.8))
