@@ -29,7 +29,7 @@ from pyproj import CRS
 from shapely.geometry import LineString
 
 from geodata.errors import InputDataError
-from geodata.geodesy import Chainage, transformer
+from geodata.geodesy import Chainage, cross_track, line_tangents, transformer
 
 TANGENT_STEP_M = 50.0
 """Half the chord used for a route's direction at a KP."""
@@ -74,9 +74,11 @@ def densified_xy(line: LineString, crs: CRS, step_m: float) -> np.ndarray:
 
 
 def hausdorff_m(a: LineString, b: LineString, *, step_m: float = 200.0) -> float:
-    """Hausdorff distance (m) between two lon/lat routes, densified to ``step_m``."""
+    """Hausdorff distance (m) between two lon/lat routes: their geodesic legs densified to ``step_m``, projected,
+    and each segment sampled at a quarter of its length."""
     crs = metric_crs(a)
-    return float(shapely.hausdorff_distance(_projected(a, crs), _projected(b, crs), densify=0.05))
+    pa, pb = LineString(densified_xy(a, crs, step_m)), LineString(densified_xy(b, crs, step_m))
+    return float(shapely.hausdorff_distance(pa, pb, densify=0.25))
 
 
 def frechet_m(a: LineString, b: LineString, *, step_m: float = 1000.0) -> float:
@@ -111,16 +113,7 @@ def kp_translation(a: LineString, b: LineString, *, interval_m: float = 1000.0) 
     xy = np.column_stack([x, y])
     pa, pb = _projected(Chainage(a).densified(200.0)[0], crs), _projected(Chainage(b).densified(200.0)[0], crs)
     along = shapely.line_locate_point(pa, shapely.points(xy))
-    t0 = np.asarray(shapely.get_coordinates(shapely.line_interpolate_point(pa, along - TANGENT_STEP_M)))
-    t1 = np.asarray(shapely.get_coordinates(shapely.line_interpolate_point(pa, along + TANGENT_STEP_M)))
-    tangent = t1 - t0
-    tangent /= np.maximum(np.hypot(tangent[:, 0], tangent[:, 1]), 1e-9)[:, None]
-    foot = np.asarray(
-        shapely.get_coordinates(shapely.line_interpolate_point(pb, shapely.line_locate_point(pb, shapely.points(xy))))
-    )
-    v = foot - xy
-    dist = np.hypot(v[:, 0], v[:, 1])
-    port = tangent[:, 0] * v[:, 1] - tangent[:, 1] * v[:, 0] > 0
+    offset, foot = cross_track(xy, line_tangents(pa, along, TANGENT_STEP_M), pb)
     blon, blat = transformer(crs, "EPSG:4326").transform(foot[:, 0], foot[:, 1])
     kp_b = np.array([ch_b.locate(float(o), float(t)) for o, t in zip(blon, blat, strict=True)]) / 1000.0
     return pd.DataFrame(
@@ -131,7 +124,7 @@ def kp_translation(a: LineString, b: LineString, *, interval_m: float = 1000.0) 
             "other_kp_km": kp_b,
             "other_lon_deg": blon,
             "other_lat_deg": blat,
-            "offset_m": np.where(port, -dist, dist),
+            "offset_m": offset,
         }
     )
 
@@ -182,6 +175,20 @@ def route_metrics(rec: RouteRecord, *, hazard_distance_m: float = 2000.0) -> dic
     return out
 
 
+METRIC_GROUPS = ("crossings_", "max_", "sector_", "cable_", "km_within_", "hausdorff_", "frechet_")
+"""Order of the metric groups in the table, after the route's own figures (length, cable length, cost, counts)."""
+
+
+FIRST_METRICS = ("length_km", "cable_length_km", "cost", "alter_course_count", "crossing_count")
+
+
+def _metric_order(key: str) -> tuple[int, int, str]:
+    if key in FIRST_METRICS:
+        return (0, FIRST_METRICS.index(key), "")
+    group = next((i for i, p in enumerate(METRIC_GROUPS, start=1) if key.startswith(p)), len(METRIC_GROUPS) + 1)
+    return (group, 0, key)
+
+
 def metrics_table(records: Sequence[RouteRecord], *, hazard_distance_m: float = 2000.0) -> pd.DataFrame:
     """One row per metric, one column per route (``name``), and for two routes ``difference`` (second - first);
     the Hausdorff and discrete Fréchet distance of every route from the first close the table."""
@@ -195,7 +202,7 @@ def metrics_table(records: Sequence[RouteRecord], *, hazard_distance_m: float = 
     for r in records:
         per[r.name]["hausdorff_from_first_km"] = round(hausdorff_m(first.line, r.line) / 1000.0, 3)
         per[r.name]["frechet_from_first_km"] = round(frechet_m(first.line, r.line) / 1000.0, 3)
-    keys = list(dict.fromkeys(k for r in records for k in per[r.name]))
+    keys = sorted(dict.fromkeys(k for r in records for k in per[r.name]), key=_metric_order)
     table = pd.DataFrame({"metric": keys})
     counted = ("crossings_", "sector_", "cable_", "km_within_")  # absent from a route = none of it
     for r in records:

@@ -49,7 +49,7 @@ from geodata.bathymetry import slope_deg
 from geodata.cost import CostSurface, build_cost_surface
 from geodata.engineering import landfall
 from geodata.errors import ConfigError, InputDataError
-from geodata.geodesy import Chainage, to_lonlat, transformer
+from geodata.geodesy import Chainage, cross_track, line_tangents, to_lonlat, transformer
 from geodata.grid import GeoGrid, Raster
 from geodata.hazards.raster import HazardRasters
 from geodata.scenario import CostWeights, Limits, MonteCarlo
@@ -360,23 +360,14 @@ def kp_stations(design: LineString, crs: CRS, interval_m: float) -> KpStations:
     x, y = transformer("EPSG:4326", crs).transform(lon, lat)
     xy = np.column_stack([x, y])
     along = shapely.line_locate_point(design, shapely.points(xy))
-    a = np.asarray(shapely.get_coordinates(shapely.line_interpolate_point(design, along - TANGENT_STEP_M)))
-    b = np.asarray(shapely.get_coordinates(shapely.line_interpolate_point(design, along + TANGENT_STEP_M)))
-    t = b - a
-    t /= np.maximum(np.hypot(t[:, 0], t[:, 1]), 1e-9)[:, None]
+    t = line_tangents(design, along, TANGENT_STEP_M)
     return KpStations(np.asarray(ch.kp_km(d)), np.column_stack([lon, lat]), xy, t)
 
 
 def cross_track_offsets(stations: KpStations, line: LineString) -> np.ndarray:
     """Signed distance (m) from each station to the nearest point of ``line``; positive to starboard of the design
     route's direction of increasing KP."""
-    pts = shapely.points(stations.xy)
-    foot = shapely.line_interpolate_point(line, shapely.line_locate_point(line, pts))
-    near = np.asarray(shapely.get_coordinates(foot))
-    v = near - stations.xy
-    dist = np.hypot(v[:, 0], v[:, 1])
-    cross = stations.tangent[:, 0] * v[:, 1] - stations.tangent[:, 1] * v[:, 0]  # > 0: to port
-    return np.asarray(np.where(cross > 0, -dist, dist))
+    return cross_track(stations.xy, stations.tangent, line)[0]
 
 
 def kp_spread_table(stations: KpStations, offsets: np.ndarray, config: MonteCarlo) -> gpd.GeoDataFrame:
