@@ -152,7 +152,7 @@ def route_metrics(rec: RouteRecord, *, hazard_distance_m: float = 2000.0) -> dic
     out: dict[str, Any] = {
         "length_km": round(Chainage(rec.line).length_m / 1000.0, 3),
         "cable_length_km": round(float(pos["cable_kp_km"].max()), 3) if "cable_kp_km" in pos else math.nan,
-        "cost": rec.cost,
+        "cost": round(rec.cost, 1),
         "alter_course_count": int((pos["event"] == "A/C").sum()) if "event" in pos else 0,
     }
     crossings = rec.crossings if rec.crossings is not None else pd.DataFrame({"kind": []})
@@ -206,7 +206,8 @@ def metrics_table(records: Sequence[RouteRecord], *, hazard_distance_m: float = 
     table = pd.DataFrame({"metric": keys})
     counted = ("crossings_", "sector_", "cable_", "km_within_")  # absent from a route = none of it
     for r in records:
-        table[r.name] = [per[r.name].get(k, 0 if k.startswith(counted) else math.nan) for k in keys]
+        values = [per[r.name].get(k, 0 if k.startswith(counted) else math.nan) for k in keys]
+        table[r.name] = pd.Series(values, dtype=object)  # counts stay integers beside the km
     if len(records) == 2:
         a, b = (table[r.name].astype(float) for r in records)
         table["difference"] = (b - a).round(6)
