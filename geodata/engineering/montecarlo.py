@@ -21,11 +21,17 @@ same numbers whatever the number of realisations and wherever it runs, serially 
    silently.
 
 From the realisations: the **passage frequency** (share of realisations whose routed path crosses each cell), the
-**robust corridor** (cells passed by at least ``corridor_min_share`` of them), the **per-KP lateral spread** around
-the design route (signed cross-track offset of each realisation, joined to the same shore ends, at every KP of the
-design route; positive to starboard) with the **robust KP ranges** (KPs where at least ``robust_min_share`` of the
-realisations pass within ``robust_offset_m``), and the **ranking** of the design route and its alternatives, each
-costed on every realisation's surface.
+**robust corridor** (cells passed by at least ``corridor_min_share`` of them), the **per-KP lateral spread** (at
+every KP of the design route, the signed cross-track offset of each realisation, joined to the same shore ends,
+positive to starboard) with the **robust KP ranges** (KPs where at least ``robust_min_share`` of the realisations
+pass within ``robust_offset_m``), and the **ranking** of the design route and its alternatives, each costed on
+every realisation's surface.
+
+The spread is measured around the *unperturbed routed path* of the design (``least_cost_route`` with its shore
+ends), at the point of it nearest to each design KP: the realisations are routed paths too, while the engineered
+design replaces the routed path by straight legs that may run kilometres to one side of it (within
+``engineering.leg_max_cost_increase_fraction`` of its cost). Measured against the straight legs, that straightening
+would count as uncertainty even with none; it is published apart, per KP, as ``design_offset_m``.
 """
 
 from __future__ import annotations
@@ -343,30 +349,37 @@ def corridor_polygons(frequency: Raster, min_share: float) -> gpd.GeoDataFrame:
 
 @dataclass(frozen=True)
 class KpStations:
-    """The design route's KP stations: KP, lon/lat, analysis-CRS position and unit direction of the route."""
+    """The design route's KP stations (KP, lon/lat) and where the spread is measured at each: the nearest point of
+    the reference route (analysis CRS), the reference's unit direction there, and the signed offset of the design
+    from it (m, positive to starboard of the reference)."""
 
     kp_km: np.ndarray
     lonlat: np.ndarray
     xy: np.ndarray
     tangent: np.ndarray
+    design_offset_m: np.ndarray
 
 
-def kp_stations(design: LineString, crs: CRS, interval_m: float) -> KpStations:
-    """Stations every ``interval_m`` of KP along ``design`` (analysis CRS); KP 0 at its first vertex, the first
-    landing station, as in the RPL (:data:`geodata.deliverables.rpl.KP_BASIS`), KP geodesic."""
+def kp_stations(design: LineString, crs: CRS, interval_m: float, reference: LineString | None = None) -> KpStations:
+    """Stations every ``interval_m`` of KP along ``design`` (analysis CRS; KP 0 at its first vertex, the first
+    landing station, as in the RPL: :data:`geodata.deliverables.rpl.KP_BASIS`, KP geodesic), each placed on the
+    nearest point of ``reference`` (None: the design itself)."""
     ch = Chainage(to_lonlat(design, crs))
     d = ch.stations(interval_m, include_vertices=False)
     lon, lat = ch.point_at(d)
     x, y = transformer("EPSG:4326", crs).transform(lon, lat)
-    xy = np.column_stack([x, y])
-    along = shapely.line_locate_point(design, shapely.points(xy))
-    t = line_tangents(design, along, TANGENT_STEP_M)
-    return KpStations(np.asarray(ch.kp_km(d)), np.column_stack([lon, lat]), xy, t)
+    on_design = np.column_stack([x, y])
+    ref = design if reference is None else reference
+    along = shapely.line_locate_point(ref, shapely.points(on_design))
+    xy = np.asarray(shapely.get_coordinates(shapely.line_interpolate_point(ref, along)))
+    t = line_tangents(ref, along, TANGENT_STEP_M)
+    design_offset = cross_track(xy, t, design)[0] if reference is not None else np.zeros(len(xy))
+    return KpStations(np.asarray(ch.kp_km(d)), np.column_stack([lon, lat]), xy, t, design_offset)
 
 
 def cross_track_offsets(stations: KpStations, line: LineString) -> np.ndarray:
-    """Signed distance (m) from each station to the nearest point of ``line``; positive to starboard of the design
-    route's direction of increasing KP."""
+    """Signed distance (m) from each station to the nearest point of ``line``; positive to starboard of the
+    reference route's direction of increasing KP."""
     return cross_track(stations.xy, stations.tangent, line)[0]
 
 
@@ -386,6 +399,7 @@ def kp_spread_table(stations: KpStations, offsets: np.ndarray, config: MonteCarl
             "max_offset_m": size.max(axis=0),
             "within_pct": within * 100.0,
             "robust": within >= config.robust_min_share,
+            "design_offset_m": stations.design_offset_m,
         }
     )
     frame["status"] = np.where(frame["robust"], "robust", "variable")
@@ -480,10 +494,12 @@ def monte_carlo_route(
     grid = shared.depth.grid
     base = shared.weights.model_dump()
     frequency = passage_frequency([r.path for r in ok if r.path is not None], grid)
-    stations = kp_stations(design, crs, kp_interval_m)
-    lines = [LineString(routing.path_xy(r.path, grid.transform)) for r in ok if r.path is not None]
+    paths = [shared.candidates["rank_0"], *(r.path for r in ok if r.path is not None)]
+    lines = [LineString(routing.path_xy(p, grid.transform)) for p in paths]
     if ends is not None:
         lines = [landfall.assemble_route(ends[0], line, ends[1]) for line in lines]
+    reference, lines = lines[0], lines[1:]
+    stations = kp_stations(design, crs, kp_interval_m, reference)
     offsets = np.vstack([cross_track_offsets(stations, line) for line in lines])
     spread = kp_spread_table(stations, offsets, cfg)
     routes = gpd.GeoDataFrame(
@@ -507,6 +523,7 @@ def monte_carlo_route(
         "cells_passed": int((frequency.data > 0).sum()),
         "cells_robust": int((frequency.data >= cfg.corridor_min_share).sum()),
         "max_p90_offset_m": round(float(spread["p90_offset_m"].max()), 1),
+        "max_design_offset_m": round(float(np.abs(stations.design_offset_m).max()), 1),
     }
     return MonteCarloResult(
         frequency=frequency,

@@ -162,7 +162,11 @@ def test_depth_sigma_is_the_s44_form_and_the_shore_does_not_move() -> None:
 def test_cross_track_offsets_are_signed_to_starboard() -> None:
     design = LineString([(0.0, 0.0), (10_000.0, 0.0)])  # heading east: starboard is south
     stations = mc.KpStations(
-        np.array([2.0, 5.0]), np.zeros((2, 2)), np.array([[2000.0, 0.0], [5000.0, 0.0]]), np.array([[1.0, 0.0]] * 2)
+        np.array([2.0, 5.0]),
+        np.zeros((2, 2)),
+        np.array([[2000.0, 0.0], [5000.0, 0.0]]),
+        np.array([[1.0, 0.0]] * 2),
+        np.zeros(2),
     )
     south = LineString([(0.0, -500.0), (10_000.0, -500.0)])
     north = LineString([(0.0, 300.0), (10_000.0, 300.0)])
@@ -230,3 +234,17 @@ def test_scenario_section_is_strict_with_defaults() -> None:
     data["montecarlo"] = {"realisations": 1}
     with pytest.raises(ConfigError, match=r"montecarlo\.realisations"):
         parse_scenario(data, "test.yaml")
+
+
+def test_spread_is_measured_around_the_routed_design_not_its_straightened_legs() -> None:
+    """A design that runs 3 km to port of its routed path (as straight legs may) is no uncertainty: without any,
+    every KP stays robust, and the design's own offset is reported apart."""
+    shared, base, grid = _inputs(QUIET.model_copy(update={"realisations": 2}), island=False)
+    routed = _design(base, grid)
+    design = LineString(np.asarray(routed.coords) + [0.0, 3000.0])  # the route runs east: north is port
+    result = mc.monte_carlo_route(shared, design, grid.crs, None, kp_interval_m=1000.0, corridor_tolerance=0.05)
+    spread = result.kp_spread
+    assert spread["robust"].all()
+    assert spread["max_offset_m"].max() < 1.0
+    np.testing.assert_allclose(spread["design_offset_m"], -3000.0, atol=1.0)
+    assert result.stats["max_design_offset_m"] == pytest.approx(3000.0, abs=1.0)
