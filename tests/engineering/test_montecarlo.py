@@ -241,7 +241,7 @@ def test_spread_is_measured_around_the_routed_design_not_its_straightened_legs()
     every KP stays robust, and the design's own offset is reported apart."""
     shared, base, grid = _inputs(QUIET.model_copy(update={"realisations": 2}), island=False)
     routed = _design(base, grid)
-    design = LineString(np.asarray(routed.coords) + [0.0, 3000.0])  # the route runs east: north is port
+    design = LineString(np.asarray(routed.coords) + np.array([0.0, 3000.0]))  # the route runs east: north is port
     result = mc.monte_carlo_route(shared, design, grid.crs, None, kp_interval_m=1000.0, corridor_tolerance=0.05)
     spread = result.kp_spread
     assert spread["robust"].all()
