@@ -121,6 +121,7 @@ def engineered_route(
 def route_robustness(
     context: dg.AssetExecutionContext,
     settings: CorridorSettings,
+    dask: dg.ResourceParam[Any],
     engineered_route: EngineeredRoute,
     least_cost_route: RouteResult,
     route_alternatives: gpd.GeoDataFrame,
@@ -132,7 +133,8 @@ def route_robustness(
     """Monte Carlo of the route under input uncertainty (scenario section `montecarlo`; model in
     geodata/engineering/montecarlo.py): bathymetry vertical error, hazard position error and cost weights drawn per
     realisation, re-costed and re-routed; passage frequency, robust corridor, per-KP lateral spread with the robust KP
-    ranges, and the design route's rank among its alternatives on every realisation."""
+    ranges, and the design route's rank among its alternatives on every realisation. Runs on the dask scheduler named
+    by CORRIDOR_DASK_SCHEDULER, serially without one (same seeds, same answer)."""
     sc = scenario_of(context, settings)
     start, goal = route.approach_cells(cost_surface, engineered_route.landfalls)
     shared = mc.monte_carlo_inputs(
@@ -149,13 +151,15 @@ def route_robustness(
         design_path=least_cost_route.path,
         alternatives=route_alternatives,
     )
-    result = mc.monte_carlo_route(
-        shared,
-        engineered_route.line,
-        engineered_route.crs,
-        engineered_route.landfalls,
-        kp_interval_m=sc.engineering.kp_interval_m,
-        corridor_tolerance=sc.routing.corridor_tolerance,
-    )
+    with dask.client() as client:
+        result = mc.monte_carlo_route(
+            shared,
+            engineered_route.line,
+            engineered_route.crs,
+            engineered_route.landfalls,
+            kp_interval_m=sc.engineering.kp_interval_m,
+            corridor_tolerance=sc.routing.corridor_tolerance,
+            client=client,
+        )
     table = result.robust_ranges.round(3).to_markdown(index=False)
     return dg.Output(result, metadata=metadata({**result.summary(), "robust_ranges": dg.MetadataValue.md(table)}))

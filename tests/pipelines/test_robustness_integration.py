@@ -21,6 +21,7 @@ from geodata.geodesy import Chainage
 from geodata.publish.atomic import verify_manifest
 from geodata.scenario import load_scenario
 from pipelines.comparison import as_laid_job, compare_job
+from pipelines.dask_resource import DaskResource
 from pipelines.definitions import defs
 from pipelines.io_managers import CorridorIOManager
 
@@ -32,7 +33,8 @@ SCENARIOS = ("siyazan-aktau", "sumgait-aktau")
 def published(tmp_path_factory: pytest.TempPathFactory, mirror: Path, node_modules: Path) -> dict:
     root = tmp_path_factory.mktemp("robustness")
     settings = CorridorSettings(mirror_dir=str(mirror), cache_dir=str(root / "cache"), output_dir=str(root / "pub"))
-    resources = {"settings": settings, "io_manager": CorridorIOManager(base_dir=str(root / "store"))}
+    store = CorridorIOManager(base_dir=str(root / "store"))
+    resources = {"settings": settings, "io_manager": store, "dask": DaskResource()}
     for scenario in SCENARIOS:
         dg.materialize(list(defs.assets or []), partition_key=scenario, resources=resources, raise_on_error=True)
     return {"root": root / "pub", "resources": resources}
