@@ -32,7 +32,12 @@ SCENARIOS = ("siyazan-aktau", "sumgait-aktau")
 @pytest.fixture(scope="module")
 def published(tmp_path_factory: pytest.TempPathFactory, mirror: Path, node_modules: Path) -> dict:
     root = tmp_path_factory.mktemp("robustness")
-    settings = CorridorSettings(mirror_dir=str(mirror), cache_dir=str(root / "cache"), output_dir=str(root / "pub"))
+    settings = CorridorSettings(
+        mirror_dir=str(mirror),
+        cache_dir=str(root / "cache"),
+        output_dir=str(root / "pub"),
+        store_dir=str(root / "store"),  # the run's snapshot beside its values, as the IO manager requires
+    )
     store = CorridorIOManager(base_dir=str(root / "store"))
     resources = {"settings": settings, "io_manager": store, "dask": DaskResource()}
     for scenario in SCENARIOS:
