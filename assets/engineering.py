@@ -9,10 +9,14 @@ import geopandas as gpd
 
 from assets.common import check_results, check_specs, metadata, scenario_of
 from assets.config import PARTITIONS, CorridorSettings
+from geodata import hazards as haz
 from geodata.boundaries import CaspianCoast
 from geodata.cost import CostSurface
 from geodata.engineering import compose as route
+from geodata.engineering import montecarlo as mc
+from geodata.engineering.compose import EngineeredRoute
 from geodata.engineering.landfall import Landfalls
+from geodata.engineering.montecarlo import MonteCarloResult
 from geodata.grid import Raster
 from geodata.routing import RouteResult
 
@@ -111,3 +115,51 @@ def engineered_route(
             er, cost_surface, seabed_slope, seabed_sectors, sc.limits, sc.engineering, land=land
         )
     )
+
+
+@dg.asset(partitions_def=PARTITIONS, group_name="engineering")
+def route_robustness(
+    context: dg.AssetExecutionContext,
+    settings: CorridorSettings,
+    dask: dg.ResourceParam[Any],
+    engineered_route: EngineeredRoute,
+    least_cost_route: RouteResult,
+    route_alternatives: gpd.GeoDataFrame,
+    cost_surface: CostSurface,
+    bathymetry: Raster,
+    sea_mask: Raster,
+    hazards: gpd.GeoDataFrame,
+) -> dg.Output[MonteCarloResult]:
+    """Monte Carlo of the route under input uncertainty (scenario section `montecarlo`; model in
+    geodata/engineering/montecarlo.py): bathymetry vertical error, hazard position error and cost weights drawn per
+    realisation, re-costed and re-routed; passage frequency, robust corridor, per-KP lateral spread with the robust KP
+    ranges, and the design route's rank among its alternatives on every realisation. Runs on the dask scheduler named
+    by CORRIDOR_DASK_SCHEDULER, serially without one (same seeds, same answer)."""
+    sc = scenario_of(context, settings)
+    start, goal = route.approach_cells(cost_surface, engineered_route.landfalls)
+    shared = mc.monte_carlo_inputs(
+        bathymetry,
+        sea_mask,
+        haz.rasterize_hazards(hazards, cost_surface.grid),
+        cost_surface,
+        sc.montecarlo,
+        sc.cost,
+        sc.limits,
+        start=start,
+        goal=goal,
+        method=sc.routing.method,
+        design_path=least_cost_route.path,
+        alternatives=route_alternatives,
+    )
+    with dask.client() as client:
+        result = mc.monte_carlo_route(
+            shared,
+            engineered_route.line,
+            engineered_route.crs,
+            engineered_route.landfalls,
+            kp_interval_m=sc.engineering.kp_interval_m,
+            corridor_tolerance=sc.routing.corridor_tolerance,
+            client=client,
+        )
+    table = result.robust_ranges.round(3).to_markdown(index=False)
+    return dg.Output(result, metadata=metadata({**result.summary(), "robust_ranges": dg.MetadataValue.md(table)}))

@@ -16,6 +16,7 @@ from assets.config import PARTITIONS, CorridorSettings
 from geodata.cost import CostSurface
 from geodata.deliverables.compose import RouteDeliverables
 from geodata.engineering.compose import CorridorPolygons, EngineeredRoute
+from geodata.engineering.montecarlo import MonteCarloResult
 from geodata.grid import Raster
 from geodata.publish import compose as publication
 from geodata.publish import gpkg
@@ -47,9 +48,11 @@ def published_corridor(
     bathymetry: Raster,
     sea_mask: Raster,
     cost_surface: CostSurface,
+    route_robustness: MonteCarloResult,
 ) -> Iterator[Any]:
     """`published/<scenario>/`: a standards-clean, styled GeoPackage (route, corridor, RPL, A/Cs, KP points, crossings,
-    hazards, sectors, boundaries, zones, landing stations, bathymetry and cost rasters), RPL and profile CSVs, the
+    hazards, sectors, boundaries, zones, landing stations, bathymetry and cost rasters; the Monte Carlo's passage
+    frequency, robust corridor, KP robustness and routes), RPL, profile and route-robustness CSVs, the
     straight-line diagram, PMTiles and a static MapLibre web map, with a manifest of checksums, inputs and licences."""
     snap = run_snapshot(settings, context.partition_key, context.run)
     sc = snap.scenario
@@ -69,6 +72,7 @@ def published_corridor(
         inputs,
         corridor=route_corridor.polygons,
         alternatives=route_alternatives,
+        montecarlo=route_robustness,
         node_modules=settings.node_modules,
         sea_mask=sea_mask,
         scenario_digest=snap.digest,
@@ -82,6 +86,7 @@ def published_corridor(
         inputs=inputs,
         keep_versions=sc.publish.keep_versions,
         validate=functools.partial(publication.validate_publication, gdal_python=settings.gdal_python),
+        extra={"route_robustness": publication.robustness_summary(route_robustness, sc)},
     )
     files = {f["path"]: f["size_bytes"] for f in result.manifest["files"]}
     yield dg.Output(

@@ -8,6 +8,7 @@ import math
 from typing import Any, Literal
 
 import numpy as np
+import shapely
 from pyproj import CRS, Geod, Transformer
 from shapely.geometry import LineString
 
@@ -385,3 +386,31 @@ def densify_frame(frame: Any, *, geodesic: bool = False, max_error_m: float = 10
     out = frame.copy()
     out[frame.geometry.name] = [densify_geometry(g, kind, max_error_m) for g in frame.geometry]
     return out.set_geometry(frame.geometry.name, crs=frame.crs)
+
+
+# -- cross-track offsets between routes (in a projected CRS) --------------------------------------------------------
+
+
+def line_tangents(line: LineString, along_m: Any, half_chord_m: float = 50.0) -> np.ndarray:
+    """``(n, 2)`` unit directions of a projected ``line`` at distances ``along_m`` from its start: the chord
+    between the points ``half_chord_m`` before and after (clipped to the line's ends)."""
+    along = np.asarray(along_m, dtype=float)
+    lo = np.clip(along - half_chord_m, 0.0, line.length)
+    hi = np.clip(along + half_chord_m, 0.0, line.length)
+    a = np.asarray(shapely.get_coordinates(shapely.line_interpolate_point(line, lo)))
+    b = np.asarray(shapely.get_coordinates(shapely.line_interpolate_point(line, hi)))
+    t = b - a
+    return np.asarray(t / np.maximum(np.hypot(t[:, 0], t[:, 1]), 1e-12)[:, None])
+
+
+def cross_track(points_xy: np.ndarray, tangents: np.ndarray, other: LineString) -> tuple[np.ndarray, np.ndarray]:
+    """For points of a route with the route's unit ``tangents`` there (projected CRS): the nearest points of
+    ``other`` and their signed distances, positive to starboard (right of the route's direction)."""
+    pts = shapely.points(points_xy)
+    foot = np.asarray(
+        shapely.get_coordinates(shapely.line_interpolate_point(other, shapely.line_locate_point(other, pts)))
+    )
+    v = foot - points_xy
+    dist = np.hypot(v[:, 0], v[:, 1])
+    port = tangents[:, 0] * v[:, 1] - tangents[:, 1] * v[:, 0] > 0
+    return np.asarray(np.where(port, -dist, dist)), foot

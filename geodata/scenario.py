@@ -352,6 +352,40 @@ class Publish(_Strict):
     )
 
 
+class MonteCarlo(_Strict):
+    """Monte Carlo of the route under input uncertainty (geodata/engineering/montecarlo.py documents the model).
+
+    Each realisation perturbs the water depth by ``N(0, sigma(d)^2)`` with ``sigma(d) = sqrt(a^2 + (b d)^2)`` (the
+    IHO S-44 form of a total vertical uncertainty: ``a`` = ``depth_sigma_constant_m``, ``b`` =
+    ``depth_sigma_fraction``), spatially correlated over ``correlation_length_m``; shifts each hazard kind's layer by
+    a random offset of ``hazard_position_sigma_m`` per axis; draws every cost weight (but ``base``) uniformly within
+    ``weight_range_fraction`` of its value; then re-costs and re-routes.
+    """
+
+    realisations: int = Field(40, ge=2, le=10000, description="number of realisations")
+    seed: int = Field(2026, ge=0, description="seed of the whole run; realisation i always gets the same draw")
+    depth_sigma_constant_m: float = Field(5.0, ge=0, description="a: depth-independent vertical uncertainty (1 sigma)")
+    depth_sigma_fraction: float = Field(
+        0.05, ge=0, le=1, description="b: depth-proportional vertical uncertainty (1 sigma, fraction of depth)"
+    )
+    correlation_length_m: float = Field(
+        10000.0, gt=0, description="correlation length of the depth error (Gaussian kernel sigma)"
+    )
+    hazard_position_sigma_m: float = Field(
+        500.0, ge=0, description="position uncertainty of each hazard layer (1 sigma per axis)"
+    )
+    weight_range_fraction: float = Field(
+        0.2, ge=0, lt=1, description="each cost weight is drawn uniformly within +- this fraction of its value"
+    )
+    corridor_min_share: float = Field(
+        0.5, gt=0, le=1, description="robust corridor: cells passed by at least this share of realisations"
+    )
+    robust_offset_m: float = Field(
+        2000.0, gt=0, description="a KP is robust when realisations pass within this distance of it ..."
+    )
+    robust_min_share: float = Field(0.8, gt=0, le=1, description="... in at least this share of realisations")
+
+
 class Scenario(_Strict):
     """A whole scenario. ``name`` is also the Dagster partition key."""
 
@@ -372,6 +406,7 @@ class Scenario(_Strict):
     """A weight sensitivity sweep (the ``route_weight_sweep`` asset); none when absent."""
     engineering: Engineering = Engineering()
     publish: Publish = Publish()
+    montecarlo: MonteCarlo = MonteCarlo()
     verify_checksums: bool = True
 
     @model_validator(mode="after")

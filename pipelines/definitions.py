@@ -7,6 +7,7 @@ import dagster as dg
 
 from assets import bathymetry, boundaries, cost, deliverables, engineering, hazards, publish, routing
 from assets.config import SETTINGS
+from pipelines.comparison import as_laid_job, compare_job
 from pipelines.dask_resource import DaskResource
 from pipelines.io_managers import CorridorIOManager
 from pipelines.sensors import build_scenario_sensor
@@ -40,7 +41,7 @@ weekly_refresh = dg.ScheduleDefinition(
 defs = dg.Definitions(
     assets=all_assets,
     asset_checks=all_checks,
-    jobs=[corridor_job, ingest_job],
+    jobs=[corridor_job, ingest_job, compare_job, as_laid_job],
     schedules=[weekly_refresh],
     sensors=[build_scenario_sensor(corridor_job, SETTINGS)],
     # One process: the steps are short and share large imports; a process per step costs more than it saves on

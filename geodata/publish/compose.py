@@ -23,6 +23,7 @@ from geodata.deliverables import formats
 from geodata.deliverables.compose import RouteDeliverables
 from geodata.deliverables.rpl import KP_BASIS, rounded
 from geodata.engineering.compose import EngineeredRoute
+from geodata.engineering.montecarlo import MonteCarloResult
 from geodata.errors import InputDataError, PublishError
 from geodata.geodesy import GEOD
 from geodata.grid import Raster
@@ -78,6 +79,8 @@ class PublicationContent:
     corridor: gpd.GeoDataFrame | None = None
     alternatives: gpd.GeoDataFrame | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    montecarlo: MonteCarloResult | None = None
+    """The Monte Carlo of the route (None: not computed, nothing of it published)."""
     node_modules: Path | None = None
     sea_mask: Raster | None = None
     """The land/sea mask of the analysis grid (1 = sea, from the coastline): the published depth follows it."""
@@ -199,7 +202,52 @@ def vector_layers(content: PublicationContent) -> dict[str, gpd.GeoDataFrame]:
         layers["zone_crossings"] = er.zone_crossings
     if content.alternatives is not None and len(content.alternatives):
         layers["route_alternatives"] = content.alternatives
+    layers |= montecarlo_layers(content.montecarlo)
     return {name: _publishable(gdf) for name, gdf in layers.items()}
+
+
+MONTECARLO_CSV: dict[str, str] = {
+    "route_robustness.csv": "robust_ranges",
+    "kp_spread.csv": "kp_spread",
+    "route_ranking.csv": "ranking",
+}
+"""The Monte Carlo tables published as CSV: file -> :class:`MonteCarloResult` attribute."""
+
+
+def montecarlo_layers(mc: MonteCarloResult | None) -> dict[str, gpd.GeoDataFrame]:
+    """The Monte Carlo's vector layers: robust corridor, KP robustness points and the realisations' routes."""
+    if mc is None:
+        return {}
+    layers = {"kp_robustness": mc.kp_spread, "monte_carlo_routes": mc.routes}
+    if len(mc.corridor):
+        layers["robust_corridor"] = mc.corridor
+    return layers
+
+
+def robustness_summary(mc: MonteCarloResult, scenario: Scenario) -> dict[str, Any]:
+    """The route-robustness summary of the manifest: the model's parameters, which KP ranges are robust and which
+    are not, and the design route's standing among its alternatives."""
+    ranges = mc.robust_ranges
+    rank0 = mc.ranking[mc.ranking["candidate"] == "rank_0"]
+
+    def kp_ranges(robust: bool) -> list[list[float]]:
+        part = ranges[ranges["robust"] == robust]
+        return [
+            [round(float(a), 3), round(float(b), 3)] for a, b in zip(part["kp_from_km"], part["kp_to_km"], strict=True)
+        ]
+
+    return {
+        "model": scenario.montecarlo.model_dump(),
+        "realisations_succeeded": mc.stats["succeeded"],
+        "robust_kp_ranges_km": kp_ranges(True),
+        "variable_kp_ranges_km": kp_ranges(False),
+        "robust_length_km": round(float(ranges.loc[ranges["robust"], "length_km"].sum()), 3),
+        "route_length_km": round(float(ranges["length_km"].sum()), 3),
+        "max_p90_offset_m": mc.stats["max_p90_offset_m"],
+        "design_route_cheapest_pct": round(float(rank0["cheapest_pct"].iloc[0]), 1) if len(rank0) else None,
+        "design_route_mean_excess_pct": round(float(rank0["mean_excess_pct"].iloc[0]), 2) if len(rank0) else None,
+        "files": sorted(MONTECARLO_CSV),
+    }
 
 
 def _empty_points() -> gpd.GeoDataFrame:
@@ -252,6 +300,12 @@ def layer_metadata(
         "route_profile": f"Depth and slope along the route every {sc.engineering.profile_interval_m:.0f} m.",
         "sector_crossings": "Where the route crosses a sector boundary: positions to notify.",
         "route_alternatives": "Ranked alternative routes with their separation from the best.",
+        "robust_corridor": f"Cells passed by at least {sc.montecarlo.corridor_min_share:.0%} of the Monte Carlo "
+        "realisations of the route (geodata/engineering/montecarlo.py).",
+        "kp_robustness": "Per KP of the route: cross-track offsets of the Monte Carlo realisations; robust where at "
+        f"least {sc.montecarlo.robust_min_share:.0%} pass within {sc.montecarlo.robust_offset_m:.0f} m.",
+        "monte_carlo_routes": "The route of every Monte Carlo realisation (perturbed depth, hazard positions, "
+        "weights), shore ends included.",
     }
     return {
         name: LayerMeta(
@@ -357,12 +411,29 @@ def build_publication(folder: Path, content: PublicationContent) -> dict[str, An
             units="cost per metre",
         ),
     }
+    if content.montecarlo is not None:
+        rasters["passage_frequency"] = RasterLayer(
+            frequency_for_display(content.montecarlo.frequency),
+            LayerMeta(
+                title="Passage frequency (Monte Carlo)",
+                abstract="Share of the Monte Carlo realisations whose route crosses the cell (0..1); empty where none "
+                "does.",
+                source=meta["cost"].source,
+                licence=meta["cost"].licence,
+                attribution=meta["cost"].attribution,
+            ),
+            units="share",
+            stops=tiles.SHARE_STOPS,
+        )
     gpkg = write_gpkg(folder / "corridor.gpkg", layers, rasters, metadata=meta, required=VECTOR_LAYERS)
     for name, layer in rasters.items():  # QGIS 3.22 does not read raster styles from layer_styles: ship sidecars
         stops = layer.stops or default_stops(layer.raster, layer.units)
         (folder / f"{name}.qml").write_text(raster_qml(stops, label_units=layer.units), encoding="utf-8")
     # the surveyor's files: RPL positions/segments, sector spans and profile as CSV, rpl.xlsx, route.kml/.kmz
     surveyor_files = formats.write_surveyor_files(folder, content.deliverables, title=sc.title)
+    if content.montecarlo is not None:
+        for name, attr in MONTECARLO_CSV.items():
+            surveyor_files.append(formats.write_csv(getattr(content.montecarlo, attr), folder / name).name)
     for fmt, data in content.diagram.items():
         (folder / f"straight_line_diagram.{fmt}").write_bytes(data)
     tile_dir = folder / "tiles"
@@ -375,15 +446,27 @@ def build_publication(folder: Path, content: PublicationContent) -> dict[str, An
         for fmt in dict.fromkeys(["pmtiles", pub.tile_format])
     }
     vec, bathy, cost = archives["pmtiles"]
+    overlays = {
+        "bathymetry": webmap.RasterOverlay(bathy, "Water depth"),
+        "cost": webmap.RasterOverlay(cost, "Cost surface"),
+    }
+    if content.montecarlo is not None:
+        for fmt in dict.fromkeys(["pmtiles", pub.tile_format]):
+            freq = tiles.write_raster_tiles(
+                tiles.render_share(content.montecarlo.frequency),
+                tile_dir / f"passage_frequency.{fmt}",
+                min_zoom=pub.tiles_min_zoom,
+                name="passage_frequency",
+                tile_format=fmt,
+            )
+            if fmt == "pmtiles":
+                overlays["passage_frequency"] = webmap.RasterOverlay(freq, "Passage frequency (Monte Carlo)")
     webmap.write_webmap(
         folder,
         title=sc.title,
         subtitle=f"Scenario {sc.name}",
         vector=vec,
-        rasters={
-            "bathymetry": webmap.RasterOverlay(bathy, "Water depth"),
-            "cost": webmap.RasterOverlay(cost, "Cost surface"),
-        },
+        rasters=overlays,
         licence=terms.statement if terms is not None else "",
         attribution=terms.attribution if terms is not None else "",
         provenance=f"scenario digest {(content.scenario_digest or sc.digest())[:12]}",
@@ -396,6 +479,12 @@ def build_publication(folder: Path, content: PublicationContent) -> dict[str, An
         "surveyor_files": surveyor_files,
         "depth_blanked_cells": blanked,
     }
+
+
+def frequency_for_display(frequency: Raster) -> Raster:
+    """The passage frequency with never-passed cells as nodata (NaN), so that maps show only where routes went."""
+    data = np.where(frequency.data > 0, frequency.data, np.nan).astype("float32")
+    return Raster(data, frequency.grid, float("nan"), dict(frequency.attrs))
 
 
 def validate_publication(folder: Path, *, gdal_python: str = SYSTEM_PYTHON) -> None:

@@ -128,6 +128,32 @@ LAYER_STYLES: dict[str, LayerStyle] = {
         "Zone limit crossings",
         Symbol("#3182bd", size_mm=2.6, shape="triangle", outline="#ffffff", outline_width_mm=0.3),
     ),
+    "robust_corridor": LayerStyle(
+        "Robust corridor (Monte Carlo)", Symbol("#1a9850", opacity=0.35, outline="#006837", outline_width_mm=0.3)
+    ),
+    "kp_robustness": LayerStyle(
+        "KP robustness (Monte Carlo)",
+        Symbol("#969696", size_mm=1.6, outline="#ffffff", outline_width_mm=0.2),
+        field="status",
+        categories={
+            "robust": _cat("#1a9850", "Robust KP", size_mm=1.6, outline="#ffffff", outline_width_mm=0.2),
+            "variable": _cat("#d73027", "Variable KP", size_mm=1.6, outline="#ffffff", outline_width_mm=0.2),
+        },
+    ),
+    "monte_carlo_routes": LayerStyle("Monte Carlo routes", Symbol("#4d4d4d", opacity=0.35, width_mm=0.25)),
+    "compared_routes": LayerStyle(
+        "Compared routes",
+        Symbol("#737373", width_mm=0.7),
+        field="order",
+        categories={
+            str(i): _cat(c, f"Route {i}", width_mm=0.7)
+            for i, c in enumerate(("#d7191c", "#2b83ba", "#1a9641", "#7b3294", "#fdae61"), start=1)
+        },
+    ),
+    "kp_translation": LayerStyle("KP translation", Symbol("#ffffff", size_mm=1.2, outline="#2b83ba")),
+    "design_route": LayerStyle("Design route", Symbol("#d7191c", width_mm=0.7)),
+    "as_laid_route": LayerStyle("As-laid route", Symbol("#2b83ba", width_mm=0.5, dash=True)),
+    "as_laid_offsets": LayerStyle("Offsets from design", Symbol("#ffffff", size_mm=1.4, outline="#d7191c")),
 }
 
 DEFAULT_STYLE = LayerStyle("Layer", Symbol("#737373", opacity=0.6, width_mm=0.4, size_mm=1.8))

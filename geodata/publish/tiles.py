@@ -347,6 +347,30 @@ def render_cost(cost: Raster, *, cmap_name: str = "magma_r", alpha: int = 210) -
     return Rendering(rgba, cost, legend, str(cost.attrs.get("units", "cost per m")))
 
 
+SHARE_STOPS: list[tuple[float, str]] = [
+    (0.0, "#fff7bc"),
+    (0.25, "#fec44f"),
+    (0.5, "#fe9929"),
+    (0.75, "#d95f0e"),
+    (1.0, "#7f2704"),
+]
+"""Colour stops of a share (0..1), e.g. the Monte Carlo passage frequency."""
+
+
+def render_share(share: Raster, *, alpha: int = 220) -> Rendering:
+    """A share of realisations (0..1) on :data:`SHARE_STOPS`; cells at 0 or without data are transparent."""
+    v = share.data.astype("float64")
+    valid = share.valid() & np.isfinite(v)
+    if not valid.any():
+        raise InputDataError("share raster has no valid cell; nothing to render")
+    cmap, lo, hi = _ramp(SHARE_STOPS)
+    rgb = cmap(np.clip((np.where(valid, v, 0.0) - lo) / (hi - lo), 0, 1))[..., :3]
+    rgba = np.empty((4, *v.shape), dtype="uint8")
+    rgba[:3] = np.moveaxis(np.round(rgb * 255), -1, 0).astype("uint8")
+    rgba[3] = np.where(valid & (v > 0), alpha, 0)
+    return Rendering(rgba, share, SHARE_STOPS, str(share.attrs.get("units", "share")))
+
+
 # -- raster tiles -------------------------------------------------------------------------------------------------
 
 

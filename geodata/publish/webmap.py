@@ -44,7 +44,7 @@ DRAW_ORDER: tuple[str, ...] = (
     "seabed_sectors", "territorial_waters", "corridor", "boundary_lines", "hazards_polygons", "hazards_lines",
     "hazards", "hazards_points", "route", "kp_points", "rpl", "alter_courses", "crossings", "landing_stations",
 )  # fmt: skip
-HIDDEN_BY_DEFAULT: frozenset[str] = frozenset({"cost", "rpl"})
+HIDDEN_BY_DEFAULT: frozenset[str] = frozenset({"cost", "rpl", "monte_carlo_routes"})
 INTERACTIVE_FAMILIES = ("point", "line")
 
 # Basemap drawn from the publication's own data, no network: land is the map background, the sea the union of the

@@ -1,0 +1,536 @@
+"""Monte Carlo of the route under input uncertainty: which parts of the route are robust, which would move.
+
+One realisation ``i`` (its random generator seeded with ``SeedSequence([seed, i])``, so realisation ``i`` draws the
+same numbers whatever the number of realisations and wherever it runs, serially or on a dask cluster):
+
+1. **Depth.** ``d' = d + sigma(d) e`` with ``sigma(d) = sqrt(a^2 + (b d)^2)``, the form of the IHO S-44 total
+   vertical uncertainty (``a`` = ``montecarlo.depth_sigma_constant_m``, ``b`` = ``montecarlo.depth_sigma_fraction``;
+   ``d`` is taken as ``|d|``), and ``e`` a unit-variance Gaussian random field with a Gaussian autocorrelation: white
+   noise filtered by a normalised Gaussian kernel of standard deviation ``correlation_length_m`` (separable), divided
+   by the kernel's L2 norm so that every cell has unit variance. The error never moves the coastline: a cell at least
+   ``limits.min_depth_m`` deep stays at least that deep (the sea mask and the landfalls decide where the water is).
+   The slope is recomputed from ``d'`` (:func:`geodata.bathymetry.slope_deg`).
+2. **Hazard positions.** Each hazard kind's soft cost and hard exclusion rasters are shifted by one random offset
+   ``N(0, hazard_position_sigma_m^2)`` per axis (a layer's position error is mostly systematic: its datum,
+   digitising scale, survey era); soft costs bilinearly, exclusions to the nearest cell.
+3. **Weights.** Every cost weight but ``base`` (the cost of a metre, the unit of all the others) is drawn uniformly
+   within ``+- weight_range_fraction`` of its scenario value.
+4. **Re-cost, re-route.** :func:`geodata.cost.build_cost_surface` (the one cost definition) on the perturbed inputs,
+   then :func:`geodata.routing.least_cost_path` between the design route's approach cells with the scenario's
+   routing method. A realisation whose ends become impassable or unreachable is counted as failed, not dropped
+   silently.
+
+From the realisations: the **passage frequency** (share of realisations whose routed path crosses each cell), the
+**robust corridor** (cells passed by at least ``corridor_min_share`` of them), the **per-KP lateral spread** (at
+every KP of the design route, the signed cross-track offset of each realisation, joined to the same shore ends,
+positive to starboard) with the **robust KP ranges** (KPs where at least ``robust_min_share`` of the realisations
+pass within ``robust_offset_m``), and the **ranking** of the design route and its alternatives, each costed on
+every realisation's surface.
+
+The spread is measured around the *unperturbed routed path* of the design (``least_cost_route`` with its shore
+ends), at the point of it nearest to each design KP: the realisations are routed paths too, while the engineered
+design replaces the routed path by straight legs that may run kilometres to one side of it (within
+``engineering.leg_max_cost_increase_fraction`` of its cost). Measured against the straight legs, that straightening
+would count as uncertainty even with none; it is published apart, per KP, as ``design_offset_m``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from pyproj import CRS
+from scipy import ndimage
+from shapely.geometry import LineString
+
+from geodata import routing
+from geodata.bathymetry import slope_deg
+from geodata.cost import CostSurface, build_cost_surface
+from geodata.engineering import landfall
+from geodata.errors import ConfigError, InputDataError
+from geodata.geodesy import Chainage, cross_track, line_tangents, to_lonlat, transformer
+from geodata.grid import GeoGrid, Raster
+from geodata.hazards.raster import HazardRasters
+from geodata.scenario import CostWeights, Limits, MonteCarlo
+from geodata.sweep import run_sweep
+
+PERTURBED_WEIGHTS: tuple[str, ...] = (
+    "shallow_weight",
+    "deep_weight",
+    "slope_weight",
+    "hazard_weight",
+    "shipping_weight",
+)
+"""The cost weights drawn per realisation (``base`` is the unit of cost and stays fixed)."""
+KERNEL_TRUNCATE = 4.0
+"""The correlation kernel is cut at this many standard deviations."""
+TANGENT_STEP_M = 50.0
+"""Half the chord used for the design route's direction at a KP."""
+
+
+# -- the inputs every realisation shares -----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class MonteCarloInputs:
+    """The read-only inputs of every realisation (scattered once to a cluster's workers)."""
+
+    depth: Raster
+    sea_mask: Raster
+    hazard_soft: dict[str, np.ndarray]
+    hazard_hard: dict[str, np.ndarray]
+    allowed_sector: np.ndarray | None
+    allowed_sectors: tuple[str, ...]
+    weights: CostWeights
+    limits: Limits
+    config: MonteCarlo
+    start: tuple[int, int]
+    goal: tuple[int, int]
+    method: str
+    candidates: dict[str, np.ndarray]
+    """Route name -> ``(N, 2)`` ``(row, col)`` vertices, costed on every realisation's surface."""
+
+
+def monte_carlo_inputs(
+    depth: Raster,
+    sea_mask: Raster,
+    hazards: HazardRasters,
+    surface: CostSurface,
+    config: MonteCarlo,
+    weights: CostWeights,
+    limits: Limits,
+    *,
+    start: Sequence[int],
+    goal: Sequence[int],
+    method: str,
+    design_path: np.ndarray,
+    alternatives: gpd.GeoDataFrame | None = None,
+) -> MonteCarloInputs:
+    """Gather the shared inputs: the unperturbed depth and hazard rasters, the allowed-sector mask of ``surface``,
+    the approach cells and the candidate routes (the design's routed path, ``rank_0``, and the alternatives' lines
+    of ``route_alternatives``, ``rank_<k>``)."""
+    grid = surface.grid
+    for name, r in (("bathymetry", depth), ("sea_mask", sea_mask)):
+        if r.grid.shape != grid.shape or r.grid.transform != grid.transform:
+            raise InputDataError(f"{name} is on grid {r.grid}, the cost surface on {grid}; rematerialise {name}")
+    foreign = surface.barriers.get("foreign_sector")
+    candidates = {"rank_0": np.asarray(design_path, dtype=float)}
+    if alternatives is not None:
+        for rank, geom in zip(alternatives["rank"], alternatives.to_crs(grid.crs).geometry, strict=True):
+            if int(rank) != 0:
+                candidates[f"rank_{int(rank)}"] = line_to_cells(geom, grid)
+    return MonteCarloInputs(
+        depth=depth,
+        sea_mask=sea_mask,
+        hazard_soft={k: np.asarray(v, dtype="float32") for k, v in hazards.soft_by_kind.items()},
+        hazard_hard={k: np.asarray(v, dtype=bool) for k, v in hazards.hard_by_kind.items()},
+        allowed_sector=None if foreign is None else ~foreign,
+        allowed_sectors=surface.allowed_sectors,
+        weights=weights,
+        limits=limits,
+        config=config,
+        start=(int(start[0]), int(start[1])),
+        goal=(int(goal[0]), int(goal[1])),
+        method=method,
+        candidates=candidates,
+    )
+
+
+def line_to_cells(line: LineString, grid: GeoGrid) -> np.ndarray:
+    """``(N, 2)`` fractional ``(row, col)`` of a line in the grid's CRS (cell centres at whole numbers)."""
+    xy = np.asarray(line.coords, dtype=float)[:, :2]
+    t = grid.transform  # north-up (GeoGrid refuses any other)
+    col = (xy[:, 0] - t.c) / t.a - 0.5
+    row = (xy[:, 1] - t.f) / t.e - 0.5
+    return np.column_stack([row, col])
+
+
+# -- one realisation ---------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class RealisationTask:
+    """One realisation: its index and the run's seed (its generator is ``SeedSequence([seed, index])``)."""
+
+    index: int
+    seed: int
+
+    def rng(self) -> np.random.Generator:
+        return np.random.default_rng(np.random.SeedSequence([self.seed, self.index]))
+
+
+@dataclass
+class RealisationResult:
+    """What one realisation found: its routed path (None when it failed), its drawn parameters and the cost of every
+    candidate route on its surface."""
+
+    index: int
+    path: np.ndarray | None
+    cost: float
+    length_m: float
+    weights: dict[str, float]
+    hazard_offsets_m: dict[str, tuple[float, float]]
+    candidate_costs: dict[str, float] = field(default_factory=dict)
+    error: str = ""
+
+
+def gaussian_kernel(sigma_cells: float) -> np.ndarray:
+    """Normalised 1-D Gaussian kernel (sum 1) of standard deviation ``sigma_cells``, cut at
+    :data:`KERNEL_TRUNCATE` sigma."""
+    radius = max(math.ceil(KERNEL_TRUNCATE * sigma_cells), 1)
+    x = np.arange(-radius, radius + 1, dtype=float)
+    k = np.exp(-0.5 * (x / max(sigma_cells, 1e-9)) ** 2)
+    return k / k.sum()
+
+
+def correlated_noise(rng: np.random.Generator, shape: tuple[int, int], sigma_cells: tuple[float, float]) -> np.ndarray:
+    """A unit-variance Gaussian random field with Gaussian autocorrelation of ``sigma_cells`` = ``(rows, cols)``
+    standard deviations: white noise filtered by separable normalised Gaussian kernels and divided by their L2 norm
+    (a cell's variance after filtering is the sum of the squared weights)."""
+    kr, kc = gaussian_kernel(sigma_cells[0]), gaussian_kernel(sigma_cells[1])
+    white = rng.standard_normal(shape)
+    field = ndimage.correlate1d(white, kr, axis=0, mode="reflect")
+    field = ndimage.correlate1d(field, kc, axis=1, mode="reflect")
+    norm = math.sqrt(float((kr**2).sum()) * float((kc**2).sum()))
+    return np.asarray(field / norm)
+
+
+def depth_sigma_m(depth_m: np.ndarray, config: MonteCarlo) -> np.ndarray:
+    """One-sigma vertical uncertainty ``sqrt(a^2 + (b |d|)^2)`` in metres."""
+    d = np.abs(np.nan_to_num(depth_m, nan=0.0))
+    return np.asarray(np.hypot(config.depth_sigma_constant_m, config.depth_sigma_fraction * d))
+
+
+def perturbed_depth(depth: Raster, config: MonteCarlo, limits: Limits, rng: np.random.Generator) -> Raster:
+    """The depth with one draw of the vertical error (module docstring, step 1)."""
+    grid = depth.grid
+    d = np.where(depth.valid(), depth.data, np.nan).astype("float64")
+    sigma_cells = (config.correlation_length_m / grid.res[0], config.correlation_length_m / grid.res[1])
+    noise = correlated_noise(rng, grid.shape, sigma_cells)
+    out = d + depth_sigma_m(d, config) * noise
+    deep_enough = d >= limits.min_depth_m
+    out = np.where(deep_enough, np.maximum(out, limits.min_depth_m), out)
+    return Raster(out.astype("float32"), grid, float("nan"), {"quantity": "depth", "units": "m", "perturbed": True})
+
+
+def shifted(array: np.ndarray, offset_cells: tuple[float, float], *, order: int) -> np.ndarray:
+    """``array`` moved by ``(rows, cols)`` cells (0 beyond the grid)."""
+    if offset_cells == (0.0, 0.0):
+        return array
+    out = ndimage.shift(array.astype("float32"), offset_cells, order=order, mode="constant", cval=0.0)
+    return np.asarray(out)
+
+
+def perturbed_surface(
+    shared: MonteCarloInputs, rng: np.random.Generator
+) -> tuple[CostSurface, dict[str, float], dict[str, tuple[float, float]]]:
+    """One realisation's cost surface, the weights drawn and each hazard kind's offset ``(east, north)`` in metres."""
+    cfg = shared.config
+    depth = perturbed_depth(shared.depth, cfg, shared.limits, rng)
+    slope = slope_deg(depth)
+    grid = depth.grid
+    soft: dict[str, np.ndarray] = {}
+    hard = np.zeros(grid.shape, dtype=bool)
+    offsets: dict[str, tuple[float, float]] = {}
+    for kind in sorted(set(shared.hazard_soft) | set(shared.hazard_hard)):
+        east, north = (float(v) for v in rng.normal(0.0, cfg.hazard_position_sigma_m, 2))
+        offsets[kind] = (east, north)
+        cells = (-north / grid.res[0], east / grid.res[1])  # rows grow southwards
+        if kind in shared.hazard_soft:
+            soft[kind] = shifted(shared.hazard_soft[kind], cells, order=1)
+        if kind in shared.hazard_hard:
+            hard |= shifted(shared.hazard_hard[kind], cells, order=0) > 0.5
+    f = cfg.weight_range_fraction
+    base = shared.weights.model_dump()
+    drawn = {name: float(base[name] * rng.uniform(1.0 - f, 1.0 + f)) for name in PERTURBED_WEIGHTS}
+    weights = shared.weights.model_copy(update=drawn)
+    surface = build_cost_surface(
+        depth,
+        slope,
+        shared.sea_mask,
+        weights,
+        shared.limits,
+        hazard_soft=soft,
+        hazard_hard=hard,
+        allowed_sector=shared.allowed_sector,
+        allowed_sectors=shared.allowed_sectors,
+    )
+    return surface, drawn, offsets
+
+
+def run_realisation(task: RealisationTask, shared: MonteCarloInputs) -> RealisationResult:
+    """One realisation (the top-level task function of :func:`geodata.sweep.run_sweep`)."""
+    rng = task.rng()
+    surface, drawn, offsets = perturbed_surface(shared, rng)
+    costs = {name: routing.path_cost(surface.total, path, surface.grid.res) for name, path in shared.candidates.items()}
+    try:
+        res = routing.least_cost_path(
+            surface.total, shared.start, shared.goal, cell_size=surface.grid.res, method=shared.method
+        )
+    except routing.RoutingError as exc:
+        return RealisationResult(task.index, None, math.inf, math.nan, drawn, offsets, costs, str(exc))
+    return RealisationResult(task.index, res.path, float(res.cost), float(res.length_m), drawn, offsets, costs)
+
+
+# -- the result --------------------------------------------------------------------------------------------------------
+@dataclass
+class MonteCarloResult:
+    """Passage frequency, robust corridor, per-KP spread, robust KP ranges, ranking and the realisations' routes."""
+
+    frequency: Raster
+    """Share of successful realisations whose routed path crosses each cell (0..1)."""
+    corridor: gpd.GeoDataFrame
+    """The robust corridor (EPSG:4326): cells passed by at least ``corridor_min_share`` of the realisations."""
+    kp_spread: gpd.GeoDataFrame
+    """Per KP of the design route (points, EPSG:4326): offsets of the realisations and whether it is robust."""
+    robust_ranges: pd.DataFrame
+    """Consecutive KP ranges, robust or not."""
+    ranking: pd.DataFrame
+    """The design route (``rank_0``) and its alternatives, costed on every realisation."""
+    routes: gpd.GeoDataFrame
+    """Every successful realisation's route (EPSG:4326, shore ends included) with its cost and each drawn weight as a
+    ratio to the scenario's (``<weight>_ratio``)."""
+    stats: dict[str, Any]
+
+    def summary(self) -> dict[str, Any]:
+        """Figures for the asset metadata and the manifest."""
+        robust = self.robust_ranges[self.robust_ranges["robust"]] if len(self.robust_ranges) else self.robust_ranges
+        return {
+            **self.stats,
+            "robust_kp_ranges": [
+                f"KP {a:.1f}-{b:.1f}" for a, b in zip(robust["kp_from_km"], robust["kp_to_km"], strict=True)
+            ],
+            "robust_length_km": round(float(robust["length_km"].sum()), 1) if len(robust) else 0.0,
+            "corridor_area_km2": round(float(self.corridor["area_km2"].sum()), 1) if len(self.corridor) else 0.0,
+        }
+
+
+def cells_crossed(path: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """Flat indices of the cells a ``(row, col)`` polyline passes through (sampled at a quarter cell)."""
+    p = np.asarray(path, dtype=float)
+    if len(p) == 1:
+        samples = p
+    else:
+        parts = []
+        for a, b in itertools.pairwise(p):
+            n = max(math.ceil(float(np.abs(b - a).max()) * 4.0), 1)
+            t = np.linspace(0.0, 1.0, n + 1)[:, None]
+            parts.append(a + t * (b - a))
+        samples = np.concatenate(parts)
+    rc = np.rint(samples).astype(np.int64)
+    ok = (rc[:, 0] >= 0) & (rc[:, 0] < shape[0]) & (rc[:, 1] >= 0) & (rc[:, 1] < shape[1])
+    return np.unique(rc[ok, 0] * shape[1] + rc[ok, 1])
+
+
+def passage_frequency(paths: Sequence[np.ndarray], grid: GeoGrid) -> Raster:
+    """Share of ``paths`` crossing each cell of ``grid``."""
+    counts = np.zeros(grid.shape[0] * grid.shape[1], dtype=np.int64)
+    for path in paths:
+        counts[cells_crossed(path, grid.shape)] += 1
+    share = (counts / max(len(paths), 1)).reshape(grid.shape).astype("float32")
+    attrs = {"quantity": "passage_frequency", "units": "share of realisations", "realisations": len(paths)}
+    return Raster(share, grid, None, attrs)
+
+
+def corridor_polygons(frequency: Raster, min_share: float) -> gpd.GeoDataFrame:
+    """Cells passed by at least ``min_share`` of the realisations, as polygons (EPSG:4326) with their area."""
+    mask = frequency.data >= min_share
+    polys = routing.mask_to_polygons(mask, frequency.grid.transform) if mask.any() else []
+    frame = gpd.GeoDataFrame(
+        {"min_share_pct": [min_share * 100.0] * len(polys), "area_km2": [p.area / 1e6 for p in polys]},
+        geometry=polys,
+        crs=frequency.grid.crs,
+    )
+    return frame.to_crs(4326)
+
+
+@dataclass(frozen=True)
+class KpStations:
+    """The design route's KP stations (KP, lon/lat) and where the spread is measured at each: the nearest point of
+    the reference route (analysis CRS), the reference's unit direction there, and the signed offset of the design
+    from it (m, positive to starboard of the reference)."""
+
+    kp_km: np.ndarray
+    lonlat: np.ndarray
+    xy: np.ndarray
+    tangent: np.ndarray
+    design_offset_m: np.ndarray
+
+
+def kp_stations(design: LineString, crs: CRS, interval_m: float, reference: LineString | None = None) -> KpStations:
+    """Stations every ``interval_m`` of KP along ``design`` (analysis CRS; KP 0 at its first vertex, the first
+    landing station, as in the RPL: :data:`geodata.deliverables.rpl.KP_BASIS`, KP geodesic), each placed on the
+    nearest point of ``reference`` (None: the design itself)."""
+    ch = Chainage(to_lonlat(design, crs))
+    d = ch.stations(interval_m, include_vertices=False)
+    lon, lat = ch.point_at(d)
+    x, y = transformer("EPSG:4326", crs).transform(lon, lat)
+    on_design = np.column_stack([x, y])
+    ref = design if reference is None else reference
+    along = shapely.line_locate_point(ref, shapely.points(on_design))
+    xy = np.asarray(shapely.get_coordinates(shapely.line_interpolate_point(ref, along)))
+    t = line_tangents(ref, along, TANGENT_STEP_M)
+    design_offset = cross_track(xy, t, design)[0] if reference is not None else np.zeros(len(xy))
+    return KpStations(np.asarray(ch.kp_km(d)), np.column_stack([lon, lat]), xy, t, design_offset)
+
+
+def cross_track_offsets(stations: KpStations, line: LineString) -> np.ndarray:
+    """Signed distance (m) from each station to the nearest point of ``line``; positive to starboard of the
+    reference route's direction of increasing KP."""
+    return cross_track(stations.xy, stations.tangent, line)[0]
+
+
+def kp_spread_table(stations: KpStations, offsets: np.ndarray, config: MonteCarlo) -> gpd.GeoDataFrame:
+    """Per KP: mean and standard deviation of the signed offsets, 90th percentile and maximum of their size, the
+    share within ``robust_offset_m`` and whether the KP is robust. ``offsets`` is ``(realisations, stations)``."""
+    size = np.abs(offsets)
+    within = (size <= config.robust_offset_m).mean(axis=0)
+    frame = pd.DataFrame(
+        {
+            "kp_km": stations.kp_km,
+            "lon_deg": stations.lonlat[:, 0],
+            "lat_deg": stations.lonlat[:, 1],
+            "mean_offset_m": offsets.mean(axis=0),
+            "std_offset_m": offsets.std(axis=0),
+            "p90_offset_m": np.percentile(size, 90, axis=0),
+            "max_offset_m": size.max(axis=0),
+            "within_pct": within * 100.0,
+            "robust": within >= config.robust_min_share,
+            "design_offset_m": stations.design_offset_m,
+        }
+    )
+    frame["status"] = np.where(frame["robust"], "robust", "variable")
+    return gpd.GeoDataFrame(frame, geometry=gpd.points_from_xy(frame["lon_deg"], frame["lat_deg"]), crs="EPSG:4326")
+
+
+def robust_ranges(spread: pd.DataFrame) -> pd.DataFrame:
+    """Consecutive KP ranges of equal robustness: KP from/to, length, the lowest share within the robust offset and
+    the largest 90th-percentile offset."""
+    cols = ["kp_from_km", "kp_to_km", "length_km", "robust", "min_within_pct", "max_p90_offset_m"]
+    if not len(spread):
+        return pd.DataFrame({c: pd.Series([], dtype=float) for c in cols}).astype({"robust": bool})
+    flag = spread["robust"].to_numpy(dtype=bool)
+    starts = np.flatnonzero(np.concatenate([[True], flag[1:] != flag[:-1]]))
+    ends = np.concatenate([starts[1:], [len(flag)]])
+    kp = spread["kp_km"].to_numpy()
+    rows = []
+    for s, e in zip(starts, ends, strict=True):
+        part = spread.iloc[s:e]
+        kp_to = kp[e] if e < len(kp) else kp[-1]  # a range runs to the next range's first KP
+        rows.append(
+            {
+                "kp_from_km": float(kp[s]),
+                "kp_to_km": float(kp_to),
+                "length_km": float(kp_to - kp[s]),
+                "robust": bool(flag[s]),
+                "min_within_pct": float(part["within_pct"].min()),
+                "max_p90_offset_m": float(part["p90_offset_m"].max()),
+            }
+        )
+    return pd.DataFrame(rows, columns=cols)
+
+
+def ranking_table(results: Sequence[RealisationResult], tolerance: float) -> pd.DataFrame:
+    """Each candidate route costed on every successful realisation: mean and spread of its cost, its excess over
+    the realisation's own optimum, how often it is the cheapest candidate and within ``tolerance`` of the optimum,
+    and its mean rank among the candidates (1 = cheapest)."""
+    ok = [r for r in results if r.path is not None]
+    names = list(ok[0].candidate_costs) if ok else []
+    costs = np.array([[r.candidate_costs[n] for n in names] for r in ok], dtype=float).reshape(len(ok), len(names))
+    optimum = np.array([r.cost for r in ok], dtype=float)[:, None]
+    excess = costs / optimum - 1.0
+    ranks = costs.argsort(axis=1).argsort(axis=1) + 1
+    best = costs.argmin(axis=1) if len(names) else np.array([], dtype=int)
+    rows = []
+    for j, name in enumerate(names):
+        finite = np.isfinite(costs[:, j])
+        rows.append(
+            {
+                "candidate": name,
+                "base_rank": int(name.removeprefix("rank_")),
+                "mean_cost": float(costs[finite, j].mean()) if finite.any() else math.inf,
+                "std_cost": float(costs[finite, j].std()) if finite.any() else math.nan,
+                "blocked_pct": float((~finite).mean() * 100.0),
+                "mean_excess_pct": float(excess[finite, j].mean() * 100.0) if finite.any() else math.inf,
+                "within_tolerance_pct": float((excess[:, j] <= tolerance).mean() * 100.0),
+                "cheapest_pct": float((best == j).mean() * 100.0),
+                "mean_rank": float(ranks[:, j].mean()),
+            }
+        )
+    frame = pd.DataFrame(rows)
+    return frame.sort_values(["mean_rank", "base_rank"]).reset_index(drop=True) if len(frame) else frame
+
+
+def realisation_tasks(config: MonteCarlo) -> list[RealisationTask]:
+    return [RealisationTask(i, config.seed) for i in range(config.realisations)]
+
+
+def monte_carlo_route(
+    shared: MonteCarloInputs,
+    design: LineString,
+    crs: CRS,
+    ends: landfall.Landfalls | None,
+    *,
+    kp_interval_m: float,
+    corridor_tolerance: float,
+    client: Any | None = None,
+) -> MonteCarloResult:
+    """Run ``shared.config.realisations`` realisations (serially, or on the dask ``client``) and summarise them
+    against the design route ``design`` (analysis CRS, station to station; KP 0 at its start). Each realisation's
+    routed path is joined to the shore ends ``ends`` (None: ``design`` is the routed path itself, without shore
+    ends)."""
+    cfg = shared.config
+    outcome = run_sweep(run_realisation, realisation_tasks(cfg), shared=shared, client=client)
+    ok = [r for r in outcome.results if r.path is not None]
+    failed = [f"realisation {r.index}: {r.error}" for r in outcome.results if r.path is None]
+    if len(ok) < 2:
+        raise ConfigError(
+            f"only {len(ok)} of {cfg.realisations} Monte Carlo realisations found a route ({'; '.join(failed[:3])}); "
+            "reduce montecarlo.depth_sigma_* or montecarlo.hazard_position_sigma_m in the scenario"
+        )
+    grid = shared.depth.grid
+    base = shared.weights.model_dump()
+    frequency = passage_frequency([r.path for r in ok if r.path is not None], grid)
+    paths = [shared.candidates["rank_0"], *(r.path for r in ok if r.path is not None)]
+    lines = [LineString(routing.path_xy(p, grid.transform)) for p in paths]
+    if ends is not None:
+        lines = [landfall.assemble_route(ends[0], line, ends[1]) for line in lines]
+    reference, lines = lines[0], lines[1:]
+    stations = kp_stations(design, crs, kp_interval_m, reference)
+    offsets = np.vstack([cross_track_offsets(stations, line) for line in lines])
+    spread = kp_spread_table(stations, offsets, cfg)
+    routes = gpd.GeoDataFrame(
+        {
+            "realisation_index": [r.index for r in ok],
+            "cost": [r.cost for r in ok],
+            "length_km": [r.length_m / 1000.0 for r in ok],
+            **{f"{w}_ratio": [r.weights[w] / base[w] if base[w] else 1.0 for r in ok] for w in PERTURBED_WEIGHTS},
+        },
+        geometry=lines,
+        crs=crs,
+    ).to_crs(4326)
+    stats = {
+        "realisations": cfg.realisations,
+        "succeeded": len(ok),
+        "failed": failed,
+        "seed": cfg.seed,
+        "where": outcome.where,
+        "wall_s": round(outcome.wall_s, 3),
+        "realisations_per_s": round(cfg.realisations / outcome.wall_s, 3) if outcome.wall_s > 0 else math.inf,
+        "cells_passed": int((frequency.data > 0).sum()),
+        "cells_robust": int((frequency.data >= cfg.corridor_min_share).sum()),
+        "max_p90_offset_m": round(float(spread["p90_offset_m"].max()), 1),
+        "max_design_offset_m": round(float(np.abs(stations.design_offset_m).max()), 1),
+    }
+    return MonteCarloResult(
+        frequency=frequency,
+        corridor=corridor_polygons(frequency, cfg.corridor_min_share),
+        kp_spread=spread,
+        robust_ranges=robust_ranges(spread),
+        ranking=ranking_table(ok, corridor_tolerance),
+        routes=routes,
+        stats=stats,
+    )

@@ -1,0 +1,250 @@
+"""Monte Carlo of the route (geodata.engineering.montecarlo) on synthetic surfaces with known answers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from affine import Affine
+from pyproj import CRS
+from shapely.geometry import LineString
+
+from geodata import routing
+from geodata.cost import build_cost_surface
+from geodata.engineering import montecarlo as mc
+from geodata.engineering.landfall import Landfall, assemble_route
+from geodata.errors import ConfigError
+from geodata.grid import GeoGrid, Raster
+from geodata.hazards.raster import HazardRasters
+from geodata.scenario import CostWeights, Limits, MonteCarlo, load_scenario, parse_scenario
+
+CRS_UTM = CRS.from_epsg(32639)
+RES = 1000.0
+
+
+def _grid(rows: int = 41, cols: int = 61) -> GeoGrid:
+    """A synthetic 1 km grid (EPSG:32639)."""
+    return GeoGrid(CRS_UTM, Affine(RES, 0.0, 400_000.0, 0.0, -RES, 4_600_000.0), (rows, cols))
+
+
+def _world(island: bool = True) -> tuple[GeoGrid, Raster, Raster, np.ndarray]:
+    """Synthetic sea 100 m deep; with ``island`` a square of land in the middle that the route must pass on one side
+    or the other at (nearly) equal cost."""
+    grid = _grid()
+    depth = Raster(np.full(grid.shape, 100.0, dtype="float32"), grid, float("nan"), {})
+    sea = np.ones(grid.shape, dtype="uint8")
+    if island:
+        sea[14:27, 24:37] = 0
+    return grid, depth, Raster(sea, grid, None, {}), sea
+
+
+def _inputs(config: MonteCarlo, *, island: bool = True) -> tuple[mc.MonteCarloInputs, routing.RouteResult, GeoGrid]:
+    grid, depth, sea_mask, _ = _world(island)
+    weights, limits = CostWeights(), Limits()
+    slope = Raster(np.zeros(grid.shape, dtype="float32"), grid, float("nan"), {})
+    surface = build_cost_surface(depth, slope, sea_mask, weights, limits)
+    start, goal = (20, 3), (20, 57)
+    base = routing.least_cost_path(surface.total, start, goal, cell_size=grid.res)
+    hazards = HazardRasters(np.zeros(grid.shape, bool), np.zeros(grid.shape, "float32"), {}, {}, {})
+    shared = mc.monte_carlo_inputs(
+        depth, sea_mask, hazards, surface, config, weights, limits,
+        start=start, goal=goal, method="auto", design_path=base.path,
+    )  # fmt: skip
+    return shared, base, grid
+
+
+def _design(base: routing.RouteResult, grid: GeoGrid) -> LineString:
+    return LineString(routing.path_xy(base.path, grid.transform))
+
+
+def _run(config: MonteCarlo, *, island: bool = True) -> tuple[mc.MonteCarloResult, routing.RouteResult, GeoGrid]:
+    shared, base, grid = _inputs(config, island=island)
+    result = mc.monte_carlo_route(
+        shared, _design(base, grid), grid.crs, None, kp_interval_m=1000.0, corridor_tolerance=0.05
+    )
+    return result, base, grid
+
+
+QUIET = MonteCarlo(
+    realisations=4, depth_sigma_constant_m=0, depth_sigma_fraction=0, hazard_position_sigma_m=0, weight_range_fraction=0
+)
+
+
+def test_without_uncertainty_every_realisation_is_the_design_route() -> None:
+    result, base, grid = _run(QUIET)
+    on_route = np.zeros(grid.shape[0] * grid.shape[1], bool)
+    on_route[mc.cells_crossed(base.path, grid.shape)] = True
+    freq = result.frequency.data.ravel()
+    assert np.all(freq[on_route] == 1.0)
+    assert np.all(freq[~on_route] == 0.0)
+    assert result.kp_spread["robust"].all()
+    assert result.kp_spread["max_offset_m"].max() < 1.0
+    assert list(result.robust_ranges["robust"]) == [True]
+    rank0 = result.ranking.set_index("candidate").loc["rank_0"]
+    assert rank0["cheapest_pct"] == 100.0
+    assert abs(rank0["mean_excess_pct"]) < 1e-9
+    assert result.stats["succeeded"] == 4
+    assert len(result.routes) == 4
+
+
+def test_uncertainty_splits_the_route_round_the_island_and_keeps_the_ends_robust() -> None:
+    cfg = MonteCarlo(realisations=16, seed=3, depth_sigma_constant_m=40.0, correlation_length_m=8000.0)
+    result, _, grid = _run(cfg)
+    routes = [mc.line_to_cells(g, grid) for g in result.routes.to_crs(grid.crs).geometry]
+    north = sum(float(np.mean(p[:, 0])) < 20 for p in routes)
+    assert 0 < north < len(routes), "the island should be passed on both sides"
+    spread = result.kp_spread
+    ends = spread[(spread["kp_km"] < 2.0) | (spread["kp_km"] > spread["kp_km"].max() - 2.0)]
+    assert ends["robust"].all()
+    middle = spread[(spread["kp_km"] > 22.0) & (spread["kp_km"] < 34.0)]
+    assert not middle["robust"].any()
+    assert middle["p90_offset_m"].min() > cfg.robust_offset_m
+    assert result.robust_ranges["robust"].tolist() == [True, False, True]
+    assert 0.0 < result.frequency.data.max() <= 1.0
+    assert result.frequency.data[20, 30] == 0.0  # on the island
+
+
+def test_realisations_are_seeded_each_on_its_own() -> None:
+    cfg = MonteCarlo(realisations=3, seed=11, depth_sigma_constant_m=30.0)
+    shared, _, _ = _inputs(cfg)
+    three = [mc.run_realisation(t, shared) for t in mc.realisation_tasks(cfg)]
+    five = [mc.run_realisation(t, shared) for t in mc.realisation_tasks(cfg.model_copy(update={"realisations": 5}))]
+    again = [mc.run_realisation(t, shared) for t in mc.realisation_tasks(cfg)]
+    for a, b, c in zip(three, five[:3], again, strict=True):
+        assert a.path is not None
+        assert b.path is not None
+        assert c.path is not None
+        np.testing.assert_array_equal(a.path, b.path)
+        np.testing.assert_array_equal(a.path, c.path)
+        assert a.weights == b.weights
+    assert three[0].weights != three[1].weights
+
+
+def test_weights_are_drawn_within_their_range_and_base_is_fixed() -> None:
+    cfg = MonteCarlo(realisations=2, weight_range_fraction=0.25)
+    shared, _, _ = _inputs(cfg, island=False)
+    w = CostWeights().model_dump()
+    for i in range(20):
+        _, drawn, _ = mc.perturbed_surface(shared, mc.RealisationTask(i, 5).rng())
+        assert set(drawn) == set(mc.PERTURBED_WEIGHTS)
+        for name, value in drawn.items():
+            assert w[name] * 0.75 <= value <= w[name] * 1.25
+
+
+def test_correlated_noise_has_unit_variance_and_the_gaussian_correlation() -> None:
+    rng = np.random.default_rng(0)
+    s = 4.0
+    field = mc.correlated_noise(rng, (400, 400), (s, s))
+    inner = field[40:-40, 40:-40]
+    assert inner.std() == pytest.approx(1.0, abs=0.08)
+    # filtered white noise with a Gaussian kernel of std s has correlation exp(-lag^2 / (4 s^2))
+    lag = int(s)
+    rho = np.corrcoef(inner[:, :-lag].ravel(), inner[:, lag:].ravel())[0, 1]
+    assert rho == pytest.approx(np.exp(-(lag**2) / (4 * s**2)), abs=0.05)
+
+
+def test_depth_sigma_is_the_s44_form_and_the_shore_does_not_move() -> None:
+    cfg = MonteCarlo(depth_sigma_constant_m=0.5, depth_sigma_fraction=0.013)
+    np.testing.assert_allclose(
+        mc.depth_sigma_m(np.array([0.0, 100.0, -20.0]), cfg), [0.5, np.hypot(0.5, 1.3), np.hypot(0.5, 0.26)]
+    )
+    grid = _grid(30, 30)
+    data = np.full(grid.shape, 5.0, dtype="float32")
+    data[:, :5] = -10.0  # land stays land, water stays water
+    depth = Raster(data, grid, float("nan"), {})
+    big = MonteCarlo(depth_sigma_constant_m=50.0, correlation_length_m=1000.0)
+    out = mc.perturbed_depth(depth, big, Limits(min_depth_m=0.0), np.random.default_rng(1)).data
+    assert out[:, 5:].min() >= 0.0
+    assert out[:, 5:].max() > 50.0
+    assert (out[:, 5:] == 0.0).any()  # clipped at the shore's depth limit, not below it
+    assert out[:, :5].std() > 10.0  # land heights are perturbed too (the sea mask decides land)
+
+
+def test_cross_track_offsets_are_signed_to_starboard() -> None:
+    design = LineString([(0.0, 0.0), (10_000.0, 0.0)])  # heading east: starboard is south
+    stations = mc.KpStations(
+        np.array([2.0, 5.0]),
+        np.zeros((2, 2)),
+        np.array([[2000.0, 0.0], [5000.0, 0.0]]),
+        np.array([[1.0, 0.0]] * 2),
+        np.zeros(2),
+    )
+    south = LineString([(0.0, -500.0), (10_000.0, -500.0)])
+    north = LineString([(0.0, 300.0), (10_000.0, 300.0)])
+    np.testing.assert_allclose(mc.cross_track_offsets(stations, south), [500.0, 500.0])
+    np.testing.assert_allclose(mc.cross_track_offsets(stations, north), [-300.0, -300.0])
+    assert design.length == 10_000.0
+
+
+def test_cells_crossed_and_frequency() -> None:
+    grid = _grid(6, 8)
+    path = np.array([[2.0, 1.0], [2.0, 5.0]])
+    assert sorted(mc.cells_crossed(path, grid.shape).tolist()) == [2 * 8 + c for c in range(1, 6)]
+    freq = mc.passage_frequency([path, np.array([[2.0, 1.0], [4.0, 1.0]])], grid)
+    assert freq.data[2, 1] == 1.0
+    assert freq.data[2, 3] == 0.5
+    assert freq.data[4, 1] == 0.5
+    assert freq.data[0, 0] == 0.0
+
+
+def test_landfalls_join_the_realisations_to_the_stations() -> None:
+    cfg = QUIET.model_copy(update={"realisations": 2})
+    shared, base, grid = _inputs(cfg)
+    a = routing.path_xy(base.path[:1], grid.transform)[0]
+    b = routing.path_xy(base.path[-1:], grid.transform)[0]
+    (ax, ay), (bx, by) = a, b
+    ends = (  # synthetic shore ends: 3 km legs due west of the start and due east of the goal
+        Landfall("A", (ax - 3000.0, ay), (ax - 2000.0, ay), (ax - 1000.0, ay), (ax, ay), 270.0, 90.0, 90.0, CRS_UTM),
+        Landfall("B", (bx + 3000.0, by), (bx + 2000.0, by), (bx + 1000.0, by), (bx, by), 90.0, 90.0, 90.0, CRS_UTM),
+    )
+    design = assemble_route(ends[0], _design(base, grid), ends[1])
+    result = mc.monte_carlo_route(shared, design, grid.crs, ends, kp_interval_m=1000.0, corridor_tolerance=0.05)
+    assert result.kp_spread["kp_km"].min() == 0.0
+    assert result.kp_spread["max_offset_m"].max() < 1.0
+    assert result.routes.to_crs(grid.crs).geometry.iloc[0].coords[0] == pytest.approx(ends[0].station_xy)
+
+
+def test_robust_ranges_join_consecutive_kps() -> None:
+    import pandas as pd
+
+    spread = pd.DataFrame(
+        {
+            "kp_km": [0.0, 1.0, 2.0, 3.0, 4.0],
+            "robust": [True, True, False, False, True],
+            "within_pct": [100.0, 90.0, 20.0, 10.0, 95.0],
+            "p90_offset_m": [10.0, 50.0, 4000.0, 6000.0, 20.0],
+        }
+    )
+    ranges = mc.robust_ranges(spread)
+    assert ranges[["kp_from_km", "kp_to_km", "robust"]].values.tolist() == [
+        [0.0, 2.0, True],
+        [2.0, 4.0, False],
+        [4.0, 4.0, True],
+    ]
+    assert ranges["max_p90_offset_m"].tolist() == [50.0, 6000.0, 20.0]
+
+
+def test_scenario_section_is_strict_with_defaults() -> None:
+    sc = load_scenario("siyazan-aktau")
+    assert sc.montecarlo.realisations >= 2
+    assert sc.montecarlo.seed == MonteCarlo().seed
+    data = sc.model_dump(mode="json")
+    data["montecarlo"] = {"realisatons": 10}
+    with pytest.raises(ConfigError, match="did you mean 'realisations'"):
+        parse_scenario(data, "test.yaml")
+    data["montecarlo"] = {"realisations": 1}
+    with pytest.raises(ConfigError, match=r"montecarlo\.realisations"):
+        parse_scenario(data, "test.yaml")
+
+
+def test_spread_is_measured_around_the_routed_design_not_its_straightened_legs() -> None:
+    """A design that runs 3 km to port of its routed path (as straight legs may) is no uncertainty: without any,
+    every KP stays robust, and the design's own offset is reported apart."""
+    shared, base, grid = _inputs(QUIET.model_copy(update={"realisations": 2}), island=False)
+    routed = _design(base, grid)
+    design = LineString(np.asarray(routed.coords) + np.array([0.0, 3000.0]))  # the route runs east: north is port
+    result = mc.monte_carlo_route(shared, design, grid.crs, None, kp_interval_m=1000.0, corridor_tolerance=0.05)
+    spread = result.kp_spread
+    assert spread["robust"].all()
+    assert spread["max_offset_m"].max() < 1.0
+    np.testing.assert_allclose(spread["design_offset_m"], -3000.0, atol=1.0)
+    assert result.stats["max_design_offset_m"] == pytest.approx(3000.0, abs=1.0)
