@@ -6,8 +6,9 @@ from __future__ import annotations
 import dagster as dg
 
 from assets import bathymetry, boundaries, cost, deliverables, engineering, hazards, publish, routing
-from assets.config import SETTINGS
+from assets.config import EXECUTOR_MODE, SETTINGS
 from pipelines.dask_resource import DaskResource
+from pipelines.executors import build_corridor_executor
 from pipelines.io_managers import CorridorIOManager
 from pipelines.sensors import build_scenario_sensor
 
@@ -43,9 +44,10 @@ defs = dg.Definitions(
     jobs=[corridor_job, ingest_job],
     schedules=[weekly_refresh],
     sensors=[build_scenario_sensor(corridor_job, SETTINGS)],
-    # One process: the steps are short and share large imports; a process per step costs more than it saves on
-    # two cores. Analysts with many scenarios parallelise across partitions instead.
-    executor=dg.in_process_executor,
+    # One process by default: the steps are short and share large imports; a process per step costs more than it
+    # saves on two cores. CORRIDOR_EXECUTOR=multiprocess (the team profile) or a run's config selects the
+    # multiprocess executor; a team parallelises across partitions through the queued run coordinator.
+    executor=build_corridor_executor(EXECUTOR_MODE),
     resources={
         "settings": SETTINGS,
         "io_manager": CorridorIOManager(base_dir=SETTINGS.store_dir),
