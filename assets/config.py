@@ -16,7 +16,7 @@ import dagster as dg
 
 from geodata.errors import ConfigError
 from geodata.preflight import default_memory_budget
-from geodata.scenario import Scenario, load_scenario, scenario_names
+from geodata.scenario import Scenario, load_scenario
 from geodata.sources.catalogue import ResolvedSource, resolve
 
 ENVIRONMENT: dict[str, tuple[str, str]] = {
@@ -134,6 +134,7 @@ def executor_mode_from_env(environ: Mapping[str, str] | None = None) -> str:
 EXECUTOR_MODE = executor_mode_from_env()
 """The default executor mode of this code location, read once when it loads."""
 
-PARTITIONS = dg.StaticPartitionsDefinition(scenario_names(folder=SETTINGS.scenarios))
-"""One partition key per scenario file (packaged, then ``CORRIDOR_SCENARIOS``), read when the code location loads;
-reload the code location after adding a scenario file."""
+PARTITIONS = dg.DynamicPartitionsDefinition(name="scenario")
+"""One partition key per scenario file (packaged, then ``CORRIDOR_SCENARIOS``), registered in the Dagster instance
+by ``pipelines/partitions.py`` (the partitions sensor, ``python -m pipelines.check``), so a new scenario file needs no
+code change and no restart."""

@@ -1078,6 +1078,7 @@ def materialise(root: Path, selection: list[str], *, store: Path | None = None, 
     from pipelines.dask_resource import DaskResource
     from pipelines.definitions import defs
     from pipelines.io_managers import CorridorIOManager
+    from pipelines.partitions import scenario_instance
 
     s = settings(root, **kw)
     resources = {
@@ -1086,7 +1087,12 @@ def materialise(root: Path, selection: list[str], *, store: Path | None = None, 
         "dask": DaskResource(),
     }
     return dg.materialize(
-        list(defs.assets or []), selection=selection, partition_key=SCENARIO, resources=resources, raise_on_error=True
+        list(defs.assets or []),
+        selection=selection,
+        partition_key=SCENARIO,
+        resources=resources,
+        instance=scenario_instance(SCENARIO),
+        raise_on_error=True,
     )
 
 
