@@ -91,6 +91,26 @@ def chromium() -> tuple[Path, Path]:
     return CHROMIUM, CHROMEDRIVER
 
 
+POSTGRES_APT = "sudo apt-get install -y postgresql (or `make system-deps`)"
+
+
+@pytest.fixture(scope="session")
+def postgres_bin() -> Path:
+    """The folder of PostgreSQL's server programs (``initdb``, ``pg_ctl``, ``postgres``): Debian's
+    ``/usr/lib/postgresql/<major>/bin`` (the newest), else wherever ``pg_ctl`` is on PATH."""
+    import shutil
+
+    debian = [p for p in Path("/usr/lib/postgresql").glob("*/bin") if p.parent.name.isdigit()]
+    candidates = sorted(debian, key=lambda p: int(p.parent.name), reverse=True)
+    on_path = shutil.which("pg_ctl")
+    if on_path:
+        candidates.append(Path(on_path).parent)
+    for folder in candidates:
+        if all((folder / exe).is_file() for exe in ("initdb", "pg_ctl", "postgres")):
+            return folder
+    missing_prerequisite(f"the PostgreSQL server (initdb, pg_ctl) is not installed; install it with `{POSTGRES_APT}`")
+
+
 @pytest.fixture
 def utm_grid() -> GeoGrid:
     """A 20 x 30 grid of 1 km cells in UTM 39N near the middle Caspian."""

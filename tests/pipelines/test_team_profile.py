@@ -43,6 +43,7 @@ def test_team_profile_stores_everything_in_postgres_from_the_environment(team_ho
         "username": {"env": "DAGSTER_PG_USER"},
         "password": {"env": "DAGSTER_PG_PASSWORD"},
         "db_name": {"env": "DAGSTER_PG_DB"},
+        "scheme": "postgresql+psycopg2",  # the driver dagster-postgres installs
     }
     # the storage class resolves the env sources to the values set above
     from dagster_postgres import DagsterPostgresStorage
@@ -98,3 +99,58 @@ def test_corridor_jobs_use_the_corridor_executor() -> None:
     job = defs.resolve_job_def(corridor_job.name)
     assert job.executor_def.name == "corridor_executor"
     assert job.executor_def.config_schema.as_field().default_value == {"in_process": {}}
+
+
+TWO_STEP_JOB = """
+import os
+
+import dagster as dg
+
+from pipelines.executors import build_corridor_executor
+
+
+@dg.op
+def first(context) -> int:
+    context.log.info(f"step first in pid {os.getpid()}")
+    return 1
+
+
+@dg.op
+def second(context, value: int) -> int:
+    context.log.info(f"step second in pid {os.getpid()}")
+    return value
+
+
+@dg.job(executor_def=build_corridor_executor("in_process"))
+def two_steps():
+    second(first())
+"""
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize(
+    ("run_config", "processes"), [(None, 1), ({"execution": {"config": {"multiprocess": {"max_concurrent": 2}}}}, 2)]
+)
+def test_the_executor_mode_decides_where_steps_run(
+    root: Path, tmp_path: Path, run_config: dict | None, processes: int
+) -> None:
+    """A two-step job on the corridor executor, run by ``dagster job execute``: both steps in one process by
+    default, each in its own process when the run config picks multiprocess."""
+    import json
+    import re
+    import subprocess
+    import sys
+
+    (tmp_path / "two_steps.py").write_text(TWO_STEP_JOB, encoding="utf-8")
+    (tmp_path / "home").mkdir()
+    (tmp_path / "home" / "dagster.yaml").write_text((root / "dagster.yaml").read_text(encoding="utf-8"))
+    cmd = [str(Path(sys.executable).parent / "dagster"), "job", "execute", "-f", str(tmp_path / "two_steps.py")]
+    if run_config:
+        (tmp_path / "run.yaml").write_text(json.dumps(run_config), encoding="utf-8")
+        cmd += ["-c", str(tmp_path / "run.yaml")]
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(root), "DAGSTER_HOME": str(tmp_path / "home")}
+    done = subprocess.run(cmd, cwd=root, env=env, capture_output=True, text=True, timeout=300)
+    log = done.stdout + done.stderr
+    assert done.returncode == 0, log
+    pids = set(re.findall(r"step (?:first|second) in pid (\d+)", log))
+    assert len(pids) == processes, log[-3000:]
