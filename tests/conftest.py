@@ -6,8 +6,8 @@ their stage folder, or, for plain checking functions, a helper module that is no
 
 Tiers (see the Makefile): the default ``pytest`` run deselects the ``integration`` and ``browser`` markers (pyproject's
 addopts); ``pytest -m ""`` runs everything. A test whose prerequisite is missing (the mirror, Chromium, GDAL's
-validator, the npm packages) skips with the reason and the fix, except in CI (``CI=true``), where it fails: CI
-installs every prerequisite, so a missing one is a broken CI image, not a reason to pass.
+validator, the npm packages, the PostgreSQL server) skips with the reason and the fix, except in CI (``CI=true``),
+where it fails: CI installs every prerequisite, so a missing one is a broken CI image, not a reason to pass.
 """
 
 from __future__ import annotations
