@@ -32,20 +32,18 @@ ingest_job = dg.define_asset_job(
 )
 
 
-def _weekly_request(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
+@dg.schedule(
+    name="weekly_default_scenario",
+    job=corridor_job,
+    cron_schedule="0 3 * * 1",
+    default_status=dg.DefaultScheduleStatus.STOPPED,
+    description="Rebuild the default scenario every Monday at 03:00 (picks up new mirror or cache data).",
+)
+def weekly_refresh(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
     """The default scenario's run, its partition registered first (the instance may never have seen it)."""
     register_scenarios(context.instance, [DEFAULT_SCENARIO])
     return dg.RunRequest(partition_key=DEFAULT_SCENARIO)
 
-
-weekly_refresh = dg.ScheduleDefinition(
-    name="weekly_default_scenario",
-    job=corridor_job,
-    cron_schedule="0 3 * * 1",
-    execution_fn=_weekly_request,
-    default_status=dg.DefaultScheduleStatus.STOPPED,
-    description="Rebuild the default scenario every Monday at 03:00 (picks up new mirror or cache data).",
-)
 
 defs = dg.Definitions(
     assets=all_assets,

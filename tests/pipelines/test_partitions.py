@@ -122,11 +122,10 @@ def test_scenario_instance_holds_the_partitions_a_materialisation_needs() -> Non
 @pytest.mark.parametrize("name", ["siyazan-aktau", "sumgait-aktau"])
 def test_the_weekly_schedule_registers_the_default_scenario(name: str) -> None:
     schedule = defs.resolve_schedule_def("weekly_default_scenario")
-    repository = defs.get_repository_def()
     with dg.instance_for_test() as instance:
         if name != "siyazan-aktau":
             register_scenarios(instance, [name])  # another scenario registered does not stand in for the default
-        context = dg.build_schedule_context(instance=instance, repository_def=repository)
-        (request,) = schedule.evaluate_tick(context).run_requests or []
+        request = schedule(dg.build_schedule_context(instance=instance))  # the execution function itself
+        assert isinstance(request, dg.RunRequest)
         assert request.partition_key == "siyazan-aktau"
         assert "siyazan-aktau" in registered_scenarios(instance)
