@@ -262,9 +262,21 @@ def test_one_run_per_scenario_at_a_time(runs: dict[str, Any]) -> None:
     assert a1.start_time < b.end_time
 
 
+def _required_assets() -> set[dg.AssetKey]:
+    """The assets every corridor_job run materialises (optional outputs, such as a sweep the scenario does not ask
+    for, left out)."""
+    keys = set()
+    for asset in defs.assets or []:
+        if isinstance(asset, dg.AssetsDefinition):
+            for key in asset.keys:
+                if asset.node_def.output_def_named(asset.get_output_name_for_asset_key(key)).is_required:
+                    keys.add(key)
+    return keys
+
+
 def test_runs_materialisations_and_checks_are_in_postgres(postgres: Postgres, runs: dict[str, Any]) -> None:
     ids = {label: r.dagster_run.run_id for label, r in runs.items()}
-    corridor_assets = len(defs.resolve_job_def("corridor_job").asset_layer.executable_asset_keys)
+    corridor_assets = _required_assets()
     with postgres.connect() as conn, conn.cursor() as cur:
         cur.execute("SELECT run_id, status FROM runs WHERE run_id = ANY(%s)", (list(ids.values()),))
         assert dict(cur.fetchall()) == dict.fromkeys(ids.values(), "SUCCESS")
@@ -274,8 +286,13 @@ def test_runs_materialisations_and_checks_are_in_postgres(postgres: Postgres, ru
                 (ids[label],),
             )
             counts = dict(cur.fetchall())
-            assert counts["ASSET_MATERIALIZATION"] == corridor_assets, label
             assert counts["ASSET_CHECK_EVALUATION"] >= 5, label
+            cur.execute(
+                "SELECT DISTINCT asset_key FROM event_logs WHERE run_id = %s"
+                " AND dagster_event_type = 'ASSET_MATERIALIZATION'",
+                (ids[label],),
+            )
+            assert {dg.AssetKey.from_db_string(row[0]) for row in cur.fetchall()} >= corridor_assets, label
         cur.execute(
             "SELECT partition FROM dynamic_partitions WHERE partitions_def_name = 'scenario' ORDER BY partition"
         )
