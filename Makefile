@@ -22,9 +22,10 @@ install: $(STAMP) $(DAGSTER_HOME)/dagster.yaml node_modules/.package-lock.json
 
 # System packages: GDAL's command-line tools and validate_gpkg.py (python3-gdal) for the GeoPackage validation test,
 # Chromium and its driver for the web-map test, QGIS 3.22 with PyQGIS (python3-qgis) for the tests that open the
-# GeoPackage's stored project and render it. Installed with apt when missing and we are root; otherwise the tests
-# that need them skip with the command to run (and fail with CI=true).
-SYSTEM_PACKAGES := gdal-bin python3-gdal chromium chromium-driver python3-qgis qgis
+# GeoPackage's stored project and render it, the PostgreSQL server for the team-profile test (which starts its own
+# server on loopback: tests/pipelines/test_team_postgres.py). Installed with apt when missing and we are root;
+# otherwise the tests that need them skip with the command to run (and fail with CI=true).
+SYSTEM_PACKAGES := gdal-bin python3-gdal chromium chromium-driver python3-qgis qgis postgresql
 system-deps:
 	@missing=""; for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \

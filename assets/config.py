@@ -16,7 +16,7 @@ import dagster as dg
 
 from geodata.errors import ConfigError
 from geodata.preflight import default_memory_budget
-from geodata.scenario import Scenario, load_scenario, scenario_names
+from geodata.scenario import Scenario, load_scenario
 from geodata.sources.catalogue import ResolvedSource, resolve
 
 ENVIRONMENT: dict[str, tuple[str, str]] = {
@@ -116,6 +116,25 @@ def settings_from_env(environ: Mapping[str, str] | None = None) -> CorridorSetti
 SETTINGS = settings_from_env()
 """The settings of this code location, read once when it loads."""
 
-PARTITIONS = dg.StaticPartitionsDefinition(scenario_names(folder=SETTINGS.scenarios))
-"""One partition key per scenario file (packaged, then ``CORRIDOR_SCENARIOS``), read when the code location loads;
-reload the code location after adding a scenario file."""
+EXECUTOR_ENV = "CORRIDOR_EXECUTOR"
+EXECUTOR_MODES = ("in_process", "multiprocess")
+"""The executor modes of the corridor jobs (``pipelines/executors.py``); a run's config may pick either."""
+
+
+def executor_mode_from_env(environ: Mapping[str, str] | None = None) -> str:
+    """The default executor mode: ``CORRIDOR_EXECUTOR`` (``in_process`` when unset; the team profile sets
+    ``multiprocess`` for backfills across scenarios)."""
+    env = os.environ if environ is None else environ
+    mode = (env.get(EXECUTOR_ENV) or "in_process").strip()
+    if mode not in EXECUTOR_MODES:
+        raise ConfigError(f"{EXECUTOR_ENV}={mode!r} is not an executor mode; set one of {', '.join(EXECUTOR_MODES)}")
+    return mode
+
+
+EXECUTOR_MODE = executor_mode_from_env()
+"""The default executor mode of this code location, read once when it loads."""
+
+PARTITIONS = dg.DynamicPartitionsDefinition(name="scenario")
+"""One partition key per scenario file (packaged, then ``CORRIDOR_SCENARIOS``), registered in the Dagster instance
+by ``pipelines/partitions.py`` (the partitions sensor, ``python -m pipelines.check``), so a new scenario file needs no
+code change and no restart."""

@@ -67,6 +67,7 @@ def build_inputs(mirror: Path, folder: Path, resolution_m: float | None = None) 
     from pipelines.dask_resource import DaskResource
     from pipelines.definitions import defs
     from pipelines.io_managers import CorridorIOManager
+    from pipelines.partitions import scenario_instance
 
     scenarios = folder / "scenarios"
     scenarios.mkdir()
@@ -84,7 +85,12 @@ def build_inputs(mirror: Path, folder: Path, resolution_m: float | None = None) 
     }  # fmt: skip
     selection = dg.AssetSelection.assets("cost_surface", "landfalls").upstream()
     result = dg.materialize(
-        list(defs.assets or []), selection=selection, partition_key=SCENARIO, resources=resources, raise_on_error=True
+        list(defs.assets or []),
+        selection=selection,
+        partition_key=SCENARIO,
+        resources=resources,
+        instance=scenario_instance(SCENARIO),
+        raise_on_error=True,
     )
     return (
         load_scenario(SCENARIO, folder=scenarios),

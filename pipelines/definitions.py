@@ -6,11 +6,14 @@ from __future__ import annotations
 import dagster as dg
 
 from assets import bathymetry, boundaries, cost, deliverables, engineering, hazards, publish, routing
-from assets.config import SETTINGS
+from assets.config import EXECUTOR_MODE, SETTINGS
+from geodata.scenario import DEFAULT_SCENARIO
 from pipelines.comparison import as_laid_job, compare_job
 from pipelines.dask_resource import DaskResource
+from pipelines.executors import build_corridor_executor
 from pipelines.io_managers import CorridorIOManager
-from pipelines.sensors import build_scenario_sensor
+from pipelines.partitions import register_scenarios
+from pipelines.sensors import build_partitions_sensor, build_scenario_sensor
 
 STAGES = [bathymetry, boundaries, hazards, cost, engineering, routing, deliverables, publish]
 """The asset modules, one per pipeline stage."""
@@ -29,24 +32,30 @@ ingest_job = dg.define_asset_job(
     description="Only the ingest stages: read, check and normalise the inputs of one scenario.",
 )
 
-weekly_refresh = dg.ScheduleDefinition(
+
+@dg.schedule(
     name="weekly_default_scenario",
     job=corridor_job,
     cron_schedule="0 3 * * 1",
-    execution_fn=lambda ctx: dg.RunRequest(partition_key="siyazan-aktau"),
     default_status=dg.DefaultScheduleStatus.STOPPED,
     description="Rebuild the default scenario every Monday at 03:00 (picks up new mirror or cache data).",
 )
+def weekly_refresh(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
+    """The default scenario's run, its partition registered first (the instance may never have seen it)."""
+    register_scenarios(context.instance, [DEFAULT_SCENARIO])
+    return dg.RunRequest(partition_key=DEFAULT_SCENARIO)
+
 
 defs = dg.Definitions(
     assets=all_assets,
     asset_checks=all_checks,
     jobs=[corridor_job, ingest_job, compare_job, as_laid_job],
     schedules=[weekly_refresh],
-    sensors=[build_scenario_sensor(corridor_job, SETTINGS)],
-    # One process: the steps are short and share large imports; a process per step costs more than it saves on
-    # two cores. Analysts with many scenarios parallelise across partitions instead.
-    executor=dg.in_process_executor,
+    sensors=[build_partitions_sensor(SETTINGS), build_scenario_sensor(corridor_job, SETTINGS)],
+    # One process by default: the steps are short and share large imports; a process per step costs more than it
+    # saves on two cores. CORRIDOR_EXECUTOR=multiprocess (the team profile) or a run's config selects the
+    # multiprocess executor; a team parallelises across partitions through the queued run coordinator.
+    executor=build_corridor_executor(EXECUTOR_MODE),
     resources={
         "settings": SETTINGS,
         "io_manager": CorridorIOManager(base_dir=SETTINGS.store_dir),

@@ -164,6 +164,7 @@ def run_pair(
     from assets.config import CorridorSettings
     from pipelines.definitions import defs
     from pipelines.io_managers import CorridorIOManager
+    from pipelines.partitions import scenario_instance
 
     root = out / pair.name
     resources = {
@@ -183,6 +184,7 @@ def run_pair(
         result = dg.materialize(
             assets if assets is not None else [a for a in defs.assets or [] if isinstance(a, dg.AssetsDefinition)],
             partition_key=pair.name,
+            instance=scenario_instance(pair.name),
             resources=resources,
             raise_on_error=False,
             run_config=QUIET,

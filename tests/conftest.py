@@ -6,8 +6,9 @@ their stage folder, or, for plain checking functions, a helper module that is no
 
 Tiers (see the Makefile): the default ``pytest`` run deselects the ``integration`` and ``browser`` markers (pyproject's
 addopts); ``pytest -m ""`` runs everything. A test whose prerequisite is missing (the mirror, Chromium, GDAL's
-validator, the npm packages, PyQGIS) skips with the reason and the fix, except in CI (``CI=true``), where it fails: CI
-installs every prerequisite, so a missing one is a broken CI image, not a reason to pass.
+validator, the npm packages, PyQGIS, the PostgreSQL server) skips with the reason and the fix, except in CI
+(``CI=true``), where it fails: CI installs every prerequisite, so a missing one is a broken CI image, not a reason to
+pass.
 """
 
 from __future__ import annotations
@@ -158,6 +159,26 @@ def chromium() -> tuple[Path, Path]:
     except ImportError:
         missing_prerequisite("selenium is not installed; install the dev extras with `pip install -e '.[dev]'`")
     return CHROMIUM, CHROMEDRIVER
+
+
+POSTGRES_APT = "sudo apt-get install -y postgresql (or `make system-deps`)"
+
+
+@pytest.fixture(scope="session")
+def postgres_bin() -> Path:
+    """The folder of PostgreSQL's server programs (``initdb``, ``pg_ctl``, ``postgres``): Debian's
+    ``/usr/lib/postgresql/<major>/bin`` (the newest), else wherever ``pg_ctl`` is on PATH."""
+    import shutil
+
+    debian = [p for p in Path("/usr/lib/postgresql").glob("*/bin") if p.parent.name.isdigit()]
+    candidates = sorted(debian, key=lambda p: int(p.parent.name), reverse=True)
+    on_path = shutil.which("pg_ctl")
+    if on_path:
+        candidates.append(Path(on_path).parent)
+    for folder in candidates:
+        if all((folder / exe).is_file() for exe in ("initdb", "pg_ctl", "postgres")):
+            return folder
+    missing_prerequisite(f"the PostgreSQL server (initdb, pg_ctl) is not installed; install it with `{POSTGRES_APT}`")
 
 
 @pytest.fixture

@@ -1078,6 +1078,7 @@ def materialise(root: Path, selection: list[str], *, store: Path | None = None, 
     from pipelines.dask_resource import DaskResource
     from pipelines.definitions import defs
     from pipelines.io_managers import CorridorIOManager
+    from pipelines.partitions import scenario_instance
 
     s = settings(root, **kw)
     io = {"base_dir": str(store or root / "store")}
@@ -1085,7 +1086,12 @@ def materialise(root: Path, selection: list[str], *, store: Path | None = None, 
         io["scenarios_dir"] = kw["scenarios_dir"]
     resources = {"settings": s, "io_manager": CorridorIOManager(**io), "dask": DaskResource()}
     return dg.materialize(
-        list(defs.assets or []), selection=selection, partition_key=SCENARIO, resources=resources, raise_on_error=True
+        list(defs.assets or []),
+        selection=selection,
+        partition_key=SCENARIO,
+        resources=resources,
+        instance=scenario_instance(SCENARIO),
+        raise_on_error=True,
     )
 
 

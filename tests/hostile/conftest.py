@@ -20,6 +20,7 @@ def published(tmp_path_factory: pytest.TempPathFactory, mirror: Path, node_modul
     from pipelines.dask_resource import DaskResource
     from pipelines.definitions import defs
     from pipelines.io_managers import CorridorIOManager
+    from pipelines.partitions import scenario_instance
 
     root = tmp_path_factory.mktemp("hostile-e2e")
     settings = CorridorSettings(
@@ -31,6 +32,9 @@ def published(tmp_path_factory: pytest.TempPathFactory, mirror: Path, node_modul
         "io_manager": CorridorIOManager(base_dir=str(root / "store")),
         "dask": DaskResource(),
     }
-    result = dg.materialize(list(defs.assets or []), partition_key="siyazan-aktau", resources=resources)
+    instance = scenario_instance("siyazan-aktau")
+    result = dg.materialize(
+        list(defs.assets or []), partition_key="siyazan-aktau", resources=resources, instance=instance
+    )
     assert result.success
     return {"root": root, "settings": settings, "base": root / "published" / "siyazan-aktau"}

@@ -2,56 +2,43 @@
 
 from __future__ import annotations
 
-import importlib
-from collections.abc import Iterator
 from pathlib import Path
-from types import ModuleType
 
 import dagster as dg
 import pytest
 import yaml
 
-import assets.common
-import assets.config
 from assets.config import CorridorSettings
 from pipelines.dask_resource import DaskResource
-from pipelines.definitions import STAGES
+from pipelines.definitions import defs
 from pipelines.io_managers import CorridorIOManager
+from pipelines.partitions import scenario_instance
 
 pytestmark = pytest.mark.integration
-
-
-def _reload_stages() -> list[ModuleType]:
-    """Re-read the scenario partitions (they are fixed when the modules load) and rebuild the asset modules."""
-    importlib.reload(assets.config)
-    importlib.reload(assets.common)
-    return [importlib.reload(m) for m in STAGES]
-
-
-@pytest.fixture
-def wrong_depth_scenario(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, root: Path) -> Iterator[list[ModuleType]]:
-    data = yaml.safe_load((root / "geodata/data/scenarios/siyazan-aktau.yaml").read_text())
-    data["name"] = "wrong-depths"
-    data["bathymetry"]["min_depth_range_m"] = [0.0, 100.0]  # the middle Caspian is ~780 m deep: must fail
-    folder = tmp_path / "scenarios"
-    folder.mkdir()
-    (folder / "wrong-depths.yaml").write_text(yaml.safe_dump(data))
-    monkeypatch.setenv("CORRIDOR_SCENARIOS", str(folder))
-    yield _reload_stages()
-    monkeypatch.undo()
-    _reload_stages()
-
 
 SCENARIOS_DIR = "scenarios"
 
 
+@pytest.fixture
+def wrong_depth_scenario(tmp_path: Path, root: Path) -> str:
+    """A scenario file in the test's own folder (a dynamic partition: no reload of the asset modules needed)."""
+    data = yaml.safe_load((root / "geodata/data/scenarios/siyazan-aktau.yaml").read_text())
+    data["name"] = "wrong-depths"
+    data["bathymetry"]["min_depth_range_m"] = [0.0, 100.0]  # the middle Caspian is ~780 m deep: must fail
+    folder = tmp_path / SCENARIOS_DIR
+    folder.mkdir()
+    (folder / "wrong-depths.yaml").write_text(yaml.safe_dump(data))
+    return "wrong-depths"
+
+
 def test_failed_depth_range_check_blocks_the_route_and_the_publication(
-    tmp_path: Path, wrong_depth_scenario: list[ModuleType], mirror: Path
+    tmp_path: Path, wrong_depth_scenario: str, mirror: Path
 ) -> None:
     out = tmp_path / "published"
     result = dg.materialize(
-        dg.load_assets_from_modules(wrong_depth_scenario),
-        partition_key="wrong-depths",
+        list(defs.assets or []),
+        partition_key=wrong_depth_scenario,
+        instance=scenario_instance(wrong_depth_scenario),
         resources={
             "settings": CorridorSettings(
                 mirror_dir=str(mirror),

@@ -38,6 +38,7 @@ from pipelines import store
 from pipelines.dask_resource import DaskResource
 from pipelines.definitions import defs
 from pipelines.io_managers import CorridorIOManager
+from pipelines.partitions import scenario_instance
 from tests.conftest import ROOT, missing_prerequisite
 
 pytestmark = pytest.mark.integration
@@ -111,7 +112,12 @@ def built(tmp_path_factory: pytest.TempPathFactory, mirror: Path) -> dict[str, A
     }
     selection = dg.AssetSelection.assets("cost_surface", "landfalls").upstream()
     result = dg.materialize(
-        list(defs.assets or []), selection=selection, partition_key=SCENARIO, resources=resources, raise_on_error=True
+        list(defs.assets or []),
+        selection=selection,
+        partition_key=SCENARIO,
+        resources=resources,
+        instance=scenario_instance(SCENARIO),
+        raise_on_error=True,
     )
     sc = load_scenario(SCENARIO, folder=scenarios)
     return {
@@ -177,7 +183,12 @@ def test_the_sweep_asset_runs_on_the_configured_scheduler(cluster: LoopbackClust
     resources = {**built["resources"], "dask": DaskResource(scheduler_address=cluster.address)}
     selection = dg.AssetSelection.assets("route_weight_sweep")
     result = dg.materialize(
-        list(defs.assets or []), selection=selection, partition_key=SCENARIO, resources=resources, raise_on_error=True
+        list(defs.assets or []),
+        selection=selection,
+        partition_key=SCENARIO,
+        resources=resources,
+        instance=scenario_instance(SCENARIO),
+        raise_on_error=True,
     )
     got = result.asset_value("route_weight_sweep")
     serial = weight_sweep(built["scenario"], built["surface"], built["landfalls"])

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from assets.config import PARTITIONS
 from pipelines.definitions import defs
 
 
@@ -33,8 +34,7 @@ def test_every_asset_has_a_description_group_and_scenario_partitions() -> None:
         assert node.description, key
         assert len(node.description) > 40, key
         assert node.group_name != "default", key
-        assert node.partitions_def is not None, key
-        assert "siyazan-aktau" in node.partitions_def.get_partition_keys(), key
+        assert node.partitions_def == PARTITIONS, key
 
 
 def test_blocking_checks_exist_where_a_wrong_input_means_a_wrong_route() -> None:
@@ -56,6 +56,7 @@ def test_jobs_schedule_and_sensor_are_defined() -> None:
     assert defs.get_job_def("ingest_job") is not None
     assert defs.get_schedule_def("weekly_default_scenario") is not None
     assert defs.get_sensor_def("scenario_change_sensor") is not None
+    assert defs.get_sensor_def("scenario_partitions_sensor") is not None
 
 
 def test_scenario_sensor_requests_a_run_per_changed_scenario() -> None:
@@ -64,5 +65,9 @@ def test_scenario_sensor_requests_a_run_per_changed_scenario() -> None:
         first = sensor(dg.build_sensor_context(instance=instance))
         keys = {r.partition_key for r in first.run_requests}
         assert {"siyazan-aktau", "sumgait-aktau"} <= keys
+        # the partitions it runs are registered in the same evaluation
+        (added,) = first.dynamic_partitions_requests
+        assert isinstance(added, dg.AddDynamicPartitionsRequest)
+        assert set(added.partition_keys) == keys
         again = sensor(dg.build_sensor_context(instance=instance, cursor=first.cursor))
         assert again.run_requests == []

@@ -21,6 +21,7 @@ from geodata.scenario import load_scenario
 from pipelines.dask_resource import DaskResource
 from pipelines.definitions import defs
 from pipelines.io_managers import CorridorIOManager
+from pipelines.partitions import scenario_instance
 from tests.rpl_expectation import check_position_kp_and_depth, check_segments, raster_depth, read_xlsx_sheet
 
 pytestmark = pytest.mark.integration
@@ -43,7 +44,9 @@ def run(tmp_path_factory: pytest.TempPathFactory, mirror: Path, node_modules: Pa
         "dask": DaskResource(),
     }
     assets = list(defs.assets or [])
-    result = dg.materialize(assets, partition_key=SCENARIO, resources=resources, raise_on_error=True)
+    result = dg.materialize(
+        assets, partition_key=SCENARIO, resources=resources, instance=scenario_instance(SCENARIO), raise_on_error=True
+    )
     checks = [
         e.asset_check_evaluation_data for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"
     ]

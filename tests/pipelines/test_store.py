@@ -775,6 +775,7 @@ def test_a_full_materialisation_stores_no_pickle(
     tmp_path_factory: pytest.TempPathFactory, mirror: Path, node_modules: Path
 ) -> None:
     from pipelines.definitions import defs
+    from pipelines.partitions import scenario_instance
 
     root = tmp_path_factory.mktemp("store_e2e")
     resources = {
@@ -788,7 +789,10 @@ def test_a_full_materialisation_stores_no_pickle(
         "io_manager": CorridorIOManager(base_dir=str(root / "store")),
         "dask": DaskResource(),
     }
-    result = dg.materialize(list(defs.assets or []), partition_key=SCENARIO, resources=resources, raise_on_error=True)
+    instance = scenario_instance(SCENARIO)
+    result = dg.materialize(
+        list(defs.assets or []), partition_key=SCENARIO, resources=resources, instance=instance, raise_on_error=True
+    )
     assert result.success
     files = list(store.iter_files(root / "store"))
     assert files
