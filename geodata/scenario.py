@@ -63,13 +63,37 @@ class LandingStation(_Strict):
         return value.upper()
 
 
+DEFAULT_AOI_MARGIN_KM = 100.0
+"""Margin of a derived area of interest around the landing stations' box: room for the route to bend round a
+headland, a hazard field or a foreign sector."""
+
+CASPIAN_BOUNDS: tuple[float, float, float, float] = (46.55, 36.55, 55.45, 47.45)
+"""The Caspian region in degrees (west, south, east, north): the extent of the default bathymetry source
+(``srtm30plus_caspian``, 46.5..55.5 E, 36.5..47.5 N) less 0.05 degrees, so that the analysis grid's edge cells still
+hold data. A derived area of interest is clipped to it; the Caspian's water (GSHHG) spans 46.68..54.77 E,
+36.58..47.12 N."""
+
+AOI_BOUND_KEYS = ("west_deg", "south_deg", "east_deg", "north_deg")
+
+
 class AreaOfInterest(_Strict):
-    """The lon/lat box analysed, in degrees (EPSG:4326)."""
+    """The lon/lat box analysed, in degrees (EPSG:4326).
+
+    Omit the section (or give only ``margin_km``) to derive it: the landing stations' box widened by ``margin_km`` on
+    every side and clipped to the Caspian region (:data:`CASPIAN_BOUNDS`). ``margin_km`` is then recorded; it is
+    None for a box given in full."""
 
     west_deg: float = Field(ge=-180, le=180)
     south_deg: float = Field(ge=-90, le=90)
     east_deg: float = Field(ge=-180, le=180)
     north_deg: float = Field(ge=-90, le=90)
+    margin_km: float | None = Field(
+        None,
+        gt=0,
+        le=1000,
+        description=f"derive the box: the stations' box widened by this many km and clipped to the Caspian "
+        f"(default {DEFAULT_AOI_MARGIN_KM:.0f} km when the section is omitted); leave out when giving the four bounds",
+    )
 
     @model_validator(mode="after")
     def _ordered(self) -> AreaOfInterest:
@@ -131,8 +155,20 @@ class BathymetrySource(_Strict):
     )
 
 
+DEFAULT_BATHYMETRY_SOURCE = "srtm30plus_caspian"
+"""The catalogue's bathymetry of the whole Caspian (geodata/data/sources.yaml), used when a scenario names none."""
+
+
+def _default_bathymetry_sources() -> list[BathymetrySource]:
+    return [BathymetrySource(source=DEFAULT_BATHYMETRY_SOURCE, priority=0)]
+
+
 class Bathymetry(_Strict):
-    sources: list[BathymetrySource] = Field(min_length=1)
+    sources: list[BathymetrySource] = Field(
+        default_factory=_default_bathymetry_sources,
+        min_length=1,
+        description=f"default: the catalogue's '{DEFAULT_BATHYMETRY_SOURCE}' (SRTM30_PLUS, 1 arc-minute)",
+    )
     water_level_m: float = Field(
         -28.0, description="Caspian water surface relative to ocean MSL (the treaties use -28 m Baltic)"
     )
@@ -356,12 +392,15 @@ class Scenario(_Strict):
     """A whole scenario. ``name`` is also the Dagster partition key."""
 
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")
-    title: str
+    title: str = Field(description="default: '<first station> - <second station>'")
     description: str = ""
     landing_stations: list[LandingStation] = Field(min_length=2, max_length=2)
-    area_of_interest: AreaOfInterest
+    area_of_interest: AreaOfInterest = Field(
+        description=f"default: derived from the stations ({DEFAULT_AOI_MARGIN_KM:.0f} km margin, clipped to the "
+        "Caspian)"
+    )
     analysis: Analysis = Analysis()
-    bathymetry: Bathymetry
+    bathymetry: Bathymetry = Bathymetry()
     coastline: Coastline = Coastline()
     boundaries: Boundaries = Boundaries()
     hazards: Hazards = Hazards()
@@ -373,6 +412,40 @@ class Scenario(_Strict):
     engineering: Engineering = Engineering()
     publish: Publish = Publish()
     verify_checksums: bool = True
+
+    @model_validator(mode="before")
+    @classmethod
+    def _defaults_from_stations(cls, data: Any) -> Any:
+        """Fill the title and the area of interest from the landing stations when the file leaves them out."""
+        if not isinstance(data, dict):
+            return data
+        stations = _station_positions(data.get("landing_stations"))
+        if stations is None:
+            return data  # the stations' own errors are reported; nothing can be derived from them
+        out = dict(data)
+        if "title" not in out:
+            out["title"] = " - ".join(name for name, _, _ in stations)
+        aoi = out.get("area_of_interest", {})
+        if not isinstance(aoi, dict):
+            return out
+        margin = aoi.get("margin_km")
+        given = any(k in aoi for k in AOI_BOUND_KEYS)
+        if given and margin is None:
+            return out
+        margin = DEFAULT_AOI_MARGIN_KM if margin is None else margin
+        if not (isinstance(margin, (int, float)) and not isinstance(margin, bool) and 0 < margin <= 1000):
+            return out  # the field's own validation reports it
+        box = dict(
+            zip(AOI_BOUND_KEYS, derive_area_of_interest([(lo, la) for _, lo, la in stations], margin), strict=True)
+        )
+        if given and any(aoi.get(k) != v for k, v in box.items()):
+            # a dumped scenario (the run snapshot) holds its derived box with its margin: that is consistent
+            raise ValueError(
+                "area_of_interest gives both bounds and margin_km, and the bounds are not the box derived with that "
+                "margin: give the four bounds (west_deg, south_deg, east_deg, north_deg) or only margin_km"
+            )
+        out["area_of_interest"] = {**box, "margin_km": margin}
+        return out
 
     @model_validator(mode="after")
     def _stations_apart(self) -> Scenario:
@@ -390,6 +463,14 @@ class Scenario(_Strict):
         w, s, e, n = self.area_of_interest.bounds
         for st in self.landing_stations:
             if not (w <= st.lon_deg <= e and s <= st.lat_deg <= n):
+                if self.area_of_interest.margin_km is not None:
+                    cw, cs, ce, cn = CASPIAN_BOUNDS
+                    raise ValueError(
+                        f"landing station '{st.name}' ({st.lat_deg} N, {st.lon_deg} E) lies outside the Caspian "
+                        f"region ({cw}..{ce} E, {cs}..{cn} N) that the area of interest is derived within; correct "
+                        "the station (lat_deg/lon_deg swapped?) or give area_of_interest with a bathymetry source "
+                        "covering it"
+                    )
                 raise ValueError(
                     f"landing station '{st.name}' ({st.lat_deg} N, {st.lon_deg} E) lies outside area_of_interest "
                     f"({w}..{e} E, {s}..{n} N); widen the area or correct the station"
@@ -419,6 +500,44 @@ class Scenario(_Strict):
         return hashlib.sha256(blob.encode()).hexdigest()
 
 
+def _station_positions(raw: Any) -> list[tuple[str, float, float]] | None:
+    """(name, lon, lat) of the two landing stations as written, or None when they are not two valid stations."""
+    if not isinstance(raw, list) or len(raw) != 2:
+        return None
+    try:
+        stations = [LandingStation.model_validate(item) for item in raw]
+    except ValidationError:
+        return None
+    return [(st.name, st.lon_deg, st.lat_deg) for st in stations]
+
+
+def derive_area_of_interest(
+    points_lonlat: list[tuple[float, float]], margin_km: float = DEFAULT_AOI_MARGIN_KM
+) -> tuple[float, float, float, float]:
+    """The box round ``points_lonlat`` widened by ``margin_km`` on every side (geodesic: north/south along the
+    meridian, east/west along the parallel at the box's widest latitude) and clipped to :data:`CASPIAN_BOUNDS`, in
+    degrees rounded outwards to 0.01. Points outside the Caspian region stay outside (the caller refuses them)."""
+    lons = [p[0] for p in points_lonlat]
+    lats = [p[1] for p in points_lonlat]
+    geod = Geod(ellps="WGS84")
+    d = margin_km * 1000.0
+    _, north, _ = geod.fwd(0.0, max(lats), 0.0, d)
+    _, south, _ = geod.fwd(0.0, min(lats), 180.0, d)
+    widest = max(abs(north), abs(south))
+    east_shift, _, _ = geod.fwd(0.0, widest, 90.0, d)
+    west, east = min(lons) - east_shift, max(lons) + east_shift
+    cw, cs, ce, cn = CASPIAN_BOUNDS
+    box = (
+        max(math.floor(west * 100) / 100, cw),
+        max(math.floor(south * 100) / 100, cs),
+        min(math.ceil(east * 100) / 100, ce),
+        min(math.ceil(north * 100) / 100, cn),
+    )
+    if box[0] >= box[2] or box[1] >= box[3]:  # every point outside the region: keep the raw box, refused later
+        return (min(lons), min(lats), max(lons) + 1e-6, max(lats) + 1e-6)
+    return box
+
+
 # -- loading ------------------------------------------------------------------------------------------------------
 
 
@@ -440,9 +559,25 @@ def _known_keys(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
     return list(getattr(current, "model_fields", {}))
 
 
+DERIVED_FROM_STATIONS = ("title", "area_of_interest")
+"""Top-level keys a scenario may omit because they are derived from the landing stations."""
+
+
+def _errors(exc: ValidationError) -> list[Any]:
+    """The validation errors worth showing: a derived key reported missing only because the stations are invalid
+    (nothing to derive it from) is left out, the stations' own errors say what to fix."""
+    errs = exc.errors()
+    stations_bad = any(e["loc"][:1] == ("landing_stations",) for e in errs)
+    return [
+        e
+        for e in errs
+        if not (stations_bad and e["type"] == "missing" and tuple(e["loc"]) in {(k,) for k in DERIVED_FROM_STATIONS})
+    ]
+
+
 def _format_errors(exc: ValidationError, origin: str) -> str:
     lines = []
-    for err in exc.errors():
+    for err in _errors(exc):
         loc = tuple(err["loc"])
         where = ".".join(str(p) for p in loc) or "(top level)"
         if err["type"] == "extra_forbidden":
@@ -460,6 +595,19 @@ def _format_errors(exc: ValidationError, origin: str) -> str:
         + "\n".join(lines)
         + f"\nFix these entries in {origin} (every key, its unit and its range are documented in geodata/scenario.py)."
     )
+
+
+def scenario_json_schema() -> dict[str, Any]:
+    """The JSON Schema (draft 2020-12) of a scenario file, for editors that validate and complete YAML: the keys
+    derived from the landing stations (title, area_of_interest) are optional, as in the file."""
+    schema = Scenario.model_json_schema(mode="validation")
+    schema["required"] = [k for k in schema.get("required", []) if k not in DERIVED_FROM_STATIONS]
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["description"] = (
+        "A caspian-corridor scenario file (YAML). Only name and landing_stations are required; every other key has "
+        "the default shown. Units are in the key names."
+    )
+    return schema
 
 
 def parse_scenario(data: dict[str, Any], origin: str = "<dict>") -> Scenario:

@@ -94,13 +94,17 @@ def check_coverage(
     sea_mask: Raster | None = None,
     min_aoi_fraction: float = 0.99,
     max_station_to_sea_m: float = 10_000.0,
+    sea_only: bool = False,
 ) -> CheckResult:
     """The depth grid covers the area of interest and both landing stations.
 
     A landing station passes when its cell is on the grid, holds depth data, and lies within
     ``max_station_to_sea_m`` of a sea cell (a station far inland, or coordinates swapped, fails; on the mirror
     the Siyazan station, given at the town, is 6 km from the GSHHG sea). The area of
-    interest passes when at least ``min_aoi_fraction`` of its cells hold data.
+    interest passes when at least ``min_aoi_fraction`` of its cells hold data; with ``sea_only`` (and a
+    ``sea_mask`` drawn from the coastline, so that a sea cell without data is still sea) only its sea cells count:
+    the route runs at sea, and a source that stops at the shore, or a lon/lat box whose projected grid reaches past
+    the source's extent over land, does not fail the check.
 
     Parameters
     ----------
@@ -117,19 +121,21 @@ def check_coverage(
     grid = depth.grid
     valid = depth.valid()
     aoi = aoi_mask(grid, aoi_bounds_lonlat)
-    n_aoi = int(aoi.sum())
-    frac = float((valid & aoi).sum() / n_aoi) if n_aoi else 0.0
     if sea_mask is not None:
         sea = sea_mask.data.astype(bool)
     else:
         with np.errstate(invalid="ignore"):
             sea = valid & (np.nan_to_num(depth.data.astype(float), nan=0.0) > 0)
+    counted = aoi & sea if sea_only and sea_mask is not None else aoi
+    n_aoi = int(counted.sum())
+    frac = float((valid & counted).sum() / n_aoi) if n_aoi else 0.0
     dy, dx = grid.res
     dist_to_sea = ndimage.distance_transform_edt(~sea, sampling=(dy, dx)) if sea.any() else None
     failures: list[str] = []
     meta: dict[str, Any] = {
         "aoi_valid_fraction": round(frac, 6),
         "aoi_cells": n_aoi,
+        "aoi_cells_counted": "sea cells of the area of interest" if counted is not aoi else "area of interest",
         "min_aoi_fraction": min_aoi_fraction,
         "max_station_to_sea_m": max_station_to_sea_m,
     }
@@ -137,7 +143,8 @@ def check_coverage(
         failures.append("the area of interest has no cell on the grid")
     elif frac < min_aoi_fraction:
         failures.append(
-            f"only {100 * frac:.2f} % of the area of interest holds depth data (need {100 * min_aoi_fraction:.1f} %)"
+            f"only {100 * frac:.2f} % of the {meta['aoi_cells_counted']} holds depth data "
+            f"(need {100 * min_aoi_fraction:.1f} %)"
         )
     if dist_to_sea is None:
         failures.append("the grid has no sea cell")
@@ -180,8 +187,8 @@ def check_coverage(
         "coverage",
         True,
         ERROR,
-        f"{100 * frac:.2f} % of the area of interest has depth data; {len(stations_meta)} landing stations on data "
-        "and near the sea",
+        f"{100 * frac:.2f} % of the {meta['aoi_cells_counted']} has depth data; {len(stations_meta)} landing "
+        "stations on data and near the sea",
         meta,
     )
 
