@@ -13,6 +13,7 @@ import hashlib
 import json
 import math
 import os
+from collections.abc import Iterable
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -575,11 +576,21 @@ def _errors(exc: ValidationError) -> list[Any]:
     ]
 
 
-def _format_errors(exc: ValidationError, origin: str) -> str:
+def _line_of(loc: tuple[Any, ...], key_lines: dict[tuple[Any, ...], int] | None) -> str:
+    """``"line N: "`` of the deepest part of ``loc`` the file holds, or "" (no file, or a key the file lacks)."""
+    if not key_lines:
+        return ""
+    for n in range(len(loc), -1, -1):
+        if loc[:n] in key_lines:
+            return f"line {key_lines[loc[:n]]}: "
+    return ""
+
+
+def _format_errors(exc: ValidationError, origin: str, key_lines: dict[tuple[Any, ...], int] | None = None) -> str:
     lines = []
     for err in _errors(exc):
         loc = tuple(err["loc"])
-        where = ".".join(str(p) for p in loc) or "(top level)"
+        where = _line_of(loc, key_lines) + (".".join(str(p) for p in loc) or "(top level)")
         if err["type"] == "extra_forbidden":
             known = _known_keys(Scenario, loc)
             close = difflib.get_close_matches(str(loc[-1]), known, n=1)
@@ -610,7 +621,11 @@ def scenario_json_schema() -> dict[str, Any]:
     return schema
 
 
-def parse_scenario(data: dict[str, Any], origin: str = "<dict>") -> Scenario:
+def parse_scenario(
+    data: dict[str, Any], origin: str = "<dict>", key_lines: dict[tuple[Any, ...], int] | None = None
+) -> Scenario:
+    """Validate a scenario document; :class:`ConfigError` lists every problem at once, each with its key (and its
+    line, given ``key_lines`` from :func:`yaml_key_lines`) and the fix."""
     if not isinstance(data, dict):
         raise ConfigError(
             f"scenario {origin} must be a mapping of keys to values, got {type(data).__name__}; write it as "
@@ -619,7 +634,7 @@ def parse_scenario(data: dict[str, Any], origin: str = "<dict>") -> Scenario:
     try:
         return Scenario.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(_format_errors(exc, origin)) from None
+        raise ConfigError(_format_errors(exc, origin, key_lines)) from None
 
 
 class _StrictLoader(yaml.SafeLoader):
@@ -653,11 +668,36 @@ def load_yaml(text: str, origin: str) -> Any:
         raise ConfigError(f"{origin} is not valid YAML: {exc}\nCorrect the YAML at the line shown.") from None
 
 
+def yaml_key_lines(text: str) -> dict[tuple[Any, ...], int]:
+    """The 1-based line of every key and list item of a YAML document, by its path (``("routing", "alternatives")``,
+    ``("landing_stations", 1, "lon_deg")``); empty when the text does not parse (:func:`load_yaml` says why)."""
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError:
+        return {}
+    out: dict[tuple[Any, ...], int] = {}
+
+    def walk(node: yaml.Node, path: tuple[Any, ...]) -> None:
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                sub = (*path, key.value)
+                out[sub] = key.start_mark.line + 1
+                walk(value, sub)
+        elif isinstance(node, yaml.SequenceNode):
+            for i, item in enumerate(node.value):
+                out[(*path, i)] = item.start_mark.line + 1
+                walk(item, (*path, i))
+
+    if root is not None:
+        walk(root, ())
+    return out
+
+
 @lru_cache(maxsize=64)
 def _parse_text(text: str, origin: str, expected_name: str) -> Scenario:
     """Validate a scenario file's text; cached on the text, so an edited file is parsed again."""
     data = load_yaml(text, f"scenario {origin}")
-    scenario = parse_scenario(data, origin)
+    scenario = parse_scenario(data, origin, yaml_key_lines(text) if isinstance(data, dict) else None)
     if scenario.name != expected_name:
         raise ConfigError(f"scenario {origin} has name '{scenario.name}'; rename the file or the name so they agree")
     return scenario
@@ -695,6 +735,11 @@ def scenario_names(folder: str | Path | None = None) -> list[str]:
     return list(scenario_files(folder))
 
 
+def closest_first(name: str, known: Iterable[str]) -> list[str]:
+    """``known`` ordered by similarity to ``name`` (difflib's ratio, then alphabetically)."""
+    return sorted(known, key=lambda k: (-difflib.SequenceMatcher(None, name, k).ratio(), k))
+
+
 def load_scenario(name: str = DEFAULT_SCENARIO, *, folder: str | Path | None = None) -> Scenario:
     """Load a scenario by name (packaged or from ``folder``, the pipeline's ``CORRIDOR_SCENARIOS``), or by path to a
     YAML file."""
@@ -705,8 +750,112 @@ def load_scenario(name: str = DEFAULT_SCENARIO, *, folder: str | Path | None = N
         close = difflib.get_close_matches(name, files, n=1)
         hint = f" Did you mean '{close[0]}'?" if close else ""
         raise ConfigError(
-            f"unknown scenario '{name}'.{hint} Known: {', '.join(files)}. Add a YAML file to a folder and point "
-            f"{SCENARIOS_ENV} at it to define your own."
+            f"unknown scenario '{name}'.{hint} Known (closest first): {', '.join(closest_first(name, files))}. Add a "
+            f"YAML file to a folder and point {SCENARIOS_ENV} at it to define your own."
         )
     entry = files[name]
     return _parse_text(entry.read_text(encoding="utf-8"), str(entry), name)
+
+
+# -- an annotated scenario file ------------------------------------------------------------------------------------
+
+
+def _flow(value: Any) -> str:
+    """``value`` as one line of YAML flow style."""
+    return (
+        str(yaml.safe_dump(value, default_flow_style=True, sort_keys=False, width=10_000))
+        .strip()
+        .removesuffix("...")
+        .strip()
+    )
+
+
+def _field_note(field: Any) -> str:
+    """The trailing comment of a key: its description, its choices and its range."""
+    parts = [field.description] if field.description else []
+    ann = field.annotation
+    if getattr(ann, "__origin__", None) is Literal:
+        parts.append("one of: " + ", ".join(str(a) for a in ann.__args__))
+    bounds = []
+    for m in field.metadata:
+        for attr, sign in (("ge", ">="), ("gt", ">"), ("le", "<="), ("lt", "<")):
+            if getattr(m, attr, None) is not None:
+                bounds.append(f"{sign} {getattr(m, attr)}")
+    if bounds:
+        parts.append(" and ".join(bounds))
+    return "; ".join(parts)
+
+
+def _dumpable(value: Any) -> Any:
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json", exclude_defaults=True)
+    if isinstance(value, (list, tuple)):
+        return [_dumpable(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _dumpable(v) for k, v in value.items()}
+    return value
+
+
+def _section_lines(model: BaseModel, indent: str) -> list[str]:
+    """``key: default  # note`` for every field of ``model``, nested sections indented below their key."""
+    out: list[str] = []
+    for key, field in type(model).model_fields.items():
+        value = getattr(model, key)
+        note = _field_note(field)
+        if isinstance(value, BaseModel):
+            out.append(f"{indent}{key}:" + (f"  # {note}" if note else ""))
+            out += _section_lines(value, indent + "  ")
+            continue
+        plain = _dumpable(value)
+        if isinstance(plain, list) and plain and all(isinstance(v, dict) for v in plain):
+            out.append(f"{indent}{key}:" + (f"  # {note}" if note else ""))
+            out += [f"{indent}  - {_flow(v)}" for v in plain]
+            continue
+        out.append(f"{indent}{key}: {_flow(plain)}" + (f"  # {note}" if note else ""))
+    return out
+
+
+OPTIONAL_SECTIONS = (
+    "analysis",
+    "bathymetry",
+    "coastline",
+    "boundaries",
+    "hazards",
+    "cost",
+    "limits",
+    "routing",
+    "engineering",
+    "publish",
+)
+"""The sections of a scenario file that every scenario may leave out (each at the defaults of its class)."""
+
+
+def scenario_template(name: str, stations: list[LandingStation], title: str | None = None) -> str:
+    """A scenario file for ``stations``: the required keys, then every optional key commented out at its default
+    with its unit, choices and range (lines starting ``# `` uncomment as they stand; ``## `` lines are notes).
+    The result parses (:func:`parse_scenario`) to the same scenario with or without the defaults uncommented."""
+    a, b = stations
+    lines = [
+        f"## Scenario {name}: the required keys first; below them every other key at its default, commented out.",
+        "## Uncomment a line (and its section's line) to change it. Units are in the key names.",
+        f"## Check the file with `corridor validate {name}`; `corridor schema` prints its JSON Schema for editors.",
+        f"name: {name}",
+        f"title: {_flow(title or f'{a.name} - {b.name}')}",
+        "landing_stations:  # two stations: latitude/longitude in degrees (WGS84), country as ISO 3166-1 alpha-3",
+        *(f"  - {_flow(st.model_dump(mode='json'))}" for st in stations),
+        "",
+        f"## area_of_interest: derived from the stations when left out, the stations' box widened by margin_km on "
+        f"every side and clipped to the Caspian ({', '.join(str(v) for v in CASPIAN_BOUNDS)} W,S,E,N degrees);",
+        "## or give the box in degrees: {west_deg: .., south_deg: .., east_deg: .., north_deg: ..} (without margin_km)",
+        "# area_of_interest:",
+        f"#   margin_km: {DEFAULT_AOI_MARGIN_KM}",
+    ]
+    for key in OPTIONAL_SECTIONS:
+        field = Scenario.model_fields[key]
+        default = field.get_default(call_default_factory=True)
+        note = _field_note(field)
+        lines.append(f"# {key}:" + (f"  # {note}" if note else ""))
+        lines += ["# " + line for line in _section_lines(default, "  ")]
+    verify = Scenario.model_fields["verify_checksums"]
+    lines.append(f"# verify_checksums: {_flow(verify.default)}  # check every catalogue file's sha256 before use")
+    return "\n".join(lines) + "\n"

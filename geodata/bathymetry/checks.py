@@ -86,6 +86,12 @@ def _stations(stations: Iterable[Any]) -> list[tuple[str, float, float]]:
     return out
 
 
+MAX_STATION_TO_SEA_M = 10_000.0
+"""Farthest a landing station may lie from the nearest sea cell (the coverage check) or from the Caspian's water
+(``corridor validate``): a station given at its town is a few km inland (Siyazan: 6 km); tens of km means a wrong
+position or swapped coordinates."""
+
+
 def check_coverage(
     depth: Raster,
     aoi_bounds_lonlat: tuple[float, float, float, float] | GeoGrid | None,
@@ -93,7 +99,7 @@ def check_coverage(
     *,
     sea_mask: Raster | None = None,
     min_aoi_fraction: float = 0.99,
-    max_station_to_sea_m: float = 10_000.0,
+    max_station_to_sea_m: float = MAX_STATION_TO_SEA_M,
     sea_only: bool = False,
 ) -> CheckResult:
     """The depth grid covers the area of interest and both landing stations.
@@ -130,7 +136,9 @@ def check_coverage(
     n_aoi = int(counted.sum())
     frac = float((valid & counted).sum() / n_aoi) if n_aoi else 0.0
     dy, dx = grid.res
-    dist_to_sea = ndimage.distance_transform_edt(~sea, sampling=(dy, dx)) if sea.any() else None
+    dist_to_sea, nearest_sea = (
+        ndimage.distance_transform_edt(~sea, sampling=(dy, dx), return_indices=True) if sea.any() else (None, None)
+    )
     failures: list[str] = []
     meta: dict[str, Any] = {
         "aoi_valid_fraction": round(frac, 6),
@@ -168,10 +176,14 @@ def check_coverage(
         if dist_to_sea is not None:
             d = float(dist_to_sea[r, c])
             info["distance_to_sea_m"] = round(d, 1)
-            if d > max_station_to_sea_m:
+            if d > max_station_to_sea_m and nearest_sea is not None:
+                sx, sy = grid.xy(int(nearest_sea[0][r, c]), int(nearest_sea[1][r, c]))
+                slon, slat = (float(v) for v in grid.xy_to_lonlat(sx, sy))
+                info.update(nearest_sea_lon_deg=round(slon, 6), nearest_sea_lat_deg=round(slat, 6))
                 failures.append(
                     f"landing station '{name}' ({lat} N, {lon} E) lies {d / 1000:.1f} km from the nearest sea cell "
-                    f"(limit {max_station_to_sea_m / 1000:.1f} km): it is inland or its coordinates are wrong"
+                    f"(limit {max_station_to_sea_m / 1000:.1f} km): it is inland or its coordinates are wrong; "
+                    f"give the station on the coast (the nearest sea cell is at {slat:.5f} N, {slon:.5f} E)"
                 )
         stations_meta.append(info)
     meta["stations"] = stations_meta
