@@ -723,6 +723,11 @@ def scenario_files(folder: str | Path | None = None) -> dict[str, Path | Any]:
             files[entry.name.rsplit(".", 1)[0]] = entry
     if folder:
         folder = Path(folder).expanduser()
+        if not folder.exists():
+            raise ConfigError(
+                f"{SCENARIOS_ENV}={folder} does not exist; create it (mkdir -p {folder}) for your scenario files, "
+                "or unset it"
+            )
         if not folder.is_dir():
             raise ConfigError(f"{SCENARIOS_ENV}={folder} is not a directory of scenario YAML files; fix or unset it")
         for path in sorted(folder.glob("*.y*ml")):

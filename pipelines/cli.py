@@ -15,11 +15,10 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from assets.config import SETTINGS, CorridorSettings
 from geodata.errors import CorridorError
 from geodata.scenario import (
     LandingStation,
@@ -32,6 +31,9 @@ from geodata.scenario import (
     scenario_json_schema,
     scenario_template,
 )
+
+if TYPE_CHECKING:
+    from assets.config import CorridorSettings
 
 app = typer.Typer(
     name="corridor",
@@ -52,6 +54,10 @@ def _fail(message: str, code: int = EXIT_INVALID) -> typer.Exit:
 
 
 def _settings() -> CorridorSettings:
+    """The code location's settings, read from the environment when first asked (so that a wrong setting, such as
+    CORRIDOR_SCENARIOS naming no folder, is one error message from :func:`main`, not a traceback at import)."""
+    from assets.config import SETTINGS
+
     return SETTINGS
 
 
@@ -180,7 +186,7 @@ def run(
     for name in names:
         scenario = _load(name, settings)
         typer.echo(f"{name}: {scenario.title}")
-        outcome = run_scenario(scenario, settings, echo=typer.echo, verbose=verbose)
+        outcome = run_scenario(scenario, echo=typer.echo, verbose=verbose)
         if outcome.success:
             live = settings.output_root / name
             typer.echo(f"published {name} in {outcome.seconds:.0f} s: {live.resolve()}/")

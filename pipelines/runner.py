@@ -17,7 +17,7 @@ import numpy as np
 from dagster._core.events import DagsterEventType
 from dagster._core.utils import make_new_run_id
 
-from assets.config import PARTITIONS, CorridorSettings
+from assets.config import PARTITIONS, SETTINGS, CorridorSettings
 from geodata.errors import CorridorError
 from geodata.publish.atomic import live_version
 from geodata.publish.diagnostics import Failure, diagnostics_folder, write_diagnostics
@@ -127,13 +127,15 @@ class _Progress:
 
 def run_scenario(
     scenario: Scenario,
-    settings: CorridorSettings,
     *,
     echo: Callable[[str], None] = print,
     verbose: bool = False,
     instance: dg.DagsterInstance | None = None,
 ) -> RunOutcome:
-    """Materialise every asset of ``scenario``'s partition in this process; on failure write the diagnostics."""
+    """Materialise every asset of ``scenario``'s partition in this process, with the code location's settings
+    (:data:`assets.config.SETTINGS`, from the environment, as ``dagster dev`` has them); on failure write the
+    diagnostics."""
+    settings = SETTINGS
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         from pipelines.definitions import defs
