@@ -202,17 +202,14 @@ def area_layer(scenario: Scenario) -> gpd.GeoDataFrame:
     )
 
 
-def failure_layer(failures: Sequence[Failure]) -> gpd.GeoDataFrame:
+def failure_layer(failures: Sequence[Failure]) -> gpd.GeoDataFrame | None:
+    """A point at every position the failure messages name, or None when they name none."""
     rows = [
         {"asset": f.asset, "name": f.name, "kind": f.kind, "message": f.message, "geometry": Point(lon, lat)}
         for f in failures
         for lon, lat in f.positions()
     ]
-    return (
-        gpd.GeoDataFrame(rows, geometry="geometry", crs="EPSG:4326")
-        if rows
-        else gpd.GeoDataFrame({"asset": [], "name": [], "kind": [], "message": []}, geometry=[], crs="EPSG:4326")
-    )
+    return gpd.GeoDataFrame(rows, geometry="geometry", crs="EPSG:4326") if rows else None
 
 
 LAYER_META = {
@@ -259,7 +256,8 @@ def write_diagnostics(
             ],
             ignore_index=True,
         )
-    layers["failure_positions"] = failure_layer(failures)
+    if (positions := failure_layer(failures)) is not None:
+        layers["failure_positions"] = positions
     path = folder / GPKG_NAME
     meta = {name: LAYER_META[name] for name in layers if name in LAYER_META}
     write_gpkg(path, layers, metadata=meta, require_units=False)
