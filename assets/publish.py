@@ -82,6 +82,7 @@ def published_corridor(
         inputs=inputs,
         keep_versions=sc.publish.keep_versions,
         validate=functools.partial(publication.validate_publication, gdal_python=settings.gdal_python),
+        extra=publication.manifest_extra(sc),
     )
     files = {f["path"]: f["size_bytes"] for f in result.manifest["files"]}
     yield dg.Output(

@@ -164,6 +164,18 @@ def _default_bathymetry_sources() -> list[BathymetrySource]:
     return [BathymetrySource(source=DEFAULT_BATHYMETRY_SOURCE, priority=0)]
 
 
+TREATY_WATER_LEVEL_M = -28.0
+"""The Caspian surface of the seabed delimitation agreements: -28 m in the Baltic height system (about ocean mean
+sea level for this purpose). A convention, not an observation: the observed level was about -26.5 m in the 1990s and
+fell to about -29 m by 2025."""
+TREATY_WATER_LEVEL_SOURCE = (
+    "Caspian seabed delimitation agreements (Kazakhstan-Russia 1998, Azerbaijan-Russia 2002, Azerbaijan-Kazakhstan "
+    "2003): the surface taken at -28 m in the Baltic height system (see the data mirror's SOURCES.md)"
+)
+TREATY_WATER_LEVEL_DATE = "1998/2003"
+"""When the default level was fixed (the agreements' dates), as an ISO 8601 interval of years."""
+
+
 class Bathymetry(_Strict):
     sources: list[BathymetrySource] = Field(
         default_factory=_default_bathymetry_sources,
@@ -171,8 +183,55 @@ class Bathymetry(_Strict):
         description=f"default: the catalogue's '{DEFAULT_BATHYMETRY_SOURCE}' (SRTM30_PLUS, 1 arc-minute)",
     )
     water_level_m: float = Field(
-        -28.0, description="Caspian water surface relative to ocean MSL (the treaties use -28 m Baltic)"
+        TREATY_WATER_LEVEL_M,
+        ge=-40,
+        le=-15,
+        description="Caspian water surface relative to ocean MSL (Baltic height system); depths and cable bands are "
+        "measured below it. Default: the treaties' -28 m; the observed level was about -29 m in 2025, and each metre "
+        "lower makes every depth 1 m shallower",
     )
+    water_level_source: str = Field(
+        TREATY_WATER_LEVEL_SOURCE, description="where water_level_m comes from (recorded in the manifest)"
+    )
+    water_level_date: str = Field(
+        TREATY_WATER_LEVEL_DATE,
+        description="date (ISO 8601: year, date or interval) of water_level_m (recorded in the manifest)",
+    )
+
+    @model_validator(mode="after")
+    def _level_has_its_source(self) -> Bathymetry:
+        default = (
+            self.water_level_source == TREATY_WATER_LEVEL_SOURCE or self.water_level_date == TREATY_WATER_LEVEL_DATE
+        )
+        if self.water_level_m != TREATY_WATER_LEVEL_M and default:
+            raise ValueError(
+                f"bathymetry.water_level_m is {self.water_level_m} m, not the treaties' {TREATY_WATER_LEVEL_M} m, but "
+                "water_level_source or water_level_date still describe the treaties' level: give the source and date "
+                "of your level (e.g. water_level_source: 'gauge at Baku, monthly mean', water_level_date: '2025-06')"
+            )
+        return self
+
+    def water_level_record(self) -> dict[str, Any]:
+        """The water level with its source and date and its effect on depths, as the manifest records it."""
+        offset = self.water_level_m - TREATY_WATER_LEVEL_M
+        effect = (
+            "the treaties' level: depths as the delimitation agreements measure them"
+            if offset == 0
+            else f"{abs(offset):g} m {'lower' if offset < 0 else 'higher'} than the treaties' level: every depth, and "
+            f"so every cable band limit (engineering.cable_bands) and depth limit, falls {abs(offset):g} m "
+            f"{'shallower' if offset < 0 else 'deeper'} in the seabed than at {TREATY_WATER_LEVEL_M:g} m"
+        )
+        return {
+            "water_level_m": self.water_level_m,
+            "height_system": "Baltic (about ocean mean sea level)",
+            "source": self.water_level_source,
+            "date": self.water_level_date,
+            "treaty_level_m": TREATY_WATER_LEVEL_M,
+            "offset_from_treaty_level_m": offset,
+            "effect": effect,
+            "depth_formula": "depth_m = water_level_m - (source height above ocean MSL)",
+        }
+
     max_nodata_fraction: float = Field(0.05, ge=0, le=1)
     min_depth_range_m: tuple[float, float] = (-50.0, 1100.0)
 

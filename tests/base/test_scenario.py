@@ -198,3 +198,27 @@ def test_derived_scenario_round_trips_through_its_dump() -> None:
     tampered["area_of_interest"]["west_deg"] += 1
     with pytest.raises(ConfigError, match="not the box derived with that margin"):
         parse_scenario(tampered)
+
+
+def test_water_level_has_its_source_and_date_and_states_its_effect() -> None:
+    from geodata.scenario import TREATY_WATER_LEVEL_M
+
+    default = parse_scenario(MINIMAL).bathymetry
+    record = default.water_level_record()
+    assert record["water_level_m"] == TREATY_WATER_LEVEL_M == -28.0
+    assert "1998" in record["source"]
+    assert record["date"] == "1998/2003"
+    assert record["offset_from_treaty_level_m"] == 0
+    lowered = {**MINIMAL, "bathymetry": {"water_level_m": -29.0}}
+    with pytest.raises(ConfigError, match=r"water_level_m is -29.0 m, not the treaties' -28.0 m.*give the source"):
+        parse_scenario(lowered)
+    lowered["bathymetry"] |= {"water_level_source": "observed annual mean (hypothetical test value)"}
+    with pytest.raises(ConfigError, match="water_level_date"):
+        parse_scenario(lowered)
+    lowered["bathymetry"] |= {"water_level_date": "2025"}
+    record = parse_scenario(lowered).bathymetry.water_level_record()
+    assert record["offset_from_treaty_level_m"] == -1.0
+    assert "1 m lower than the treaties' level" in record["effect"]
+    assert "1 m shallower" in record["effect"]
+    with pytest.raises(ConfigError, match=r"bathymetry\.water_level_m"):  # a sign error: +28
+        parse_scenario({**MINIMAL, "bathymetry": {"water_level_m": 28.0}})
