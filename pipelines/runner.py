@@ -20,7 +20,7 @@ from dagster._core.utils import make_new_run_id
 from assets.config import PARTITIONS, SETTINGS, CorridorSettings
 from geodata.errors import CorridorError
 from geodata.publish.atomic import live_version
-from geodata.publish.diagnostics import Failure, diagnostics_folder, write_diagnostics
+from geodata.publish.diagnostics import Failure, diagnostics_folder, locate_cells, write_diagnostics
 from geodata.scenario import Scenario
 from pipelines import store
 from pipelines.store import StoreError
@@ -175,6 +175,7 @@ def run_scenario(
         live_version(scenario_dir),
     )
     if not outcome.success:
+        outcome.failures = _located(settings, scenario.name, run_id, outcome.failures)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # pyproj's notes on PROJ strings of the local projections
             outcome.diagnostics = write_run_diagnostics(settings, scenario, run_id, outcome).resolve()
@@ -189,6 +190,20 @@ def _stored(settings: CorridorSettings, scenario: str, asset: str, run_id: str) 
     except StoreError:
         return None
     return value.value if value.header.get("run_id") == run_id else None
+
+
+def _located(settings: CorridorSettings, scenario: str, run_id: str, failures: list[Failure]) -> list[Failure]:
+    """The failures with every grid cell they name, ``(row R, col C)`` (the routing engine's errors), given its
+    latitude and longitude on the run's analysis grid."""
+    grid = None
+    for asset in ("cost_surface", "sea_mask", "bathymetry"):
+        value = _stored(settings, scenario, asset, run_id)
+        if value is not None:
+            grid = value.grid
+            break
+    if grid is None:
+        return failures
+    return [Failure(f.asset, f.name, locate_cells(f.message, grid), f.kind) for f in failures]
 
 
 def write_run_diagnostics(settings: CorridorSettings, scenario: Scenario, run_id: str, outcome: RunOutcome) -> Path:

@@ -84,6 +84,24 @@ class Failure:
         return f"{what}: {self.message}"
 
 
+_CELL = re.compile(r"\(row (\d+), col (\d+)\)")
+
+
+def locate_cells(message: str, grid: Any) -> str:
+    """``message`` with every grid cell it names, ``(row R, col C)`` as the routing engine writes them, followed by
+    the cell centre's position: ``(row R, col C: 41.07000 N, 49.11000 E)``; cells off the grid stay as they are."""
+
+    def one(m: re.Match[str]) -> str:
+        r, c = int(m.group(1)), int(m.group(2))
+        if not (0 <= r < grid.shape[0] and 0 <= c < grid.shape[1]):
+            return m.group(0)
+        x, y = grid.xy(r, c)
+        lon, lat = (float(v) for v in grid.xy_to_lonlat(x, y))
+        return f"(row {r}, col {c}: {lat:.5f} N, {lon:.5f} E)"
+
+    return _CELL.sub(one, message)
+
+
 def _sea_reach(sea: np.ndarray, grid: Any, lon: float, lat: float) -> dict[str, Any]:
     """The station's cell, its nearest sea cell and the distance to it (metres)."""
     x, y = grid.lonlat_to_xy(lon, lat)

@@ -132,3 +132,17 @@ def test_diagnostics_go_beside_the_live_publication_and_leave_it_untouched(tmp_p
     publish("synthetic", build, root=tmp_path, run_id="next-run", scenario_digest="d")
     assert folders[-1].is_dir()
     assert (folders[-1] / "diagnostics.gpkg").is_file()
+
+
+def test_grid_cells_in_routing_errors_get_their_position() -> None:
+    from geodata.publish.diagnostics import locate_cells
+
+    grid = _sea().grid
+    msg = "no passable route joins start=(row 6, col 2) and goal=(row 19, col 9): ...; or (row 99, col 1)"
+    located = locate_cells(msg, grid)
+    lon, lat = _lonlat(502_500, 4_633_500)
+    assert f"start=(row 6, col 2: {lat:.5f} N, {lon:.5f} E)" in located
+    assert "(row 99, col 1)" in located  # off the grid: left as it is
+    positions = Failure("least_cost_route", "GoalUnreachable", located, kind="error").positions()
+    assert positions[0] == pytest.approx((lon, lat), abs=1e-5)
+    assert len(positions) == 2
