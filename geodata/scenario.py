@@ -214,12 +214,14 @@ class Bathymetry(_Strict):
     def water_level_record(self) -> dict[str, Any]:
         """The water level with its source and date and its effect on depths, as the manifest records it."""
         offset = self.water_level_m - TREATY_WATER_LEVEL_M
+        lower = offset < 0
         effect = (
             "the treaties' level: depths as the delimitation agreements measure them"
             if offset == 0
-            else f"{abs(offset):g} m {'lower' if offset < 0 else 'higher'} than the treaties' level: every depth, and "
-            f"so every cable band limit (engineering.cable_bands) and depth limit, falls {abs(offset):g} m "
-            f"{'shallower' if offset < 0 else 'deeper'} in the seabed than at {TREATY_WATER_LEVEL_M:g} m"
+            else f"{abs(offset):g} m {'lower' if lower else 'higher'} than the treaties' level: every depth is "
+            f"{abs(offset):g} m {'shallower' if lower else 'deeper'} than at {TREATY_WATER_LEVEL_M:g} m, so each depth "
+            f"limit and cable band limit (engineering.cable_bands) falls on seabed {abs(offset):g} m "
+            f"{'lower' if lower else 'higher'}"
         )
         return {
             "water_level_m": self.water_level_m,

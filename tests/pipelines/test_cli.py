@@ -154,7 +154,7 @@ def test_preflight_names_a_station_far_from_the_water_with_the_fix(tmp_path: Pat
 @pytest.mark.integration
 def test_inland_station_run_fails_with_position_fix_and_diagnostics(tmp_path: Path, mirror: Path) -> None:
     """`corridor new`, `corridor validate`, `corridor run` as a fresh shell runs them (every folder in tmp_path):
-    the station 25 km inland ends the run with the named error, the position and the fix, and a diagnostics
+    the station 30 km inland ends the run with the named error, the position and the fix, and a diagnostics
     GeoPackage beside the (absent) publication with the layers an analyst needs."""
     root = Path(__file__).resolve().parents[2]
     env = {
