@@ -665,7 +665,8 @@ def _format_errors(exc: ValidationError, origin: str, key_lines: dict[tuple[Any,
     return (
         f"scenario {origin} is invalid:\n"
         + "\n".join(lines)
-        + f"\nFix these entries in {origin} (every key, its unit and its range are documented in geodata/scenario.py)."
+        + f"\nFix these entries in {origin} (every key with its unit, default and range: docs/sumgait-aktau-own.yaml, "
+        "`corridor new` writes them all, `corridor schema` prints the JSON Schema)."
     )
 
 

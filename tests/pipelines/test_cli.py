@@ -204,3 +204,20 @@ def test_inland_station_run_fails_with_position_fix_and_diagnostics(tmp_path: Pa
     assert not (tmp_path / "published" / "inland" / "latest").exists()  # nothing published
     dagster_runs = list((tmp_path / "dagster_home").rglob("*.db"))
     assert dagster_runs, "the run is recorded in DAGSTER_HOME"
+
+
+def test_documented_example_and_schema_are_what_the_commands_write(tmp_path: Path) -> None:
+    """docs/sumgait-aktau-own.yaml (the annotated scenario README points to) and docs/scenario.schema.json are the
+    output of `corridor new` and `corridor schema`; regenerate them with the commands in the assertion messages."""
+    docs = Path(__file__).resolve().parents[2] / "docs"
+    new = ["new", "sumgait-aktau-own", "--from", "49.67,40.59", "--to", "51.15,43.65", "--from-name", "Sumgait"]
+    new += ["--to-name", "Aktau", "--from-country", "AZE", "--to-country", "KAZ", "--dir", str(tmp_path)]
+    assert RUNNER.invoke(app, new).exit_code == 0
+    regen = "python -m pipelines.cli " + " ".join(new[:-1]) + " docs --force"
+    assert (tmp_path / "sumgait-aktau-own.yaml").read_text() == (docs / "sumgait-aktau-own.yaml").read_text(), regen
+    out = RUNNER.invoke(app, ["schema", "-o", str(tmp_path / "schema.json")])
+    assert out.exit_code == 0
+    assert (tmp_path / "schema.json").read_text() == (docs / "scenario.schema.json").read_text(), (
+        "python -m pipelines.cli schema -o docs/scenario.schema.json"
+    )
+    assert load_scenario_file(docs / "sumgait-aktau-own.yaml").name == "sumgait-aktau-own"
