@@ -221,3 +221,22 @@ def test_documented_example_and_schema_are_what_the_commands_write(tmp_path: Pat
         "python -m pipelines.cli schema -o docs/scenario.schema.json"
     )
     assert load_scenario_file(docs / "sumgait-aktau-own.yaml").name == "sumgait-aktau-own"
+
+
+def test_console_script_is_declared_and_a_wrong_setting_is_one_message(tmp_path: Path) -> None:
+    import tomllib
+
+    root = Path(__file__).resolve().parents[2]
+    scripts = tomllib.loads((root / "pyproject.toml").read_text())["project"]["scripts"]
+    assert scripts["corridor"] == "pipelines.cli:main"
+    missing = tmp_path / "no-such-folder"
+    env = {**os.environ, "CORRIDOR_SCENARIOS": str(missing)}
+    code = "from pipelines.cli import main; main()"
+    out = subprocess.run(
+        [sys.executable, "-c", code, "list"], capture_output=True, text=True, cwd=root, env=env, check=False
+    )
+    assert out.returncode == EXIT_INVALID
+    assert f"error: ConfigError: CORRIDOR_SCENARIOS={missing} does not exist; create it (mkdir -p {missing})" in (
+        out.stderr
+    )
+    assert "Traceback" not in out.stderr
