@@ -17,11 +17,13 @@ import numpy as np
 from dagster._core.events import DagsterEventType
 from dagster._core.utils import make_new_run_id
 
+from assets.common import snapshot_path
 from assets.config import PARTITIONS, SETTINGS, CorridorSettings
 from geodata.errors import CorridorError
 from geodata.publish.atomic import live_version
 from geodata.publish.diagnostics import Failure, diagnostics_folder, locate_cells, write_diagnostics
 from geodata.scenario import Scenario
+from geodata.sources.snapshot import ScenarioSnapshot
 from pipelines import store
 from pipelines.store import StoreError
 
@@ -183,8 +185,14 @@ def run_scenario(
 
 
 def _stored(settings: CorridorSettings, scenario: str, asset: str, run_id: str) -> Any:
-    """The value ``asset`` stored in run ``run_id``, or None (not built in this run, or unreadable)."""
-    folder = store.value_dir(settings.store_root, scenario, asset)
+    """The value ``asset`` stored in run ``run_id`` (under the run's scenario snapshot), or None (no snapshot, not
+    built in this run, or unreadable)."""
+    snap_file = snapshot_path(settings.store_root, scenario, run_id)
+    try:
+        snapshot = ScenarioSnapshot.from_json(snap_file.read_text(encoding="utf-8"), str(snap_file)).digest
+    except (OSError, UnicodeDecodeError, CorridorError):
+        return None
+    folder = store.value_dir(settings.store_root, scenario, asset, snapshot=snapshot)
     try:
         value = store.read_value(folder, asset=asset, partition=scenario)
     except StoreError:
