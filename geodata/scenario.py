@@ -923,6 +923,15 @@ def scenario_template(name: str, stations: list[LandingStation], title: str | No
         note = _field_note(field)
         lines.append(f"# {key}:" + (f"  # {note}" if note else ""))
         lines += ["# " + line for line in _section_lines(default, "  ")]
+    lines.append(
+        "## a sensitivity sweep of the cost weights (the route_weight_sweep asset) is off unless given; to run one, "
+        "remove the '## ' of the next lines (samples is required):"
+    )
+    lines.append("## sweep:")
+    for key, field in WeightSweep.model_fields.items():
+        value = 8 if field.is_required() else field.get_default(call_default_factory=True)
+        note = _field_note(field) + ("; required (8 is an example)" if field.is_required() else "")
+        lines.append(f"##   {key}: {_flow(value)}  # {note}")
     verify = Scenario.model_fields["verify_checksums"]
     lines.append(f"# verify_checksums: {_flow(verify.default)}  # check every catalogue file's sha256 before use")
     return "\n".join(lines) + "\n"
