@@ -49,10 +49,12 @@ $(DAGSTER_HOME)/dagster.yaml: dagster.yaml
 	@mkdir -p $(DAGSTER_HOME)
 	cp dagster.yaml $@
 
-# The scenario name is quoted (a name with spaces is one word, and refused by the check with the known names).
+# `corridor run` (pipelines/cli.py): every asset of the scenario's partition in this process, recorded in
+# DAGSTER_HOME (so `make dev` shows the run), a line per asset, the published path at the end; an unknown name lists
+# the known ones, a failed check ends with its description and a diagnostics GeoPackage. The name is quoted (a name
+# with spaces is one word, and refused with the known names).
 run: install
-	@$(BIN)/python -m pipelines.check "$(SCENARIO)"
-	$(BIN)/dagster asset materialize -m pipelines.definitions --select '*' --partition "$(SCENARIO)"
+	$(BIN)/python -m pipelines.cli run "$(SCENARIO)"
 
 # Test tiers (markers in pyproject.toml; prerequisites in tests/conftest.py):
 #   unit         the default: synthetic data and small reads of the mirror, well under a minute (`make unit`, or a plain

@@ -17,7 +17,8 @@ BATHYMETRY_CHECKS = {
     "nodata_share": "The share of cells without data in the area stays under bathymetry.max_nodata_fraction.",
 }
 SEA_MASK_CHECKS = {
-    "coverage": "The area of interest is covered and both landing stations lie on data within reach of the sea.",
+    "coverage": "The sea cells of the area of interest hold depth data and both landing stations lie on data within "
+    "reach of the sea.",
     "depth_range": "Sea depths lie within bathymetry.min_depth_range_m (datum, units and sign are right).",
     "source_sign": "Each bathymetry source on its own has sea deeper and land higher than the water surface "
     "(its positive up/down is right).",
@@ -63,7 +64,7 @@ def sea_mask(
     yield dg.Output(mask, metadata=metadata(bathy.summary_metadata(bathymetry, sea_mask=mask)))
     yield from check_results(
         [
-            bathy.check_coverage(bathymetry, sc.area_of_interest.bounds, stations, sea_mask=mask),
+            bathy.check_coverage(bathymetry, sc.area_of_interest.bounds, stations, sea_mask=mask, sea_only=True),
             bathy.check_depth_range(bathymetry, mask, sc.bathymetry.min_depth_range_m),
             bathy.check_source_signs(bathymetry, mask),
         ]

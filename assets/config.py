@@ -30,6 +30,7 @@ ENVIRONMENT: dict[str, tuple[str, str]] = {
     "gdal_python": ("CORRIDOR_GDAL_PYTHON", "/usr/bin/python3"),
     "memory_budget_gb": ("CORRIDOR_MEMORY_BUDGET_GB", ""),
     "dask_scheduler": ("CORRIDOR_DASK_SCHEDULER", ""),
+    "dagster_home": ("DAGSTER_HOME", ".dagster_home"),
 }
 """Settings field -> (environment variable, default). README's "Where things go" documents each."""
 
@@ -46,7 +47,9 @@ class CorridorSettings(dg.ConfigurableResource):  # type: ignore[misc]
     ``validate_gpkg.py``; ``memory_budget_gb`` (``CORRIDOR_MEMORY_BUDGET_GB``) is the memory a run may use (default
     80 % of the machine's): a run estimated to need more is refused before it starts; ``dask_scheduler``
     (``CORRIDOR_DASK_SCHEDULER``) is the address of the dask scheduler sweeps run on, e.g. ``tcp://host:8786``
-    (default: none, sweeps run serially; :class:`pipelines.dask_resource.DaskResource` connects to it).
+    (default: none, sweeps run serially; :class:`pipelines.dask_resource.DaskResource` connects to it);
+    ``dagster_home`` (``DAGSTER_HOME``) is the Dagster instance (runs, event log) that ``corridor run`` records its
+    runs in, the one ``make dev`` shows.
     """
 
     mirror_dir: str = ""
@@ -58,6 +61,7 @@ class CorridorSettings(dg.ConfigurableResource):  # type: ignore[misc]
     gdal_python: str = "/usr/bin/python3"
     memory_budget_gb: str = ""
     dask_scheduler: str = ""
+    dagster_home: str = ".dagster_home"
 
     @property
     def memory_budget_bytes(self) -> int:

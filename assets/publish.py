@@ -86,7 +86,10 @@ def published_corridor(
         inputs=inputs,
         keep_versions=sc.publish.keep_versions,
         validate=functools.partial(publication.validate_publication, gdal_python=settings.gdal_python),
-        extra={"route_robustness": publication.robustness_summary(route_robustness, sc)},
+        extra={
+            **publication.manifest_extra(sc),
+            "route_robustness": publication.robustness_summary(route_robustness, sc),
+        },
     )
     files = {f["path"]: f["size_bytes"] for f in result.manifest["files"]}
     yield dg.Output(

@@ -13,6 +13,7 @@ import hashlib
 import json
 import math
 import os
+from collections.abc import Iterable
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -63,13 +64,37 @@ class LandingStation(_Strict):
         return value.upper()
 
 
+DEFAULT_AOI_MARGIN_KM = 100.0
+"""Margin of a derived area of interest around the landing stations' box: room for the route to bend round a
+headland, a hazard field or a foreign sector."""
+
+CASPIAN_BOUNDS: tuple[float, float, float, float] = (46.55, 36.55, 55.45, 47.45)
+"""The Caspian region in degrees (west, south, east, north): the extent of the default bathymetry source
+(``srtm30plus_caspian``, 46.5..55.5 E, 36.5..47.5 N) less 0.05 degrees, so that the analysis grid's edge cells still
+hold data. A derived area of interest is clipped to it; the Caspian's water (GSHHG) spans 46.68..54.77 E,
+36.58..47.12 N."""
+
+AOI_BOUND_KEYS = ("west_deg", "south_deg", "east_deg", "north_deg")
+
+
 class AreaOfInterest(_Strict):
-    """The lon/lat box analysed, in degrees (EPSG:4326)."""
+    """The lon/lat box analysed, in degrees (EPSG:4326).
+
+    Omit the section (or give only ``margin_km``) to derive it: the landing stations' box widened by ``margin_km`` on
+    every side and clipped to the Caspian region (:data:`CASPIAN_BOUNDS`). ``margin_km`` is then recorded; it is
+    None for a box given in full."""
 
     west_deg: float = Field(ge=-180, le=180)
     south_deg: float = Field(ge=-90, le=90)
     east_deg: float = Field(ge=-180, le=180)
     north_deg: float = Field(ge=-90, le=90)
+    margin_km: float | None = Field(
+        None,
+        gt=0,
+        le=1000,
+        description=f"derive the box: the stations' box widened by this many km and clipped to the Caspian "
+        f"(default {DEFAULT_AOI_MARGIN_KM:.0f} km when the section is omitted); leave out when giving the four bounds",
+    )
 
     @model_validator(mode="after")
     def _ordered(self) -> AreaOfInterest:
@@ -131,11 +156,84 @@ class BathymetrySource(_Strict):
     )
 
 
+DEFAULT_BATHYMETRY_SOURCE = "srtm30plus_caspian"
+"""The catalogue's bathymetry of the whole Caspian (geodata/data/sources.yaml), used when a scenario names none."""
+
+
+def _default_bathymetry_sources() -> list[BathymetrySource]:
+    return [BathymetrySource(source=DEFAULT_BATHYMETRY_SOURCE, priority=0)]
+
+
+TREATY_WATER_LEVEL_M = -28.0
+"""The Caspian surface of the seabed delimitation agreements: -28 m in the Baltic height system (about ocean mean
+sea level for this purpose). A convention, not an observation: the observed level was about -26.5 m in the 1990s and
+fell to about -29 m by 2025."""
+TREATY_WATER_LEVEL_SOURCE = (
+    "Caspian seabed delimitation agreements (Kazakhstan-Russia 1998, Azerbaijan-Russia 2002, Azerbaijan-Kazakhstan "
+    "2003): the surface taken at -28 m in the Baltic height system (see the data mirror's SOURCES.md)"
+)
+TREATY_WATER_LEVEL_DATE = "1998/2003"
+"""When the default level was fixed (the agreements' dates), as an ISO 8601 interval of years."""
+
+
 class Bathymetry(_Strict):
-    sources: list[BathymetrySource] = Field(min_length=1)
-    water_level_m: float = Field(
-        -28.0, description="Caspian water surface relative to ocean MSL (the treaties use -28 m Baltic)"
+    sources: list[BathymetrySource] = Field(
+        default_factory=_default_bathymetry_sources,
+        min_length=1,
+        description=f"default: the catalogue's '{DEFAULT_BATHYMETRY_SOURCE}' (SRTM30_PLUS, 1 arc-minute)",
     )
+    water_level_m: float = Field(
+        TREATY_WATER_LEVEL_M,
+        ge=-40,
+        le=-15,
+        description="Caspian water surface relative to ocean MSL (Baltic height system); depths and cable bands are "
+        "measured below it. Default: the treaties' -28 m; the observed level was about -29 m in 2025, and each metre "
+        "lower makes every depth 1 m shallower",
+    )
+    water_level_source: str = Field(
+        TREATY_WATER_LEVEL_SOURCE, description="where water_level_m comes from (recorded in the manifest)"
+    )
+    water_level_date: str = Field(
+        TREATY_WATER_LEVEL_DATE,
+        description="date (ISO 8601: year, date or interval) of water_level_m (recorded in the manifest)",
+    )
+
+    @model_validator(mode="after")
+    def _level_has_its_source(self) -> Bathymetry:
+        default = (
+            self.water_level_source == TREATY_WATER_LEVEL_SOURCE or self.water_level_date == TREATY_WATER_LEVEL_DATE
+        )
+        if self.water_level_m != TREATY_WATER_LEVEL_M and default:
+            raise ValueError(
+                f"bathymetry.water_level_m is {self.water_level_m} m, not the treaties' {TREATY_WATER_LEVEL_M} m, but "
+                "water_level_source or water_level_date still describe the treaties' level: give the source and date "
+                "of your level (e.g. water_level_source: 'gauge at Baku, monthly mean', water_level_date: '2025-06')"
+            )
+        return self
+
+    def water_level_record(self) -> dict[str, Any]:
+        """The water level with its source and date and its effect on depths, as the manifest records it."""
+        offset = self.water_level_m - TREATY_WATER_LEVEL_M
+        lower = offset < 0
+        effect = (
+            "the treaties' level: depths as the delimitation agreements measure them"
+            if offset == 0
+            else f"{abs(offset):g} m {'lower' if lower else 'higher'} than the treaties' level: every depth is "
+            f"{abs(offset):g} m {'shallower' if lower else 'deeper'} than at {TREATY_WATER_LEVEL_M:g} m, so each depth "
+            f"limit and cable band limit (engineering.cable_bands) falls on seabed {abs(offset):g} m "
+            f"{'lower' if lower else 'higher'}"
+        )
+        return {
+            "water_level_m": self.water_level_m,
+            "height_system": "Baltic (about ocean mean sea level)",
+            "source": self.water_level_source,
+            "date": self.water_level_date,
+            "treaty_level_m": TREATY_WATER_LEVEL_M,
+            "offset_from_treaty_level_m": offset,
+            "effect": effect,
+            "depth_formula": "depth_m = water_level_m - (source height above ocean MSL)",
+        }
+
     max_nodata_fraction: float = Field(0.05, ge=0, le=1)
     min_depth_range_m: tuple[float, float] = (-50.0, 1100.0)
 
@@ -390,12 +488,15 @@ class Scenario(_Strict):
     """A whole scenario. ``name`` is also the Dagster partition key."""
 
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")
-    title: str
+    title: str = Field(description="default: '<first station> - <second station>'")
     description: str = ""
     landing_stations: list[LandingStation] = Field(min_length=2, max_length=2)
-    area_of_interest: AreaOfInterest
+    area_of_interest: AreaOfInterest = Field(
+        description=f"default: derived from the stations ({DEFAULT_AOI_MARGIN_KM:.0f} km margin, clipped to the "
+        "Caspian)"
+    )
     analysis: Analysis = Analysis()
-    bathymetry: Bathymetry
+    bathymetry: Bathymetry = Bathymetry()
     coastline: Coastline = Coastline()
     boundaries: Boundaries = Boundaries()
     hazards: Hazards = Hazards()
@@ -408,6 +509,40 @@ class Scenario(_Strict):
     publish: Publish = Publish()
     montecarlo: MonteCarlo = MonteCarlo()
     verify_checksums: bool = True
+
+    @model_validator(mode="before")
+    @classmethod
+    def _defaults_from_stations(cls, data: Any) -> Any:
+        """Fill the title and the area of interest from the landing stations when the file leaves them out."""
+        if not isinstance(data, dict):
+            return data
+        stations = _station_positions(data.get("landing_stations"))
+        if stations is None:
+            return data  # the stations' own errors are reported; nothing can be derived from them
+        out = dict(data)
+        if "title" not in out:
+            out["title"] = " - ".join(name for name, _, _ in stations)
+        aoi = out.get("area_of_interest", {})
+        if not isinstance(aoi, dict):
+            return out
+        margin = aoi.get("margin_km")
+        given = any(k in aoi for k in AOI_BOUND_KEYS)
+        if given and margin is None:
+            return out
+        margin = DEFAULT_AOI_MARGIN_KM if margin is None else margin
+        if not (isinstance(margin, (int, float)) and not isinstance(margin, bool) and 0 < margin <= 1000):
+            return out  # the field's own validation reports it
+        box = dict(
+            zip(AOI_BOUND_KEYS, derive_area_of_interest([(lo, la) for _, lo, la in stations], margin), strict=True)
+        )
+        if given and any(aoi.get(k) != v for k, v in box.items()):
+            # a dumped scenario (the run snapshot) holds its derived box with its margin: that is consistent
+            raise ValueError(
+                "area_of_interest gives both bounds and margin_km, and the bounds are not the box derived with that "
+                "margin: give the four bounds (west_deg, south_deg, east_deg, north_deg) or only margin_km"
+            )
+        out["area_of_interest"] = {**box, "margin_km": margin}
+        return out
 
     @model_validator(mode="after")
     def _stations_apart(self) -> Scenario:
@@ -425,6 +560,14 @@ class Scenario(_Strict):
         w, s, e, n = self.area_of_interest.bounds
         for st in self.landing_stations:
             if not (w <= st.lon_deg <= e and s <= st.lat_deg <= n):
+                if self.area_of_interest.margin_km is not None:
+                    cw, cs, ce, cn = CASPIAN_BOUNDS
+                    raise ValueError(
+                        f"landing station '{st.name}' ({st.lat_deg} N, {st.lon_deg} E) lies outside the Caspian "
+                        f"region ({cw}..{ce} E, {cs}..{cn} N) that the area of interest is derived within; correct "
+                        "the station (lat_deg/lon_deg swapped?) or give area_of_interest with a bathymetry source "
+                        "covering it"
+                    )
                 raise ValueError(
                     f"landing station '{st.name}' ({st.lat_deg} N, {st.lon_deg} E) lies outside area_of_interest "
                     f"({w}..{e} E, {s}..{n} N); widen the area or correct the station"
@@ -454,6 +597,44 @@ class Scenario(_Strict):
         return hashlib.sha256(blob.encode()).hexdigest()
 
 
+def _station_positions(raw: Any) -> list[tuple[str, float, float]] | None:
+    """(name, lon, lat) of the two landing stations as written, or None when they are not two valid stations."""
+    if not isinstance(raw, list) or len(raw) != 2:
+        return None
+    try:
+        stations = [LandingStation.model_validate(item) for item in raw]
+    except ValidationError:
+        return None
+    return [(st.name, st.lon_deg, st.lat_deg) for st in stations]
+
+
+def derive_area_of_interest(
+    points_lonlat: list[tuple[float, float]], margin_km: float = DEFAULT_AOI_MARGIN_KM
+) -> tuple[float, float, float, float]:
+    """The box round ``points_lonlat`` widened by ``margin_km`` on every side (geodesic: north/south along the
+    meridian, east/west along the parallel at the box's widest latitude) and clipped to :data:`CASPIAN_BOUNDS`, in
+    degrees rounded outwards to 0.01. Points outside the Caspian region stay outside (the caller refuses them)."""
+    lons = [p[0] for p in points_lonlat]
+    lats = [p[1] for p in points_lonlat]
+    geod = Geod(ellps="WGS84")
+    d = margin_km * 1000.0
+    _, north, _ = geod.fwd(0.0, max(lats), 0.0, d)
+    _, south, _ = geod.fwd(0.0, min(lats), 180.0, d)
+    widest = max(abs(north), abs(south))
+    east_shift, _, _ = geod.fwd(0.0, widest, 90.0, d)
+    west, east = min(lons) - east_shift, max(lons) + east_shift
+    cw, cs, ce, cn = CASPIAN_BOUNDS
+    box = (
+        max(math.floor(west * 100) / 100, cw),
+        max(math.floor(south * 100) / 100, cs),
+        min(math.ceil(east * 100) / 100, ce),
+        min(math.ceil(north * 100) / 100, cn),
+    )
+    if box[0] >= box[2] or box[1] >= box[3]:  # every point outside the region: keep the raw box, refused later
+        return (min(lons), min(lats), max(lons) + 1e-6, max(lats) + 1e-6)
+    return box
+
+
 # -- loading ------------------------------------------------------------------------------------------------------
 
 
@@ -475,11 +656,37 @@ def _known_keys(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
     return list(getattr(current, "model_fields", {}))
 
 
-def _format_errors(exc: ValidationError, origin: str) -> str:
+DERIVED_FROM_STATIONS = ("title", "area_of_interest")
+"""Top-level keys a scenario may omit because they are derived from the landing stations."""
+
+
+def _errors(exc: ValidationError) -> list[Any]:
+    """The validation errors worth showing: a derived key reported missing only because the stations are invalid
+    (nothing to derive it from) is left out, the stations' own errors say what to fix."""
+    errs = exc.errors()
+    stations_bad = any(e["loc"][:1] == ("landing_stations",) for e in errs)
+    return [
+        e
+        for e in errs
+        if not (stations_bad and e["type"] == "missing" and tuple(e["loc"]) in {(k,) for k in DERIVED_FROM_STATIONS})
+    ]
+
+
+def _line_of(loc: tuple[Any, ...], key_lines: dict[tuple[Any, ...], int] | None) -> str:
+    """``"line N: "`` of the deepest part of ``loc`` the file holds, or "" (no file, or a key the file lacks)."""
+    if not key_lines:
+        return ""
+    for n in range(len(loc), -1, -1):
+        if loc[:n] in key_lines:
+            return f"line {key_lines[loc[:n]]}: "
+    return ""
+
+
+def _format_errors(exc: ValidationError, origin: str, key_lines: dict[tuple[Any, ...], int] | None = None) -> str:
     lines = []
-    for err in exc.errors():
+    for err in _errors(exc):
         loc = tuple(err["loc"])
-        where = ".".join(str(p) for p in loc) or "(top level)"
+        where = _line_of(loc, key_lines) + (".".join(str(p) for p in loc) or "(top level)")
         if err["type"] == "extra_forbidden":
             known = _known_keys(Scenario, loc)
             close = difflib.get_close_matches(str(loc[-1]), known, n=1)
@@ -493,11 +700,29 @@ def _format_errors(exc: ValidationError, origin: str) -> str:
     return (
         f"scenario {origin} is invalid:\n"
         + "\n".join(lines)
-        + f"\nFix these entries in {origin} (every key, its unit and its range are documented in geodata/scenario.py)."
+        + f"\nFix these entries in {origin} (every key with its unit, default and range: docs/sumgait-aktau-own.yaml, "
+        "`corridor new` writes them all, `corridor schema` prints the JSON Schema)."
     )
 
 
-def parse_scenario(data: dict[str, Any], origin: str = "<dict>") -> Scenario:
+def scenario_json_schema() -> dict[str, Any]:
+    """The JSON Schema (draft 2020-12) of a scenario file, for editors that validate and complete YAML: the keys
+    derived from the landing stations (title, area_of_interest) are optional, as in the file."""
+    schema = Scenario.model_json_schema(mode="validation")
+    schema["required"] = [k for k in schema.get("required", []) if k not in DERIVED_FROM_STATIONS]
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["description"] = (
+        "A caspian-corridor scenario file (YAML). Only name and landing_stations are required; every other key has "
+        "the default shown. Units are in the key names."
+    )
+    return schema
+
+
+def parse_scenario(
+    data: dict[str, Any], origin: str = "<dict>", key_lines: dict[tuple[Any, ...], int] | None = None
+) -> Scenario:
+    """Validate a scenario document; :class:`ConfigError` lists every problem at once, each with its key (and its
+    line, given ``key_lines`` from :func:`yaml_key_lines`) and the fix."""
     if not isinstance(data, dict):
         raise ConfigError(
             f"scenario {origin} must be a mapping of keys to values, got {type(data).__name__}; write it as "
@@ -506,7 +731,7 @@ def parse_scenario(data: dict[str, Any], origin: str = "<dict>") -> Scenario:
     try:
         return Scenario.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(_format_errors(exc, origin)) from None
+        raise ConfigError(_format_errors(exc, origin, key_lines)) from None
 
 
 class _StrictLoader(yaml.SafeLoader):
@@ -540,11 +765,36 @@ def load_yaml(text: str, origin: str) -> Any:
         raise ConfigError(f"{origin} is not valid YAML: {exc}\nCorrect the YAML at the line shown.") from None
 
 
+def yaml_key_lines(text: str) -> dict[tuple[Any, ...], int]:
+    """The 1-based line of every key and list item of a YAML document, by its path (``("routing", "alternatives")``,
+    ``("landing_stations", 1, "lon_deg")``); empty when the text does not parse (:func:`load_yaml` says why)."""
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError:
+        return {}
+    out: dict[tuple[Any, ...], int] = {}
+
+    def walk(node: yaml.Node, path: tuple[Any, ...]) -> None:
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                sub = (*path, key.value)
+                out[sub] = key.start_mark.line + 1
+                walk(value, sub)
+        elif isinstance(node, yaml.SequenceNode):
+            for i, item in enumerate(node.value):
+                out[(*path, i)] = item.start_mark.line + 1
+                walk(item, (*path, i))
+
+    if root is not None:
+        walk(root, ())
+    return out
+
+
 @lru_cache(maxsize=64)
 def _parse_text(text: str, origin: str, expected_name: str) -> Scenario:
     """Validate a scenario file's text; cached on the text, so an edited file is parsed again."""
     data = load_yaml(text, f"scenario {origin}")
-    scenario = parse_scenario(data, origin)
+    scenario = parse_scenario(data, origin, yaml_key_lines(text) if isinstance(data, dict) else None)
     if scenario.name != expected_name:
         raise ConfigError(f"scenario {origin} has name '{scenario.name}'; rename the file or the name so they agree")
     return scenario
@@ -570,6 +820,11 @@ def scenario_files(folder: str | Path | None = None) -> dict[str, Path | Any]:
             files[entry.name.rsplit(".", 1)[0]] = entry
     if folder:
         folder = Path(folder).expanduser()
+        if not folder.exists():
+            raise ConfigError(
+                f"{SCENARIOS_ENV}={folder} does not exist; create it (mkdir -p {folder}) for your scenario files, "
+                "or unset it"
+            )
         if not folder.is_dir():
             raise ConfigError(f"{SCENARIOS_ENV}={folder} is not a directory of scenario YAML files; fix or unset it")
         for path in sorted(folder.glob("*.y*ml")):
@@ -582,6 +837,11 @@ def scenario_names(folder: str | Path | None = None) -> list[str]:
     return list(scenario_files(folder))
 
 
+def closest_first(name: str, known: Iterable[str]) -> list[str]:
+    """``known`` ordered by similarity to ``name`` (difflib's ratio, then alphabetically)."""
+    return sorted(known, key=lambda k: (-difflib.SequenceMatcher(None, name, k).ratio(), k))
+
+
 def load_scenario(name: str = DEFAULT_SCENARIO, *, folder: str | Path | None = None) -> Scenario:
     """Load a scenario by name (packaged or from ``folder``, the pipeline's ``CORRIDOR_SCENARIOS``), or by path to a
     YAML file."""
@@ -592,8 +852,121 @@ def load_scenario(name: str = DEFAULT_SCENARIO, *, folder: str | Path | None = N
         close = difflib.get_close_matches(name, files, n=1)
         hint = f" Did you mean '{close[0]}'?" if close else ""
         raise ConfigError(
-            f"unknown scenario '{name}'.{hint} Known: {', '.join(files)}. Add a YAML file to a folder and point "
-            f"{SCENARIOS_ENV} at it to define your own."
+            f"unknown scenario '{name}'.{hint} Known (closest first): {', '.join(closest_first(name, files))}. Add a "
+            f"YAML file to a folder and point {SCENARIOS_ENV} at it to define your own."
         )
     entry = files[name]
     return _parse_text(entry.read_text(encoding="utf-8"), str(entry), name)
+
+
+# -- an annotated scenario file ------------------------------------------------------------------------------------
+
+
+def _flow(value: Any) -> str:
+    """``value`` as one line of YAML flow style."""
+    return (
+        str(yaml.safe_dump(value, default_flow_style=True, sort_keys=False, width=10_000))
+        .strip()
+        .removesuffix("...")
+        .strip()
+    )
+
+
+def _field_note(field: Any) -> str:
+    """The trailing comment of a key: its description, its choices and its range."""
+    parts = [field.description] if field.description else []
+    ann = field.annotation
+    if getattr(ann, "__origin__", None) is Literal:
+        parts.append("one of: " + ", ".join(str(a) for a in ann.__args__))
+    bounds = []
+    for m in field.metadata:
+        for attr, sign in (("ge", ">="), ("gt", ">"), ("le", "<="), ("lt", "<")):
+            if getattr(m, attr, None) is not None:
+                bounds.append(f"{sign} {getattr(m, attr)}")
+    if bounds:
+        parts.append(" and ".join(bounds))
+    return "; ".join(parts)
+
+
+def _dumpable(value: Any) -> Any:
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json", exclude_defaults=True)
+    if isinstance(value, (list, tuple)):
+        return [_dumpable(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _dumpable(v) for k, v in value.items()}
+    return value
+
+
+def _section_lines(model: BaseModel, indent: str) -> list[str]:
+    """``key: default  # note`` for every field of ``model``, nested sections indented below their key."""
+    out: list[str] = []
+    for key, field in type(model).model_fields.items():
+        value = getattr(model, key)
+        note = _field_note(field)
+        if isinstance(value, BaseModel):
+            out.append(f"{indent}{key}:" + (f"  # {note}" if note else ""))
+            out += _section_lines(value, indent + "  ")
+            continue
+        plain = _dumpable(value)
+        if isinstance(plain, list) and plain and all(isinstance(v, dict) for v in plain):
+            out.append(f"{indent}{key}:" + (f"  # {note}" if note else ""))
+            out += [f"{indent}  - {_flow(v)}" for v in plain]
+            continue
+        out.append(f"{indent}{key}: {_flow(plain)}" + (f"  # {note}" if note else ""))
+    return out
+
+
+OPTIONAL_SECTIONS = (
+    "analysis",
+    "bathymetry",
+    "coastline",
+    "boundaries",
+    "hazards",
+    "cost",
+    "limits",
+    "routing",
+    "engineering",
+    "publish",
+)
+"""The sections of a scenario file that every scenario may leave out (each at the defaults of its class)."""
+
+
+def scenario_template(name: str, stations: list[LandingStation], title: str | None = None) -> str:
+    """A scenario file for ``stations``: the required keys, then every optional key commented out at its default
+    with its unit, choices and range (lines starting ``# `` uncomment as they stand; ``## `` lines are notes).
+    The result parses (:func:`parse_scenario`) to the same scenario with or without the defaults uncommented."""
+    a, b = stations
+    lines = [
+        f"## Scenario {name}: the required keys first; below them every other key at its default, commented out.",
+        "## Uncomment a line (and its section's line) to change it. Units are in the key names.",
+        f"## Check the file with `corridor validate {name}`; `corridor schema` prints its JSON Schema for editors.",
+        f"name: {name}",
+        f"title: {_flow(title or f'{a.name} - {b.name}')}",
+        "landing_stations:  # two stations: latitude/longitude in degrees (WGS84), country as ISO 3166-1 alpha-3",
+        *(f"  - {_flow(st.model_dump(mode='json'))}" for st in stations),
+        "",
+        f"## area_of_interest: derived from the stations when left out, the stations' box widened by margin_km on "
+        f"every side and clipped to the Caspian ({', '.join(str(v) for v in CASPIAN_BOUNDS)} W,S,E,N degrees);",
+        "## or give the box in degrees: {west_deg: .., south_deg: .., east_deg: .., north_deg: ..} (without margin_km)",
+        "# area_of_interest:",
+        f"#   margin_km: {DEFAULT_AOI_MARGIN_KM}",
+    ]
+    for key in OPTIONAL_SECTIONS:
+        field = Scenario.model_fields[key]
+        default = field.get_default(call_default_factory=True)
+        note = _field_note(field)
+        lines.append(f"# {key}:" + (f"  # {note}" if note else ""))
+        lines += ["# " + line for line in _section_lines(default, "  ")]
+    lines.append(
+        "## a sensitivity sweep of the cost weights (the route_weight_sweep asset) is off unless given; to run one, "
+        "remove the '## ' of the next lines (samples is required):"
+    )
+    lines.append("## sweep:")
+    for key, field in WeightSweep.model_fields.items():
+        value = 8 if field.is_required() else field.get_default(call_default_factory=True)
+        note = _field_note(field) + ("; required (8 is an example)" if field.is_required() else "")
+        lines.append(f"##   {key}: {_flow(value)}  # {note}")
+    verify = Scenario.model_fields["verify_checksums"]
+    lines.append(f"# verify_checksums: {_flow(verify.default)}  # check every catalogue file's sha256 before use")
+    return "\n".join(lines) + "\n"

@@ -86,6 +86,12 @@ def _stations(stations: Iterable[Any]) -> list[tuple[str, float, float]]:
     return out
 
 
+MAX_STATION_TO_SEA_M = 10_000.0
+"""Farthest a landing station may lie from the nearest sea cell (the coverage check) or from the Caspian's water
+(``corridor validate``): a station given at its town is a few km inland (Siyazan: 6 km); tens of km means a wrong
+position or swapped coordinates."""
+
+
 def check_coverage(
     depth: Raster,
     aoi_bounds_lonlat: tuple[float, float, float, float] | GeoGrid | None,
@@ -93,14 +99,18 @@ def check_coverage(
     *,
     sea_mask: Raster | None = None,
     min_aoi_fraction: float = 0.99,
-    max_station_to_sea_m: float = 10_000.0,
+    max_station_to_sea_m: float = MAX_STATION_TO_SEA_M,
+    sea_only: bool = False,
 ) -> CheckResult:
     """The depth grid covers the area of interest and both landing stations.
 
     A landing station passes when its cell is on the grid, holds depth data, and lies within
     ``max_station_to_sea_m`` of a sea cell (a station far inland, or coordinates swapped, fails; on the mirror
     the Siyazan station, given at the town, is 6 km from the GSHHG sea). The area of
-    interest passes when at least ``min_aoi_fraction`` of its cells hold data.
+    interest passes when at least ``min_aoi_fraction`` of its cells hold data; with ``sea_only`` (and a
+    ``sea_mask`` drawn from the coastline, so that a sea cell without data is still sea) only its sea cells count:
+    the route runs at sea, and a source that stops at the shore, or a lon/lat box whose projected grid reaches past
+    the source's extent over land, does not fail the check.
 
     Parameters
     ----------
@@ -117,19 +127,23 @@ def check_coverage(
     grid = depth.grid
     valid = depth.valid()
     aoi = aoi_mask(grid, aoi_bounds_lonlat)
-    n_aoi = int(aoi.sum())
-    frac = float((valid & aoi).sum() / n_aoi) if n_aoi else 0.0
     if sea_mask is not None:
         sea = sea_mask.data.astype(bool)
     else:
         with np.errstate(invalid="ignore"):
             sea = valid & (np.nan_to_num(depth.data.astype(float), nan=0.0) > 0)
+    counted = aoi & sea if sea_only and sea_mask is not None else aoi
+    n_aoi = int(counted.sum())
+    frac = float((valid & counted).sum() / n_aoi) if n_aoi else 0.0
     dy, dx = grid.res
-    dist_to_sea = ndimage.distance_transform_edt(~sea, sampling=(dy, dx)) if sea.any() else None
+    dist_to_sea, nearest_sea = (
+        ndimage.distance_transform_edt(~sea, sampling=(dy, dx), return_indices=True) if sea.any() else (None, None)
+    )
     failures: list[str] = []
     meta: dict[str, Any] = {
         "aoi_valid_fraction": round(frac, 6),
         "aoi_cells": n_aoi,
+        "aoi_cells_counted": "sea cells of the area of interest" if counted is not aoi else "area of interest",
         "min_aoi_fraction": min_aoi_fraction,
         "max_station_to_sea_m": max_station_to_sea_m,
     }
@@ -137,7 +151,8 @@ def check_coverage(
         failures.append("the area of interest has no cell on the grid")
     elif frac < min_aoi_fraction:
         failures.append(
-            f"only {100 * frac:.2f} % of the area of interest holds depth data (need {100 * min_aoi_fraction:.1f} %)"
+            f"only {100 * frac:.2f} % of the {meta['aoi_cells_counted']} holds depth data "
+            f"(need {100 * min_aoi_fraction:.1f} %)"
         )
     if dist_to_sea is None:
         failures.append("the grid has no sea cell")
@@ -161,10 +176,14 @@ def check_coverage(
         if dist_to_sea is not None:
             d = float(dist_to_sea[r, c])
             info["distance_to_sea_m"] = round(d, 1)
-            if d > max_station_to_sea_m:
+            if d > max_station_to_sea_m and nearest_sea is not None:
+                sx, sy = grid.xy(int(nearest_sea[0][r, c]), int(nearest_sea[1][r, c]))
+                slon, slat = (float(v) for v in grid.xy_to_lonlat(sx, sy))
+                info.update(nearest_sea_lon_deg=round(slon, 6), nearest_sea_lat_deg=round(slat, 6))
                 failures.append(
                     f"landing station '{name}' ({lat} N, {lon} E) lies {d / 1000:.1f} km from the nearest sea cell "
-                    f"(limit {max_station_to_sea_m / 1000:.1f} km): it is inland or its coordinates are wrong"
+                    f"(limit {max_station_to_sea_m / 1000:.1f} km): it is inland or its coordinates are wrong; "
+                    f"give the station on the coast (the nearest sea cell is at {slat:.5f} N, {slon:.5f} E)"
                 )
         stations_meta.append(info)
     meta["stations"] = stations_meta
@@ -180,8 +199,8 @@ def check_coverage(
         "coverage",
         True,
         ERROR,
-        f"{100 * frac:.2f} % of the area of interest has depth data; {len(stations_meta)} landing stations on data "
-        "and near the sea",
+        f"{100 * frac:.2f} % of the {meta['aoi_cells_counted']} has depth data; {len(stations_meta)} landing "
+        "stations on data and near the sea",
         meta,
     )
 

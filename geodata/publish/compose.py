@@ -106,6 +106,20 @@ def input_source_names(scenario: Scenario) -> list[str]:
     return list(dict.fromkeys(names))
 
 
+def manifest_extra(scenario: Scenario) -> dict[str, Any]:
+    """What ``manifest.json`` records beyond the files and inputs: the Caspian water level the depths are measured
+    below, with its source, date and effect on the depth bands, and the area of interest (derived or given)."""
+    aoi = scenario.area_of_interest
+    return {
+        "water_level": scenario.bathymetry.water_level_record(),
+        "area_of_interest": {
+            "bounds_deg": list(aoi.bounds),
+            "derived_from_stations": aoi.margin_km is not None,
+            "margin_km": aoi.margin_km,
+        },
+    }
+
+
 def route_layer(content: PublicationContent) -> gpd.GeoDataFrame:
     sc, er, dl = content.scenario, content.route, content.deliverables
     line = er.line_lonlat
@@ -393,9 +407,10 @@ def build_publication(folder: Path, content: PublicationContent) -> dict[str, An
                 meta["bathymetry"],
                 title="Water depth below the Caspian surface (m)",
                 abstract="Depth positive down, land negative (height above the water); the Caspian surface is taken at "
-                f"{sc.bathymetry.water_level_m} m relative to ocean MSL. Where the coastline and the depth's sign "
-                "disagree the cell is empty: land below the Caspian surface (depressions) shows no water depth "
-                f"({blanked['land_below_water_cells']} cells), sea shows no land height "
+                f"{sc.bathymetry.water_level_m} m relative to ocean MSL (Baltic height system; source: "
+                f"{sc.bathymetry.water_level_source}, {sc.bathymetry.water_level_date}). Where the coastline and the "
+                "depth's sign disagree the cell is empty: land below the Caspian surface (depressions) shows no water "
+                f"depth ({blanked['land_below_water_cells']} cells), sea shows no land height "
                 f"({blanked['sea_above_water_cells']} cells).",
             ),
             units="m",

@@ -653,3 +653,26 @@ def test_siyazan_aktau_on_the_mirror(mirror: Path) -> None:
                        water_level_m=-28.0, resampling="average")  # fmt: skip
     deep_sea = land_sea_mask(deep, land)
     assert 900 < summary_metadata(deep, deep_sea)["depth_sea_max_m"] < 1000
+
+
+def test_check_coverage_over_sea_cells_only() -> None:
+    """A source that stops at the shore fails the whole-area coverage but passes over the sea cells; a hole at sea
+    fails both."""
+    grid = GeoGrid.from_bounds((500_000, 4_600_000, 560_000, 4_640_000), 1000.0, UTM39)
+    depth = _bowl(grid)
+    coast_sea = np.zeros(grid.shape, dtype=np.uint8)
+    coast_sea[:, 12:] = 1  # the coastline's sea: columns 12 onwards
+    sea = Raster(coast_sea, grid)
+    to_ll = Transformer.from_crs(UTM39, "EPSG:4326", always_xy=True)
+    station = ("A", *to_ll.transform(530_500, 4_610_500))
+    depth.data[:, :10] = np.nan  # no data on land (a third of the area's land and all of it beyond the coast)
+    whole = check_coverage(depth, None, [station], sea_mask=sea)
+    assert not whole.passed
+    over_sea = check_coverage(depth, None, [station], sea_mask=sea, sea_only=True)
+    assert over_sea.passed, over_sea.description
+    assert over_sea.metadata["aoi_cells"] == int(coast_sea.sum())
+    assert "sea cells" in over_sea.description
+    depth.data[20:25, 30:35] = np.nan  # a hole at sea: 25 of 1920 sea cells = 1.3 %
+    holed = check_coverage(depth, None, [station], sea_mask=sea, sea_only=True)
+    assert not holed.passed
+    assert "of the sea cells of the area of interest holds depth data" in holed.description

@@ -105,6 +105,8 @@ def test_publication_is_complete_verified_and_opens(run: dict) -> None:
     manifest = json.loads((live / "manifest.json").read_text())
     assert manifest["scenario"]["name"] == SCENARIO
     assert {i["name"] for i in manifest["inputs"]} >= {"srtm30plus_caspian", "gshhg_coast"}
+    level = manifest["extra"]["water_level"]  # the level depths are measured below, with its source and date
+    assert (level["water_level_m"], level["date"]) == (-28.0, "1998/2003")
     route = gpd.read_file(gpkg, layer="route")
     assert route.crs.to_epsg() == 4326
     assert len(route) == 1
