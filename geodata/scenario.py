@@ -928,6 +928,7 @@ OPTIONAL_SECTIONS = (
     "routing",
     "engineering",
     "publish",
+    "montecarlo",
 )
 """The sections of a scenario file that every scenario may leave out (each at the defaults of its class)."""
 

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from pydantic import BaseModel
 
 from geodata.errors import ConfigError
 from geodata.scenario import load_scenario, parse_scenario, scenario_names
@@ -222,3 +223,13 @@ def test_water_level_has_its_source_and_date_and_states_its_effect() -> None:
     assert "1 m shallower" in record["effect"]
     with pytest.raises(ConfigError, match=r"bathymetry\.water_level_m"):  # a sign error: +28
         parse_scenario({**MINIMAL, "bathymetry": {"water_level_m": 28.0}})
+
+
+def test_every_section_with_defaults_is_in_the_template() -> None:
+    """A section added to Scenario with a default must reach `corridor new`'s annotated file (OPTIONAL_SECTIONS), or
+    analysts never learn it exists; the keys below are written by the template on their own lines."""
+    from geodata.scenario import OPTIONAL_SECTIONS, Scenario
+
+    own_lines = {"name", "title", "description", "landing_stations", "area_of_interest", "sweep", "verify_checksums"}
+    sections = {k for k, f in Scenario.model_fields.items() if isinstance(f.default, BaseModel)}
+    assert sections - own_lines == set(OPTIONAL_SECTIONS)
