@@ -4,7 +4,8 @@ stays off the vector land beyond its shore ends and keeps its land sections on l
 
 The pairs: Baku-Turkmenbashi (a port inside a bay behind a spit: the route used to cross the spit), Makhachkala-Aktau
 (the landfall used to put a 7.7 km "land" section across water), Lagan-Bautino (the northern shallow shelf: its sea
-cells read above the water surface) and Ekerem-Bandar Torkaman (Gorgan bay behind the Miankaleh spit, at 500 m).
+cells read above the water surface) and Ekerem-Bandar Torkaman (Gorgan bay behind the Miankaleh spit, entered by a
+channel under 2 km wide: the route crossed the spit).
 About two minutes.
 """
 
