@@ -162,6 +162,7 @@ def run_pair(
     from pyproj import Geod
 
     from assets.config import CorridorSettings
+    from pipelines.dask_resource import DaskResource
     from pipelines.definitions import defs
     from pipelines.io_managers import CorridorIOManager
     from pipelines.partitions import scenario_instance
@@ -172,10 +173,12 @@ def run_pair(
             mirror_dir=str(mirror),
             cache_dir=str(out / "cache"),
             output_dir=str(root / "published"),
+            store_dir=str(root / "store"),  # the run's snapshot beside its values, as the IO manager requires
             scenarios_dir=str(scenarios),
             node_modules_dir=node_modules,
         ),
         "io_manager": CorridorIOManager(base_dir=str(root / "store"), scenarios_dir=str(scenarios)),
+        "dask": DaskResource(),  # no pair has a sweep section: the sweep asset is skipped
     }
     a, b = pair.stations
     geodesic_km = Geod(ellps="WGS84").inv(a["lon_deg"], a["lat_deg"], b["lon_deg"], b["lat_deg"])[2] / 1000
