@@ -294,7 +294,7 @@ def rasterize_hazards(
             stats["distance_passes"] += 1 if burned else 0
             stats["objects_on_grid"] += burned
             continue
-        for obj in members:
+        for obj in members if isinstance(members, list) else []:  # point classes went above
             if _burn_object(obj, grid, reach_factor, soft[obj.kind], hard[obj.kind]):
                 stats["distance_passes"] += 1
                 stats["objects_on_grid"] += 1

@@ -384,7 +384,7 @@ def _csv_table(path: Path, skip: int) -> pd.DataFrame:
 def _wkt_geometries(texts: pd.Series, wkt_col: str, labels: list[str]) -> tuple[list[Any], list[str]]:
     """``(geometries, problems)`` of a WKT column: None for an empty cell, None and a problem for text that is not
     WKT (parsed in one vectorised call; only the failures are described one by one)."""
-    values = np.asarray(texts.to_numpy(dtype=object, na_value=None), dtype=object)
+    values = np.array([None if pd.isna(v) else v for v in texts.tolist()], dtype=object)
     given = np.fromiter((v is not None for v in values), dtype=bool, count=len(values))
     geoms = np.full(len(values), None, dtype=object)
     geoms[given] = shapely.from_wkt(values[given], on_invalid="ignore")
@@ -484,7 +484,7 @@ def _to_hazard_rows(
         )
     rows: dict[str, list[Any]] = {}
     for field in RULE_FIELDS:
-        default = {k: getattr(rules[k], field) if k in rules else None for k in set(row_kinds)}
+        default = {k: getattr(rules[k], field) if k is not None and k in rules else None for k in set(row_kinds)}
         values = cells(field)
         rows[field] = (
             [default[k] for k in row_kinds]

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 import shapely
 import yaml
-from pandas.core.dtypes.cast import maybe_box_native
+from pandas.core.dtypes.cast import maybe_box_native  # type: ignore[attr-defined]
 from pyproj import CRS
 
 from geodata.errors import ConfigError, InputDataError
