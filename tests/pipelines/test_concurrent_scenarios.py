@@ -34,11 +34,13 @@ RUN = textwrap.dedent(
     import json, sys, time
     import dagster as dg
     from pipelines.definitions import defs
+    from pipelines.partitions import scenario_instance
 
     t0 = time.time()
     # the code location's own resources, as `dagster dev` would run it: settings and store from the environment
     resources = dict(defs.resources or {})
-    r = dg.materialize(list(defs.assets or []), partition_key=sys.argv[1], resources=resources, raise_on_error=False)
+    r = dg.materialize(list(defs.assets or []), partition_key=sys.argv[1], resources=resources, raise_on_error=False,
+        instance=scenario_instance(sys.argv[1]))
     print("@@" + json.dumps({"run_id": r.run_id, "success": r.success, "t0": t0, "t1": time.time()}))
     """
 )

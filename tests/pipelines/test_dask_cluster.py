@@ -202,7 +202,8 @@ def test_the_sweep_asset_runs_on_the_configured_scheduler(cluster: LoopbackClust
     assert meta["samples"].value == 16
     assert meta["where"].value == cluster.address
     # the stored value (the open store format, read back as the next step of a run would) is the same sweep
-    folder = store.value_dir(built["root"] / "store", SCENARIO, "route_weight_sweep")
+    (snapshot,) = [p.name for p in (built["root"] / "store" / SCENARIO).iterdir() if p.is_dir() and p.name != "runs"]
+    folder = store.value_dir(built["root"] / "store", SCENARIO, "route_weight_sweep", snapshot=snapshot)
     value = store.read_value(folder, asset="route_weight_sweep", partition=SCENARIO).value
     assert value.retried == got.retried
     assert value.routes.drop(columns="geometry").equals(got.routes.drop(columns="geometry"))

@@ -24,6 +24,7 @@ from pipelines.comparison import as_laid_job, compare_job
 from pipelines.dask_resource import DaskResource
 from pipelines.definitions import defs
 from pipelines.io_managers import CorridorIOManager
+from pipelines.partitions import scenario_instance
 
 pytestmark = pytest.mark.integration
 SCENARIOS = ("siyazan-aktau", "sumgait-aktau")
@@ -41,7 +42,13 @@ def published(tmp_path_factory: pytest.TempPathFactory, mirror: Path, node_modul
     store = CorridorIOManager(base_dir=str(root / "store"))
     resources = {"settings": settings, "io_manager": store, "dask": DaskResource()}
     for scenario in SCENARIOS:
-        dg.materialize(list(defs.assets or []), partition_key=scenario, resources=resources, raise_on_error=True)
+        dg.materialize(
+            list(defs.assets or []),
+            partition_key=scenario,
+            resources=resources,
+            raise_on_error=True,
+            instance=scenario_instance(scenario),
+        )
     return {"root": root / "pub", "resources": resources}
 
 
