@@ -216,3 +216,165 @@ class Raster:
             ) from exc
         attrs = json.loads(tags["corridor_attrs"]) if "corridor_attrs" in tags else {}
         return cls(data, grid, nodata, attrs)
+
+
+# -- windowed (streamed) access ---------------------------------------------------------------------------------------
+# Every raster stage that streams works on bands of whole rows: a band is cheap to cut from a tiled GeoTIFF (rows of
+# 256-row tiles), needs no seam handling across columns, and a halo of a few rows is all a neighbourhood operation
+# (slope, a bounded distance transform) needs. ``row_blocks`` sizes the bands from a memory budget.
+
+BLOCK_ALIGN = 256
+"""Band heights are multiples of the GeoTIFF tile height, so a band reads whole tiles."""
+
+
+@dataclass(frozen=True)
+class Block:
+    """One band of rows of a grid: the rows it owns (``rows``) and the rows read with its halo (``read``)."""
+
+    rows: slice
+    read: slice
+
+    @property
+    def core(self) -> slice:
+        """The owned rows as a slice of an array read over ``read``."""
+        start = self.rows.start - self.read.start
+        return slice(start, start + (self.rows.stop - self.rows.start))
+
+    @property
+    def height(self) -> int:
+        return int(self.rows.stop - self.rows.start)
+
+
+def row_blocks(
+    grid: GeoGrid, *, bytes_per_cell: float, budget_bytes: int, halo: int = 0, align: int = BLOCK_ALIGN
+) -> list[Block]:
+    """Bands of whole rows covering ``grid``, each small enough that ``bytes_per_cell`` of working memory per cell of
+    the band and its halo stays within ``budget_bytes``; heights are multiples of ``align`` (one band when the
+    whole grid fits). ``halo`` extra rows are read on each side (clipped at the edges)."""
+    if bytes_per_cell <= 0 or budget_bytes <= 0:
+        raise ValueError(
+            f"row_blocks needs positive bytes_per_cell and budget_bytes, not {bytes_per_cell}, {budget_bytes}"
+        )
+    rows, cols = grid.shape
+    fit = int(budget_bytes // max(bytes_per_cell * max(cols, 1), 1.0)) - 2 * halo
+    height = rows if fit >= rows else max(align, (max(fit, 1) // align) * align)
+    out = []
+    for start in range(0, rows, height):
+        stop = min(start + height, rows)
+        out.append(Block(slice(start, stop), slice(max(start - halo, 0), min(stop + halo, rows))))
+    return out
+
+
+@dataclass(frozen=True)
+class RasterFile:
+    """A GeoTIFF on disk read lazily, band by band: the streamed counterpart of :class:`Raster` (same ``grid``,
+    ``nodata`` and ``attrs``). ``read_rows`` reads only the tiles a band touches; ``load`` reads everything."""
+
+    path: Path
+    grid: GeoGrid
+    dtype: np.dtype[Any]
+    nodata: float | int | None = None
+    attrs: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def open(cls, path: str | Path) -> RasterFile:
+        path = Path(path)
+        try:
+            with rasterio.open(path) as src:
+                if src.crs is None:
+                    raise InputDataError(f"raster {path} has no CRS; assign one (e.g. `gdal_edit.py -a_srs EPSG:4326`)")
+                grid = GeoGrid(CRS.from_wkt(src.crs.to_wkt()), src.transform, (src.height, src.width))
+                tags = src.tags()
+                dtype, nodata = np.dtype(src.dtypes[0]), src.nodata
+        except rasterio.errors.RasterioIOError as exc:
+            raise InputDataError(f"cannot read raster {path}: {exc}; check the file is a complete GeoTIFF") from exc
+        attrs = json.loads(tags["corridor_attrs"]) if "corridor_attrs" in tags else {}
+        return cls(path, grid, dtype, nodata, attrs)
+
+    def read_rows(self, rows: slice) -> np.ndarray:
+        from rasterio.windows import Window
+
+        with rasterio.open(self.path) as src:
+            return src.read(1, window=Window(0, rows.start, self.grid.shape[1], rows.stop - rows.start))
+
+    def load(self) -> Raster:
+        return Raster.read(self.path)
+
+
+def raster_read_rows(raster: Raster | RasterFile, rows: slice) -> np.ndarray:
+    """Rows of an in-memory or on-disk raster (a view for :class:`Raster`, a windowed read for :class:`RasterFile`)."""
+    if isinstance(raster, Raster):
+        return raster.data[rows]
+    return raster.read_rows(rows)
+
+
+class RasterWriter:
+    """Write a tiled, compressed GeoTIFF band by band (``write_rows``), with the ``attrs`` tag of :meth:`Raster.write`;
+    overviews (``overviews=True``) are built when it closes. Use as a context manager; the file is complete only
+    after ``__exit__`` without error."""
+
+    def __init__(
+        self,
+        path: str | Path,
+        grid: GeoGrid,
+        dtype: Any,
+        *,
+        nodata: float | int | None = None,
+        attrs: dict[str, Any] | None = None,
+        compress: str = "deflate",
+        overviews: bool = False,
+    ) -> None:
+        self.path = Path(path)
+        self.grid = grid
+        self.dtype = np.dtype("uint8") if np.dtype(dtype) == np.dtype(bool) else np.dtype(dtype)
+        self.nodata, self.attrs, self.overviews = nodata, dict(attrs or {}), overviews
+        self._profile: dict[str, Any] = {
+            "driver": "GTiff",
+            "height": grid.shape[0],
+            "width": grid.shape[1],
+            "count": 1,
+            "dtype": self.dtype.name,
+            "crs": grid.crs.to_wkt(),
+            "transform": grid.transform,
+            "nodata": nodata,
+            "compress": compress,
+            "tiled": True,
+            "blockxsize": BLOCK_ALIGN,
+            "blockysize": BLOCK_ALIGN,
+            "BIGTIFF": "IF_SAFER",
+        }
+        if compress == "deflate" and self.dtype.kind == "f":
+            self._profile["predictor"] = 3
+        self._dst: Any = None
+
+    def __enter__(self) -> RasterWriter:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._dst = rasterio.open(self.path, "w", **self._profile)
+        return self
+
+    def write_rows(self, rows: slice, data: np.ndarray) -> None:
+        from rasterio.windows import Window
+
+        if data.shape != (rows.stop - rows.start, self.grid.shape[1]):
+            raise ValueError(f"band of shape {data.shape} does not fit rows {rows.start}:{rows.stop} of {self.grid}")
+        self._dst.write(
+            data.astype(self.dtype, copy=False), 1, window=Window(0, rows.start, data.shape[1], data.shape[0])
+        )
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        try:
+            if exc_type is None:
+                self._dst.update_tags(corridor_attrs=json.dumps(self.attrs, default=str))
+                if self.overviews:
+                    from rasterio.enums import Resampling
+
+                    factors = [f for f in (2, 4, 8, 16, 32, 64) if min(self.grid.shape) // f >= BLOCK_ALIGN // 2]
+                    if factors:
+                        self._dst.build_overviews(factors, Resampling.average)
+        finally:
+            self._dst.close()
+        if exc_type is not None:
+            self.path.unlink(missing_ok=True)
+
+    def file(self) -> RasterFile:
+        return RasterFile.open(self.path)
