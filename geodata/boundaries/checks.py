@@ -135,8 +135,17 @@ def check_station_in_own_sector(
             "distance_to_own_km": round(own, 3) if math.isfinite(own) else None,
             "distance_to_nearest_other_km": round(min(others), 3) if others else None,
         }
-        if nearest != country or own > max_distance_km:
-            failures.append(f"{name} ({country}) is nearest to the {nearest} sector, {own:.1f} km from its own")
+        where = f"{name} ({country}, {lat:.5f} N, {lon:.5f} E)"
+        if nearest != country:
+            failures.append(
+                f"{where} is nearest to the {nearest} sector ({dist[nearest]:.1f} km), {own:.1f} km from its own "
+                f"{country} sector: correct the station's country or its coordinates (lon/lat swapped?)"
+            )
+        elif own > max_distance_km:
+            failures.append(
+                f"{where} lies {own:.1f} km from its own {country} sector (limit {max_distance_km:g} km): it is "
+                f"inland or its coordinates are wrong; give the station on the {country} coast"
+            )
     passed = not failures
     desc = "every landing station faces its own state's sector" if passed else "; ".join(failures)
     return CheckResult(

@@ -340,7 +340,13 @@ def test_station_check_uses_the_nearest_sector() -> None:
     result = bnd.check_station_in_own_sector(sectors, wrong)
     passed, description, _ = result.passed, result.description, result.metadata
     assert not passed
-    assert "X (BBB) is nearest to the AAA sector" in description
+    assert "X (BBB, 39.98000 N, 50.50000 E) is nearest to the AAA sector" in description
+    assert "correct the station's country or its coordinates" in description
+    far = [LandingStation(name="F", country="AAA", lat_deg=39.5, lon_deg=50.5)]
+    result = bnd.check_station_in_own_sector(sectors, far, max_distance_km=5.0)
+    assert not result.passed
+    assert "F (AAA, 39.50000 N, 50.50000 E) lies" in result.description
+    assert "from its own AAA sector (limit 5 km): it is inland" in result.description
 
 
 # -- the real Caspian (mirror beside the repository) -----------------------------------------------------------------
