@@ -143,6 +143,58 @@ def qgis_render() -> Callable[..., dict[str, Any]]:
     return render
 
 
+QGIS_LAYERS_SCRIPT = r"""
+import json, sys
+from osgeo import ogr
+from qgis.core import (QgsApplication, QgsMapSettings, QgsMapRendererSequentialJob, QgsVectorLayer,
+                       QgsCoordinateReferenceSystem, QgsRectangle)
+from qgis.PyQt.QtCore import QSize
+from qgis.PyQt.QtGui import QColor
+app = QgsApplication([], False); app.initQgis()
+ds = ogr.Open(sys.argv[1])
+names = [ds.GetLayer(i).GetName() for i in range(ds.GetLayerCount())]
+ds = None
+out, layers = {}, []
+for name in names:
+    lay = QgsVectorLayer(f"{sys.argv[1]}|layername={name}", name, "ogr")
+    out[name] = {"valid": lay.isValid(), "count": lay.featureCount(), "spatial": lay.isSpatial(),
+                 "crs": lay.crs().authid() if lay.isSpatial() else None}
+    if lay.isValid() and lay.isSpatial() and lay.renderer().type() == "singleSymbol":
+        out[name]["color"] = lay.renderer().symbol().color().name()
+    if lay.isValid() and lay.isSpatial():
+        layers.append(lay)
+settings = QgsMapSettings()
+settings.setLayers(layers)
+settings.setDestinationCrs(QgsCoordinateReferenceSystem("EPSG:4326"))
+extent = QgsRectangle()
+for lay in layers:
+    extent.combineExtentWith(lay.extent())
+settings.setExtent(extent)
+settings.setOutputSize(QSize(int(sys.argv[3]), int(sys.argv[3]) * 3 // 4))
+settings.setBackgroundColor(QColor(255, 255, 255))
+job = QgsMapRendererSequentialJob(settings); job.start(); job.waitForFinished()
+img = job.renderedImage(); img.save(sys.argv[2], "png")
+painted = sum(1 for y in range(0, img.height(), 4) for x in range(0, img.width(), 4) if img.pixel(x, y) != 0xFFFFFFFF)
+print(json.dumps({"layers": out, "painted_samples": painted}))
+"""
+
+
+@pytest.fixture(scope="session")
+def qgis_open_layers(qgis_render: Callable[..., dict[str, Any]]) -> Callable[..., dict[str, Any]]:
+    """``qgis_open_layers(gpkg, png, width=800)``: open every layer of a plain GeoPackage (no stored project) the way
+    QGIS's browser adds them (the ``ogr`` provider), render the spatial ones to ``png``; returns each layer's
+    validity, feature count and CRS and how many sampled pixels are painted. Needs the same QGIS as ``qgis_render``."""
+
+    def open_layers(gpkg: Path, png: Path, width: int = 800) -> dict[str, Any]:
+        env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "XDG_RUNTIME_DIR": str(png.parent)}
+        args = [str(SYSTEM_PYTHON), "-c", QGIS_LAYERS_SCRIPT, str(gpkg), str(png), str(width)]
+        run = subprocess.run(args, capture_output=True, text=True, env=env, timeout=180, check=False)
+        assert run.returncode == 0, run.stderr[-2000:]
+        return dict(json.loads(run.stdout.strip().splitlines()[-1]))
+
+    return open_layers
+
+
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
 

@@ -154,6 +154,26 @@ LAYER_STYLES: dict[str, LayerStyle] = {
     "design_route": LayerStyle("Design route", Symbol("#d7191c", width_mm=0.7)),
     "as_laid_route": LayerStyle("As-laid route", Symbol("#2b83ba", width_mm=0.5, dash=True)),
     "as_laid_offsets": LayerStyle("Offsets from design", Symbol("#ffffff", size_mm=1.4, outline="#d7191c")),
+    # the diagnostics GeoPackage of a run that did not publish (geodata/publish/diagnostics.py): what failed stands out
+    "stations": LayerStyle(
+        "Landing stations (diagnostics)",
+        Symbol("#000000", size_mm=3.4, shape="square", outline="#ffffff", outline_width_mm=0.4),
+    ),
+    "nearest_sea_cell": LayerStyle(
+        "Nearest sea cell", Symbol("#2b83ba", size_mm=2.6, outline="#ffffff", outline_width_mm=0.3)
+    ),
+    "station_to_sea": LayerStyle("Station to nearest sea", Symbol("#f46d43", width_mm=0.6, dash=True)),
+    "reachable_region": LayerStyle(
+        "Region reachable from the station", Symbol("#9ecae1", opacity=0.3, outline="#3182bd", outline_width_mm=0.3)
+    ),
+    "area_of_interest": LayerStyle(
+        "Area of interest", Symbol("#ffffff", opacity=0.0, outline="#636363", outline_width_mm=0.5, dash=True)
+    ),
+    "rejected_route": LayerStyle("Rejected route", Symbol("#d7191c", width_mm=0.8, dash=True)),
+    "failure_positions": LayerStyle(
+        "Failure positions",
+        Symbol("#d7191c", size_mm=4.0, shape="cross2", width_mm=0.8, outline="#d7191c", outline_width_mm=0.8),
+    ),
 }
 
 DEFAULT_STYLE = LayerStyle("Layer", Symbol("#737373", opacity=0.6, width_mm=0.4, size_mm=1.8))

@@ -4,7 +4,9 @@ open with pyogrio (GDAL, as QGIS reads them), measure what they say, and the liv
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyogrio
@@ -97,6 +99,33 @@ def test_layers_open_and_say_where_and_why(tmp_path: Path) -> None:
     aoi = pyogrio.read_dataframe(path, layer="area_of_interest")
     assert bool(aoi["derived"].iloc[0])
     assert (tmp_path / "failures.txt").read_text() == "the run failed\n"
+
+
+@pytest.mark.integration  # opens the layers with PyQGIS in a subprocess
+def test_diagnostics_open_in_qgis(tmp_path: Path, qgis_open_layers: Callable[..., dict[str, Any]]) -> None:
+    """What the analyst does with the diagnostics of a failed run: drag diagnostics.gpkg into QGIS. Every layer
+    is valid there, the spatial ones in EPSG:4326 with their features, and they draw."""
+    sea = _sea()
+    a, b = _lonlat(502_500, 4_633_500), _lonlat(509_500, 4_620_500)
+    failure = Failure("least_cost_route", "GoalUnreachable", f"'Lagoon' ({a[1]} N, {a[0]} E) is cut off", kind="error")
+    route = LineString([(502_500, 4_633_500), (530_000, 4_620_000)])
+    path = write_diagnostics(
+        tmp_path, _scenario(a, b), [failure], sea_mask=sea, routes={"engineered": (route, UTM39)}, summary="failed"
+    )
+    out = qgis_open_layers(path, tmp_path / "diagnostics.png")
+    layers = out["layers"]
+    assert set(layers) == {name for name, _ in pyogrio.list_layers(path)}
+    for name, info in layers.items():
+        assert info["valid"], name
+        assert info["count"] >= 1, name
+        if info["spatial"]:
+            assert info["crs"] == "EPSG:4326", name
+    assert not layers["failures"]["spatial"]
+    # the styles stored in the GeoPackage are the ones QGIS applies: what failed is red, not the default grey
+    assert layers["failure_positions"]["color"] == "#d7191c"
+    assert layers["rejected_route"]["color"] == "#d7191c"
+    assert layers["nearest_sea_cell"]["color"] == "#2b83ba"
+    assert out["painted_samples"] > 100, "the layers drew nothing"
 
 
 def test_without_a_sea_mask_the_stations_and_area_are_still_written(tmp_path: Path) -> None:
