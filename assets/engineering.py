@@ -140,7 +140,7 @@ def route_robustness(
     shared = mc.monte_carlo_inputs(
         bathymetry,
         sea_mask,
-        haz.rasterize_hazards(hazards, cost_surface.grid),
+        haz.rasterize_hazards(hazards, mc.monte_carlo_grid(cost_surface.grid, sc.montecarlo)),  # on the coarse grid
         cost_surface,
         sc.montecarlo,
         sc.cost,

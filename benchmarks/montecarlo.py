@@ -72,7 +72,7 @@ def _shared(store: Path, scenario: str, n: int) -> tuple[mc.MonteCarloInputs, An
     shared = mc.monte_carlo_inputs(
         values["bathymetry"],
         values["sea_mask"],
-        haz.rasterize_hazards(values["hazards"], surface.grid),
+        haz.rasterize_hazards(values["hazards"], mc.monte_carlo_grid(surface.grid, sc.montecarlo)),
         surface,
         sc.montecarlo.model_copy(update={"realisations": n}),
         sc.cost,

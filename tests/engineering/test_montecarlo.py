@@ -248,3 +248,69 @@ def test_spread_is_measured_around_the_routed_design_not_its_straightened_legs()
     assert spread["max_offset_m"].max() < 1.0
     np.testing.assert_allclose(spread["design_offset_m"], -3000.0, atol=1.0)
     assert result.stats["max_design_offset_m"] == pytest.approx(3000.0, abs=1.0)
+
+
+def test_monte_carlo_grid_is_the_model_scale_never_finer_than_the_analysis_grid() -> None:
+    cfg = MonteCarlo()  # hazard position sigma 500 m, robust offset 2 km: a 500 m Monte Carlo cell
+    assert [mc.monte_carlo_factor(r, cfg) for r in (1000.0, 500.0, 250.0, 100.0, 50.0, 10.0)] == [1, 1, 2, 5, 10, 50]
+    assert mc.monte_carlo_factor(100.0, cfg.model_copy(update={"hazard_position_sigma_m": 0.0})) == 5  # 2 km / 4
+    assert mc.monte_carlo_factor(100.0, cfg.model_copy(update={"hazard_position_sigma_m": 200.0})) == 2
+    grid = GeoGrid(CRS_UTM, Affine(100.0, 0.0, 400_000.0, 0.0, -100.0, 4_600_000.0), (23, 41))
+    coarse = mc.monte_carlo_grid(grid, cfg)
+    assert coarse.shape == (5, 9)
+    assert coarse.res == (500.0, 500.0)
+    assert coarse.transform.c == grid.transform.c
+    assert coarse.transform.f == grid.transform.f
+
+
+def test_block_reduce_covers_partial_edge_blocks() -> None:
+    a = np.arange(7 * 5, dtype="float32").reshape(7, 5)
+    sums = mc.block_reduce(a, 3, "sum")
+    assert sums.shape == (3, 2)
+    assert sums[0, 0] == a[:3, :3].sum()
+    assert sums[2, 1] == a[6:, 3:].sum()
+    mean, count = mc.block_mean(a, a >= 15, 3)
+    assert count[0, 0] == 0
+    assert np.isnan(mean[0, 0])
+    assert mean[2, 1] == pytest.approx(a[6:, 3:].mean())
+    hits = np.zeros((7, 5), bool)
+    hits[6, 4] = True
+    assert mc.block_reduce(hits, 3, "any").tolist() == [[False, False], [False, False], [False, True]]
+
+
+def test_a_fine_grid_runs_on_the_monte_carlo_grid_and_reports_on_the_analysis_grid() -> None:
+    """A 100 m sea with a square island north of the straight route: the realisations run on 500 m cells (factor 5),
+    the frequency comes back on the 100 m grid, and without uncertainty every realisation follows the design route
+    within a coarse cell."""
+    f, res = 5, 100.0
+    rows, cols = 41 * 2 * f // 2, 61 * f
+    grid = GeoGrid(CRS_UTM, Affine(res, 0.0, 400_000.0, 0.0, -res, 4_600_000.0), (rows, cols))
+    depth = Raster(np.full(grid.shape, 100.0, dtype="float32"), grid, float("nan"), {})
+    sea = np.ones(grid.shape, dtype="uint8")
+    sea[4 * f : 14 * f, 24 * f : 37 * f] = 0
+    sea_mask = Raster(sea, grid, None, {})
+    weights, limits = CostWeights(), Limits()
+    slope = Raster(np.zeros(grid.shape, dtype="float32"), grid, float("nan"), {})
+    surface = build_cost_surface(depth, slope, sea_mask, weights, limits)
+    start, goal = (20 * f, 3 * f), (20 * f, 57 * f)
+    base = routing.least_cost_path(surface.total, start, goal, cell_size=grid.res)
+    cfg = QUIET.model_copy(update={"hazard_position_sigma_m": 500.0})
+    coarse = mc.monte_carlo_grid(grid, cfg)
+    hazards = HazardRasters(np.zeros(coarse.shape, bool), np.zeros(coarse.shape, "float32"), {}, {}, {})
+    shared = mc.monte_carlo_inputs(
+        depth, sea_mask, hazards, surface, cfg, weights, limits,
+        start=start, goal=goal, method="auto", design_path=base.path,
+    )  # fmt: skip
+    assert shared.factor == f
+    assert shared.depth.grid == coarse
+    assert shared.sea_mask.data[8, 30] == 0  # the island's inside is land on the coarse grid too
+    result = mc.monte_carlo_route(
+        shared, _design(base, grid), grid.crs, None, kp_interval_m=1000.0, corridor_tolerance=0.05
+    )
+    assert result.frequency.grid == grid
+    assert result.frequency.data.shape == grid.shape
+    assert result.stats["succeeded"] == cfg.realisations
+    assert result.stats["monte_carlo_factor"] == f
+    assert result.kp_spread["max_offset_m"].max() <= f * res * 1.5  # within a coarse cell and a half
+    on_route = mc.cells_crossed(base.path, grid.shape)
+    assert float(np.mean(result.frequency.data.ravel()[on_route] == 1.0)) > 0.8

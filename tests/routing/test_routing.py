@@ -333,6 +333,32 @@ def test_alternatives_are_distinct_and_ranked() -> None:
     assert routes[0].cost == pytest.approx(best.cost)
 
 
+def test_alternatives_with_coarse_to_fine_rounds_find_both_sides_of_the_island() -> None:
+    """The penalised rounds searched coarse-to-fine (as on grids above COARSE_CANDIDATE_CELLS): rank 0 is still the
+    full optimum, every route is clear, scored exactly, and separated from the best."""
+    from geodata.routing.alternatives import COARSE_CANDIDATE_CELLS, candidate_coarse_factor
+
+    cost = np.ones((160, 240))
+    cost[32:128, 100:140] = np.nan
+    full = alternative_routes(cost, (80, 8), (80, 228), cell_size=(5.0, 5.0), k=3, coarse_factor=1)
+    coarse = alternative_routes(cost, (80, 8), (80, 228), cell_size=(5.0, 5.0), k=3, coarse_factor=4)
+    assert coarse[0].cost == pytest.approx(full[0].cost, rel=1e-12)
+    assert len(coarse) >= 2
+    sides = set()
+    for r in coarse:
+        assert r.cost == pytest.approx(path_cost(cost, r.path, (5.0, 5.0)), rel=1e-12)
+        assert_clear(cost, r.path)
+        sides.add(bool(r.path[np.argmin(np.abs(r.path[:, 1] - 120)), 0] < 80))
+    assert sides == {True, False}
+    assert all(r.separation.shared_fraction <= 0.5 for r in coarse[1:])
+    assert [r.stats["candidate_coarse_factor"] for r in coarse[1:]] == [4] * (len(coarse) - 1)
+    assert candidate_coarse_factor(COARSE_CANDIDATE_CELLS) == 1
+    assert candidate_coarse_factor(4_000_000) == 3
+    assert candidate_coarse_factor(25_000_000) == 7
+    with pytest.raises(ValueError, match="coarse_factor"):
+        alternative_routes(cost, (80, 8), (80, 228), k=2, coarse_factor=0)
+
+
 def test_single_channel_gives_fewer_alternatives() -> None:
     cost = np.full((9, 30), np.nan)
     cost[4, :] = 1.0
