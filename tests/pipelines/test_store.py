@@ -33,7 +33,7 @@ from geodata.engineering.alter_course import AlterCourse, LegPlan
 from geodata.engineering.compose import CorridorPolygons, EngineeredRoute
 from geodata.engineering.landfall import Landfall
 from geodata.errors import CorridorError
-from geodata.grid import GeoGrid, Raster
+from geodata.grid import GeoGrid, LazyRaster, Raster
 from geodata.publish.atomic import PublishResult
 from geodata.scenario import load_scenario
 from pipelines import store
@@ -46,9 +46,14 @@ PIPELINES = Path(__file__).resolve().parents[2] / "pipelines"
 
 
 # -- helpers ----------------------------------------------------------------------------------------------------------
+def _kind(v: Any) -> type:
+    return Raster if isinstance(v, LazyRaster) else type(v)
+
+
 def assert_same(a: Any, b: Any, where: str = "value") -> None:
     """Equal, of the same types, all the way down (NaN equals NaN, geometries exactly equal)."""
-    assert type(a) is type(b), f"{where}: {type(a)} != {type(b)}"
+    # a raster comes back as a LazyRaster (a Raster whose data is read on first use)
+    assert _kind(a) is _kind(b), f"{where}: {type(a)} != {type(b)}"
     if isinstance(a, pd.DataFrame):
         assert_same_frame(a, b, where)
     elif isinstance(a, np.ndarray):
