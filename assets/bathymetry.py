@@ -5,9 +5,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import dagster as dg
-import numpy as np
 
-from assets.common import check_results, check_specs, metadata, scenario_of
+from assets.common import check_results, check_specs, metadata, scenario_of, scratch_file
 from assets.config import PARTITIONS, CorridorSettings
 from geodata import bathymetry as bathy
 from geodata.grid import Raster
@@ -29,17 +28,19 @@ SEA_MASK_CHECKS = {
 def bathymetry(context: dg.AssetExecutionContext, settings: CorridorSettings) -> Iterator[Any]:
     """Water depth below the Caspian surface (m, positive down; land negative) on the scenario's analysis grid: each
     configured source read (GeoTIFF/COG/netCDF, any CRS), moved from its vertical reference to the Caspian level,
-    reprojected and mosaicked by priority."""
+    reprojected and mosaicked by priority, band by band within the memory budget into a tiled GeoTIFF."""
     sc = scenario_of(context, settings)
     aoi = sc.area_of_interest.bounds
     grid = bathy.analysis_grid(aoi, sc.analysis_crs(), sc.analysis.resolution_m)
     inputs = bathy.load_bathymetry_inputs(
         sc.bathymetry.sources, grid, mirror=settings.mirror, cache=settings.cache, verify=sc.verify_checksums
     )
-    depth = bathy.build_depth(
+    depth = bathy.stream_depth(
         inputs,
         grid,
+        scratch_file(settings, "bathymetry"),
         water_level_m=sc.bathymetry.water_level_m,
+        budget_bytes=settings.memory_budget_bytes,
         resampling=sc.analysis.resampling,
         aoi_bounds_lonlat=aoi,
     )
@@ -59,7 +60,9 @@ def sea_mask(
     """Land/sea mask on the analysis grid (uint8, 1 = sea) rasterised from the coastline's land polygons, so that it
     agrees with the coastline layer; the share of cells where the depth sign disagrees is recorded."""
     sc = scenario_of(context, settings)
-    mask = bathy.land_sea_mask(bathymetry, coastline.land(sc.area_of_interest.bounds))
+    land = coastline.land(sc.area_of_interest.bounds)
+    budget = settings.memory_budget_bytes
+    mask = bathy.stream_land_sea_mask(bathymetry, land, scratch_file(settings, "sea_mask"), budget_bytes=budget)
     stations = [(s.name, s.lon_deg, s.lat_deg) for s in sc.landing_stations]
     yield dg.Output(mask, metadata=metadata(bathy.summary_metadata(bathymetry, sea_mask=mask)))
     yield from check_results(
@@ -72,10 +75,10 @@ def sea_mask(
 
 
 @dg.asset(partitions_def=PARTITIONS, group_name="bathymetry")
-def seabed_slope(bathymetry: Raster) -> dg.Output[Raster]:
-    """Seabed slope in degrees on the analysis grid, from depth differences over cell sizes in metres."""
-    slope = bathy.slope_deg(bathymetry)
-    finite = slope.data[slope.valid()]
-    return dg.Output(
-        slope, metadata={"max_slope_deg": float(finite.max()), "median_slope_deg": float(np.median(finite))}
-    )
+def seabed_slope(settings: CorridorSettings, bathymetry: Raster) -> dg.Output[Raster]:
+    """Seabed slope in degrees on the analysis grid, from depth differences over cell sizes in metres (band by band,
+    a one-row halo)."""
+    out = scratch_file(settings, "seabed_slope")
+    slope = bathy.stream_slope(bathymetry, out, budget_bytes=settings.memory_budget_bytes)
+    stats = bathy.raster_stats(slope)
+    return dg.Output(slope, metadata={"max_slope_deg": stats["max"], "median_slope_deg": stats["median"]})
