@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from geodata.grid import Block, GeoGrid, Raster, raster_read_rows, row_blocks
+from geodata.grid import BLOCK_ALIGN, Block, GeoGrid, Raster, raster_read_rows, row_blocks
 
 __all__ = ["CHECK_BAND_BYTES", "blocks_of", "order_statistics", "percentiles", "raster_stats", "source_index_bands"]
 
@@ -20,8 +20,13 @@ CHECK_BAND_BYTES = 64 * 1024**2
 """Working memory of one band of a check or a summary (they keep a few arrays of a band at a time)."""
 
 
-def blocks_of(grid: GeoGrid, bytes_per_cell: float = 32, band_bytes: int = CHECK_BAND_BYTES) -> list[Block]:
-    return row_blocks(grid, bytes_per_cell=bytes_per_cell, budget_bytes=band_bytes)
+CHECK_ALIGN = BLOCK_ALIGN
+"""Band heights of the checks are multiples of this (tests lower it, and the band bytes, to cut small grids)."""
+
+
+def blocks_of(grid: GeoGrid, bytes_per_cell: float = 32) -> list[Block]:
+    """Bands of :data:`CHECK_BAND_BYTES` for a check or summary over ``grid``."""
+    return row_blocks(grid, bytes_per_cell=bytes_per_cell, budget_bytes=CHECK_BAND_BYTES, align=CHECK_ALIGN)
 
 
 def rows_of(raster: Raster, block: Block) -> np.ndarray:

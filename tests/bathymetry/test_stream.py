@@ -187,3 +187,69 @@ def test_lazy_raster_samples_only_what_it_needs_and_equals_the_loaded_values(tmp
         assert np.isfinite(want).any()
         assert np.array_equal(got, want, equal_nan=True)
     assert math.isnan(float(lazy.sample(0.0, 0.0)[0]))
+
+
+def test_order_statistics_and_percentiles_equal_numpy() -> None:
+    from geodata.bathymetry.bands import order_statistics, percentiles
+
+    rng = np.random.default_rng(7)
+    parts = [rng.normal(50, 200, n) for n in (0, 1, 999, 5000, 37)] + [np.full(300, 12.5)]
+    values = np.concatenate(parts)
+    ranks = [0, 1, 17, values.size // 2, values.size - 1]
+    assert order_statistics(lambda: iter(parts), ranks) == [float(v) for v in np.sort(values)[ranks]]
+    qs = [0, 1, 5, 50, 95, 99, 100]
+    np.testing.assert_allclose(percentiles(lambda: iter(parts), values.size, qs), np.percentile(values, qs), rtol=1e-12)
+    assert order_statistics(lambda: iter([np.full(4, 3.0)]), [0, 3]) == [3.0, 3.0]
+
+
+def _inland(mask: Raster) -> tuple[float, float]:
+    """lon/lat of the land cell farthest from the sea."""
+    from scipy import ndimage
+
+    d = ndimage.distance_transform_edt(mask.data == 0)
+    r, c = np.unravel_index(int(np.argmax(d)), d.shape)
+    lon, lat = mask.grid.xy_to_lonlat(*mask.grid.xy(r, c))
+    return float(lon), float(lat)
+
+
+def _checks(depth: Raster, mask: Raster, inland: tuple[float, float]) -> dict:
+    from geodata.bathymetry import checks
+
+    stations = [("inland", *inland), ("coast", 47.85, 40.45)]
+    return {
+        "coverage": checks.check_coverage(depth, AOI, stations, sea_mask=mask, sea_only=True),
+        "coverage_no_mask": checks.check_coverage(depth, AOI, stations, max_station_to_sea_m=2000.0),
+        "nodata": checks.check_nodata_share(depth, 0.05, aoi_bounds_lonlat=AOI, sea_mask=mask),
+        "range": checks.check_depth_range(depth, mask, (-5.0, 150.0)),
+        "signs": checks.source_sign_agreement(depth, mask),
+        "summary": checks.summary_metadata(depth, mask, AOI),
+    }
+
+
+@pytest.mark.parametrize("align", [1, 4, 9])
+def test_checks_band_by_band_equal_one_band_and_read_lazy_rasters_lazily(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, align: int
+) -> None:
+    from geodata.bathymetry import bands
+
+    depth = _depth(tmp_path)
+    mask = land_sea_mask(depth, _land(depth.grid))
+    inland = _inland(mask)
+    whole = _checks(depth, mask, inland)
+    assert not whole["range"].passed  # outliers beyond -5..150 m, located
+    assert whole["range"].metadata["outliers_lonlat"]
+    assert not whole["coverage"].passed  # the inland station is too far from the sea
+    assert whole["coverage"].metadata["stations"][0]["distance_to_sea_m"] > 4000
+    assert whole["signs"][0]["cells"] > 0
+    from geodata.grid import RasterFile
+
+    lazy_depth = RasterFile.open(
+        Raster(depth.data, depth.grid, depth.nodata, {**depth.attrs}).write(tmp_path / "dd.tif")
+    ).raster()
+    lazy_mask = stream_land_sea_mask(depth, _land(depth.grid), tmp_path / "m.tif", budget_bytes=BUDGET)
+    monkeypatch.setattr(bands, "CHECK_BAND_BYTES", 1)
+    monkeypatch.setattr(bands, "CHECK_ALIGN", align)
+    banded = _checks(lazy_depth, lazy_mask, inland)
+    assert not lazy_depth.loaded
+    assert not lazy_mask.loaded
+    assert banded == whole
