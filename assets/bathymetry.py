@@ -80,5 +80,6 @@ def seabed_slope(settings: CorridorSettings, bathymetry: Raster) -> dg.Output[Ra
     a one-row halo)."""
     out = scratch_file(settings, "seabed_slope")
     slope = bathy.stream_slope(bathymetry, out, budget_bytes=settings.memory_budget_bytes)
-    stats = bathy.raster_stats(slope)
-    return dg.Output(slope, metadata={"max_slope_deg": stats["max"], "median_slope_deg": stats["median"]})
+    return dg.Output(
+        slope, metadata={k: slope.attrs[k] for k in ("max_slope_deg", "median_slope_deg") if slope.attrs[k] is not None}
+    )

@@ -241,6 +241,11 @@ def _sample(grid: GeoGrid, x: Any, y: Any, method: str, gather: Any) -> np.ndarr
 BLOCK_ALIGN = 256
 """Band heights are multiples of the GeoTIFF tile height, so a band reads whole tiles."""
 
+INTERMEDIATE_COMPRESS = "zstd"
+"""Codec of the rasters the stages hand each other (``RasterWriter(compress=...)``): ZSTD level 1 with the floating
+point predictor writes a 25 M-cell depth grid in 0.5 s and reads it in 0.3 s, against 1.9 s and 0.7 s for deflate, at
+the same size (benchmarks on this machine, #14); GDAL >= 2.3 (QGIS 3) reads it."""
+
 
 @dataclass(frozen=True)
 class Block:
@@ -436,8 +441,10 @@ class RasterWriter:
             "blockysize": BLOCK_ALIGN,
             "BIGTIFF": "IF_SAFER",
         }
-        if compress == "deflate" and self.dtype.kind == "f":
+        if compress in ("deflate", "zstd") and self.dtype.kind == "f":
             self._profile["predictor"] = 3
+        if compress == "zstd":  # level 1: as small as deflate's default here, twice as fast to write and read
+            self._profile["zstd_level"] = 1
         self._dst: Any = None
 
     def __enter__(self) -> RasterWriter:

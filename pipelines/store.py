@@ -112,7 +112,7 @@ from pyproj import CRS
 from shapely.geometry.base import BaseGeometry
 
 from geodata.errors import CorridorError
-from geodata.grid import GeoGrid, LazyRaster, Raster, RasterFile, RasterWriter
+from geodata.grid import INTERMEDIATE_COMPRESS, GeoGrid, LazyRaster, Raster, RasterFile, RasterWriter
 
 FORMAT = "caspian-corridor-store/1"
 """Format name and version in every ``value.json``; a loader refuses any other."""
@@ -436,7 +436,7 @@ def _encode_raster(r: Raster, w: _Writer, hint: str) -> dict[str, Any]:
             raise StoreWriteError(f"cannot store raster of dtype {dtype} at {hint}")
 
         def write(p: Path) -> None:
-            with RasterWriter(p, r.grid, data.dtype, nodata=r.nodata) as out:
+            with RasterWriter(p, r.grid, data.dtype, nodata=r.nodata, compress=INTERMEDIATE_COMPRESS) as out:
                 out.write_rows(slice(0, r.grid.shape[0]), data)
 
         ref = w.sidecar(hint, "tif", write)

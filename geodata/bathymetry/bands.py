@@ -14,7 +14,15 @@ import numpy as np
 
 from geodata.grid import BLOCK_ALIGN, Block, GeoGrid, Raster, raster_read_rows, row_blocks
 
-__all__ = ["CHECK_BAND_BYTES", "blocks_of", "order_statistics", "percentiles", "raster_stats", "source_index_bands"]
+__all__ = [
+    "CHECK_BAND_BYTES",
+    "Ranks",
+    "blocks_of",
+    "order_statistics",
+    "percentiles",
+    "raster_stats",
+    "source_index_bands",
+]
 
 CHECK_BAND_BYTES = 64 * 1024**2
 """Working memory of one band of a check or a summary (they keep a few arrays of a band at a time)."""
@@ -36,41 +44,60 @@ def rows_of(raster: Raster, block: Block) -> np.ndarray:
 HIST_BINS = 1 << 16
 
 
+class Ranks:
+    """Histogram of values known to lie in ``lo..hi`` (:data:`HIST_BINS` bins), filled array by array (``add``),
+    from which :meth:`values_at` finds exact order statistics in one more pass over the values."""
+
+    def __init__(self, lo: float, hi: float) -> None:
+        self.lo, self.hi = float(lo), float(hi)
+        self.counts = np.zeros(HIST_BINS, dtype=np.int64)
+        self.n, self.min, self.max = 0, math.inf, -math.inf
+
+    def _bins(self, v: np.ndarray) -> np.ndarray:
+        span = self.hi - self.lo
+        scaled = (v - self.lo) / span * HIST_BINS if span > 0 else np.zeros(v.shape)
+        return np.clip(scaled.astype(np.int64), 0, HIST_BINS - 1)
+
+    def add(self, v: np.ndarray) -> None:
+        if v.size:
+            self.counts += np.bincount(self._bins(v), minlength=HIST_BINS)
+            self.n += v.size
+            self.min, self.max = min(self.min, float(v.min())), max(self.max, float(v.max()))
+
+    def values_at(self, values: Callable[[], Iterable[np.ndarray]], ranks: list[int]) -> list[float]:
+        """The values of 0-based ``ranks`` in the sorted sequence of what ``values()`` yields (the values added)."""
+        if any(not 0 <= k < self.n for k in ranks):
+            raise ValueError(f"ranks {ranks} outside 0..{self.n - 1}")
+        if self.min == self.max:
+            return [self.min for _ in ranks]
+        cum = np.cumsum(self.counts)
+        bins = [int(np.searchsorted(cum, k, side="right")) for k in ranks]
+        wanted = sorted(set(bins))
+        picked: dict[int, list[np.ndarray]] = {b: [] for b in wanted}
+        for v in values():
+            idx = self._bins(v)
+            for b in wanted:
+                picked[b].append(v[idx == b])
+        out = []
+        for k, b in zip(ranks, bins, strict=True):
+            inside = np.sort(np.concatenate(picked[b]))
+            before = int(cum[b - 1]) if b > 0 else 0
+            out.append(float(inside[k - before]))
+        return out
+
+
 def order_statistics(values: Callable[[], Iterable[np.ndarray]], ranks: list[int]) -> list[float]:
     """The values of 0-based ``ranks`` in the sorted sequence of every value ``values()`` yields (finite values,
-    any number of arrays), in three passes that each hold one array and a histogram: count and range, a
-    histogram of :data:`HIST_BINS` bins, then only the values in the bins holding the ranks."""
-    n, lo, hi = 0, math.inf, -math.inf
+    any number of arrays), in three passes that each hold one array and a histogram: range, histogram
+    (:class:`Ranks`), then only the values in the bins holding the ranks."""
+    lo, hi = math.inf, -math.inf
     for v in values():
         if v.size:
-            n += v.size
             lo, hi = min(lo, float(v.min())), max(hi, float(v.max()))
-    if any(not 0 <= k < n for k in ranks):
-        raise ValueError(f"ranks {ranks} outside 0..{n - 1}")
-    if lo == hi:
-        return [lo for _ in ranks]
-    counts = np.zeros(HIST_BINS, dtype=np.int64)
+    ranks_of = Ranks(lo, hi) if math.isfinite(lo) else Ranks(0.0, 0.0)
     for v in values():
-        counts += _binned(v, lo, hi)
-    cum = np.cumsum(counts)
-    bins = [int(np.searchsorted(cum, k, side="right")) for k in ranks]
-    wanted = sorted(set(bins))
-    picked: dict[int, list[np.ndarray]] = {b: [] for b in wanted}
-    for v in values():
-        idx = np.minimum(((v - lo) / (hi - lo) * HIST_BINS).astype(np.int64), HIST_BINS - 1)
-        for b in wanted:
-            picked[b].append(v[idx == b])
-    out = []
-    for k, b in zip(ranks, bins, strict=True):
-        inside = np.sort(np.concatenate(picked[b]))
-        before = int(cum[b - 1]) if b > 0 else 0
-        out.append(float(inside[k - before]))
-    return out
-
-
-def _binned(v: np.ndarray, lo: float, hi: float) -> np.ndarray:
-    idx = np.minimum(((v - lo) / (hi - lo) * HIST_BINS).astype(np.int64), HIST_BINS - 1)
-    return np.bincount(idx, minlength=HIST_BINS)
+        ranks_of.add(v)
+    return ranks_of.values_at(values, ranks)
 
 
 def percentiles(values: Callable[[], Iterable[np.ndarray]], n: int, qs: Iterable[float]) -> list[float]:

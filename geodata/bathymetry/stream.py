@@ -34,6 +34,7 @@ from rasterio import features
 from rasterio.enums import Resampling
 from rasterio.warp import reproject
 
+from geodata.bathymetry.bands import Ranks
 from geodata.bathymetry.mosaic import (
     BathymetryInput,
     _checked_inputs,
@@ -51,7 +52,17 @@ from geodata.bathymetry.mosaic import (
 )
 from geodata.bathymetry.terrain import SHELF_NOTE, _cell_size_m, _land_geometries, _layer_bounds_in, _slope_values
 from geodata.errors import InputDataError
-from geodata.grid import BLOCK_ALIGN, Block, GeoGrid, LazyRaster, Raster, RasterWriter, raster_read_rows, row_blocks
+from geodata.grid import (
+    BLOCK_ALIGN,
+    INTERMEDIATE_COMPRESS,
+    Block,
+    GeoGrid,
+    LazyRaster,
+    Raster,
+    RasterWriter,
+    raster_read_rows,
+    row_blocks,
+)
 
 __all__ = ["band_budget", "stream_depth", "stream_land_sea_mask", "stream_slope"]
 
@@ -133,7 +144,9 @@ def stream_depth(
     packer = zlib.compressobj(6)
     packed: list[bytes] = []
     out_path = Path(out_path)
-    with RasterWriter(out_path, grid, "float32", nodata=float("nan"), overviews=overviews) as writer:
+    with RasterWriter(
+        out_path, grid, "float32", nodata=float("nan"), overviews=overviews, compress=INTERMEDIATE_COMPRESS
+    ) as writer:
         for block in blocks:
             band = _band_grid(grid, block.read)
             layers = []
@@ -205,10 +218,19 @@ class _Count:
 
 
 def stream_slope(
-    depth: Raster, out_path: str | Path, *, budget_bytes: int, align: int = BLOCK_ALIGN, band_bytes: int | None = None
+    depth: Raster,
+    out_path: str | Path,
+    *,
+    budget_bytes: int,
+    align: int = BLOCK_ALIGN,
+    band_bytes: int | None = None,
+    overviews: bool = True,
 ) -> LazyRaster:
     """:func:`~geodata.bathymetry.terrain.slope_deg` band by band (a one-row halo) into the GeoTIFF ``out_path``;
-    ``depth`` may be in memory or a :class:`~geodata.grid.LazyRaster` (read band by band, never whole)."""
+    ``depth`` may be in memory or a :class:`~geodata.grid.LazyRaster` (read band by band, never whole). The
+    ``attrs`` are those of :func:`~geodata.bathymetry.terrain.slope_deg` plus ``max_slope_deg`` and
+    ``median_slope_deg`` over the cells with a slope (exact: a histogram of the bands, then one pass over the
+    file for the median's bin), None without any."""
     grid = depth.grid
     if grid.crs is None:
         raise InputDataError("depth raster has no CRS; slope needs the cell size in metres")
@@ -217,6 +239,7 @@ def stream_slope(
             f"depth raster of shape {grid.shape} is too small for a slope (needs at least 2 x 2 cells)"
         )
     hy_all, hx_all = _cell_size_m(grid)
+    ranks = Ranks(0.0, 90.0)
     blocks = row_blocks(
         grid, bytes_per_cell=48, budget_bytes=band_bytes or band_budget(budget_bytes), halo=1, align=align
     )
@@ -227,12 +250,27 @@ def stream_slope(
         + (" (per-row metres per degree on the ellipsoid)" if grid.crs.is_geographic else ""),
         "source_checksums": depth.attrs.get("source_checksums", {}),
     }
-    with RasterWriter(out_path, grid, "float32", nodata=float("nan"), attrs=attrs, overviews=True) as writer:
+    with RasterWriter(
+        out_path, grid, "float32", nodata=float("nan"), attrs=attrs, overviews=overviews, compress=INTERMEDIATE_COMPRESS
+    ) as writer:
         for block in blocks:
             z = _valid_rows(depth, block)
-            slope = _slope_values(z, hy_all[block.read], hx_all[block.read])
-            writer.write_rows(block.rows, slope[block.core])
-    return writer.raster(scratch=True)
+            slope = _slope_values(z, hy_all[block.read], hx_all[block.read])[block.core]
+            writer.write_rows(block.rows, slope)
+            ranks.add(slope[np.isfinite(slope)].astype("float64"))
+    out = writer.raster(scratch=True)
+    stats: dict[str, Any] = {"max_slope_deg": None, "median_slope_deg": None}
+    if ranks.n:
+
+        def finite() -> Any:
+            for b in blocks:
+                v = out.read_rows(b.rows).astype("float64")
+                yield v[np.isfinite(v)]
+
+        lo, hi = ranks.values_at(finite, [(ranks.n - 1) // 2, ranks.n // 2])
+        stats = {"max_slope_deg": ranks.max, "median_slope_deg": (lo + hi) / 2.0}
+    out.attrs.update(stats)
+    return out
 
 
 def _valid_rows(depth: Raster, block: Block) -> np.ndarray:
@@ -261,7 +299,7 @@ def stream_land_sea_mask(
     blocks = row_blocks(grid, bytes_per_cell=24, budget_bytes=band_bytes or band_budget(budget_bytes), align=align)
     dy, dx = grid.res
     n_sea = n_valid = sea_dry = land_wet = sea_nodata = 0
-    with RasterWriter(out_path, grid, "uint8", nodata=None) as writer:
+    with RasterWriter(out_path, grid, "uint8", nodata=None, compress=INTERMEDIATE_COMPRESS) as writer:
         for block in blocks:
             z = _valid_rows(depth, block)
             valid = np.isfinite(z)
