@@ -44,11 +44,12 @@ def bathymetry(context: dg.AssetExecutionContext, settings: CorridorSettings) ->
         resampling=sc.analysis.resampling,
         aoi_bounds_lonlat=aoi,
     )
-    yield dg.Output(depth, metadata=metadata(bathy.summary_metadata(depth, aoi_bounds_lonlat=aoi)))
+    held = bathy.held(depth, settings.memory_budget_bytes)  # the checks read it several times
+    yield dg.Output(depth, metadata=metadata(bathy.summary_metadata(held, aoi_bounds_lonlat=aoi)))
     yield from check_results(
         [
-            bathy.check_crs(depth, sc.analysis_crs()),
-            bathy.check_nodata_share(depth, sc.bathymetry.max_nodata_fraction, aoi_bounds_lonlat=aoi),
+            bathy.check_crs(held, sc.analysis_crs()),
+            bathy.check_nodata_share(held, sc.bathymetry.max_nodata_fraction, aoi_bounds_lonlat=aoi),
         ]
     )
 
@@ -62,14 +63,16 @@ def sea_mask(
     sc = scenario_of(context, settings)
     land = coastline.land(sc.area_of_interest.bounds)
     budget = settings.memory_budget_bytes
-    mask = bathy.stream_land_sea_mask(bathymetry, land, scratch_file(settings, "sea_mask"), budget_bytes=budget)
+    depth = bathy.held(bathymetry, budget)  # read once for the mask and the checks when it fits one band
+    mask = bathy.stream_land_sea_mask(depth, land, scratch_file(settings, "sea_mask"), budget_bytes=budget)
+    sea = bathy.held(mask, budget)
     stations = [(s.name, s.lon_deg, s.lat_deg) for s in sc.landing_stations]
-    yield dg.Output(mask, metadata=metadata(bathy.summary_metadata(bathymetry, sea_mask=mask)))
+    yield dg.Output(mask, metadata=metadata(bathy.summary_metadata(depth, sea_mask=sea)))
     yield from check_results(
         [
-            bathy.check_coverage(bathymetry, sc.area_of_interest.bounds, stations, sea_mask=mask, sea_only=True),
-            bathy.check_depth_range(bathymetry, mask, sc.bathymetry.min_depth_range_m),
-            bathy.check_source_signs(bathymetry, mask),
+            bathy.check_coverage(depth, sc.area_of_interest.bounds, stations, sea_mask=sea, sea_only=True),
+            bathy.check_depth_range(depth, sea, sc.bathymetry.min_depth_range_m),
+            bathy.check_source_signs(depth, sea),
         ]
     )
 

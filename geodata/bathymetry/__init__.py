@@ -48,7 +48,7 @@ from geodata.bathymetry.mosaic import (
     source_index_of,
 )
 from geodata.bathymetry.read import read_bathymetry_source, resolve_bathymetry_source, user_path
-from geodata.bathymetry.stream import stream_depth, stream_land_sea_mask, stream_slope
+from geodata.bathymetry.stream import held, stream_depth, stream_land_sea_mask, stream_slope
 from geodata.bathymetry.terrain import land_sea_mask, metres_per_degree, sea_depth, slope_deg
 
 __all__ = [
@@ -65,6 +65,7 @@ __all__ = [
     "check_depth_range",
     "check_nodata_share",
     "check_source_signs",
+    "held",
     "land_sea_mask",
     "load_bathymetry_inputs",
     "metres_per_degree",

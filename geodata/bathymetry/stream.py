@@ -64,7 +64,7 @@ from geodata.grid import (
     row_blocks,
 )
 
-__all__ = ["band_budget", "stream_depth", "stream_land_sea_mask", "stream_slope"]
+__all__ = ["band_budget", "held", "stream_depth", "stream_land_sea_mask", "stream_slope"]
 
 MAX_BAND_BYTES = 256 * 1024**2
 """A band never needs more working memory than this, however large the run's budget: beyond it bands only grow
@@ -75,6 +75,18 @@ MIN_BAND_BYTES = 8 * 1024**2
 def band_budget(budget_bytes: int) -> int:
     """Working memory of one band: an eighth of the run's memory budget, within 8 MiB .. 256 MiB."""
     return int(min(max(budget_bytes // 8, MIN_BAND_BYTES), MAX_BAND_BYTES))
+
+
+def held(raster: Raster, budget_bytes: int) -> Raster:
+    """``raster`` with its data in memory when the whole grid fits in one band's working memory
+    (:func:`band_budget`), so that the checks' several passes over it do not each read the file; else as it is
+    (a :class:`~geodata.grid.LazyRaster` stays on disk and the checks read it band by band). An in-memory copy, so
+    that the lazy raster itself is still stored by moving its file."""
+    if isinstance(raster, LazyRaster) and not raster.loaded:
+        if raster.grid.cell_count * raster.dtype.itemsize <= band_budget(budget_bytes):
+            data = raster.read_rows(slice(0, raster.grid.shape[0]))
+            return Raster(data, raster.grid, raster.nodata, raster.attrs)
+    return raster
 
 
 def _band_grid(grid: GeoGrid, rows: slice) -> GeoGrid:
