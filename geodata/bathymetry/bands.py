@@ -86,12 +86,15 @@ class Ranks:
         return out
 
 
-def order_statistics(values: Callable[[], Iterable[np.ndarray]], ranks: list[int]) -> list[float]:
+def order_statistics(
+    values: Callable[[], Iterable[np.ndarray]], ranks: list[int], *, bounds: tuple[float, float] | None = None
+) -> list[float]:
     """The values of 0-based ``ranks`` in the sorted sequence of every value ``values()`` yields (finite values,
-    any number of arrays), in three passes that each hold one array and a histogram: range, histogram
-    (:class:`Ranks`), then only the values in the bins holding the ranks."""
-    lo, hi = math.inf, -math.inf
-    for v in values():
+    any number of arrays), in three passes that each hold one array and a histogram: range (skipped when
+    ``bounds``, the values' min and max, are known), histogram (:class:`Ranks`), then only the values in the bins
+    holding the ranks."""
+    lo, hi = bounds if bounds is not None else (math.inf, -math.inf)
+    for v in values() if bounds is None else ():
         if v.size:
             lo, hi = min(lo, float(v.min())), max(hi, float(v.max()))
     ranks_of = Ranks(lo, hi) if math.isfinite(lo) else Ranks(0.0, 0.0)
@@ -100,13 +103,19 @@ def order_statistics(values: Callable[[], Iterable[np.ndarray]], ranks: list[int
     return ranks_of.values_at(values, ranks)
 
 
-def percentiles(values: Callable[[], Iterable[np.ndarray]], n: int, qs: Iterable[float]) -> list[float]:
+def percentiles(
+    values: Callable[[], Iterable[np.ndarray]],
+    n: int,
+    qs: Iterable[float],
+    *,
+    bounds: tuple[float, float] | None = None,
+) -> list[float]:
     """``np.percentile(all values, qs)`` (linear interpolation) of the ``n`` values ``values()`` yields, exactly,
-    from their order statistics."""
+    from their order statistics (``bounds``: their min and max when known)."""
     qs = list(qs)
     pos = [q / 100.0 * (n - 1) for q in qs]
     ranks = sorted({math.floor(p) for p in pos} | {math.ceil(p) for p in pos})
-    stat = dict(zip(ranks, order_statistics(values, ranks), strict=True))
+    stat = dict(zip(ranks, order_statistics(values, ranks, bounds=bounds), strict=True))
     out = []
     for p in pos:
         a, b = stat[math.floor(p)], stat[math.ceil(p)]

@@ -328,13 +328,13 @@ def check_depth_range(
             sea = np.asarray(rows_of(sea_mask, b)).astype(bool) if sea_mask is not None else True
             yield z[np.isfinite(z) & sea]
 
-    size, too_shallow, too_deep, n_dry, n_at_or_above = _range_counts(sea_values(), lo, hi, dry_tolerance_m)
+    size, too_shallow, too_deep, n_dry, n_at_or_above, z_lo, z_hi = _range_counts(sea_values(), lo, hi, dry_tolerance_m)
     meta: dict[str, Any] = {"range_m": [lo, hi], "sea_cells_with_data": size}
     if size == 0:
         return _result(
             "depth_range", False, ERROR, "no sea cell holds depth data: check the coastline layer and the sources", meta
         )
-    pct = np.array(percentiles(sea_values, size, [0, 1, 5, 50, 95, 99, 100]))
+    pct = np.array(percentiles(sea_values, size, [0, 1, 5, 50, 95, 99, 100], bounds=(z_lo, z_hi)))
     dry = float(n_dry / size)
     at_or_above = float(n_at_or_above / size)
     meta.update(
@@ -382,13 +382,19 @@ def check_depth_range(
     )
 
 
-def _range_counts(values: Iterable[np.ndarray], lo: float, hi: float, dry_tolerance_m: float) -> tuple[int, ...]:
+def _range_counts(
+    values: Iterable[np.ndarray], lo: float, hi: float, dry_tolerance_m: float
+) -> tuple[int, int, int, int, int, float, float]:
     """Sea cells with data; shallower than ``lo``; deeper than ``hi``; above the water beyond the tolerance; at or
-    above the water."""
+    above the water; the least and greatest depth."""
     counts = np.zeros(5, dtype=np.int64)
+    z_lo, z_hi = math.inf, -math.inf
     for z in values:
         counts += (z.size, (z < lo).sum(), (z > hi).sum(), (z < -dry_tolerance_m).sum(), (z <= 0).sum())
-    return tuple(int(c) for c in counts)
+        if z.size:
+            z_lo, z_hi = min(z_lo, float(z.min())), max(z_hi, float(z.max()))
+    n, shallow, deep, dry, at_or_above = (int(c) for c in counts)
+    return n, shallow, deep, dry, at_or_above, z_lo, z_hi
 
 
 class InvertedDepthSource(InputDataError):
@@ -581,22 +587,26 @@ def summary_metadata(
             z = _depth_rows(depth, b)
             yield z[np.isfinite(z) & _sea_rows(sea_mask, z, b)]
 
-    n_sea = n_aoi = n_gap_aoi = n_valid = 0
-    all_lo, all_hi = math.inf, -math.inf
+    n_sea = n_aoi = n_gap_aoi = n_valid = n_z = 0
+    all_lo, all_hi = z_min, z_max = math.inf, -math.inf
     for b in blocks:
         z = _depth_rows(depth, b)
         ok = np.isfinite(z)
         aoi = aoi_mask_rows(grid, aoi_bounds_lonlat, b.rows)
-        n_sea += int(_sea_rows(sea_mask, z, b).sum())
+        sea = _sea_rows(sea_mask, z, b)
+        n_sea += int(sea.sum())
         n_aoi += int(aoi.sum())
         n_gap_aoi += int((~ok & aoi).sum())
         n_valid += int(ok.sum())
         if ok.any():
             all_lo, all_hi = min(all_lo, float(z[ok].min())), max(all_hi, float(z[ok].max()))
-    n_z = sum(v.size for v in sea_values())
+        zs = z[ok & sea]
+        n_z += zs.size
+        if zs.size:
+            z_min, z_max = min(z_min, float(zs.min())), max(z_max, float(zs.max()))
     if n_z:
-        lo_hi_mid = order_statistics(sea_values, [0, n_z - 1, (n_z - 1) // 2, n_z // 2])
-        z_min, z_max, z_median = lo_hi_mid[0], lo_hi_mid[1], (lo_hi_mid[2] + lo_hi_mid[3]) / 2.0
+        mid = order_statistics(sea_values, [(n_z - 1) // 2, n_z // 2], bounds=(z_min, z_max))
+        z_median = (mid[0] + mid[1]) / 2.0
 
     def r(v: float) -> float | None:
         return round(float(v), 2) if math.isfinite(v) else None

@@ -153,7 +153,7 @@ def stream_depth(
     cover_n = np.zeros(len(inputs), dtype=np.int64)
     supplied = np.zeros(len(inputs), dtype=np.int64)
     aoi_n = covered_n = 0
-    packer = zlib.compressobj(6)
+    packer = zlib.compressobj(1)
     packed: list[bytes] = []
     out_path = Path(out_path)
     with RasterWriter(
