@@ -82,7 +82,7 @@ def seabed_slope(settings: CorridorSettings, bathymetry: Raster) -> dg.Output[Ra
     """Seabed slope in degrees on the analysis grid, from depth differences over cell sizes in metres (band by band,
     a one-row halo)."""
     out = scratch_file(settings, "seabed_slope")
-    slope = bathy.stream_slope(bathymetry, out, budget_bytes=settings.memory_budget_bytes)
+    slope = bathy.stream_slope(bathymetry, out, budget_bytes=settings.memory_budget_bytes, overviews=False)
     return dg.Output(
         slope, metadata={k: slope.attrs[k] for k in ("max_slope_deg", "median_slope_deg") if slope.attrs[k] is not None}
     )
