@@ -14,6 +14,17 @@ produce data: a value is a folder ``<store>/<partition>/<snapshot digest>/<asset
   arrays as ``.npy`` (read with ``allow_pickle=False``), :class:`~geodata.grid.Raster` data as GeoTIFF (open it in
   QGIS), ``bytes`` as raw files (``.png``/``.pdf`` when the dict key says so).
 
+Rasters
+-------
+A raster's sidecar is a tiled (256 x 256), ZSTD-compressed GeoTIFF (floating-point predictor; overviews when the
+stage that wrote it built them). A :class:`~geodata.grid.LazyRaster` whose data was never read is stored as its file:
+moved into the value's folder when it is a streamed stage's scratch output (``<store>/.scratch/``, on the store's
+file system, so storing 25 M cells is a rename), copied otherwise. A raster is *loaded* as a
+:class:`~geodata.grid.LazyRaster` on its sidecar, after the same checks as every sidecar (size, sha256, magic bytes)
+and of its header (one band, the recorded grid's shape, a dtype castable to the recorded one): its ``data`` is read
+on first use, and streamed code (:func:`~geodata.grid.raster_read_rows`, :meth:`~geodata.grid.Raster.sample`) reads
+only the windows it needs.
+
 Nodes
 -----
 ``None``, ``bool``, ``int``, ``str``, finite ``float`` and lists are plain JSON. Everything else is an object with a
