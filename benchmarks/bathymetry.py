@@ -91,7 +91,7 @@ def child(args: argparse.Namespace) -> None:
 
         profiler.disable()
         out = io.StringIO()
-        pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(25)
+        pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats("geodata|rasterio|assets|pyproj", 25)
         sys.stderr.write(out.getvalue())
     steps: dict[str, float] = {}
     for e in result.all_events:
