@@ -19,6 +19,7 @@ import math
 import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -149,6 +150,24 @@ AOI_LATTICE = 8
 
 
 def aoi_mask_rows(
+    grid: GeoGrid, aoi_bounds_lonlat: tuple[float, float, float, float] | GeoGrid | None, rows: slice
+) -> np.ndarray:
+    """:func:`_aoi_mask_rows`, remembered for the last few bands (a stage's checks each ask for the same bands);
+    the array is read-only."""
+    if aoi_bounds_lonlat is None or isinstance(aoi_bounds_lonlat, GeoGrid):
+        return np.ones((min(rows.stop, grid.shape[0]) - (rows.start or 0), grid.shape[1]), dtype=bool)
+    box = tuple(float(v) for v in aoi_bounds_lonlat)
+    return _aoi_mask_rows_cached(grid, box, rows.start or 0, min(rows.stop, grid.shape[0]))  # type: ignore[arg-type]
+
+
+@lru_cache(maxsize=32)
+def _aoi_mask_rows_cached(grid: GeoGrid, box: tuple[float, float, float, float], start: int, stop: int) -> np.ndarray:
+    out = _aoi_mask_rows(grid, box, slice(start, stop))
+    out.setflags(write=False)
+    return out
+
+
+def _aoi_mask_rows(
     grid: GeoGrid, aoi_bounds_lonlat: tuple[float, float, float, float] | GeoGrid | None, rows: slice
 ) -> np.ndarray:
     """:func:`aoi_mask` for a band of rows, transforming only a lattice and the cells near the box's edges.
