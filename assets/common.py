@@ -227,3 +227,16 @@ def check_results(results: Iterable[CheckResult], *, asset: str | None = None) -
             )
         )
     return out
+
+
+SCRATCH = ".scratch"
+"""Folder of the store root where streamed stages write their rasters before the IO manager moves them into the
+value's folder (a partition name cannot start with a dot, so it is never taken for a scenario)."""
+
+
+def scratch_file(settings: CorridorSettings, name: str) -> Path:
+    """A fresh path for a streamed stage's output GeoTIFF, on the store's file system (so that storing it is a
+    rename, not a copy): ``<store>/.scratch/<random>/<name>.tif``."""
+    root = settings.store_root / SCRATCH
+    root.mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(prefix=f"{name}-", dir=root)) / f"{name}.tif"

@@ -14,6 +14,17 @@ produce data: a value is a folder ``<store>/<partition>/<snapshot digest>/<asset
   arrays as ``.npy`` (read with ``allow_pickle=False``), :class:`~geodata.grid.Raster` data as GeoTIFF (open it in
   QGIS), ``bytes`` as raw files (``.png``/``.pdf`` when the dict key says so).
 
+Rasters
+-------
+A raster's sidecar is a tiled (256 x 256), ZSTD-compressed GeoTIFF (floating-point predictor; overviews when the
+stage that wrote it built them). A :class:`~geodata.grid.LazyRaster` whose data was never read is stored as its file:
+moved into the value's folder when it is a streamed stage's scratch output (``<store>/.scratch/``, on the store's
+file system, so storing 25 M cells is a rename), copied otherwise. A raster is *loaded* as a
+:class:`~geodata.grid.LazyRaster` on its sidecar, after the same checks as every sidecar (size, sha256, magic bytes)
+and of its header (one band, the recorded grid's shape, a dtype castable to the recorded one): its ``data`` is read
+on first use, and streamed code (:func:`~geodata.grid.raster_read_rows`, :meth:`~geodata.grid.Raster.sample`) reads
+only the windows it needs.
+
 Nodes
 -----
 ``None``, ``bool``, ``int``, ``str``, finite ``float`` and lists are plain JSON. Everything else is an object with a
@@ -112,7 +123,7 @@ from pyproj import CRS
 from shapely.geometry.base import BaseGeometry
 
 from geodata.errors import CorridorError
-from geodata.grid import GeoGrid, Raster
+from geodata.grid import INTERMEDIATE_COMPRESS, GeoGrid, LazyRaster, Raster, RasterFile, RasterWriter
 
 FORMAT = "caspian-corridor-store/1"
 """Format name and version in every ``value.json``; a loader refuses any other."""
@@ -408,17 +419,41 @@ def _encode_item(key: str, x: Any, w: _Writer, hint: str) -> Any:
 
 
 def _encode_raster(r: Raster, w: _Writer, hint: str) -> dict[str, Any]:
-    data = r.data
-    if data.dtype.hasobject:
-        raise StoreWriteError(f"cannot store raster of dtype {data.dtype} at {hint}")
+    """A raster as a tiled (256 x 256), deflate-compressed GeoTIFF sidecar. A :class:`LazyRaster` not loaded yet is
+    not read: its file is taken as it is (moved when it is a streamed stage's scratch file, else copied)."""
+    if isinstance(r, LazyRaster) and not r.loaded:
+        dtype = r.dtype
+        if dtype.hasobject:
+            raise StoreWriteError(f"cannot store raster of dtype {dtype} at {hint}")
 
-    def write(p: Path) -> None:
-        Raster(data, r.grid, r.nodata, {}).write(p)
+        def place(p: Path) -> None:
+            src = r.file.path
+            if r.scratch:
+                shutil.move(src, p)
+                r.file = dataclasses.replace(r.file, path=p)
+                r.scratch = False
+                try:  # the streamed stage's scratch folder, once it is empty
+                    src.parent.rmdir()
+                except OSError:
+                    pass
+            else:
+                shutil.copyfile(src, p)
 
-    ref = w.sidecar(hint, "tif", write)
+        ref = w.sidecar(hint, "tif", place)
+    else:
+        data = r.data
+        dtype = data.dtype
+        if dtype.hasobject:
+            raise StoreWriteError(f"cannot store raster of dtype {dtype} at {hint}")
+
+        def write(p: Path) -> None:
+            with RasterWriter(p, r.grid, data.dtype, nodata=r.nodata, compress=INTERMEDIATE_COMPRESS) as out:
+                out.write_rows(slice(0, r.grid.shape[0]), data)
+
+        ref = w.sidecar(hint, "tif", write)
     return {
         "t": "raster",
-        "dtype": data.dtype.str,
+        "dtype": dtype.str,
         "grid": _encode(r.grid, w, hint),
         "nodata": _encode(r.nodata, w, hint),
         "attrs": _encode(r.attrs, w, f"{hint}.attrs"),
@@ -467,6 +502,7 @@ _ENCODERS: dict[type, Callable[[Any, _Writer, str], Any]] = {
     dict: _encode_dict,
     np.ndarray: _encode_array,
     Raster: _encode_raster,
+    LazyRaster: _encode_raster,
     gpd.GeoDataFrame: lambda v, w, h: _encode_frame(v, w, h, geo=True),
     pd.DataFrame: lambda v, w, h: _encode_frame(v, w, h, geo=False),
     bytes: _encode_bytes,
@@ -779,15 +815,28 @@ def _d_ndarray(tree: dict[str, Any], folder: Path, where: str) -> np.ndarray:
     return arr
 
 
-def _d_raster(tree: dict[str, Any], folder: Path, where: str) -> Raster:
+def _d_raster(tree: dict[str, Any], folder: Path, where: str) -> LazyRaster:
+    """A :class:`LazyRaster` on the sidecar: its header is checked against the record now, its data is read when
+    the asset uses it (windows only, for streamed code)."""
+    import rasterio
+
     grid = _decode(tree["grid"], folder, f"{where}.grid")
     if type(grid) is not GeoGrid:
         raise _fail(where, "raster grid is not a GeoGrid")
-    tif = Raster.read(folder / tree["file"])
-    data = tif.data.astype(np.dtype(tree["dtype"]), copy=False)
-    if data.shape != grid.shape:
-        raise _fail(where, f"{folder / tree['file']} has shape {data.shape}, its grid {grid.shape}")
-    return Raster(data, grid, _decode(tree["nodata"], folder, where), _decode(tree["attrs"], folder, where))
+    path = folder / tree["file"]
+    try:
+        with rasterio.open(path) as src:
+            shape, file_dtype, count = (src.height, src.width), np.dtype(src.dtypes[0]), src.count
+    except rasterio.errors.RasterioIOError as exc:
+        raise _fail(where, f"{path} is not a readable GeoTIFF ({exc})") from exc
+    if shape != grid.shape or count != 1:
+        raise _fail(where, f"{path} has shape {shape} and {count} band(s), its grid {grid.shape}")
+    dtype = np.dtype(tree["dtype"])
+    if not np.can_cast(file_dtype, dtype, casting="same_kind") and not (dtype.kind == "b" and file_dtype == np.uint8):
+        raise _fail(where, f"{path} holds {file_dtype}, not the recorded {dtype}")
+    nodata = _decode(tree["nodata"], folder, where)
+    attrs = _decode(tree["attrs"], folder, where)
+    return RasterFile(path, grid, file_dtype, nodata, attrs).raster(dtype)
 
 
 def _d_record(tree: dict[str, Any], folder: Path, where: str) -> Any:

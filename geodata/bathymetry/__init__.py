@@ -6,6 +6,9 @@ Modules, one concept each:
 * :mod:`~geodata.bathymetry.read` - one source file to a :class:`~geodata.grid.Raster` (any CRS, south-up flipped).
 * :mod:`~geodata.bathymetry.mosaic` - the analysis grid, vertical datum conversion, priority mosaic.
 * :mod:`~geodata.bathymetry.terrain` - slope in degrees (metric cell sizes) and the land/sea mask.
+* :mod:`~geodata.bathymetry.stream` - the mosaic, slope and mask band by band within a memory budget, into tiled
+  GeoTIFFs (what the Dagster assets run); the same values as the whole-grid functions above.
+* :mod:`~geodata.bathymetry.bands` - statistics gathered band by band (exact order statistics, the source index).
 * :mod:`~geodata.bathymetry.checks` - structured checks for the Dagster asset checks, and summary metadata.
 
 Typical use (what the Dagster assets do)::
@@ -21,6 +24,7 @@ Typical use (what the Dagster assets do)::
 
 from __future__ import annotations
 
+from geodata.bathymetry.bands import raster_stats
 from geodata.bathymetry.checks import (
     CheckResult,
     InvertedDepthSource,
@@ -44,6 +48,7 @@ from geodata.bathymetry.mosaic import (
     source_index_of,
 )
 from geodata.bathymetry.read import read_bathymetry_source, resolve_bathymetry_source, user_path
+from geodata.bathymetry.stream import held, stream_depth, stream_land_sea_mask, stream_slope
 from geodata.bathymetry.terrain import land_sea_mask, metres_per_degree, sea_depth, slope_deg
 
 __all__ = [
@@ -60,15 +65,20 @@ __all__ = [
     "check_depth_range",
     "check_nodata_share",
     "check_source_signs",
+    "held",
     "land_sea_mask",
     "load_bathymetry_inputs",
     "metres_per_degree",
+    "raster_stats",
     "read_bathymetry_source",
     "resolve_bathymetry_source",
     "sea_depth",
     "slope_deg",
     "source_index_of",
     "source_sign_agreement",
+    "stream_depth",
+    "stream_land_sea_mask",
+    "stream_slope",
     "summary_metadata",
     "user_path",
     "validate_source_signs",

@@ -12,12 +12,12 @@ from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
-from scipy import ndimage
 
-from geodata.bathymetry.mosaic import aoi_mask, source_index_of
+from geodata.bathymetry.bands import blocks_of, order_statistics, percentiles, rows_of, source_index_bands
+from geodata.bathymetry.mosaic import aoi_mask_rows
 from geodata.checks import CheckResult
 from geodata.errors import ConfigError, InputDataError
-from geodata.grid import GeoGrid, Raster
+from geodata.grid import Block, GeoGrid, LazyRaster, Raster, raster_read_rows, valid_values
 
 __all__ = [
     "CheckResult",
@@ -40,6 +40,51 @@ _SOURCE_SUMMARY_KEYS = ("name", "priority", "vertical_reference_m", "positive", 
 def _result(name: str, passed: bool, severity: str, description: str, metadata: dict[str, Any]) -> CheckResult:
     """A :class:`geodata.checks.CheckResult`; ``severity`` ERROR is blocking, WARN is not."""
     return CheckResult(name, passed, description, metadata, blocking=severity == ERROR)
+
+
+def _depth_rows(depth: Raster, block: Block) -> np.ndarray:
+    """The depth of a band as float64, NaN where the cell holds no data."""
+    return valid_values(rows_of(depth, block), depth.nodata)
+
+
+def _sea_rows(sea_mask: Raster | None, z: np.ndarray, block: Block) -> np.ndarray:
+    """Sea cells of a band: the mask's, or (without one) cells with data deeper than the water surface."""
+    if sea_mask is not None:
+        return np.asarray(rows_of(sea_mask, block)).astype(bool)
+    with np.errstate(invalid="ignore"):
+        return np.isfinite(z) & (z > 0)
+
+
+def _cell_value(raster: Raster, r: int, c: int) -> float:
+    """One cell's value as float (NaN = nodata), without loading a lazy raster."""
+    if isinstance(raster, LazyRaster) and not raster.loaded:
+        return float(raster.file.cells(np.array([r]), np.array([c]))[0])
+    return float(valid_values(raster.data[r : r + 1, c : c + 1], raster.nodata)[0, 0])
+
+
+def _nearest_sea(
+    sea_of_rows: Any, grid: GeoGrid, r: int, c: int, reach_m: float
+) -> tuple[float, tuple[int, int]] | None:
+    """Distance (m, between cell centres) from cell ``(r, c)`` to the nearest sea cell and that cell, searching a
+    window that grows until the nearest sea cell found is nearer than the window's edge (or the window is the
+    grid): what a Euclidean distance transform of the whole grid gives at that cell. None when there is no sea."""
+    dy, dx = grid.res
+    rows, cols = grid.shape
+    half = max(math.ceil(reach_m / min(dy, dx)) + 2, 8)
+    while True:
+        r0, r1 = max(r - half, 0), min(r + half + 1, rows)
+        c0, c1 = max(c - half, 0), min(c + half + 1, cols)
+        sea = sea_of_rows(slice(r0, r1))[:, c0:c1]
+        whole = r0 == 0 and c0 == 0 and r1 == rows and c1 == cols
+        rr, cc = np.nonzero(sea)
+        if rr.size:
+            d = np.hypot((rr + r0 - r) * dy, (cc + c0 - c) * dx)
+            i = int(np.argmin(d))
+            if whole or d[i] <= half * min(dy, dx):
+                return float(d[i]), (int(rr[i] + r0), int(cc[i] + c0))
+        elif whole:
+            return None
+        half *= 2
 
 
 def check_crs(raster: Raster, expected_crs: Any = None) -> CheckResult:
@@ -125,25 +170,27 @@ def check_coverage(
         The land/sea mask (1 = sea); without it, sea is ``depth > 0``.
     """
     grid = depth.grid
-    valid = depth.valid()
-    aoi = aoi_mask(grid, aoi_bounds_lonlat)
-    if sea_mask is not None:
-        sea = sea_mask.data.astype(bool)
-    else:
-        with np.errstate(invalid="ignore"):
-            sea = valid & (np.nan_to_num(depth.data.astype(float), nan=0.0) > 0)
-    counted = aoi & sea if sea_only and sea_mask is not None else aoi
-    n_aoi = int(counted.sum())
-    frac = float((valid & counted).sum() / n_aoi) if n_aoi else 0.0
-    dy, dx = grid.res
-    dist_to_sea, nearest_sea = (
-        ndimage.distance_transform_edt(~sea, sampling=(dy, dx), return_indices=True) if sea.any() else (None, None)
-    )
+    n_aoi = n_hit = n_sea = 0
+    counts_sea = sea_only and sea_mask is not None
+    for b in blocks_of(grid):
+        z = _depth_rows(depth, b)
+        sea = _sea_rows(sea_mask, z, b)
+        aoi = aoi_mask_rows(grid, aoi_bounds_lonlat, b.rows)
+        counted = aoi & sea if counts_sea else aoi
+        n_aoi += int(counted.sum())
+        n_hit += int((np.isfinite(z) & counted).sum())
+        n_sea += int(sea.sum())
+    frac = float(n_hit / n_aoi) if n_aoi else 0.0
+
+    def sea_of_rows(rows: slice) -> np.ndarray:
+        block = Block(rows, rows)
+        return _sea_rows(sea_mask, valid_values(raster_read_rows(depth, rows), depth.nodata), block)
+
     failures: list[str] = []
     meta: dict[str, Any] = {
         "aoi_valid_fraction": round(frac, 6),
         "aoi_cells": n_aoi,
-        "aoi_cells_counted": "sea cells of the area of interest" if counted is not aoi else "area of interest",
+        "aoi_cells_counted": "sea cells of the area of interest" if counts_sea else "area of interest",
         "min_aoi_fraction": min_aoi_fraction,
         "max_station_to_sea_m": max_station_to_sea_m,
     }
@@ -154,7 +201,7 @@ def check_coverage(
             f"only {100 * frac:.2f} % of the {meta['aoi_cells_counted']} holds depth data "
             f"(need {100 * min_aoi_fraction:.1f} %)"
         )
-    if dist_to_sea is None:
+    if n_sea == 0:
         failures.append("the grid has no sea cell")
     stations_meta = []
     for name, lon, lat in _stations(stations):
@@ -167,17 +214,20 @@ def check_coverage(
             stations_meta.append(info)
             continue
         r, c = cell
-        info.update(on_grid=True, row=r, col=c, has_data=bool(valid[r, c]), in_aoi=bool(aoi[r, c]))
-        if valid[r, c]:
-            info["depth_m"] = round(float(depth.data[r, c]), 2)
+        value = _cell_value(depth, r, c)
+        in_aoi = bool(aoi_mask_rows(grid, aoi_bounds_lonlat, slice(r, r + 1))[0, c])
+        info.update(on_grid=True, row=r, col=c, has_data=math.isfinite(value), in_aoi=in_aoi)
+        if math.isfinite(value):
+            info["depth_m"] = round(value, 2)
         else:
             failures.append(f"landing station '{name}' ({lat} N, {lon} E) falls on a nodata cell of the depth grid")
-        info["on_sea_cell"] = bool(sea[r, c])
-        if dist_to_sea is not None:
-            d = float(dist_to_sea[r, c])
+        info["on_sea_cell"] = bool(sea_of_rows(slice(r, r + 1))[0, c])
+        nearest = _nearest_sea(sea_of_rows, grid, r, c, max_station_to_sea_m) if n_sea else None
+        if nearest is not None:
+            d, (sr, sc) = nearest
             info["distance_to_sea_m"] = round(d, 1)
-            if d > max_station_to_sea_m and nearest_sea is not None:
-                sx, sy = grid.xy(int(nearest_sea[0][r, c]), int(nearest_sea[1][r, c]))
+            if d > max_station_to_sea_m:
+                sx, sy = grid.xy(sr, sc)
                 slon, slat = (float(v) for v in grid.xy_to_lonlat(sx, sy))
                 info.update(nearest_sea_lon_deg=round(slon, 6), nearest_sea_lat_deg=round(slat, 6))
                 failures.append(
@@ -216,16 +266,21 @@ def check_nodata_share(
 
     The share over sea cells (where a route may go) is reported too, and must also be within the limit.
     """
-    valid = depth.valid()
-    aoi = aoi_mask(depth.grid, aoi_bounds_lonlat)
-    n = int(aoi.sum())
-    share = float((~valid & aoi).sum() / n) if n else 1.0
+    n = missing = ns = sea_missing = 0
+    for b in blocks_of(depth.grid):
+        gap = ~np.isfinite(_depth_rows(depth, b))
+        aoi = aoi_mask_rows(depth.grid, aoi_bounds_lonlat, b.rows)
+        n += int(aoi.sum())
+        missing += int((gap & aoi).sum())
+        if sea_mask is not None:
+            sea = np.asarray(rows_of(sea_mask, b)).astype(bool) & aoi
+            ns += int(sea.sum())
+            sea_missing += int((gap & sea).sum())
+    share = float(missing / n) if n else 1.0
     meta: dict[str, Any] = {"nodata_fraction": round(share, 6), "max_fraction": max_fraction, "cells": n}
     sea_share = None
     if sea_mask is not None:
-        sea = sea_mask.data.astype(bool) & aoi
-        ns = int(sea.sum())
-        sea_share = float((~valid & sea).sum() / ns) if ns else 0.0
+        sea_share = float(sea_missing / ns) if ns else 0.0
         meta["sea_nodata_fraction"] = round(sea_share, 6)
     worst = max(share, sea_share or 0.0)
     if worst > max_fraction:
@@ -265,19 +320,23 @@ def check_depth_range(
     lo, hi = float(depth_range_m[0]), float(depth_range_m[1])
     if not lo < hi:
         raise ConfigError(f"depth range {depth_range_m} must be (min, max) with min < max, in metres")
-    valid = depth.valid()
-    sea = sea_mask.data.astype(bool) if sea_mask is not None else np.ones(depth.grid.shape, dtype=bool)
-    z = depth.data[valid & sea].astype("float64")
-    meta: dict[str, Any] = {"range_m": [lo, hi], "sea_cells_with_data": int(z.size)}
-    if z.size == 0:
+    blocks = blocks_of(depth.grid)
+
+    def sea_values() -> Any:
+        for b in blocks:
+            z = _depth_rows(depth, b)
+            sea = np.asarray(rows_of(sea_mask, b)).astype(bool) if sea_mask is not None else True
+            yield z[np.isfinite(z) & sea]
+
+    size, too_shallow, too_deep, n_dry, n_at_or_above, z_lo, z_hi = _range_counts(sea_values(), lo, hi, dry_tolerance_m)
+    meta: dict[str, Any] = {"range_m": [lo, hi], "sea_cells_with_data": size}
+    if size == 0:
         return _result(
             "depth_range", False, ERROR, "no sea cell holds depth data: check the coastline layer and the sources", meta
         )
-    pct = np.percentile(z, [0, 1, 5, 50, 95, 99, 100])
-    too_shallow = int((z < lo).sum())
-    too_deep = int((z > hi).sum())
-    dry = float((z < -dry_tolerance_m).sum() / z.size)
-    at_or_above = float((z <= 0).sum() / z.size)
+    pct = np.array(percentiles(sea_values, size, [0, 1, 5, 50, 95, 99, 100], bounds=(z_lo, z_hi)))
+    dry = float(n_dry / size)
+    at_or_above = float(n_at_or_above / size)
     meta.update(
         depth_min_m=round(float(pct[0]), 2),
         depth_max_m=round(float(pct[-1]), 2),
@@ -289,10 +348,10 @@ def check_depth_range(
         sea_above_water_beyond_tolerance_fraction=round(dry, 6),
         dry_tolerance_m=dry_tolerance_m,
     )
-    outlier_fraction = (too_shallow + too_deep) / z.size
+    outlier_fraction = (too_shallow + too_deep) / size
     meta.update(outlier_fraction=round(outlier_fraction, 6), max_outlier_fraction=max_outlier_fraction)
     if too_shallow or too_deep:
-        meta["outliers_lonlat"] = _outlier_places(depth, valid & sea & ((depth.data < lo) | (depth.data > hi)))
+        meta["outliers_lonlat"] = _outlier_places(depth, sea_mask, blocks, lo, hi)
     outliers = []
     if too_shallow:
         outliers.append(f"{too_shallow} sea cells are shallower than {lo:g} m (down to {pct[0]:.1f} m)")
@@ -323,6 +382,21 @@ def check_depth_range(
     )
 
 
+def _range_counts(
+    values: Iterable[np.ndarray], lo: float, hi: float, dry_tolerance_m: float
+) -> tuple[int, int, int, int, int, float, float]:
+    """Sea cells with data; shallower than ``lo``; deeper than ``hi``; above the water beyond the tolerance; at or
+    above the water; the least and greatest depth."""
+    counts = np.zeros(5, dtype=np.int64)
+    z_lo, z_hi = math.inf, -math.inf
+    for z in values:
+        counts += (z.size, (z < lo).sum(), (z > hi).sum(), (z < -dry_tolerance_m).sum(), (z <= 0).sum())
+        if z.size:
+            z_lo, z_hi = min(z_lo, float(z.min())), max(z_hi, float(z.max()))
+    n, shallow, deep, dry, at_or_above = (int(c) for c in counts)
+    return n, shallow, deep, dry, at_or_above, z_lo, z_hi
+
+
 class InvertedDepthSource(InputDataError):
     """A bathymetry source whose depth sign disagrees with the coastline: its ``positive`` direction is reversed."""
 
@@ -342,29 +416,43 @@ def source_sign_agreement(depth: Raster, sea_mask: Raster) -> list[dict[str, Any
     ``land_wrong`` (below the water) and ``disagreement_fraction`` (None when nothing could be judged). An empty
     list when the raster does not say which source supplied each cell (see :func:`source_index_of`).
     """
-    index = source_index_of(depth)
-    if index is None:
+    blocks = blocks_of(depth.grid)
+    bands = source_index_bands(depth, blocks)
+    if bands is None:
         return []
-    z = depth.data
-    valid = depth.valid() & (z != 0)
-    sea = sea_mask.data.astype(bool)
+    sources = depth.attrs.get("sources", [])
+    tally = np.zeros((len(sources), 5), dtype=np.int64)  # cells, sea, sea wrong, land, land wrong
+    for b, index in zip(blocks, bands, strict=False):
+        z = _depth_rows(depth, b)
+        with np.errstate(invalid="ignore"):
+            judged = np.isfinite(z) & (z != 0)
+        sea = np.asarray(rows_of(sea_mask, b)).astype(bool)
+        for i in range(len(sources)):
+            supplied = index == i
+            mine = judged & supplied
+            on_sea, on_land = mine & sea, mine & ~sea
+            tally[i] += (
+                int(supplied.sum()),
+                int(on_sea.sum()),
+                int((z[on_sea] < 0).sum()),
+                int(on_land.sum()),
+                int((z[on_land] > 0).sum()),
+            )
     out = []
-    for i, rec in enumerate(depth.attrs.get("sources", [])):
-        mine = valid & (index == i)
-        on_sea, on_land = mine & sea, mine & ~sea
-        sea_wrong, land_wrong = int((z[on_sea] < 0).sum()), int((z[on_land] > 0).sum())
-        judged = int(on_sea.sum()) + int(on_land.sum())
+    for i, rec in enumerate(sources):
+        cells, n_sea, sea_wrong, n_land, land_wrong = (int(v) for v in tally[i])
+        judged_n = n_sea + n_land
         out.append(
             {
                 "name": rec.get("name", f"source {i}"),
                 "positive": rec.get("positive"),
                 "positive_origin": rec.get("positive_origin"),
-                "cells": int((index == i).sum()),
-                "sea_cells": int(on_sea.sum()),
+                "cells": cells,
+                "sea_cells": n_sea,
                 "sea_wrong": sea_wrong,
-                "land_cells": int(on_land.sum()),
+                "land_cells": n_land,
                 "land_wrong": land_wrong,
-                "disagreement_fraction": round((sea_wrong + land_wrong) / judged, 6) if judged else None,
+                "disagreement_fraction": round((sea_wrong + land_wrong) / judged_n, 6) if judged_n else None,
             }
         )
     return out
@@ -447,11 +535,24 @@ def validate_source_signs(
     return stats
 
 
-def _outlier_places(depth: Raster, mask: np.ndarray, limit: int = 20) -> list[list[float]]:
-    """``[lon, lat, depth]`` of up to ``limit`` outlying cells, the most extreme first."""
-    rows, cols = np.nonzero(mask)
-    values = depth.data[rows, cols].astype(float)
-    order = np.argsort(-np.abs(values))[:limit]
+def _outlier_places(
+    depth: Raster, sea_mask: Raster | None, blocks: list[Block], lo: float, hi: float, limit: int = 20
+) -> list[list[float]]:
+    """``[lon, lat, depth]`` of up to ``limit`` sea cells with data outside ``lo..hi``, the most extreme first (the
+    ``limit`` most extreme of each band kept, then of all)."""
+    found_r, found_c, found_v = [], [], []
+    for b in blocks:
+        z = _depth_rows(depth, b)
+        sea = np.asarray(rows_of(sea_mask, b)).astype(bool) if sea_mask is not None else True
+        with np.errstate(invalid="ignore"):
+            rows, cols = np.nonzero(np.isfinite(z) & sea & ((z < lo) | (z > hi)))
+        values = z[rows, cols]
+        keep = np.argsort(-np.abs(values), kind="stable")[:limit]
+        found_r.append(rows[keep] + b.rows.start)
+        found_c.append(cols[keep])
+        found_v.append(values[keep])
+    rows, cols, values = np.concatenate(found_r), np.concatenate(found_c), np.concatenate(found_v)
+    order = np.argsort(-np.abs(values), kind="stable")[:limit]
     x, y = depth.grid.xy(rows[order], cols[order])
     lon, lat = depth.grid.xy_to_lonlat(x, y)
     return [
@@ -479,10 +580,33 @@ def summary_metadata(
     """JSON-friendly figures of the depth grid for Dagster metadata: grid, resolution, cell counts, depth over sea
     (min/max/median), sea share, nodata share, sources and their checksums."""
     grid = depth.grid
-    valid = depth.valid()
-    sea = sea_mask.data.astype(bool) if sea_mask is not None else valid & (np.nan_to_num(depth.data) > 0)
-    z = depth.data[valid & sea].astype("float64")
-    aoi = aoi_mask(grid, aoi_bounds_lonlat)
+    blocks = blocks_of(grid)
+
+    def sea_values() -> Any:
+        for b in blocks:
+            z = _depth_rows(depth, b)
+            yield z[np.isfinite(z) & _sea_rows(sea_mask, z, b)]
+
+    n_sea = n_aoi = n_gap_aoi = n_valid = n_z = 0
+    all_lo, all_hi = z_min, z_max = math.inf, -math.inf
+    for b in blocks:
+        z = _depth_rows(depth, b)
+        ok = np.isfinite(z)
+        aoi = aoi_mask_rows(grid, aoi_bounds_lonlat, b.rows)
+        sea = _sea_rows(sea_mask, z, b)
+        n_sea += int(sea.sum())
+        n_aoi += int(aoi.sum())
+        n_gap_aoi += int((~ok & aoi).sum())
+        n_valid += int(ok.sum())
+        if ok.any():
+            all_lo, all_hi = min(all_lo, float(z[ok].min())), max(all_hi, float(z[ok].max()))
+        zs = z[ok & sea]
+        n_z += zs.size
+        if zs.size:
+            z_min, z_max = min(z_min, float(zs.min())), max(z_max, float(zs.max()))
+    if n_z:
+        mid = order_statistics(sea_values, [(n_z - 1) // 2, n_z // 2], bounds=(z_min, z_max))
+        z_median = (mid[0] + mid[1]) / 2.0
 
     def r(v: float) -> float | None:
         return round(float(v), 2) if math.isfinite(v) else None
@@ -497,14 +621,14 @@ def summary_metadata(
         "positive": depth.attrs.get("positive", "down"),
         "water_level_m": depth.attrs.get("water_level_m"),
         "datum": depth.attrs.get("datum"),
-        "sea_cells": int(sea.sum()),
-        "sea_fraction": round(float(sea.mean()), 6),
-        "nodata_fraction": round(float((~valid & aoi).sum() / max(int(aoi.sum()), 1)), 6),
-        "depth_sea_min_m": r(z.min()) if z.size else None,
-        "depth_sea_max_m": r(z.max()) if z.size else None,
-        "depth_sea_median_m": r(float(np.median(z))) if z.size else None,
-        "depth_all_min_m": r(float(np.nanmin(depth.data[valid]))) if valid.any() else None,
-        "depth_all_max_m": r(float(np.nanmax(depth.data[valid]))) if valid.any() else None,
+        "sea_cells": n_sea,
+        "sea_fraction": round(n_sea / grid.cell_count, 6),
+        "nodata_fraction": round(n_gap_aoi / max(n_aoi, 1), 6),
+        "depth_sea_min_m": r(z_min) if n_z else None,
+        "depth_sea_max_m": r(z_max) if n_z else None,
+        "depth_sea_median_m": r(z_median) if n_z else None,
+        "depth_all_min_m": r(all_lo) if n_valid else None,
+        "depth_all_max_m": r(all_hi) if n_valid else None,
         "source_checksums": dict(depth.attrs.get("source_checksums", {})),
         "sources": [{k: s.get(k) for k in _SOURCE_SUMMARY_KEYS} for s in depth.attrs.get("sources", [])],
         "warnings": list(depth.attrs.get("warnings", [])),

@@ -56,6 +56,16 @@ def _cell_size_m(grid: GeoGrid) -> tuple[np.ndarray, np.ndarray]:
     return np.full((grid.shape[0], 1), dy * factor), np.full((grid.shape[0], 1), dx * factor)
 
 
+def _slope_values(z: np.ndarray, hy: np.ndarray, hx: np.ndarray) -> np.ndarray:
+    """Slope in degrees (float32) of ``z`` (float64, NaN = none; at least 2 rows) with per-row cell sizes in metres."""
+    dz_row, dz_col = np.gradient(z)  # per cell
+    gy = dz_row / hy
+    gx = dz_col / hx
+    slope = np.degrees(np.arctan(np.hypot(gx, gy))).astype("float32")
+    slope[~np.isfinite(z)] = np.nan  # central differences skip the cell itself
+    return slope
+
+
 def slope_deg(depth: Raster) -> Raster:
     """Seabed slope in degrees, from the depth grid with cell sizes in metres.
 
@@ -80,11 +90,7 @@ def slope_deg(depth: Raster) -> Raster:
     if min(z.shape) < 2:
         raise InputDataError(f"depth raster of shape {z.shape} is too small for a slope (needs at least 2 x 2 cells)")
     hy, hx = _cell_size_m(depth.grid)
-    dz_row, dz_col = np.gradient(z)  # per cell
-    gy = dz_row / hy
-    gx = dz_col / hx
-    slope = np.degrees(np.arctan(np.hypot(gx, gy))).astype("float32")
-    slope[~np.isfinite(z)] = np.nan  # central differences skip the cell itself
+    slope = _slope_values(z, hy, hx)
     attrs = {
         "quantity": "seabed_slope",
         "units": "degree",

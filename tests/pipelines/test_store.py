@@ -33,7 +33,7 @@ from geodata.engineering.alter_course import AlterCourse, LegPlan
 from geodata.engineering.compose import CorridorPolygons, EngineeredRoute
 from geodata.engineering.landfall import Landfall
 from geodata.errors import CorridorError
-from geodata.grid import GeoGrid, Raster
+from geodata.grid import GeoGrid, LazyRaster, Raster
 from geodata.publish.atomic import PublishResult
 from geodata.scenario import load_scenario
 from pipelines import store
@@ -46,9 +46,14 @@ PIPELINES = Path(__file__).resolve().parents[2] / "pipelines"
 
 
 # -- helpers ----------------------------------------------------------------------------------------------------------
+def _kind(v: Any) -> type:
+    return Raster if isinstance(v, LazyRaster) else type(v)
+
+
 def assert_same(a: Any, b: Any, where: str = "value") -> None:
     """Equal, of the same types, all the way down (NaN equals NaN, geometries exactly equal)."""
-    assert type(a) is type(b), f"{where}: {type(a)} != {type(b)}"
+    # a raster comes back as a LazyRaster (a Raster whose data is read on first use)
+    assert _kind(a) is _kind(b), f"{where}: {type(a)} != {type(b)}"
     if isinstance(a, pd.DataFrame):
         assert_same_frame(a, b, where)
     elif isinstance(a, np.ndarray):
@@ -835,3 +840,60 @@ def test_old_snapshot_folders_are_pruned_but_never_recent_ones(tmp_path: Path) -
     # nothing older than min_age_s beyond the newest two: a recent folder survives even beyond `keep`
     assert store.prune_snapshots(tmp_path, SCENARIO, keep=0, min_age_s=3 * 3600, now=now) == [base / ("4" * 64)]
     assert sorted(p.name for p in base.iterdir()) == ["5" * 64, "runs"]
+
+
+def test_a_lazy_raster_is_stored_without_being_read_and_comes_back_lazy(tmp_path: Path) -> None:
+    from geodata.grid import RasterWriter
+
+    data = np.linspace(0, 50, 600, dtype="float32").reshape(20, 30)
+    scratch = tmp_path / "scratch" / "x1"
+    with RasterWriter(scratch / "depth.tif", grid(), "float32", nodata=math.nan, attrs={"units": "m"}) as out:
+        out.write_rows(slice(0, 10), data[:10])
+        out.write_rows(slice(10, 20), data[10:])
+    lazy = out.raster(scratch=True)
+    folder = store.value_dir(tmp_path, SCENARIO, "bathymetry", snapshot=SNAP)
+    store.write_value(folder, lazy, store.Provenance("bathymetry", SCENARIO, SCENARIO, "0" * 64))
+    assert not lazy.loaded
+    assert not (scratch / "depth.tif").exists()  # a stage's scratch file is moved into the value's folder
+    assert not scratch.exists()
+    assert lazy.file.path.parent == folder
+    back = store.read_value(folder, asset="bathymetry", partition=SCENARIO).value
+    assert isinstance(back, LazyRaster)
+    assert not back.loaded
+    assert back.grid == grid()
+    assert back.attrs == {"units": "m"}
+    assert np.array_equal(back.read_rows(slice(5, 7)), data[5:7])
+    assert not back.loaded
+    assert np.array_equal(back.data, data)
+
+
+def test_a_lazy_raster_that_is_not_scratch_is_copied_and_a_bool_mask_keeps_its_dtype(tmp_path: Path) -> None:
+    from geodata.grid import RasterFile
+
+    mask = np.eye(20, 30, dtype=bool)
+    path = Raster(mask, grid(), None, {}).write(tmp_path / "user.tif")
+    lazy = RasterFile.open(path).raster(bool)
+    folder = store.value_dir(tmp_path, SCENARIO, "mask", snapshot=SNAP)
+    store.write_value(folder, lazy, store.Provenance("mask", SCENARIO, SCENARIO, "0" * 64))
+    assert path.exists()  # not the store's to move
+    back = store.read_value(folder, asset="mask", partition=SCENARIO).value
+    assert back.data.dtype == np.bool_
+    assert np.array_equal(back.data, mask)
+
+
+def test_a_raster_sidecar_of_another_shape_is_refused(tmp_path: Path) -> None:
+    folder = store.value_dir(tmp_path, SCENARIO, "bathymetry", snapshot=SNAP)
+    store.write_value(
+        folder,
+        Raster(np.zeros((20, 30), "float32"), grid(), None, {}),
+        store.Provenance("bathymetry", SCENARIO, SCENARIO, "0" * 64),
+    )
+    record = json.loads((folder / "value.json").read_text())
+    tif = folder / record["value"]["file"]
+    Raster(np.zeros((5, 30), "float32"), grid(5, 30), None, {}).write(tif)
+    record["value"]["size"] = tif.stat().st_size
+    record["value"]["sha256"] = store._sha256(tif)
+    record["value_digest"] = store._digest(record["value"])
+    (folder / "value.json").write_text(json.dumps(record))
+    with pytest.raises(store.StoreFormatError, match="shape"):
+        store.read_value(folder, asset="bathymetry", partition=SCENARIO)

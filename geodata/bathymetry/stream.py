@@ -1,0 +1,398 @@
+"""The bathymetry stage streamed: the depth mosaic, the slope and the land/sea mask computed in bands of whole rows
+sized from a memory budget, each band written to a tiled, deflate-compressed GeoTIFF as soon as it is done.
+
+Each function gives the same values as its in-memory counterpart (:func:`~geodata.bathymetry.mosaic.
+build_depth_mosaic`, :func:`~geodata.bathymetry.terrain.slope_deg`, :func:`~geodata.bathymetry.terrain.
+land_sea_mask`; tests/bathymetry/test_stream.py holds them equal for several band heights) and the same
+``attrs``, but holds at most one band of the analysis grid in memory (plus the sources as read, which are at
+their own, coarser resolution):
+
+* **mosaic**: every source is reprojected onto the band's own transform (``rasterio.warp.reproject`` per band:
+  GDAL computes each destination cell from its own coordinates, so a band is the same as that part of a
+  whole-grid warp), converted to depth and stacked by priority; with ``blend_cells`` the band is read with a halo
+  of ``blend_cells + 1`` rows, which is all the truncated feathering distance can see;
+* **slope**: central differences need one row above and below: bands are read with a one-row halo;
+* **mask**: the coastline's land polygons are clipped to the band (plus two cells) and rasterised with the band's
+  transform.
+
+The source index (which source supplied each cell) is compressed band by band into the same zlib stream as
+:func:`~geodata.bathymetry.mosaic.encode_source_index` writes, so :func:`~geodata.bathymetry.mosaic.
+source_index_of` reads either.
+"""
+
+from __future__ import annotations
+
+import base64
+import zlib
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from affine import Affine
+from rasterio import features
+from rasterio.enums import Resampling
+from rasterio.warp import reproject
+
+from geodata.bathymetry.bands import Ranks
+from geodata.bathymetry.mosaic import (
+    BathymetryInput,
+    _checked_inputs,
+    _mosaic_attrs,
+    _no_valid_cell,
+    _positive,
+    _resampling_for,
+    _source_record,
+    _source_warnings,
+    _vertical_reference,
+    aoi_mask_rows,
+    composite_by_priority,
+    to_depth,
+    warp_scales,
+)
+from geodata.bathymetry.terrain import SHELF_NOTE, _cell_size_m, _land_geometries, _layer_bounds_in, _slope_values
+from geodata.errors import InputDataError
+from geodata.grid import (
+    BLOCK_ALIGN,
+    INTERMEDIATE_COMPRESS,
+    Block,
+    GeoGrid,
+    LazyRaster,
+    Raster,
+    RasterWriter,
+    raster_read_rows,
+    row_blocks,
+)
+
+__all__ = ["band_budget", "held", "stream_depth", "stream_land_sea_mask", "stream_slope"]
+
+MAX_BAND_BYTES = 256 * 1024**2
+"""A band never needs more working memory than this, however large the run's budget: beyond it bands only grow
+the peak, not the speed (GDAL warps and rasterises in chunks of its own)."""
+MIN_BAND_BYTES = 8 * 1024**2
+
+
+def band_budget(budget_bytes: int) -> int:
+    """Working memory of one band: an eighth of the run's memory budget, within 8 MiB .. 256 MiB."""
+    return int(min(max(budget_bytes // 8, MIN_BAND_BYTES), MAX_BAND_BYTES))
+
+
+def held(raster: Raster, budget_bytes: int) -> Raster:
+    """``raster`` with its data in memory when the whole grid fits in one band's working memory
+    (:func:`band_budget`), so that the checks' several passes over it do not each read the file; else as it is
+    (a :class:`~geodata.grid.LazyRaster` stays on disk and the checks read it band by band). An in-memory copy, so
+    that the lazy raster itself is still stored by moving its file."""
+    if isinstance(raster, LazyRaster) and not raster.loaded:
+        if raster.grid.cell_count * raster.dtype.itemsize <= band_budget(budget_bytes):
+            data = raster.read_rows(slice(0, raster.grid.shape[0]))
+            return Raster(data, raster.grid, raster.nodata, raster.attrs)
+    return raster
+
+
+def _band_grid(grid: GeoGrid, rows: slice) -> GeoGrid:
+    t = grid.transform
+    return GeoGrid(grid.crs, t @ Affine.translation(0, rows.start), (rows.stop - rows.start, grid.shape[1]))
+
+
+def _reproject_band(
+    raster: Raster, values: np.ndarray, band: GeoGrid, method: str, scales: dict[str, float]
+) -> np.ndarray:
+    out = np.full(band.shape, np.nan, dtype="float32")
+    reproject(
+        source=values,
+        destination=out,
+        src_transform=raster.grid.transform,
+        src_crs=raster.grid.crs.to_wkt(),
+        src_nodata=np.nan,
+        dst_transform=band.transform,
+        dst_crs=band.crs.to_wkt(),
+        dst_nodata=np.nan,
+        resampling=Resampling[method],
+        **scales,
+    )
+    return out
+
+
+def stream_depth(
+    sources: Sequence[BathymetryInput | tuple[Raster, Any, dict[str, Any]]],
+    grid: GeoGrid,
+    out_path: str | Path,
+    *,
+    water_level_m: float,
+    budget_bytes: int,
+    resampling: str = "bilinear",
+    aoi_bounds_lonlat: tuple[float, float, float, float] | None = None,
+    blend_cells: int = 0,
+    align: int = BLOCK_ALIGN,
+    band_bytes: int | None = None,
+    overviews: bool = True,
+) -> LazyRaster:
+    """:func:`~geodata.bathymetry.mosaic.build_depth` band by band into the GeoTIFF ``out_path`` (tiled, deflate,
+    with overviews unless ``overviews=False``); returns it as a :class:`~geodata.grid.LazyRaster` with the same
+    ``attrs`` (the per-cell source index included). ``budget_bytes`` is the run's memory budget
+    (:func:`band_budget`); ``align`` the band height's multiple and ``band_bytes`` the band's working memory in
+    place of the budget's share (tests use small ones to cut a small grid into many bands). Same errors as
+    :func:`~geodata.bathymetry.mosaic.build_depth_mosaic`; nothing is left at ``out_path`` after one."""
+    inputs = _checked_inputs(sources, blend_cells)
+    problems = [f"source '{inp.name}' has no CRS" for inp in inputs if inp.raster.grid.crs is None]
+    if problems:
+        raise InputDataError("bathymetry sources do not cover the area:\n" + "\n".join(f"  - {p}" for p in problems))
+    plan = []
+    for inp in inputs:
+        values = np.where(inp.raster.valid(), inp.raster.data, np.nan).astype("float32")
+        vref, positive = _vertical_reference(inp), _positive(inp)
+        method = _resampling_for(inp.raster, grid, resampling)
+        plan.append((inp, values, method, vref, positive, warp_scales(inp.raster, grid)))
+    keys = [(-inp.priority, i) for i, inp in enumerate(inputs)]
+    halo = blend_cells + 1 if blend_cells > 0 else 0
+    per_cell = 16 + 8 * len(inputs) + (24 if blend_cells > 0 else 0)
+    blocks = row_blocks(
+        grid, bytes_per_cell=per_cell, budget_bytes=band_bytes or band_budget(budget_bytes), halo=halo, align=align
+    )
+    valid_n = np.zeros(len(inputs), dtype=np.int64)
+    cover_n = np.zeros(len(inputs), dtype=np.int64)
+    supplied = np.zeros(len(inputs), dtype=np.int64)
+    aoi_n = covered_n = 0
+    packer = zlib.compressobj(1)
+    packed: list[bytes] = []
+    out_path = Path(out_path)
+    with RasterWriter(
+        out_path, grid, "float32", nodata=float("nan"), overviews=overviews, compress=INTERMEDIATE_COMPRESS
+    ) as writer:
+        for block in blocks:
+            band = _band_grid(grid, block.read)
+            layers = []
+            for inp, values, method, vref, positive, scales in plan:
+                elev = _reproject_band(inp.raster, values, band, method, scales)
+                layers.append(
+                    to_depth(elev, positive=positive[0], vertical_reference_m=vref[0], water_level_m=water_level_m)
+                )
+            depth, index = composite_by_priority(layers, keys, blend_cells)
+            core = block.core
+            depth, index = depth[core], index[core]
+            aoi = aoi_mask_rows(grid, aoi_bounds_lonlat, block.rows)
+            for i, layer in enumerate(layers):
+                v = np.isfinite(layer[core])
+                valid_n[i] += int(v.sum())
+                cover_n[i] += int((v & aoi).sum())
+                supplied[i] += int((index == i).sum())
+            aoi_n += int(aoi.sum())
+            covered_n += int((np.isfinite(depth) & aoi).sum())
+            writer.write_rows(block.rows, depth)
+            packed.append(packer.compress(np.ascontiguousarray(index, dtype="<i2").tobytes()))
+            del layers, depth, index
+        records, warnings = [], []
+        for i, (inp, _values, method, vref, positive, _scales) in enumerate(plan):
+            if valid_n[i] == 0:
+                problems.append(_no_valid_cell(inp, grid, aoi_bounds_lonlat))
+                continue
+            cover = float(cover_n[i] / aoi_n) if aoi_n else 0.0
+            warnings.extend(_source_warnings(inp, grid, method, cover, aoi_given=aoi_bounds_lonlat is not None))
+            record = _source_record(inp, method, _Count(int(valid_n[i])), cover, vref, positive)
+            records.append(record)
+        if problems:
+            raise InputDataError(
+                "bathymetry sources do not cover the area:\n"
+                + "\n".join(f"  - {p}" for p in problems)
+                + "\nUse sources that cover the area of interest, or correct the area of interest / the source's CRS."
+            )
+        for i, rec in enumerate(records):
+            rec["cells_supplied"] = int(supplied[i])
+            if rec["cells_supplied"] == 0:
+                warnings.append(
+                    f"{rec['name']}: every cell it covers is covered by a higher-priority source; it is unused"
+                )
+        covered = float(covered_n / aoi_n) if aoi_n else 0.0
+        if aoi_bounds_lonlat is not None and covered < 1.0:
+            warnings.append(f"the mosaic covers {100 * covered:.2f} % of the area of interest; the rest is nodata")
+        attrs = _mosaic_attrs(
+            grid, water_level_m, resampling, blend_cells, aoi_bounds_lonlat, covered, records, warnings
+        )
+        packed.append(packer.flush())
+        attrs["source_index"] = {
+            "encoding": "zlib+base64",
+            "dtype": "<i2",
+            "shape": list(grid.shape),
+            "data": base64.b64encode(b"".join(packed)).decode("ascii"),
+        }
+        writer.attrs = attrs
+    return writer.raster(scratch=True)
+
+
+class _Count:
+    """Stands in for a validity array where :func:`_source_record` only counts it."""
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+
+    def sum(self) -> int:
+        return self.n
+
+
+def stream_slope(
+    depth: Raster,
+    out_path: str | Path,
+    *,
+    budget_bytes: int,
+    align: int = BLOCK_ALIGN,
+    band_bytes: int | None = None,
+    overviews: bool = True,
+) -> LazyRaster:
+    """:func:`~geodata.bathymetry.terrain.slope_deg` band by band (a one-row halo) into the GeoTIFF ``out_path``;
+    ``depth`` may be in memory or a :class:`~geodata.grid.LazyRaster` (read band by band, never whole). The
+    ``attrs`` are those of :func:`~geodata.bathymetry.terrain.slope_deg` plus ``max_slope_deg`` and
+    ``median_slope_deg`` over the cells with a slope (exact: a histogram of the bands, then one pass over the
+    file for the median's bin), None without any."""
+    grid = depth.grid
+    if grid.crs is None:
+        raise InputDataError("depth raster has no CRS; slope needs the cell size in metres")
+    if min(grid.shape) < 2:
+        raise InputDataError(
+            f"depth raster of shape {grid.shape} is too small for a slope (needs at least 2 x 2 cells)"
+        )
+    hy_all, hx_all = _cell_size_m(grid)
+    ranks = Ranks(0.0, 90.0)
+    blocks = row_blocks(
+        grid, bytes_per_cell=48, budget_bytes=band_bytes or band_budget(budget_bytes), halo=1, align=align
+    )
+    attrs = {
+        "quantity": "seabed_slope",
+        "units": "degree",
+        "method": "np.gradient central differences on the depth grid, cell sizes in metres"
+        + (" (per-row metres per degree on the ellipsoid)" if grid.crs.is_geographic else ""),
+        "source_checksums": depth.attrs.get("source_checksums", {}),
+    }
+    with RasterWriter(
+        out_path, grid, "float32", nodata=float("nan"), attrs=attrs, overviews=overviews, compress=INTERMEDIATE_COMPRESS
+    ) as writer:
+        for block in blocks:
+            z = _valid_rows(depth, block)
+            slope = _slope_values(z, hy_all[block.read], hx_all[block.read])[block.core]
+            writer.write_rows(block.rows, slope)
+            ranks.add(slope[np.isfinite(slope)].astype("float64"))
+    out = writer.raster(scratch=True)
+    stats: dict[str, Any] = {"max_slope_deg": None, "median_slope_deg": None}
+    if ranks.n:
+
+        def finite() -> Any:
+            for b in blocks:
+                v = out.read_rows(b.rows).astype("float64")
+                yield v[np.isfinite(v)]
+
+        lo, hi = ranks.values_at(finite, [(ranks.n - 1) // 2, ranks.n // 2])
+        stats = {"max_slope_deg": ranks.max, "median_slope_deg": (lo + hi) / 2.0}
+    out.attrs.update(stats)
+    return out
+
+
+def _valid_rows(depth: Raster, block: Block) -> np.ndarray:
+    """The depth of the block's read rows as float64, NaN where :meth:`Raster.valid` is False."""
+    from geodata.grid import valid_values
+
+    return valid_values(raster_read_rows(depth, block.read), depth.nodata)
+
+
+def stream_land_sea_mask(
+    depth: Raster,
+    land: Any | None,
+    out_path: str | Path,
+    *,
+    budget_bytes: int,
+    all_touched: bool = False,
+    align: int = BLOCK_ALIGN,
+    band_bytes: int | None = None,
+) -> LazyRaster:
+    """:func:`~geodata.bathymetry.terrain.land_sea_mask` band by band into the GeoTIFF ``out_path`` (uint8, 1 =
+    sea), with the same ``attrs``; ``depth`` is read band by band."""
+    import shapely
+
+    grid = depth.grid
+    geoms = _land_geometries(land, grid) if land is not None else []
+    blocks = row_blocks(grid, bytes_per_cell=24, budget_bytes=band_bytes or band_budget(budget_bytes), align=align)
+    dy, dx = grid.res
+    n_sea = n_valid = sea_dry = land_wet = sea_nodata = 0
+    with RasterWriter(out_path, grid, "uint8", nodata=None, compress=INTERMEDIATE_COMPRESS) as writer:
+        for block in blocks:
+            z = _valid_rows(depth, block)
+            valid = np.isfinite(z)
+            with np.errstate(invalid="ignore"):
+                wet = valid & (z > 0)
+            if land is None:
+                sea = wet
+            elif geoms:
+                band = _band_grid(grid, block.rows)
+                left, bottom, right, top = band.bounds
+                clip = [
+                    shapely.clip_by_rect(g, left - 2 * dx, bottom - 2 * dy, right + 2 * dx, top + 2 * dy) for g in geoms
+                ]
+                shapes = [(g, 1) for g in clip if not g.is_empty]
+                land_cells = (
+                    features.rasterize(
+                        shapes,
+                        out_shape=band.shape,
+                        transform=band.transform,
+                        fill=0,
+                        all_touched=all_touched,
+                        dtype="uint8",
+                    ).astype(bool)
+                    if shapes
+                    else np.zeros(band.shape, dtype=bool)
+                )
+                sea = ~land_cells
+            else:
+                sea = np.ones(z.shape, dtype=bool)
+            writer.write_rows(block.rows, sea.astype("uint8"))
+            n_sea += int(sea.sum())
+            n_valid += int(valid.sum())
+            sea_dry += int((sea & valid & ~wet).sum())
+            land_wet += int((~sea & wet).sum())
+            sea_nodata += int((sea & ~valid).sum())
+        writer.attrs = _mask_attrs(grid, land, geoms, all_touched, n_sea, n_valid, sea_dry, land_wet, sea_nodata)
+    return writer.raster("uint8", scratch=True)
+
+
+def _mask_attrs(
+    grid: GeoGrid,
+    land: Any | None,
+    geoms: list[Any],
+    all_touched: bool,
+    n_sea: int,
+    n_valid: int,
+    sea_dry: int,
+    land_wet: int,
+    sea_nodata: int,
+) -> dict[str, Any]:
+    """The ``attrs`` of :func:`~geodata.bathymetry.terrain.land_sea_mask`, from the counts of the bands."""
+    total = grid.cell_count
+    if land is None:
+        return {
+            "quantity": "land_sea_mask",
+            "legend": {"0": "land", "1": "sea"},
+            "method": "depth sign (depth > 0 m below the Caspian surface is sea; nodata is land): no coastline given",
+            "sea_fraction": round(n_sea / total, 6),
+            "depth_sign_disagreement_fraction": 0.0,
+            "warnings": ["no coastline layer: the mask follows the noisy depth sign; give a coastline layer"],
+        }
+    warnings = [] if geoms else ["no land polygon of the coastline layer reaches the grid: every cell is sea"]
+    lb = _layer_bounds_in(land, grid)
+    gb = grid.bounds
+    if lb is not None and not (lb[0] <= gb[0] and lb[1] <= gb[1] and lb[2] >= gb[2] and lb[3] >= gb[3]):
+        warnings.append(
+            "the coastline layer does not span the whole grid; cells beyond it are taken as sea unless a land "
+            "polygon covers them"
+        )
+    return {
+        "quantity": "land_sea_mask",
+        "legend": {"0": "land", "1": "sea"},
+        "method": "coastline land polygons rasterised (cell centre inside = land"
+        + (", all touched" if all_touched else "")
+        + "); "
+        + SHELF_NOTE,
+        "sea_fraction": round(n_sea / total, 6),
+        "sea_cells": n_sea,
+        "depth_sign_disagreement_fraction": round((sea_dry + land_wet) / n_valid, 6) if n_valid else 0.0,
+        "sea_not_below_water_cells": sea_dry,
+        "land_below_water_cells": land_wet,
+        "sea_nodata_cells": sea_nodata,
+        "warnings": warnings,
+    }
