@@ -25,9 +25,11 @@ results are compared with the serial run's (they must be identical). The serial 
 and the mean of the two is the reference (the machine is shared: its load moves during the run). Figures per run:
 
 * wall seconds and speed-up over serial;
-* per-solve overhead ``wall x workers / sum(task seconds) - 1``: what the fan-out (scatter, scheduling, transfers,
-  idle workers at the end) costs on top of the solves, as a share of a solve, measured in the same run (each task
-  times itself, wall and thread CPU, in :func:`timed_solve`);
+* per-solve overhead ``(wall x workers - sum(task wall)) / n``, in milliseconds and as a share of the run's mean
+  solve (``sum(task wall) / n``): the worker time the fan-out spends outside the solves (scatter of the shared input,
+  scheduling, result transfers, workers idle at the end of the sweep), measured in the same run (each task times
+  itself, wall and thread CPU, in :func:`timed_solve`). For the serial run it is the loop's own cost (near 0);
+* the load average before each run (the machine is shared; the 1-minute figure lags by about a minute);
 * contention ``sum(task wall) / sum(task CPU)``: 1.00 when every task had a core to itself; above it, other processes
   on the machine took the cores (a speed-up short of the worker count with a small overhead means contention).
 
@@ -64,10 +66,7 @@ def build_inputs(mirror: Path, folder: Path, resolution_m: float | None = None) 
 
     from assets.config import CorridorSettings
     from geodata.scenario import load_scenario
-    from pipelines.dask_resource import DaskResource
-    from pipelines.definitions import defs
-    from pipelines.io_managers import CorridorIOManager
-    from pipelines.partitions import scenario_instance
+    from pipelines.runner import materialize_scenario
 
     scenarios = folder / "scenarios"
     scenarios.mkdir()
@@ -75,23 +74,12 @@ def build_inputs(mirror: Path, folder: Path, resolution_m: float | None = None) 
         doc = yaml.safe_load((ROOT / "geodata" / "data" / "scenarios" / f"{SCENARIO}.yaml").read_text())
         doc["analysis"]["resolution_m"] = resolution_m
         (scenarios / f"{SCENARIO}.yaml").write_text(yaml.safe_dump(doc))
-    resources = {
-        "settings": CorridorSettings(
-            mirror_dir=str(mirror), cache_dir=str(folder / "cache"), store_dir=str(folder / "store"),
-            output_dir=str(folder / "published"), scenarios_dir=str(scenarios),
-        ),
-        "io_manager": CorridorIOManager(base_dir=str(folder / "store"), scenarios_dir=str(scenarios)),
-        "dask": DaskResource(),
-    }  # fmt: skip
+    settings = CorridorSettings(
+        mirror_dir=str(mirror), cache_dir=str(folder / "cache"), store_dir=str(folder / "store"),
+        output_dir=str(folder / "published"), scenarios_dir=str(scenarios),
+    )  # fmt: skip
     selection = dg.AssetSelection.assets("cost_surface", "landfalls").upstream()
-    result = dg.materialize(
-        list(defs.assets or []),
-        selection=selection,
-        partition_key=SCENARIO,
-        resources=resources,
-        instance=scenario_instance(SCENARIO),
-        raise_on_error=True,
-    )
+    result = materialize_scenario(SCENARIO, settings, selection=selection)
     return (
         load_scenario(SCENARIO, folder=scenarios),
         result.asset_value("cost_surface"),
@@ -186,12 +174,19 @@ def main() -> None:
             f"(scattered once per sweep); {len(samples)} solves; inputs built in {time.perf_counter() - t0:.1f} s"
         )
         warm_up()
-        runs: list[tuple[str, int, Any]] = [("serial", 1, run_sweep(timed_solve, samples, shared=shared))]
+        runs: list[tuple[str, int, Any, float]] = []
+
+        def serial(label: str) -> None:
+            load = os.getloadavg()[0]
+            runs.append((label, 1, run_sweep(timed_solve, samples, shared=shared), load))
 
         def on(client: Any, label: str) -> None:
             client.wait_for_workers(args.workers, timeout=120)
             client.run(warm_up)
-            runs.append((label, args.workers, run_sweep(timed_solve, samples, shared=shared, client=client)))
+            load = os.getloadavg()[0]
+            runs.append((label, args.workers, run_sweep(timed_solve, samples, shared=shared, client=client), load))
+
+        serial("serial")
 
         if "local" not in skip:
             with (
@@ -215,22 +210,28 @@ def main() -> None:
                     except subprocess.TimeoutExpired:
                         p.kill()
                         p.wait()
-        runs.append(("serial, again", 1, run_sweep(timed_solve, samples, shared=shared)))
+        serial("serial, again")
         reference = (runs[0][2].wall_s + runs[-1][2].wall_s) / 2
         first = [r[0] for r in runs[0][2].results]
         solve_ms = 1000 * sum(r[2] for r in runs[0][2].results) / len(samples)
         print(f"# serial: {solve_ms:.1f} ms CPU per solve (re-cost + route + corridor + separation and regret)")
         print(f"# reference serial wall: {reference:.2f} s (mean of the two serial runs)")
         print(f"# load average {os.getloadavg()[0]:.2f} at end (shared 2-core machine: other jobs compete)\n")
-        print("| run | workers | wall s | speed-up vs serial | per-solve overhead | contention | retried | identical |")
-        print("|---|---|---|---|---|---|---|---|")
-        for label, workers, out in runs:
+        print(
+            "| run | workers | load avg | wall s | speed-up vs serial | mean solve ms | per-solve overhead ms "
+            "| overhead / solve | contention | retried | identical |"
+        )
+        print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+        n = len(samples)
+        for label, workers, out, load in runs:
             task_wall = sum(r[1] for r in out.results)
             task_cpu = sum(r[2] for r in out.results)
-            overhead = out.wall_s * workers / task_wall - 1
+            overhead_ms = 1000 * (out.wall_s * workers - task_wall) / n
+            solve_ms = 1000 * task_wall / n
             identical = same(first, [r[0] for r in out.results])
             print(
-                f"| {label} | {workers} | {out.wall_s:.2f} | {reference / out.wall_s:.2f}x | {overhead * 100:+.1f} % | "
+                f"| {label} | {workers} | {load:.2f} | {out.wall_s:.2f} | {reference / out.wall_s:.2f}x | "
+                f"{solve_ms:.0f} | {overhead_ms:+.1f} | {overhead_ms / solve_ms * 100:+.1f} % | "
                 f"{task_wall / task_cpu:.2f} | {out.retried} | {'yes' if identical else 'NO'} |"
             )
         print("\nTargets: speed-up >= 1.7x on 2 cores, per-solve overhead < 5 %.")

@@ -7,7 +7,7 @@ from __future__ import annotations
 import shutil
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,7 +25,9 @@ from geodata.publish.diagnostics import Failure, diagnostics_folder, locate_cell
 from geodata.scenario import Scenario, scenario_names
 from geodata.sources.snapshot import ScenarioSnapshot
 from pipelines import store
-from pipelines.partitions import register_scenarios
+from pipelines.dask_resource import DaskResource
+from pipelines.io_managers import CorridorIOManager
+from pipelines.partitions import register_scenarios, scenario_instance
 from pipelines.store import StoreError
 
 REPO_DAGSTER_YAML = Path(__file__).resolve().parents[1] / "dagster.yaml"
@@ -71,6 +73,56 @@ def instance_for(settings: CorridorSettings) -> dg.DagsterInstance:
     if not (home / "dagster.yaml").exists() and REPO_DAGSTER_YAML.is_file():
         shutil.copy(REPO_DAGSTER_YAML, home / "dagster.yaml")
     return dg.DagsterInstance.from_config(str(home))
+
+
+def scenario_resources(settings: CorridorSettings, *, dask: DaskResource | None = None) -> dict[str, Any]:
+    """The code location's resources for ``settings``: the settings, the store's IO manager on
+    ``settings.store_dir`` reading scenarios from ``settings.scenarios_dir`` (the folder the run's snapshot is
+    digested from), and the dask resource (``dask``, else ``settings.dask_scheduler``; ``""`` = serial)."""
+    return {
+        "settings": settings,
+        "io_manager": CorridorIOManager(base_dir=settings.store_dir, scenarios_dir=settings.scenarios_dir or None),
+        "dask": dask if dask is not None else DaskResource(scheduler_address=settings.dask_scheduler),
+    }
+
+
+def materialize_scenario(
+    name: str,
+    settings: CorridorSettings | None = None,
+    *,
+    selection: dg.AssetSelection | Sequence[str] | None = None,
+    instance: dg.DagsterInstance | None = None,
+    dask: DaskResource | None = None,
+    raise_on_error: bool = True,
+    run_config: Mapping[str, Any] | None = None,
+    assets: Sequence[Any] | None = None,
+) -> dg.ExecuteInProcessResult:
+    """Materialise ``selection`` (default: every asset) of scenario ``name``'s partition in this process with
+    :func:`scenario_resources` of ``settings`` (default: :data:`assets.config.SETTINGS`, from the environment).
+
+    The one seam for in-process materialisations (tests, benchmarks, scripts): the scenario is registered as a
+    partition of ``instance`` (default: a fresh :func:`~pipelines.partitions.scenario_instance`; the partitions are
+    dynamic), and the IO manager reads the same scenario folder as the settings. Unlike :func:`run_scenario` it
+    prints nothing and writes no diagnostics; the result holds every value (``result.asset_value(name)``).
+    ``assets`` replaces the code location's asset definitions (a test that reloaded the asset modules)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from pipelines.definitions import defs
+
+    settings = settings if settings is not None else SETTINGS
+    if instance is None:
+        instance = scenario_instance(name)
+    else:
+        register_scenarios(instance, [name])
+    return dg.materialize(
+        list(assets if assets is not None else defs.assets or []),
+        selection=selection,
+        partition_key=name,
+        resources=scenario_resources(settings, dask=dask),
+        instance=instance,
+        raise_on_error=raise_on_error,
+        run_config=run_config,
+    )
 
 
 def _step_error(data: Any) -> tuple[str, str]:

@@ -158,40 +158,25 @@ def run_pair(
 ) -> Outcome:
     """Materialise every asset of one pair (``assets``: the code location's unless given); what came out
     (``Outcome.result`` holds the in-process result for inspection)."""
-    import dagster as dg
     from pyproj import Geod
 
     from assets.config import CorridorSettings
-    from pipelines.dask_resource import DaskResource
-    from pipelines.definitions import defs
-    from pipelines.io_managers import CorridorIOManager
-    from pipelines.partitions import scenario_instance
+    from pipelines.runner import materialize_scenario
 
     root = out / pair.name
-    resources = {
-        "settings": CorridorSettings(
-            mirror_dir=str(mirror),
-            cache_dir=str(out / "cache"),
-            output_dir=str(root / "published"),
-            store_dir=str(root / "store"),  # the run's snapshot beside its values, as the IO manager requires
-            scenarios_dir=str(scenarios),
-            node_modules_dir=node_modules,
-        ),
-        "io_manager": CorridorIOManager(base_dir=str(root / "store"), scenarios_dir=str(scenarios)),
-        "dask": DaskResource(),  # no pair has a sweep section: the sweep asset is skipped
-    }
+    settings = CorridorSettings(
+        mirror_dir=str(mirror),
+        cache_dir=str(out / "cache"),
+        output_dir=str(root / "published"),
+        store_dir=str(root / "store"),
+        scenarios_dir=str(scenarios),
+        node_modules_dir=node_modules,
+    )  # no pair has a sweep section: the sweep asset is skipped
     a, b = pair.stations
     geodesic_km = Geod(ellps="WGS84").inv(a["lon_deg"], a["lat_deg"], b["lon_deg"], b["lat_deg"])[2] / 1000
     t0 = time.perf_counter()
     try:
-        result = dg.materialize(
-            assets if assets is not None else [a for a in defs.assets or [] if isinstance(a, dg.AssetsDefinition)],
-            partition_key=pair.name,
-            instance=scenario_instance(pair.name),
-            resources=resources,
-            raise_on_error=False,
-            run_config=QUIET,
-        )
+        result = materialize_scenario(pair.name, settings, raise_on_error=False, run_config=QUIET, assets=assets)
     except Exception as exc:  # noqa: BLE001 (a battery reports every failure and goes on to the next pair)
         return Outcome(pair, False, time.perf_counter() - t0, geodesic_km=geodesic_km, failure=_describe(exc))
     wall = time.perf_counter() - t0

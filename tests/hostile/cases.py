@@ -1071,28 +1071,12 @@ def settings(root: Path, **kw: Any) -> Any:
     return cls(**{k: v for k, v in values.items() if k in cls.model_fields})
 
 
-def materialise(root: Path, selection: list[str], *, store: Path | None = None, **kw: Any) -> Any:
-    """Materialise ``selection`` of the default scenario with this tree's definitions; store under ``root/store``."""
-    import dagster as dg
+def materialise(root: Path, selection: list[str], **kw: Any) -> Any:
+    """Materialise ``selection`` of the default scenario with this tree's definitions; store under ``root/store``
+    (the IO manager reads the scenario from the settings' folder)."""
+    from pipelines.runner import materialize_scenario
 
-    from pipelines.dask_resource import DaskResource
-    from pipelines.definitions import defs
-    from pipelines.io_managers import CorridorIOManager
-    from pipelines.partitions import scenario_instance
-
-    s = settings(root, **kw)
-    io = {"base_dir": str(store or root / "store")}
-    if "scenarios_dir" in kw:  # the IO manager reads the scenario from the same folder as the settings
-        io["scenarios_dir"] = kw["scenarios_dir"]
-    resources = {"settings": s, "io_manager": CorridorIOManager(**io), "dask": DaskResource()}
-    return dg.materialize(
-        list(defs.assets or []),
-        selection=selection,
-        partition_key=SCENARIO,
-        resources=resources,
-        instance=scenario_instance(SCENARIO),
-        raise_on_error=True,
-    )
+    return materialize_scenario(SCENARIO, settings(root, **kw), selection=selection)
 
 
 EXPLOIT_MARKER = "pickle-was-executed"

@@ -14,27 +14,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 @pytest.fixture(scope="session")
 def published(tmp_path_factory: pytest.TempPathFactory, mirror: Path, node_modules: Path) -> dict:
     """The default scenario materialised once (every asset), into a session folder: root, store, publication."""
-    import dagster as dg
-
     from assets.config import CorridorSettings
-    from pipelines.dask_resource import DaskResource
-    from pipelines.definitions import defs
-    from pipelines.io_managers import CorridorIOManager
-    from pipelines.partitions import scenario_instance
+    from pipelines.runner import materialize_scenario
 
     root = tmp_path_factory.mktemp("hostile-e2e")
     settings = CorridorSettings(
         mirror_dir=str(mirror), output_dir=str(root / "published"), store_dir=str(root / "store"),
         cache_dir=str(root / "cache"),
     )  # fmt: skip
-    resources = {
-        "settings": settings,
-        "io_manager": CorridorIOManager(base_dir=str(root / "store")),
-        "dask": DaskResource(),
-    }
-    instance = scenario_instance("siyazan-aktau")
-    result = dg.materialize(
-        list(defs.assets or []), partition_key="siyazan-aktau", resources=resources, instance=instance
-    )
+    result = materialize_scenario("siyazan-aktau", settings)
     assert result.success
     return {"root": root, "settings": settings, "base": root / "published" / "siyazan-aktau"}

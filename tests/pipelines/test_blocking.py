@@ -4,15 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import dagster as dg
 import pytest
 import yaml
 
 from assets.config import CorridorSettings
-from pipelines.dask_resource import DaskResource
-from pipelines.definitions import defs
-from pipelines.io_managers import CorridorIOManager
-from pipelines.partitions import scenario_instance
+from pipelines.runner import materialize_scenario
 
 pytestmark = pytest.mark.integration
 
@@ -35,25 +31,13 @@ def test_failed_depth_range_check_blocks_the_route_and_the_publication(
     tmp_path: Path, wrong_depth_scenario: str, mirror: Path
 ) -> None:
     out = tmp_path / "published"
-    result = dg.materialize(
-        list(defs.assets or []),
-        partition_key=wrong_depth_scenario,
-        instance=scenario_instance(wrong_depth_scenario),
-        resources={
-            "settings": CorridorSettings(
-                mirror_dir=str(mirror),
-                output_dir=str(out),
-                scenarios_dir=str(tmp_path / SCENARIOS_DIR),
-                store_dir=str(tmp_path / "store"),
-            ),
-            # the IO manager digests the scenario from its folder: the test's, not the one read at import
-            "io_manager": CorridorIOManager(
-                base_dir=str(tmp_path / "store"), scenarios_dir=str(tmp_path / SCENARIOS_DIR)
-            ),
-            "dask": DaskResource(),
-        },
-        raise_on_error=False,
+    settings = CorridorSettings(
+        mirror_dir=str(mirror),
+        output_dir=str(out),
+        scenarios_dir=str(tmp_path / SCENARIOS_DIR),
+        store_dir=str(tmp_path / "store"),
     )
+    result = materialize_scenario(wrong_depth_scenario, settings, raise_on_error=False)
     checks = {
         e.asset_check_evaluation_data.check_name: e.asset_check_evaluation_data.passed
         for e in result.all_events

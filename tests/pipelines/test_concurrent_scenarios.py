@@ -32,15 +32,11 @@ VARIANTS = {"A": ("Twin A (synthetic test variant)", 5000.0), "B": ("Twin B (syn
 RUN = textwrap.dedent(
     """
     import json, sys, time
-    import dagster as dg
-    from pipelines.definitions import defs
-    from pipelines.partitions import scenario_instance
+    from pipelines.runner import materialize_scenario
 
     t0 = time.time()
-    # the code location's own resources, as `dagster dev` would run it: settings and store from the environment
-    resources = dict(defs.resources or {})
-    r = dg.materialize(list(defs.assets or []), partition_key=sys.argv[1], resources=resources, raise_on_error=False,
-        instance=scenario_instance(sys.argv[1]))
+    # the code location's own settings, as `dagster dev` would run it: settings and store from the environment
+    r = materialize_scenario(sys.argv[1], raise_on_error=False)
     print("@@" + json.dumps({"run_id": r.run_id, "success": r.success, "t0": t0, "t1": time.time()}))
     """
 )

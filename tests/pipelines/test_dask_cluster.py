@@ -36,9 +36,7 @@ from geodata.scenario import load_scenario
 from geodata.sweep import run_sweep
 from pipelines import store
 from pipelines.dask_resource import DaskResource
-from pipelines.definitions import defs
-from pipelines.io_managers import CorridorIOManager
-from pipelines.partitions import scenario_instance
+from pipelines.runner import materialize_scenario
 from tests.conftest import ROOT, missing_prerequisite
 
 pytestmark = pytest.mark.integration
@@ -105,24 +103,13 @@ def built(tmp_path_factory: pytest.TempPathFactory, mirror: Path) -> dict[str, A
         mirror_dir=str(mirror), cache_dir=str(root / "cache"), store_dir=str(root / "store"),
         output_dir=str(root / "published"), scenarios_dir=str(scenarios),
     )  # fmt: skip
-    resources = {
-        "settings": settings,
-        "io_manager": CorridorIOManager(base_dir=str(root / "store"), scenarios_dir=str(scenarios)),
-        "dask": DaskResource(),
-    }
-    selection = dg.AssetSelection.assets("cost_surface", "landfalls").upstream()
-    result = dg.materialize(
-        list(defs.assets or []),
-        selection=selection,
-        partition_key=SCENARIO,
-        resources=resources,
-        instance=scenario_instance(SCENARIO),
-        raise_on_error=True,
+    result = materialize_scenario(
+        SCENARIO, settings, selection=dg.AssetSelection.assets("cost_surface", "landfalls").upstream()
     )
     sc = load_scenario(SCENARIO, folder=scenarios)
     return {
         "root": root,
-        "resources": resources,
+        "settings": settings,
         "scenario": sc,
         "surface": result.asset_value("cost_surface"),
         "landfalls": result.asset_value("landfalls"),
@@ -180,15 +167,11 @@ def test_a_sweep_survives_a_killed_worker_with_results_equal_to_serial(
 
 
 def test_the_sweep_asset_runs_on_the_configured_scheduler(cluster: LoopbackCluster, built: dict[str, Any]) -> None:
-    resources = {**built["resources"], "dask": DaskResource(scheduler_address=cluster.address)}
-    selection = dg.AssetSelection.assets("route_weight_sweep")
-    result = dg.materialize(
-        list(defs.assets or []),
-        selection=selection,
-        partition_key=SCENARIO,
-        resources=resources,
-        instance=scenario_instance(SCENARIO),
-        raise_on_error=True,
+    result = materialize_scenario(
+        SCENARIO,
+        built["settings"],
+        selection=dg.AssetSelection.assets("route_weight_sweep"),
+        dask=DaskResource(scheduler_address=cluster.address),
     )
     got = result.asset_value("route_weight_sweep")
     serial = weight_sweep(built["scenario"], built["surface"], built["landfalls"])

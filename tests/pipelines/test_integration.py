@@ -18,10 +18,7 @@ from assets.config import CorridorSettings
 from geodata.publish.atomic import verify_manifest
 from geodata.publish.qgis_project import read_from_gpkg
 from geodata.scenario import load_scenario
-from pipelines.dask_resource import DaskResource
-from pipelines.definitions import defs
-from pipelines.io_managers import CorridorIOManager
-from pipelines.partitions import scenario_instance
+from pipelines.runner import materialize_scenario
 from tests.rpl_expectation import check_position_kp_and_depth, check_segments, raster_depth, read_xlsx_sheet
 
 pytestmark = pytest.mark.integration
@@ -33,20 +30,13 @@ GEOD = Geod(ellps="WGS84")
 def run(tmp_path_factory: pytest.TempPathFactory, mirror: Path, node_modules: Path) -> dict:
     """The default scenario materialised once for the module (the publication copies the web map's npm packages)."""
     root = tmp_path_factory.mktemp("e2e")
-    resources = {
-        "settings": CorridorSettings(
-            mirror_dir=str(mirror),
-            cache_dir=str(root / "cache"),
-            output_dir=str(root / "published"),
-            store_dir=str(root / "store"),  # the run's snapshot beside its values, as the IO manager requires
-        ),
-        "io_manager": CorridorIOManager(base_dir=str(root / "store")),
-        "dask": DaskResource(),
-    }
-    assets = list(defs.assets or [])
-    result = dg.materialize(
-        assets, partition_key=SCENARIO, resources=resources, instance=scenario_instance(SCENARIO), raise_on_error=True
+    settings = CorridorSettings(
+        mirror_dir=str(mirror),
+        cache_dir=str(root / "cache"),
+        output_dir=str(root / "published"),
+        store_dir=str(root / "store"),
     )
+    result = materialize_scenario(SCENARIO, settings)
     checks = [
         e.asset_check_evaluation_data for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"
     ]

@@ -8,7 +8,6 @@ import json
 import sqlite3
 from pathlib import Path
 
-import dagster as dg
 import numpy as np
 import pandas as pd
 import pytest
@@ -21,10 +20,7 @@ from geodata.geodesy import Chainage
 from geodata.publish.atomic import verify_manifest
 from geodata.scenario import load_scenario
 from pipelines.comparison import as_laid_job, compare_job
-from pipelines.dask_resource import DaskResource
-from pipelines.definitions import defs
-from pipelines.io_managers import CorridorIOManager
-from pipelines.partitions import scenario_instance
+from pipelines.runner import materialize_scenario, scenario_resources
 
 pytestmark = pytest.mark.integration
 SCENARIOS = ("siyazan-aktau", "sumgait-aktau")
@@ -39,17 +35,9 @@ def published(tmp_path_factory: pytest.TempPathFactory, mirror: Path, node_modul
         output_dir=str(root / "pub"),
         store_dir=str(root / "store"),  # the run's snapshot beside its values, as the IO manager requires
     )
-    store = CorridorIOManager(base_dir=str(root / "store"))
-    resources = {"settings": settings, "io_manager": store, "dask": DaskResource()}
     for scenario in SCENARIOS:
-        dg.materialize(
-            list(defs.assets or []),
-            partition_key=scenario,
-            resources=resources,
-            raise_on_error=True,
-            instance=scenario_instance(scenario),
-        )
-    return {"root": root / "pub", "resources": resources}
+        materialize_scenario(scenario, settings)
+    return {"root": root / "pub", "resources": scenario_resources(settings)}
 
 
 def test_default_scenario_publishes_the_monte_carlo(published: dict) -> None:

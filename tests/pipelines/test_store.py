@@ -37,7 +37,6 @@ from geodata.grid import GeoGrid, LazyRaster, Raster
 from geodata.publish.atomic import PublishResult
 from geodata.scenario import load_scenario
 from pipelines import store
-from pipelines.dask_resource import DaskResource
 from pipelines.io_managers import CorridorIOManager
 
 SCENARIO = "siyazan-aktau"
@@ -779,25 +778,16 @@ def test_pipelines_never_import_pickle() -> None:
 def test_a_full_materialisation_stores_no_pickle(
     tmp_path_factory: pytest.TempPathFactory, mirror: Path, node_modules: Path
 ) -> None:
-    from pipelines.definitions import defs
-    from pipelines.partitions import scenario_instance
+    from pipelines.runner import materialize_scenario
 
     root = tmp_path_factory.mktemp("store_e2e")
-    resources = {
-        # The run's scenario snapshot goes into the same store, where the IO manager reads its digests.
-        "settings": CorridorSettings(
-            mirror_dir=str(mirror),
-            cache_dir=str(root / "cache"),
-            output_dir=str(root / "published"),
-            store_dir=str(root / "store"),
-        ),
-        "io_manager": CorridorIOManager(base_dir=str(root / "store")),
-        "dask": DaskResource(),
-    }
-    instance = scenario_instance(SCENARIO)
-    result = dg.materialize(
-        list(defs.assets or []), partition_key=SCENARIO, resources=resources, instance=instance, raise_on_error=True
+    settings = CorridorSettings(
+        mirror_dir=str(mirror),
+        cache_dir=str(root / "cache"),
+        output_dir=str(root / "published"),
+        store_dir=str(root / "store"),
     )
+    result = materialize_scenario(SCENARIO, settings)
     assert result.success
     files = list(store.iter_files(root / "store"))
     assert files
