@@ -31,7 +31,11 @@ and the mean of the two is the reference (the machine is shared: its load moves 
   itself, wall and thread CPU, in :func:`timed_solve`). For the serial run it is the loop's own cost (near 0);
 * the load average before each run (the machine is shared; the 1-minute figure lags by about a minute);
 * contention ``sum(task wall) / sum(task CPU)``: 1.00 when every task had a core to itself; above it, other processes
-  on the machine took the cores (a speed-up short of the worker count with a small overhead means contention).
+  on the machine took the cores (a speed-up short of the worker count with a small overhead means contention);
+* CPU ms per solve (thread CPU of the task): above the serial figure on a cluster when two solves running at once
+  slow each other (shared cache and memory bandwidth of the 2 cores), whatever the other load;
+* effective cores ``sum(task CPU) / wall``: how many cores' worth of solving the run got (at most the worker count;
+  the ceiling of the speed-up is ``effective cores x serial CPU per solve / this run's CPU per solve``).
 
 This is a benchmark, not a timed test: it prints, it does not fail on a figure.
 """
@@ -219,9 +223,9 @@ def main() -> None:
         print(f"# load average {os.getloadavg()[0]:.2f} at end (shared 2-core machine: other jobs compete)\n")
         print(
             "| run | workers | load avg | wall s | speed-up vs serial | mean solve ms | per-solve overhead ms "
-            "| overhead / solve | contention | retried | identical |"
+            "| overhead / solve | contention | CPU ms per solve | effective cores | retried | identical |"
         )
-        print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+        print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
         n = len(samples)
         for label, workers, out, load in runs:
             task_wall = sum(r[1] for r in out.results)
@@ -232,7 +236,8 @@ def main() -> None:
             print(
                 f"| {label} | {workers} | {load:.2f} | {out.wall_s:.2f} | {reference / out.wall_s:.2f}x | "
                 f"{solve_ms:.0f} | {overhead_ms:+.1f} | {overhead_ms / solve_ms * 100:+.1f} % | "
-                f"{task_wall / task_cpu:.2f} | {out.retried} | {'yes' if identical else 'NO'} |"
+                f"{task_wall / task_cpu:.2f} | {1000 * task_cpu / n:.0f} | {task_cpu / out.wall_s:.2f} | "
+                f"{out.retried} | {'yes' if identical else 'NO'} |"
             )
         print("\nTargets: speed-up >= 1.7x on 2 cores, per-solve overhead < 5 %.")
 
