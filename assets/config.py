@@ -46,8 +46,9 @@ class CorridorSettings(dg.ConfigurableResource):  # type: ignore[misc]
     repository's ``node_modules``); ``gdal_python`` (``CORRIDOR_GDAL_PYTHON``) is the Python that runs GDAL's
     ``validate_gpkg.py``; ``memory_budget_gb`` (``CORRIDOR_MEMORY_BUDGET_GB``) is the memory a run may use (default
     80 % of the machine's): a run estimated to need more is refused before it starts; ``dask_scheduler``
-    (``CORRIDOR_DASK_SCHEDULER``) is the address of the dask scheduler sweeps run on, e.g. ``tcp://host:8786``
-    (default: none, sweeps run serially; :class:`pipelines.dask_resource.DaskResource` connects to it);
+    (``CORRIDOR_DASK_SCHEDULER``) is the address of the dask scheduler sweeps run on, e.g. ``tcp://host:8786``, or
+    ``local`` for a local cluster started per step (default: none, sweeps run serially;
+    :class:`pipelines.dask_resource.DaskResource` connects to it);
     ``dagster_home`` (``DAGSTER_HOME``) is the Dagster instance (runs, event log) that ``corridor run`` records its
     runs in, the one ``make dev`` shows.
     """

@@ -1,13 +1,15 @@
 """The dask resource: a ``dask.distributed`` client for the configured scheduler, or none (serial, the default).
 
 ``CORRIDOR_DASK_SCHEDULER`` (read by :mod:`assets.config`, wired in :mod:`pipelines.definitions`) is the address of
-an existing scheduler, e.g. ``tcp://10.0.0.5:8786``; unset, every sweep runs serially in the step's process. The
-scheduler's workers must run this project's environment (the same ``geodata`` and dask versions): they import the
-sweep's task function.
+an existing scheduler, e.g. ``tcp://10.0.0.5:8786``; ``local`` starts a ``distributed.LocalCluster`` on this machine
+for the step (one single-threaded worker process per core, or ``local_workers``) and closes it after; unset, every
+sweep runs serially in the step's process. The scheduler's workers must run this project's environment (the same
+``geodata`` and dask versions): they import the sweep's task function.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -16,14 +18,20 @@ import dagster as dg
 
 from geodata.errors import ConfigError
 
+LOCAL = "local"
+"""The ``CORRIDOR_DASK_SCHEDULER`` value that starts a local cluster for each step that fans out."""
+
 
 class DaskResource(dg.ConfigurableResource):  # type: ignore[misc]
     """``scheduler_address``: the dask scheduler sweeps run on (``""``: serially, in the step's process).
 
-    ``connect_timeout_s`` bounds how long :meth:`client` waits for the scheduler before refusing the step."""
+    ``"local"``: a ``LocalCluster`` of ``local_workers`` worker processes (0: one per core), one thread each,
+    started for the ``with`` block of :meth:`client` and closed after it. ``connect_timeout_s`` bounds how long
+    :meth:`client` waits for the scheduler before refusing the step."""
 
     scheduler_address: str = ""
     connect_timeout_s: float = 20.0
+    local_workers: int = 0
 
     @contextmanager
     def client(self) -> Iterator[Any | None]:
@@ -32,6 +40,10 @@ class DaskResource(dg.ConfigurableResource):  # type: ignore[misc]
             yield None
             return
         from distributed import Client
+
+        if self.scheduler_address == LOCAL:
+            yield from self._local_client()
+            return
 
         try:
             client = Client(self.scheduler_address, timeout=self.connect_timeout_s, set_as_default=False)
@@ -45,3 +57,17 @@ class DaskResource(dg.ConfigurableResource):  # type: ignore[misc]
             yield client
         finally:
             client.close()
+
+    def _local_client(self) -> Iterator[Any]:
+        from distributed import Client, LocalCluster
+
+        if self.local_workers < 0:
+            raise ConfigError(
+                f"local_workers={self.local_workers}: give the number of local dask workers (0: one per core)"
+            )
+        workers = self.local_workers or os.cpu_count() or 1
+        with (
+            LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None) as cluster,
+            Client(cluster, set_as_default=False) as client,
+        ):
+            yield client

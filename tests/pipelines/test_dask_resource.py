@@ -3,6 +3,7 @@ client for the block and closes it; an address nobody answers on is a ConfigErro
 
 from __future__ import annotations
 
+import os
 import socket
 
 import pytest
@@ -43,4 +44,30 @@ def test_an_unreachable_scheduler_names_the_variable_and_the_fix() -> None:
     resource = DaskResource(scheduler_address=f"tcp://127.0.0.1:{port}", connect_timeout_s=1.0)
     with pytest.raises(ConfigError, match=r"CORRIDOR_DASK_SCHEDULER='tcp://127\.0\.0\.1:\d+'.*unset"):
         with resource.client():
+            pass
+
+
+def test_local_starts_a_cluster_of_single_threaded_worker_processes_for_the_block_and_closes_it() -> None:
+    from geodata.sweep import run_sweep
+
+    assert settings_from_env({"CORRIDOR_DASK_SCHEDULER": "local"}).dask_scheduler == "local"
+    with DaskResource(scheduler_address="local", local_workers=2).client() as client:
+        assert client is not None
+        workers = client.scheduler_info()["workers"].values()
+        assert sorted(w["nthreads"] for w in workers) == [1, 1]
+        pids = set(client.run(os.getpid).values())
+        assert len(pids | {os.getpid()}) == 3  # two worker processes besides this one
+        outcome = run_sweep(lambda task, shared: divmod(task, shared), [7, 9, 11], shared=4, client=client)
+        address = client.scheduler.address
+    assert outcome.results == [(1, 3), (2, 1), (2, 3)] == [divmod(t, 4) for t in (7, 9, 11)]
+    assert outcome.where == address
+    assert client.status == "closed"
+    host, port = address.removeprefix("tcp://").rsplit(":", 1)
+    with socket.socket() as sock:
+        assert sock.connect_ex((host, int(port))) != 0, "the local scheduler still listens after the block"
+
+
+def test_a_negative_number_of_local_workers_names_the_setting() -> None:
+    with pytest.raises(ConfigError, match="local_workers=-1"):
+        with DaskResource(scheduler_address="local", local_workers=-1).client():
             pass
