@@ -114,8 +114,10 @@ def materialize_scenario(
         instance = scenario_instance(name)
     else:
         register_scenarios(instance, [name])
+    if assets is None:
+        assets = [a for a in defs.assets or [] if isinstance(a, dg.AssetsDefinition)]  # every one of them is
     return dg.materialize(
-        list(assets if assets is not None else defs.assets or []),
+        list(assets),
         selection=selection,
         partition_key=name,
         resources=scenario_resources(settings, dask=dask),
