@@ -68,9 +68,8 @@ def build_inputs(mirror: Path, folder: Path, resolution_m: float | None = None) 
     import dagster as dg
     import yaml
 
-    from assets.config import CorridorSettings
     from geodata.scenario import load_scenario
-    from pipelines.runner import materialize_scenario
+    from pipelines.runner import folder_settings, materialize_scenario
 
     scenarios = folder / "scenarios"
     scenarios.mkdir()
@@ -78,10 +77,7 @@ def build_inputs(mirror: Path, folder: Path, resolution_m: float | None = None) 
         doc = yaml.safe_load((ROOT / "geodata" / "data" / "scenarios" / f"{SCENARIO}.yaml").read_text())
         doc["analysis"]["resolution_m"] = resolution_m
         (scenarios / f"{SCENARIO}.yaml").write_text(yaml.safe_dump(doc))
-    settings = CorridorSettings(
-        mirror_dir=str(mirror), cache_dir=str(folder / "cache"), store_dir=str(folder / "store"),
-        output_dir=str(folder / "published"), scenarios_dir=str(scenarios),
-    )  # fmt: skip
+    settings = folder_settings(folder, mirror=mirror, scenarios_dir=str(scenarios))
     selection = dg.AssetSelection.assets("cost_surface", "landfalls").upstream()
     result = materialize_scenario(SCENARIO, settings, selection=selection)
     return (

@@ -75,6 +75,19 @@ def instance_for(settings: CorridorSettings) -> dg.DagsterInstance:
     return dg.DagsterInstance.from_config(str(home))
 
 
+def folder_settings(root: str | Path, *, mirror: str | Path, **overrides: Any) -> CorridorSettings:
+    """Settings that keep everything a run writes under ``root`` (``cache/``, ``published/``, ``store/``) and read the
+    data mirror at ``mirror``; ``overrides`` set other fields (``scenarios_dir=...``). For tests and benchmarks."""
+    base = Path(root)
+    values: dict[str, Any] = {
+        "mirror_dir": str(mirror),
+        "cache_dir": str(base / "cache"),
+        "output_dir": str(base / "published"),
+        "store_dir": str(base / "store"),
+    }
+    return CorridorSettings(**{**values, **overrides})
+
+
 def scenario_resources(settings: CorridorSettings, *, dask: DaskResource | None = None) -> dict[str, Any]:
     """The code location's resources for ``settings``: the settings, the store's IO manager on
     ``settings.store_dir`` reading scenarios from ``settings.scenarios_dir`` (the folder the run's snapshot is

@@ -14,14 +14,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 @pytest.fixture(scope="session")
 def published(tmp_path_factory: pytest.TempPathFactory, mirror: Path, node_modules: Path) -> dict:
     """The default scenario materialised once (every asset), into a session folder: root, store, publication."""
-    from assets.config import CorridorSettings
-    from pipelines.runner import materialize_scenario
+    from pipelines.runner import folder_settings, materialize_scenario
 
     root = tmp_path_factory.mktemp("hostile-e2e")
-    settings = CorridorSettings(
-        mirror_dir=str(mirror), output_dir=str(root / "published"), store_dir=str(root / "store"),
-        cache_dir=str(root / "cache"),
-    )  # fmt: skip
+    settings = folder_settings(root, mirror=mirror)
     result = materialize_scenario("siyazan-aktau", settings)
     assert result.success
     return {"root": root, "settings": settings, "base": root / "published" / "siyazan-aktau"}

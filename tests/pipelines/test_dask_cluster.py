@@ -27,7 +27,6 @@ import pytest
 import yaml
 from distributed import Client
 
-from assets.config import CorridorSettings
 from geodata.cost import CostSurface
 from geodata.engineering.landfall import Landfalls
 from geodata.engineering.sweep import sweep_input, weight_sweep
@@ -36,7 +35,7 @@ from geodata.scenario import load_scenario
 from geodata.sweep import run_sweep
 from pipelines import store
 from pipelines.dask_resource import DaskResource
-from pipelines.runner import materialize_scenario
+from pipelines.runner import folder_settings, materialize_scenario
 from tests.conftest import ROOT, missing_prerequisite
 
 pytestmark = pytest.mark.integration
@@ -99,10 +98,7 @@ def built(tmp_path_factory: pytest.TempPathFactory, mirror: Path) -> dict[str, A
     doc = yaml.safe_load((ROOT / "geodata" / "data" / "scenarios" / f"{SCENARIO}.yaml").read_text())
     doc["sweep"] = {"samples": 15, "spread": 0.3, "seed": 5}
     (scenarios / f"{SCENARIO}.yaml").write_text(yaml.safe_dump(doc))
-    settings = CorridorSettings(
-        mirror_dir=str(mirror), cache_dir=str(root / "cache"), store_dir=str(root / "store"),
-        output_dir=str(root / "published"), scenarios_dir=str(scenarios),
-    )  # fmt: skip
+    settings = folder_settings(root, mirror=mirror, scenarios_dir=str(scenarios))
     result = materialize_scenario(
         SCENARIO, settings, selection=dg.AssetSelection.assets("cost_surface", "landfalls").upstream()
     )

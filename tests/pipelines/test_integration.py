@@ -14,11 +14,10 @@ import pytest
 import shapely
 from pyproj import Geod, Transformer
 
-from assets.config import CorridorSettings
 from geodata.publish.atomic import verify_manifest
 from geodata.publish.qgis_project import read_from_gpkg
 from geodata.scenario import load_scenario
-from pipelines.runner import materialize_scenario
+from pipelines.runner import folder_settings, materialize_scenario
 from tests.rpl_expectation import check_position_kp_and_depth, check_segments, raster_depth, read_xlsx_sheet
 
 pytestmark = pytest.mark.integration
@@ -30,13 +29,7 @@ GEOD = Geod(ellps="WGS84")
 def run(tmp_path_factory: pytest.TempPathFactory, mirror: Path, node_modules: Path) -> dict:
     """The default scenario materialised once for the module (the publication copies the web map's npm packages)."""
     root = tmp_path_factory.mktemp("e2e")
-    settings = CorridorSettings(
-        mirror_dir=str(mirror),
-        cache_dir=str(root / "cache"),
-        output_dir=str(root / "published"),
-        store_dir=str(root / "store"),
-    )
-    result = materialize_scenario(SCENARIO, settings)
+    result = materialize_scenario(SCENARIO, folder_settings(root, mirror=mirror))
     checks = [
         e.asset_check_evaluation_data for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"
     ]

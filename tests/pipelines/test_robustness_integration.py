@@ -13,14 +13,13 @@ import pandas as pd
 import pytest
 import rasterio
 
-from assets.config import CorridorSettings
 from geodata.deliverables import aslaid
 from geodata.deliverables.rpl import POSITION_COLUMNS, write_rpl_csv
 from geodata.geodesy import Chainage
 from geodata.publish.atomic import verify_manifest
 from geodata.scenario import load_scenario
 from pipelines.comparison import as_laid_job, compare_job
-from pipelines.runner import materialize_scenario, scenario_resources
+from pipelines.runner import folder_settings, materialize_scenario, scenario_resources
 
 pytestmark = pytest.mark.integration
 SCENARIOS = ("siyazan-aktau", "sumgait-aktau")
@@ -29,15 +28,10 @@ SCENARIOS = ("siyazan-aktau", "sumgait-aktau")
 @pytest.fixture(scope="module")
 def published(tmp_path_factory: pytest.TempPathFactory, mirror: Path, node_modules: Path) -> dict:
     root = tmp_path_factory.mktemp("robustness")
-    settings = CorridorSettings(
-        mirror_dir=str(mirror),
-        cache_dir=str(root / "cache"),
-        output_dir=str(root / "pub"),
-        store_dir=str(root / "store"),  # the run's snapshot beside its values, as the IO manager requires
-    )
+    settings = folder_settings(root, mirror=mirror)
     for scenario in SCENARIOS:
         materialize_scenario(scenario, settings)
-    return {"root": root / "pub", "resources": scenario_resources(settings)}
+    return {"root": root / "published", "resources": scenario_resources(settings)}
 
 
 def test_default_scenario_publishes_the_monte_carlo(published: dict) -> None:

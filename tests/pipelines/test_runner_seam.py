@@ -12,7 +12,7 @@ from pipelines import store
 from pipelines.dask_resource import DaskResource
 from pipelines.io_managers import CorridorIOManager
 from pipelines.partitions import registered_scenarios
-from pipelines.runner import materialize_scenario, scenario_resources
+from pipelines.runner import folder_settings, materialize_scenario, scenario_resources
 
 
 @dg.asset(partitions_def=PARTITIONS)
@@ -69,3 +69,10 @@ def test_a_selection_runs_only_the_selected_assets_on_a_fresh_instance(tmp_path:
     )
     done = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
     assert done == {"seam_upstream"}
+
+
+def test_folder_settings_keep_what_a_run_writes_under_one_folder(tmp_path: Path) -> None:
+    s = folder_settings(tmp_path, mirror="/data/mirror", scenarios_dir="/mine")
+    assert (s.mirror_dir, s.scenarios_dir) == ("/data/mirror", "/mine")
+    assert [s.cache_dir, s.output_dir, s.store_dir] == [str(tmp_path / n) for n in ("cache", "published", "store")]
+    assert folder_settings(tmp_path, mirror="m", store_dir="/elsewhere").store_dir == "/elsewhere"

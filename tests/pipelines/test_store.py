@@ -778,16 +778,10 @@ def test_pipelines_never_import_pickle() -> None:
 def test_a_full_materialisation_stores_no_pickle(
     tmp_path_factory: pytest.TempPathFactory, mirror: Path, node_modules: Path
 ) -> None:
-    from pipelines.runner import materialize_scenario
+    from pipelines.runner import folder_settings, materialize_scenario
 
     root = tmp_path_factory.mktemp("store_e2e")
-    settings = CorridorSettings(
-        mirror_dir=str(mirror),
-        cache_dir=str(root / "cache"),
-        output_dir=str(root / "published"),
-        store_dir=str(root / "store"),
-    )
-    result = materialize_scenario(SCENARIO, settings)
+    result = materialize_scenario(SCENARIO, folder_settings(root, mirror=mirror))
     assert result.success
     files = list(store.iter_files(root / "store"))
     assert files
