@@ -43,30 +43,17 @@ def _status(key: str) -> int:
 
 def child(args: argparse.Namespace) -> None:
     """Materialise ``args.assets`` (comma-separated) of the scenario in ``args.workdir`` and print a JSON line."""
-    import dagster as dg
-
-    from assets.config import CorridorSettings
-    from pipelines.dask_resource import DaskResource
-    from pipelines.definitions import defs
-    from pipelines.io_managers import CorridorIOManager
-    from pipelines.partitions import scenario_instance
+    import pipelines.definitions  # noqa: F401 (the code location loaded before the memory baseline)
+    from pipelines.runner import folder_settings, materialize_scenario
 
     work = Path(args.workdir)
     name = f"{SCENARIO}-{args.resolution:g}".replace(".", "_")
-    settings = CorridorSettings(
-        mirror_dir=os.environ.get("CORRIDOR_MIRROR", "/work/shared/geodata-mirror"),
-        cache_dir=str(work / "cache"),
-        output_dir=str(work / "published"),
-        store_dir=str(work / "store"),
+    settings = folder_settings(
+        work,
+        mirror=os.environ.get("CORRIDOR_MIRROR", "/work/shared/geodata-mirror"),
         scenarios_dir=str(work / "scenarios"),
     )
-    resources = {
-        "settings": settings,
-        "io_manager": CorridorIOManager(base_dir=str(work / "store"), scenarios_dir=str(work / "scenarios")),
-        "dask": DaskResource(),
-    }
     wanted = args.assets.split(",")
-    everything = list(defs.assets or [])
     Path("/proc/self/clear_refs").write_text("5")
     base = _status("VmRSS")
     profiler = None
@@ -76,14 +63,7 @@ def child(args: argparse.Namespace) -> None:
         profiler = cProfile.Profile()
         profiler.enable()
     cpu = time.process_time()
-    result = dg.materialize(
-        everything,
-        selection=wanted,
-        partition_key=name,
-        resources=resources,
-        instance=scenario_instance(name),
-        raise_on_error=True,
-    )
+    result = materialize_scenario(name, settings, selection=wanted)
     cpu = time.process_time() - cpu
     if profiler is not None:
         import io
