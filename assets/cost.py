@@ -1,5 +1,8 @@
 """Cost stage: cost per metre of route in every cell, with every term and barrier kept apart."""
 
+import secrets
+from pathlib import Path
+
 import dagster as dg
 import geopandas as gpd
 
@@ -8,6 +11,9 @@ from assets.config import PARTITIONS, CorridorSettings
 from geodata import hazards as haz
 from geodata.cost import CostSurface, allowed_sector_mask, build_cost_surface
 from geodata.grid import Raster
+
+STAGE_BUDGET_SHARE = 8
+"""The cost stage's bands use this fraction of the run's memory budget (the rest holds the total and the inputs)."""
 
 
 @dg.asset(partitions_def=PARTITIONS, group_name="cost")
@@ -22,19 +28,24 @@ def cost_surface(
 ) -> dg.Output[CostSurface]:
     """Cost per metre of route in every cell (length, shallow and deep water, slope, hazard proximity, shipping
     lanes), with impassable cells for land, slope and depth limits, hard hazard buffers and foreign seabed sectors.
-    Every term and barrier is kept so it can be published on its own (formulas in geodata/cost.py)."""
+    Every term and barrier is kept so it can be published on its own (formulas in geodata/cost.py): each is a tiled
+    GeoTIFF written band by band within the memory budget, and only the total is held in memory."""
     sc = scenario_of(context, settings)
-    rasters = haz.rasterize_hazards(hazards, bathymetry.grid)
+    grid = bathymetry.grid
     allowed = sc.boundaries.allowed_sectors or sorted({s.country for s in sc.landing_stations})
+    budget = settings.memory_budget_bytes // STAGE_BUDGET_SHARE
+    # the store moves the files out of its scratch folder into the value's own folder (pipelines/store.py)
+    folder = Path(settings.store_dir) / ".scratch" / f"cost_surface-{secrets.token_hex(6)}"
     surface = build_cost_surface(
         bathymetry,
         seabed_slope,
         sea_mask,
         sc.cost,
         sc.limits,
-        hazard_soft=rasters.soft_by_kind,
-        hazard_hard=rasters.hard_mask,
-        allowed_sector=allowed_sector_mask(seabed_sectors, bathymetry.grid, allowed),
+        hazards=haz.plan_hazards(hazards, grid),
+        allowed_sector=allowed_sector_mask(seabed_sectors, grid, allowed),
         allowed_sectors=tuple(allowed),
+        folder=folder,
+        budget_bytes=budget,
     )
-    return dg.Output(surface, metadata=metadata({**surface.summary(), "allowed_sectors": allowed}))
+    return dg.Output(surface, metadata=metadata({**surface.summary(budget), "allowed_sectors": allowed}))
