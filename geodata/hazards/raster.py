@@ -863,10 +863,7 @@ def _object_rows(
     dy, dx = grid.res
     shape = (w1 - w0, v1 - v0)
     transform = grid.transform @ Affine.translation(v0, w0)
-    box = _window_box(windows.Window(v0, w0, shape[1], shape[0]), grid.transform)
-    geoms = _geoms_in_box(obj, box) if not obj.points else win.geoms
-    if not geoms:
-        return
+    geoms = win.geoms  # clipped once to the padded window: a clip per band would move the cut ends by round-off
     touched = _touched(geoms, shape, transform)
     within = (slice(o0 - w0, o1 - w0), slice(c0 - v0, c1 - v0))
     if obj.points:
