@@ -14,6 +14,8 @@ from geodata.grid import Raster
 
 STAGE_BUDGET_SHARE = 8
 """The cost stage's bands use this fraction of the run's memory budget (the rest holds the total and the inputs)."""
+BAND_BUDGET_CAP = 1 << 30
+"""...and at most this much: bands of about a thousand rows at 100 m already cost little more than one band."""
 
 
 @dg.asset(partitions_def=PARTITIONS, group_name="cost")
@@ -33,7 +35,7 @@ def cost_surface(
     sc = scenario_of(context, settings)
     grid = bathymetry.grid
     allowed = sc.boundaries.allowed_sectors or sorted({s.country for s in sc.landing_stations})
-    budget = settings.memory_budget_bytes // STAGE_BUDGET_SHARE
+    budget = min(settings.memory_budget_bytes // STAGE_BUDGET_SHARE, BAND_BUDGET_CAP)
     # the store moves the files out of its scratch folder into the value's own folder (pipelines/store.py)
     folder = Path(settings.store_dir) / ".scratch" / f"cost_surface-{secrets.token_hex(6)}"
     surface = build_cost_surface(

@@ -126,8 +126,9 @@ class CostSurface:
         return out
 
 
-COST_BAND_BYTES_PER_CELL = 160
-"""Working bytes per cell of a band of :func:`build_cost_surface` (float64 inputs and terms, barriers, hazard sums)."""
+COST_BAND_BYTES_PER_CELL = 200
+"""Working bytes per cell of a band of :func:`build_cost_surface`: the inputs and the six terms as float64, the
+per-kind hazard sums (float64 and float32), the barriers and the temporaries of the formulas."""
 
 
 def _layer_rows(value: LayerValue, rows: slice | None, grid: GeoGrid) -> np.ndarray:
@@ -209,12 +210,11 @@ def build_cost_surface(
         )
     if hazards is not None and (hazard_soft is not None or hazard_hard is not None):
         raise InputDataError("pass the hazards either as a plan (hazards=) or as arrays (hazard_soft/hazard_hard)")
-    for kind, soft in (hazard_soft or {}).items():
-        _check_shape(f"hazard soft cost '{kind}'", soft, grid)
-    if hazard_hard is not None:
-        _check_shape("hazard exclusion mask", hazard_hard, grid)
-    if allowed_sector is not None:
-        _check_shape("allowed sector mask", allowed_sector, grid)
+    arrays = {f"hazard soft cost '{kind}'": soft for kind, soft in (hazard_soft or {}).items()}
+    arrays.update({"hazard exclusion mask": hazard_hard, "allowed sector mask": allowed_sector})
+    for name, arr in arrays.items():
+        if arr is not None:
+            _check_shape(name, arr, grid)
     if hazards is not None and hazards.grid != grid:
         raise InputDataError(f"the hazards were placed on {hazards.grid}, expected {grid}; plan them on the grid")
     with_hard = hazard_hard is not None or hazards is not None
@@ -222,9 +222,9 @@ def build_cost_surface(
     layers = _Layers(grid, names, folder)
     total = np.empty(grid.shape, dtype=np.float32)
     budget = DEFAULT_BAND_BUDGET if budget_bytes is None else budget_bytes
-    halo = hazards.halo_rows if hazards is not None else 0
     with layers:
-        for block in row_blocks(grid, bytes_per_cell=COST_BAND_BYTES_PER_CELL, budget_bytes=budget, halo=halo):
+        # the hazards' halo rows are read by each object's distance window only, not by the band's arrays
+        for block in row_blocks(grid, bytes_per_cell=COST_BAND_BYTES_PER_CELL, budget_bytes=budget):
             rows = block.rows
             if hazards is not None:
                 soft, hard_by_kind = hazard_rows(hazards, rows)
@@ -244,9 +244,14 @@ def build_cost_surface(
                 band_hard,
                 allowed,
             )
-            band_total = np.sum(list(terms.values()), axis=0)
-            blocked = np.logical_or.reduce(list(barriers.values()))
-            total[rows] = np.where(blocked, np.inf, band_total)
+            band_total = np.zeros(terms["length"].shape)
+            for term in terms.values():  # in TERMS order, as np.sum over the stacked terms would
+                band_total += term
+            blocked = np.zeros(band_total.shape, dtype=bool)
+            for mask in barriers.values():
+                blocked |= mask
+            band_total[blocked] = np.inf
+            total[rows] = band_total
             layers.write(rows, {**terms, **{f"barrier:{k}": v for k, v in barriers.items()}})
     attrs = {"weights": weights.model_dump(), "limits": limits.model_dump()}
     term_values = {n: layers.value(n) for n in TERMS}
