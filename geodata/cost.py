@@ -210,7 +210,7 @@ def build_cost_surface(
         )
     if hazards is not None and (hazard_soft is not None or hazard_hard is not None):
         raise InputDataError("pass the hazards either as a plan (hazards=) or as arrays (hazard_soft/hazard_hard)")
-    arrays = {f"hazard soft cost '{kind}'": soft for kind, soft in (hazard_soft or {}).items()}
+    arrays: dict[str, np.ndarray | None] = {f"hazard soft cost '{kind}'": v for kind, v in (hazard_soft or {}).items()}
     arrays.update({"hazard exclusion mask": hazard_hard, "allowed sector mask": allowed_sector})
     for name, arr in arrays.items():
         if arr is not None:
