@@ -18,7 +18,8 @@ An object is one row, except that line and polygon rows of the same kind, source
 (the 7 route pieces of one GEM pipeline project must not be counted seven times where they join).
 
 Distances are computed in a window around each object (object bounds plus the reach of its cost), never over the
-whole grid: exact for points; for lines and polygons a Euclidean distance transform
+whole grid: exact for points (cell centres at ``left + (c + 1/2) dx``, ``top - (r + 1/2) dy`` of the grid); for
+lines and polygons a Euclidean distance transform
 (``scipy.ndimage.distance_transform_edt``) to the cells the feature touches, good to about half a cell.
 
 The work is organised per *class*: the objects of one kind that share a geometry family (points, or lines and
@@ -51,6 +52,15 @@ grid, not with points x cells:
 
 ``info["convolution_classes"]`` counts the classes that took it (each also counts as one distance pass).
 Classes under both rules, which is every class of the mirror's hazards, take the exact path unchanged.
+
+**Band by band** (issue #14): :func:`plan_hazards` places the objects once (classes, windows, geometry clipped to
+each window); :func:`hazard_rows` computes any band of rows from the plan. An exact point class is one compiled pass
+(``geodata/hazards/_kernels.py``) over the disc of each point's reach within the band; a line, polygon or multi-point
+is measured in a window holding the band's cells it writes and every cell its geometry touches within its pad (the
+halo rows beyond the band); a convolution class is computed over the whole grid once and cut per band. Objects add
+in the plan's order, so any split into bands gives the whole grid's sums bit for bit, and :func:`rasterize_hazards`
+is the plan computed in bands of ``budget_bytes``. One exception, as for object windows before: a line through a
+cell's exact corner may be marked touched in one window and not another (GDAL decides by the window's origin).
 """
 
 from __future__ import annotations
