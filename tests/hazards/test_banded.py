@@ -126,3 +126,34 @@ def test_the_windowed_distance_transform_is_the_brute_force_distance_to_the_touc
     true = shapely.distance(shapely.points(xs[cells[:, 1]], ys[cells[:, 0]]), line)
     d = -1500.0 * np.log(out[out > 0])
     assert np.all(np.abs(d - true) <= math.hypot(500.0, 500.0) / 2 + 1.0)
+
+
+MASKS = [
+    ((50, 70), 0.01, (100.0, 100.0)),
+    ((31, 17), 0.2, (250.0, 250.0)),
+    ((64, 64), 0.002, (90.0, 120.5)),
+    ((1, 5), 0.5, (1.0, 1.0)),
+    ((40, 1), 0.1, (3.0, 2.0)),
+]
+
+
+@pytest.mark.parametrize(("shape", "share", "res"), MASKS)
+def test_the_compiled_distance_transform_is_scipys(
+    shape: tuple[int, int], share: float, res: tuple[float, float]
+) -> None:
+    """SYNTHETIC masks: the separable transform gives scipy's exact distances, and brute force's."""
+    from scipy.ndimage import distance_transform_edt
+
+    from geodata.hazards._kernels import distance_to_cells
+
+    rng = np.random.default_rng(7)
+    for _ in range(10):
+        feature = rng.random(shape) < share
+        feature[rng.integers(shape[0]), rng.integers(shape[1])] = True
+        ours = distance_to_cells(feature, *res)
+        assert np.array_equal(ours, distance_transform_edt(~feature, sampling=res))
+        fr, fc = np.nonzero(feature)
+        r, c = np.indices(shape)
+        brute = np.hypot((r[..., None] - fr) * res[0], (c[..., None] - fc) * res[1]).min(axis=-1)
+        assert np.allclose(ours, brute, rtol=1e-15, atol=0)
+    assert np.isinf(distance_to_cells(np.zeros(shape, dtype=bool), *res)).all()
