@@ -70,6 +70,9 @@ class CostSurface:
     attrs: dict[str, Any] = field(default_factory=dict)
     allowed_sectors: tuple[str, ...] = ()
     """ISO3 codes of the seabed sectors the route may use (every other sector is a barrier)."""
+    counted: dict[str, Any] | None = field(default=None, init=False, repr=False, compare=False)
+    """Barrier cell counts and term sums over passable cells, gathered while the bands were built (not stored: a
+    surface read back counts again in :meth:`summary`)."""
 
     @property
     def impassable(self) -> np.ndarray:
@@ -108,14 +111,12 @@ class CostSurface:
             "passable_cells": n_pass,
             "passable_fraction": round(float(passable.mean()), 4),
         }
-        counts = dict.fromkeys(self.barriers, 0)
-        sums = dict.fromkeys(self.terms, 0.0)
-        for block in row_blocks(self.grid, bytes_per_cell=16, budget_bytes=budget_bytes):
-            ok = passable[block.rows]
-            for reason in self.barriers:
-                counts[reason] += int(self.barrier(reason, block.rows).sum())
-            for name in self.terms:
-                sums[name] += float(self.term(name, block.rows)[ok].sum(dtype=np.float64))
+        if self.counted is not None:
+            counts, sums = self.counted["barriers"], self.counted["terms"]
+        else:
+            counts, sums = dict.fromkeys(self.barriers, 0), dict.fromkeys(self.terms, 0.0)
+            for block in row_blocks(self.grid, bytes_per_cell=16, budget_bytes=budget_bytes):
+                _count(counts, sums, passable[block.rows], self.term, self.barrier, block.rows)
         for reason, n in counts.items():
             out[f"barrier_{reason}_cells"] = n
         for name, total in sums.items():
@@ -129,6 +130,14 @@ class CostSurface:
 COST_BAND_BYTES_PER_CELL = 200
 """Working bytes per cell of a band of :func:`build_cost_surface`: the inputs and the six terms as float64, the
 per-kind hazard sums (float64 and float32), the barriers and the temporaries of the formulas."""
+
+
+def _count(counts: dict[str, int], sums: dict[str, float], ok: np.ndarray, term: Any, barrier: Any, rows: Any) -> None:
+    """Add one band's barrier cells and its terms' sums over passable cells (``term(name, rows)`` as float32)."""
+    for reason in counts:
+        counts[reason] += int(barrier(reason, rows).sum())
+    for name in sums:
+        sums[name] += float(term(name, rows)[ok].sum(dtype=np.float64))
 
 
 def _layer_rows(value: LayerValue, rows: slice | None, grid: GeoGrid) -> np.ndarray:
@@ -222,6 +231,8 @@ def build_cost_surface(
     layers = _Layers(grid, names, folder)
     total = np.empty(grid.shape, dtype=np.float32)
     budget = DEFAULT_BAND_BUDGET if budget_bytes is None else budget_bytes
+    counts: dict[str, int] = {n.split(":", 1)[1]: 0 for n in names if n.startswith("barrier:")}
+    sums: dict[str, float] = dict.fromkeys(TERMS, 0.0)
     with layers:
         # the hazards' halo rows are read by each object's distance window only, not by the band's arrays
         for block in row_blocks(grid, bytes_per_cell=COST_BAND_BYTES_PER_CELL, budget_bytes=budget):
@@ -252,11 +263,21 @@ def build_cost_surface(
                 blocked |= mask
             band_total[blocked] = np.inf
             total[rows] = band_total
+            _count(
+                counts,
+                sums,
+                np.isfinite(total[rows]),
+                lambda n, _, t=terms: t[n].astype(np.float32),
+                lambda n, _, b=barriers: b[n],
+                rows,
+            )
             layers.write(rows, {**terms, **{f"barrier:{k}": v for k, v in barriers.items()}})
     attrs = {"weights": weights.model_dump(), "limits": limits.model_dump()}
     term_values = {n: layers.value(n) for n in TERMS}
     barrier_values = {n.split(":", 1)[1]: layers.value(n) for n in names if n.startswith("barrier:")}
-    return CostSurface(grid, total, term_values, barrier_values, attrs, allowed_sectors=tuple(allowed_sectors))
+    surface = CostSurface(grid, total, term_values, barrier_values, attrs, allowed_sectors=tuple(allowed_sectors))
+    surface.counted = {"barriers": counts, "terms": sums}
+    return surface
 
 
 TERMS = ("length", "shallow", "deep", "slope", "hazards", "shipping")
