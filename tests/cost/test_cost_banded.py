@@ -77,6 +77,7 @@ def test_a_surface_of_files_goes_through_the_store_as_files(tmp_path: Path) -> N
         folder=scratch,
     )  # fmt: skip
     expected = {name: surface.term(name) for name in surface.terms}
+    counted = surface.summary()
     blocked = {reason: surface.barrier(reason) for reason in surface.barriers}
     folder = store.value_dir(root, "sc", "cost_surface", snapshot="0" * 64)
     store.write_value(folder, surface, store.Provenance("cost_surface", "sc", "sc", "0" * 64))
@@ -85,6 +86,8 @@ def test_a_surface_of_files_goes_through_the_store_as_files(tmp_path: Path) -> N
     assert isinstance(back.terms["hazards"], RasterFile)
     assert back.terms["hazards"].path.parent == folder
     assert np.array_equal(back.total, surface.total)
+    assert back.counted is None
+    assert back.summary() == counted  # counted again from the files, band by band
     for name, term in expected.items():
         assert np.array_equal(back.term(name), term)
     for reason, mask in blocked.items():
