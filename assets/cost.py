@@ -1,12 +1,9 @@
 """Cost stage: cost per metre of route in every cell, with every term and barrier kept apart."""
 
-import secrets
-from pathlib import Path
-
 import dagster as dg
 import geopandas as gpd
 
-from assets.common import metadata, scenario_of
+from assets.common import metadata, scenario_of, scratch_file
 from assets.config import PARTITIONS, CorridorSettings
 from geodata import hazards as haz
 from geodata.cost import CostSurface, allowed_sector_mask, build_cost_surface
@@ -36,8 +33,7 @@ def cost_surface(
     grid = bathymetry.grid
     allowed = sc.boundaries.allowed_sectors or sorted({s.country for s in sc.landing_stations})
     budget = min(settings.memory_budget_bytes // STAGE_BUDGET_SHARE, BAND_BUDGET_CAP)
-    # the store moves the files out of its scratch folder into the value's own folder (pipelines/store.py)
-    folder = Path(settings.store_dir) / ".scratch" / f"cost_surface-{secrets.token_hex(6)}"
+    folder = scratch_file(settings, "cost_surface").parent  # the store moves the layers into the value's folder
     surface = build_cost_surface(
         bathymetry,
         seabed_slope,

@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from geodata.errors import InputDataError
-from geodata.grid import GeoGrid, Raster, RasterFile, RasterWriter, raster_read_rows, row_blocks
+from geodata.grid import INTERMEDIATE_COMPRESS, GeoGrid, Raster, RasterFile, RasterWriter, raster_read_rows, row_blocks
 from geodata.hazards.raster import HazardPlan, hazard_rows
 from geodata.scenario import CostWeights, Limits
 
@@ -50,8 +50,9 @@ term is proportional to its weight, so scaling the weight by ``f`` scales the te
 DEFAULT_BAND_BUDGET = 256 * 1024 * 1024
 """Working memory of one band when the caller gives no budget."""
 
-LayerValue = np.ndarray | RasterFile
-"""A term or barrier: an in-memory array, or a tiled GeoTIFF read band by band (:class:`~geodata.grid.RasterFile`)."""
+LayerValue = np.ndarray | Raster | RasterFile
+"""A term or barrier: an in-memory array, or a tiled GeoTIFF read band by band (a :class:`~geodata.grid.LazyRaster`
+as built and as the store hands it on, or a :class:`~geodata.grid.RasterFile`)."""
 
 
 @dataclass
@@ -142,8 +143,8 @@ def _count(counts: dict[str, int], sums: dict[str, float], ok: np.ndarray, term:
 
 def _layer_rows(value: LayerValue, rows: slice | None, grid: GeoGrid) -> np.ndarray:
     rows = slice(0, grid.shape[0]) if rows is None else rows
-    if isinstance(value, RasterFile):
-        return value.read_rows(rows)
+    if isinstance(value, (Raster, RasterFile)):
+        return raster_read_rows(value, rows)
     return np.asarray(value)[rows]
 
 
@@ -358,8 +359,8 @@ class _Layers:
             file = self.folder / (name.replace(":", "_") + ".tif")
             units = "1=blocked" if name.startswith("barrier:") else "cost per metre"
             attrs = {"units": units, "layer": name}
-            # zstd: a third of deflate's time for the same size on these layers (GDAL >= 2.3 reads it)
-            writer = RasterWriter(file, self.grid, self._dtype(name), attrs=attrs, compress="zstd")
+            # zstd: a third of deflate's time for the same size on these layers
+            writer = RasterWriter(file, self.grid, self._dtype(name), attrs=attrs, compress=INTERMEDIATE_COMPRESS)
             self.writers[name] = writer.__enter__()
         return self
 
@@ -375,7 +376,10 @@ class _Layers:
             writer.__exit__(exc_type, exc, tb)
 
     def value(self, name: str) -> LayerValue:
-        return self.arrays[name] if self.folder is None else self.writers[name].file()
+        """The layer: its array, or its file as a lazy raster the store moves into the value's folder."""
+        if self.folder is None:
+            return self.arrays[name]
+        return self.writers[name].raster(self._dtype(name), scratch=True)
 
 
 def rasterize_polygons(polygons: Any, grid: GeoGrid) -> np.ndarray:

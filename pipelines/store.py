@@ -146,7 +146,6 @@ _MAGIC: dict[str, tuple[bytes, ...]] = {
     "geodataframe": (b"PAR1",),
     "dataframe": (b"PAR1",),
     "raster": (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+"),
-    "rasterfile": (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+"),
 }
 _BYTES_EXT = {"png", "pdf", "svg", "json", "csv", "txt", "html", "xml"}
 
@@ -462,39 +461,6 @@ def _encode_raster(r: Raster, w: _Writer, hint: str) -> dict[str, Any]:
     }
 
 
-SCRATCH = ".scratch"
-"""Folder of the store root where streamed stages write their files before the value that holds them is stored: a
-:class:`~geodata.grid.RasterFile` in it is moved into the value's folder, any other is copied."""
-
-
-def _encode_rasterfile(r: RasterFile, w: _Writer, hint: str) -> dict[str, Any]:
-    """A GeoTIFF on disk (a streamed stage's output) as a sidecar, taken as it is: never read into memory."""
-    if r.dtype.hasobject:
-        raise StoreWriteError(f"cannot store raster of dtype {r.dtype} at {hint}")
-    scratch = (w.folder.parents[2] / SCRATCH).resolve()
-
-    def place(p: Path) -> None:
-        src = Path(r.path).resolve()
-        if src.is_relative_to(scratch):
-            shutil.move(src, p)
-            try:  # the stage's scratch folder, once it is empty
-                src.parent.rmdir()
-            except OSError:
-                pass
-        else:
-            shutil.copyfile(src, p)
-
-    ref = w.sidecar(hint, "tif", place)
-    return {
-        "t": "rasterfile",
-        "dtype": r.dtype.str,
-        "grid": _encode(r.grid, w, hint),
-        "nodata": _encode(r.nodata, w, hint),
-        "attrs": _encode(r.attrs, w, f"{hint}.attrs"),
-        **ref,
-    }
-
-
 def _encode_frame(df: pd.DataFrame, w: _Writer, hint: str, *, geo: bool) -> dict[str, Any]:
     cols = list(df.columns)
     if any(type(c) is not str for c in cols) or len(set(cols)) != len(cols):
@@ -537,7 +503,6 @@ _ENCODERS: dict[type, Callable[[Any, _Writer, str], Any]] = {
     np.ndarray: _encode_array,
     Raster: _encode_raster,
     LazyRaster: _encode_raster,
-    RasterFile: _encode_rasterfile,
     gpd.GeoDataFrame: lambda v, w, h: _encode_frame(v, w, h, geo=True),
     pd.DataFrame: lambda v, w, h: _encode_frame(v, w, h, geo=False),
     bytes: _encode_bytes,
@@ -588,7 +553,6 @@ _NODE_KEYS: dict[str, set[str]] = {
     "npscalar": {"t", "dtype", "v"},
     "ndarray": {"t", "dtype", "shape", *_FILE_KEYS},
     "raster": {"t", "dtype", "grid", "nodata", "attrs", *_FILE_KEYS},
-    "rasterfile": {"t", "dtype", "grid", "nodata", "attrs", *_FILE_KEYS},
     "dataframe": {"t", "columns", "object_columns", "attrs", *_FILE_KEYS},
     "geodataframe": {"t", "columns", "object_columns", "attrs", "geometry", "geometry_columns", *_FILE_KEYS},
     "bytes": {"t", *_FILE_KEYS},
@@ -733,7 +697,7 @@ def _v_raster(tree: dict[str, Any], folder: Path, where: str) -> None:
     _check_dtype(tree["dtype"], where)
     for k in ("grid", "nodata", "attrs"):
         validate(tree[k], folder, f"{where}.{k}")
-    _check_file(tree, folder, where, tree["t"])
+    _check_file(tree, folder, where, "raster")
 
 
 def _v_frame(tree: dict[str, Any], folder: Path, where: str) -> None:
@@ -795,7 +759,6 @@ _VALIDATORS: dict[str, Callable[[dict[str, Any], Path, str], None]] = {
     "npscalar": _v_npscalar,
     "ndarray": _v_ndarray,
     "raster": _v_raster,
-    "rasterfile": _v_raster,
     "dataframe": _v_frame,
     "geodataframe": _v_frame,
     "bytes": _v_bytes,
@@ -876,20 +839,6 @@ def _d_raster(tree: dict[str, Any], folder: Path, where: str) -> LazyRaster:
     return RasterFile(path, grid, file_dtype, nodata, attrs).raster(dtype)
 
 
-def _d_rasterfile(tree: dict[str, Any], folder: Path, where: str) -> RasterFile:
-    """A :class:`~geodata.grid.RasterFile` on the sidecar (its header checked against the record, no data read)."""
-    grid = _decode(tree["grid"], folder, f"{where}.grid")
-    if type(grid) is not GeoGrid:
-        raise _fail(where, "raster grid is not a GeoGrid")
-    path = folder / tree["file"]
-    file = RasterFile.open(path)
-    if file.grid.shape != grid.shape or file.dtype != np.dtype(tree["dtype"]):
-        raise _fail(where, f"{path} holds {file.dtype}{file.grid.shape}, not the recorded {tree['dtype']}{grid.shape}")
-    return RasterFile(
-        path, grid, file.dtype, _decode(tree["nodata"], folder, where), _decode(tree["attrs"], folder, where)
-    )
-
-
 def _d_record(tree: dict[str, Any], folder: Path, where: str) -> Any:
     cls = resolve_class(tree["class"], where=where)
     kwargs = {k: _decode(x, folder, f"{where}.{k}") for k, x in tree["fields"].items()}
@@ -906,7 +855,6 @@ _DECODERS: dict[str, Callable[[dict[str, Any], Path, str], Any]] = {
     "npscalar": lambda t, f, w: np.dtype(t["dtype"]).type(_decode(t["v"], f, w)),
     "ndarray": _d_ndarray,
     "raster": _d_raster,
-    "rasterfile": _d_rasterfile,
     "dataframe": lambda t, f, w: _decode_frame(t, f, w),
     "geodataframe": lambda t, f, w: _decode_frame(t, f, w),
     "bytes": lambda t, f, w: (f / t["file"]).read_bytes(),

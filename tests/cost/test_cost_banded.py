@@ -10,7 +10,7 @@ import pytest
 from affine import Affine
 
 from geodata.cost import COST_BAND_BYTES_PER_CELL, CostSurface, build_cost_surface
-from geodata.grid import GeoGrid, Raster, RasterFile, row_blocks
+from geodata.grid import GeoGrid, LazyRaster, Raster, row_blocks
 from geodata.hazards import plan_hazards, rasterize_hazards
 from geodata.scenario import CostWeights, Limits
 from pipelines import store
@@ -57,7 +57,8 @@ def test_banded_files_equal_the_whole_arrays(tmp_path: Path, band_rows: int) -> 
     assert set(banded.terms) == set(whole.terms)
     assert set(banded.barriers) == set(whole.barriers)
     for name in whole.terms:
-        assert isinstance(banded.terms[name], RasterFile)
+        assert isinstance(banded.terms[name], LazyRaster)
+        assert not banded.terms[name].loaded
         assert np.array_equal(banded.term(name), whole.term(name)), name
     for reason in whole.barriers:
         assert np.array_equal(banded.barrier(reason), whole.barrier(reason)), reason
@@ -71,7 +72,7 @@ def test_banded_files_equal_the_whole_arrays(tmp_path: Path, band_rows: int) -> 
 def test_a_surface_of_files_goes_through_the_store_as_files(tmp_path: Path) -> None:
     depth, slope, sea, allowed = _inputs()
     root = tmp_path / "store"
-    scratch = root / store.SCRATCH / "cost_surface-x"
+    scratch = root / ".scratch" / "cost_surface-x"  # assets.common.scratch_file
     surface = build_cost_surface(
         depth, slope, sea, CostWeights(), Limits(), hazards=plan_hazards(_table(), GRID), allowed_sector=allowed,
         folder=scratch,
@@ -83,8 +84,8 @@ def test_a_surface_of_files_goes_through_the_store_as_files(tmp_path: Path) -> N
     store.write_value(folder, surface, store.Provenance("cost_surface", "sc", "sc", "0" * 64))
     assert not scratch.exists()  # moved, not copied
     back = store.read_value(folder, asset="cost_surface", partition="sc").value
-    assert isinstance(back.terms["hazards"], RasterFile)
-    assert back.terms["hazards"].path.parent == folder
+    assert isinstance(back.terms["hazards"], LazyRaster)
+    assert back.terms["hazards"].file.path.parent == folder
     assert np.array_equal(back.total, surface.total)
     assert back.counted is None
     assert back.summary() == counted  # counted again from the files, band by band
@@ -94,4 +95,5 @@ def test_a_surface_of_files_goes_through_the_store_as_files(tmp_path: Path) -> N
         assert np.array_equal(back.barrier(reason), mask)
     other = store.value_dir(root, "sc", "copy", snapshot="0" * 64)
     store.write_value(other, back, store.Provenance("copy", "sc", "sc", "0" * 64))
-    assert back.terms["hazards"].path.exists()  # a file outside the scratch folder is copied
+    assert back.terms["hazards"].file.path.exists()  # a file outside the scratch folder is copied
+    assert not any(t.loaded for t in back.terms.values())  # stored and read again without loading a pixel
