@@ -226,7 +226,7 @@ def monte_carlo_inputs(
             f"Carlo grid's {mc_grid.shape}; rasterise the hazards on monte_carlo_grid(cost_surface.grid, config)"
         )
     coarsen = f > 1 and hazard_shape == grid.shape
-    foreign = surface.barriers.get("foreign_sector")
+    foreign = surface.barrier("foreign_sector") if "foreign_sector" in surface.barriers else None
     allowed = None if foreign is None else ~np.asarray(foreign)
     soft = {k: np.asarray(v, dtype="float32") for k, v in hazards.soft_by_kind.items()}
     hard = {k: np.asarray(v, dtype=bool) for k, v in hazards.hard_by_kind.items()}

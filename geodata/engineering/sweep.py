@@ -66,7 +66,7 @@ def sweep_input(scenario: Scenario, surface: CostSurface, ends: Landfalls) -> We
         surface.total, start, goal, cell_size=surface.grid.res, method=scenario.routing.method
     )
     return WeightSweepInput(
-        terms=dict(surface.terms),
+        terms=surface.term_arrays(),
         blocked=surface.impassable,
         start=start,
         goal=goal,

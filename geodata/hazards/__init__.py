@@ -13,7 +13,14 @@ Modules, one concept each:
 from __future__ import annotations
 
 from geodata.hazards.mirror import MIRROR_LAYERS, load_mirror_hazards
-from geodata.hazards.raster import HazardRasters, earthquake_weights, rasterize_hazards
+from geodata.hazards.raster import (
+    HazardPlan,
+    HazardRasters,
+    earthquake_weights,
+    hazard_rows,
+    plan_hazards,
+    rasterize_hazards,
+)
 from geodata.hazards.readers import load_curated_hazards, load_user_inventory, read_user_inventory
 from geodata.hazards.schema import (
     COLUMNS,
@@ -34,6 +41,7 @@ __all__ = [
     "COLUMNS",
     "HAZARD_KINDS",
     "MIRROR_LAYERS",
+    "HazardPlan",
     "HazardRasters",
     "combine_hazards",
     "default_rules",
@@ -41,11 +49,13 @@ __all__ = [
     "earthquake_weights",
     "effective_rules",
     "empty_hazards",
+    "hazard_rows",
     "hazard_summary",
     "hazards_in_area",
     "load_curated_hazards",
     "load_mirror_hazards",
     "load_user_inventory",
+    "plan_hazards",
     "rasterize_hazards",
     "read_user_inventory",
     "repair_geometries",
