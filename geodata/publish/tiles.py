@@ -344,7 +344,7 @@ class RenderedFile:
     units: str
 
 
-def _valid(data: np.ndarray, nodata: float | int | None) -> np.ndarray:
+def valid_cells(data: np.ndarray, nodata: float | int | None) -> np.ndarray:
     """The cells that hold data (as :meth:`geodata.grid.Raster.valid`)."""
     mask = np.ones(data.shape, dtype=bool)
     if np.issubdtype(data.dtype, np.floating):
@@ -364,7 +364,7 @@ def value_sample(source: RasterSource, *, budget_bytes: int | None = None) -> np
     parts = []
     for block in row_blocks(source.grid, bytes_per_cell=4, budget_bytes=band_bytes(budget_bytes), align=step * 256):
         data = raster_read_rows(source, block.rows)[::step, ::step]
-        parts.append(data[_valid(data, source.nodata)].astype("float64"))
+        parts.append(data[valid_cells(data, source.nodata)].astype("float64"))
     return np.concatenate(parts) if parts else np.empty(0)
 
 
@@ -429,7 +429,7 @@ def bathymetry_style(
     dy, dx = _cell_size_m(depth.grid)
 
     def filled(values: np.ndarray) -> np.ndarray:
-        return np.where(_valid(values, depth.nodata), sign * values.astype("float64"), fill)
+        return np.where(valid_cells(values, depth.nodata), sign * values.astype("float64"), fill)
 
     if isinstance(depth, Raster) and _fits(depth.grid, budget_bytes):
         whole = _intensity(-filled(depth.data), vert_exag, dx, dy)
@@ -451,7 +451,7 @@ def bathymetry_style(
         shade = np.clip(shade, 0, 1)
         rgb = cmap(np.clip((d[core] - lo) / (hi - lo), 0, 1))[..., :3]
         lit = np.clip(rgb * (0.55 + 0.6 * shade[..., None]), 0, 1)
-        return _to_rgba(lit, np.where(_valid(values[core], depth.nodata), 255, 0))
+        return _to_rgba(lit, np.where(valid_cells(values[core], depth.nodata), 255, 0))
 
     return _Style(1, paint, DEPTH_STOPS, "m")
 
@@ -469,7 +469,7 @@ def cost_style(
 
     def paint(values: np.ndarray, core: slice) -> np.ndarray:
         c = values[core].astype("float64")
-        finite = _valid(c, cost.nodata)
+        finite = valid_cells(c, cost.nodata)
         impassable = np.isposinf(c)
         rgb = cmap(np.clip((np.where(finite, c, lo) - lo) / (hi - lo), 0, 1))[..., :3]
         rgba = _to_rgba(rgb, np.where(finite, alpha, 0))
@@ -503,7 +503,7 @@ def share_style(share: RasterSource, *, alpha: int = 220, budget_bytes: int | No
 
     def paint(values: np.ndarray, core: slice) -> np.ndarray:
         v = values[core].astype("float64")
-        valid = _valid(v, share.nodata)
+        valid = valid_cells(v, share.nodata)
         rgb = cmap(np.clip((np.where(valid, v, 0.0) - lo) / (hi - lo), 0, 1))[..., :3]
         return _to_rgba(rgb, np.where(valid & (v > 0), alpha, 0))
 
