@@ -6,7 +6,8 @@
 The step is materialised in this process with Dagster (selection: ``published_corridor``), so it loads its inputs
 from the store the way a run does. Printed: the step's wall time, the process's peak resident memory during the step
 (``VmHWM``, reset through ``/proc/self/clear_refs`` once Dagster and the libraries are loaded) and its increase over
-the resident set before the step, bytes per cell of the scenario's grid, and with ``--profile`` the top functions by
+the resident set before the step, the process's CPU time (robust on a shared machine; child processes such as
+GDAL's validator not included), bytes per cell of the scenario's grid, and with ``--profile`` the top functions by
 cumulative time (cProfile). It is a profile, not a test: nothing fails, it prints.
 """
 
@@ -62,6 +63,7 @@ def main() -> None:
     rss0 = _status_kb("VmRSS")
     prof = cProfile.Profile() if args.profile else None
     t0 = time.perf_counter()
+    cpu0 = time.process_time()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         if prof:
@@ -77,12 +79,14 @@ def main() -> None:
         if prof:
             prof.disable()
     wall = time.perf_counter() - t0
+    cpu = time.process_time() - cpu0
     hwm = _status_kb("VmHWM")
     from geodata.bathymetry.mosaic import analysis_grid
 
     cells = analysis_grid(sc.area_of_interest.bounds, sc.analysis_crs(), sc.analysis.resolution_m).cell_count
     print(
-        f"published_corridor {args.scenario}: {wall:.1f} s wall, peak RSS {hwm / 1e6:.2f} GB "
+        f"published_corridor {args.scenario}: {wall:.1f} s wall, {cpu:.1f} s CPU (this process), "
+        f"peak RSS {hwm / 1e6:.2f} GB "
         f"(+{(hwm - rss0) / 1e6:.2f} GB over {rss0 / 1e6:.2f} GB before the step), {cells / 1e6:.2f} M cells, "
         f"{hwm * 1024 / cells:.0f} B/cell peak, {(hwm - rss0) * 1024 / cells:.0f} B/cell added"
     )
