@@ -69,7 +69,7 @@ def main() -> None:
         if prof:
             prof.enable()
         dg.materialize(
-            list(defs.assets or []),
+            list(defs.assets or []),  # type: ignore[arg-type]
             selection=dg.AssetSelection.assets("published_corridor"),
             partition_key=args.scenario,
             resources=resources,

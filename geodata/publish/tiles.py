@@ -606,9 +606,12 @@ def render_file(
 ) -> RenderedFile:
     """Render ``source`` (in memory or on disk) band by band into an RGBA tiled GeoTIFF ``path`` on its grid; peak
     memory is one band (sized from ``budget_bytes``), whatever the raster's size."""
-    style = {"bathymetry": bathymetry_style, "cost": cost_style, "share": share_style}[kind](
-        source, budget_bytes=budget_bytes
-    )
+    if kind == "bathymetry":
+        style = bathymetry_style(source, budget_bytes=budget_bytes)
+    elif kind == "cost":
+        style = cost_style(source, budget_bytes=budget_bytes)
+    else:
+        style = share_style(source, budget_bytes=budget_bytes)
     path = Path(path)
     grid = source.grid
     with rasterio.open(path, "w", **_rgba_profile(grid.shape, grid.crs.to_wkt(), grid.transform)) as dst:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import sqlite3
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -75,7 +76,12 @@ def test_a_rendering_band_by_band_equals_the_whole_raster_rendering(tmp_path: Pa
     if kind == "share":
         raster = Raster(np.clip(raster.data / 600, 0, 1).astype("float32"), raster.grid, float("nan"), {})
         on_disk = RasterFile.open(raster.write(tmp_path / "share.tif"))
-    whole = {"bathymetry": tiles.render_bathymetry, "cost": tiles.render_cost, "share": tiles.render_share}[kind]
+    renderers: dict[str, Callable[[Raster], tiles.Rendering]] = {
+        "bathymetry": tiles.render_bathymetry,
+        "cost": tiles.render_cost,
+        "share": tiles.render_share,
+    }
+    whole = renderers[kind]
     rendered = tiles.render_file(kind, on_disk, tmp_path / "rgba.tif", budget_bytes=SMALL_BUDGET)  # type: ignore[arg-type]
     with rasterio.open(rendered.path) as src:
         assert src.count == 4
