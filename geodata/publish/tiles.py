@@ -206,8 +206,7 @@ def _run_tippecanoe(
     ]  # fmt: skip
     for layer, source in layers:
         command += ["-L", f"{layer}:{source}"]
-    env = {**os.environ, "TIPPECANOE_MAX_THREADS": str(max(1, min(os.cpu_count() or 1, 4)))}
-    run = subprocess.run(command, capture_output=True, text=True, env=env, check=False)  # noqa: S603 (no shell)
+    run = subprocess.run(command, capture_output=True, text=True, check=False)  # noqa: S603 (no shell)
     if run.returncode != 0 or not out.is_file():
         raise PublishError(
             f"tippecanoe failed on layers {[n for n, _ in layers]} (exit code {run.returncode}): "
