@@ -6,9 +6,9 @@
 The step is materialised in this process with Dagster (selection: ``published_corridor``), so it loads its inputs
 from the store the way a run does. Printed: the step's wall time, the process's peak resident memory during the step
 (``VmHWM``, reset through ``/proc/self/clear_refs`` once Dagster and the libraries are loaded) and its increase over
-the resident set before the step, the process's CPU time (robust on a shared machine; child processes such as
-GDAL's validator not included), bytes per cell of the scenario's grid, and with ``--profile`` the top functions by
-cumulative time (cProfile). It is a profile, not a test: nothing fails, it prints.
+the resident set before the step, the CPU time of the process and of its children (GDAL's validator,
+tippecanoe; CPU time is the robust figure on a shared machine), bytes per cell of the scenario's grid, and with
+``--profile`` the top functions by cumulative time (cProfile). It is a profile, not a test: nothing fails, it prints.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import argparse
 import cProfile
 import io
 import pstats
+import resource
 import sys
 import time
 import warnings
@@ -64,6 +65,7 @@ def main() -> None:
     prof = cProfile.Profile() if args.profile else None
     t0 = time.perf_counter()
     cpu0 = time.process_time()
+    kids0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         if prof:
@@ -80,12 +82,14 @@ def main() -> None:
             prof.disable()
     wall = time.perf_counter() - t0
     cpu = time.process_time() - cpu0
+    kids1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    kids = (kids1.ru_utime - kids0.ru_utime) + (kids1.ru_stime - kids0.ru_stime)
     hwm = _status_kb("VmHWM")
     from geodata.bathymetry.mosaic import analysis_grid
 
     cells = analysis_grid(sc.area_of_interest.bounds, sc.analysis_crs(), sc.analysis.resolution_m).cell_count
     print(
-        f"published_corridor {args.scenario}: {wall:.1f} s wall, {cpu:.1f} s CPU (this process), "
+        f"published_corridor {args.scenario}: {wall:.1f} s wall, {cpu:.1f} s CPU (+{kids:.1f} s in child processes), "
         f"peak RSS {hwm / 1e6:.2f} GB "
         f"(+{(hwm - rss0) / 1e6:.2f} GB over {rss0 / 1e6:.2f} GB before the step), {cells / 1e6:.2f} M cells, "
         f"{hwm * 1024 / cells:.0f} B/cell peak, {(hwm - rss0) * 1024 / cells:.0f} B/cell added"
