@@ -16,6 +16,7 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import rasterio
 import shapely
 from shapely.geometry import Point
 
@@ -476,7 +477,9 @@ def build_publication(folder: Path, content: PublicationContent) -> dict[str, An
     layers = vector_layers(content)
     terms = licence_terms(content)
     meta = layer_metadata(content, [*prepare_layers(layers), "bathymetry", "cost"], terms)
-    with tempfile.TemporaryDirectory(prefix=".rasters-", dir=folder) as work:
+    # GDAL's block cache (default 5 % of the machine's memory) is held to one band, so the budget holds for it too
+    cache_mb = max(tiles.band_bytes(content.memory_budget_bytes) // 2**20, 64)
+    with tempfile.TemporaryDirectory(prefix=".rasters-", dir=folder) as work, rasterio.Env(GDAL_CACHEMAX=cache_mb):
         return _build_publication(folder, content, layers, terms, meta, Path(work))
 
 
