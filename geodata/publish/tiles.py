@@ -613,7 +613,8 @@ def render_file(
         style = share_style(source, budget_bytes=budget_bytes)
     path = Path(path)
     grid = source.grid
-    with rasterio.open(path, "w", **_rgba_profile(grid.shape, grid.crs.to_wkt(), grid.transform)) as dst:
+    profile = _rgba_profile(grid.shape, grid.crs.to_wkt(), grid.transform, compress="none")  # read once, by the warp
+    with rasterio.open(path, "w", **profile) as dst:
         for block in row_blocks(
             grid, bytes_per_cell=RENDER_BYTES_PER_CELL, budget_bytes=band_bytes(budget_bytes), halo=style.halo
         ):
