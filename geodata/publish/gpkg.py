@@ -39,8 +39,9 @@ from pyproj import CRS
 
 from geodata.errors import InputDataError, PublishError
 from geodata.geodesy import WGS84, densify_frame
-from geodata.grid import Raster
+from geodata.grid import Raster, RasterFile, raster_read_rows, row_blocks
 from geodata.publish import qgis_project, styles
+from geodata.publish.tiles import band_bytes, valid_cells, value_sample
 
 GPKG_VERSION = "1.3"
 VECTOR_LAYERS: tuple[str, ...] = (
@@ -180,10 +181,11 @@ class LayerMeta:
 
 @dataclass(frozen=True)
 class RasterLayer:
-    """A raster published as a gridded coverage: its values (depth in m, cost per m, ...), what it is, its units and
-    the colour stops of its QGIS style (``[(value, '#rrggbb'), ...]``; None = a default ramp over the data range)."""
+    """A raster published as a gridded coverage: its values (depth in m, cost per m, ...; in memory or a tiled
+    GeoTIFF read band by band), what it is, its units and the colour stops of its QGIS style
+    (``[(value, '#rrggbb'), ...]``; None = a default ramp over the data range)."""
 
-    raster: Raster
+    raster: Raster | RasterFile
     meta: LayerMeta
     units: str
     stops: list[tuple[float, str]] | None = None
@@ -302,6 +304,7 @@ def write_gpkg(
     metadata: Mapping[str, LayerMeta] | None = None,
     required: Sequence[str] = (),
     require_units: bool = True,
+    budget_bytes: int | None = None,
 ) -> GpkgReport:
     """Write the GeoPackage ``path`` atomically.
 
@@ -320,6 +323,9 @@ def write_gpkg(
         Layer name -> :class:`LayerMeta` for the vector layers (a layer without an entry gets its style title).
     required
         Layer names that must be present (e.g. :data:`VECTOR_LAYERS`); a missing one is an error naming it.
+    budget_bytes
+        The run's memory budget: the coverages are written in bands of rows sized from it (an eighth of it, within
+        8 .. 256 MiB; the largest when None).
 
     Returns
     -------
@@ -370,7 +376,7 @@ def write_gpkg(
             first = False
             report.vector_tables[name] = len(gdf)
         for name, layer in rasters.items():
-            _write_raster(tmp, name, layer, append=tmp.exists())
+            _write_raster(tmp, name, layer, append=tmp.exists(), budget_bytes=budget_bytes)
             report.raster_tables[name] = layer.raster.grid.shape
         if not tmp.exists():
             raise InputDataError("nothing to write: pass at least one vector or raster layer")
@@ -399,10 +405,11 @@ def _base_name(name: str, layers: Mapping[str, Any]) -> str:
     return name.rsplit("_", 1)[0]
 
 
-def default_stops(raster: Raster, units: str) -> list[tuple[float, str]]:
-    """A colour ramp over the 2nd..98th percentile of the valid values: blues for depths (``units`` 'm'), yellow to
-    red for anything else."""
-    valid = raster.data[raster.valid() & np.isfinite(raster.data)]
+def default_stops(raster: Raster | RasterFile, units: str) -> list[tuple[float, str]]:
+    """A colour ramp over the 2nd..98th percentile of the valid values (of a regular sample of a large raster, see
+    :func:`geodata.publish.tiles.value_sample`): blues for depths (``units`` 'm'), yellow to red for anything
+    else."""
+    valid = value_sample(raster)
     if valid.size == 0:
         raise InputDataError("raster has no valid cell; nothing to style")
     lo, hi = (float(v) for v in np.percentile(valid, [2, 98]))
@@ -416,21 +423,11 @@ def default_stops(raster: Raster, units: str) -> list[tuple[float, str]]:
     return [(lo + (hi - lo) * i / (len(ramp) - 1), c) for i, c in enumerate(ramp)]
 
 
-def _write_raster(path: Path, name: str, layer: RasterLayer, *, append: bool) -> None:
+def _write_raster(path: Path, name: str, layer: RasterLayer, *, append: bool, budget_bytes: int | None) -> None:
+    """Write one gridded coverage band by band (bands of whole rows of 256-row tiles, sized from the memory
+    budget), from an in-memory raster or a tiled GeoTIFF alike: memory stays one band, whatever the raster's size."""
     raster = layer.raster
-    if raster.data.ndim != 2:
-        raise InputDataError(f"raster layer '{name}' must be 2-D, got shape {raster.data.shape}")
-    # cells without data hold RASTER_NODATA, declared as the coverage's data_null (after writing, see
-    # _declare_nodata): GDAL then reports it as the band's nodata and QGIS leaves those cells out of its statistics
-    # and draws them transparent (NaN cannot be declared: SQLite stores a NaN REAL as NULL)
-    has_value = raster.valid() | np.isinf(raster.data)  # inf (impassable) is a value, not missing data
-    if (raster.data[has_value] == RASTER_NODATA).any():
-        raise InputDataError(f"raster layer '{name}' holds the nodata value {RASTER_NODATA} as data")
-    data = np.where(has_value, raster.data, RASTER_NODATA).astype("float32")
-    # impassable cells (inf) stay visible as the largest finite float32 rather than turning into nodata
-    data[np.isposinf(data)] = np.finfo("float32").max
-    data[np.isneginf(data)] = np.finfo("float32").min
-    grid = raster.grid
+    grid = raster.grid  # 2-D: a Raster's data has its grid's shape
     options = {
         "RASTER_TABLE": name,
         "RASTER_IDENTIFIER": layer.meta.title,
@@ -445,6 +442,8 @@ def _write_raster(path: Path, name: str, layer: RasterLayer, *, append: bool) ->
         options["APPEND_SUBDATASET"] = "YES"
     else:
         options["VERSION"] = GPKG_VERSION
+    from rasterio.windows import Window
+
     with rasterio.open(
         path,
         "w",
@@ -457,9 +456,30 @@ def _write_raster(path: Path, name: str, layer: RasterLayer, *, append: bool) ->
         transform=grid.transform,
         **options,
     ) as dst:
-        dst.write(data, 1)
+        for block in row_blocks(grid, bytes_per_cell=RASTER_BYTES_PER_CELL, budget_bytes=band_bytes(budget_bytes)):
+            data = coverage_values(name, raster_read_rows(raster, block.rows), raster.nodata)
+            dst.write(data, 1, window=Window(0, block.rows.start, grid.shape[1], block.height))
         dst.update_tags(**{k: v for k, v in layer.meta.gdal_items().items()}, UNITS=layer.units)
         dst.update_tags(1, UNITS=layer.units)
+
+
+RASTER_BYTES_PER_CELL = 16
+"""Working memory per cell of a band written to a coverage (the values read, the masks, the float32 copy)."""
+
+
+def coverage_values(name: str, values: np.ndarray, nodata: float | int | None) -> np.ndarray:
+    """Cells of raster ``name`` as the coverage stores them: float32, cells without data as :data:`RASTER_NODATA`
+    (declared as the coverage's data_null after writing, see :func:`_declare_nodata`: GDAL then reports it as the
+    band's nodata and QGIS leaves those cells out of its statistics and draws them transparent; NaN cannot be
+    declared, since SQLite stores a NaN REAL as NULL), impassable cells (+inf) as the largest finite float32 so they
+    stay visible rather than turning into nodata."""
+    has_value = valid_cells(values, nodata) | np.isinf(values)  # inf (impassable) is a value, not missing data
+    if (values[has_value] == RASTER_NODATA).any():
+        raise InputDataError(f"raster layer '{name}' holds the nodata value {RASTER_NODATA} as data")
+    data = np.where(has_value, values, RASTER_NODATA).astype("float32")
+    data[np.isposinf(data)] = np.finfo("float32").max
+    data[np.isneginf(data)] = np.finfo("float32").min
+    return data
 
 
 def _declare_nodata(path: Path, rasters: Mapping[str, RasterLayer]) -> None:
@@ -768,10 +788,14 @@ def _feature_table_problems(con: sqlite3.Connection, path: Path, table: str) -> 
 
 
 def _grid_problems(path: Path, table: str) -> list[str]:
-    """A gridded coverage reads back through GDAL (a small overview is enough)."""
+    """A gridded coverage reads back through GDAL (a window of at most 256 x 256 cells at its centre: a decimated
+    read of the whole coverage would decode every tile)."""
+    from rasterio.windows import Window
+
     try:
         with rasterio.open(f"GPKG:{path}:{table}") as src:
-            src.read(1, out_shape=(min(src.height, 64), min(src.width, 64)))
+            h, w = min(src.height, 256), min(src.width, 256)
+            src.read(1, window=Window((src.width - w) // 2, (src.height - h) // 2, w, h))
     except (rasterio.errors.RasterioError, OSError, ValueError) as exc:
         return [f"raster '{table}' cannot be read by GDAL: {exc}"]
     return []

@@ -30,9 +30,24 @@ def _header(path: Path) -> dict:
 def test_native_zoom_follows_resolution() -> None:
     assert tiles.native_zoom(1000, 42.0) == 7  # 1 km cells: z7 pixels are ~907 m at 42 N
     assert tiles.native_zoom(2000, 42.0) == 6
-    assert tiles.native_zoom(100, 42.0) == 11  # z11 pixels ~57 m: the first zoom at least as fine as the data
+    assert tiles.native_zoom(250, 42.0) == 9  # z9 pixels ~227 m
+    assert tiles.native_zoom(100, 42.0) == 10  # z10 pixels ~114 m: nearest the cell (z11's 57 m would only upsample)
+    assert tiles.native_zoom(10, 42.0) == 14  # a 10 m survey grid: z14 pixels ~7 m (z13: ~14 m)
     with pytest.raises(InputDataError):
         tiles.native_zoom(0, 42.0)
+
+
+def test_raster_zoom_range_from_resolution_and_extent() -> None:
+    caspian = (48.0, 39.8, 53.0, 45.0)
+    assert tiles.raster_zoom_range(caspian, 1000, min_zoom=4) == (4, 7)
+    assert tiles.raster_zoom_range(caspian, 250, min_zoom=4) == (4, 9)
+    assert tiles.raster_zoom_range(caspian, 100, min_zoom=4) == (4, 10)
+    assert tiles.raster_zoom_range(caspian, 100, min_zoom=4, max_zoom=8) == (4, 8)
+    assert tiles.raster_zoom_range(caspian, 100, min_zoom=0) == (1, 10)  # at z0 the area would be under 8 px
+    survey = (50.0, 42.0, 50.05, 42.3)  # a 4 km x 33 km survey strip at 10 m
+    low, top = tiles.raster_zoom_range(survey, 10, min_zoom=4)
+    assert top == 14
+    assert low == tiles.extent_min_zoom(survey) == 5  # at z4 it would be a speck of under 8 px
 
 
 def test_vector_archive_holds_every_layer(tmp_path: Path, synthetic: SimpleNamespace) -> None:

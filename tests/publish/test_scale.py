@@ -1,0 +1,184 @@
+"""Publishing at scale (#14): rasters written band by band equal the whole-raster result, raster tiles come from one
+pyramid for every archive format, and tippecanoe's vector tiles keep every route, KP, RPL and crossing feature at
+every zoom."""
+
+from __future__ import annotations
+
+import io
+import sqlite3
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from types import SimpleNamespace
+
+import geopandas as gpd
+import numpy as np
+import pyogrio
+import pytest
+import rasterio
+from affine import Affine
+from PIL import Image
+from pyproj import CRS
+
+from geodata.errors import InputDataError, TilerMissingError
+from geodata.grid import GeoGrid, Raster, RasterFile, row_blocks
+from geodata.publish import tiles
+from geodata.publish.gpkg import RASTER_NODATA, LayerMeta, RasterLayer, prepare_layers, validate_gpkg, write_gpkg
+
+UTM39 = CRS.from_epsg(32639)
+SMALL_BUDGET = 1  # the smallest band (8 MiB): a 1100 x 700 grid is written in several bands
+
+
+def _large(tmp_path: Path) -> tuple[Raster, RasterFile]:
+    """A 1100 x 700 grid of 250 m cells (SYNTHETIC depths with land, NaN gaps and inf) in memory and on disk."""
+    grid = GeoGrid(UTM39, Affine(250.0, 0, 300_000.0, 0, -250.0, 4_800_000.0), (1100, 700))
+    rows, cols = np.mgrid[0:1100, 0:700]
+    depth = (300 + 250 * np.sin(rows / 90.0) * np.cos(cols / 70.0) - 0.3 * cols).astype("float32")
+    depth[:, :40] = -20.0  # land in the west
+    depth[500:520, 300:330] = np.nan  # a hole without data
+    depth[700, 650] = np.inf  # an impassable cell stays a value
+    raster = Raster(depth, grid, float("nan"), {"units": "m", "synthetic": True})
+    return raster, RasterFile.open(raster.write(tmp_path / "depth.tif"))
+
+
+def test_a_coverage_written_band_by_band_reads_back_equal_to_its_source(tmp_path: Path) -> None:
+    raster, on_disk = _large(tmp_path)
+    assert len(row_blocks(raster.grid, bytes_per_cell=16, budget_bytes=tiles.band_bytes(SMALL_BUDGET))) > 1
+    meta = {"a_memory": LayerMeta("depth in memory"), "b_file": LayerMeta("depth from a file")}
+    layers = {
+        "a_memory": RasterLayer(raster, meta["a_memory"], "m"),
+        "b_file": RasterLayer(on_disk, meta["b_file"], "m"),
+    }
+    path = tmp_path / "c.gpkg"
+    report = write_gpkg(path, {}, layers, metadata=meta, budget_bytes=SMALL_BUDGET)
+    assert report.raster_tables == {"a_memory": (1100, 700), "b_file": (1100, 700)}
+    expect = np.where(np.isnan(raster.data), RASTER_NODATA, raster.data).astype("float32")
+    expect[np.isposinf(expect)] = np.finfo("float32").max
+    for table in layers:
+        with rasterio.open(f"GPKG:{path}:{table}") as src:
+            assert src.nodata == RASTER_NODATA
+            assert src.transform == raster.grid.transform
+            np.testing.assert_array_equal(src.read(1), expect)
+    assert validate_gpkg(path, gdal_validator=False) == []
+
+
+def test_a_coverage_refuses_the_nodata_value_as_data_in_any_band(tmp_path: Path) -> None:
+    raster, _ = _large(tmp_path)
+    raster.data[1000, 10] = RASTER_NODATA  # in the last band
+    with pytest.raises(InputDataError, match="holds the nodata value"):
+        write_gpkg(tmp_path / "x.gpkg", {}, {"d": RasterLayer(raster, LayerMeta("d"), "m")}, budget_bytes=1)
+    assert not (tmp_path / "x.gpkg").exists()
+
+
+@pytest.mark.parametrize("kind", ["bathymetry", "cost", "share"])
+def test_a_rendering_band_by_band_equals_the_whole_raster_rendering(tmp_path: Path, kind: str) -> None:
+    raster, on_disk = _large(tmp_path)
+    if kind == "share":
+        raster = Raster(np.clip(raster.data / 600, 0, 1).astype("float32"), raster.grid, float("nan"), {})
+        on_disk = RasterFile.open(raster.write(tmp_path / "share.tif"))
+    renderers: dict[str, Callable[[Raster], tiles.Rendering]] = {
+        "bathymetry": tiles.render_bathymetry,
+        "cost": tiles.render_cost,
+        "share": tiles.render_share,
+    }
+    whole = renderers[kind]
+    rendered = tiles.render_file(kind, on_disk, tmp_path / "rgba.tif", budget_bytes=SMALL_BUDGET)  # type: ignore[arg-type]
+    with rasterio.open(rendered.path) as src:
+        assert src.count == 4
+        assert src.block_shapes[0] == (256, 256)
+        np.testing.assert_array_equal(src.read(), whole(raster).rgba)
+    assert rendered.legend == whole(raster).legend
+
+
+def test_statistics_of_a_large_raster_come_from_a_regular_sample(tmp_path: Path) -> None:
+    grid = GeoGrid(UTM39, Affine(10.0, 0, 0.0, 0, -10.0, 0.0), (3000, 2000))  # 6 M cells: every 2nd row and column
+    data = np.arange(6_000_000, dtype="float32").reshape(3000, 2000)
+    sample = tiles.value_sample(Raster(data, grid, None, {}), budget_bytes=SMALL_BUDGET)
+    np.testing.assert_array_equal(sample, data[::2, ::2].ravel())
+    small = Raster(data[:1000], GeoGrid(UTM39, grid.transform, (1000, 2000)), None, {})
+    assert tiles.value_sample(small).size == 2_000_000  # every cell
+
+
+def test_raster_tiles_are_cut_once_for_both_formats_from_the_overview_pyramid(
+    tmp_path: Path, synthetic: SimpleNamespace
+) -> None:
+    bathy, _ = synthetic.rasters()
+    rendered = tiles.render_file("bathymetry", bathy, tmp_path / "rgba.tif")
+    infos = tiles.write_raster_archives(
+        rendered, {"pmtiles": tmp_path / "b.pmtiles", "mbtiles": tmp_path / "b.mbtiles"}, min_zoom=2
+    )
+    pm, mb = infos["pmtiles"], infos["mbtiles"]
+    assert (pm.min_zoom, pm.max_zoom) == (mb.min_zoom, mb.max_zoom) == (3, 6)  # z2: the 220 km area under 8 px
+    assert pm.tile_count == mb.tile_count > 0
+    with sqlite3.connect(mb.path) as con:
+        rows = con.execute("SELECT zoom_level, tile_column, tile_row, tile_data FROM tiles").fetchall()
+    assert sorted({r[0] for r in rows}) == [3, 4, 5, 6]
+    for z, x, tms_y, data in rows:
+        assert tiles.read_tile(pm.path, z, x, (1 << z) - 1 - tms_y) == data  # the same PNG in both archives
+    # a coarser zoom is the average of the finer one: the z5 tile over the deep basin is blue like its z6 children
+    img = np.asarray(Image.open(io.BytesIO(tiles.read_tile(pm.path, 5, 20, 11) or b"")).convert("RGBA"))
+    opaque = img[img[..., 3] == 255]
+    assert len(opaque) > 1000
+    assert (opaque[:, 2] > opaque[:, 0]).mean() > 0.5
+
+
+# -- vector tiles with tippecanoe ---------------------------------------------------------------------------------
+
+
+def _features(path: Path, layer: str, zoom: int, column: str) -> set[str]:
+    gdf = pyogrio.read_dataframe(path, layer=layer, read_geometry=False, ZOOM_LEVEL=str(zoom))
+    return {str(v) for v in gdf[column]}
+
+
+def test_tippecanoe_keeps_every_route_feature_at_every_zoom_and_every_hazard_at_the_max_zoom(
+    tmp_path: Path, synthetic: SimpleNamespace
+) -> None:
+    layers = prepare_layers(synthetic.layers())
+    rng = np.random.default_rng(3)
+    n = 30_000  # a SYNTHETIC dense hazard inventory over the corridor
+    dense = gpd.GeoDataFrame(
+        {"kind": ["well"] * n, "name": [f"synthetic well {i}" for i in range(n)]},
+        geometry=gpd.points_from_xy(rng.uniform(48.5, 50.5, n), rng.uniform(42.3, 43.3, n)),
+        crs="EPSG:4326",
+    )
+    layers["hazards_points"] = pd_concat(layers["hazards_points"], dense)
+    info = tiles.write_vector_tiles(layers, tmp_path / "c.pmtiles", min_zoom=4, max_zoom=10, engine="tippecanoe")
+    assert set(info.layers) == set(layers)
+    keep = {
+        "route": ("name", {"Siyazan-Aktau"}),
+        "kp_points": ("kp_km", {str(10.0 * i) for i in range(21)}),
+        "rpl": ("pos", {"AC0", "AC1", "AC2", "AC3"}),
+        "crossings": ("name", {"BTC-X"}),
+        "landing_stations": ("name", set(layers["landing_stations"]["name"].astype(str))),
+    }
+    for zoom in range(4, 11):
+        for layer, (column, expect) in keep.items():
+            assert _features(info.path, layer, zoom, column) == expect, (layer, zoom)
+    every = set(layers["hazards_points"]["name"].astype(str))
+    assert _features(info.path, "hazards_points", 10, "name") == every  # all of them where they are told apart
+
+
+def pd_concat(a: gpd.GeoDataFrame, b: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    import pandas as pd
+
+    return gpd.GeoDataFrame(pd.concat([a, b], ignore_index=True), geometry="geometry", crs="EPSG:4326")
+
+
+@pytest.mark.parametrize("engine", ["tippecanoe", "gdal"])
+def test_both_vector_engines_write_the_same_layers(tmp_path: Path, synthetic: SimpleNamespace, engine: str) -> None:
+    layers = prepare_layers({k: v for k, v in synthetic.layers().items() if k in ("route", "kp_points", "corridor")})
+    info = tiles.write_vector_tiles(layers, tmp_path / "c.pmtiles", min_zoom=4, max_zoom=8, engine=engine)  # type: ignore[arg-type]
+    assert {n for n, _ in pyogrio.list_layers(info.path)} == set(layers)
+    assert _features(info.path, "kp_points", 8, "kp_km") == {str(10.0 * i) for i in range(21)}
+
+
+def test_a_missing_tippecanoe_is_a_named_error(
+    tmp_path: Path, synthetic: SimpleNamespace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sys, "executable", str(tmp_path / "bin" / "python"))
+    with pytest.raises(TilerMissingError, match="tippecanoe is not installed beside"):
+        tiles.write_vector_tiles(prepare_layers({"route": synthetic.layers()["route"]}), tmp_path / "c.pmtiles")
+    gdal = tiles.write_vector_tiles(
+        prepare_layers({"route": synthetic.layers()["route"]}), tmp_path / "c.pmtiles", engine="gdal"
+    )
+    assert gdal.tile_count > 0
