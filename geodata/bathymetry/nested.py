@@ -212,9 +212,11 @@ def blend_depth(
     feather_m: float,
     regional_z: np.ndarray | None = None,
     core: tuple[slice, slice] | None = None,
+    within: np.ndarray | None = None,
 ) -> Blend:
     """Fine depth on ``grid`` (see the module docstring); seam statistics over ``core`` (the window's own cells,
-    without its halo; default all)."""
+    without its halo; default all), and there only over the cells of ``within`` (a boolean mask of ``core``'s shape)
+    when given."""
     reg = regional_on(grid, regional, regional_z)
     survey = np.full(grid.shape, np.nan, dtype="float32")
     for s in surveys:
@@ -228,8 +230,9 @@ def blend_depth(
     depth = np.where(valid, w * np.nan_to_num(survey) + (1.0 - w) * np.nan_to_num(reg), reg).astype("float32")
     depth[~valid & ~np.isfinite(reg)] = np.nan
     sl = core if core is not None else (slice(None), slice(None))
-    seam = SeamStats(feather_m, survey_cells=int(valid[sl].sum()), cells=int(valid[sl].size))
-    in_seam = valid[sl] & (w[sl] < 1.0) & np.isfinite(reg[sl])
+    keep = within if within is not None else np.ones(valid[sl].shape, dtype=bool)
+    seam = SeamStats(feather_m, survey_cells=int((valid[sl] & keep).sum()), cells=int(keep.sum()))
+    in_seam = valid[sl] & keep & (w[sl] < 1.0) & np.isfinite(reg[sl])
     if in_seam.any():
         diff = np.abs(survey[sl][in_seam] - reg[sl][in_seam]).astype("float64")
         seam.seam_cells = int(in_seam.sum())
