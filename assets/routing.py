@@ -15,8 +15,8 @@ from geodata.engineering import compose as route
 from geodata.engineering import refine
 from geodata.engineering.landfall import Landfalls
 from geodata.engineering.refine import RouteRefinement
-from geodata.grid import Raster
 from geodata.engineering.sweep import WeightSweepResult, weight_sweep
+from geodata.grid import Raster
 
 
 @dg.asset(partitions_def=PARTITIONS, group_name="routing")

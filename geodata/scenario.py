@@ -389,7 +389,9 @@ class Survey(_Strict):
     ``buffer_m`` around it (the ``refined_route`` asset), the depth there being the survey where it exists and the
     regional surface elsewhere, feathered over ``feather_m`` at the seam."""
 
-    sources: list[SurveySource] = Field(min_length=1, description="survey grids; the first listed wins where they overlap")
+    sources: list[SurveySource] = Field(
+        min_length=1, description="survey grids; the first listed wins where they overlap"
+    )
     buffer_m: float = Field(2500.0, gt=0, description="half-width of the refinement band around the regional route")
     resolution_m: float | None = Field(
         None,
@@ -1037,9 +1039,10 @@ def scenario_template(name: str, stations: list[LandingStation], title: str | No
     lines.append("## survey:")
     lines.append("##   sources:  # " + _field_note(Survey.model_fields["sources"]))
     example = {"path": "surveys/synthetic_survey.tif", "vertical_reference_m": -28.0}
-    lines.append(f"##     - {_flow(example)}  # an example; other keys: " + ", ".join(
-        f"{k} ({_field_note(f)})" for k, f in SurveySource.model_fields.items() if not f.is_required()
-    ))
+    lines.append(
+        f"##     - {_flow(example)}  # an example; other keys: "
+        + ", ".join(f"{k} ({_field_note(f)})" for k, f in SurveySource.model_fields.items() if not f.is_required())
+    )
     for key, field in Survey.model_fields.items():
         if key != "sources":
             lines.append(f"##   {key}: {_flow(field.get_default(call_default_factory=True))}  # {_field_note(field)}")

@@ -110,10 +110,10 @@ def _survey_on(grid: GeoGrid, survey: SurveyGrid, water_level_m: float) -> np.nd
     if sb[0] >= right or sb[2] <= left or sb[1] >= top or sb[3] <= bottom:
         return None
     win = from_bounds(*sb, transform=survey.grid.transform)
-    r0 = max(0, int(math.floor(win.row_off)) - 2)
-    c0 = max(0, int(math.floor(win.col_off)) - 2)
-    r1 = min(survey.grid.shape[0], int(math.ceil(win.row_off + win.height)) + 2)
-    c1 = min(survey.grid.shape[1], int(math.ceil(win.col_off + win.width)) + 2)
+    r0 = max(0, math.floor(win.row_off) - 2)
+    c0 = max(0, math.floor(win.col_off) - 2)
+    r1 = min(survey.grid.shape[0], math.ceil(win.row_off + win.height) + 2)
+    c1 = min(survey.grid.shape[1], math.ceil(win.col_off + win.width) + 2)
     if r1 <= r0 or c1 <= c0:
         return None
     window = Window(c0, r0, c1 - c0, r1 - r0)
@@ -251,7 +251,7 @@ class NestedDepth(Raster):
     water_level_m: float = -28.0
     feather_m: float = 0.0
     resolution_m: float = 10.0
-    max_window_cells: int = field(default=1024)
+    max_window_cells: int = field(default=256)
 
     def sample(self, x: Any, y: Any, *, method: str = "bilinear") -> np.ndarray:
         xs, ys = np.atleast_1d(np.asarray(x, dtype=float)), np.atleast_1d(np.asarray(y, dtype=float))

@@ -85,9 +85,7 @@ def _to_crs(geom: BaseGeometry, src: CRS, dst: CRS, step: float) -> BaseGeometry
     return shapely.transform(dense, lambda xy: np.column_stack(t.transform(xy[:, 0], xy[:, 1])))
 
 
-def corridor_polygon(
-    route: LineString, width_m: float, *, along: tuple[float, float] = (0.0, 1.0)
-) -> BaseGeometry:
+def corridor_polygon(route: LineString, width_m: float, *, along: tuple[float, float] = (0.0, 1.0)) -> BaseGeometry:
     """The corridor of ``width_m`` (full width) round the part ``along`` (fractions of its length) of ``route``."""
     a, b = along
     if not 0.0 <= a < b <= 1.0:
@@ -114,9 +112,10 @@ def write_synthetic_survey(
     vertical_datum: str = "ocean MSL (Baltic height system)",
     positive: str = "up",
 ) -> SyntheticSurvey:
-    """Write a synthetic survey GeoTIFF: the regional depth (``regional``, m below the Caspian surface ``water_level_m``,
-    positive down) resampled bilinearly plus seeded fractal detail, in a corridor of ``width_m`` round ``route``
-    (a line in ``regional``'s CRS; only the part ``along``), at ``resolution_m`` in ``crs`` (default the regional CRS).
+    """Write a synthetic survey GeoTIFF: the regional depth (``regional``, m below the Caspian surface
+    ``water_level_m``, positive down) resampled bilinearly plus seeded fractal detail, in a corridor of
+    ``width_m`` round ``route`` (a line in ``regional``'s CRS; only the part ``along``),
+    at ``resolution_m`` in ``crs`` (default the regional CRS).
 
     Values are heights (``positive='up'``) or depths (``'down'``) referred to a zero ``vertical_reference_m`` above
     ocean MSL, the inverse of :func:`geodata.bathymetry.mosaic.to_depth`, so that a scenario giving the same
@@ -135,7 +134,7 @@ def write_synthetic_survey(
     src_crs = regional.grid.crs
     dst_crs = CRS.from_user_input(crs) if crs is not None else src_crs
     poly = corridor_polygon(route, width_m, along=along)
-    lon, lat = transformer(src_crs, "EPSG:4326").transform(poly.centroid.x, poly.centroid.y)
+    _lon, lat = transformer(src_crs, "EPSG:4326").transform(poly.centroid.x, poly.centroid.y)
     res = _metric_resolution(resolution_m, dst_crs, float(lat))
     poly_dst = _to_crs(poly, src_crs, dst_crs, step=max(width_m / 4.0, 1.0))
     grid = GeoGrid.from_bounds(poly_dst.bounds, res, dst_crs)
@@ -191,7 +190,7 @@ def write_synthetic_survey(
                 box = shapely.box(x0, y0 + h * t.e, x0 + w * t.a, y0)
                 if not poly_dst.intersects(box):
                     continue
-                wt = t * t.translation(c0, r0)
+                wt = t @ t.translation(c0, r0)
                 inside = rasterize([(poly_dst, 1)], out_shape=(h, w), transform=wt, fill=0, dtype="uint8") > 0
                 if not inside.any():
                     continue
@@ -200,9 +199,13 @@ def write_synthetic_survey(
                 sx, sy = back.transform(xs, ys)
                 rr, cc = regional.grid.rowcol(sx, sy)
                 depth = ndimage.map_coordinates(regional_z, [rr, cc], order=1, mode="nearest", cval=np.nan)
-                depth = depth + field_[np.arange(r0, r0 + h)[:, None] % period_cells, np.arange(c0, c0 + w) % period_cells]
-                value = (water_level_m - depth - vertical_reference_m) if positive == "up" else (
-                    depth - water_level_m + vertical_reference_m
+                depth = (
+                    depth + field_[np.arange(r0, r0 + h)[:, None] % period_cells, np.arange(c0, c0 + w) % period_cells]
+                )
+                value = (
+                    (water_level_m - depth - vertical_reference_m)
+                    if positive == "up"
+                    else (depth - water_level_m + vertical_reference_m)
                 )
                 ok = inside & np.isfinite(value)
                 out = np.where(ok, value, SYNTHETIC_NODATA).astype("float32")

@@ -51,7 +51,7 @@ from geodata.errors import CorridorError
 from geodata.grid import GeoGrid, Raster
 from geodata.routing import _kernels as K
 from geodata.routing.core import Surface, finish_route, lazy_array, refine_path, run_search, table_for
-from geodata.scenario import Scenario
+from geodata.scenario import Scenario, Survey
 from geodata.sources.snapshot import resolve_user_path
 
 #: working bytes per band cell of the refinement: float32 cost, uint8 state, float64 distance
@@ -121,9 +121,9 @@ class RouteRefinement:
         return self.route.depth(regional) if self.route is not None else regional
 
 
-def _fine_resolution(scenario: Scenario, surveys: Sequence[nested.SurveyGrid], length_m: float) -> tuple[float, str]:
-    cfg = scenario.survey
-    assert cfg is not None
+def _fine_resolution(
+    scenario: Scenario, cfg: Survey, surveys: Sequence[nested.SurveyGrid], length_m: float
+) -> tuple[float, str]:
     if cfg.resolution_m is not None:
         return float(cfg.resolution_m), "survey.resolution_m"
     native = min(s.resolution_m for s in surveys)
@@ -153,12 +153,13 @@ def _blocks(grid: GeoGrid, band: Any, size: int) -> list[tuple[int, int, int, in
 
 
 def _sub(grid: GeoGrid, r0: int, c0: int, h: int, w: int) -> GeoGrid:
-    return GeoGrid(grid.crs, grid.transform * grid.transform.translation(c0, r0), (h, w))
+    return GeoGrid(grid.crs, grid.transform @ grid.transform.translation(c0, r0), (h, w))
 
 
 @dataclass
 class _Inputs:
     scenario: Scenario
+    survey: Survey
     regional: Raster
     regional_z: np.ndarray
     regional_blocked: np.ndarray
@@ -174,8 +175,7 @@ def _window_cost(
     inp: _Inputs, grid: GeoGrid, win: tuple[int, int, int, int], halo: int, band: Any
 ) -> tuple[np.ndarray, np.ndarray, nested.SeamStats, dict[str, int]]:
     """Cost (float32, inf where blocked or off the band) and band mask of one window, its seam and barrier counts."""
-    cfg = inp.scenario.survey
-    assert cfg is not None
+    cfg = inp.survey
     r0, c0, h, w = win
     H, W = grid.shape
     hr0, hc0 = max(0, r0 - halo), max(0, c0 - halo)
@@ -253,11 +253,12 @@ def max_offset_m(a: np.ndarray, b: np.ndarray, step_m: float) -> float:
 
 
 def _in_band(path: np.ndarray, state: np.ndarray) -> bool:
-    """Whether every point of ``path`` (fine row, col), sampled at a quarter cell, lies on a band cell."""
+    """Whether ``path`` (fine row, col) runs through band cells only: sampled at the middles of quarter-cell pieces of
+    each segment (a segment may touch a cell off the band at a corner, which costs nothing and is no crossing)."""
     steps = np.diff(path, axis=0)
     n = np.maximum(np.ceil(np.abs(steps).max(axis=1) * 4).astype(int), 1)
-    pieces = [p + d * (np.arange(k)[:, None] / k) for p, d, k in zip(path[:-1], steps, n, strict=True)]
-    pts = np.concatenate([*pieces, path[-1:]])
+    pieces = [p + d * ((np.arange(k)[:, None] + 0.5) / k) for p, d, k in zip(path[:-1], steps, n, strict=True)]
+    pts = np.concatenate(pieces)
     r = np.floor(pts[:, 0] + 0.5).astype(np.int64)
     c = np.floor(pts[:, 1] + 0.5).astype(np.int64)
     if (r < 0).any() or (c < 0).any() or (r >= state.shape[0]).any() or (c >= state.shape[1]).any():
@@ -288,12 +289,12 @@ def refine_route(
     a_xy, b_xy = ends[0].approach_end_xy, ends[1].approach_end_xy
     coarse_xy = np.vstack([a_xy, routing.path_xy(coarse.path, surface.grid.transform), b_xy])
     line = LineString(coarse_xy)
-    res, why = _fine_resolution(scenario, surveys, line.length)
+    res, why = _fine_resolution(scenario, cfg, surveys, line.length)
     band = line.buffer(cfg.buffer_m)
     guard = line.buffer(cfg.buffer_m + 2.0 * res)  # windows reach one cell past the band: its rim is impassable
     shapely.prepare(guard)
     grid = GeoGrid.from_bounds(guard.bounds, res, crs)
-    halo = int(math.ceil(cfg.feather_m / res)) + 2
+    halo = math.ceil(cfg.feather_m / res) + 2
     cost = lazy_array(grid.shape, np.float32)
     state = lazy_array(grid.shape, np.uint8)
     bbox = shapely.box(*grid.bounds)
@@ -305,6 +306,7 @@ def refine_route(
             land_local = land.to_crs(crs).iloc[:0]
     inp = _Inputs(
         scenario=scenario,
+        survey=cfg,
         regional=regional,
         regional_z=np.where(regional.valid(), regional.data, np.nan).astype("float64"),
         regional_blocked=surface.impassable,
