@@ -108,6 +108,7 @@ def write_case(
     overrides: dict[str, Any] | None = None,
     survey_section: dict[str, Any] | None = None,
     seed: int = 14,
+    amplitude_m: float = 1.5,
 ) -> tuple[Path, str, Any]:
     """Write ``workdir/scenarios/<name>.yaml`` and its synthetic survey; returns (folder, name, SyntheticSurvey)."""
     from geodata.bathymetry.synthetic import write_synthetic_survey
@@ -126,6 +127,7 @@ def write_case(
         crs=survey_crs,
         along=along,
         seed=seed,
+        amplitude_m=amplitude_m,
         water_level_m=float(data.get("bathymetry", {}).get("water_level_m", -28.0)),
         vertical_reference_m=vref,
         vertical_datum="Caspian level -28 m (Baltic), synthetic",
@@ -168,6 +170,7 @@ def main() -> None:
     parser.add_argument("--resolution", type=float, default=10.0)
     parser.add_argument("--width", type=float, default=5000.0)
     parser.add_argument("--run", action="store_true", help="then materialise the whole graph for the case")
+    parser.add_argument("--profile", type=Path, help="with --run: write cProfile statistics of the run here")
     args = parser.parse_args()
     t0 = time.perf_counter()
     folder, name = build(args.workdir, survey_resolution_m=args.resolution, width_m=args.width)
@@ -179,7 +182,12 @@ def main() -> None:
     from pipelines.definitions import defs
     from pipelines.partitions import scenario_instance
 
+    import cProfile
+
     t1 = time.perf_counter()
+    prof = cProfile.Profile() if args.profile else None
+    if prof is not None:
+        prof.enable()
     result = dg.materialize(
         list(defs.assets or []),
         partition_key=name,
@@ -187,6 +195,9 @@ def main() -> None:
         instance=scenario_instance(name),
         raise_on_error=True,
     )
+    if prof is not None:
+        prof.disable()
+        prof.dump_stats(str(args.profile))
     refined = result.asset_value("refined_route").route
     s = refined.summary()
     print(f"run {name}: {time.perf_counter() - t1:.1f} s, peak RSS {_peak_rss_gb():.2f} GB")

@@ -11,10 +11,11 @@ only inside a band of ``survey.buffer_m`` round it:
 2. **Per window** (with a halo for the slope and the feather): depth from :func:`geodata.bathymetry.nested.blend_depth`
    (survey warped in, regional resampled, feathered seam), slope (:func:`~geodata.bathymetry.terrain.slope_deg`),
    the coastline's land (:func:`~geodata.bathymetry.terrain.land_sea_mask`), hazards
-   (:func:`~geodata.hazards.rasterize_hazards`), the allowed sectors, and the cost from the public
-   :func:`geodata.cost.build_cost_surface` with the scenario's weights and limits. Two more barriers: cells outside
-   the band, and cells whose regional cell is impassable (``regional_exclusion``: the refinement works inside the
-   regional grid's passable cells, so every blocking check made on the regional grid still holds for it).
+   (:func:`~geodata.hazards.rasterize_hazards`, no finer than :data:`HAZARD_RESOLUTION_M`), the allowed sectors,
+   and the cost from the public :func:`geodata.cost.build_cost_surface` with the scenario's weights and limits.
+   Two more barriers: cells outside the band, and cells whose regional cell is impassable (``regional_exclusion``:
+   the refinement works inside the regional grid's passable cells, so every blocking check made on the regional
+   grid still holds for it).
 3. **Search** restricted to the band cells (the banded machinery of :mod:`geodata.routing.coarse`: ~9 bytes per band
    cell), then the provably safe any-angle post-optimisation; the regional route itself, moved onto the fine grid and
    post-optimised there, is the other candidate, and the cheaper wins. Cells next to the band are impassable, so the
@@ -37,6 +38,7 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 import shapely
+from affine import Affine
 from rasterio.features import rasterize
 from shapely.geometry import LineString
 
@@ -56,6 +58,17 @@ from geodata.sources.snapshot import resolve_user_path
 
 #: working bytes per band cell of the refinement: float32 cost, uint8 state, float64 distance
 REFINE_BYTES_PER_CELL = 13
+
+HAZARD_RESOLUTION_M = 40.0
+"""Hazard proximity and exclusion buffers are rasterised no finer than this (then repeated onto the fine cells):
+they vary over hundreds of metres to kilometres, and their distance passes dominate a 10 m band otherwise (16 times
+the work at 10 m). Hard buffer edges are then placed to within half this size."""
+
+
+def hazard_factor(res: float) -> int:
+    """Fine cells per hazard cell (a power of two, so that windows of ``block_cells`` split evenly)."""
+    ratio = HAZARD_RESOLUTION_M / res
+    return int(2 ** math.floor(math.log2(ratio))) if ratio >= 2 else 1
 
 
 class RefinementError(CorridorError):
@@ -169,6 +182,7 @@ class _Inputs:
     sectors: gpd.GeoDataFrame
     allowed: list[str]
     land: gpd.GeoDataFrame | None
+    hazard_factor: int = 1
 
 
 def _window_cost(
@@ -197,15 +211,15 @@ def _window_cost(
     slope = slope_deg(Raster(blend.depth, hgrid, float("nan"))).data[core]
     depth = Raster(np.ascontiguousarray(blend.depth[core]), cgrid, float("nan"))
     sea = land_sea_mask(depth, inp.land) if inp.land is not None else land_sea_mask(depth, None)
-    rasters = haz.rasterize_hazards(inp.hazards, cgrid) if len(inp.hazards) else None
+    soft, hard = _hazards(inp, cgrid)
     surface = build_cost_surface(
         depth,
         Raster(np.ascontiguousarray(slope), cgrid, float("nan")),
         sea,
         inp.scenario.cost,
         inp.scenario.limits,
-        hazard_soft=rasters.soft_by_kind if rasters is not None else None,
-        hazard_hard=rasters.hard_mask if rasters is not None else None,
+        hazard_soft=soft,
+        hazard_hard=hard,
         allowed_sector=allowed_sector_mask(inp.sectors, cgrid, inp.allowed),
         allowed_sectors=tuple(inp.allowed),
     )
@@ -219,6 +233,24 @@ def _window_cost(
     counts = {f"barrier_{k}_cells": int((v & in_band).sum()) for k, v in surface.barriers.items()}
     counts["barrier_regional_exclusion_cells"] = int((regional_blocked & in_band).sum())
     return total, in_band, blend.seam, counts
+
+
+def _hazards(inp: _Inputs, cgrid: GeoGrid) -> tuple[dict[str, np.ndarray] | None, np.ndarray | None]:
+    """Soft hazard cost by kind and the hard mask on ``cgrid``, rasterised at ``hazard_factor`` times its cells."""
+    if not len(inp.hazards):
+        return None, None
+    f = inp.hazard_factor
+    h, w = cgrid.shape
+    if f == 1:
+        r = haz.rasterize_hazards(inp.hazards, cgrid)
+        return dict(r.soft_by_kind), r.hard_mask
+    coarse = GeoGrid(cgrid.crs, cgrid.transform @ Affine.scale(f), (-(-h // f), -(-w // f)))
+    r = haz.rasterize_hazards(inp.hazards, coarse)
+
+    def up(a: np.ndarray) -> np.ndarray:
+        return np.repeat(np.repeat(a, f, axis=0), f, axis=1)[:h, :w]
+
+    return {k: up(v) for k, v in r.soft_by_kind.items()}, up(r.hard_mask)
 
 
 def _fine_cell(grid: GeoGrid, cost: np.ndarray, xy: tuple[float, float], name: str) -> tuple[int, int]:
@@ -316,6 +348,7 @@ def refine_route(
         sectors=sectors,
         allowed=list(surface.allowed_sectors) or sorted({s.country for s in scenario.landing_stations}),
         land=land_local,
+        hazard_factor=hazard_factor(res),
     )
     seam = nested.SeamStats(cfg.feather_m)
     barriers: dict[str, int] = {}
@@ -386,6 +419,7 @@ def refine_route(
         "band_working_bytes_estimate": band_cells * REFINE_BYTES_PER_CELL,
         "windows": len(windows),
         "window_cells": block_cells,
+        "hazard_resolution_m": res * hazard_factor(res),
         "passable_band_cells": passable,
         "cells_settled": settled,
         "open_list_peak": heap_peak,
