@@ -1034,18 +1034,19 @@ def scenario_template(name: str, stations: list[LandingStation], title: str | No
         lines.append(f"##   {key}: {_flow(value)}  # {note}")
     lines.append(
         "## nested survey grids (the refined_route asset) are off unless given; to refine the route on a survey, "
-        "remove the '## ' of the next lines (path and vertical_reference_m are required):"
+        "remove the '#~ ' of the next lines (path and vertical_reference_m are required; the path is an example):"
     )
-    lines.append("## survey:")
-    lines.append("##   sources:  # " + _field_note(Survey.model_fields["sources"]))
+    lines.append("#~ survey:")
+    lines.append("#~   sources:  # " + _field_note(Survey.model_fields["sources"]))
     example = {"path": "surveys/synthetic_survey.tif", "vertical_reference_m": -28.0}
-    lines.append(
-        f"##     - {_flow(example)}  # an example; other keys: "
-        + ", ".join(f"{k} ({_field_note(f)})" for k, f in SurveySource.model_fields.items() if not f.is_required())
-    )
+    lines.append(f"#~     - {_flow(example)}")
+    for key, field in SurveySource.model_fields.items():
+        if not field.is_required():
+            default = _flow(field.get_default(call_default_factory=True))
+            lines.append(f"#~       # {key}: {default}  # {_field_note(field)}")
     for key, field in Survey.model_fields.items():
         if key != "sources":
-            lines.append(f"##   {key}: {_flow(field.get_default(call_default_factory=True))}  # {_field_note(field)}")
+            lines.append(f"#~   {key}: {_flow(field.get_default(call_default_factory=True))}  # {_field_note(field)}")
     verify = Scenario.model_fields["verify_checksums"]
     lines.append(f"# verify_checksums: {_flow(verify.default)}  # check every catalogue file's sha256 before use")
     return "\n".join(lines) + "\n"

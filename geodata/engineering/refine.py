@@ -182,7 +182,7 @@ class _Inputs:
     sectors: gpd.GeoDataFrame
     allowed: list[str]
     land: gpd.GeoDataFrame | None
-    hazard_factor: int = 1
+    hazard_tiles: _HazardTiles | None = None
 
 
 def _window_cost(
@@ -211,7 +211,7 @@ def _window_cost(
     slope = slope_deg(Raster(blend.depth, hgrid, float("nan"))).data[core]
     depth = Raster(np.ascontiguousarray(blend.depth[core]), cgrid, float("nan"))
     sea = land_sea_mask(depth, inp.land) if inp.land is not None else land_sea_mask(depth, None)
-    soft, hard = _hazards(inp, cgrid)
+    soft, hard = inp.hazard_tiles.window(r0, c0, h, w) if inp.hazard_tiles is not None else (None, None)
     surface = build_cost_surface(
         depth,
         Raster(np.ascontiguousarray(slope), cgrid, float("nan")),
@@ -235,22 +235,47 @@ def _window_cost(
     return total, in_band, blend.seam, counts
 
 
-def _hazards(inp: _Inputs, cgrid: GeoGrid) -> tuple[dict[str, np.ndarray] | None, np.ndarray | None]:
-    """Soft hazard cost by kind and the hard mask on ``cgrid``, rasterised at ``hazard_factor`` times its cells."""
-    if not len(inp.hazards):
-        return None, None
-    f = inp.hazard_factor
-    h, w = cgrid.shape
-    if f == 1:
-        r = haz.rasterize_hazards(inp.hazards, cgrid)
-        return dict(r.soft_by_kind), r.hard_mask
-    coarse = GeoGrid(cgrid.crs, cgrid.transform @ Affine.scale(f), (-(-h // f), -(-w // f)))
-    r = haz.rasterize_hazards(inp.hazards, coarse)
+class _HazardTiles:
+    """Hazard rasters of the fine grid, computed once per tile of ``tile`` fine cells at ``factor`` times coarser
+    (:data:`HAZARD_RESOLUTION_M`) and repeated onto the fine cells of each window inside it. Tiles hold 512 hazard
+    cells a side (whole windows), so one distance pass per hazard object serves every window of the tile; a tile is
+    dropped once the windows (visited row by row) have moved below it."""
 
-    def up(a: np.ndarray) -> np.ndarray:
-        return np.repeat(np.repeat(a, f, axis=0), f, axis=1)[:h, :w]
+    def __init__(self, hazards: gpd.GeoDataFrame, grid: GeoGrid, factor: int, block_cells: int) -> None:
+        self.hazards, self.grid, self.f = hazards, grid, factor
+        self.tile = max(block_cells, (512 * factor // block_cells) * block_cells)
+        self._cache: dict[tuple[int, int], tuple[dict[str, np.ndarray], np.ndarray]] = {}
+        self.tiles_computed = 0
 
-    return {k: up(v) for k, v in r.soft_by_kind.items()}, up(r.hard_mask)
+    def _tile(self, tr: int, tc: int) -> tuple[dict[str, np.ndarray], np.ndarray]:
+        for key in [k for k in self._cache if k[0] < tr]:
+            del self._cache[key]
+        if (tr, tc) not in self._cache:
+            T, f = self.tile, self.f
+            H, W = self.grid.shape
+            th, tw = min(T, H - tr * T), min(T, W - tc * T)
+            origin = self.grid.transform @ Affine.translation(tc * T, tr * T) @ Affine.scale(f)
+            hgrid = GeoGrid(self.grid.crs, origin, (-(-th // f), -(-tw // f)))
+            r = haz.rasterize_hazards(self.hazards, hgrid)
+            self._cache[(tr, tc)] = (dict(r.soft_by_kind), r.hard_mask)
+            self.tiles_computed += 1
+        return self._cache[(tr, tc)]
+
+    def window(self, r0: int, c0: int, h: int, w: int) -> tuple[dict[str, np.ndarray] | None, np.ndarray | None]:
+        """Soft hazard cost by kind and the hard mask on the window ``(r0, c0, h, w)`` of the fine grid."""
+        if not len(self.hazards):
+            return None, None
+        T, f = self.tile, self.f
+        tr, tc = r0 // T, c0 // T
+        soft, hard = self._tile(tr, tc)
+        a0, b0 = (r0 - tr * T) // f, (c0 - tc * T) // f
+        sl = (slice(a0, a0 - (-h // f)), slice(b0, b0 - (-w // f)))
+
+        def up(a: np.ndarray) -> np.ndarray:
+            part = a[sl]
+            return part if f == 1 else np.repeat(np.repeat(part, f, axis=0), f, axis=1)[:h, :w]
+
+        return {k: up(v) for k, v in soft.items()}, up(hard)
 
 
 def _fine_cell(grid: GeoGrid, cost: np.ndarray, xy: tuple[float, float], name: str) -> tuple[int, int]:
@@ -348,8 +373,8 @@ def refine_route(
         sectors=sectors,
         allowed=list(surface.allowed_sectors) or sorted({s.country for s in scenario.landing_stations}),
         land=land_local,
-        hazard_factor=hazard_factor(res),
     )
+    inp.hazard_tiles = _HazardTiles(inp.hazards, grid, hazard_factor(res), block_cells)
     seam = nested.SeamStats(cfg.feather_m)
     barriers: dict[str, int] = {}
     band_cells = passable = 0
@@ -420,6 +445,7 @@ def refine_route(
         "windows": len(windows),
         "window_cells": block_cells,
         "hazard_resolution_m": res * hazard_factor(res),
+        "hazard_tiles": inp.hazard_tiles.tiles_computed,
         "passable_band_cells": passable,
         "cells_settled": settled,
         "open_list_peak": heap_peak,
