@@ -249,7 +249,7 @@ def test_survey_section_is_optional_validated_and_in_the_template(default_scenar
     with pytest.raises(ConfigError, match=r"survey\.sources\.0\.vertical_reference_m"):
         parse_scenario(data, "my.yaml")  # a survey without its datum is refused
     data["survey"] = {"sources": [{"path": "s.tif", "vertical_reference_m": 0}], "resolution_m": 1000}
-    with pytest.raises(ConfigError, match="not finer than analysis.resolution_m"):
+    with pytest.raises(ConfigError, match=r"not finer than analysis\.resolution_m"):
         parse_scenario(data, "my.yaml")
     data["survey"] = {"sources": [{"path": "s.tif", "vertical_reference_m": 0}], "buffer": 10}
     with pytest.raises(ConfigError, match=r"survey\.buffer: unknown key; did you mean 'buffer_m'"):
