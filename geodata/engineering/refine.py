@@ -109,6 +109,7 @@ class RefinedRoute:
     def summary(self) -> dict[str, Any]:
         return {
             "cost": self.cost,
+            "refined_cost": self.cost,
             "coarse_cost_on_fine": self.coarse_cost_on_fine,
             "cost_ratio": self.cost / self.coarse_cost_on_fine if math.isfinite(self.coarse_cost_on_fine) else None,
             "length_km": round(self.length_m / 1000, 3),
