@@ -65,6 +65,11 @@ they vary over hundreds of metres to kilometres, and their distance passes domin
 the work at 10 m). Hard buffer edges are then placed to within half this size."""
 
 
+HAZARD_TILE_CELLS = 1024
+"""Hazard cells a side of one hazard tile: each hazard object costs a distance pass per tile whatever its size, so
+few large tiles are cheaper than many small ones (about 50 MB a tile with six hazard kinds)."""
+
+
 def hazard_factor(res: float) -> int:
     """Fine cells per hazard cell (a power of two, so that windows of ``block_cells`` split evenly)."""
     ratio = HAZARD_RESOLUTION_M / res
@@ -238,13 +243,13 @@ def _window_cost(
 
 class _HazardTiles:
     """Hazard rasters of the fine grid, computed once per tile of ``tile`` fine cells at ``factor`` times coarser
-    (:data:`HAZARD_RESOLUTION_M`) and repeated onto the fine cells of each window inside it. Tiles hold 512 hazard
-    cells a side (whole windows), so one distance pass per hazard object serves every window of the tile; a tile is
-    dropped once the windows (visited row by row) have moved below it."""
+    (:data:`HAZARD_RESOLUTION_M`) and repeated onto the fine cells of each window inside it. Tiles hold
+    :data:`HAZARD_TILE_CELLS` hazard cells a side (whole windows), so one distance pass per hazard object serves every
+    window of the tile; a tile is dropped once the windows (visited row by row) have moved below it."""
 
     def __init__(self, hazards: gpd.GeoDataFrame, grid: GeoGrid, factor: int, block_cells: int) -> None:
         self.hazards, self.grid, self.f = hazards, grid, factor
-        self.tile = max(block_cells, (512 * factor // block_cells) * block_cells)
+        self.tile = max(block_cells, (HAZARD_TILE_CELLS * factor // block_cells) * block_cells)
         self._cache: dict[tuple[int, int], tuple[dict[str, np.ndarray], np.ndarray]] = {}
         self.tiles_computed = 0
 
@@ -440,6 +445,7 @@ def refine_route(
         "fine_grid_shape": list(grid.shape),
         "fine_grid_cells": grid.cell_count,
         "buffer_m": cfg.buffer_m,
+        "reaches_band_edge": bool(offset >= cfg.buffer_m - 2.0 * res),  # True: a wider buffer_m might pay
         "band_cells": band_cells,
         "band_fraction_of_fine_box": round(band_cells / grid.cell_count, 6),
         "band_working_bytes_estimate": band_cells * REFINE_BYTES_PER_CELL,
