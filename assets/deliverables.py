@@ -12,6 +12,7 @@ from assets.config import PARTITIONS, CorridorSettings
 from geodata.deliverables import compose as deliver
 from geodata.deliverables.compose import RouteDeliverables
 from geodata.engineering.compose import EngineeredRoute
+from geodata.engineering.refine import RouteRefinement
 from geodata.grid import Raster
 
 
@@ -20,6 +21,7 @@ def route_position_list(
     context: dg.AssetExecutionContext,
     settings: CorridorSettings,
     engineered_route: EngineeredRoute,
+    refined_route: RouteRefinement,
     bathymetry: Raster,
     seabed_slope: Raster,
     seabed_sectors: gpd.GeoDataFrame,
@@ -28,11 +30,12 @@ def route_position_list(
 ) -> dg.Output[Any]:
     """The Route Position List (positions and segments; KP geodesic on WGS84, KP 0 at the first landing station;
     land and sea from the coastline), KP points every kp_interval_m, the depth and slope profile every
-    profile_interval_m, and the sector-crossing report."""
+    profile_interval_m, and the sector-crossing report. Depths come from the survey grids where the scenario has them
+    (refined_route), from the regional bathymetry elsewhere."""
     sc = scenario_of(context, settings)
     out = deliver.build_deliverables(
         engineered_route,
-        bathymetry,
+        refined_route.depth(bathymetry),
         seabed_slope,
         seabed_sectors,
         hazards,

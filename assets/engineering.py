@@ -17,6 +17,7 @@ from geodata.engineering import montecarlo as mc
 from geodata.engineering.compose import EngineeredRoute
 from geodata.engineering.landfall import Landfalls
 from geodata.engineering.montecarlo import MonteCarloResult
+from geodata.engineering.refine import RouteRefinement
 from geodata.grid import Raster
 from geodata.routing import RouteResult
 
@@ -66,6 +67,7 @@ def engineered_route(
     context: dg.AssetExecutionContext,
     settings: CorridorSettings,
     least_cost_route: RouteResult,
+    refined_route: RouteRefinement,
     landfalls: Landfalls,
     cost_surface: CostSurface,
     hazards: gpd.GeoDataFrame,
@@ -79,11 +81,11 @@ def engineered_route(
     alter-course points clear of every exclusion, crossings realigned to the minimum angle; its crossings (pipelines,
     cables, shipping lanes, faults), 2018 Convention zone limits and close approaches to existing cables and
     pipelines listed; checked (blocking). Every step is tested against the coastline's vector land as well as the
-    cost surface's cells."""
+    cost surface's cells. With a `survey:` section the routed path is the refined route (refined_route)."""
     sc = scenario_of(context, settings)
     land = coastline.land(sc.area_of_interest.bounds)
     er = route.engineer_route(
-        route.route_line(least_cost_route, cost_surface),
+        refined_route.routed_line(route.route_line(least_cost_route, cost_surface)),
         landfalls,
         cost_surface,
         hazards,

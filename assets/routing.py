@@ -6,14 +6,17 @@ from typing import Any
 
 import dagster as dg
 
-from assets.common import metadata, scenario_of
+from assets.common import check_results, check_specs, metadata, scenario_of
 from assets.config import PARTITIONS, CorridorSettings
 from geodata import routing
 from geodata.boundaries import CaspianCoast
 from geodata.cost import CostSurface
 from geodata.engineering import compose as route
+from geodata.engineering import refine
 from geodata.engineering.landfall import Landfalls
+from geodata.engineering.refine import RouteRefinement
 from geodata.engineering.sweep import WeightSweepResult, weight_sweep
+from geodata.grid import Raster
 
 
 @dg.asset(partitions_def=PARTITIONS, group_name="routing")
@@ -105,3 +108,42 @@ def route_weight_sweep(
     with dask.client() as client:
         result = weight_sweep(sc, cost_surface, landfalls, client=client)
     yield dg.Output(result, metadata=metadata(result.summary()))
+
+
+@dg.asset(
+    partitions_def=PARTITIONS,
+    group_name="routing",
+    check_specs=check_specs(
+        "refined_route",
+        {"refined_no_costlier": "The refined route costs no more than the regional route on the same fine grid."},
+    ),
+)
+def refined_route(
+    context: dg.AssetExecutionContext,
+    settings: CorridorSettings,
+    least_cost_route: routing.RouteResult,
+    cost_surface: CostSurface,
+    landfalls: Landfalls,
+    bathymetry: Raster,
+    hazards: Any,
+    seabed_sectors: Any,
+    coastline: CaspianCoast,
+) -> Iterator[Any]:
+    """The scenario's `survey:` section: the regional route refined on a fine grid inside a band of survey.buffer_m
+    round it (survey depth where it exists, feathered into the regional surface; fine cost from geodata/cost.py),
+    with its cost against the regional route on the same fine grid, the largest offset and the seam. Without a
+    `survey:` section the value holds no route (engineered_route then takes the regional route)."""
+    sc = scenario_of(context, settings)
+    if sc.survey is None:
+        reason = "no survey section: engineered_route takes the regional route"
+        yield dg.Output(RouteRefinement(None, reason), metadata={"refined": False, "reason": reason})
+        yield dg.AssetCheckResult(
+            check_name="refined_no_costlier", passed=True, metadata={"applies": "no survey section: not refined"}
+        )
+        return
+    land = coastline.land(sc.area_of_interest.bounds)
+    result = refine.refine_route(
+        sc, least_cost_route, cost_surface, landfalls, bathymetry, hazards, seabed_sectors, land
+    )
+    yield dg.Output(RouteRefinement(result), metadata=metadata({"refined": True, **result.summary()}))
+    yield from check_results([refine.check_refined_route(result)])

@@ -356,6 +356,57 @@ class WeightSweep(_Strict):
         return v
 
 
+class SurveySource(_Strict):
+    """One survey bathymetry grid (GeoTIFF/COG at 1-50 m covering part of the corridor, any CRS) and its vertical
+    reference, as a regional source states it (:class:`BathymetrySource`)."""
+
+    path: str = Field(description="path of the GeoTIFF/COG (relative paths: from the folder the pipeline runs in)")
+    vertical_reference_m: float = Field(
+        description="height of the survey's zero above ocean MSL (Baltic system), e.g. -28 for a grid reduced to the "
+        "treaties' Caspian level, 0 for ocean MSL; required: a survey without its datum is not usable"
+    )
+    vertical_datum: str = Field("unknown", description="name of the survey's vertical datum (recorded in the report)")
+    positive: Literal["up", "down"] = Field("up", description="'up' = elevations, 'down' = depths below the datum")
+    crs: str | None = Field(None, description="CRS to assume when the file has none")
+    licence: str = Field("unknown", description="licence of this file (goes into the manifest)")
+    attribution: str = Field("unknown", description="how to credit this file's source")
+
+    @field_validator("crs")
+    @classmethod
+    def _known_crs(cls, value: str | None) -> str | None:
+        if value is not None:
+            _parse_crs(value)
+        return value
+
+
+DEFAULT_SURVEY_MAX_BAND_CELLS = 400_000_000
+"""Largest refinement band, in fine cells, when ``survey.resolution_m`` is left to default (about 5 GB at the ~13
+bytes per band cell of the refinement); a finer survey is then routed at the coarsest resolution that fits."""
+
+
+class Survey(_Strict):
+    """Nested survey grids: the route found on the regional grid is refined on a fine grid inside a band of
+    ``buffer_m`` around it (the ``refined_route`` asset), the depth there being the survey where it exists and the
+    regional surface elsewhere, feathered over ``feather_m`` at the seam."""
+
+    sources: list[SurveySource] = Field(
+        min_length=1, description="survey grids; the first listed wins where they overlap"
+    )
+    buffer_m: float = Field(2500.0, gt=0, description="half-width of the refinement band around the regional route")
+    resolution_m: float | None = Field(
+        None,
+        gt=0,
+        description="fine grid cell size; default: the finest survey's native cell size, coarsened only as far as the "
+        "band must to stay within max_band_cells",
+    )
+    max_band_cells: int = Field(
+        DEFAULT_SURVEY_MAX_BAND_CELLS, ge=10_000, description="cap on the band's fine cells for the default resolution"
+    )
+    feather_m: float = Field(
+        200.0, ge=0, description="width inside the survey's edge over which survey and regional depths are blended"
+    )
+
+
 class Limits(_Strict):
     max_slope_deg: float = Field(15.0, gt=0, le=90, description="hard limit: steeper cells are impassable")
     min_depth_m: float = Field(0.0, description="shallower water is land for routing (beyond the landfall)")
@@ -505,6 +556,8 @@ class Scenario(_Strict):
     routing: Routing = Routing()
     sweep: WeightSweep | None = None
     """A weight sensitivity sweep (the ``route_weight_sweep`` asset); none when absent."""
+    survey: Survey | None = None
+    """Nested survey grids along the corridor (the ``refined_route`` asset); none when absent."""
     engineering: Engineering = Engineering()
     publish: Publish = Publish()
     montecarlo: MonteCarlo = MonteCarlo()
@@ -543,6 +596,17 @@ class Scenario(_Strict):
             )
         out["area_of_interest"] = {**box, "margin_km": margin}
         return out
+
+    @model_validator(mode="after")
+    def _survey_finer(self) -> Scenario:
+        res = self.survey.resolution_m if self.survey is not None else None
+        if res is not None and res >= self.analysis.resolution_m:
+            raise ValueError(
+                f"survey.resolution_m ({res:g} m) is not finer than analysis.resolution_m "
+                f"({self.analysis.resolution_m:g} m): a refinement needs a finer grid; lower survey.resolution_m or "
+                "leave it out (the survey's native cell size)"
+            )
+        return self
 
     @model_validator(mode="after")
     def _stations_apart(self) -> Scenario:
@@ -968,6 +1032,21 @@ def scenario_template(name: str, stations: list[LandingStation], title: str | No
         value = 8 if field.is_required() else field.get_default(call_default_factory=True)
         note = _field_note(field) + ("; required (8 is an example)" if field.is_required() else "")
         lines.append(f"##   {key}: {_flow(value)}  # {note}")
+    lines.append(
+        "## nested survey grids (the refined_route asset) are off unless given; to refine the route on a survey, "
+        "remove the '#~ ' of the next lines (path and vertical_reference_m are required; the path is an example):"
+    )
+    lines.append("#~ survey:")
+    lines.append("#~   sources:  # " + _field_note(Survey.model_fields["sources"]))
+    example = {"path": "surveys/synthetic_survey.tif", "vertical_reference_m": -28.0}
+    lines.append(f"#~     - {_flow(example)}")
+    for key, field in SurveySource.model_fields.items():
+        if not field.is_required():
+            default = _flow(field.get_default(call_default_factory=True))
+            lines.append(f"#~       # {key}: {default}  # {_field_note(field)}")
+    for key, field in Survey.model_fields.items():
+        if key != "sources":
+            lines.append(f"#~   {key}: {_flow(field.get_default(call_default_factory=True))}  # {_field_note(field)}")
     verify = Scenario.model_fields["verify_checksums"]
     lines.append(f"# verify_checksums: {_flow(verify.default)}  # check every catalogue file's sha256 before use")
     return "\n".join(lines) + "\n"

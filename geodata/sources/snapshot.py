@@ -28,7 +28,7 @@ class UserInput(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    role: Literal["bathymetry", "hazards"]
+    role: Literal["bathymetry", "hazards", "survey"]
     path: str
     sha256: str
     size_bytes: int = Field(ge=0)
@@ -41,7 +41,11 @@ class UserInput(BaseModel):
         return InputRecord.from_mapping(
             {
                 "name": f"{self.role}:{Path(self.path).name}",
-                "title": f"user {self.role} file {Path(self.path).name}",
+                "title": (
+                    f"SYNTHETIC user {self.role} file {Path(self.path).name} (generated test data, not a real survey)"
+                    if "synthetic" in Path(self.path).name.lower()
+                    else f"user {self.role} file {Path(self.path).name}"
+                ),
                 "path": self.path,
                 "origin": "path",
                 "size_bytes": self.size_bytes,
@@ -94,12 +98,13 @@ def resolve_user_path(path: str, role: str, *, base_dir: Path | None = None) -> 
     return p.resolve()
 
 
-def user_files(scenario: Scenario) -> list[tuple[Literal["bathymetry", "hazards"], str, object]]:
+def user_files(scenario: Scenario) -> list[tuple[Literal["bathymetry", "hazards", "survey"], str, object]]:
     """(role, path, the scenario entry) of every user file the scenario reads (catalogue names excluded)."""
     catalogue = load_catalogue()
-    out: list[tuple[Literal["bathymetry", "hazards"], str, object]] = []
+    out: list[tuple[Literal["bathymetry", "hazards", "survey"], str, object]] = []
     out += [("bathymetry", s.source, s) for s in scenario.bathymetry.sources if s.source not in catalogue]
     out += [("hazards", h.path, h) for h in scenario.hazards.inputs]
+    out += [("survey", s.path, s) for s in (scenario.survey.sources if scenario.survey is not None else [])]
     return out
 
 

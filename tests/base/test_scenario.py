@@ -233,3 +233,31 @@ def test_every_section_with_defaults_is_in_the_template() -> None:
     own_lines = {"name", "title", "description", "landing_stations", "area_of_interest", "sweep", "verify_checksums"}
     sections = {k for k, f in Scenario.model_fields.items() if isinstance(f.default, BaseModel)}
     assert sections - own_lines == set(OPTIONAL_SECTIONS)
+
+
+def test_survey_section_is_optional_validated_and_in_the_template(default_scenario: Callable[[], dict]) -> None:
+    from geodata.scenario import LandingStation, scenario_template
+
+    assert load_scenario("siyazan-aktau").survey is None
+    data = default_scenario()
+    data["survey"] = {"sources": [{"path": "synthetic_survey.tif", "vertical_reference_m": -28.0}]}
+    survey = parse_scenario(data, "my.yaml").survey
+    assert survey is not None
+    assert (survey.buffer_m, survey.resolution_m, survey.feather_m) == (2500.0, None, 200.0)
+    assert survey.sources[0].positive == "up"
+    data["survey"] = {"sources": [{"path": "s.tif"}]}
+    with pytest.raises(ConfigError, match=r"survey\.sources\.0\.vertical_reference_m"):
+        parse_scenario(data, "my.yaml")  # a survey without its datum is refused
+    data["survey"] = {"sources": [{"path": "s.tif", "vertical_reference_m": 0}], "resolution_m": 1000}
+    with pytest.raises(ConfigError, match=r"not finer than analysis\.resolution_m"):
+        parse_scenario(data, "my.yaml")
+    data["survey"] = {"sources": [{"path": "s.tif", "vertical_reference_m": 0}], "buffer": 10}
+    with pytest.raises(ConfigError, match=r"survey\.buffer: unknown key; did you mean 'buffer_m'"):
+        parse_scenario(data, "my.yaml")
+    stations = [LandingStation(name="A", country="AZE", lat_deg=40.6, lon_deg=49.7)]
+    stations.append(LandingStation(name="B", country="KAZ", lat_deg=43.6, lon_deg=51.1))
+    text = scenario_template("own", stations)
+    on = "\n".join(line[3:] if line.startswith("#~ ") else line for line in text.splitlines())
+    survey = parse_scenario(yaml.safe_load(on)).survey  # the commented survey block, switched on, validates
+    assert survey is not None
+    assert survey.sources[0].path == "surveys/synthetic_survey.tif"

@@ -52,3 +52,18 @@ def test_round_trip_and_tampering(tmp_path: Path) -> None:
         ScenarioSnapshot.from_json(tampered, "runs/abc.json")
     with pytest.raises(ConfigError, match="is not valid"):
         ScenarioSnapshot.from_json('{"scenario": {"__reduce__": 1}}', "runs/evil.json")
+
+
+def test_survey_files_join_the_snapshot_and_a_synthetic_one_is_labelled(tmp_path: Path) -> None:
+    survey = tmp_path / "synthetic_survey_block.tif"
+    survey.write_bytes(b"not read by the snapshot, only checksummed")
+    data = load_scenario("siyazan-aktau").model_dump(mode="json")
+    data["survey"] = {"sources": [{"path": str(survey), "vertical_reference_m": -28.0, "licence": "synthetic"}]}
+    first = take_snapshot(parse_scenario(data))
+    (item,) = first.inputs
+    assert item.role == "survey"
+    record = item.record()
+    assert record.name == "survey:synthetic_survey_block.tif"
+    assert record.title.startswith("SYNTHETIC")
+    survey.write_bytes(b"another survey under the same path")
+    assert take_snapshot(parse_scenario(data)).digest != first.digest
