@@ -29,8 +29,8 @@ Per step (asset) it records:
 
 The run's wall time is the one ``corridor run`` prints (``published ... in N s``: Dagster's execution of the job,
 from run start to the last step; the import of the code location, timed apart, is not in it). Dagster's own time
-between steps (run start, event handling, the asset checks outside the steps) is that less the steps' sum. It is also given as a multiple of its own ``least_cost_route``
-step, the reference measured in the same process. The pre-flight estimate (:mod:`geodata.preflight`) of each case
+between steps (run start, event handling, the asset checks outside the steps) is that less the steps' sum. It is
+also given as a multiple of its own ``least_cost_route`` step, the reference measured in the same process. The pre-flight estimate (:mod:`geodata.preflight`) of each case
 is printed beside the measured peak. The run's budget (``CORRIDOR_MEMORY_BUDGET_GB``) is set above the watchdog's
 limit so the watchdog, not the estimate, decides.
 
