@@ -30,9 +30,10 @@ Per step (asset) it records:
 The run's wall time is the one ``corridor run`` prints (``published ... in N s``: Dagster's execution of the job,
 from run start to the last step; the import of the code location, timed apart, is not in it). Dagster's own time
 between steps (run start, event handling, the asset checks outside the steps) is that less the steps' sum. It is
-also given as a multiple of its own ``least_cost_route`` step, the reference measured in the same process. The pre-flight estimate (:mod:`geodata.preflight`) of each case
-is printed beside the measured peak. The run's budget (``CORRIDOR_MEMORY_BUDGET_GB``) is set above the watchdog's
-limit so the watchdog, not the estimate, decides.
+also given as a multiple of its own ``least_cost_route`` step, the reference measured in the same process. The
+pre-flight estimate (:mod:`geodata.preflight`) of each case is printed beside the measured peak, and with two or
+more resolutions each step's peak growth per cell (the pre-flight's ``STAGE_BYTES_PER_CELL``). The run's budget
+(``CORRIDOR_MEMORY_BUDGET_GB``) is set above the watchdog's limit so the watchdog, not the estimate, decides.
 
 A watchdog in this (parent) process reads the resident set of the case's process group every 0.2 s and kills the
 group when it passes ``--rss-limit-gb``: the case is reported as *exceeded* with its steps up to then. Numba's
@@ -485,6 +486,29 @@ def print_case(case: Case) -> None:
         print("checks not passed (warnings included): " + ", ".join(case.result["failed_checks"]))
 
 
+def fit_constants(cases: list[Case]) -> None:
+    """Per step, the peak's growth per cell between the smallest and the largest completed resolution case (the
+    ``geodata.preflight.STAGE_BYTES_PER_CELL`` figures) and the run's fixed part (``BASE_BYTES``)."""
+    done = sorted((c for c in cases if c.status == "ok" and c.resolution_m and c.tree == ROOT), key=lambda c: c.cells)
+    if len(done) < 2 or done[-1].cells <= done[0].cells:
+        return
+    small, large = done[0], done[-1]
+    span = large.cells - small.cells
+    print(f"\n## Peak memory per cell by step ({small.label} to {large.label}: the pre-flight constants)\n")
+    print("| step | B/cell (slope) | fixed GB (intercept) |")
+    print("|---|---|---|")
+    worst = ("", 0.0, 0.0)
+    for s in large.steps:
+        t = small.step(s["step"])
+        if t is None:
+            continue
+        slope = (s["peak_rss"] - t["peak_rss"]) / span
+        fixed = t["peak_rss"] - slope * small.cells
+        worst = max(worst, (s["step"], slope, fixed), key=lambda w: w[1])
+        print(f"| {s['step']} | {slope:.1f} | {fixed / 1e9:.2f} |")
+    print(f"\nlargest: {worst[0]} at {worst[1]:.1f} B/cell above {worst[2] / 1e9:.2f} GB")
+
+
 def summary(cases: list[Case]) -> list[tuple[str, str, str]]:
     print("\n## Summary\n")
     print(
@@ -504,6 +528,7 @@ def summary(cases: list[Case]) -> list[tuple[str, str, str]]:
             f"| {c.label} | {c.status} | {cells / 1e6:.2f} | {run_s:.1f} | {lcr_s} | {ratio} | {_gb(c.peak)} | "
             f"{bpc} | {_gb(c.peak_group)} | {est} |"
         )
+    fit_constants(cases)
     verdicts: list[tuple[str, str, str]] = []
 
     def by_label(label: str) -> Case | None:
