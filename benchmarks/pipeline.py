@@ -27,17 +27,20 @@ Per step (asset) it records:
   ``STEP_START`` and read at the step's end, so a spike between two samples is not missed; bytes per analysis-grid
   cell are this peak over the grid's cells (the issue's definition: 5.4 GB over 25 M cells = 220 B/cell).
 
-Dagster's own time between steps (run start, event handling, the asset checks outside the steps) is the run's
-wall time less the steps' sum. The run's wall time is also given as a multiple of its own ``least_cost_route``
-step, the reference measured in the same process. The pre-flight estimate (:mod:`geodata.preflight`) of each case
-is printed beside the measured peak. The run's budget (``CORRIDOR_MEMORY_BUDGET_GB``) is set above the watchdog's
-limit so the watchdog, not the estimate, decides.
+The run's wall time is the one ``corridor run`` prints (``published ... in N s``: Dagster's execution of the job,
+from run start to the last step; the import of the code location, timed apart, is not in it). Dagster's own time
+between steps (run start, event handling, the asset checks outside the steps) is that less the steps' sum. It is
+also given as a multiple of its own ``least_cost_route`` step, the reference measured in the same process. The
+pre-flight estimate (:mod:`geodata.preflight`) of each case is printed beside the measured peak, and with two or
+more resolutions each step's peak growth per cell (the pre-flight's ``STAGE_BYTES_PER_CELL``). The run's budget
+(``CORRIDOR_MEMORY_BUDGET_GB``) is set above the watchdog's limit so the watchdog, not the estimate, decides.
 
 A watchdog in this (parent) process reads the resident set of the case's process group every 0.2 s and kills the
 group when it passes ``--rss-limit-gb``: the case is reported as *exceeded* with its steps up to then. Numba's
-cache (``NUMBA_CACHE_DIR``, default ``<tree>/.numba_cache``) is shared by the cases, so the first case of a tree may
-include compile time: run the 1000 m case first (the default order does). The machine is a shared 2-core VM:
-absolute times move by 10-20 % between runs; the ratios are what to read. It is a benchmark, not a timed test: it
+cache (``NUMBA_CACHE_DIR``, ``<tree>/.numba_cache`` for another tree) is shared by the cases, and a warm-up
+process per tree compiles the routing kernels on a tiny grid first, so no case pays numba's compile time. The
+machine is a shared 2-core VM: absolute times move by 10-20 % between runs (far more when other work loads it);
+the ratios are what to read. It is a benchmark, not a timed test: it
 prints PASS/FAIL per target of the issue and always exits 0 unless it could not run.
 """
 
@@ -194,15 +197,23 @@ def child(spec_path: Path) -> int:
     setup_peak = _status("VmHWM")["VmHWM"]
     _reset_hwm()
     lines: list[str] = []
-    t0 = time.perf_counter()
+    t_imports = time.perf_counter()
+    import pipelines.definitions  # noqa: F401 - imported by run_scenario too: its import time is not the run's
+
+    imports_s = time.perf_counter() - t_imports
+    t_call = time.perf_counter()
     outcome = run_scenario(scenario, echo=lines.append, instance=instance)
-    run_s = time.perf_counter() - t0
+    call_s = time.perf_counter() - t_call
+    run_s = outcome.seconds  # what `corridor run` prints: Dagster's execution of the job, every step and check
+    t0 = t_call + call_s - run_s
     after = _status("VmHWM")["VmHWM"]  # after the last step: the run's tail (diagnostics on failure)
     result = {
         "cells": cells,
         "shape": list(grid.shape),
         "success": outcome.success,
         "run_s": run_s,
+        "call_s": call_s,
+        "definitions_import_s": imports_s,
         "process_s": time.perf_counter() - t_process,
         "setup_peak": setup_peak,
         "tail_peak": after,
@@ -215,6 +226,24 @@ def child(spec_path: Path) -> int:
         "progress": lines,
     }
     Path(spec["result"]).write_text(json.dumps(result))
+    return 0
+
+
+def warm_up() -> int:
+    """Compile (or load from ``NUMBA_CACHE_DIR``) the routing kernels on a tiny grid, so that no case of a tree
+    pays numba's compile time (a fresh checkout's cache is empty)."""
+    import numpy as np
+
+    from geodata import routing
+
+    cost = np.ones((40, 40))
+    cost[10:30, 20] = np.nan
+    for method in ("d8", "d16", "d32"):
+        routing.least_cost_path(cost, (20, 2), (20, 37), method=method)
+        routing.least_cost_path(cost.astype("float32"), (20, 2), (20, 37), method=method)
+    routing.least_cost_path(cost, (2, 2), (37, 37), coarse_factor=4)
+    routing.least_cost_corridor(cost, (20, 2), (20, 37))
+    routing.alternative_routes(cost, (20, 2), (20, 37), k=2)
     return 0
 
 
@@ -444,7 +473,9 @@ def print_case(case: Case) -> None:
         shape = case.result["shape"]
         print(
             f"grid {shape[0]} x {shape[1]} = {cells / 1e6:.2f} M cells; run {case.result['run_s']:.1f} s "
-            f"(process {case.result['process_s']:.1f} s); setup peak {_gb(case.result['setup_peak'])} GB"
+            f"(run_scenario {case.result.get('call_s', 0.0):.1f} s, process {case.result['process_s']:.1f} s, "
+            f"import of the definitions {case.result.get('definitions_import_s', 0.0):.1f} s); "
+            f"setup peak {_gb(case.result['setup_peak'])} GB"
         )
     if not case.steps:
         return
@@ -474,6 +505,29 @@ def print_case(case: Case) -> None:
         print("checks not passed (warnings included): " + ", ".join(case.result["failed_checks"]))
 
 
+def fit_constants(cases: list[Case]) -> None:
+    """Per step, the peak's growth per cell between the smallest and the largest completed resolution case (the
+    ``geodata.preflight.STAGE_BYTES_PER_CELL`` figures) and the run's fixed part (``BASE_BYTES``)."""
+    done = sorted((c for c in cases if c.status == "ok" and c.resolution_m and c.tree == ROOT), key=lambda c: c.cells)
+    if len(done) < 2 or done[-1].cells <= done[0].cells:
+        return
+    small, large = done[0], done[-1]
+    span = large.cells - small.cells
+    print(f"\n## Peak memory per cell by step ({small.label} to {large.label}: the pre-flight constants)\n")
+    print("| step | B/cell (slope) | fixed GB (intercept) |")
+    print("|---|---|---|")
+    worst = ("", 0.0, 0.0)
+    for s in large.steps:
+        t = small.step(s["step"])
+        if t is None:
+            continue
+        slope = (s["peak_rss"] - t["peak_rss"]) / span
+        fixed = t["peak_rss"] - slope * small.cells
+        worst = max(worst, (s["step"], slope, fixed), key=lambda w: w[1])
+        print(f"| {s['step']} | {slope:.1f} | {fixed / 1e9:.2f} |")
+    print(f"\nlargest: {worst[0]} at {worst[1]:.1f} B/cell above {worst[2] / 1e9:.2f} GB")
+
+
 def summary(cases: list[Case]) -> list[tuple[str, str, str]]:
     print("\n## Summary\n")
     print(
@@ -493,6 +547,7 @@ def summary(cases: list[Case]) -> list[tuple[str, str, str]]:
             f"| {c.label} | {c.status} | {cells / 1e6:.2f} | {run_s:.1f} | {lcr_s} | {ratio} | {_gb(c.peak)} | "
             f"{bpc} | {_gb(c.peak_group)} | {est} |"
         )
+    fit_constants(cases)
     verdicts: list[tuple[str, str, str]] = []
 
     def by_label(label: str) -> Case | None:
@@ -586,11 +641,15 @@ def _parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--json", type=Path, default=None, help="also write every figure to this JSON file")
     p.add_argument("--child", type=Path, help=argparse.SUPPRESS)
     p.add_argument("--build-nested", type=Path, help=argparse.SUPPRESS)
+    p.add_argument("--warm-up", action="store_true", help=argparse.SUPPRESS)
     return p.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parse_args(argv)
+    if args.warm_up:
+        sys.path.insert(0, os.environ.get("PYTHONPATH", str(ROOT)).split(os.pathsep)[0])
+        return warm_up()
     if args.child or args.build_nested:
         tree = Path(os.environ.get("PYTHONPATH", str(ROOT)).split(os.pathsep)[0])
         sys.path.insert(0, str(tree))
@@ -610,6 +669,13 @@ def main(argv: list[str] | None = None) -> int:
         flush=True,
     )
     try:
+        for tree in dict.fromkeys(c.tree for c in cases):  # numba's compile time is in no case
+            env = _env(tree, work, work, args.mirror, args.rss_limit_gb)
+            t0 = time.perf_counter()
+            done = subprocess.run(
+                [sys.executable, str(ROOT / "benchmarks" / "pipeline.py"), "--warm-up"], env=env, cwd=tree, check=False
+            )
+            print(f"  warm-up of {tree}: {time.perf_counter() - t0:.0f} s (exit {done.returncode})", flush=True)
         for case in cases:
             run_case(case, work, args)
         for case in cases:

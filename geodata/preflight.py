@@ -20,9 +20,32 @@ import pyogrio.errors
 
 from geodata.errors import ResourceBudgetExceeded, StorageError
 
-BYTES_PER_CELL = 230
-"""Peak resident memory per analysis-grid cell of a whole run. Measured on the default scenario (siyazan-aktau) with
-only ``analysis.resolution_m`` changed: 5.4 GB peak RSS over 25 M cells at 100 m (about 216 B/cell), rounded up."""
+STAGE_BYTES_PER_CELL: dict[str, int] = {
+    "bathymetry": 70,
+    "boundaries": 85,
+    "cost": 195,
+    "routing": 150,
+    "engineering": 160,
+    "deliverables": 100,
+    "publish": 295,
+}
+"""Peak resident memory per analysis-grid cell of each stage's steps, above :data:`BASE_BYTES`: the growth of the
+stage's dearest step's peak (``VmHWM``) between the 1000 m and the 100 m run of the default scenario (0.25 M and
+24.9 M cells, only ``analysis.resolution_m`` changed), as ``benchmarks/pipeline.py`` prints it in its "peak memory
+per cell by step" table (2026-12-03, issue #14; rounded up to 5). Measured per step: bathymetry 45 (seabed_slope
+67, sea_mask 54), territorial_waters 84, cost_surface 193, least_cost_route 147 (alternatives 145, corridor 147,
+landfalls 142), engineered_route 159, route_robustness 151 (360 before its Monte Carlo grid: 8.95 GB at 100 m),
+route_position_list 96, published_corridor 291. A step's peak includes what earlier steps left resident (the
+allocator keeps freed memory), so these are upper bounds. The routing and engineering steps are dominated by
+loading the stored cost surface (seven float64 and seven bool grids, 63 B/cell, read and hashed whole by each step
+that takes it) beside the search's 9 B/cell. Re-measure with ``python benchmarks/pipeline.py --resolutions
+1000,100 --no-nested`` when a stage's memory changes."""
+BYTES_PER_CELL = max(STAGE_BYTES_PER_CELL.values())
+"""Peak resident memory per analysis-grid cell of a whole run: the dearest stage's (:data:`STAGE_BYTES_PER_CELL`;
+the 100 m run above peaked at 7.96 GB, 319 B/cell, 0.65 GB + 295 B/cell x 24.9 M cells = 8.0 GB). Before issue #14
+it was 230 (5.4 GB over 25 M cells at 100 m, measured before the Monte Carlo stage existed)."""
+PEAK_STAGE = max(STAGE_BYTES_PER_CELL, key=lambda stage: STAGE_BYTES_PER_CELL[stage])
+"""The stage whose steps set a run's peak memory."""
 BASE_BYTES = 650_000_000
 """Peak resident memory of a run on a tiny grid: the interpreter, Dagster, GDAL and numba (0.55-0.62 GB measured at
 1 km, 0.25 M cells, on the packaged scenarios)."""
@@ -61,7 +84,8 @@ class RunEstimate:
     def describe(self) -> str:
         return (
             f"{self.cells / 1e6:.1f} M cells and {self.hazard_features} hazard features need about "
-            f"{self.memory_bytes / 1e9:.1f} GB of memory and {self.publication_bytes / 1e6:.0f} MB of disk"
+            f"{self.memory_bytes / 1e9:.1f} GB of memory (at its peak, in the {PEAK_STAGE} stage) and "
+            f"{self.publication_bytes / 1e6:.0f} MB of disk"
         )
 
 

@@ -102,7 +102,7 @@ def mask_clearance(mask: np.ndarray, grid: GeoGrid) -> IsClear:
 def grid_segment_cost(cost: np.ndarray, grid: GeoGrid) -> SegmentCost:
     """A ``segment_cost(x0, y0, x1, y1)``: the exact integral of a cost-per-metre grid along a segment (inf off the
     grid or through impassable cells)."""
-    cost = np.asarray(cost, dtype=float)
+    cost = np.asarray(cost)  # read cell by cell below, in float64: no whole-grid float64 copy of a float32 surface
     if cost.shape != grid.shape:
         raise InputDataError(f"cost grid of shape {cost.shape} does not match the grid {grid.shape}")
 
@@ -111,7 +111,7 @@ def grid_segment_cost(cost: np.ndarray, grid: GeoGrid) -> SegmentCost:
         if cells is None:
             return math.inf
         rows, cols, lengths = cells
-        values = cost[rows, cols]
+        values = cost[rows, cols].astype(float)
         if not np.isfinite(values).all():
             return math.inf
         return float((values * lengths).sum())

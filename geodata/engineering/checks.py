@@ -23,6 +23,7 @@ checks skip them.
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -127,6 +128,16 @@ def check_clear_of_land(
     )
 
 
+def _cell_values(raster: Raster, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """``raster``'s values at the cells ``(rows, cols)`` as float64, NaN where it holds no data: only those cells
+    are read (no whole-grid copy)."""
+    vals = np.asarray(raster.data[rows, cols]).astype(float)
+    if raster.nodata is not None and not (isinstance(raster.nodata, float) and math.isnan(raster.nodata)):
+        vals[vals == raster.nodata] = np.nan
+    vals[~np.isfinite(vals)] = np.nan
+    return vals
+
+
 def check_slope(
     route: LineString,
     slope: Raster,
@@ -140,7 +151,7 @@ def check_slope(
     parts = _checked_parts(route, exempt)
     rows, cols, _, mids = _traversed(grid, parts)
     inside = (rows >= 0) & (rows < grid.shape[0]) & (cols >= 0) & (cols < grid.shape[1])
-    cell_vals = np.where(slope.valid(), slope.data, np.nan).astype(float)[rows[inside], cols[inside]]
+    cell_vals = _cell_values(slope, rows[inside], cols[inside])
     samples = []
     for part in parts:
         n = max(int(np.ceil(part.length / profile_interval_m)), 1)

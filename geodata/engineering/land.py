@@ -157,7 +157,10 @@ def route_clear_of_land(
     Raises :class:`~geodata.errors.RouteOverLandError` naming the positions when the path still crosses land after
     ``max_rounds``, or when closing the land cells leaves no passage at the grid's resolution.
     """
-    work = np.array(cost, dtype=float, copy=True)
+    # the first search reads the surface as it is (a float64 one is not copied); the copy with the closed cells is
+    # made only when a re-plan needs it (a whole-grid float64 array: 200 MB at 100 m over the default scenario)
+    work = cost if cost.dtype == np.float64 else np.array(cost, dtype=float, copy=True)
+    owned = work is not cost
     result = search(work)
     first = result
     closed: list[tuple[int, int]] = []
@@ -180,6 +183,8 @@ def route_clear_of_land(
             return LandReplan(result, rounds, closed, land_first, first.cost)
         if not cells:
             break
+        if not owned:
+            work, owned = np.array(cost, dtype=float, copy=True), True
         for r, c in cells:
             work[r, c] = np.inf
         closed.extend(sorted(cells))

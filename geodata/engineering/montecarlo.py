@@ -143,21 +143,30 @@ BLOCK_STRIP_ROWS = 256
 
 
 def block_reduce(a: np.ndarray, f: int, how: str) -> np.ndarray:
-    """``f x f`` blocks of ``a`` reduced by ``how``: ``"sum"`` (float64) or ``"any"`` (bool); partial blocks at the
-    bottom and right edges are padded with 0 / False. Works a strip of :data:`BLOCK_STRIP_ROWS` coarse rows at a
-    time, so it holds no whole-grid temporary."""
+    """``f x f`` blocks of ``a`` reduced by ``how``: ``"sum"`` (float64) or ``"any"`` (bool); the partial blocks of
+    the bottom and right edges reduce the cells they have. Works on views, a strip of :data:`BLOCK_STRIP_ROWS`
+    coarse rows at a time, so it holds no whole-grid temporary."""
     H, W = a.shape
     hc, wc = -(-H // f), -(-W // f)
-    out = np.empty((hc, wc), dtype=np.float64 if how == "sum" else bool)
+    wf = W // f  # whole column blocks
+    out = np.zeros((hc, wc), dtype=np.float64 if how == "sum" else bool)
+
+    def reduce(view: np.ndarray, axes: tuple[int, ...]) -> np.ndarray:
+        return np.asarray(view.sum(axis=axes, dtype=np.float64) if how == "sum" else view.any(axis=axes))
+
     for r0 in range(0, hc, BLOCK_STRIP_ROWS):
-        r1 = min(hc, r0 + BLOCK_STRIP_ROWS)
-        strip = np.asarray(a[r0 * f : r1 * f])
-        strip = strip.astype(np.float64) if how == "sum" else strip.astype(bool)
-        pad = ((0, (r1 - r0) * f - strip.shape[0]), (0, wc * f - W))
-        if pad[0][1] or pad[1][1]:
-            strip = np.pad(strip, pad)
-        blocks = strip.reshape(r1 - r0, f, wc, f)
-        out[r0:r1] = blocks.sum(axis=(1, 3)) if how == "sum" else blocks.any(axis=(1, 3))
+        strip = a[r0 * f : min(hc, r0 + BLOCK_STRIP_ROWS) * f]
+        whole = strip.shape[0] // f
+        parts = [(strip[: whole * f], whole, f, r0)]
+        if whole * f < strip.shape[0]:
+            parts.append((strip[whole * f :], 1, strip.shape[0] - whole * f, r0 + whole))
+        for rows, nb, h, dest in parts:
+            if nb == 0:
+                continue
+            if wf:
+                out[dest : dest + nb, :wf] = reduce(rows[:, : wf * f].reshape(nb, h, wf, f), (1, 3))
+            if wf < wc:
+                out[dest : dest + nb, wf] = reduce(rows[:, wf * f :].reshape(nb, h, W - wf * f), (1, 2))
     return out
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -14,6 +15,8 @@ from geodata.errors import ResourceBudgetExceeded, StorageError
 from geodata.preflight import (
     BASE_BYTES,
     BYTES_PER_CELL,
+    PEAK_STAGE,
+    STAGE_BYTES_PER_CELL,
     check_memory_budget,
     check_writable_folder,
     estimate_run,
@@ -25,8 +28,19 @@ def test_a_40_m_grid_is_refused_under_an_8_gb_budget_with_the_fix() -> None:
     # 156 M cells: the 40 m grid of the default scenario's area that used to die with a numpy MemoryError
     est = estimate_run(156_000_000, hazard_features=500)
     assert est.memory_bytes == BASE_BYTES + BYTES_PER_CELL * 156_000_000 + 4_000 * 500
-    with pytest.raises(ResourceBudgetExceeded, match=r"about 36\.5 GB.*budget of 8\.0 GB; set analysis\.resolution_m"):
+    gb = re.escape(f"{est.memory_bytes / 1e9:.1f}")
+    with pytest.raises(ResourceBudgetExceeded, match=rf"about {gb} GB.*budget of 8\.0 GB; set analysis\.resolution_m"):
         check_memory_budget(est, 8_000_000_000, resolution_m=40.0)
+
+
+def test_the_run_peak_is_the_dearest_stage_and_the_measured_100_m_run_fits_it() -> None:
+    assert BYTES_PER_CELL == max(STAGE_BYTES_PER_CELL.values())
+    assert STAGE_BYTES_PER_CELL[PEAK_STAGE] == BYTES_PER_CELL
+    assert PEAK_STAGE in estimate_run(1_000_000).describe()
+    # benchmarks/pipeline.py, default scenario at 100 m (24.9 M cells): 7.96 GB peak; the estimate is within 5 %
+    assert estimate_run(24_920_000, 500).memory_bytes == pytest.approx(7.96e9, rel=0.05)
+    # and the 1 km run (0.25 M cells, 0.86 GB) is not refused on a small machine
+    check_memory_budget(estimate_run(250_000, 500), 2_000_000_000, resolution_m=1000.0)
 
 
 def test_the_suggested_resolution_fits_the_budget() -> None:

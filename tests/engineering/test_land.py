@@ -50,6 +50,23 @@ def test_replanning_goes_round_the_spit_and_reports_the_cost() -> None:
     assert summary["replan_cost_increase_pct"] > 0
 
 
+def test_replanning_leaves_the_cost_surface_untouched_and_copies_it_only_to_replan() -> None:
+    cost = np.ones(GRID.shape)
+    seen: list[np.ndarray] = []
+
+    def search(c: np.ndarray) -> routing.RouteResult:
+        seen.append(c)
+        return _search(c)
+
+    plan = route_clear_of_land(cost, GRID, SPIT, search)
+    assert plan.rounds > 1
+    assert np.all(cost == 1.0)  # the closed cells went into a copy
+    assert seen[0] is cost  # the first search reads the float64 surface itself
+    assert all(c is not cost for c in seen[1:])
+    once = route_clear_of_land(np.ones(GRID.shape, dtype="float32"), GRID, SPIT, _search)
+    np.testing.assert_array_equal(once.result.path, plan.result.path)  # float32 in: the same float64 search
+
+
 def test_land_closing_the_only_passage_is_a_named_error_with_the_fix() -> None:
     wall = box(419_900, 4_460_000, 420_100, 4_500_000)  # the spit reaches the north edge: no way round
     with pytest.raises(RouteOverLandError, match=r"N .* E.*finer analysis.resolution_m"):
