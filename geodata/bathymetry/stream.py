@@ -188,7 +188,7 @@ def stream_depth(
                 continue
             cover = float(cover_n[i] / aoi_n) if aoi_n else 0.0
             warnings.extend(_source_warnings(inp, grid, method, cover, aoi_given=aoi_bounds_lonlat is not None))
-            record = _source_record(inp, method, _Count(int(valid_n[i])), cover, vref, positive)
+            record = _source_record(inp, method, int(valid_n[i]), cover, vref, positive)
             records.append(record)
         if problems:
             raise InputDataError(
@@ -217,16 +217,6 @@ def stream_depth(
         }
         writer.attrs = attrs
     return writer.raster(scratch=True)
-
-
-class _Count:
-    """Stands in for a validity array where :func:`_source_record` only counts it."""
-
-    def __init__(self, n: int) -> None:
-        self.n = n
-
-    def sum(self) -> int:
-        return self.n
 
 
 def stream_slope(
