@@ -66,14 +66,14 @@ from geodata.grid import (
 
 __all__ = ["band_budget", "held", "stream_depth", "stream_land_sea_mask", "stream_slope"]
 
-MAX_BAND_BYTES = 256 * 1024**2
+MAX_BAND_BYTES = 128 * 1024**2
 """A band never needs more working memory than this, however large the run's budget: beyond it bands only grow
 the peak, not the speed (GDAL warps and rasterises in chunks of its own)."""
 MIN_BAND_BYTES = 8 * 1024**2
 
 
 def band_budget(budget_bytes: int) -> int:
-    """Working memory of one band: an eighth of the run's memory budget, within 8 MiB .. 256 MiB."""
+    """Working memory of one band: an eighth of the run's memory budget, within 8 MiB .. 128 MiB."""
     return int(min(max(budget_bytes // 8, MIN_BAND_BYTES), MAX_BAND_BYTES))
 
 
