@@ -43,6 +43,8 @@ def _status(key: str) -> int:
 
 def child(args: argparse.Namespace) -> None:
     """Materialise ``args.assets`` (comma-separated) of the scenario in ``args.workdir`` and print a JSON line."""
+    from dagster._core.events import StepSuccessData
+
     import pipelines.definitions  # noqa: F401 (the code location loaded before the memory baseline)
     from pipelines.runner import folder_settings, materialize_scenario
 
@@ -75,8 +77,9 @@ def child(args: argparse.Namespace) -> None:
         sys.stderr.write(out.getvalue())
     steps: dict[str, float] = {}
     for e in result.all_events:
-        if e.event_type_value == "STEP_SUCCESS":
-            steps[e.step_key] = e.event_specific_data.duration_ms / 1000.0
+        data = e.event_specific_data
+        if e.event_type_value == "STEP_SUCCESS" and e.step_key and isinstance(data, StepSuccessData):
+            steps[e.step_key] = data.duration_ms / 1000.0
     print(json.dumps({"steps": steps, "cpu": cpu, "peak": _status("VmHWM"), "base": base}))
 
 

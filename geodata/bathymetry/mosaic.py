@@ -209,11 +209,12 @@ def _aoi_mask_rows(
         return inside(xx, yy)
     bound = 2.0 * change
     corners = np.stack([margin[:-1, :-1], margin[:-1, 1:], margin[1:, :-1], margin[1:, 1:]])
-    status = np.full(corners.shape[1:], -1, dtype=np.int8)  # -1 undecided, 0 outside, 1 inside
+    nbr, nbc = len(ri) - 1, len(ci) - 1
+    status = np.full((nbr, nbc), -1, dtype=np.int8)  # -1 undecided, 0 outside, 1 inside
     status[(corners > bound).all(axis=0)] = 1
     status[(corners < -bound).all(axis=0)] = 0
-    block_r = np.minimum(np.arange(height) // k, status.shape[0] - 1)
-    block_c = np.minimum(np.arange(width) // k, status.shape[1] - 1)
+    block_r = np.minimum(np.arange(height) // k, nbr - 1)
+    block_c = np.minimum(np.arange(width) // k, nbc - 1)
     cell = status[block_r[:, None], block_c[None, :]]
     out = cell == 1
     rr, cc = np.nonzero(cell == -1)
@@ -356,7 +357,7 @@ def build_depth_mosaic(
         layers.append(to_depth(elev, positive=positive, vertical_reference_m=vref, water_level_m=water_level_m))
         cover = _coverage(valid, aoi)
         warnings.extend(_source_warnings(inp, grid, method, cover, aoi_given=aoi_bounds_lonlat is not None))
-        record = _source_record(inp, method, valid, cover, (vref, vref_origin), (positive, positive_origin))
+        record = _source_record(inp, method, int(valid.sum()), cover, (vref, vref_origin), (positive, positive_origin))
         records.append({**record, "_priority_key": (-inp.priority, len(records))})
     if problems:
         raise InputDataError(
@@ -448,7 +449,7 @@ def _source_warnings(inp: BathymetryInput, grid: GeoGrid, method: str, cover: fl
 def _source_record(
     inp: BathymetryInput,
     method: str,
-    valid: np.ndarray,
+    valid_cells: int,
     cover: float,
     vref: tuple[float, str],
     positive: tuple[str, str],
@@ -470,7 +471,7 @@ def _source_record(
         "variable": r.attrs.get("variable"),
         "native_resolution": list(r.grid.res),
         "flipped_rows": r.attrs.get("flipped_rows", False),
-        "valid_cells_on_grid": int(valid.sum()),
+        "valid_cells_on_grid": int(valid_cells),
         "aoi_coverage_fraction": round(cover, 6),
         "licence": inp.provenance.get("licence"),
     }

@@ -66,14 +66,14 @@ from geodata.grid import (
 
 __all__ = ["band_budget", "held", "stream_depth", "stream_land_sea_mask", "stream_slope"]
 
-MAX_BAND_BYTES = 256 * 1024**2
+MAX_BAND_BYTES = 128 * 1024**2
 """A band never needs more working memory than this, however large the run's budget: beyond it bands only grow
 the peak, not the speed (GDAL warps and rasterises in chunks of its own)."""
 MIN_BAND_BYTES = 8 * 1024**2
 
 
 def band_budget(budget_bytes: int) -> int:
-    """Working memory of one band: an eighth of the run's memory budget, within 8 MiB .. 256 MiB."""
+    """Working memory of one band: an eighth of the run's memory budget, within 8 MiB .. 128 MiB."""
     return int(min(max(budget_bytes // 8, MIN_BAND_BYTES), MAX_BAND_BYTES))
 
 
@@ -188,7 +188,7 @@ def stream_depth(
                 continue
             cover = float(cover_n[i] / aoi_n) if aoi_n else 0.0
             warnings.extend(_source_warnings(inp, grid, method, cover, aoi_given=aoi_bounds_lonlat is not None))
-            record = _source_record(inp, method, _Count(int(valid_n[i])), cover, vref, positive)
+            record = _source_record(inp, method, int(valid_n[i]), cover, vref, positive)
             records.append(record)
         if problems:
             raise InputDataError(
@@ -217,16 +217,6 @@ def stream_depth(
         }
         writer.attrs = attrs
     return writer.raster(scratch=True)
-
-
-class _Count:
-    """Stands in for a validity array where :func:`_source_record` only counts it."""
-
-    def __init__(self, n: int) -> None:
-        self.n = n
-
-    def sum(self) -> int:
-        return self.n
 
 
 def stream_slope(
