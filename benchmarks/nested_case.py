@@ -38,24 +38,10 @@ def _mirror() -> Path:
     return Path(env) if env else DEFAULT_MIRROR
 
 
-def _resources(root: Path, scenarios: Path | None) -> dict[str, Any]:
-    from assets.config import CorridorSettings
-    from pipelines.dask_resource import DaskResource
-    from pipelines.io_managers import CorridorIOManager
+def _settings(root: Path, scenarios: Path) -> Any:
+    from pipelines.runner import folder_settings
 
-    return {
-        "settings": CorridorSettings(
-            mirror_dir=str(_mirror()),
-            cache_dir=str(root / "cache"),
-            output_dir=str(root / "published"),
-            store_dir=str(root / "store"),
-            scenarios_dir=str(scenarios) if scenarios is not None else "",
-        ),
-        "io_manager": CorridorIOManager(
-            base_dir=str(root / "store"), scenarios_dir=str(scenarios) if scenarios is not None else None
-        ),
-        "dask": DaskResource(),
-    }
+    return folder_settings(root, mirror=_mirror(), scenarios_dir=str(scenarios))
 
 
 def base_scenario(overrides: dict[str, Any] | None = None, *, name: str) -> dict[str, Any]:
@@ -77,21 +63,13 @@ def regional_route(workdir: Path, scenario: dict[str, Any]) -> tuple[Any, Any]:
     import dagster as dg
 
     from geodata.engineering.compose import route_line
-    from pipelines.definitions import defs
-    from pipelines.partitions import scenario_instance
+    from pipelines.runner import materialize_scenario
 
     folder = workdir / "regional" / "scenarios"
     folder.mkdir(parents=True, exist_ok=True)
     (folder / f"{scenario['name']}.yaml").write_text(yaml.safe_dump(scenario, sort_keys=False))
     selection = dg.AssetSelection.assets("least_cost_route").upstream()
-    result = dg.materialize(
-        list(defs.assets or []),
-        selection=selection,
-        partition_key=scenario["name"],
-        resources=_resources(workdir / "regional", folder),
-        instance=scenario_instance(scenario["name"]),
-        raise_on_error=True,
-    )
+    result = materialize_scenario(scenario["name"], _settings(workdir / "regional", folder), selection=selection)
     depth = result.asset_value("bathymetry")
     line = route_line(result.asset_value("least_cost_route"), result.asset_value("cost_surface"))
     return depth, line
@@ -177,24 +155,15 @@ def main() -> None:
     print(f"built {name} in {folder} in {time.perf_counter() - t0:.1f} s (peak RSS {_peak_rss_gb():.2f} GB)")
     if not args.run:
         return
-    import dagster as dg
-
-    from pipelines.definitions import defs
-    from pipelines.partitions import scenario_instance
-
     import cProfile
+
+    from pipelines.runner import materialize_scenario
 
     t1 = time.perf_counter()
     prof = cProfile.Profile() if args.profile else None
     if prof is not None:
         prof.enable()
-    result = dg.materialize(
-        list(defs.assets or []),
-        partition_key=name,
-        resources=_resources(Path(args.workdir).resolve() / "run", folder),
-        instance=scenario_instance(name),
-        raise_on_error=True,
-    )
+    result = materialize_scenario(name, _settings(Path(args.workdir).resolve() / "run", folder))
     if prof is not None:
         prof.disable()
         prof.dump_stats(str(args.profile))

@@ -48,17 +48,10 @@ def main() -> None:
 
         from assets.config import SETTINGS
         from geodata.scenario import load_scenario
-        from pipelines.dask_resource import DaskResource
-        from pipelines.definitions import defs
-        from pipelines.io_managers import CorridorIOManager
         from pipelines.partitions import scenario_instance
+        from pipelines.runner import materialize_scenario
 
     sc = load_scenario(args.scenario, folder=SETTINGS.scenarios)
-    resources = {
-        "settings": SETTINGS,
-        "io_manager": CorridorIOManager(base_dir=SETTINGS.store_dir, scenarios_dir=SETTINGS.scenarios_dir),
-        "dask": DaskResource(),
-    }
     instance = scenario_instance(args.scenario)
     Path("/proc/self/clear_refs").write_text("5")
     rss0 = _status_kb("VmRSS")
@@ -70,13 +63,8 @@ def main() -> None:
         warnings.simplefilter("ignore")
         if prof:
             prof.enable()
-        dg.materialize(
-            list(defs.assets or []),  # type: ignore[arg-type]
-            selection=dg.AssetSelection.assets("published_corridor"),
-            partition_key=args.scenario,
-            resources=resources,
-            instance=instance,
-            raise_on_error=True,
+        materialize_scenario(
+            args.scenario, SETTINGS, selection=dg.AssetSelection.assets("published_corridor"), instance=instance
         )
         if prof:
             prof.disable()

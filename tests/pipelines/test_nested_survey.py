@@ -16,9 +16,8 @@ import pytest
 import rasterio
 from pyproj import Transformer
 
-from benchmarks.nested_case import _resources, write_case
-from pipelines.definitions import defs
-from pipelines.partitions import scenario_instance
+from benchmarks.nested_case import write_case
+from pipelines.runner import folder_settings, materialize_scenario
 
 pytestmark = pytest.mark.integration
 NAME = "nested-survey-test"
@@ -39,13 +38,7 @@ def run(tmp_path_factory: pytest.TempPathFactory, mirror: Path, node_modules: Pa
         survey_crs="EPSG:4326",
         amplitude_m=5.0,
     )
-    result = dg.materialize(
-        list(defs.assets or []),
-        partition_key=name,
-        resources=_resources(root / "run", folder),
-        instance=scenario_instance(name),
-        raise_on_error=True,
-    )
+    result = materialize_scenario(name, folder_settings(root / "run", mirror=mirror, scenarios_dir=str(folder)))
     checks = [
         e.asset_check_evaluation_data for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"
     ]
