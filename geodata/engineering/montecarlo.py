@@ -348,11 +348,33 @@ def perturbed_depth(depth: Raster, config: MonteCarlo, limits: Limits, rng: np.r
 
 
 def shifted(array: np.ndarray, offset_cells: tuple[float, float], *, order: int) -> np.ndarray:
-    """``array`` moved by ``(rows, cols)`` cells (0 beyond the grid)."""
+    """``array`` moved by ``(rows, cols)`` cells (0 beyond the grid): ``scipy.ndimage.shift`` (``order`` 1 bilinear,
+    0 nearest, constant 0 outside), computed only over the window of ``array``'s non-zero cells widened by the
+    offset and two cells (everything outside it is 0 before and after the move, so the result is the same as the
+    whole-grid shift, cell for cell). An all-zero layer is returned as it is."""
     if offset_cells == (0.0, 0.0):
         return array
-    out = ndimage.shift(array.astype("float32"), offset_cells, order=order, mode="constant", cval=0.0)
-    return np.asarray(out)
+    window = nonzero_window(array, offset_cells)
+    if window is None:
+        return array
+    out = np.zeros(array.shape, dtype="float32")
+    part = np.asarray(array[window], dtype="float32")
+    out[window] = ndimage.shift(part, offset_cells, order=order, mode="constant", cval=0.0)
+    return out
+
+
+def nonzero_window(array: np.ndarray, offset_cells: tuple[float, float]) -> tuple[slice, slice] | None:
+    """Rows and columns holding every non-zero cell of ``array``, before and after a move by ``offset_cells``, with a
+    margin of two cells (None: ``array`` is all zero)."""
+    rows = np.flatnonzero(np.any(array, axis=1))
+    if not len(rows):
+        return None
+    cols = np.flatnonzero(np.any(array, axis=0))
+    out = []
+    for idx, off, n in ((rows, offset_cells[0], array.shape[0]), (cols, offset_cells[1], array.shape[1])):
+        pad = math.ceil(abs(off)) + 2
+        out.append(slice(max(0, int(idx[0]) - pad), min(n, int(idx[-1]) + 1 + pad)))
+    return out[0], out[1]
 
 
 def perturbed_surface(

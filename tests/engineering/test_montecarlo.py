@@ -314,3 +314,25 @@ def test_a_fine_grid_runs_on_the_monte_carlo_grid_and_reports_on_the_analysis_gr
     assert result.kp_spread["max_offset_m"].max() <= f * res * 1.5  # within a coarse cell and a half
     on_route = mc.cells_crossed(base.path, grid.shape)
     assert float(np.mean(result.frequency.data.ravel()[on_route] == 1.0)) > 0.8
+
+
+@pytest.mark.parametrize("order", [0, 1])
+def test_shift_over_the_nonzero_window_equals_the_whole_grid_shift(order: int) -> None:
+    from scipy import ndimage
+
+    rng = np.random.default_rng(7)
+    for _ in range(60):
+        layer = np.zeros((40, 50), dtype="float32")
+        r, c = (int(v) for v in rng.integers(0, (40, 50)))
+        layer[max(0, r - 4) : r + 4, max(0, c - 6) : c + 3] = 1.0 + rng.random()  # touches the edges at times
+        if order == 0:
+            layer = layer > 0
+        offset = (float(rng.normal(0, 5)), float(rng.normal(0, 5)))
+        whole = ndimage.shift(layer.astype("float32"), offset, order=order, mode="constant", cval=0.0)
+        np.testing.assert_array_equal(mc.shifted(layer, offset, order=order), whole)
+    empty = np.zeros((10, 10), dtype=bool)
+    assert mc.shifted(empty, (1.5, -2.0), order=0) is empty  # an empty layer is not moved at all
+    assert mc.nonzero_window(empty, (1.0, 1.0)) is None
+    one = np.zeros((30, 30), dtype="float32")
+    one[10, 20] = 1.0
+    assert mc.nonzero_window(one, (2.4, -0.5)) == (slice(5, 16), slice(17, 24))
