@@ -346,6 +346,13 @@ class WeightSweep(_Strict):
         min_length=1,
         description="the cost weights perturbed (each independently)",
     )
+    resolution_m: float | None = Field(
+        500.0,
+        gt=0,
+        description="cell size of the sweep grid: samples are re-costed and re-routed on the analysis grid coarsened "
+        "by the largest whole factor whose cell is at most this (never finer than the analysis grid: factor 1 at "
+        "1 km); null: the analysis grid itself",
+    )
 
     @field_validator("weights")
     @classmethod

@@ -4,22 +4,37 @@
 The per-sample work is :func:`geodata.routing.sweep.route_sample` (re-cost, route, corridor); this module only picks
 its inputs from the scenario and the cost surface, so the Dagster asset stays thin and the sweep is testable without
 Dagster.
+
+**The sweep grid.** A sample re-solves three whole searches (its route and the two accumulated-cost searches of its
+corridor), so on the analysis grid a sweep costs ``3 x samples`` routing steps (at 100 m, 25 M cells, minutes per
+sample). The weights it perturbs are whole-surface factors, and what it reports (how far the route moves, its
+corridor, the baseline's regret) is measured in kilometres, so the samples are solved on the analysis grid coarsened
+by the largest whole factor ``f`` whose cell is at most ``sweep.resolution_m`` (500 m by default, the Monte Carlo's
+scale; factor 1, the analysis grid unchanged, at 1 km; null: always the analysis grid): each term is the mean of its
+passable cells in the ``f x f`` block, a block is impassable only when all its cells are (as in the routing's
+coarse-to-fine search: a narrow passage stays open), and the baseline route is re-solved on that grid so that every
+sample is compared with a route of its own grid. The corridor frequency is on the sweep grid
+(:attr:`WeightSweepResult.grid`).
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
 import geopandas as gpd
 import numpy as np
 import shapely
+from affine import Affine
 
 from geodata import routing
 from geodata.cost import TERM_OF_WEIGHT, CostSurface
 from geodata.engineering.compose import approach_cells
 from geodata.engineering.landfall import Landfalls
+from geodata.engineering.montecarlo import block_mean, block_reduce
 from geodata.errors import ConfigError
+from geodata.grid import GeoGrid
 from geodata.routing.sweep import (
     SweepRoute,
     WeightSweepInput,
@@ -37,10 +52,12 @@ class WeightSweepResult:
 
     routes: gpd.GeoDataFrame
     frequency: np.ndarray
-    """uint16: in how many samples' corridors each cell lies."""
+    """uint16: in how many samples' corridors each cell of :attr:`grid` lies."""
     retried: int
     where: str
     wall_s: float
+    grid: GeoGrid | None = None
+    """The sweep grid (:func:`sweep_grid`) the samples were solved on and :attr:`frequency` is on."""
 
     def summary(self) -> dict[str, Any]:
         n = len(self.routes)
@@ -56,21 +73,58 @@ class WeightSweepResult:
             "baseline_regret_pct_max": round(float(self.routes["baseline_regret_pct"].max()), 4),
             "corridor_cells_in_every_sample": int((self.frequency == n).sum()),
             "corridor_cells_in_any_sample": int((self.frequency > 0).sum()),
+            **({"sweep_cell_m": round(max(self.grid.res), 1)} if self.grid is not None else {}),
         }
 
 
-def sweep_input(scenario: Scenario, surface: CostSurface, ends: Landfalls) -> WeightSweepInput:
-    """The shared input of the scenario's sweep: the surface's terms and barriers, the ends, the baseline route."""
+def sweep_factor(grid: GeoGrid, resolution_m: float | None) -> int:
+    """Analysis cells per sweep cell along each axis: the largest whole factor whose cell is at most
+    ``resolution_m``, at least 1 (``resolution_m`` None: 1)."""
+    if resolution_m is None:
+        return 1
+    return max(1, math.floor(resolution_m / max(grid.res) + 1e-9))
+
+
+def sweep_grid(grid: GeoGrid, resolution_m: float | None) -> GeoGrid:
+    """The grid the samples are solved on: ``grid`` coarsened by :func:`sweep_factor`, same origin."""
+    f = sweep_factor(grid, resolution_m)
+    if f == 1:
+        return grid
+    shape = (-(-grid.shape[0] // f), -(-grid.shape[1] // f))
+    return GeoGrid(grid.crs, grid.transform @ Affine.scale(f), shape)
+
+
+def coarse_terms(surface: CostSurface, f: int) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """The surface's terms on the ``f`` times coarser grid (each the mean of its passable cells in the block) and
+    the blocked mask there (blocks with no passable cell); ``f`` 1: the surface's own."""
+    if f == 1:
+        return surface.term_arrays(), surface.impassable
+    passable = ~np.asarray(surface.impassable)
+    terms = {name: block_mean(surface.term(name), passable, f)[0].astype("float64") for name in surface.terms}
+    blocked = ~block_reduce(passable, f, "any")
+    for t in terms.values():
+        t[blocked] = 0.0
+    return terms, blocked
+
+
+def sweep_input(
+    scenario: Scenario, surface: CostSurface, ends: Landfalls, grid: GeoGrid | None = None
+) -> WeightSweepInput:
+    """The shared input of the scenario's sweep on ``grid`` (:func:`sweep_grid`; None: the analysis grid): the
+    surface's terms and barriers, the ends and the baseline route, all on that grid."""
+    grid = grid or surface.grid
+    f = round(grid.res[0] / surface.grid.res[0])
     start, goal = approach_cells(surface, ends)
-    baseline = routing.least_cost_path(
-        surface.total, start, goal, cell_size=surface.grid.res, method=scenario.routing.method
-    )
+    start, goal = (start[0] // f, start[1] // f), (goal[0] // f, goal[1] // f)
+    terms, blocked = coarse_terms(surface, f)
+    total = surface.total if f == 1 else np.where(blocked, np.inf, np.sum(list(terms.values()), axis=0))
+    baseline = routing.least_cost_path(total, start, goal, cell_size=grid.res, method=scenario.routing.method)
     return WeightSweepInput(
-        terms=surface.term_arrays(),
-        blocked=surface.impassable,
+        terms=terms,
+        blocked=blocked,
         start=start,
         goal=goal,
-        cell_size=surface.grid.res,
+        cell_size=grid.res,
         tolerance=scenario.routing.corridor_tolerance,
         method=scenario.routing.method,
         baseline=baseline.path,
@@ -94,21 +148,25 @@ def weight_sweep(
             f"sweep.weights perturb {missing}, which the cost surface does not hold; rebuild cost_surface"
         )
     samples = perturbed_samples(terms, sweep.samples, sweep.spread, sweep.seed)
-    outcome = run_sweep(route_sample, samples, shared=sweep_input(scenario, surface, ends), client=client)
+    grid = sweep_grid(surface.grid, sweep.resolution_m)
+    outcome = run_sweep(route_sample, samples, shared=sweep_input(scenario, surface, ends, grid), client=client)
     return WeightSweepResult(
-        routes=sweep_layer(outcome, surface, scenario, list(sweep.weights)),
-        frequency=corridor_frequency(outcome.results, surface.total.shape),
+        routes=sweep_layer(outcome, grid, scenario, list(sweep.weights)),
+        frequency=corridor_frequency(outcome.results, grid.shape),
         retried=outcome.retried,
         where=outcome.where,
         wall_s=outcome.wall_s,
+        grid=grid,
     )
 
 
 def sweep_layer(
-    outcome: SweepOutcome[SweepRoute], surface: CostSurface, scenario: Scenario, swept: list[str]
+    outcome: SweepOutcome[SweepRoute], grid: CostSurface | GeoGrid, scenario: Scenario, swept: list[str]
 ) -> gpd.GeoDataFrame:
     """One row per sample: the ``swept`` weights (the scenario's times the factor), cost, length, corridor size,
-    separation from the baseline route and the baseline's regret, and the route line (EPSG:4326)."""
+    separation from the baseline route and the baseline's regret, and the route line (EPSG:4326). ``grid`` is the
+    sweep grid the paths are on (a cost surface: its grid)."""
+    grid = grid.grid if isinstance(grid, CostSurface) else grid
     weights = scenario.cost.model_dump()
     rows = []
     for res in outcome.results:
@@ -122,7 +180,7 @@ def sweep_layer(
             "hausdorff_km": (res.hausdorff_m or 0.0) / 1000.0,
             "shared_pct": (res.shared_fraction if res.shared_fraction is not None else 1.0) * 100.0,
             "baseline_regret_pct": (res.baseline_regret or 0.0) * 100.0,
-            "geometry": shapely.LineString(routing.path_xy(res.path, surface.grid.transform)),
+            "geometry": shapely.LineString(routing.path_xy(res.path, grid.transform)),
         }
         rows.append(row)
-    return gpd.GeoDataFrame(rows, geometry="geometry", crs=surface.grid.crs).to_crs(4326)
+    return gpd.GeoDataFrame(rows, geometry="geometry", crs=grid.crs).to_crs(4326)
