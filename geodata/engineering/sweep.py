@@ -20,6 +20,7 @@ sample is compared with a route of its own grid. The corridor frequency is on th
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,7 +33,7 @@ from geodata import routing
 from geodata.cost import TERM_OF_WEIGHT, CostSurface
 from geodata.engineering.compose import approach_cells
 from geodata.engineering.landfall import Landfalls
-from geodata.engineering.montecarlo import block_mean, block_reduce
+from geodata.engineering.montecarlo import block_reduce
 from geodata.errors import ConfigError
 from geodata.grid import GeoGrid
 from geodata.routing.sweep import (
@@ -96,15 +97,34 @@ def sweep_grid(grid: GeoGrid, resolution_m: float | None) -> GeoGrid:
 
 def coarse_terms(surface: CostSurface, f: int) -> tuple[dict[str, np.ndarray], np.ndarray]:
     """The surface's terms on the ``f`` times coarser grid (each the mean of its passable cells in the block) and
-    the blocked mask there (blocks with no passable cell); ``f`` 1: the surface's own."""
+    the blocked mask there (blocks with no passable cell); ``f`` 1: the surface's own. Works a strip at a time
+    (:func:`geodata.engineering.montecarlo.block_reduce`): no whole-grid temporary per term."""
     if f == 1:
         return surface.term_arrays(), surface.impassable
-    passable = ~np.asarray(surface.impassable)
-    terms = {name: block_mean(surface.term(name), passable, f)[0].astype("float64") for name in surface.terms}
-    blocked = ~block_reduce(passable, f, "any")
-    for t in terms.values():
-        t[blocked] = 0.0
+    passable = _Rows(lambda rows: np.isfinite(surface.total[rows]), surface.total.shape)
+    count = block_reduce(passable, f, "sum")  # type: ignore[arg-type]
+    blocked = count == 0
+    terms = {}
+    for name in surface.terms:
+        part = _Rows(_passable_part(surface, name), surface.total.shape)
+        total = block_reduce(part, f, "sum")  # type: ignore[arg-type]
+        terms[name] = np.where(blocked, 0.0, total / np.maximum(count, 1))
     return terms, blocked
+
+
+def _passable_part(surface: CostSurface, name: str) -> Callable[[slice], np.ndarray]:
+    """Rows of the surface's term ``name`` (read from its store a strip at a time), 0 where impassable."""
+    return lambda rows: np.where(np.isfinite(surface.total[rows]), surface.term(name, rows), 0.0)
+
+
+class _Rows:
+    """An array-like of ``shape`` whose row slices ``read(rows)`` computes (for :func:`block_reduce`)."""
+
+    def __init__(self, read: Callable[[slice], np.ndarray], shape: tuple[int, ...]) -> None:
+        self.read, self.shape = read, shape
+
+    def __getitem__(self, rows: slice) -> np.ndarray:
+        return self.read(rows)
 
 
 def sweep_input(
