@@ -182,14 +182,25 @@ def block_mean(a: np.ndarray, weight: np.ndarray, f: int) -> tuple[np.ndarray, n
 
 def coarsen_inputs(depth: Raster, sea_mask: Raster, grid: GeoGrid, f: int) -> tuple[Raster, Raster]:
     """Depth and sea mask on the Monte Carlo grid ``grid`` (``f`` times coarser): depth the mean of the block's valid
-    sea cells (of its valid cells when it holds no sea), sea where any cell of the block is sea."""
-    sea = np.asarray(sea_mask.data) == 1
-    valid = depth.valid()
-    data = np.asarray(depth.data)
-    sea_mean, sea_count = block_mean(data, valid & sea, f)
-    all_mean, _ = block_mean(data, valid, f)
-    coarse_depth = np.where(sea_count > 0, sea_mean, all_mean).astype(np.float32)
-    coarse_sea = block_reduce(sea, f, "any").astype(np.uint8)
+    sea cells (of its valid cells when it holds no sea), sea where any cell of the block is sea. Reads the inputs a
+    strip of :data:`BLOCK_STRIP_ROWS` coarse rows at a time (a lazily read raster is never whole in memory, and no
+    whole-grid mask is made)."""
+    H = depth.grid.shape[0]
+    coarse_depth = np.empty(grid.shape, dtype=np.float32)
+    coarse_sea = np.empty(grid.shape, dtype=np.uint8)
+    nodata = depth.nodata
+    for r0 in range(0, grid.shape[0], BLOCK_STRIP_ROWS):
+        r1 = min(grid.shape[0], r0 + BLOCK_STRIP_ROWS)
+        rows = slice(r0 * f, min(H, r1 * f))
+        data = np.asarray(depth.data[rows])
+        sea = np.asarray(sea_mask.data[rows]) == 1
+        valid = np.isfinite(data) if np.issubdtype(data.dtype, np.floating) else np.ones(data.shape, dtype=bool)
+        if nodata is not None and not (isinstance(nodata, float) and math.isnan(nodata)):
+            valid &= data != nodata  # as Raster.valid
+        sea_mean, sea_count = block_mean(data, valid & sea, f)
+        all_mean, _ = block_mean(data, valid, f)
+        coarse_depth[r0:r1] = np.where(sea_count > 0, sea_mean, all_mean)
+        coarse_sea[r0:r1] = block_reduce(sea, f, "any")
     attrs = {**depth.attrs, "monte_carlo_factor": f}
     return (
         Raster(coarse_depth, grid, float("nan"), attrs),

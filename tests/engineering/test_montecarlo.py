@@ -336,3 +336,24 @@ def test_shift_over_the_nonzero_window_equals_the_whole_grid_shift(order: int) -
     one = np.zeros((30, 30), dtype="float32")
     one[10, 20] = 1.0
     assert mc.nonzero_window(one, (2.4, -0.5)) == (slice(5, 16), slice(17, 24))
+
+
+def test_coarsen_inputs_in_strips_equals_one_strip(monkeypatch: pytest.MonkeyPatch) -> None:
+    rng = np.random.default_rng(3)
+    grid = _grid(53, 41)
+    data = rng.normal(40.0, 30.0, grid.shape).astype("float32")
+    data[rng.random(grid.shape) < 0.1] = np.nan
+    data[5, 5] = -9999.0
+    sea = (rng.random(grid.shape) < 0.6).astype("uint8")
+    depth, sea_mask = Raster(data, grid, -9999.0, {}), Raster(sea, grid, None, {})
+    coarse = GeoGrid(grid.crs, grid.transform * Affine.scale(4), (14, 11))
+    whole = mc.coarsen_inputs(depth, sea_mask, coarse, 4)
+    monkeypatch.setattr(mc, "BLOCK_STRIP_ROWS", 3)  # 14 coarse rows in 5 strips, the last one partial
+    strips = mc.coarsen_inputs(depth, sea_mask, coarse, 4)
+    np.testing.assert_array_equal(strips[0].data, whole[0].data)
+    np.testing.assert_array_equal(strips[1].data, whole[1].data)
+    block = data[0:4, 4:8]
+    ok = np.isfinite(block) & (block != -9999.0) & (sea[0:4, 4:8] == 1)
+    expected = block[ok].mean() if ok.any() else block[np.isfinite(block) & (block != -9999.0)].mean()
+    assert whole[0].data[0, 1] == pytest.approx(expected, rel=1e-5)
+    assert whole[1].data[0, 1] == int((sea[0:4, 4:8] == 1).any())
