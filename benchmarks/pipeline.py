@@ -590,6 +590,18 @@ def summary(cases: list[Case]) -> list[tuple[str, str, str]]:
         if cn.status == "not available":
             verdicts.append(("nested: completes within 8 GB", "not available on this branch", "-"))
         else:
+            refined = cn.result["metadata"].get("refined_route", {}) if cn.result else {}
+            if "refined_cost" in refined and "coarse_cost_on_fine" in refined:
+                fine, coarse = float(refined["refined_cost"]), float(refined["coarse_cost_on_fine"])
+                verdicts.append(
+                    (
+                        "nested: the refined route costs no more than the coarse route on the fine grid",
+                        f"{fine:.0f} against {coarse:.0f} ({100 * (fine / coarse - 1):+.2f} %)",
+                        "PASS" if fine <= coarse else "FAIL",
+                    )
+                )
+            else:
+                verdicts.append(("nested: refined against coarse cost", "not in the run's metadata", "FAIL"))
             ok = cn.status == "ok" and cn.peak <= TARGET_GB_NESTED * 1e9
             verdicts.append(
                 (
@@ -692,6 +704,8 @@ def main(argv: list[str] | None = None) -> int:
                                 "status": c.status,
                                 "peak": c.peak,
                                 "note": c.note,
+                                "grid": c.grid,
+                                "peak_group": c.peak_group,
                                 "steps": c.steps,
                                 "result": c.result,
                             }
