@@ -21,28 +21,28 @@ import pyogrio.errors
 from geodata.errors import ResourceBudgetExceeded, StorageError
 
 STAGE_BYTES_PER_CELL: dict[str, int] = {
-    "bathymetry": 70,
-    "boundaries": 85,
-    "cost": 195,
-    "routing": 150,
-    "engineering": 160,
-    "deliverables": 100,
-    "publish": 295,
+    "bathymetry": 15,
+    "boundaries": 15,
+    "cost": 50,
+    "routing": 30,
+    "engineering": 35,
+    "deliverables": 20,
+    "publish": 30,
 }
 """Peak resident memory per analysis-grid cell of each stage's steps, above :data:`BASE_BYTES`: the growth of the
 stage's dearest step's peak (``VmHWM``) between the 1000 m and the 100 m run of the default scenario (0.25 M and
 24.9 M cells, only ``analysis.resolution_m`` changed), as ``benchmarks/pipeline.py`` prints it in its "peak memory
-per cell by step" table (2026-12-03, issue #14; rounded up to 5). Measured per step: bathymetry 45 (seabed_slope
-67, sea_mask 54), territorial_waters 84, cost_surface 193, least_cost_route 147 (alternatives 145, corridor 147,
-landfalls 142), engineered_route 159, route_robustness 151 (360 before its Monte Carlo grid: 8.95 GB at 100 m),
-route_position_list 96, published_corridor 291. A step's peak includes what earlier steps left resident (the
-allocator keeps freed memory), so these are upper bounds. The routing and engineering steps are dominated by
-loading the stored cost surface (seven float64 and seven bool grids, 63 B/cell, read and hashed whole by each step
-that takes it) beside the search's 9 B/cell. Re-measure with ``python benchmarks/pipeline.py --resolutions
-1000,100 --no-nested`` when a stage's memory changes."""
+per cell by step" table (2026-12-03, main with the streamed rasters, cost surface and publishing of issue #14;
+rounded up to 5). Measured per step: bathymetry 9.5 (sea_mask 11.3), territorial_waters 13.7, cost_surface 49.9,
+least_cost_route 26.1 (corridor 26.0, alternatives 18.8, landfalls 13.9), engineered_route 27.2, route_robustness
+31.3 (on its Monte Carlo grid; 360 before it: 8.95 GB at 100 m), route_position_list 15.3, straight_line_diagram
+17.5, published_corridor 29.3. A step's peak includes what earlier steps left resident (the allocator keeps freed
+memory), so these are upper bounds. Before issue #14 the dearest stages took 193 (cost) to 291 (publish) B/cell.
+Re-measure with ``python benchmarks/pipeline.py --resolutions 1000,100 --no-nested`` when a stage's memory
+changes."""
 BYTES_PER_CELL = max(STAGE_BYTES_PER_CELL.values())
 """Peak resident memory per analysis-grid cell of a whole run: the dearest stage's (:data:`STAGE_BYTES_PER_CELL`;
-the 100 m run above peaked at 7.96 GB, 319 B/cell, 0.65 GB + 295 B/cell x 24.9 M cells = 8.0 GB). Before issue #14
+the 100 m run above peaked at 1.84 GB, 74 B/cell; 0.65 GB + 50 B/cell x 24.9 M cells = 1.9 GB). Before issue #14
 it was 230 (5.4 GB over 25 M cells at 100 m, measured before the Monte Carlo stage existed)."""
 PEAK_STAGE = max(STAGE_BYTES_PER_CELL, key=lambda stage: STAGE_BYTES_PER_CELL[stage])
 """The stage whose steps set a run's peak memory."""

@@ -37,8 +37,8 @@ def test_the_run_peak_is_the_dearest_stage_and_the_measured_100_m_run_fits_it() 
     assert BYTES_PER_CELL == max(STAGE_BYTES_PER_CELL.values())
     assert STAGE_BYTES_PER_CELL[PEAK_STAGE] == BYTES_PER_CELL
     assert PEAK_STAGE in estimate_run(1_000_000).describe()
-    # benchmarks/pipeline.py, default scenario at 100 m (24.9 M cells): 7.96 GB peak; the estimate is within 5 %
-    assert estimate_run(24_920_000, 500).memory_bytes == pytest.approx(7.96e9, rel=0.05)
+    # benchmarks/pipeline.py, default scenario at 100 m (24.9 M cells): 1.84 GB peak; the estimate is within 5 %
+    assert estimate_run(24_920_000, 500).memory_bytes == pytest.approx(1.84e9, rel=0.05)
     # and the 1 km run (0.25 M cells, 0.86 GB) is not refused on a small machine
     check_memory_budget(estimate_run(250_000, 500), 2_000_000_000, resolution_m=1000.0)
 

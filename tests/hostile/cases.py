@@ -1388,17 +1388,17 @@ def _old_fine_grid(resolution_m: float) -> Callable[[], object]:
 
 @case("resource", "ResourceBudgetExceeded", isolate=True)
 def c_resource_grid_over_budget(tmp: Path) -> Prepared:
-    s = settings(tmp, memory_budget_gb="1")
+    s = settings(tmp, memory_budget_gb="1")  # 100 m: 24.9 M cells, about 1.9 GB (geodata/preflight.py)
     return Prepared(
-        old_or_new(preflight_call(s, 250.0), _old_fine_grid(250.0)), ["resolution_m", "CORRIDOR_MEMORY_BUDGET_GB"]
+        old_or_new(preflight_call(s, 100.0), _old_fine_grid(100.0)), ["resolution_m", "CORRIDOR_MEMORY_BUDGET_GB"]
     )
 
 
 @case("resource", "ResourceBudgetExceeded", isolate=True)
 def c_resource_fine_grid_default_budget(tmp: Path) -> Prepared:
-    """30 m over the default area: 290 M cells, far over 80 % of any machine this runs on."""
-    s = settings(tmp, memory_budget_gb="16")
-    return Prepared(old_or_new(preflight_call(s, 60.0), _old_fine_grid(60.0)), ["resolution_m", "16.0 GB"])
+    """40 m over the default area: 156 M cells, about 8.5 GB (geodata/preflight.py), over an 8 GB budget."""
+    s = settings(tmp, memory_budget_gb="8")
+    return Prepared(old_or_new(preflight_call(s, 40.0), _old_fine_grid(40.0)), ["resolution_m", "8.0 GB"])
 
 
 @case("resource", "ConfigError")
