@@ -395,18 +395,26 @@ def _checked_inputs(
 def reproject_onto(raster: Raster, grid: GeoGrid, method: str) -> np.ndarray:
     """A source's values on the analysis grid (float32, NaN where it has no data), resampled with ``method``."""
     values = np.where(raster.valid(), raster.data, np.nan).astype("float32")
-    out = np.full(grid.shape, np.nan, dtype="float32")
+    return warp_values(raster, values, grid, method, warp_scales(raster, grid))
+
+
+def warp_values(
+    raster: Raster, values: np.ndarray, target: GeoGrid, method: str, scales: dict[str, float]
+) -> np.ndarray:
+    """``values`` (on ``raster``'s grid, NaN = no data) warped onto ``target`` (the analysis grid, or one band of it
+    with the whole grid's fixed ``scales``, so a band resamples exactly as the whole grid does)."""
+    out = np.full(target.shape, np.nan, dtype="float32")
     reproject(
         source=values,
         destination=out,
         src_transform=raster.grid.transform,
         src_crs=raster.grid.crs.to_wkt(),
         src_nodata=np.nan,
-        dst_transform=grid.transform,
-        dst_crs=grid.crs.to_wkt(),
+        dst_transform=target.transform,
+        dst_crs=target.crs.to_wkt(),
         dst_nodata=np.nan,
         resampling=Resampling[method],
-        **warp_scales(raster, grid),
+        **scales,
     )
     return out
 

@@ -31,8 +31,6 @@ from typing import Any
 import numpy as np
 from affine import Affine
 from rasterio import features
-from rasterio.enums import Resampling
-from rasterio.warp import reproject
 
 from geodata.bathymetry.bands import Ranks
 from geodata.bathymetry.mosaic import (
@@ -49,6 +47,7 @@ from geodata.bathymetry.mosaic import (
     composite_by_priority,
     to_depth,
     warp_scales,
+    warp_values,
 )
 from geodata.bathymetry.terrain import SHELF_NOTE, _cell_size_m, _land_geometries, _layer_bounds_in, _slope_values
 from geodata.errors import InputDataError
@@ -92,25 +91,6 @@ def held(raster: Raster, budget_bytes: int) -> Raster:
 def _band_grid(grid: GeoGrid, rows: slice) -> GeoGrid:
     t = grid.transform
     return GeoGrid(grid.crs, t @ Affine.translation(0, rows.start), (rows.stop - rows.start, grid.shape[1]))
-
-
-def _reproject_band(
-    raster: Raster, values: np.ndarray, band: GeoGrid, method: str, scales: dict[str, float]
-) -> np.ndarray:
-    out = np.full(band.shape, np.nan, dtype="float32")
-    reproject(
-        source=values,
-        destination=out,
-        src_transform=raster.grid.transform,
-        src_crs=raster.grid.crs.to_wkt(),
-        src_nodata=np.nan,
-        dst_transform=band.transform,
-        dst_crs=band.crs.to_wkt(),
-        dst_nodata=np.nan,
-        resampling=Resampling[method],
-        **scales,
-    )
-    return out
 
 
 def stream_depth(
@@ -163,7 +143,7 @@ def stream_depth(
             band = _band_grid(grid, block.read)
             layers = []
             for inp, values, method, vref, positive, scales in plan:
-                elev = _reproject_band(inp.raster, values, band, method, scales)
+                elev = warp_values(inp.raster, values, band, method, scales)
                 layers.append(
                     to_depth(elev, positive=positive[0], vertical_reference_m=vref[0], water_level_m=water_level_m)
                 )
