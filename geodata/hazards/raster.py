@@ -498,14 +498,11 @@ def _convolve_point_class(
     Adds to ``soft`` and ``hard`` in place; memory is a few grid-sized arrays plus a few per point (no points x
     cells array). Returns the number of points on the grid, counted as :func:`_burn_point_class` does.
     """
-    xy, weight = _point_arrays(members)
-    dy, dx = grid.res
-    margin = _reach(weight, cls.band_m, cls.decay_m, cls.hard_m, reach_factor) + max(dx, dy)
-    r0, r1, c0, c1 = _cell_range(grid, (xy[:, 0], xy[:, 1], xy[:, 0], xy[:, 1]), margin)
-    on = (c0 < c1) & (r0 < r1)
-    if not on.any():
+    points = _point_set(cls, members, grid, reach_factor)
+    if points is None:
         return 0
-    xy, weight = xy[on], weight[on]
+    xy, weight = points.xy, points.weight
+    dy, dx = grid.res
     rows_f = (grid.transform.f - xy[:, 1]) / dy - 0.5  # fractional row and column, cell centres at whole numbers
     cols_f = (xy[:, 0] - grid.transform.c) / dx - 0.5
     soft_reach = cls.band_m + cls.decay_m * reach_factor
@@ -514,7 +511,7 @@ def _convolve_point_class(
         soft += _convolved_soft(cls, grid, reach_factor, (rows_f, cols_f), weight, pad)
     if cls.hard_m > 0:
         hard |= _dilated_hard(cls.hard_m, grid, (rows_f, cols_f), pad)
-    return int(on.sum())
+    return len(xy)
 
 
 def _convolved_soft(
