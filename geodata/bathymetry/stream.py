@@ -30,7 +30,6 @@ from typing import Any
 
 import numpy as np
 from affine import Affine
-from rasterio import features
 
 from geodata.bathymetry.bands import Ranks
 from geodata.bathymetry.mosaic import (
@@ -49,7 +48,14 @@ from geodata.bathymetry.mosaic import (
     warp_scales,
     warp_values,
 )
-from geodata.bathymetry.terrain import SHELF_NOTE, _cell_size_m, _land_geometries, _layer_bounds_in, _slope_values
+from geodata.bathymetry.terrain import (
+    SHELF_NOTE,
+    _cell_size_m,
+    _land_geometries,
+    _layer_bounds_in,
+    _slope_values,
+    rasterize_land,
+)
 from geodata.errors import InputDataError
 from geodata.grid import (
     BLOCK_ALIGN,
@@ -295,20 +301,7 @@ def stream_land_sea_mask(
                 clip = [
                     shapely.clip_by_rect(g, left - 2 * dx, bottom - 2 * dy, right + 2 * dx, top + 2 * dy) for g in geoms
                 ]
-                shapes = [(g, 1) for g in clip if not g.is_empty]
-                land_cells = (
-                    features.rasterize(
-                        shapes,
-                        out_shape=band.shape,
-                        transform=band.transform,
-                        fill=0,
-                        all_touched=all_touched,
-                        dtype="uint8",
-                    ).astype(bool)
-                    if shapes
-                    else np.zeros(band.shape, dtype=bool)
-                )
-                sea = ~land_cells
+                sea = ~rasterize_land([g for g in clip if not g.is_empty], band, all_touched)
             else:
                 sea = np.ones(z.shape, dtype=bool)
             writer.write_rows(block.rows, sea.astype("uint8"))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -101,6 +102,21 @@ def slope_deg(depth: Raster) -> Raster:
     return Raster(slope, depth.grid, float("nan"), attrs)
 
 
+def rasterize_land(geoms: Sequence[Any], grid: GeoGrid, all_touched: bool) -> np.ndarray:
+    """Boolean land cells of ``grid`` (or of one band of it) under the land polygons ``geoms`` (cell centre inside,
+    or every touched cell with ``all_touched``); all False without a polygon."""
+    if not geoms:
+        return np.zeros(grid.shape, dtype=bool)
+    return features.rasterize(
+        ((g, 1) for g in geoms),
+        out_shape=grid.shape,
+        transform=grid.transform,
+        fill=0,
+        all_touched=all_touched,
+        dtype="uint8",
+    ).astype(bool)
+
+
 def land_sea_mask(depth: Raster, land: Any | None, *, all_touched: bool = False) -> Raster:
     """Land/sea mask on the depth grid: ``uint8``, 1 = sea, 0 = land.
 
@@ -143,17 +159,8 @@ def land_sea_mask(depth: Raster, land: Any | None, *, all_touched: bool = False)
         }
         return Raster(mask, grid, None, attrs)
     geoms = _land_geometries(land, grid)
-    if geoms:
-        land_cells = features.rasterize(
-            ((g, 1) for g in geoms),
-            out_shape=grid.shape,
-            transform=grid.transform,
-            fill=0,
-            all_touched=all_touched,
-            dtype="uint8",
-        ).astype(bool)
-    else:
-        land_cells = np.zeros(grid.shape, dtype=bool)
+    land_cells = rasterize_land(geoms, grid, all_touched)
+    if not geoms:
         warnings.append("no land polygon of the coastline layer reaches the grid: every cell is sea")
     mask = (~land_cells).astype("uint8")
     sea = mask.astype(bool)
