@@ -325,6 +325,7 @@ def serve(
 ) -> None:
     """Serve the published web map of a scenario on localhost (PMTiles needs HTTP range requests)."""
     from geodata.publish.webmap import serve as serve_folder
+    from geodata.publish.webmap import serve_until_interrupted
 
     settings = _settings()
     folder = settings.output_root / scenario
@@ -336,15 +337,7 @@ def serve(
         )
         order = ", ".join(closest_first(scenario, known)) or "none yet"
         raise _fail(f"{folder} holds no published web map; published (closest first): {order}. Run: corridor run NAME")
-    server = serve_folder(folder, port=port)
-    host, bound = str(server.server_address[0]), int(server.server_address[1])
-    typer.echo(f"serving {folder} at http://{host}:{bound}/ (Ctrl-C stops)")
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
+    serve_until_interrupted(serve_folder(folder, port=port), folder, typer.echo)
 
 
 def main() -> None:

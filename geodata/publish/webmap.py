@@ -378,6 +378,18 @@ def serve(folder: str | Path, *, host: str = "127.0.0.1", port: int = 0) -> http
     return http.server.ThreadingHTTPServer((host, port), handler)
 
 
+def serve_until_interrupted(server: http.server.ThreadingHTTPServer, folder: str | Path, echo: Any) -> None:
+    """Say where ``server`` serves ``folder`` (through ``echo``), serve until Ctrl-C, then close the socket."""
+    host, port = str(server.server_address[0]), int(server.server_address[1])
+    echo(f"serving {folder} at http://{host}:{port}/ (Ctrl-C stops)")
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """``python -m geodata.publish.webmap PUBLICATION_FOLDER [PORT]``: preview a published web map on localhost."""
     import sys
@@ -385,15 +397,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = list(sys.argv[1:] if argv is None else argv)
     if not args:
         raise SystemExit("usage: python -m geodata.publish.webmap PUBLICATION_FOLDER [PORT]")
-    server = serve(args[0], port=int(args[1]) if len(args) > 1 else 8000)
-    host, port = str(server.server_address[0]), int(server.server_address[1])
-    print(f"serving {args[0]} at http://{host}:{port}/ (Ctrl-C stops)")
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
+    serve_until_interrupted(serve(args[0], port=int(args[1]) if len(args) > 1 else 8000), args[0], print)
 
 
 if __name__ == "__main__":
