@@ -9,11 +9,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import rasterio
+import rasterio.transform
 from shapely.geometry import LineString
 
 from geodata.bathymetry.nested import blend_depth, feather_weight, nested_depth, open_survey
 from geodata.bathymetry.synthetic import fractal_field, is_synthetic, write_synthetic_survey
-from geodata.errors import ConfigError
+from geodata.errors import ConfigError, InputDataError
 from geodata.grid import GeoGrid, Raster
 from geodata.scenario import SurveySource
 
@@ -163,3 +164,20 @@ def test_blend_survey_wins_beyond_the_seam_and_the_seam_is_reported(tmp_path: Pa
     want = regional.sample([x_in, x_out], [4_522_500.0, 4_522_500.0])
     assert abs(got[0] - (want[0] + 3.0)) < 0.05
     assert abs(got[1] - want[1]) < 1e-3
+
+
+def test_a_survey_without_crs_needs_the_sources_crs_and_then_takes_it(tmp_path: Path) -> None:
+    """Option `survey.sources[].crs`: a file that carries no CRS is refused by name until the scenario gives one,
+    which is then the survey's grid CRS (synthetic 20 x 30 cells of 50 m)."""
+    path = tmp_path / "synthetic_no_crs.tif"
+    profile = {"driver": "GTiff", "height": 20, "width": 30, "count": 1, "dtype": "float32"}
+    transform = rasterio.transform.from_origin(410_000, 4_540_000, 50.0, 50.0)
+    with rasterio.open(path, "w", transform=transform, **profile) as dst:
+        dst.write(np.full((20, 30), -40.0, dtype="float32"), 1)
+    bare = SurveySource(path=str(path), vertical_reference_m=-28.0)
+    with pytest.raises(InputDataError, match=r"has no CRS; set `crs` of this survey source"):
+        open_survey(bare, path)
+    given = open_survey(SurveySource(path=str(path), vertical_reference_m=-28.0, crs=CRS), path)
+    assert given.grid.crs.to_epsg() == 32639
+    assert given.grid.shape == (20, 30)
+    assert given.resolution_m == pytest.approx(50.0)

@@ -131,3 +131,19 @@ def test_refinement_needs_a_survey_and_the_value_falls_back_to_the_regional_rout
     assert near[0] == pytest.approx(
         3.7, abs=0.5
     )  # the deliverables read the survey's shoal (3 m; 3.7 m at the nearest 50 m cell centres), not 100 m
+
+
+def test_max_band_cells_coarsens_the_default_fine_grid(world: dict) -> None:
+    """Option `survey.max_band_cells`: without `survey.resolution_m` the fine grid is the survey's native cell size
+    unless the band would exceed the cap; then it is coarsened just enough, and says so."""
+    native = _refine(world, buffer_m=3000.0, feather_m=100.0).summary()
+    capped = _refine(world, buffer_m=3000.0, feather_m=100.0, max_band_cells=10_000).summary()
+    assert native["fine_resolution_m"] == pytest.approx(50.0)
+    assert native["fine_resolution_from"] == "the survey's native cell size"
+    assert native["band_cells"] > 100_000
+    assert capped["fine_resolution_m"] > 150.0
+    assert "coarsened to keep the band within 10000 cells" in capped["fine_resolution_from"]
+    # the cell size comes from the band's estimated area (route length x 2 buffer_m), so the real band, which also
+    # holds the round ends, may pass the cap by a few per cent: 10927 cells here
+    assert capped["band_cells"] <= 11_000
+    assert capped["cost"] <= capped["coarse_cost_on_fine"]
