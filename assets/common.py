@@ -16,13 +16,18 @@ from dagster import DagsterRun
 from assets.config import CorridorSettings
 from geodata.bathymetry import analysis_grid
 from geodata.checks import CheckResult
+from geodata.engineering import landfall
 from geodata.errors import ConfigError
+from geodata.geodesy import GEOD
 from geodata.preflight import (
     RunEstimate,
     check_memory_budget,
+    check_refinement_budget,
     check_writable_folder,
     count_features,
     estimate_run,
+    refinement_band_cells,
+    refinement_room,
     storage_error,
 )
 from geodata.scenario import Scenario
@@ -137,11 +142,28 @@ def preflight(settings: CorridorSettings, snap: ScenarioSnapshot) -> RunEstimate
     features = MIRROR_HAZARD_FEATURES + sum(n for _, n in counts)
     estimate = estimate_run(grid.shape[0] * grid.shape[1], features, hazard_files=counts)
     check_memory_budget(estimate, settings.memory_budget_bytes, resolution_m=sc.analysis.resolution_m)
+    if sc.survey is not None and sc.survey.resolution_m is not None:  # the default cell size is sized to fit
+        check_refinement_budget(
+            refinement_band_cells(least_route_length_m(sc), sc.survey.buffer_m, sc.survey.resolution_m),
+            refinement_room(settings.memory_budget_bytes, estimate.cells),
+            resolution_m=sc.survey.resolution_m,
+            buffer_m=sc.survey.buffer_m,
+            lower_bound=True,
+        )
     check_writable_folder(settings.store_root, "intermediate store (CORRIDOR_STORE)", need_bytes=estimate.cells * 64)
     check_writable_folder(
         settings.output_root, "output folder (CORRIDOR_OUTPUT)", need_bytes=2 * estimate.publication_bytes
     )
     return estimate
+
+
+def least_route_length_m(sc: Scenario) -> float:
+    """The least length the regional route between the approach ends can have: the distance between the stations
+    less, at each end, the farthest an approach end can lie from its station (landfall search radius plus the
+    approach leg), and 1 % for the analysis projection's scale."""
+    a, b = sc.landing_stations[0], sc.landing_stations[-1]
+    d = float(GEOD.inv(a.lon_deg, a.lat_deg, b.lon_deg, b.lat_deg)[2])
+    return max(0.99 * d - 2.0 * (landfall.SEARCH_RADIUS_M + sc.engineering.landfall_approach_m), 0.0)
 
 
 MIRROR_HAZARD_FEATURES = 500

@@ -143,7 +143,15 @@ def refined_route(
         return
     land = coastline.land(sc.area_of_interest.bounds)
     result = refine.refine_route(
-        sc, least_cost_route, cost_surface, landfalls, bathymetry, hazards, seabed_sectors, land
+        sc,
+        least_cost_route,
+        cost_surface,
+        landfalls,
+        bathymetry,
+        hazards,
+        seabed_sectors,
+        land,
+        memory_budget_bytes=settings.memory_budget_bytes,
     )
     yield dg.Output(RouteRefinement(result), metadata=metadata({"refined": True, **result.summary()}))
     yield from check_results([refine.check_refined_route(result)])

@@ -195,3 +195,49 @@ def storage_error(exc: OSError, path: Path | str, role: str) -> StorageError:
     else:
         fix = "check the disk and the folder, then run again"
     return StorageError(f"writing the {role} at {path} failed: {exc.strerror or exc}; {fix}")
+
+
+REFINE_BYTES_PER_BAND_CELL = 45
+"""Peak resident memory per fine cell of the refinement band (the ``refined_route`` step of a scenario with a
+``survey:`` section), above what the regional run holds: the nested case of ``benchmarks/pipeline.py`` (regional
+1 km, a SYNTHETIC 10 m survey, ``survey.buffer_m`` 2500 m along a 324 km route: 16.4 M band cells) rose from 0.61 to
+1.32 GB in that step (2026-12-03), 43 B per band cell. The working arrays alone take 13 (float32 cost, uint8 state,
+float64 distance, on the cells settled); the rest is the square windows that meet the band (page-granular) and the
+per-window depth, slope, hazard and cost terms."""
+
+
+def refinement_band_cells(length_m: float, buffer_m: float, resolution_m: float) -> float:
+    """Fine cells of a band of half-width ``buffer_m`` round a line of ``length_m`` (its round ends included)."""
+    return (2.0 * buffer_m * length_m + math.pi * buffer_m**2) / resolution_m**2
+
+
+def refinement_room(budget_bytes: int, regional_cells: int) -> int:
+    """Memory left for the refinement band: the budget less the program and what the regional run keeps resident
+    while the band is routed (the routing stage's share of :data:`STAGE_BYTES_PER_CELL` on the regional grid)."""
+    return budget_bytes - BASE_BYTES - STAGE_BYTES_PER_CELL["routing"] * regional_cells
+
+
+def check_refinement_budget(
+    band_cells: float, room_bytes: int, *, resolution_m: float, buffer_m: float, lower_bound: bool = False
+) -> None:
+    """Refuse a refinement band whose estimate exceeds ``room_bytes`` (:func:`refinement_room`), saying which
+    ``survey.resolution_m`` would fit. ``lower_bound``: ``band_cells`` is the least the band can hold (the pre-flight,
+    before the route is known), so the refusal is certain."""
+    need = band_cells * REFINE_BYTES_PER_BAND_CELL
+    if need <= room_bytes:
+        return
+    least = "at least " if lower_bound else "about "
+    head = (
+        f"the survey refinement band of {least}{band_cells / 1e6:,.0f} M cells ({resolution_m:g} m cells, "
+        f"survey.buffer_m {buffer_m:g} m) would need {least}{need / 1e9:.1f} GB of memory"
+    )
+    if room_bytes <= 0:
+        raise ResourceBudgetExceeded(
+            f"{head}, and the regional run alone fills the budget; raise CORRIDOR_MEMORY_BUDGET_GB on a larger "
+            "machine or set analysis.resolution_m coarser"
+        )
+    fit = math.ceil(resolution_m * math.sqrt(need / room_bytes) * 10.0) / 10.0
+    raise ResourceBudgetExceeded(
+        f"{head}, over the {room_bytes / 1e9:.1f} GB the budget leaves for it; set survey.resolution_m to {fit:g} m "
+        "or more, narrow survey.buffer_m, or raise CORRIDOR_MEMORY_BUDGET_GB on a larger machine"
+    )

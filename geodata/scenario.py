@@ -387,8 +387,10 @@ class SurveySource(_Strict):
 
 
 DEFAULT_SURVEY_MAX_BAND_CELLS = 400_000_000
-"""Largest refinement band, in fine cells, when ``survey.resolution_m`` is left to default (about 5 GB at the ~13
-bytes per band cell of the refinement); a finer survey is then routed at the coarsest resolution that fits."""
+"""Largest refinement band, in fine cells, when ``survey.resolution_m`` is left to default (about 18 GB at the 45
+bytes per band cell the refinement peaks at, ``geodata.preflight.REFINE_BYTES_PER_BAND_CELL``); a finer survey is
+then routed at the coarsest resolution that fits. The memory budget (``CORRIDOR_MEMORY_BUDGET_GB``) caps the band
+too: the default cell size is coarsened to fit it, and a given ``survey.resolution_m`` that cannot fit is refused."""
 
 
 class Survey(_Strict):

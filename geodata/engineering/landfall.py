@@ -375,6 +375,10 @@ def _no_clear_leg(
     )
 
 
+SEARCH_RADIUS_M = 20_000.0
+"""Shore points farther than this from a landing station are not considered (``plan_landfall``'s default)."""
+
+
 def plan_landfall(
     station: LandingStation,
     sea_mask: Raster,
@@ -383,7 +387,7 @@ def plan_landfall(
     approach_m: float = 3000.0,
     max_deviation_deg: float = 30.0,
     manhole_setback_m: float = 100.0,
-    search_radius_m: float = 20_000.0,
+    search_radius_m: float = SEARCH_RADIUS_M,
     smoothing_m: float = 3000.0,
     fan_step_deg: float = 5.0,
     deviation_penalty_m_per_deg: float = 50.0,

@@ -51,13 +51,16 @@ from geodata.cost import CostSurface, allowed_sector_mask, build_cost_surface
 from geodata.engineering import landfall
 from geodata.errors import CorridorError
 from geodata.grid import GeoGrid, Raster
+from geodata.preflight import (
+    REFINE_BYTES_PER_BAND_CELL,
+    check_refinement_budget,
+    refinement_band_cells,
+    refinement_room,
+)
 from geodata.routing import _kernels as K
 from geodata.routing.core import Surface, finish_route, lazy_array, refine_path, run_search, table_for
 from geodata.scenario import Scenario, Survey
 from geodata.sources.snapshot import resolve_user_path
-
-#: working bytes per band cell of the refinement: float32 cost, uint8 state, float64 distance
-REFINE_BYTES_PER_CELL = 13
 
 HAZARD_RESOLUTION_M = 40.0
 """Hazard proximity and exclusion buffers are rasterised no finer than this (then repeated onto the fine cells):
@@ -143,20 +146,48 @@ class RouteRefinement:
 
 
 def _fine_resolution(
-    scenario: Scenario, cfg: Survey, surveys: Sequence[nested.SurveyGrid], length_m: float
+    scenario: Scenario,
+    cfg: Survey,
+    surveys: Sequence[nested.SurveyGrid],
+    length_m: float,
+    room_bytes: int | None = None,
 ) -> tuple[float, str]:
+    """The fine cell size and where it comes from: ``survey.resolution_m``, else the finest survey's native size,
+    coarsened as far as the band must to hold at most ``survey.max_band_cells`` cells and, with ``room_bytes``
+    (the memory the budget leaves, :func:`geodata.preflight.refinement_room`), to fit in it."""
     if cfg.resolution_m is not None:
         return float(cfg.resolution_m), "survey.resolution_m"
     native = min(s.resolution_m for s in surveys)
-    need = math.sqrt(length_m * 2.0 * cfg.buffer_m / cfg.max_band_cells)
+    cap, bound = float(cfg.max_band_cells), f"{cfg.max_band_cells} cells (survey.max_band_cells)"
+    if room_bytes is not None and room_bytes / REFINE_BYTES_PER_BAND_CELL < cap:
+        cap = max(room_bytes / REFINE_BYTES_PER_BAND_CELL, 1.0)
+        bound = f"the {room_bytes / 1e9:.1f} GB the memory budget leaves ({cap / 1e6:.0f} M cells)"
+    need = math.sqrt(refinement_band_cells(length_m, cfg.buffer_m, 1.0) / cap)
     if need > native:
-        return need, f"the survey's native {native:g} m coarsened to keep the band within {cfg.max_band_cells} cells"
+        return need, f"the survey's native {native:g} m coarsened to keep the band within {bound}"
     if native >= scenario.analysis.resolution_m:
         raise RefinementError(
             f"the survey's native cell size ({native:g} m) is not finer than analysis.resolution_m "
             f"({scenario.analysis.resolution_m:g} m); set survey.resolution_m finer or lower the regional resolution"
         )
     return native, "the survey's native cell size"
+
+
+def _sized_band(
+    scenario: Scenario,
+    cfg: Survey,
+    surveys: Sequence[nested.SurveyGrid],
+    line: LineString,
+    regional: GeoGrid,
+    budget_bytes: int | None,
+) -> tuple[float, str, Any]:
+    """The fine cell size, where it comes from, and the band round ``line``, checked against the budget."""
+    room = None if budget_bytes is None else refinement_room(budget_bytes, regional.cell_count)
+    res, why = _fine_resolution(scenario, cfg, surveys, line.length, room)
+    band = line.buffer(cfg.buffer_m)
+    if room is not None:
+        check_refinement_budget(band.area / res**2, room, resolution_m=res, buffer_m=cfg.buffer_m)
+    return res, why, band
 
 
 def _blocks(grid: GeoGrid, band: Any, size: int) -> list[tuple[int, int, int, int]]:
@@ -343,8 +374,13 @@ def refine_route(
     *,
     base_dir: Path | None = None,
     block_cells: int = 512,
+    memory_budget_bytes: int | None = None,
 ) -> RefinedRoute:
-    """Refine ``coarse`` (the regional route on ``surface``) on the scenario's survey grids (module docstring)."""
+    """Refine ``coarse`` (the regional route on ``surface``) on the scenario's survey grids (module docstring).
+
+    With ``memory_budget_bytes`` the band is sized against it before any fine cell is computed: the default fine
+    cell size is coarsened to fit, and a given ``survey.resolution_m`` that cannot fit raises
+    :class:`~geodata.errors.ResourceBudgetExceeded` naming the cell size that would."""
     cfg = scenario.survey
     if cfg is None:
         raise RefinementError(f"scenario '{scenario.name}' has no survey section: nothing to refine on")
@@ -354,8 +390,7 @@ def refine_route(
     a_xy, b_xy = ends[0].approach_end_xy, ends[1].approach_end_xy
     coarse_xy = np.vstack([a_xy, routing.path_xy(coarse.path, surface.grid.transform), b_xy])
     line = LineString(coarse_xy)
-    res, why = _fine_resolution(scenario, cfg, surveys, line.length)
-    band = line.buffer(cfg.buffer_m)
+    res, why, band = _sized_band(scenario, cfg, surveys, line, surface.grid, memory_budget_bytes)
     guard = line.buffer(cfg.buffer_m + 2.0 * res)  # windows reach one cell past the band: its rim is impassable
     shapely.prepare(guard)
     grid = GeoGrid.from_bounds(guard.bounds, res, crs)
@@ -450,7 +485,7 @@ def refine_route(
         "reaches_band_edge": bool(offset >= cfg.buffer_m - 2.0 * res),  # True: a wider buffer_m might pay
         "band_cells": band_cells,
         "band_fraction_of_fine_box": round(band_cells / grid.cell_count, 6),
-        "band_working_bytes_estimate": band_cells * REFINE_BYTES_PER_CELL,
+        "band_peak_bytes_estimate": band_cells * REFINE_BYTES_PER_BAND_CELL,
         "windows": len(windows),
         "window_cells": block_cells,
         "hazard_resolution_m": res * hazard_factor(res),

@@ -147,3 +147,37 @@ def test_max_band_cells_coarsens_the_default_fine_grid(world: dict) -> None:
     # holds the round ends, may pass the cap by a few per cent: 10927 cells here
     assert capped["band_cells"] <= 11_000
     assert capped["cost"] <= capped["coarse_cost_on_fine"]
+
+
+def test_the_memory_budget_sizes_the_band_before_any_fine_cell_is_computed(world: dict) -> None:
+    """With a memory budget, a given `survey.resolution_m` whose band cannot fit is refused up front, naming the cell
+    size that fits (and that size then runs); the default cell size is coarsened to fit instead."""
+    from geodata.errors import ResourceBudgetExceeded
+    from geodata.preflight import BASE_BYTES, REFINE_BYTES_PER_BAND_CELL, STAGE_BYTES_PER_CELL, refinement_room
+
+    sc_cells = world["surface"].grid.cell_count
+    budget = BASE_BYTES + STAGE_BYTES_PER_CELL["routing"] * sc_cells + 1_000_000  # 1 MB above the regional run
+    assert refinement_room(budget, sc_cells) == 1_000_000
+
+    def run(**survey: Any) -> Any:
+        sc = _scenario({"sources": [{"path": str(world["survey"]), "vertical_reference_m": 0.0}], **survey})
+        w = world
+        return refine_route(
+            sc, w["coarse"], w["surface"], w["ends"], w["depth"], w["hazards"], w["sectors"], None,
+            memory_budget_bytes=budget,
+        )  # fmt: skip
+
+    with pytest.raises(ResourceBudgetExceeded) as info:
+        run(buffer_m=3000.0, resolution_m=50.0)
+    message = str(info.value)
+    assert "survey.buffer_m 3000 m" in message
+    assert "CORRIDOR_MEMORY_BUDGET_GB" in message
+    fit = float(message.split("set survey.resolution_m to ")[1].split(" m")[0])
+    assert 100.0 < fit < 200.0  # ~140k band cells at 50 m need 6.4 MB: 50 m x sqrt(6.4) ~ 127 m
+    fitted = run(buffer_m=3000.0, resolution_m=fit).summary()
+    assert fitted["band_cells"] * REFINE_BYTES_PER_BAND_CELL <= 1_000_000 * 1.05
+    default = run(buffer_m=3000.0).summary()  # no resolution_m: coarsened to what the budget leaves
+    assert "memory budget leaves" in default["fine_resolution_from"]
+    assert default["fine_resolution_m"] > 100.0
+    assert default["band_cells"] * REFINE_BYTES_PER_BAND_CELL <= 1_000_000 * 1.05
+    assert default["cost"] <= default["coarse_cost_on_fine"]
