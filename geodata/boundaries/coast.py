@@ -268,13 +268,13 @@ def _split_coast(
     """Cut the water's rings into runs of one state (metric CRS)."""
     names = list(states)
     polys = [states[n] for n in names]
-    tree = shapely.STRtree(polys)
+    nearest = _NearestState(polys)
     rows: list[dict[str, Any]] = []
     for poly in polygon_parts(sea):
         # mainland (exterior ring): per-sample nearest country
         ring = shapely.segmentize(LineString(poly.exterior.coords), spacing_m)
         pts = shapely.get_coordinates(ring)[:-1]
-        idx = tree.query_nearest(shapely.points(pts), all_matches=False)[1]
+        idx = nearest.points(shapely.points(pts))
         labels = np.array([names[i] for i in idx], dtype=object)
         kinds = np.full(len(pts), "mainland", dtype=object)
         if closing is not None:
@@ -283,11 +283,95 @@ def _split_coast(
         rows.extend(_runs(pts, labels, kinds))
         # islands (interior rings): whole to the nearest country
         for interior in poly.interiors:
-            island = Polygon(interior)
-            dists = [island.distance(p) for p in polys]
-            owner = names[int(np.argmin(dists))]
+            owner = names[nearest.first_nearest(Polygon(interior))]
             rows.append({"country": owner, "kind": "island", "geometry": LineString(interior.coords)})
     return rows
+
+
+SUBDIVIDE_VERTICES = 64
+"""Most vertices of a piece of :class:`_NearestState` (fewest queries measured on the Natural Earth countries)."""
+
+_TIE_M = 1e-6  # distances closer than this (metres) are a tie, decided on the whole polygons
+
+
+class _NearestState:
+    """Which of ``polys`` is nearest to a geometry, through an STRtree of the polygons cut into small pieces.
+
+    The distance to a polygon is the least distance to its pieces (they cover it exactly), so the nearest piece
+    names the nearest polygon, at the cost of a few hundred vertices per query instead of a whole country (Natural
+    Earth's Russia alone has tens of thousands). Where two polygons' pieces come within ``_TIE_M`` of the least
+    distance the choice is made on the whole polygons exactly as before (the first nearest of an STRtree of the
+    polygons for points, the first least distance in ``polys`` order for islands), so the result is the same."""
+
+    def __init__(self, polys: Sequence[BaseGeometry]) -> None:
+        self.polys = list(polys)
+        pieces: list[BaseGeometry] = []
+        owner: list[int] = []
+        for i, poly in enumerate(self.polys):
+            parts = _subdivide(poly, SUBDIVIDE_VERTICES)
+            pieces.extend(parts)
+            owner.extend([i] * len(parts))
+        self.pieces = np.asarray(pieces, dtype=object)
+        self.owner = np.asarray(owner, dtype=np.intp)
+        self.tree = shapely.STRtree(self.pieces)
+        self._whole: shapely.STRtree | None = None
+
+    def _candidates(self, geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(query index, polygon index) of every polygon within ``_TIE_M`` of each geometry's least distance."""
+        (qi, _), dist = self.tree.query_nearest(geoms, return_distance=True, all_matches=True)
+        least = np.full(len(geoms), np.inf)
+        np.minimum.at(least, qi, dist)
+        near = self.tree.query(geoms[qi], predicate="dwithin", distance=least[qi] + _TIE_M)
+        pairs = np.unique(np.column_stack([qi[near[0]], self.owner[near[1]]]), axis=0)
+        return pairs[:, 0], pairs[:, 1]
+
+    def points(self, pts: np.ndarray) -> np.ndarray:
+        """Index of the nearest polygon of each point (as ``STRtree(polys).query_nearest(pts, all_matches=False)``)."""
+        if len(pts) == 0:
+            return np.zeros(0, dtype=np.intp)
+        qi, pi = self._candidates(pts)
+        out = np.full(len(pts), -1, dtype=np.intp)
+        count = np.bincount(qi, minlength=len(pts))
+        single = count[qi] == 1
+        out[qi[single]] = pi[single]
+        tied = np.flatnonzero(count > 1)
+        if len(tied):
+            if self._whole is None:
+                self._whole = shapely.STRtree(self.polys)
+            got = self._whole.query_nearest(pts[tied], all_matches=False)
+            out[tied[got[0]]] = got[1]
+        return out
+
+    def first_nearest(self, geom: BaseGeometry) -> int:
+        """Index of the polygon nearest ``geom``, the first in ``polys`` order on a tie (as ``np.argmin`` of the
+        distances to every polygon)."""
+        _, pi = self._candidates(np.array([geom], dtype=object))
+        if len(pi) == 1:
+            return int(pi[0])
+        return int(pi[int(np.argmin([geom.distance(self.polys[i]) for i in pi]))])
+
+
+def _subdivide(geom: BaseGeometry, max_vertices: int) -> list[BaseGeometry]:
+    """Pieces of ``geom`` with at most ``max_vertices`` vertices each (or single tiny slivers) that together cover it
+    exactly: halves of its bounding box, recursively."""
+    out: list[BaseGeometry] = []
+    stack = [geom]
+    while stack:
+        g = stack.pop()
+        if g.is_empty:
+            continue
+        w, s, e, n = g.bounds
+        if shapely.get_num_coordinates(g) <= max_vertices or max(e - w, n - s) < 1.0:
+            out.append(g)
+            continue
+        if e - w >= n - s:
+            m = (w + e) / 2
+            halves = [shapely.box(w, s, m, n), shapely.box(m, s, e, n)]
+        else:
+            m = (s + n) / 2
+            halves = [shapely.box(w, s, e, m), shapely.box(w, m, e, n)]
+        stack.extend(shapely.intersection(g, halves))
+    return out
 
 
 def _runs(pts: np.ndarray, labels: np.ndarray, kinds: np.ndarray) -> list[dict[str, Any]]:
