@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import geopandas as gpd
@@ -70,14 +71,16 @@ def convention_zones(
     own = sector_map(sectors, report)
     ts_m = territorial_sea_nm * NM_M
     outer_m = (territorial_sea_nm + fishing_zone_nm) * NM_M
-    rows = []
-    checks = {}
+    work = []
     for country, grp in coast_f.groupby("country"):
         country = str(country)
         if country not in own:
             report.append(f"{country}: no sector, no zone")
             continue
-        line_ll = shapely.union_all(grp.geometry.to_numpy())
+        work.append((country, shapely.union_all(grp.geometry.to_numpy())))
+
+    def one(item: tuple[str, BaseGeometry]) -> tuple[list[dict[str, Any]], dict[str, float]]:
+        country, line_ll = item
         w, s, e, n = line_ll.bounds
         local = aeqd_crs((w + e) / 2, (s + n) / 2)
         line_m = transform_geometry(line_ll, WGS84, local)
@@ -95,6 +98,7 @@ def convention_zones(
                     outer.difference(inner).intersection(clip),
                 )
             )
+        rows = []
         for zone, width, lo, hi, geom_m in zones:
             geom = area_only(transform_geometry(area_only(geom_m), local, WGS84))
             rows.append(
@@ -108,7 +112,14 @@ def convention_zones(
                     "geometry": geom,
                 }
             )
-        checks[country] = buffer_geodesic_error(line_ll, outer_m, crs=local, quad_segs=quad_segs)
+        check = buffer_geodesic_error(line_ll, outer_m, crs=local, quad_segs=quad_segs, buffer=outer)
+        return rows, check
+
+    # GEOS and PROJ release the GIL: the states' buffers (most of the time) run on both cores, in the same order
+    with ThreadPoolExecutor(max_workers=min(2, max(len(work), 1))) as pool:
+        done = list(pool.map(one, work))
+    rows = [r for state_rows, _ in done for r in state_rows]
+    checks = {country: check for (country, _), (_, check) in zip(work, done, strict=True)}
     out = gpd.GeoDataFrame(rows, geometry="geometry", crs=WGS84)
     out.attrs["buffer_check"] = checks
     out.attrs["input_report"] = report
@@ -122,6 +133,7 @@ def buffer_geodesic_error(
     crs: Any = None,
     quad_segs: int = 16,
     samples: int = 2000,
+    buffer: BaseGeometry | None = None,
 ) -> dict[str, float]:
     """How far from ``distance_m`` (geodesically) the projected buffer of ``line`` really lies.
 
@@ -135,6 +147,9 @@ def buffer_geodesic_error(
         A (multi)line in EPSG:4326.
     distance_m
         Buffer distance, metres.
+    buffer
+        The buffer of ``line`` by ``distance_m`` in ``crs`` when the caller has built it already (with the same
+        ``quad_segs``); default: built here.
 
     Returns
     -------
@@ -147,7 +162,9 @@ def buffer_geodesic_error(
         crs = aeqd_crs((w + e) / 2, (s + n) / 2)
     local = CRS.from_user_input(crs)
     line_m = transform_geometry(line, WGS84, local)
-    outline = shapely.get_coordinates(line_m.buffer(distance_m, quad_segs=quad_segs).boundary)
+    if buffer is None:
+        buffer = line_m.buffer(distance_m, quad_segs=quad_segs)
+    outline = shapely.get_coordinates(buffer.boundary)
     step = max(1, len(outline) // samples)
     probe = outline[::step]
     dense = shapely.get_coordinates(shapely.segmentize(line_m, 100.0))
