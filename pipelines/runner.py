@@ -15,6 +15,7 @@ from typing import Any
 import dagster as dg
 import numpy as np
 from dagster._core.events import DagsterEventType
+from dagster._core.instance.ref import InstanceRef
 from dagster._core.utils import make_new_run_id
 
 from assets.common import snapshot_path
@@ -26,6 +27,7 @@ from geodata.scenario import Scenario, scenario_names
 from geodata.sources.snapshot import ScenarioSnapshot
 from pipelines import store
 from pipelines.dask_resource import DaskResource
+from pipelines.event_log import corridor_storage_data
 from pipelines.io_managers import CorridorIOManager
 from pipelines.partitions import register_scenarios, scenario_instance
 from pipelines.store import StoreError
@@ -67,12 +69,15 @@ class RunOutcome:
 
 def instance_for(settings: CorridorSettings) -> dg.DagsterInstance:
     """The Dagster instance at ``settings.dagster_home`` (created with the repository's dagster.yaml when new), so
-    that the runs appear in ``dagster dev`` / ``make dev``."""
+    that the runs appear in ``dagster dev`` / ``make dev``. Its default SQLite storage is
+    :class:`pipelines.event_log.CorridorSqliteStorage` (the same databases, without one connection per event)."""
     home = Path(settings.dagster_home).expanduser().resolve()
     home.mkdir(parents=True, exist_ok=True)
     if not (home / "dagster.yaml").exists() and REPO_DAGSTER_YAML.is_file():
         shutil.copy(REPO_DAGSTER_YAML, home / "dagster.yaml")
-    return dg.DagsterInstance.from_config(str(home))
+    ref = InstanceRef.from_dir(str(home))
+    storage = corridor_storage_data(ref.storage_data)  # the SQLite default: same files, one connection per db
+    return dg.DagsterInstance.from_ref(ref._replace(storage_data=storage) if storage is not None else ref)
 
 
 def folder_settings(root: str | Path, *, mirror: str | Path, **overrides: Any) -> CorridorSettings:
