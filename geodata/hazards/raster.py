@@ -78,7 +78,6 @@ from rasterio import windows
 from rasterio.features import rasterize
 from rasterio.transform import rowcol
 from scipy.ndimage import distance_transform_edt
-from scipy.signal import oaconvolve
 
 from geodata.errors import ConfigError, InputDataError
 from geodata.grid import Block, GeoGrid, row_blocks
@@ -524,6 +523,8 @@ def _convolved_soft(
 ) -> np.ndarray:
     """The class's summed soft cost on the grid: bilinear splatting on a lattice of ``s`` nodes per cell side,
     one convolution per lattice phase (cropped to the grid), zero beyond the reach of every weighted point."""
+    from scipy.signal import oaconvolve  # scipy.signal (and scipy.stats) take a second to import: only here
+
     s = CONVOLUTION_SUBCELLS
     dy, dx = grid.res
     rows, cols = grid.shape
