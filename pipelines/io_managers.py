@@ -57,6 +57,7 @@ class CorridorIOManager(dg.ConfigurableIOManager):
 
     # What each step loaded, to record as the upstream of what it writes: (run_id, step_key) -> asset -> header.
     _loaded: dict[tuple[str, str], dict[str, dict[str, Any]]] = PrivateAttr(default_factory=dict)
+    _settings: CorridorSettings | None = PrivateAttr(default=None)
 
     # -- locations ----------------------------------------------------------------------------------------------
     @staticmethod
@@ -72,12 +73,15 @@ class CorridorIOManager(dg.ConfigurableIOManager):
         return Path(self.base_dir).expanduser()
 
     def _own_settings(self) -> CorridorSettings:
-        """The code location's settings with this IO manager's store and scenario folder."""
-        values = {f: getattr(SETTINGS, f) for f in ENVIRONMENT}
-        values["store_dir"] = self.base_dir
-        if self.scenarios_dir is not None:
-            values["scenarios_dir"] = self.scenarios_dir
-        return CorridorSettings(**values)
+        """The code location's settings with this IO manager's store and scenario folder (built once: every load
+        and store asks, and a settings resource takes milliseconds to build)."""
+        if self._settings is None:
+            values = {f: getattr(SETTINGS, f) for f in ENVIRONMENT}
+            values["store_dir"] = self.base_dir
+            if self.scenarios_dir is not None:
+                values["scenarios_dir"] = self.scenarios_dir
+            self._settings = CorridorSettings(**values)
+        return self._settings
 
     def _snapshot(self, context: dg.OutputContext | dg.InputContext) -> ScenarioSnapshot:
         """The scenario snapshot the run works on (taken now, without the pre-flight checks, when no step of the
