@@ -8,10 +8,10 @@ of a WAL database checkpoints it, so each event costs several fsyncs and an engi
 time in events alone. :class:`CorridorSqliteEventLogStorage` keeps one open connection per database for the life of
 the storage (still behind Dagster's lock, so threads take turns as before), commits with ``synchronous=NORMAL``
 (SQLite's recommended setting for WAL: a commit is atomic and the database consistent after any crash; only a power
-cut can lose the last commits), and checkpoints the run's database after each write so that the main file changes
-on every event as before: ``dagster dev`` watches that file to stream a running run's events (the index database,
-which nobody watches, checkpoints by itself). A ``dagster dev`` reading the same folder with Dagster's own classes
-reads the same databases.
+cut can lose the last commits; SQLite checkpoints the WAL into the database by itself every 1000 pages), and touches
+the run's database file after each write: ``dagster dev`` streams a running run's events by watching that file for
+changes, which Dagster's own storage made by checkpointing it on every close (readers read the WAL either way). A
+``dagster dev`` reading the same folder with Dagster's own classes reads the same databases.
 
 :func:`pipelines.runner.instance_for` uses it when the instance's ``dagster.yaml`` leaves the storage at its SQLite
 default; any other storage (PostgreSQL in ``deploy/team``, a custom one) is left alone.
@@ -19,6 +19,7 @@ default; any other storage (PostgreSQL in ``deploy/team``, a custom one) is left
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -80,8 +81,8 @@ class CorridorSqliteEventLogStorage(SqliteEventLogStorage):
             with self._engine(shard).connect() as conn:
                 with conn.begin():
                     yield conn
-                if shard != INDEX_SHARD_NAME:  # the file dagster dev watches changes with every event, as before
-                    conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
+            if shard != INDEX_SHARD_NAME:  # the file dagster dev watches changes with every event, as before
+                os.utime(self.path_for_shard(shard))
 
     def has_table(self, table_name: str) -> bool:
         # asked before many writes; a table, once there, stays (only an upgrade adds them)

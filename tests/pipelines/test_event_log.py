@@ -4,7 +4,10 @@ Dagster's own SQLite storage, which reads them back unchanged (#14)."""
 from __future__ import annotations
 
 import shutil
+import threading
+import time
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 from dagster._core.instance.ref import InstanceRef
@@ -70,20 +73,31 @@ def test_dagsters_own_sqlite_storage_reads_the_same_run(tmp_path: Path) -> None:
     assert reader.get_run_by_id(run_ours).is_success  # type: ignore[union-attr]
 
 
-def test_the_run_database_changes_with_every_event(tmp_path: Path) -> None:
-    """dagster dev streams a running run by watching its database file: each event checkpoints into it, and a
-    reader with Dagster's classes sees the events while the writer keeps its connection open."""
+def test_a_watcher_with_dagsters_classes_sees_each_new_event(tmp_path: Path) -> None:
+    """dagster dev streams a running run by watching its database file (Dagster's SqliteEventLogStorage.watch): it
+    hears of each event the corridor's storage writes, while the writer keeps its connection open."""
     instance, run_id = _run(tmp_path / "home")
-    storage = instance._event_storage
-    assert isinstance(storage, CorridorSqliteEventLogStorage)
-    path = Path(storage.path_for_shard(run_id))
-    before = path.stat().st_mtime_ns
-    size = path.stat().st_size
-    instance.report_engine_event("one more event", instance.get_run_by_id(run_id))  # type: ignore[arg-type]
-    after = path.stat()
-    assert after.st_mtime_ns > before or after.st_size != size  # checkpointed into the watched file
+    run = instance.get_run_by_id(run_id)
+    assert run is not None
     reader = dg.DagsterInstance.from_config(str(tmp_path / "home"))
-    assert any(e.message == "one more event" for e in reader.all_logs(run_id))
+    assert type(reader._event_storage).__name__ == "SqliteEventLogStorage"
+    seen: list[str] = []
+    heard = threading.Event()
+
+    def callback(entry: Any, _cursor: str) -> None:
+        seen.append(entry.message)
+        if entry.message == "one more event":
+            heard.set()
+
+    reader.event_log_storage.watch(run_id, None, callback)
+    try:
+        time.sleep(0.5)  # the observer thread starts
+        instance.report_engine_event("one more event", run)
+        stored = [e.message for e in reader.all_logs(run_id)][-2:]
+        assert heard.wait(20), f"the watcher heard {seen[-3:]}; stored {stored}"
+    finally:
+        reader.event_log_storage.end_watch(run_id, callback)
+        reader.dispose()
 
 
 def test_other_storages_are_left_alone(tmp_path: Path) -> None:
