@@ -17,6 +17,7 @@ the asset is stored for another snapshot of the scenario, :class:`~pipelines.sto
 
 from __future__ import annotations
 
+import functools
 from importlib import metadata as importlib_metadata
 from pathlib import Path
 from typing import Any
@@ -35,7 +36,9 @@ LEGACY_SUFFIXES = (".pickle", ".tif")
 """Files of the pickle layout (``<partition>/<asset>.pickle|.tif``): removed on write, never read."""
 
 
+@functools.cache
 def _package_version() -> str | None:
+    """The installed package's version (read once: a metadata lookup scans the environment's distributions)."""
     try:
         return importlib_metadata.version("caspian-corridor")
     except importlib_metadata.PackageNotFoundError:
