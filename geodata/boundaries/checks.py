@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import geopandas as gpd
@@ -58,13 +59,16 @@ def check_sectors_partition(sectors: gpd.GeoDataFrame, water: Any, *, tolerance_
     geoms = list(frame.geometry)
     union = shapely.union_all(geoms)
     laea = laea_for(shapely.union_all([sea, union]))
-    gap = equal_area_km2(area_only(sea.difference(union)), laea)
-    outside = equal_area_km2(area_only(union.difference(sea)), laea)
-    overlap = 0.0
-    for i in range(len(geoms)):
-        for j in range(i + 1, len(geoms)):
-            if geoms[i].intersects(geoms[j]):
-                overlap += equal_area_km2(area_only(geoms[i].intersection(geoms[j])), laea)
+    # gap and spill on a second thread while the overlaps are summed here (GEOS and PROJ release the GIL)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        gap_f = pool.submit(lambda: equal_area_km2(area_only(sea.difference(union)), laea))
+        outside_f = pool.submit(lambda: equal_area_km2(area_only(union.difference(sea)), laea))
+        overlap = 0.0
+        for i in range(len(geoms)):
+            for j in range(i + 1, len(geoms)):
+                if geoms[i].intersects(geoms[j]):
+                    overlap += equal_area_km2(area_only(geoms[i].intersection(geoms[j])), laea)
+        gap, outside = gap_f.result(), outside_f.result()
     meta = {
         "gap_km2": round(gap, 6),
         "overlap_km2": round(overlap, 6),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -127,8 +128,11 @@ def median_line_sectors(
     pts, labels = _coast_samples(coast_f, metric, spacing_m)
     states = sorted(set(labels))
     regions = _voronoi_regions(pts, labels, sea_m)
-    pure = {s: area_only(regions[s].intersection(sea_m)) for s in states}
-    edges = _edges(regions, sea_m, spacing_m)
+    # the water grown for the edges and the pure sectors are independent: GEOS releases the GIL, both cores help
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        grown = pool.submit(sea_m.buffer, OVERSHOOT_M)
+        pure = {s: area_only(regions[s].intersection(sea_m)) for s in states}
+        edges = _edges(regions, sea_m, spacing_m, grown=grown.result())
 
     treaties = treaty_list(treaty_points)
     treaty_records = _pin_treaty_points(treaties, edges, sea_m, metric, states, coast_f)
@@ -208,9 +212,13 @@ def _voronoi_regions(pts: np.ndarray, labels: np.ndarray, sea_m: BaseGeometry) -
     return regions
 
 
-def _edges(regions: Mapping[str, BaseGeometry], sea_m: BaseGeometry, spacing_m: float) -> list[_Edge]:
-    """The pure median lines between each pair of states, inside the water (plus a small overshoot)."""
-    grown = sea_m.buffer(OVERSHOOT_M)
+def _edges(
+    regions: Mapping[str, BaseGeometry], sea_m: BaseGeometry, spacing_m: float, *, grown: BaseGeometry | None = None
+) -> list[_Edge]:
+    """The pure median lines between each pair of states, inside the water (plus a small overshoot: ``grown`` is
+    ``sea_m.buffer(OVERSHOOT_M)``, built here unless given)."""
+    if grown is None:
+        grown = sea_m.buffer(OVERSHOOT_M)
     states = sorted(regions)
     edges: list[_Edge] = []
     for i, a in enumerate(states):
