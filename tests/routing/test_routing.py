@@ -5,6 +5,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import math
+from typing import Any
 
 import numpy as np
 import pytest
@@ -303,6 +304,61 @@ def test_corridor_raster_and_polygons() -> None:
     wide = least_cost_corridor(cost, (15, 2), (15, 37), cell_size=(10.0, 10.0), tolerance=0.5)
     assert wide.mask.sum() > cor.mask.sum()
     assert (wide.mask | ~cor.mask).all()  # nested
+
+
+def _whole_grid_corridor(cost: np.ndarray, s: tuple[int, int], g: tuple[int, int], cs: tuple, tol: float) -> tuple:
+    """The corridor as two whole-grid searches give it (the former implementation): ``A + B`` in float32 as the
+    corridor stores it, the optimum, and the mask before the optimal route's own cells are added."""
+    a = accumulated_cost(cost, s, cell_size=cs, dtype=np.float32)
+    b = accumulated_cost(cost, g, cell_size=cs, dtype=np.float64)
+    through = (a.astype(np.float64) + b).astype(np.float32)
+    optimum = float(b[s])
+    return through, optimum, through <= np.float32((1.0 + tol) * optimum * (1.0 + 1e-6))
+
+
+def _check_bounded_corridor(cost: np.ndarray, s: tuple[int, int], g: tuple[int, int], cs: tuple, tol: float) -> Any:
+    """The bounded corridor's mask equals the whole-grid one, cell for cell, its ``A + B`` bit for bit on it; the
+    only cells it adds are those of its optimal route (graph cells and the cells the refined route crosses)."""
+    from geodata.routing import _kernels as K
+
+    cor = least_cost_corridor(cost, s, g, cell_size=cs, tolerance=tol)
+    through, optimum, ref = _whole_grid_corridor(cost, s, g, cs, tol)
+    assert cor.optimum == optimum
+    graph_mask = cor.through_cost <= np.float32(cor.threshold * (1.0 + 1e-6))
+    np.testing.assert_array_equal(graph_mask, ref)
+    np.testing.assert_array_equal(cor.through_cost[ref], through[ref])
+    assert not (cor.through_cost < through).any()  # elsewhere +inf or an overestimate, never below the truth
+    route_cells = np.zeros(cost.shape, np.uint8)
+    K.polyline_cells(np.ascontiguousarray(cost, dtype=np.float64), cor.route.path, cs[0], cs[1], route_cells)
+    route_cells[tuple(cor.route.graph_path.T)] = 1
+    np.testing.assert_array_equal(cor.mask, ref | route_cells.view(bool))
+    assert cor.route.graph_cost == pytest.approx(optimum, rel=1e-9)
+    return cor
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(grids(), st.sampled_from([0.0, 0.05, 0.2, 1.0]))
+def test_bounded_corridor_equals_the_whole_grid_corridor(case: tuple, tol: float) -> None:
+    cost, s, g, cs = case
+    if math.isinf(ref8(cost, s, g, cs)):
+        return
+    _check_bounded_corridor(cost, s, g, cs, tol)
+
+
+@pytest.mark.parametrize("low", [0.2, 0.8])  # 0.8: A* pays, the first search runs A* past the goal
+@pytest.mark.parametrize("tol", [0.0, 0.05, 0.3])
+def test_bounded_corridor_on_a_large_grid_settles_a_fraction(low: float, tol: float) -> None:
+    rng = np.random.default_rng(7)
+    cost = rng.uniform(low, 1.2, (90, 120))
+    cost[30:60, 50:54] = np.nan  # a wall with a gap below it
+    cost[20:40, 70:100] = 1.0  # a uniform patch: exact ties between graph routes
+    cost[rng.random(cost.shape) < 0.05] = np.nan
+    s, g = (45, 30), (45, 80)
+    cost[s] = cost[g] = 1.0
+    cor = _check_bounded_corridor(cost, s, g, (10.0, 10.0), tol)
+    passable = int(np.isfinite(cost).sum())
+    # two whole-grid searches settle every passable cell twice; the bounded ones far fewer
+    assert cor.route.cells_settled < (1.2 if tol < 0.3 else 1.6) * passable
 
 
 # ------------------------------------------------------------------------------------------------------------------
