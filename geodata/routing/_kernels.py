@@ -90,6 +90,20 @@ def scan_costs(flat):  # pragma: no cover - compiled
     return mn, npass, nneg, first, total
 
 
+@njit(inline="always")
+def _block_value(cost, bi, bj, f):  # pragma: no cover - compiled
+    nr, nc = cost.shape
+    s = 0.0
+    n = 0
+    for i in range(bi * f, min(nr, bi * f + f)):
+        for j in range(bj * f, min(nc, bj * f + f)):
+            v = cost[i, j]
+            if v < INF:
+                s += v
+                n += 1
+    return s / n if n > 0 else INF
+
+
 @njit(cache=True, nogil=True)
 def block_mean(cost, f):  # pragma: no cover - compiled
     """Coarsen by ``f x f`` blocks: the mean of a block's passable cells, +inf where none is passable."""
@@ -99,16 +113,38 @@ def block_mean(cost, f):  # pragma: no cover - compiled
     out = np.empty((cr, cc), np.float64)
     for bi in range(cr):
         for bj in range(cc):
-            s = 0.0
-            n = 0
-            for i in range(bi * f, min(nr, bi * f + f)):
-                for j in range(bj * f, min(nc, bj * f + f)):
-                    v = cost[i, j]
-                    if v < INF:
-                        s += v
-                        n += 1
-            out[bi, bj] = s / n if n > 0 else INF
+            out[bi, bj] = _block_value(cost, bi, bj, f)
     return out
+
+
+@njit(cache=True, nogil=True)
+def scale_cells(cost, r0, c0, burn, factor, f, coarse):  # pragma: no cover - compiled
+    """``cost[r0 + i, c0 + j] *= factor`` where ``burn[i, j]`` (in the cost's own float type, as numpy's in-place
+    multiply); with ``f > 1`` the blocks of ``coarse`` (``block_mean(cost, f)``) holding a scaled cell are
+    recomputed, exactly as ``block_mean`` computes them. Returns the passable scaled cells' sum before and after."""
+    H, W = burn.shape
+    before = 0.0
+    after = 0.0
+    touched = np.zeros(((H + f - 1) // f + 1, (W + f - 1) // f + 1), np.bool_) if f > 1 else np.zeros((1, 1), np.bool_)
+    b0 = r0 // f if f > 1 else 0
+    a0 = c0 // f if f > 1 else 0
+    for i in range(H):
+        for j in range(W):
+            if burn[i, j]:
+                v = cost[r0 + i, c0 + j]
+                w = v * factor
+                cost[r0 + i, c0 + j] = w
+                if v < INF:
+                    before += v
+                    after += w
+                if f > 1:
+                    touched[(r0 + i) // f - b0, (c0 + j) // f - a0] = True
+    if f > 1:
+        for bi in range(touched.shape[0]):
+            for bj in range(touched.shape[1]):
+                if touched[bi, bj]:
+                    coarse[b0 + bi, a0 + bj] = _block_value(cost, b0 + bi, a0 + bj, f)
+    return before, after
 
 
 # ------------------------------------------------------------------------------------------------------------------

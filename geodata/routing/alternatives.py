@@ -77,19 +77,11 @@ def _samples(xy: np.ndarray, step: float) -> np.ndarray:
 
 
 def _distances(points: np.ndarray, xy: np.ndarray) -> np.ndarray:
-    """Distance of each point to the polyline ``xy``: the nearest of its segments in an STRtree (the same GEOS
-    point-segment distance as ``shapely.distance`` to the whole line, in O(n log m) rather than O(n m))."""
+    """Distance of each point to the polyline ``xy`` (GEOS, as ``shapely.distance`` to the line)."""
     import shapely
 
-    if len(xy) < 2 or np.all(xy == xy[0]):
-        return np.hypot(points[:, 0] - xy[0, 0], points[:, 1] - xy[0, 1])
-    segs = shapely.linestrings(np.stack([xy[:-1], xy[1:]], axis=1))
-    tree = shapely.STRtree(segs)
-    pts = shapely.points(points)
-    idx, dist = tree.query_nearest(pts, return_distance=True, all_matches=False)
-    out = np.full(len(points), np.inf)
-    np.minimum.at(out, idx[0], dist)
-    return out
+    line = shapely.LineString(xy)
+    return np.asarray(shapely.distance(shapely.points(points), line), dtype=float)
 
 
 def separation(
@@ -156,12 +148,7 @@ def _zone(path: np.ndarray, radius: float, shape: tuple[int, int]) -> tuple[tupl
     return (slice(r0, r1), slice(c0, c1)), burn
 
 
-def _penalise(pen: np.ndarray, path: np.ndarray, radius: float, factor: float) -> None:
-    """Multiply ``pen`` by ``factor`` on cells within ``radius`` cells of the polyline (in place)."""
-    z = _zone(path, radius, pen.shape)
-    if z is not None:
-        window, burn = z
-        pen[window][burn] *= factor
+_NO_COARSE = np.empty((0, 0), np.float64)
 
 
 class _Penalised:
@@ -186,19 +173,14 @@ class _Penalised:
         if z is None:
             return
         (rows, cols), burn = z
-        win = self.pen[rows, cols]
-        before = win[burn]
-        after = before * np.asarray(factor, win.dtype) if win.dtype == np.float32 else before * factor
-        win[burn] = after
-        ok = np.isfinite(before)
-        self.total += float(after[ok].sum(dtype=np.float64) - before[ok].sum(dtype=np.float64))
-        if factor < 1.0 or self.pen.reshape(-1)[self.cheapest] != self.surface.min_cost:
+        pen = self.pen
+        before, after = K.scale_cells(
+            pen, rows.start, cols.start, burn, pen.dtype.type(factor), self.f,
+            self.coarse if self.coarse is not None else _NO_COARSE,
+        )  # fmt: skip
+        self.total += after - before
+        if factor < 1.0 or pen.reshape(-1)[self.cheapest] != self.surface.min_cost:
             self._rescan()  # the cheapest cell was penalised (or costs fell): the minimum may have moved
-        if self.coarse is not None:
-            f = self.f
-            b0, b1 = rows.start // f, -(-rows.stop // f)
-            a0, a1 = cols.start // f, -(-cols.stop // f)
-            self.coarse[b0:b1, a0:a1] = K.block_mean(self.pen[b0 * f : b1 * f, a0 * f : a1 * f], f)
 
     def _rescan(self) -> None:
         mn, _, _, _, total = K.scan_costs(self.pen.reshape(-1))
