@@ -68,15 +68,21 @@ def route_corridor(
 
 @dg.asset(partitions_def=PARTITIONS, group_name="routing")
 def route_alternatives(
-    context: dg.AssetExecutionContext, settings: CorridorSettings, cost_surface: CostSurface, landfalls: Landfalls
+    context: dg.AssetExecutionContext,
+    settings: CorridorSettings,
+    cost_surface: CostSurface,
+    landfalls: Landfalls,
+    least_cost_route: routing.RouteResult,
 ) -> dg.Output[Any]:
     """k meaningfully different routes between the approach ends (routing.alternatives), ranked by cost, each with
-    its cost and its separation from the best, as lines (EPSG:4326)."""
+    its cost and its separation from the best, as lines (EPSG:4326). The best is least_cost_route when no land
+    re-plan changed it (the same search, not run twice)."""
     sc = scenario_of(context, settings)
     start, goal = route.approach_cells(cost_surface, landfalls)
     results = routing.alternative_routes(
-        cost_surface.total, start, goal, cell_size=cost_surface.grid.res, k=sc.routing.alternatives
-    )
+        cost_surface.total, start, goal, cell_size=cost_surface.grid.res, k=sc.routing.alternatives,
+        best=route.unchanged_optimum(least_cost_route),
+    )  # fmt: skip
     table = route.alternatives_layer(results, cost_surface)
     return dg.Output(
         table,

@@ -84,6 +84,13 @@ def least_cost_route(
     )
 
 
+def unchanged_optimum(result: routing.RouteResult) -> routing.RouteResult | None:
+    """The least-cost route when it is the plain optimum of the cost surface (the default d16 search, refined, and
+    no land re-plan closed a cell: :func:`geodata.routing.alternative_routes` takes it as its rank 0 instead of
+    searching again), else None."""
+    return result if result.stats.get("land_replans") == 0 and result.method == "d16+refine" else None
+
+
 def route_line(result: routing.RouteResult, surface: CostSurface) -> LineString:
     """A routed grid path as a line in the analysis CRS."""
     return LineString(routing.path_xy(result.path, surface.grid.transform))
