@@ -38,6 +38,7 @@ def plan_landfalls(
 ) -> landfall.Landfalls:
     """Shore ends of both landing stations; each approach leg ends in a cell the route may use."""
     eng = scenario.engineering
+    blocked = surface.impassable  # one whole-grid pass for both stations
     out = []
     for station in scenario.landing_stations:
         out.append(
@@ -48,7 +49,7 @@ def plan_landfalls(
                 approach_m=eng.landfall_approach_m,
                 max_deviation_deg=eng.landfall_max_deviation_deg,
                 manhole_setback_m=eng.beach_manhole_setback_m,
-                blocked=surface.impassable,
+                blocked=blocked,
             )
         )
     return (out[0], out[1])
