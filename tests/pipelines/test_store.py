@@ -531,6 +531,42 @@ def test_a_changed_sidecar_is_refused(stored: Path) -> None:
         _load(stored)
 
 
+def test_sidecars_are_hashed_once_per_process_while_unchanged(stored: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Loading a value again does not hash its sidecars again while their stat is unchanged (every step of a run
+    loads the cost surface); a sidecar changed since is hashed again and refused; a file changed within the last
+    VERIFIED_MIN_AGE_NS is never remembered (its ctime tick could hide a second change)."""
+    import time
+
+    hashed: list[str] = []
+    real = store._sha256
+
+    def counting(path: Path) -> str:
+        hashed.append(Path(path).name)
+        return real(path)
+
+    monkeypatch.setattr(store, "_sha256", counting)
+    monkeypatch.setattr(store, "_VERIFIED", {})
+    _load(stored)
+    assert hashed  # young files (just written): hashed, not remembered
+    hashed.clear()
+    _load(stored)
+    assert hashed
+    monkeypatch.setattr(store, "VERIFIED_MIN_AGE_NS", 0)
+    _load(stored)
+    hashed.clear()
+    _load(stored)
+    assert hashed == []  # remembered
+    time.sleep(0.05)  # past the file system's timestamp tick
+    node = _first(_record(stored), "geodataframe")
+    path = stored / node["file"]
+    blob = bytearray(path.read_bytes())
+    blob[len(blob) // 2] ^= 0xFF
+    path.write_bytes(bytes(blob))  # same size, new ctime
+    with pytest.raises(store.StoreFormatError, match="sha256"):
+        _load(stored)
+    assert node["file"] in hashed
+
+
 def test_a_changed_tree_is_refused(stored: Path) -> None:
     record = _record(stored)
     _first(record, "dataclass")["fields"]["station_name"] = "Elsewhere"
