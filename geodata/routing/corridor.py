@@ -189,8 +189,14 @@ def mask_to_polygons(mask: Any, transform: Any = None, *, cell_size: Any = None)
                 f"cell_size=({dy}, {dx}) does not match the transform's pixel size ({abs(t.e)}, {abs(t.a)}); "
                 "pass the transform of the grid the corridor was computed on"
             )
-    m8 = m.astype(np.uint8)
-    shapes = features.shapes(m8, mask=m8.astype(bool), transform=t, connectivity=4)
+    rows = np.flatnonzero(m.any(axis=1))
+    if not rows.size:
+        return []
+    cols = np.flatnonzero(m.any(axis=0))
+    r0, r1, c0, c1 = int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
+    # vectorise the True cells' bounding window only (a corridor covers a fraction of the grid)
+    m8 = np.ascontiguousarray(m[r0:r1, c0:c1], dtype=np.uint8)
+    shapes = features.shapes(m8, mask=m8.view(bool), transform=t @ Affine.translation(c0, r0), connectivity=4)
     polys = [shapely.geometry.shape(geom) for geom, val in shapes if val == 1]
     polys.sort(key=lambda p: -p.area)
     return polys

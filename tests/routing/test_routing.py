@@ -282,6 +282,27 @@ def test_accumulated_cost_hand_computed() -> None:
     assert both.dtype == np.float32
 
 
+def test_polygons_of_the_mask_window_equal_the_whole_grid_ones() -> None:
+    """mask_to_polygons vectorises the True cells' bounding window only: the same polygons as the whole grid."""
+    import shapely
+    from affine import Affine
+    from rasterio import features
+
+    rng = np.random.default_rng(2)
+    mask = np.zeros((80, 120), bool)
+    mask[30:55, 40:90] = rng.random((25, 50)) < 0.7
+    mask[60, 100] = True
+    t = Affine(100.0, 0, 512_345.5, 0, -100.0, 4_601_234.25)
+    got = mask_to_polygons(mask, t)
+    m8 = mask.astype(np.uint8)
+    want = [shapely.geometry.shape(g) for g, v in features.shapes(m8, mask=mask, transform=t, connectivity=4)]
+    want.sort(key=lambda p: -p.area)
+    assert len(got) == len(want) > 3
+    for a, b in zip(got, want, strict=True):
+        assert shapely.equals_exact(shapely.normalize(a), shapely.normalize(b), tolerance=1e-6)
+    assert mask_to_polygons(np.zeros((5, 5), bool), t) == []
+
+
 def test_corridor_raster_and_polygons() -> None:
     from affine import Affine
 
