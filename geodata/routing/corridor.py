@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -64,15 +62,6 @@ class CorridorResult:
         return mask_to_polygons(self.mask, transform, cell_size=cell_size)
 
 
-PARALLEL_MIN_CELLS = 1_000_000
-"""Passable cells from which the corridor's two searches run on two threads by default (below, a thread costs more
-than it saves)."""
-
-
-def _two_cores() -> bool:
-    return (os.cpu_count() or 1) >= 2
-
-
 BOUND_MARGIN = 1e-5
 """Relative slack of the corridor's search bounds over its threshold: far above the float32 rounding of the
 accumulated costs (a few 1e-7), so every cell the mask admits is settled, and expanded, by both searches."""
@@ -88,7 +77,6 @@ def least_cost_corridor(
     method: str = "auto",
     neighbourhood: int | None = None,
     refine: bool = True,
-    threads: int | None = None,
 ) -> CorridorResult:
     """Least-cost corridor between two cells.
 
@@ -119,11 +107,6 @@ def least_cost_corridor(
         Fraction above the optimum admitted in the corridor (0.05 = 5 %).
     method, neighbourhood, refine
         As in :func:`geodata.routing.least_cost_path`.
-    threads : {1, 2}, optional
-        1: the two searches one after the other (the goal's expanding only the corridor, as above); 2: both at once
-        on two threads, the goal's bounded like the start's (its A* key towards the start at most ``T``): more work,
-        less wall time on a machine with a core to spare. Default 2 on grids of :data:`PARALLEL_MIN_CELLS` passable
-        cells or more when the machine has two cores, else 1. The corridor is the same either way (tested).
 
     Returns
     -------
@@ -132,46 +115,27 @@ def least_cost_corridor(
     Notes
     -----
     Both bounds carry a relative slack of :data:`BOUND_MARGIN` over the threshold, so float32 rounding never keeps a
-    cell the mask would admit out of a search. ``through_cost`` is ``A + B`` on every cell within that slack of the
-    threshold and +inf or an overestimate elsewhere; an A* search recovers a distance from its key by a subtraction,
-    so its values may differ from a Dijkstra search's by a few ulp (the mask, then, only on a cell within that
-    rounding of the threshold). ``tests/routing`` checks the mask against two whole-grid searches. Peak extra
-    memory: 4 bytes per cell (``A``, float32) + 9 bytes per cell settled (each running search) + 1 byte (mask);
-    ``through_cost`` reuses ``A``'s buffer.
+    cell the mask would admit out of a search. ``through_cost`` is exact (``A + B``) on every cell within that
+    slack of the threshold and +inf or an overestimate elsewhere; ``tests/routing`` checks the mask against two
+    whole-grid searches. Peak extra memory: 4 bytes per cell (``A``, float32) + 9 bytes per cell settled (the
+    running search) + 1 byte (mask); ``through_cost`` reuses ``A``'s buffer.
     """
     if not (np.isfinite(tolerance) and tolerance >= 0):
         raise ValueError(f"tolerance={tolerance!r} must be a non-negative fraction such as 0.05")
     table = table_for(method, neighbourhood)
     surface, s, g = prepare_route(cost, cell_size, start, goal)
     slack = (1.0 + float(tolerance)) * (1.0 + BOUND_MARGIN)
-    heuristic = surface.astar_pays()
-    n = threads if threads is not None else (2 if _two_cores() and surface.passable_cells >= PARALLEL_MIN_CELLS else 1)
-    if n not in (1, 2):
-        raise ValueError(f"threads={threads!r} must be 1 or 2")
+    res = run_search(surface, table, np.array([s]), g, heuristic=surface.astar_pays(), goal_factor=slack)
+    if not res.found:
+        raise unreachable_error(surface, s, g)
+    bound = float(res.dist[g]) * slack
+    settled = res.settled
     through = np.empty(surface.shape, np.float32)
-    if n == 2:
-        # both searches at once (the kernel releases the GIL), each bounded by its own A* key: from the goal,
-        # every cell with B + h <= T (h the bound towards the start) is settled, hence every corridor cell
-        with ThreadPoolExecutor(2) as pool:
-            ahead = pool.submit(run_search, surface, table, np.array([s]), g, heuristic=heuristic, goal_factor=slack)
-            back = pool.submit(run_search, surface, table, np.array([g]), s, heuristic=heuristic, goal_factor=slack)
-            fwd, res = ahead.result(), back.result()
-        if not fwd.found:
-            raise unreachable_error(surface, s, g)
-        settled = fwd.settled
-        K.settled_surface(fwd.state, fwd.dist, through)
-        del fwd
-    else:
-        res = run_search(surface, table, np.array([s]), g, heuristic=heuristic, goal_factor=slack)
-        if not res.found:
-            raise unreachable_error(surface, s, g)
-        bound = float(res.dist[g]) * slack
-        settled = res.settled
-        K.settled_surface(res.state, res.dist, through)
-        del res
-        res = run_search(
-            surface, table, np.array([g]), None, heuristic=False, limit=bound, bound=through, bound_limit=bound
-        )
+    K.settled_surface(res.state, res.dist, through)
+    del res
+    res = run_search(
+        surface, table, np.array([g]), None, heuristic=False, limit=bound, bound=through, bound_limit=bound
+    )
     optimum = float(res.dist[s])
     cells = K.trace(res.state, s[0], s[1], table.dr, table.dc)[::-1].copy()  # start -> goal
     K.add_settled_surface(res.state, res.dist, through)
