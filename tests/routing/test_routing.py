@@ -338,21 +338,27 @@ def _whole_grid_corridor(cost: np.ndarray, s: tuple[int, int], g: tuple[int, int
 
 
 def _check_bounded_corridor(cost: np.ndarray, s: tuple[int, int], g: tuple[int, int], cs: tuple, tol: float) -> Any:
-    """The bounded corridor's mask equals the whole-grid one, cell for cell, its ``A + B`` bit for bit on it; the
-    only cells it adds are those of its optimal route (graph cells and the cells the refined route crosses)."""
+    """The bounded corridor's mask equals the whole-grid one cell for cell, its ``A + B`` equal on it, but for the
+    rounding of A* keys (a search ordered by ``dist + h`` recovers ``dist`` by a subtraction: a few ulp) and so for
+    cells within that rounding of the threshold; the only cells it adds are those of its optimal route (graph
+    cells and the cells the refined route crosses)."""
     from geodata.routing import _kernels as K
 
     cor = least_cost_corridor(cost, s, g, cell_size=cs, tolerance=tol)
     through, optimum, ref = _whole_grid_corridor(cost, s, g, cs, tol)
-    assert cor.optimum == optimum
+    assert cor.optimum == optimum  # the goal's search is Dijkstra's, as before
     graph_mask = cor.through_cost <= np.float32(cor.threshold * (1.0 + 1e-6))
-    np.testing.assert_array_equal(graph_mask, ref)
-    np.testing.assert_array_equal(cor.through_cost[ref], through[ref])
-    assert not (cor.through_cost < through).any()  # elsewhere +inf or an overestimate, never below the truth
+    edge = cor.threshold * (1.0 + 1e-6)
+    ambiguous = np.abs(through.astype(np.float64) - edge) <= 1e-6 * edge
+    assert not ((graph_mask != ref) & ~ambiguous).any()
+    np.testing.assert_allclose(cor.through_cost[ref], through[ref], rtol=1e-6)
+    assert not (cor.through_cost < through * (1.0 - 1e-6)).any()  # elsewhere +inf or an overestimate
     route_cells = np.zeros(cost.shape, np.uint8)
     K.polyline_cells(np.ascontiguousarray(cost, dtype=np.float64), cor.route.path, cs[0], cs[1], route_cells)
     route_cells[tuple(cor.route.graph_path.T)] = 1
-    np.testing.assert_array_equal(cor.mask, ref | route_cells.view(bool))
+    extra = cor.mask & ~graph_mask
+    assert not (extra & ~route_cells.view(bool)).any()
+    assert (cor.mask | ~graph_mask).all()
     assert cor.route.graph_cost == pytest.approx(optimum, rel=1e-9)
     return cor
 
