@@ -118,8 +118,9 @@ def least_cost_corridor(
     cell the mask would admit out of a search. ``through_cost`` is ``A + B`` on every cell within that slack of the
     threshold and +inf or an overestimate elsewhere; when the first search runs A*, it recovers a distance from its
     key by a subtraction, so ``A`` may differ from a Dijkstra search's by a few ulp (the mask, then, only on a cell
-    within that rounding of the threshold). ``tests/routing`` checks the mask against two whole-grid searches. Peak extra memory: 4 bytes per cell (``A``, float32) + 9 bytes per cell settled (the
-    running search) + 1 byte (mask); ``through_cost`` reuses ``A``'s buffer.
+    within that rounding of the threshold). ``tests/routing`` checks the mask against two whole-grid searches.
+    Peak extra memory: 4 bytes per cell (``A``, float32) + 9 bytes per cell settled (the running search) + 1 byte
+    (mask); ``through_cost`` reuses ``A``'s buffer.
     """
     if not (np.isfinite(tolerance) and tolerance >= 0):
         raise ValueError(f"tolerance={tolerance!r} must be a non-negative fraction such as 0.05")
