@@ -493,3 +493,44 @@ def refine(cost, pts, dy, dx, rounds, min_step):  # pragma: no cover - compiled
         if gain <= 1e-9 * after:
             break
     return P[:n].copy()
+
+
+@njit(cache=True, nogil=True)
+def point_polyline_distances(points, xy):  # pragma: no cover - compiled
+    """Distance of each ``points[i]`` to the polyline ``xy``: the least point-segment distance, computed as GEOS
+    computes it (``Distance::pointToSegment``: the comp.graphics.algorithms FAQ method, ends by the point distance),
+    so the values are ``shapely.distance``'s to the line."""
+    n = points.shape[0]
+    m = xy.shape[0]
+    out = np.empty(n, np.float64)
+    for i in range(n):
+        px = points[i, 0]
+        py = points[i, 1]
+        best = INF
+        for k in range(max(m - 1, 1)):
+            ax = xy[k, 0]
+            ay = xy[k, 1]
+            bx = xy[min(k + 1, m - 1), 0]
+            by = xy[min(k + 1, m - 1), 1]
+            if ax == bx and ay == by:
+                dx = px - ax
+                dy = py - ay
+                d = math.sqrt(dx * dx + dy * dy)
+            else:
+                len2 = (bx - ax) * (bx - ax) + (by - ay) * (by - ay)
+                r = ((px - ax) * (bx - ax) + (py - ay) * (by - ay)) / len2
+                if r <= 0.0:
+                    dx = px - ax
+                    dy = py - ay
+                    d = math.sqrt(dx * dx + dy * dy)
+                elif r >= 1.0:
+                    dx = px - bx
+                    dy = py - by
+                    d = math.sqrt(dx * dx + dy * dy)
+                else:
+                    s = ((ay - py) * (bx - ax) - (ax - px) * (by - ay)) / len2
+                    d = abs(s) * math.sqrt(len2)
+            if d < best:
+                best = d
+        out[i] = best
+    return out

@@ -77,11 +77,11 @@ def _samples(xy: np.ndarray, step: float) -> np.ndarray:
 
 
 def _distances(points: np.ndarray, xy: np.ndarray) -> np.ndarray:
-    """Distance of each point to the polyline ``xy`` (GEOS, as ``shapely.distance`` to the line)."""
-    import shapely
-
-    line = shapely.LineString(xy)
-    return np.asarray(shapely.distance(shapely.points(points), line), dtype=float)
+    """Distance of each point to the polyline ``xy``, as ``shapely.distance`` to the line gives it (GEOS's formula,
+    compiled: a round's candidate is sampled at some 10 000 points, each measured against every segment)."""
+    return np.asarray(
+        K.point_polyline_distances(np.ascontiguousarray(points, np.float64), np.ascontiguousarray(xy, np.float64))
+    )
 
 
 def separation(

@@ -111,6 +111,18 @@ def test_separation_equals_the_shapely_reference(a: np.ndarray, b: np.ndarray, c
 
 
 @settings(max_examples=200, deadline=None)
+@given(polylines(), polylines())
+def test_compiled_distances_are_geos_distances(a: np.ndarray, b: np.ndarray) -> None:
+    from geodata.routing.alternatives import _distances
+
+    line = b if len(b) > 1 else np.vstack([b, b])
+    got = _distances(a, line)
+    want = shapely.distance(shapely.points(a), shapely.LineString(line))
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+    assert np.mean(got == want) > 0.99  # the same formula: equal to the last bit but for a rare rounding
+
+
+@settings(max_examples=200, deadline=None)
 @given(polylines(), st.floats(0.5, 12.0), st.sampled_from([(45, 60), (12, 9)]))
 def test_windowed_penalty_equals_the_whole_grid_one(path: np.ndarray, radius: float, shape: tuple) -> None:
     rng = np.random.default_rng(3)
