@@ -33,6 +33,32 @@ from geodata.preflight import (
 from geodata.scenario import Scenario
 from geodata.sources.snapshot import ScenarioSnapshot, take_snapshot
 
+DEFERRED = {"corridor/deferred": True}
+"""``AssetIn`` metadata asking the IO manager for a :class:`Deferred` instead of the value: an asset that needs an input
+only in some scenarios (refined_route without a ``survey:`` section) does not read it (the cost surface: 100 MB and
+its sidecars' hashes at 100 m)."""
+
+
+class Deferred:
+    """An input handed on unread: :meth:`get` loads it the first time (the IO manager's load, its checks and its
+    provenance record included). An IO manager that does not defer hands the value itself; :func:`resolve` takes
+    either."""
+
+    def __init__(self, load: Any) -> None:
+        self._load = load
+        self._value: Any = None
+        self._loaded = False
+
+    def get(self) -> Any:
+        if not self._loaded:
+            self._value, self._loaded = self._load(), True
+        return self._value
+
+
+def resolve(value: Any) -> Any:
+    """The value of an input that may be :class:`Deferred`."""
+    return value.get() if isinstance(value, Deferred) else value
+
 
 def scenario_of(context: dg.AssetExecutionContext, settings: CorridorSettings) -> Scenario:
     """The scenario of the run's partition, as the run's snapshot holds it (see :func:`run_snapshot`)."""

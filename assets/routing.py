@@ -6,7 +6,7 @@ from typing import Any
 
 import dagster as dg
 
-from assets.common import check_results, check_specs, metadata, scenario_of
+from assets.common import DEFERRED, check_results, check_specs, metadata, resolve, scenario_of
 from assets.config import PARTITIONS, CorridorSettings
 from geodata import routing
 from geodata.boundaries import CaspianCoast
@@ -16,7 +16,6 @@ from geodata.engineering import refine
 from geodata.engineering.landfall import Landfalls
 from geodata.engineering.refine import RouteRefinement
 from geodata.engineering.sweep import WeightSweepResult, weight_sweep
-from geodata.grid import Raster
 
 
 @dg.asset(partitions_def=PARTITIONS, group_name="routing")
@@ -68,15 +67,21 @@ def route_corridor(
 
 @dg.asset(partitions_def=PARTITIONS, group_name="routing")
 def route_alternatives(
-    context: dg.AssetExecutionContext, settings: CorridorSettings, cost_surface: CostSurface, landfalls: Landfalls
+    context: dg.AssetExecutionContext,
+    settings: CorridorSettings,
+    cost_surface: CostSurface,
+    landfalls: Landfalls,
+    least_cost_route: routing.RouteResult,
 ) -> dg.Output[Any]:
     """k meaningfully different routes between the approach ends (routing.alternatives), ranked by cost, each with
-    its cost and its separation from the best, as lines (EPSG:4326)."""
+    its cost and its separation from the best, as lines (EPSG:4326). The best is least_cost_route when no land
+    re-plan changed it (the same search, not run twice)."""
     sc = scenario_of(context, settings)
     start, goal = route.approach_cells(cost_surface, landfalls)
     results = routing.alternative_routes(
-        cost_surface.total, start, goal, cell_size=cost_surface.grid.res, k=sc.routing.alternatives
-    )
+        cost_surface.total, start, goal, cell_size=cost_surface.grid.res, k=sc.routing.alternatives,
+        best=route.unchanged_optimum(least_cost_route),
+    )  # fmt: skip
     table = route.alternatives_layer(results, cost_surface)
     return dg.Output(
         table,
@@ -110,6 +115,12 @@ def route_weight_sweep(
     yield dg.Output(result, metadata=metadata(result.summary()))
 
 
+REFINE_INPUTS = (
+    "least_cost_route", "cost_surface", "landfalls", "bathymetry", "hazards", "seabed_sectors", "coastline",
+)  # fmt: skip
+"""refined_route's inputs, all Deferred: read only with a `survey:` section."""
+
+
 @dg.asset(
     partitions_def=PARTITIONS,
     group_name="routing",
@@ -117,22 +128,24 @@ def route_weight_sweep(
         "refined_route",
         {"refined_no_costlier": "The refined route costs no more than the regional route on the same fine grid."},
     ),
+    ins={name: dg.AssetIn(metadata=DEFERRED) for name in REFINE_INPUTS},
 )
 def refined_route(
     context: dg.AssetExecutionContext,
     settings: CorridorSettings,
-    least_cost_route: routing.RouteResult,
-    cost_surface: CostSurface,
-    landfalls: Landfalls,
-    bathymetry: Raster,
+    least_cost_route: Any,
+    cost_surface: Any,
+    landfalls: Any,
+    bathymetry: Any,
     hazards: Any,
     seabed_sectors: Any,
-    coastline: CaspianCoast,
+    coastline: Any,
 ) -> Iterator[Any]:
     """The scenario's `survey:` section: the regional route refined on a fine grid inside a band of survey.buffer_m
     round it (survey depth where it exists, feathered into the regional surface; fine cost from geodata/cost.py),
     with its cost against the regional route on the same fine grid, the largest offset and the seam. Without a
-    `survey:` section the value holds no route (engineered_route then takes the regional route)."""
+    `survey:` section the value holds no route (engineered_route then takes the regional route) and no input is
+    read (they are Deferred)."""
     sc = scenario_of(context, settings)
     if sc.survey is None:
         reason = "no survey section: engineered_route takes the regional route"
@@ -141,17 +154,12 @@ def refined_route(
             check_name="refined_no_costlier", passed=True, metadata={"applies": "no survey section: not refined"}
         )
         return
-    land = coastline.land(sc.area_of_interest.bounds)
-    result = refine.refine_route(
-        sc,
-        least_cost_route,
-        cost_surface,
-        landfalls,
-        bathymetry,
-        hazards,
-        seabed_sectors,
-        land,
-        memory_budget_bytes=settings.memory_budget_bytes,
+    route_, surface, ends, depth, haz, sectors, coast = (
+        resolve(v) for v in (least_cost_route, cost_surface, landfalls, bathymetry, hazards, seabed_sectors, coastline)
     )
+    result = refine.refine_route(
+        sc, route_, surface, ends, depth, haz, sectors, coast.land(sc.area_of_interest.bounds),
+        memory_budget_bytes=settings.memory_budget_bytes,
+    )  # fmt: skip
     yield dg.Output(RouteRefinement(result), metadata=metadata({"refined": True, **result.summary()}))
     yield from check_results([refine.check_refined_route(result)])

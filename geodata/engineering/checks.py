@@ -41,7 +41,7 @@ from geodata.engineering.land import land_stretches
 from geodata.engineering.sectors import sector_crossing_report
 from geodata.errors import InputDataError
 from geodata.geodesy import Chainage, to_lonlat, transformer
-from geodata.grid import GeoGrid, Raster
+from geodata.grid import GeoGrid, LazyRaster, Raster
 
 
 def _checked_parts(route: LineString, exempt: BaseGeometry | None) -> list[LineString]:
@@ -130,7 +130,9 @@ def check_clear_of_land(
 
 def _cell_values(raster: Raster, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
     """``raster``'s values at the cells ``(rows, cols)`` as float64, NaN where it holds no data: only those cells
-    are read (no whole-grid copy)."""
+    are read (no whole-grid copy; of a raster still on disk, only the tiles holding them)."""
+    if isinstance(raster, LazyRaster) and not raster.loaded:
+        return raster.file.cells(rows, cols)
     vals = np.asarray(raster.data[rows, cols]).astype(float)
     if raster.nodata is not None and not (isinstance(raster.nodata, float) and math.isnan(raster.nodata)):
         vals[vals == raster.nodata] = np.nan

@@ -38,6 +38,7 @@ def plan_landfalls(
 ) -> landfall.Landfalls:
     """Shore ends of both landing stations; each approach leg ends in a cell the route may use."""
     eng = scenario.engineering
+    blocked = surface.impassable  # one whole-grid pass for both stations
     out = []
     for station in scenario.landing_stations:
         out.append(
@@ -48,7 +49,7 @@ def plan_landfalls(
                 approach_m=eng.landfall_approach_m,
                 max_deviation_deg=eng.landfall_max_deviation_deg,
                 manhole_setback_m=eng.beach_manhole_setback_m,
-                blocked=surface.impassable,
+                blocked=blocked,
             )
         )
     return (out[0], out[1])
@@ -82,6 +83,13 @@ def least_cost_route(
     return vector_land.route_clear_of_land(
         surface.total, surface.grid, vector_land.land_geometry(land, surface.grid.crs), search
     )
+
+
+def unchanged_optimum(result: routing.RouteResult) -> routing.RouteResult | None:
+    """The least-cost route when it is the plain optimum of the cost surface (the default d16 search, refined, and
+    no land re-plan closed a cell: :func:`geodata.routing.alternative_routes` takes it as its rank 0 instead of
+    searching again), else None."""
+    return result if result.stats.get("land_replans") == 0 and result.method == "d16+refine" else None
 
 
 def route_line(result: routing.RouteResult, surface: CostSurface) -> LineString:

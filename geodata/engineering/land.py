@@ -180,6 +180,7 @@ def route_clear_of_land(
             cells |= _cells_touching(grid, near)
         cells = cells - ends - set(closed)
         if not pieces:
+            result.stats["land_replans"] = rounds - 1
             return LandReplan(result, rounds, closed, land_first, first.cost)
         if not cells:
             break

@@ -30,7 +30,7 @@ from shapely.geometry.base import BaseGeometry
 
 from geodata.engineering.events import BEACH_MANHOLE, LANDING, SHORE_CROSSING, RouteEvent
 from geodata.errors import InputDataError, LandingPointError
-from geodata.grid import GeoGrid, Raster
+from geodata.grid import GeoGrid, LazyRaster, Raster
 from geodata.scenario import LandingStation
 
 XY = tuple[float, float]
@@ -173,11 +173,18 @@ class _OpenWater:
         section = LineString([(sx, sy), (sx + (x - sx) * t, sy + (y - sy) * t)])
         return bool(self.land.contains(section))
 
+    def _sea(self, cell: tuple[int, int]) -> bool:
+        """Is ``cell`` sea in the mask? A mask still on disk is read at that cell's tile only, not whole."""
+        m = self.sea_mask
+        if isinstance(m, LazyRaster) and not m.loaded:
+            return bool(m.file.cells(np.array([cell[0]]), np.array([cell[1]]))[0] == 1)
+        return bool(m.data[cell] == 1)
+
     def leg_is_clear(self, x: float, y: float, ux: float, uy: float) -> bool:
         """Is the leg of ``approach_m`` from shore point ``(x, y)`` in unit direction ``(ux, uy)`` clear?"""
         ex, ey = x + ux * self.approach_m, y + uy * self.approach_m
         cell = self.sea_mask.grid.cell_of(ex, ey)
-        if cell is None or self.sea_mask.data[cell] != 1 or (self.blocked is not None and self.blocked[cell]):
+        if cell is None or not self._sea(cell) or (self.blocked is not None and self.blocked[cell]):
             return False
         eps = min(5.0, self.approach_m / 100.0)
         leg = LineString([(x + ux * eps, y + uy * eps), (ex, ey)])
@@ -222,21 +229,6 @@ def _smoothed_tangents(part: LineString, s: np.ndarray, half: float) -> tuple[np
     return shapely.get_x(b) - shapely.get_x(a), shapely.get_y(b) - shapely.get_y(a)
 
 
-def _seaward_normal(land: BaseGeometry, x: float, y: float, tx: float, ty: float, probe: float) -> XY | None:
-    """The unit normal of coast direction ``(tx, ty)`` at ``(x, y)`` that points away from land (tested ``probe``
-    metres out), or None when the direction is degenerate or there is land on both sides (a river mouth, a sliver)."""
-    norm = math.hypot(tx, ty)
-    if norm == 0:
-        return None
-    tx, ty = tx / norm, ty / norm
-    nx, ny = ty, -tx  # one of the two normals; pick the seaward one
-    if land.contains(Point(x + nx * probe, y + ny * probe)):
-        nx, ny = -nx, -ny
-        if land.contains(Point(x + nx * probe, y + ny * probe)):
-            return None
-    return nx, ny
-
-
 def _shore_points_of_part(
     part: LineString, inner: BaseGeometry, land: BaseGeometry, station_xy: XY, step: float, half: float, probe: float
 ) -> list[_ShorePoint]:
@@ -248,13 +240,31 @@ def _shore_points_of_part(
     if not inside.size:
         return []
     tx, ty = _smoothed_tangents(part, s[inside], min(half, part.length / 2.0))
+    x, y = px[inside], py[inside]
+    nx, ny, ok = _seaward_normals(land, x, y, tx, ty, probe)
     out = []
-    for k, dx, dy in zip(inside, tx, ty, strict=True):
-        normal = _seaward_normal(land, float(px[k]), float(py[k]), float(dx), float(dy), probe)
-        if normal is not None:
-            dist = math.hypot(px[k] - station_xy[0], py[k] - station_xy[1])
-            out.append(_ShorePoint(dist, float(px[k]), float(py[k]), *normal))
+    for k in np.flatnonzero(ok):
+        dist = math.hypot(x[k] - station_xy[0], y[k] - station_xy[1])
+        out.append(_ShorePoint(dist, float(x[k]), float(y[k]), float(nx[k]), float(ny[k])))
     return out
+
+
+def _seaward_normals(
+    land: BaseGeometry, x: np.ndarray, y: np.ndarray, tx: np.ndarray, ty: np.ndarray, probe: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The unit normals of coast directions ``(tx, ty)`` at points ``(x, y)`` that point away from land (tested
+    ``probe`` metres out), and where one exists: not where the direction is degenerate or there is land on both
+    sides (a river mouth, a sliver). Vectorised: one contains test per side for all the points (they lie 10 m apart
+    at 100 m cells, thousands of them)."""
+    norm = np.array([math.hypot(a, b) for a, b in zip(tx.tolist(), ty.tolist(), strict=True)])
+    ok = norm != 0
+    safe = np.where(ok, norm, 1.0)
+    ux, uy = tx / safe, ty / safe
+    nx, ny = uy, -ux  # one of the two normals; pick the seaward one
+    flip = shapely.contains_xy(land, x + nx * probe, y + ny * probe)
+    nx, ny = np.where(flip, -nx, nx), np.where(flip, -ny, ny)
+    both = flip & shapely.contains_xy(land, x + nx * probe, y + ny * probe)
+    return nx, ny, ok & ~both
 
 
 def _shore_points(

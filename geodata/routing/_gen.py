@@ -43,6 +43,13 @@ DOC = '''    """Label-setting search ({n}-neighbourhood) on the window ``cost[wr
     with ``goal_r < 0`` it settles every reachable cell. With ``restrict`` only cells whose state has the ALLOWED
     bit are entered.
 
+    Bounds (a corridor's searches; ``inf``, ``0`` and an empty ``bound`` disable them): the search stops when the
+    next key to settle exceeds ``limit``; with ``goal_factor > 0`` it does not stop at the goal but lowers ``limit``
+    to ``goal_factor`` times the goal's distance and goes on; with a non-empty ``bound`` (float32, the shape of
+    ``state``) a settled cell whose distance plus ``bound`` exceeds ``bound_limit`` is not expanded (its
+    neighbours are not relaxed from it). Cells settled are exact whatever the bounds; only which cells get
+    settled changes.
+
     State is one uint8 per cell (move code + 1 in bits 0-5, 63 for seeds, ALLOWED bit 6, SETTLED bit 7). One
     8-byte slot per cell serves twice: while a cell is open it holds its position in the open list (``pos_of``, an
     int64 view of ``dist``), once settled its distance (``dist``, float64). The open list is an indexed 4-ary heap
@@ -85,7 +92,7 @@ def generate_one(n: int) -> str:
     a("@njit(cache=True, nogil=True)")
     a(
         f"def search_{n}(cost, wr0, wc0, state, dist, pos_of, hk, hv, seeds, goal_r, goal_c, restrict, mlen, hscale, "
-        "dy, dx):"
+        "dy, dx, limit, goal_factor, bound, bound_limit):"
     )
     L.extend(DOC.format(n=n).split("\n"))
     a("    H = state.shape[0]")
@@ -93,6 +100,7 @@ def generate_one(n: int) -> str:
     a("    NR = cost.shape[0]")
     a("    NC = cost.shape[1]")
     a("    use_h = goal_r >= 0 and hscale > 0.0")
+    a("    use_bound = bound.shape[0] > 0")
     a(f"    wts = np.empty({len(t.dr)}, np.float64)")
     a("    size = 0")
     a("    for s in range(seeds.shape[0]):")
@@ -110,6 +118,8 @@ def generate_one(n: int) -> str:
     a("    while size > 0:")
     a("        v = hv[0]")
     a("        kv = hk[0]")
+    a("        if kv > limit:")
+    a("            break")
     a("        size -= 1")
     a("        if size > 0:")
     a("            _pop_root(hk, hv, pos_of, size)")
@@ -132,9 +142,13 @@ def generate_one(n: int) -> str:
     a("        settled += 1")
     a("        if r == goal_r and c == goal_c:")
     a("            found = True")
-    a("            break")
+    a("            if goal_factor <= 0.0:")
+    a("                break")
+    a("            limit = min(limit, kv * goal_factor)  # the goal's key is its distance (no heuristic left)")
     a("        d = kv - hscale * hnorm(r - goal_r, c - goal_c, dy, dx) if use_h else kv")
     a("        dist[r, c] = d  # the slot held the heap position while the cell was open")
+    a("        if use_bound and d + bound[r, c] > bound_limit:")
+    a("            continue  # settled, not expanded")
     a("        ar = wr0 + r")
     a("        ac = wc0 + c")
     a(f"        if ar >= {rad} and ac >= {rad} and ar < NR - {rad} and ac < NC - {rad}:")

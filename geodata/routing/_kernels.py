@@ -90,6 +90,20 @@ def scan_costs(flat):  # pragma: no cover - compiled
     return mn, npass, nneg, first, total
 
 
+@njit(inline="always")
+def _block_value(cost, bi, bj, f):  # pragma: no cover - compiled
+    nr, nc = cost.shape
+    s = 0.0
+    n = 0
+    for i in range(bi * f, min(nr, bi * f + f)):
+        for j in range(bj * f, min(nc, bj * f + f)):
+            v = cost[i, j]
+            if v < INF:
+                s += v
+                n += 1
+    return s / n if n > 0 else INF
+
+
 @njit(cache=True, nogil=True)
 def block_mean(cost, f):  # pragma: no cover - compiled
     """Coarsen by ``f x f`` blocks: the mean of a block's passable cells, +inf where none is passable."""
@@ -99,16 +113,38 @@ def block_mean(cost, f):  # pragma: no cover - compiled
     out = np.empty((cr, cc), np.float64)
     for bi in range(cr):
         for bj in range(cc):
-            s = 0.0
-            n = 0
-            for i in range(bi * f, min(nr, bi * f + f)):
-                for j in range(bj * f, min(nc, bj * f + f)):
-                    v = cost[i, j]
-                    if v < INF:
-                        s += v
-                        n += 1
-            out[bi, bj] = s / n if n > 0 else INF
+            out[bi, bj] = _block_value(cost, bi, bj, f)
     return out
+
+
+@njit(cache=True, nogil=True)
+def scale_cells(cost, r0, c0, burn, factor, f, coarse):  # pragma: no cover - compiled
+    """``cost[r0 + i, c0 + j] *= factor`` where ``burn[i, j]`` (in the cost's own float type, as numpy's in-place
+    multiply); with ``f > 1`` the blocks of ``coarse`` (``block_mean(cost, f)``) holding a scaled cell are
+    recomputed, exactly as ``block_mean`` computes them. Returns the passable scaled cells' sum before and after."""
+    H, W = burn.shape
+    before = 0.0
+    after = 0.0
+    touched = np.zeros(((H + f - 1) // f + 1, (W + f - 1) // f + 1), np.bool_) if f > 1 else np.zeros((1, 1), np.bool_)
+    b0 = r0 // f if f > 1 else 0
+    a0 = c0 // f if f > 1 else 0
+    for i in range(H):
+        for j in range(W):
+            if burn[i, j]:
+                v = cost[r0 + i, c0 + j]
+                w = v * factor
+                cost[r0 + i, c0 + j] = w
+                if v < INF:
+                    before += v
+                    after += w
+                if f > 1:
+                    touched[(r0 + i) // f - b0, (c0 + j) // f - a0] = True
+    if f > 1:
+        for bi in range(touched.shape[0]):
+            for bj in range(touched.shape[1]):
+                if touched[bi, bj]:
+                    coarse[b0 + bi, a0 + bj] = _block_value(cost, b0 + bi, a0 + bj, f)
+    return before, after
 
 
 # ------------------------------------------------------------------------------------------------------------------
@@ -457,3 +493,44 @@ def refine(cost, pts, dy, dx, rounds, min_step):  # pragma: no cover - compiled
         if gain <= 1e-9 * after:
             break
     return P[:n].copy()
+
+
+@njit(cache=True, nogil=True)
+def point_polyline_distances(points, xy):  # pragma: no cover - compiled
+    """Distance of each ``points[i]`` to the polyline ``xy``: the least point-segment distance, computed as GEOS
+    computes it (``Distance::pointToSegment``: the comp.graphics.algorithms FAQ method, ends by the point distance),
+    so the values are ``shapely.distance``'s to the line."""
+    n = points.shape[0]
+    m = xy.shape[0]
+    out = np.empty(n, np.float64)
+    for i in range(n):
+        px = points[i, 0]
+        py = points[i, 1]
+        best = INF
+        for k in range(max(m - 1, 1)):
+            ax = xy[k, 0]
+            ay = xy[k, 1]
+            bx = xy[min(k + 1, m - 1), 0]
+            by = xy[min(k + 1, m - 1), 1]
+            if ax == bx and ay == by:
+                dx = px - ax
+                dy = py - ay
+                d = math.sqrt(dx * dx + dy * dy)
+            else:
+                len2 = (bx - ax) * (bx - ax) + (by - ay) * (by - ay)
+                r = ((px - ax) * (bx - ax) + (py - ay) * (by - ay)) / len2
+                if r <= 0.0:
+                    dx = px - ax
+                    dy = py - ay
+                    d = math.sqrt(dx * dx + dy * dy)
+                elif r >= 1.0:
+                    dx = px - bx
+                    dy = py - by
+                    d = math.sqrt(dx * dx + dy * dy)
+                else:
+                    s = ((ay - py) * (bx - ax) - (ax - px) * (by - ay)) / len2
+                    d = abs(s) * math.sqrt(len2)
+            if d < best:
+                best = d
+        out[i] = best
+    return out

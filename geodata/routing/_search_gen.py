@@ -21,7 +21,7 @@ MDC_8 = np.array([-1, 0, 1, 1, 1, 0, -1, -1], np.int64)
 
 
 @njit(cache=True, nogil=True)
-def search_8(cost, wr0, wc0, state, dist, pos_of, hk, hv, seeds, goal_r, goal_c, restrict, mlen, hscale, dy, dx):
+def search_8(cost, wr0, wc0, state, dist, pos_of, hk, hv, seeds, goal_r, goal_c, restrict, mlen, hscale, dy, dx, limit, goal_factor, bound, bound_limit):
     """Label-setting search (8-neighbourhood) on the window ``cost[wr0:wr0+H, wc0:wc0+W]``,
     ``H, W = state.shape``.
 
@@ -31,6 +31,13 @@ def search_8(cost, wr0, wc0, state, dist, pos_of, hk, hv, seeds, goal_r, goal_c,
     so the result stays exact);
     with ``goal_r < 0`` it settles every reachable cell. With ``restrict`` only cells whose state has the ALLOWED
     bit are entered.
+
+    Bounds (a corridor's searches; ``inf``, ``0`` and an empty ``bound`` disable them): the search stops when the
+    next key to settle exceeds ``limit``; with ``goal_factor > 0`` it does not stop at the goal but lowers ``limit``
+    to ``goal_factor`` times the goal's distance and goes on; with a non-empty ``bound`` (float32, the shape of
+    ``state``) a settled cell whose distance plus ``bound`` exceeds ``bound_limit`` is not expanded (its
+    neighbours are not relaxed from it). Cells settled are exact whatever the bounds; only which cells get
+    settled changes.
 
     State is one uint8 per cell (move code + 1 in bits 0-5, 63 for seeds, ALLOWED bit 6, SETTLED bit 7). One
     8-byte slot per cell serves twice: while a cell is open it holds its position in the open list (``pos_of``, an
@@ -51,6 +58,7 @@ def search_8(cost, wr0, wc0, state, dist, pos_of, hk, hv, seeds, goal_r, goal_c,
     NR = cost.shape[0]
     NC = cost.shape[1]
     use_h = goal_r >= 0 and hscale > 0.0
+    use_bound = bound.shape[0] > 0
     wts = np.empty(8, np.float64)
     size = 0
     for s in range(seeds.shape[0]):
@@ -68,6 +76,8 @@ def search_8(cost, wr0, wc0, state, dist, pos_of, hk, hv, seeds, goal_r, goal_c,
     while size > 0:
         v = hv[0]
         kv = hk[0]
+        if kv > limit:
+            break
         size -= 1
         if size > 0:
             _pop_root(hk, hv, pos_of, size)
@@ -90,9 +100,13 @@ def search_8(cost, wr0, wc0, state, dist, pos_of, hk, hv, seeds, goal_r, goal_c,
         settled += 1
         if r == goal_r and c == goal_c:
             found = True
-            break
+            if goal_factor <= 0.0:
+                break
+            limit = min(limit, kv * goal_factor)  # the goal's key is its distance (no heuristic left)
         d = kv - hscale * hnorm(r - goal_r, c - goal_c, dy, dx) if use_h else kv
         dist[r, c] = d  # the slot held the heap position while the cell was open
+        if use_bound and d + bound[r, c] > bound_limit:
+            continue  # settled, not expanded
         ar = wr0 + r
         ac = wc0 + c
         if ar >= 1 and ac >= 1 and ar < NR - 1 and ac < NC - 1:
@@ -166,7 +180,7 @@ MDC_16 = np.array([-2, -1, -1, 0, 1, 1, 2, 1, 2, 1, 1, 0, -1, -1, -2, -1], np.in
 
 
 @njit(cache=True, nogil=True)
-def search_16(cost, wr0, wc0, state, dist, pos_of, hk, hv, seeds, goal_r, goal_c, restrict, mlen, hscale, dy, dx):
+def search_16(cost, wr0, wc0, state, dist, pos_of, hk, hv, seeds, goal_r, goal_c, restrict, mlen, hscale, dy, dx, limit, goal_factor, bound, bound_limit):
     """Label-setting search (16-neighbourhood) on the window ``cost[wr0:wr0+H, wc0:wc0+W]``,
     ``H, W = state.shape``.
 
@@ -176,6 +190,13 @@ def search_16(cost, wr0, wc0, state, dist, pos_of, hk, hv, seeds, goal_r, goal_c
     so the result stays exact);
     with ``goal_r < 0`` it settles every reachable cell. With ``restrict`` only cells whose state has the ALLOWED
     bit are entered.
+
+    Bounds (a corridor's searches; ``inf``, ``0`` and an empty ``bound`` disable them): the search stops when the
+    next key to settle exceeds ``limit``; with ``goal_factor > 0`` it does not stop at the goal but lowers ``limit``
+    to ``goal_factor`` times the goal's distance and goes on; with a non-empty ``bound`` (float32, the shape of
+    ``state``) a settled cell whose distance plus ``bound`` exceeds ``bound_limit`` is not expanded (its
+    neighbours are not relaxed from it). Cells settled are exact whatever the bounds; only which cells get
+    settled changes.
 
     State is one uint8 per cell (move code + 1 in bits 0-5, 63 for seeds, ALLOWED bit 6, SETTLED bit 7). One
     8-byte slot per cell serves twice: while a cell is open it holds its position in the open list (``pos_of``, an
@@ -196,6 +217,7 @@ def search_16(cost, wr0, wc0, state, dist, pos_of, hk, hv, seeds, goal_r, goal_c
     NR = cost.shape[0]
     NC = cost.shape[1]
     use_h = goal_r >= 0 and hscale > 0.0
+    use_bound = bound.shape[0] > 0
     wts = np.empty(16, np.float64)
     size = 0
     for s in range(seeds.shape[0]):
@@ -213,6 +235,8 @@ def search_16(cost, wr0, wc0, state, dist, pos_of, hk, hv, seeds, goal_r, goal_c
     while size > 0:
         v = hv[0]
         kv = hk[0]
+        if kv > limit:
+            break
         size -= 1
         if size > 0:
             _pop_root(hk, hv, pos_of, size)
@@ -235,9 +259,13 @@ def search_16(cost, wr0, wc0, state, dist, pos_of, hk, hv, seeds, goal_r, goal_c
         settled += 1
         if r == goal_r and c == goal_c:
             found = True
-            break
+            if goal_factor <= 0.0:
+                break
+            limit = min(limit, kv * goal_factor)  # the goal's key is its distance (no heuristic left)
         d = kv - hscale * hnorm(r - goal_r, c - goal_c, dy, dx) if use_h else kv
         dist[r, c] = d  # the slot held the heap position while the cell was open
+        if use_bound and d + bound[r, c] > bound_limit:
+            continue  # settled, not expanded
         ar = wr0 + r
         ac = wc0 + c
         if ar >= 2 and ac >= 2 and ar < NR - 2 and ac < NC - 2:
@@ -343,7 +371,7 @@ MDC_32 = np.array([-3, -2, -3, -1, -2, -1, -1, 0, 1, 1, 2, 1, 3, 2, 3, 1, 3, 2, 
 
 
 @njit(cache=True, nogil=True)
-def search_32(cost, wr0, wc0, state, dist, pos_of, hk, hv, seeds, goal_r, goal_c, restrict, mlen, hscale, dy, dx):
+def search_32(cost, wr0, wc0, state, dist, pos_of, hk, hv, seeds, goal_r, goal_c, restrict, mlen, hscale, dy, dx, limit, goal_factor, bound, bound_limit):
     """Label-setting search (32-neighbourhood) on the window ``cost[wr0:wr0+H, wc0:wc0+W]``,
     ``H, W = state.shape``.
 
@@ -353,6 +381,13 @@ def search_32(cost, wr0, wc0, state, dist, pos_of, hk, hv, seeds, goal_r, goal_c
     so the result stays exact);
     with ``goal_r < 0`` it settles every reachable cell. With ``restrict`` only cells whose state has the ALLOWED
     bit are entered.
+
+    Bounds (a corridor's searches; ``inf``, ``0`` and an empty ``bound`` disable them): the search stops when the
+    next key to settle exceeds ``limit``; with ``goal_factor > 0`` it does not stop at the goal but lowers ``limit``
+    to ``goal_factor`` times the goal's distance and goes on; with a non-empty ``bound`` (float32, the shape of
+    ``state``) a settled cell whose distance plus ``bound`` exceeds ``bound_limit`` is not expanded (its
+    neighbours are not relaxed from it). Cells settled are exact whatever the bounds; only which cells get
+    settled changes.
 
     State is one uint8 per cell (move code + 1 in bits 0-5, 63 for seeds, ALLOWED bit 6, SETTLED bit 7). One
     8-byte slot per cell serves twice: while a cell is open it holds its position in the open list (``pos_of``, an
@@ -373,6 +408,7 @@ def search_32(cost, wr0, wc0, state, dist, pos_of, hk, hv, seeds, goal_r, goal_c
     NR = cost.shape[0]
     NC = cost.shape[1]
     use_h = goal_r >= 0 and hscale > 0.0
+    use_bound = bound.shape[0] > 0
     wts = np.empty(32, np.float64)
     size = 0
     for s in range(seeds.shape[0]):
@@ -390,6 +426,8 @@ def search_32(cost, wr0, wc0, state, dist, pos_of, hk, hv, seeds, goal_r, goal_c
     while size > 0:
         v = hv[0]
         kv = hk[0]
+        if kv > limit:
+            break
         size -= 1
         if size > 0:
             _pop_root(hk, hv, pos_of, size)
@@ -412,9 +450,13 @@ def search_32(cost, wr0, wc0, state, dist, pos_of, hk, hv, seeds, goal_r, goal_c
         settled += 1
         if r == goal_r and c == goal_c:
             found = True
-            break
+            if goal_factor <= 0.0:
+                break
+            limit = min(limit, kv * goal_factor)  # the goal's key is its distance (no heuristic left)
         d = kv - hscale * hnorm(r - goal_r, c - goal_c, dy, dx) if use_h else kv
         dist[r, c] = d  # the slot held the heap position while the cell was open
+        if use_bound and d + bound[r, c] > bound_limit:
+            continue  # settled, not expanded
         ar = wr0 + r
         ac = wc0 + c
         if ar >= 3 and ac >= 3 and ar < NR - 3 and ac < NC - 3:

@@ -19,14 +19,18 @@ from typing import Any
 
 import numpy as np
 
+from geodata.routing import _kernels as K
+from geodata.routing._moves import MoveTable
 from geodata.routing.core import (
     RouteResult,
     Separation,
+    Surface,
     path_length,
     prepare_route,
     refine_path,
+    table_for,
 )
-from geodata.routing.path import least_cost_path
+from geodata.routing.path import route_on_surface
 
 COARSE_CANDIDATE_CELLS = 1_000_000
 """Above this many cells the penalised rounds search coarse-to-fine (module docstring)."""
@@ -42,20 +46,42 @@ def candidate_coarse_factor(cells: int) -> int:
     return max(2, round(float(np.sqrt(cells / COARSE_CANDIDATE_TARGET))))
 
 
-def _line(path: np.ndarray, cs: tuple[float, float]) -> Any:
-    import shapely
-
+def _vertices(path: np.ndarray, cs: tuple[float, float]) -> np.ndarray:
+    """(N, 2) metric ``(x, y)`` vertices of a ``(row, col)`` polyline (one vertex doubled into a segment)."""
     p = np.asarray(path, float)
     if len(p) == 1:
         p = np.vstack([p, p])
-    return shapely.LineString(np.column_stack([p[:, 1] * cs[1], p[:, 0] * cs[0]]))
+    return np.column_stack([p[:, 1] * cs[1], p[:, 0] * cs[0]])
 
 
-def _samples(line: Any, step: float) -> Any:
-    import shapely
+def _samples(xy: np.ndarray, step: float) -> np.ndarray:
+    """Points every ``step`` metres along the polyline ``xy`` (ends included), as GEOS interpolates them (the same
+    segment lengths, cumulative sums and fractions as ``shapely.line_interpolate_point``, which walks the line from
+    its start for every point: quadratic in the vertices, most of a round's time on a long route)."""
+    d = np.diff(xy, axis=0)
+    seg = np.sqrt(d[:, 0] * d[:, 0] + d[:, 1] * d[:, 1])
+    cum = np.concatenate([[0.0], np.cumsum(seg)])
+    length = float(cum[-1])
+    n = max(2, int(np.ceil(length / step)) + 1)
+    at = np.linspace(0.0, length, n)
+    # the segment holding each distance: the last one starting at or before it (GEOS skips zero-length segments)
+    i = np.clip(np.searchsorted(cum, at, side="right") - 1, 0, len(seg) - 1)
+    while True:  # a distance at the very end of the line, or on a zero-length segment: step back to a real one
+        back = (seg[i] == 0) & (i > 0)
+        if not back.any():
+            break
+        i = np.where(back, i - 1, i)
+    frac = np.where(seg[i] > 0, (at - cum[i]) / np.where(seg[i] > 0, seg[i], 1.0), 0.0)
+    frac = np.clip(frac, 0.0, 1.0)
+    return xy[i] + frac[:, None] * d[i]
 
-    n = max(2, int(np.ceil(line.length / step)) + 1)
-    return shapely.line_interpolate_point(line, np.linspace(0.0, line.length, n))
+
+def _distances(points: np.ndarray, xy: np.ndarray) -> np.ndarray:
+    """Distance of each point to the polyline ``xy``, as ``shapely.distance`` to the line gives it (GEOS's formula,
+    compiled: a round's candidate is sampled at some 10 000 points, each measured against every segment)."""
+    return np.asarray(
+        K.point_polyline_distances(np.ascontiguousarray(points, np.float64), np.ascontiguousarray(xy, np.float64))
+    )
 
 
 def separation(
@@ -68,27 +94,37 @@ def separation(
     """Separation of polyline ``route`` from polyline ``best`` (both ``(row, col)``), in metres.
 
     Distances are measured from points sampled every quarter cell along each polyline to the other polyline, so
-    the Hausdorff distance is exact to within a quarter cell (and costs O(n log n)-ish GEOS calls, not the
-    quadratic densified Hausdorff)."""
-    import shapely
-
-    a = _line(route, cell_size)
-    b = _line(best, cell_size)
+    the Hausdorff distance is exact to within a quarter cell (and costs O(n log n) work, not the quadratic
+    densified Hausdorff)."""
+    a = _vertices(route, cell_size)
+    b = _vertices(best, cell_size)
     step = 0.25 * min(cell_size)
-    d_ab = shapely.distance(_samples(a, step), b)
-    d_ba = shapely.distance(_samples(b, step), a)
-    shared = float(np.mean(d_ab <= share_distance_m)) if a.length > 0 else 1.0
+    d_ab = _distances(_samples(a, step), b)
+    d_ba = _distances(_samples(b, step), a)
     return Separation(
         hausdorff_m=float(max(d_ab.max(), d_ba.max())),
         mean_distance_m=float(np.mean(d_ab)),
-        shared_fraction=shared,
+        shared_fraction=_shared(a, d_ab, share_distance_m),
         share_distance_m=float(share_distance_m),
         cost_ratio=float(cost_ratio),
     )
 
 
-def _penalise(pen: np.ndarray, path: np.ndarray, radius: float, factor: float) -> None:
-    """Multiply ``pen`` by ``factor`` on cells within ``radius`` cells of the polyline (in place)."""
+def _shared(a: np.ndarray, d_ab: np.ndarray, share_distance_m: float) -> float:
+    length = float(np.sqrt((np.diff(a, axis=0) ** 2).sum(axis=1)).sum())
+    return float(np.mean(d_ab <= share_distance_m)) if length > 0 else 1.0
+
+
+def shared_fraction(route: np.ndarray, other: np.ndarray, cell_size: tuple[float, float], share_m: float) -> float:
+    """:attr:`Separation.shared_fraction` of ``route`` against ``other`` alone (one direction of the distances)."""
+    a = _vertices(route, cell_size)
+    return _shared(a, _distances(_samples(a, 0.25 * min(cell_size)), _vertices(other, cell_size)), share_m)
+
+
+def _zone(path: np.ndarray, radius: float, shape: tuple[int, int]) -> tuple[tuple[slice, slice], np.ndarray] | None:
+    """The cells within ``radius`` cells of the polyline (its buffer, all touched) as a window of the grid and the
+    window's boolean burn; None when the buffer misses the grid. Rasterised in the buffer's bounding window, not
+    over the whole grid: the same cells (a whole-cell shift of the transform; tests/routing checks it)."""
     import shapely
     from affine import Affine
     from rasterio import features
@@ -100,10 +136,66 @@ def _penalise(pen: np.ndarray, path: np.ndarray, radius: float, factor: float) -
         else shapely.Point(p[0, 1] + 0.5, p[0, 0] + 0.5)
     )
     zone = line.buffer(radius)
+    x0, y0, x1, y1 = zone.bounds
+    c0, r0 = max(0, int(np.floor(x0)) - 1), max(0, int(np.floor(y0)) - 1)
+    c1, r1 = min(shape[1], int(np.ceil(x1)) + 1), min(shape[0], int(np.ceil(y1)) + 1)
+    if r1 <= r0 or c1 <= c0:
+        return None
     burn = features.rasterize(
-        [(zone, 1)], out_shape=pen.shape, transform=Affine.identity(), fill=0, dtype=np.uint8, all_touched=True
-    ).view(bool)
-    pen[burn] *= factor
+        [(zone, 1)], out_shape=(r1 - r0, c1 - c0), transform=Affine.translation(c0, r0), fill=0, dtype=np.uint8,
+        all_touched=True,
+    ).view(bool)  # fmt: skip
+    return (slice(r0, r1), slice(c0, c1)), burn
+
+
+_NO_COARSE = np.empty((0, 0), np.float64)
+
+
+class _Penalised:
+    """The penalised surface of the rounds, kept up to date window by window: the cost array, its validation
+    figures (cheapest passable cost, the A* decision) and, for coarse-to-fine rounds, its block means. A round
+    then costs a search, not three whole-grid passes (validation, block means, the penalty's rasterisation)."""
+
+    def __init__(self, surface: Surface, factor: int) -> None:
+        pen = np.array(surface.cost, dtype=np.float32 if surface.cost.dtype == np.float32 else np.float64)
+        self.surface = Surface(pen, surface.dy, surface.dx, surface.min_cost, surface.passable_cells, surface.mean_cost)
+        self.total = surface.mean_cost * surface.passable_cells  # the passable cells' sum (to rounding)
+        self.cheapest = int(np.argmax(pen.reshape(-1) == surface.min_cost))  # one cell holding the minimum
+        self.f = factor
+        self.coarse = K.block_mean(pen, factor) if factor > 1 else None
+
+    @property
+    def pen(self) -> np.ndarray:
+        return self.surface.cost
+
+    def penalise(self, path: np.ndarray, radius: float, factor: float) -> None:
+        z = _zone(path, radius, self.pen.shape)
+        if z is None:
+            return
+        (rows, cols), burn = z
+        pen = self.pen
+        before, after = K.scale_cells(
+            pen, rows.start, cols.start, burn, pen.dtype.type(factor), self.f,
+            self.coarse if self.coarse is not None else _NO_COARSE,
+        )  # fmt: skip
+        self.total += after - before
+        if factor < 1.0 or pen.reshape(-1)[self.cheapest] != self.surface.min_cost:
+            self._rescan()  # the cheapest cell was penalised (or costs fell): the minimum may have moved
+
+    def _rescan(self) -> None:
+        mn, _, _, _, total = K.scan_costs(self.pen.reshape(-1))
+        self.surface.min_cost, self.total = float(mn), float(total)
+        self.cheapest = int(np.argmax(self.pen.reshape(-1) == mn))
+
+    def astar_pays(self) -> bool:
+        """:meth:`Surface.astar_pays` of the penalised surface: decided on the running sum unless the decision is
+        within rounding of its threshold, then on an exact scan (the same decision a whole-grid validation makes)."""
+        mean = self.total / max(self.surface.passable_cells, 1)
+        if abs(self.surface.min_cost - 0.5 * mean) <= 1e-9 * abs(mean):
+            self._rescan()
+            mean = self.total / max(self.surface.passable_cells, 1)
+        self.surface.mean_cost = mean
+        return self.surface.astar_pays()
 
 
 def alternative_routes(
@@ -121,6 +213,7 @@ def alternative_routes(
     method: str = "auto",
     neighbourhood: int | None = None,
     coarse_factor: int | None = None,
+    best: RouteResult | None = None,
 ) -> list[RouteResult]:
     """Up to ``k`` meaningfully different least-cost routes, best first.
 
@@ -150,6 +243,10 @@ def alternative_routes(
     coarse_factor : int, optional
         Coarse-to-fine factor of the penalised rounds' searches (1: full searches); default
         :func:`candidate_coarse_factor` of the grid's size.
+    best : RouteResult, optional
+        The optimum when the caller has it already: :func:`geodata.routing.least_cost_path` of this very surface,
+        ends and method (the pipeline's ``least_cost_route`` when no land re-plan changed it). It is rank 0 instead
+        of a search of its own; its ends, cell size, method and cost on ``cost`` are checked.
 
     Returns
     -------
@@ -162,31 +259,36 @@ def alternative_routes(
         raise ValueError(f"k={k!r} must be at least 1")
     if not 0.0 <= max_shared < 1.0:
         raise ValueError(f"max_shared={max_shared!r} must be a fraction in [0, 1)")
+    table = table_for(method, neighbourhood)
     surface, s, g = prepare_route(cost, cell_size, start, goal)
     cs = (surface.dy, surface.dx)
-    best = least_cost_path(surface.cost, s, g, cell_size=cs, method=method, neighbourhood=neighbourhood)
+    if best is None:
+        best = route_on_surface(surface, table, s, g)
+    else:
+        _check_best(best, surface, table, s, g)
     routes = [best]
     if k == 1 or s == g:
         return _rank(routes, cs, 0.0)
     dist_cells = float(np.hypot(g[0] - s[0], g[1] - s[1]))
     radius = float(buffer_cells) if buffer_cells is not None else max(3.0, 0.02 * dist_cells)
     share = float(share_distance_m) if share_distance_m is not None else radius * min(cs)
-    pen = np.array(surface.cost, dtype=np.float32 if surface.cost.dtype == np.float32 else np.float64)
-    factor = 1.0 + float(penalty)
-    _penalise(pen, best.path, radius, factor)
-    rounds = 0
-    limit = max_rounds if max_rounds is not None else 4 * k
-    f = int(coarse_factor) if coarse_factor is not None else candidate_coarse_factor(int(pen.size))
+    f = int(coarse_factor) if coarse_factor is not None else candidate_coarse_factor(int(surface.cost.size))
     if f < 1:
         raise ValueError(f"coarse_factor={coarse_factor!r} must be a positive integer (1: full searches)")
+    pen = _Penalised(surface, f)
+    factor = 1.0 + float(penalty)
+    pen.penalise(best.path, radius, factor)
+    rounds = 0
+    limit = max_rounds if max_rounds is not None else 4 * k
     while len(routes) < k and rounds < limit:
         rounds += 1
-        cand = least_cost_path(
-            pen, s, g, cell_size=cs, method=method, neighbourhood=neighbourhood, coarse_factor=f if f > 1 else None
-        )
+        cand = route_on_surface(
+            pen.surface, table, s, g, heuristic=pen.astar_pays(), coarse_factor=f if f > 1 else None,
+            coarse=pen.coarse,
+        )  # fmt: skip
         # score and polish on the true surface (refinement never raises the cost)
         path, c, _ = refine_path(surface, cand.path)
-        shared = max(separation(path, r.path, cs, share).shared_fraction for r in routes)
+        shared = max(shared_fraction(path, r.path, cs, share) for r in routes)
         if shared <= max_shared:
             cand.path = path
             cand.cost = c
@@ -195,13 +297,33 @@ def alternative_routes(
             cand.stats["round"] = rounds
             cand.stats["candidate_coarse_factor"] = f
             routes.append(cand)
-            _penalise(pen, path, radius, 1.0 + float(penalty))
+            pen.penalise(path, radius, 1.0 + float(penalty))
         else:
             # too close to a kept route: push harder around all kept routes
             for r in routes:
-                _penalise(pen, r.path, radius, 2.0)
+                pen.penalise(r.path, radius, 2.0)
             factor *= 2.0
     return _rank(routes, cs, share)
+
+
+def _check_best(best: RouteResult, surface: Surface, table: MoveTable, s: Any, g: Any) -> None:
+    """Refuse a given optimum that was not routed on this surface between these ends with this method."""
+    from geodata.routing.core import path_cost
+
+    cs = (surface.dy, surface.dx)
+    problems = []
+    if tuple(best.start) != tuple(s) or tuple(best.goal) != tuple(g):
+        problems.append(f"it joins {tuple(best.start)} to {tuple(best.goal)}, not {tuple(s)} to {tuple(g)}")
+    if not np.allclose(best.cell_size, cs, rtol=1e-9):
+        problems.append(f"its cell size is {best.cell_size}, not {cs}")
+    if best.method != f"d{table.n}+refine":
+        problems.append(f"its method is {best.method!r}, not the full d{table.n}+refine search")
+    if not problems:
+        c = path_cost(surface.cost, best.path, cs)
+        if not np.isclose(c, best.cost, rtol=1e-9):
+            problems.append(f"its cost on this surface is {c}, not its recorded {best.cost} (another surface)")
+    if problems:
+        raise ValueError("best is not the optimum of this surface: " + "; ".join(problems))
 
 
 def _rank(routes: list[RouteResult], cs: tuple[float, float], share: float) -> list[RouteResult]:

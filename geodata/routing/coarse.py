@@ -33,8 +33,10 @@ def coarse_to_fine_cells(
     buffer_cells: int | None,
     *,
     heuristic: bool = True,
+    coarse: np.ndarray | None = None,
 ) -> tuple[np.ndarray, int, dict[str, Any]]:
-    """Graph cells of the coarse-to-fine route, cells settled, and a report dict."""
+    """Graph cells of the coarse-to-fine route, cells settled, and a report dict. ``coarse``: the surface's
+    ``block_mean`` for ``factor`` when the caller keeps it up to date (else computed here)."""
     f = int(factor)
     if f < 2:
         raise ValueError(f"coarse_factor={factor!r} must be an integer >= 2")
@@ -42,7 +44,10 @@ def coarse_to_fine_cells(
     if half < 1:
         raise ValueError(f"buffer_cells={buffer_cells!r} must be a positive number of fine cells")
     t0 = time.perf_counter()
-    coarse = K.block_mean(surface.cost, f)
+    if coarse is None:
+        coarse = K.block_mean(surface.cost, f)
+    elif coarse.shape != (-(-surface.shape[0] // f), -(-surface.shape[1] // f)):
+        raise ValueError(f"coarse has shape {coarse.shape}, not the {f}x block means of a {surface.shape} surface")
     cs = prepare(coarse, (surface.dy * f, surface.dx * f))
     cstart = (s[0] // f, s[1] // f)
     cgoal = (g[0] // f, g[1] // f)

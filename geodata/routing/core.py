@@ -331,6 +331,10 @@ def lazy_array(shape: tuple[int, int], dtype: Any) -> np.ndarray:
     return np.frombuffer(buf, dtype=dt, count=count).reshape(shape)
 
 
+_NO_BOUND = np.empty((0, 0), np.float32)
+"""The kernel's ``bound`` when a search has none (one array type for every call: one compiled kernel)."""
+
+
 @dataclass
 class SearchState:
     state: np.ndarray
@@ -349,10 +353,23 @@ def run_search(
     heuristic: bool = True,
     window: tuple[int, int, int, int] | None = None,
     state: np.ndarray | None = None,
+    limit: float = math.inf,
+    goal_factor: float = 0.0,
+    bound: np.ndarray | None = None,
+    bound_limit: float = math.inf,
 ) -> SearchState:
     """Run the compiled search. ``window = (r0, c0, H, W)`` restricts it to a sub-rectangle; a pre-made ``state``
-    with the ALLOWED bit set restricts it further to those cells. ``seeds``/``goal`` are in full-grid indices."""
+    with the ALLOWED bit set restricts it further to those cells. ``seeds``/``goal`` are in full-grid indices.
+
+    Bounds (see the kernel's docstring; a corridor's searches use them): stop once the next key to settle exceeds
+    ``limit``; with ``goal_factor > 0`` go on past the goal up to ``goal_factor`` times its distance; with ``bound``
+    (float32, the window's shape) expand only the settled cells whose distance plus ``bound`` is at most
+    ``bound_limit``."""
     r0, c0, H, W = window if window is not None else (0, 0, *surface.shape)
+    if bound is None:
+        bound = _NO_BOUND
+    elif bound.dtype != np.float32 or bound.shape != (H, W) or not bound.flags.c_contiguous:
+        raise ValueError(f"bound must be a C-contiguous float32 array of the window's shape {(H, W)}")
     restrict = state is not None
     if state is None:
         state = np.zeros((H, W), np.uint8)  # calloc: pages never touched stay unallocated
@@ -370,6 +387,7 @@ def run_search(
     settled, found, peak = SEARCH[table.n](
         surface.cost, r0, c0, state, dist, pos_of, hk, hv, s, gr, gc, restrict,
         table.lengths(surface.dy, surface.dx), hscale, surface.dy, surface.dx,
+        float(limit), float(goal_factor), bound, float(bound_limit),
     )  # fmt: skip
     return SearchState(state, dist, int(settled), bool(found), int(peak))
 

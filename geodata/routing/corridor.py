@@ -62,6 +62,11 @@ class CorridorResult:
         return mask_to_polygons(self.mask, transform, cell_size=cell_size)
 
 
+BOUND_MARGIN = 1e-5
+"""Relative slack of the corridor's search bounds over its threshold: far above the float32 rounding of the
+accumulated costs (a few 1e-7), so every cell the mask admits is settled, and expanded, by both searches."""
+
+
 def least_cost_corridor(
     cost: Any,
     start: Any,
@@ -75,10 +80,20 @@ def least_cost_corridor(
 ) -> CorridorResult:
     """Least-cost corridor between two cells.
 
-    Runs two full searches (accumulated cost ``A`` from the start and ``B`` from the goal); the cost of the
-    cheapest route forced through a cell is ``A + B`` there, and the corridor is where that is within
-    ``tolerance`` of the optimum. The cells crossed by the optimal post-optimised route are added (a route
-    through them costs no more than the optimum, even where the graph's ``A + B`` overestimates it).
+    Two bounded searches: accumulated cost ``A`` from the start and ``B`` from the goal; the cost of the cheapest
+    route forced through a cell is ``A + B`` there, and the corridor is where that is within ``tolerance`` of the
+    optimum. The cells crossed by the optimal post-optimised route are added (a route through them costs no more
+    than the optimum, even where the graph's ``A + B`` overestimates it).
+
+    Neither search covers the grid (the answer is the one two whole-grid searches give; see Notes):
+
+    1. from the start, ordered as :func:`~geodata.routing.least_cost_path` orders its search (A* towards the goal
+       when it pays), past the goal up to the key ``T = (1 + tolerance) * optimum``: every cell with
+       ``A + h <= T`` (``h`` the A* lower bound of ``B``) is settled, hence every cell with ``A + B <= T``;
+    2. from the goal, expanding only cells with ``A + B <= T``: a cell on an optimal route from a corridor cell to
+       the goal is itself in the corridor (its ``A`` is at most the corridor cell's ``A`` plus the cost between
+       them, its ``B`` that much less), so every corridor cell gets its exact ``B``, and every other cell a ``B``
+       no smaller than the true one, hence stays out.
 
     Parameters
     ----------
@@ -99,30 +114,40 @@ def least_cost_corridor(
 
     Notes
     -----
-    Peak extra memory: 4 bytes per cell (``A``, float32) + 9 bytes per cell (the running search) + 1 byte (mask);
-    ``through_cost`` reuses ``A``'s buffer.
+    Both bounds carry a relative slack of :data:`BOUND_MARGIN` over the threshold, so float32 rounding never keeps a
+    cell the mask would admit out of a search. ``through_cost`` is ``A + B`` on every cell within that slack of the
+    threshold and +inf or an overestimate elsewhere; when the first search runs A*, it recovers a distance from its
+    key by a subtraction, so ``A`` may differ from a Dijkstra search's by a few ulp (the mask, then, only on a cell
+    within that rounding of the threshold). ``tests/routing`` checks the mask against two whole-grid searches.
+    Peak extra memory: 4 bytes per cell (``A``, float32) + 9 bytes per cell settled (the running search) + 1 byte
+    (mask); ``through_cost`` reuses ``A``'s buffer.
     """
     if not (np.isfinite(tolerance) and tolerance >= 0):
         raise ValueError(f"tolerance={tolerance!r} must be a non-negative fraction such as 0.05")
     table = table_for(method, neighbourhood)
     surface, s, g = prepare_route(cost, cell_size, start, goal)
-    res = run_search(surface, table, np.array([s]), None, heuristic=False)
-    if not res.state[g] & K.SETTLED:
+    slack = (1.0 + float(tolerance)) * (1.0 + BOUND_MARGIN)
+    res = run_search(surface, table, np.array([s]), g, heuristic=surface.astar_pays(), goal_factor=slack)
+    if not res.found:
         raise unreachable_error(surface, s, g)
+    bound = float(res.dist[g]) * slack
+    settled = res.settled
     through = np.empty(surface.shape, np.float32)
     K.settled_surface(res.state, res.dist, through)
     del res
-    res = run_search(surface, table, np.array([g]), None, heuristic=False)
+    res = run_search(
+        surface, table, np.array([g]), None, heuristic=False, limit=bound, bound=through, bound_limit=bound
+    )
     optimum = float(res.dist[s])
     cells = K.trace(res.state, s[0], s[1], table.dr, table.dc)[::-1].copy()  # start -> goal
     K.add_settled_surface(res.state, res.dist, through)
+    settled += res.settled
     del res
     threshold = (1.0 + float(tolerance)) * optimum
     # A + B is stored in float32: allow its rounding (a few ulp) so that tolerance=0 keeps every optimal cell
     mask = through <= np.float32(threshold * (1.0 + 1e-6))
     mask[cells[:, 0], cells[:, 1]] = True  # the optimal graph route itself, whatever the rounding
-    reached = int(np.count_nonzero(np.isfinite(through)))
-    route = finish_route(surface, cells, s, g, f"d{table.n}", reached, refine, {}, {})
+    route = finish_route(surface, cells, s, g, f"d{table.n}", settled, refine, {}, {})
     mark = np.zeros(surface.shape, np.uint8)
     K.polyline_cells(surface.cost, route.path, surface.dy, surface.dx, mark)
     mask |= mark.view(bool)
@@ -166,8 +191,14 @@ def mask_to_polygons(mask: Any, transform: Any = None, *, cell_size: Any = None)
                 f"cell_size=({dy}, {dx}) does not match the transform's pixel size ({abs(t.e)}, {abs(t.a)}); "
                 "pass the transform of the grid the corridor was computed on"
             )
-    m8 = m.astype(np.uint8)
-    shapes = features.shapes(m8, mask=m8.astype(bool), transform=t, connectivity=4)
+    rows = np.flatnonzero(m.any(axis=1))
+    if not rows.size:
+        return []
+    cols = np.flatnonzero(m.any(axis=0))
+    r0, r1, c0, c1 = int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
+    # vectorise the True cells' bounding window only (a corridor covers a fraction of the grid)
+    m8 = np.ascontiguousarray(m[r0:r1, c0:c1], dtype=np.uint8)
+    shapes = features.shapes(m8, mask=m8.view(bool), transform=t @ Affine.translation(c0, r0), connectivity=4)
     polys = [shapely.geometry.shape(geom) for geom, val in shapes if val == 1]
     polys.sort(key=lambda p: -p.area)
     return polys

@@ -10,8 +10,18 @@ from typing import Any
 import numpy as np
 
 from geodata.routing import _kernels as K
+from geodata.routing._moves import MoveTable
 from geodata.routing.coarse import coarse_to_fine_cells
-from geodata.routing.core import RouteResult, finish_route, prepare_route, run_search, table_for, unreachable_error
+from geodata.routing.core import (
+    Point,
+    RouteResult,
+    Surface,
+    finish_route,
+    prepare_route,
+    run_search,
+    table_for,
+    unreachable_error,
+)
 
 
 def least_cost_path(
@@ -73,6 +83,30 @@ def least_cost_path(
     t0 = time.perf_counter()
     table = table_for(method, neighbourhood)
     surface, s, g = prepare_route(cost, cell_size, start, goal)
+    return route_on_surface(
+        surface, table, s, g, refine=refine, heuristic=heuristic, coarse_factor=coarse_factor,
+        buffer_cells=buffer_cells, verify_coarse=verify_coarse, started=t0,
+    )  # fmt: skip
+
+
+def route_on_surface(
+    surface: Surface,
+    table: MoveTable,
+    s: Point,
+    g: Point,
+    *,
+    refine: bool = True,
+    heuristic: bool | None = None,
+    coarse_factor: int | None = None,
+    buffer_cells: int | None = None,
+    verify_coarse: bool = False,
+    coarse: np.ndarray | None = None,
+    started: float | None = None,
+) -> RouteResult:
+    """:func:`least_cost_path` on a surface validated already (:func:`~geodata.routing.core.prepare_route`), for
+    callers that route many times on one surface kept up to date (the penalised rounds of the alternatives).
+    ``coarse``: the surface's block means for ``coarse_factor`` when the caller keeps them (else computed here)."""
+    t0 = time.perf_counter() if started is None else started
     timings = {"validate": time.perf_counter() - t0}
     name = f"d{table.n}"
     if heuristic is None:
@@ -81,7 +115,7 @@ def least_cost_path(
     if coarse_factor is not None and int(coarse_factor) > 1:
         t1 = time.perf_counter()
         cells, settled, stats["coarse"] = coarse_to_fine_cells(
-            surface, table, s, g, int(coarse_factor), buffer_cells, heuristic=heuristic
+            surface, table, s, g, int(coarse_factor), buffer_cells, heuristic=heuristic, coarse=coarse
         )
         timings["search"] = time.perf_counter() - t1
         name += f"+coarse{int(coarse_factor)}"

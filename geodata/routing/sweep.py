@@ -7,9 +7,10 @@ keeps factor 1), so a term the scenario weighted 0 stays 0. Each sample, :func:`
 
 1. re-costs: ``total = sum_k factor_k * term_k``, ``inf`` where blocked (the barriers never change with weights);
 2. routes: :func:`~geodata.routing.least_cost_path` between the two cells;
-3. finds the near-optimal corridor (:func:`~geodata.routing.least_cost_corridor`, two full accumulated-cost searches,
-   the heavy part), and measures the route's separation from the baseline route and the baseline route's cost on
-   the re-weighted surface (its *regret*: how much dearer keeping the baseline route would be under these weights).
+3. finds the near-optimal corridor (:func:`~geodata.routing.least_cost_corridor`, two accumulated-cost searches
+   bounded by the corridor's threshold, the heavy part), and measures the route's separation from the baseline route
+   and the baseline route's cost on the re-weighted surface (its *regret*: how much dearer keeping the baseline route
+   would be under these weights).
 
 :func:`route_sample` is a top-level function of ``(sample, shared)``, so :func:`geodata.sweep.run_sweep` runs it
 serially or on a dask cluster with the terms scattered once. A sample's factors come from its own seed

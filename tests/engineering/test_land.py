@@ -9,6 +9,7 @@ from affine import Affine
 from shapely.geometry import LineString, box
 
 from geodata import routing
+from geodata.engineering import compose
 from geodata.engineering.checks import check_clear_of_land
 from geodata.engineering.land import all_clear, land_clearance, land_stretches, route_clear_of_land
 from geodata.errors import RouteOverLandError
@@ -77,6 +78,28 @@ def test_no_land_means_one_search() -> None:
     plan = route_clear_of_land(np.ones(GRID.shape), GRID, None, _search)
     assert plan.rounds == 1
     assert plan.closed_cells == []
+
+
+def test_only_an_unchanged_optimum_is_reused_as_the_alternatives_best() -> None:
+    """The route records its re-plans; the alternatives reuse it as rank 0 only when none changed it (and it is the
+    default d16 search), getting the very routes they get searching themselves."""
+    cost = np.ones(GRID.shape)
+    cost[18:33, 24:28] = np.inf  # an island: the alternatives pass either side of it
+    clear = route_clear_of_land(cost, GRID, None, _search).result
+    assert clear.stats["land_replans"] == 0
+    assert compose.unchanged_optimum(clear) is clear
+    replanned = route_clear_of_land(cost, GRID, SPIT, _search).result
+    assert replanned.stats["land_replans"] > 0
+    assert compose.unchanged_optimum(replanned) is None
+    d8 = routing.least_cost_path(cost, START, GOAL, cell_size=GRID.res, method="d8")
+    d8.stats["land_replans"] = 0
+    assert compose.unchanged_optimum(d8) is None
+    reused = routing.alternative_routes(cost, START, GOAL, cell_size=GRID.res, k=3, best=clear)
+    searched = routing.alternative_routes(cost, START, GOAL, cell_size=GRID.res, k=3)
+    assert reused[0] is clear
+    assert len(reused) == len(searched) >= 2
+    for a, b in zip(reused, searched, strict=True):
+        np.testing.assert_array_equal(a.path, b.path)
 
 
 def test_straight_leg_test_refuses_the_spit_and_accepts_touching_the_shore() -> None:

@@ -110,3 +110,50 @@ def test_land_section_never_crosses_a_lagoon_to_reach_the_shore() -> None:
     section = LineString([st, lf.shore_crossing_xy])
     assert section.intersection(lagoon).length < 20.0, section.intersection(lagoon).length
     assert land.buffer(1.0).contains(section)
+
+
+def _scalar_seaward_normal(land, x: float, y: float, tx: float, ty: float, probe: float):
+    """The former per-point test (two Point objects per shore point): the reference of the vectorised one."""
+    norm = math.hypot(tx, ty)
+    if norm == 0:
+        return None
+    tx, ty = tx / norm, ty / norm
+    nx, ny = ty, -tx
+    if land.contains(shapely.Point(x + nx * probe, y + ny * probe)):
+        nx, ny = -nx, -ny
+        if land.contains(shapely.Point(x + nx * probe, y + ny * probe)):
+            return None
+    return nx, ny
+
+
+def test_vectorised_seaward_normals_equal_the_per_point_test() -> None:
+    from geodata.engineering.landfall import _seaward_normals
+
+    sliver = box(350_000, 4_520_000, 350_060, 4_560_000)  # land on both sides 50 m out: no normal
+    land = LAND.union(sliver)
+    shapely.prepare(land)
+    rng = np.random.default_rng(5)
+    x = np.concatenate([rng.uniform(330_000, 370_000, 400), np.full(20, 350_030.0)])
+    y = np.concatenate([rng.uniform(4_500_000, 4_600_000, 400), np.linspace(4_525_000, 4_555_000, 20)])
+    tx, ty = rng.normal(size=x.size), rng.normal(size=x.size)
+    tx[:5] = ty[:5] = 0.0  # degenerate directions
+    nx, ny, ok = _seaward_normals(land, x, y, tx, ty, 50.0)
+    want = [_scalar_seaward_normal(land, *v, 50.0) for v in zip(x, y, tx, ty, strict=True)]
+    assert ok.tolist() == [w is not None for w in want]
+    assert not ok[:5].any()
+    assert not ok[-20:].any()  # the sliver
+    assert ok.sum() > 50
+    for k in np.flatnonzero(ok):
+        assert (nx[k], ny[k]) == want[k]
+
+
+def test_landfall_on_a_sea_mask_on_disk_reads_cells_only(tmp_path) -> None:
+    from geodata.grid import RasterWriter
+
+    mem = sea_mask(LAND)
+    with RasterWriter(tmp_path / "sea.tif", GRID, "uint8") as out:
+        out.write_rows(slice(0, GRID.shape[0]), mem.data)
+    lazy = out.raster(bool)
+    a = plan_landfall(station(362_000, 4_550_000), lazy, LAND, approach_m=3000)
+    assert not lazy.loaded
+    assert a == plan_landfall(station(362_000, 4_550_000), mem, LAND, approach_m=3000)

@@ -144,3 +144,22 @@ def test_crossing_on_a_land_section_is_not_held_to_the_marine_minimum() -> None:
     assert ok.metadata["crossings"] == 1
     at_sea = LineString([(440_000, 4_680_500), (441_000, 4_680_500)])
     assert not check_crossing_angles(crossings, 60.0, land_sections=at_sea).passed
+
+
+def test_slope_check_on_a_raster_on_disk_reads_tiles_only_and_agrees(tmp_path) -> None:
+    """The slope the store hands on (a LazyRaster on a tiled GeoTIFF) is checked from the tiles the route crosses,
+    never loaded whole, with the result of the in-memory raster."""
+    from geodata.grid import RasterWriter
+
+    row, col = GRID.cell_of(430_500, 4_680_500)
+    mem = slope_raster((row, col))
+    mem.data[5, 5] = np.nan  # nodata off the route
+    with RasterWriter(tmp_path / "slope.tif", GRID, "float32", nodata=float("nan")) as out:
+        out.write_rows(slice(0, GRID.shape[0]), mem.data)
+    lazy = out.raster()
+    on_disk = by_name(check_route(ROUTE, grid=GRID, hard_mask=np.zeros(GRID.shape, bool), slope=lazy, max_slope_deg=15))
+    in_mem = by_name(check_route(ROUTE, grid=GRID, hard_mask=np.zeros(GRID.shape, bool), slope=mem, max_slope_deg=15))
+    assert not lazy.loaded
+    a, b = on_disk["route_within_slope_limit"], in_mem["route_within_slope_limit"]
+    assert (a.passed, a.description, a.metadata) == (b.passed, b.description, b.metadata)
+    assert not a.passed

@@ -24,6 +24,7 @@ import yaml
 from affine import Affine
 from pyproj import CRS
 
+from assets.common import DEFERRED, Deferred, resolve
 from assets.config import CorridorSettings
 from geodata import routing
 from geodata.boundaries.coast import CaspianCoast
@@ -531,6 +532,42 @@ def test_a_changed_sidecar_is_refused(stored: Path) -> None:
         _load(stored)
 
 
+def test_sidecars_are_hashed_once_per_process_while_unchanged(stored: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Loading a value again does not hash its sidecars again while their stat is unchanged (every step of a run
+    loads the cost surface); a sidecar changed since is hashed again and refused; a file changed within the last
+    VERIFIED_MIN_AGE_NS is never remembered (its ctime tick could hide a second change)."""
+    import time
+
+    hashed: list[str] = []
+    real = store._sha256
+
+    def counting(path: Path) -> str:
+        hashed.append(Path(path).name)
+        return real(path)
+
+    monkeypatch.setattr(store, "_sha256", counting)
+    monkeypatch.setattr(store, "_VERIFIED", {})
+    _load(stored)
+    assert hashed  # young files (just written): hashed, not remembered
+    hashed.clear()
+    _load(stored)
+    assert hashed
+    monkeypatch.setattr(store, "VERIFIED_MIN_AGE_NS", 0)
+    _load(stored)
+    hashed.clear()
+    _load(stored)
+    assert hashed == []  # remembered
+    time.sleep(0.05)  # past the file system's timestamp tick
+    node = _first(_record(stored), "geodataframe")
+    path = stored / node["file"]
+    blob = bytearray(path.read_bytes())
+    blob[len(blob) // 2] ^= 0xFF
+    path.write_bytes(bytes(blob))  # same size, new ctime
+    with pytest.raises(store.StoreFormatError, match="sha256"):
+        _load(stored)
+    assert node["file"] in hashed
+
+
 def test_a_changed_tree_is_refused(stored: Path) -> None:
     record = _record(stored)
     _first(record, "dataclass")["fields"]["station_name"] = "Elsewhere"
@@ -595,6 +632,46 @@ def downstream_value(upstream_value: Any) -> Any:
     if os.environ.get("CORRIDOR_TEST_FAIL_DOWNSTREAM"):
         raise RuntimeError("downstream_value fails on purpose (re-execution test)")
     return (len(upstream_value["frame"]), upstream_value["surface"].attrs["allowed_sectors"])
+
+
+SEEN: dict[str, Any] = {}
+
+
+@dg.asset(partitions_def=PARTS, ins={"upstream_value": dg.AssetIn(metadata=DEFERRED)})
+def deferred_unread(upstream_value: Any) -> Any:
+    SEEN["unread"] = upstream_value
+    return 1
+
+
+@dg.asset(partitions_def=PARTS, ins={"upstream_value": dg.AssetIn(metadata=DEFERRED)})
+def deferred_read(upstream_value: Any) -> Any:
+    SEEN["read"] = upstream_value
+    return len(resolve(upstream_value)["frame"])
+
+
+def test_a_deferred_input_is_read_only_when_asked(tmp_path: Path) -> None:
+    """An input with DEFERRED metadata comes as a Deferred: not read unless the asset asks, then read with the same
+    checks and recorded in the provenance; a value never stored is refused at once all the same."""
+    io = CorridorIOManager(base_dir=str(tmp_path / "store"))
+    SEEN.clear()
+    with pytest.raises(store.StoreMissingError, match="rematerialise upstream_value"):
+        dg.materialize(
+            [upstream_value, deferred_unread], partition_key=SCENARIO, resources={"io_manager": io},
+            selection=[deferred_unread],
+        )  # fmt: skip
+    result = dg.materialize(
+        [upstream_value, deferred_unread, deferred_read], partition_key=SCENARIO, resources={"io_manager": io}
+    )
+    assert result.success
+    assert isinstance(SEEN["unread"], Deferred)
+    assert not SEEN["unread"]._loaded
+    assert SEEN["read"]._loaded
+    base = tmp_path / "store" / SCENARIO
+    snap = _snapshot_of(base, result.run_id)
+    up = _record(base / snap / "upstream_value")
+    assert _record(base / snap / "deferred_read")["upstream"]["upstream_value"]["value_digest"] == up["value_digest"]
+    assert "upstream_value" not in _record(base / snap / "deferred_unread")["upstream"]
+    assert resolve(7) == 7  # an IO manager that does not defer hands the value itself
 
 
 def _snapshot_of(base: Path, run_id: str) -> str:

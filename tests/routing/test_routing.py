@@ -5,6 +5,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import math
+from typing import Any
 
 import numpy as np
 import pytest
@@ -281,6 +282,27 @@ def test_accumulated_cost_hand_computed() -> None:
     assert both.dtype == np.float32
 
 
+def test_polygons_of_the_mask_window_equal_the_whole_grid_ones() -> None:
+    """mask_to_polygons vectorises the True cells' bounding window only: the same polygons as the whole grid."""
+    import shapely
+    from affine import Affine
+    from rasterio import features
+
+    rng = np.random.default_rng(2)
+    mask = np.zeros((80, 120), bool)
+    mask[30:55, 40:90] = rng.random((25, 50)) < 0.7
+    mask[60, 100] = True
+    t = Affine(100.0, 0, 512_345.5, 0, -100.0, 4_601_234.25)
+    got = mask_to_polygons(mask, t)
+    m8 = mask.astype(np.uint8)
+    want = [shapely.geometry.shape(g) for g, v in features.shapes(m8, mask=mask, transform=t, connectivity=4)]
+    want.sort(key=lambda p: -p.area)
+    assert len(got) == len(want) > 3
+    for a, b in zip(got, want, strict=True):
+        assert shapely.equals_exact(shapely.normalize(a), shapely.normalize(b), tolerance=1e-6)
+    assert mask_to_polygons(np.zeros((5, 5), bool), t) == []
+
+
 def test_corridor_raster_and_polygons() -> None:
     from affine import Affine
 
@@ -303,6 +325,67 @@ def test_corridor_raster_and_polygons() -> None:
     wide = least_cost_corridor(cost, (15, 2), (15, 37), cell_size=(10.0, 10.0), tolerance=0.5)
     assert wide.mask.sum() > cor.mask.sum()
     assert (wide.mask | ~cor.mask).all()  # nested
+
+
+def _whole_grid_corridor(cost: np.ndarray, s: tuple[int, int], g: tuple[int, int], cs: tuple, tol: float) -> tuple:
+    """The corridor as two whole-grid searches give it (the former implementation): ``A + B`` in float32 as the
+    corridor stores it, the optimum, and the mask before the optimal route's own cells are added."""
+    a = accumulated_cost(cost, s, cell_size=cs, dtype=np.float32)
+    b = accumulated_cost(cost, g, cell_size=cs, dtype=np.float64)
+    through = (a.astype(np.float64) + b).astype(np.float32)
+    optimum = float(b[s])
+    return through, optimum, through <= np.float32((1.0 + tol) * optimum * (1.0 + 1e-6))
+
+
+def _check_bounded_corridor(cost: np.ndarray, s: tuple[int, int], g: tuple[int, int], cs: tuple, tol: float) -> Any:
+    """The bounded corridor's mask equals the whole-grid one cell for cell, its ``A + B`` equal on it, but for the
+    rounding of A* keys (a search ordered by ``dist + h`` recovers ``dist`` by a subtraction: a few ulp) and so for
+    cells within that rounding of the threshold; the only cells it adds are those of its optimal route (graph
+    cells and the cells the refined route crosses)."""
+    from geodata.routing import _kernels as K
+
+    cor = least_cost_corridor(cost, s, g, cell_size=cs, tolerance=tol)
+    through, optimum, ref = _whole_grid_corridor(cost, s, g, cs, tol)
+    assert cor.optimum == optimum  # the goal's search is Dijkstra's, as before
+    graph_mask = cor.through_cost <= np.float32(cor.threshold * (1.0 + 1e-6))
+    edge = cor.threshold * (1.0 + 1e-6)
+    ambiguous = np.abs(through.astype(np.float64) - edge) <= 1e-6 * edge
+    assert not ((graph_mask != ref) & ~ambiguous).any()
+    np.testing.assert_allclose(cor.through_cost[ref], through[ref], rtol=1e-6)
+    assert not (cor.through_cost < through * (1.0 - 1e-6)).any()  # elsewhere +inf or an overestimate
+    route_cells = np.zeros(cost.shape, np.uint8)
+    K.polyline_cells(np.ascontiguousarray(cost, dtype=np.float64), cor.route.path, cs[0], cs[1], route_cells)
+    route_cells[tuple(cor.route.graph_path.T)] = 1
+    extra = cor.mask & ~graph_mask
+    assert not (extra & ~route_cells.view(bool)).any()
+    assert (cor.mask | ~graph_mask).all()
+    assert cor.route.graph_cost == pytest.approx(optimum, rel=1e-9)
+    return cor
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(grids(), st.sampled_from([0.0, 0.05, 0.2, 1.0]))
+def test_bounded_corridor_equals_the_whole_grid_corridor(case: tuple, tol: float) -> None:
+    cost, s, g, cs = case
+    if math.isinf(ref8(cost, s, g, cs)):
+        return
+    _check_bounded_corridor(cost, s, g, cs, tol)
+
+
+@pytest.mark.parametrize("low", [0.2, 0.8])  # 0.8: A* pays, the first search runs A* past the goal
+@pytest.mark.parametrize("tol", [0.0, 0.05, 0.3])
+def test_bounded_corridor_on_a_large_grid_settles_a_fraction(low: float, tol: float) -> None:
+    rng = np.random.default_rng(7)
+    cost = rng.uniform(low, 1.2, (90, 120))
+    cost[30:60, 50:54] = np.nan  # a wall with a gap below it
+    cost[20:40, 70:100] = 1.0  # a uniform patch: exact ties between graph routes
+    cost[rng.random(cost.shape) < 0.05] = np.nan
+    s, g = (45, 30), (45, 80)
+    cost[s] = cost[g] = 1.0
+    cor = _check_bounded_corridor(cost, s, g, (10.0, 10.0), tol)
+    passable = int(np.isfinite(cost).sum())
+    # two whole-grid searches settle every passable cell twice; the bounded ones far fewer
+    assert cor.route.cells_settled < (1.2 if tol < 0.3 else 1.6) * passable
 
 
 # ------------------------------------------------------------------------------------------------------------------
