@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from numba import njit, prange
 
 from geodata.errors import InputDataError
 from geodata.grid import INTERMEDIATE_COMPRESS, GeoGrid, Raster, RasterFile, RasterWriter, raster_read_rows, row_blocks
@@ -238,47 +239,110 @@ def build_cost_surface(
         # the hazards' halo rows are read by each object's distance window only, not by the band's arrays
         for block in row_blocks(grid, bytes_per_cell=COST_BAND_BYTES_PER_CELL, budget_bytes=budget):
             rows = block.rows
+            shape = (rows.stop - rows.start, grid.shape[1])
+            haz_sum, ship_sum = np.zeros(shape), np.zeros(shape)
+            band_hard = np.zeros(shape, dtype=bool) if with_hard else None
             if hazards is not None:
-                soft, hard_by_kind = hazard_rows(hazards, rows)
-                band_soft = {k: v.astype(np.float32) for k, v in soft.items()}
-                band_hard = np.logical_or.reduce(list(hard_by_kind.values())) if hard_by_kind else None
-                if band_hard is None and with_hard:
-                    band_hard = np.zeros((rows.stop - rows.start, grid.shape[1]), dtype=bool)
+                for kind in hazards.kinds:  # kind by kind: one float64 band at a time, the same per-kind sums
+                    soft, hard_by_kind = hazard_rows(hazards, rows, kinds=(kind,))
+                    _add_soft(ship_sum if kind == "shipping_lane" else haz_sum, soft[kind], weights, kind, True)
+                    np.logical_or(band_hard, hard_by_kind[kind], out=band_hard)
+                    del soft, hard_by_kind
             else:
-                band_soft = {k: np.asarray(v)[rows] for k, v in (hazard_soft or {}).items()}
-                band_hard = None if hazard_hard is None else np.asarray(hazard_hard)[rows]
-            allowed = None if allowed_sector is None else np.asarray(allowed_sector)[rows]
-            terms, barriers = _band(
-                (_valid_rows(depth, rows), _valid_rows(slope, rows), _valid_rows(sea_mask, rows)),
-                weights,
-                limits,
-                band_soft,
-                band_hard,
-                allowed,
+                for kind, value in (hazard_soft or {}).items():
+                    _add_soft(ship_sum if kind == "shipping_lane" else haz_sum, np.asarray(value)[rows], weights, kind)
+                if hazard_hard is not None:
+                    band_hard = np.asarray(hazard_hard)[rows].astype(bool, copy=False)
+            allowed = None if allowed_sector is None else np.asarray(allowed_sector)[rows].astype(bool, copy=False)
+            n_barriers = len(names) - len(TERMS)
+            terms_out = np.empty((len(TERMS), *shape), dtype=np.float32)
+            barriers_out = np.empty((n_barriers, *shape), dtype=bool)
+            row_counts = np.zeros((shape[0], n_barriers), dtype=np.int64)
+            row_sums = np.zeros((shape[0], len(TERMS)))
+            inputs = [_kernel_input(r, rows) for r in (depth, slope, sea_mask)]
+            _band_kernel(
+                inputs[0][0],
+                inputs[1][0],
+                inputs[2][0],
+                np.array([inputs[0][1], inputs[1][1], inputs[2][1]]),
+                haz_sum,
+                ship_sum,
+                _EMPTY if band_hard is None else band_hard,
+                _EMPTY if allowed is None else allowed,
+                _kernel_params(weights, limits),
+                terms_out,
+                barriers_out,
+                total[rows],
+                row_counts,
+                row_sums,
             )
-            band_total = np.zeros(terms["length"].shape)
-            for term in terms.values():  # in TERMS order, as np.sum over the stacked terms would
-                band_total += term
-            blocked = np.zeros(band_total.shape, dtype=bool)
-            for mask in barriers.values():
-                blocked |= mask
-            band_total[blocked] = np.inf
-            total[rows] = band_total
-            _count(
-                counts,
-                sums,
-                np.isfinite(total[rows]),
-                lambda n, _, t=terms: t[n].astype(np.float32),
-                lambda n, _, b=barriers: b[n],
-                rows,
-            )
-            layers.write(rows, {**terms, **{f"barrier:{k}": v for k, v in barriers.items()}})
+            del inputs, haz_sum, ship_sum, band_hard, allowed
+            reasons = list(counts)
+            for j, reason in enumerate(reasons):
+                counts[reason] += int(row_counts[:, j].sum())
+            for j, name in enumerate(TERMS):
+                sums[name] += float(row_sums[:, j].sum())
+            band = {name: terms_out[j] for j, name in enumerate(TERMS)}
+            band.update({f"barrier:{reason}": barriers_out[j] for j, reason in enumerate(reasons)})
+            layers.write(rows, band)
+            del band, terms_out, barriers_out
     attrs = {"weights": weights.model_dump(), "limits": limits.model_dump()}
     term_values = {n: layers.value(n) for n in TERMS}
     barrier_values = {n.split(":", 1)[1]: layers.value(n) for n in names if n.startswith("barrier:")}
     surface = CostSurface(grid, total, term_values, barrier_values, attrs, allowed_sectors=tuple(allowed_sectors))
     surface.counted = {"barriers": counts, "terms": sums}
     return surface
+
+
+_EMPTY = np.zeros((0, 0), dtype=bool)
+"""An absent mask, for the kernel."""
+
+
+def _kernel_params(weights: CostWeights, limits: Limits) -> np.ndarray:
+    """The weights and limits :func:`_band_kernel` reads, in its order (``deep_limit_m - deep_start_m`` computed as
+    :func:`_band_reference` computes it)."""
+    w = weights
+    span = w.deep_limit_m - w.deep_start_m
+    return np.array(
+        [w.base, w.shallow_weight, w.shallow_limit_m, w.deep_weight, w.deep_start_m, span, w.slope_weight]
+        + [limits.max_slope_deg, limits.min_depth_m, limits.max_depth_m],
+        dtype=np.float64,
+    )
+
+
+def _kernel_input(raster: Raster | RasterFile, rows: slice) -> tuple[np.ndarray, float]:
+    """Rows of an input as the kernel reads them: the raw values and the nodata value they are compared with as
+    :func:`_valid_rows` compares them (NaN = none besides NaN); other types go through :func:`_valid_rows`."""
+    data = raster_read_rows(raster, rows)
+    nodata = raster.nodata
+    if data.dtype.kind not in "fiub" or data.dtype.itemsize > 8 or data.dtype == np.float16:
+        return _valid_rows(raster, rows), math.nan
+    if data.dtype == bool:
+        data = data.view(np.uint8)
+    if nodata is None or (isinstance(nodata, float) and math.isnan(nodata)):
+        return data, math.nan
+    try:
+        cast = data.dtype.type(nodata)  # numpy compares a Python scalar in the array's type (NEP 50)
+    except (OverflowError, ValueError):
+        return _valid_rows(raster, rows), math.nan
+    if data.dtype.kind != "f" and cast != nodata:
+        return _valid_rows(raster, rows), math.nan
+    if data.dtype.kind == "f" and not math.isfinite(float(cast)):
+        return _valid_rows(raster, rows), math.nan
+    return data, float(cast)
+
+
+def _add_soft(acc: np.ndarray, value: np.ndarray, weights: CostWeights, kind: str, as_float32: bool = False) -> None:
+    """``acc += weight * value`` (the hazard or shipping weight) as numpy computes it for a float32 (``as_float32``:
+    the value rounded to float32 first, as the plan's per-kind sums are) or float64 value: the product in the
+    value's type, the sum in float64."""
+    weight = weights.shipping_weight if kind == "shipping_lane" else weights.hazard_weight
+    if as_float32 or value.dtype == np.float32:
+        _add_weighted(acc, value, np.float32(weight), True)
+    elif value.dtype == np.float64:
+        _add_weighted(acc, value, np.float64(weight), False)
+    else:
+        acc += weight * value
 
 
 TERMS = ("length", "shallow", "deep", "slope", "hazards", "shipping")
@@ -292,7 +356,7 @@ def _barrier_names(hard: bool, sectors: bool) -> list[str]:
     return [f"barrier:{n}" for n in names]
 
 
-def _band(
+def _band_reference(
     inputs: tuple[np.ndarray, np.ndarray, np.ndarray],
     weights: CostWeights,
     limits: Limits,
@@ -300,7 +364,8 @@ def _band(
     hard: np.ndarray | None,
     allowed: np.ndarray | None,
 ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
-    """The terms (float64) and barriers (bool) of one band of rows (the formulas of the module docstring)."""
+    """The terms (float64) and barriers (bool) of one band of rows (the formulas of the module docstring), in
+    numpy: the reference :func:`_band_kernel` computes bit for bit (tests/cost/test_cost_kernel.py)."""
     d, s, sea = inputs
     dz = np.nan_to_num(d, nan=0.0)
     # The coastline decides sea or land: a sea cell the bathymetry puts above the water surface (a coarse grid over
@@ -336,6 +401,123 @@ def _band(
     if allowed is not None:
         barriers["foreign_sector"] = ~allowed.astype(bool)
     return terms, barriers
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def _band_kernel(
+    d: np.ndarray,
+    s: np.ndarray,
+    sea: np.ndarray,
+    nodata: np.ndarray,
+    hazards: np.ndarray,
+    shipping: np.ndarray,
+    hard: np.ndarray,
+    allowed: np.ndarray,
+    p: np.ndarray,
+    terms: np.ndarray,
+    barriers: np.ndarray,
+    total: np.ndarray,
+    counts: np.ndarray,
+    sums: np.ndarray,
+) -> None:  # pragma: no cover - compiled
+    """The formulas of :func:`_band_reference` fused into one pass over the band, row-parallel, with the same
+    float64 operations in the same order (so the same bits): ``d``, ``s``, ``sea`` the raw input rows (their
+    nodata values in ``nodata``: depth, slope, sea; NaN = none besides NaN), ``hazards``/``shipping`` the weighted
+    soft sums (float64), ``hard``/``allowed`` empty when absent; ``p`` the weights and limits (see
+    :func:`_kernel_params`). Writes the float32 terms (TERMS order), the barriers, the float32 total and per row
+    the barrier counts and the terms' float64 sums over passable cells."""
+    h, w = total.shape
+    base, sh_w, sh_lim, dp_w, dp_start, dp_span, sl_w = p[0], p[1], p[2], p[3], p[4], p[5], p[6]
+    max_slope, min_depth, max_depth = p[7], p[8], p[9]
+    has_hard, has_allowed = hard.shape[0] > 0, allowed.shape[0] > 0
+    nb = barriers.shape[0]
+    for r in prange(h):
+        for c in range(w):
+            dv = np.float64(d[r, c])
+            sv = np.float64(s[r, c])
+            mv = np.float64(sea[r, c])
+            if not np.isfinite(dv) or dv == nodata[0]:
+                dv = np.nan
+            if not np.isfinite(sv) or sv == nodata[1]:
+                sv = np.nan
+            if not np.isfinite(mv) or mv == nodata[2]:
+                mv = np.nan
+            dz = 0.0 if np.isnan(dv) else dv
+            is_sea = (0.0 if np.isnan(mv) else mv) > 0
+            if is_sea and dz < 0.0:
+                dz = 0.0
+            s0 = 0.0 if np.isnan(sv) else sv
+            t_shallow = sh_w * min(max(1.0 - dz / sh_lim, 0.0), 1.0)
+            t_deep = dp_w * min(max((dz - dp_start) / dp_span, 0.0), 1.0)
+            t_slope = sl_w * s0
+            t_haz = hazards[r, c]
+            t_ship = shipping[r, c]
+            b_nodata = np.isnan(dv) or np.isnan(sv)
+            b_land = not is_sea
+            b_steep = s0 > max_slope
+            b_shallow = dz < min_depth
+            b_deep = dz > max_depth
+            blocked = b_nodata or b_land or b_steep or b_shallow or b_deep
+            barriers[0, r, c] = b_nodata
+            barriers[1, r, c] = b_land
+            barriers[2, r, c] = b_steep
+            barriers[3, r, c] = b_shallow
+            barriers[4, r, c] = b_deep
+            k = 5
+            if has_hard:
+                b = hard[r, c] != 0
+                barriers[k, r, c] = b
+                blocked = blocked or b
+                k += 1
+            if has_allowed:
+                b = allowed[r, c] == 0
+                barriers[k, r, c] = b
+                blocked = blocked or b
+            for j in range(nb):
+                if barriers[j, r, c]:
+                    counts[r, j] += 1
+            tot = 0.0 + base
+            tot += t_shallow
+            tot += t_deep
+            tot += t_slope
+            tot += t_haz
+            tot += t_ship
+            f = np.float32(np.inf) if blocked else np.float32(tot)
+            total[r, c] = f
+            v0 = np.float32(base)
+            v1 = np.float32(t_shallow)
+            v2 = np.float32(t_deep)
+            v3 = np.float32(t_slope)
+            v4 = np.float32(t_haz)
+            v5 = np.float32(t_ship)
+            terms[0, r, c] = v0
+            terms[1, r, c] = v1
+            terms[2, r, c] = v2
+            terms[3, r, c] = v3
+            terms[4, r, c] = v4
+            terms[5, r, c] = v5
+            if np.isfinite(f):
+                sums[r, 0] += v0
+                sums[r, 1] += v1
+                sums[r, 2] += v2
+                sums[r, 3] += v3
+                sums[r, 4] += v4
+                sums[r, 5] += v5
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def _add_weighted(acc: np.ndarray, soft: np.ndarray, weight: Any, as_float32: bool) -> None:  # pragma: no cover
+    """``acc += weight * soft`` with the product in the type of ``weight`` (float32 or float64, the value's type, as
+    numpy computes a Python float times an array: NEP 50) and the sum in float64; ``as_float32`` rounds each
+    value to float32 first."""
+    h, w = acc.shape
+    for r in prange(h):
+        for c in range(w):
+            v = soft[r, c]
+            if as_float32:
+                acc[r, c] += np.float64(weight * np.float32(v))
+            else:
+                acc[r, c] += np.float64(weight * v)
 
 
 class _Layers:
