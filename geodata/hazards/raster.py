@@ -889,15 +889,21 @@ def _object_rows(
     geoms = win.geoms  # clipped once to the padded window: a clip per band would move the cut ends by round-off
     touched = _touched(geoms, shape, transform)
     within = (slice(o0 - w0, o1 - w0), slice(c0 - v0, c1 - v0))
+    out = (slice(o0 - rows.start, o1 - rows.start), slice(c0, c1))
     if obj.points:
         distance = _point_distance(geoms, shape, transform)
-    elif touched.any():  # scipy's distance_transform_edt(~touched, sampling=(dy, dx)), bit for bit, 4x faster
-        distance = _kernels.distance_to_cells(touched, dy, dx)
+        if obj.weight > 0:
+            soft[out] += _soft_contribution(distance[within], obj.weight, obj.band_m, obj.decay_m, reach_factor)
+    elif touched.any():
+        if obj.weight > 0:
+            # the distances of scipy's distance_transform_edt(~touched, sampling=(dy, dx)), bit for bit, for the
+            # band's rows only; only the cells within the reach get a term (as _soft_contribution keeps them)
+            index, excess = _kernels.kept_excess(
+                touched, dy, dx, (o0 - w0, o1 - w0), (c0 - v0, c1 - v0), obj.band_m, obj.decay_m, reach_factor
+            )
+            _kernels.scatter_add(soft[out], index, obj.weight * np.exp(-excess))
     else:
         return  # nothing touched within the pad: every cell written is beyond the object's reach
-    out = (slice(o0 - rows.start, o1 - rows.start), slice(c0, c1))
-    if obj.weight > 0:
-        soft[out] += _soft_contribution(distance[within], obj.weight, obj.band_m, obj.decay_m, reach_factor)
     if obj.hard_m > 0:
         inside = _burn([shapely.buffer(g, obj.hard_m) for g in geoms], shape, transform, all_touched=False)
         hard[out] |= (inside | touched)[within]
