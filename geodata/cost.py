@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -520,6 +521,10 @@ def _add_weighted(acc: np.ndarray, soft: np.ndarray, weight: Any, as_float32: bo
                 acc[r, c] += np.float64(weight * v)
 
 
+WRITER_THREADS = 2
+"""Threads compressing the layers' bands into their files (the machine's two cores)."""
+
+
 class _Layers:
     """Where the terms and barriers of a surface being built go: whole arrays in memory, or one tiled GeoTIFF
     each in ``folder`` (written band by band with :class:`~geodata.grid.RasterWriter`)."""
@@ -528,6 +533,8 @@ class _Layers:
         self.grid, self.names, self.folder = grid, names, folder
         self.arrays: dict[str, np.ndarray] = {}
         self.writers: dict[str, RasterWriter] = {}
+        self._pool: ThreadPoolExecutor | None = None
+        self._pending: list[Future[None]] = []
 
     @staticmethod
     def _dtype(name: str) -> Any:
@@ -544,16 +551,41 @@ class _Layers:
             # zstd: a third of deflate's time for the same size on these layers
             writer = RasterWriter(file, self.grid, self._dtype(name), attrs=attrs, compress=INTERMEDIATE_COMPRESS)
             self.writers[name] = writer.__enter__()
+        if self.folder is not None:
+            self._pool = ThreadPoolExecutor(max_workers=WRITER_THREADS, thread_name_prefix="cost-layers")
         return self
 
     def write(self, rows: slice, band: Mapping[str, np.ndarray]) -> None:
-        for name, data in band.items():
-            if self.folder is None:
+        """Store one band of every layer. Into files, in the background (GDAL compresses without the GIL) while
+        the next band is computed: the previous band's writes are waited for first, so at most two bands are
+        held, and each file is written by one thread at a time, band after band."""
+        if self._pool is None:
+            for name, data in band.items():
                 self.arrays[name][rows] = data
-            else:
-                self.writers[name].write_rows(rows, data.astype(self._dtype(name)))
+            return
+        self._wait()
+        for name, data in band.items():
+            out = data.view(np.uint8) if data.dtype == bool else data.astype(self._dtype(name), copy=False)
+            self._pending.append(self._pool.submit(self.writers[name].write_rows, rows, out))
+
+    def _wait(self) -> None:
+        pending, self._pending = self._pending, []
+        for future in pending:
+            future.result()
 
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        try:
+            if self._pool is not None:
+                try:
+                    if exc_type is None:
+                        self._wait()
+                finally:
+                    self._pool.shutdown(wait=True, cancel_futures=True)
+        except BaseException as err:
+            exc_type, exc, tb = type(err), err, err.__traceback__
+            for writer in self.writers.values():
+                writer.__exit__(exc_type, exc, tb)
+            raise
         for writer in self.writers.values():
             writer.__exit__(exc_type, exc, tb)
 
