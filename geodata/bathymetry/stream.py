@@ -82,13 +82,23 @@ def band_budget(budget_bytes: int) -> int:
     return int(min(max(budget_bytes // 8, MIN_BAND_BYTES), MAX_BAND_BYTES))
 
 
+HELD_SHARE = 8
+"""A raster the checks read several times is held in memory when it needs at most this fraction of the run's
+memory budget (:func:`held`)."""
+
+
 def held(raster: Raster, budget_bytes: int) -> Raster:
-    """``raster`` with its data in memory when the whole grid fits in one band's working memory
-    (:func:`band_budget`), so that the checks' several passes over it do not each read the file; else as it is
-    (a :class:`~geodata.grid.LazyRaster` stays on disk and the checks read it band by band). An in-memory copy, so
-    that the lazy raster itself is still stored by moving its file."""
+    """``raster`` with its data in memory when it needs at most 1/:data:`HELD_SHARE` of the run's memory budget,
+    so that the checks' several passes over it do not each read and decode the file; else as it is (a
+    :class:`~geodata.grid.LazyRaster` stays on disk and the checks read it band by band). An in-memory copy, so
+    that the lazy raster itself is still stored by moving its file.
+
+    The threshold is a share of the budget, not one band's working memory (:func:`band_budget`, at most 128 MiB):
+    with the band's cap a 50 m depth grid (400 MB) was streamed, and the sea mask's checks, about ten passes over
+    it, each decoded the whole file again (issue #14: 22.5 s at 50 m against 2 s at 100 m, where the grid was
+    held). Holding it costs 4 bytes per cell, far below the cost stage's peak."""
     if isinstance(raster, LazyRaster) and not raster.loaded:
-        if raster.grid.cell_count * raster.dtype.itemsize <= band_budget(budget_bytes):
+        if raster.grid.cell_count * raster.dtype.itemsize <= budget_bytes // HELD_SHARE:
             data = raster.read_rows(slice(0, raster.grid.shape[0]))
             return Raster(data, raster.grid, raster.nodata, raster.attrs)
     return raster

@@ -258,3 +258,21 @@ def test_checks_band_by_band_equal_one_band_and_read_lazy_rasters_lazily(
     assert not lazy_depth.loaded
     assert not lazy_mask.loaded
     assert banded == whole
+
+
+def test_a_raster_is_held_when_it_fits_an_eighth_of_the_budget(tmp_path: Path) -> None:
+    """held() reads a lazy raster into memory when it needs at most 1/8 of the run's budget (the checks then read
+    it once, not once per pass), whatever one band's cap, and leaves a larger one on disk."""
+    from geodata.bathymetry.stream import held
+    from geodata.grid import RasterWriter
+
+    grid = _grid()
+    data = np.arange(grid.cell_count, dtype="float32").reshape(grid.shape)
+    with RasterWriter(tmp_path / "d.tif", grid, "float32", nodata=float("nan")) as w:
+        w.write_rows(slice(0, grid.shape[0]), data)
+    nbytes = grid.cell_count * 4
+    lazy = w.raster()
+    kept = held(lazy, 8 * nbytes)
+    assert not isinstance(kept, LazyRaster) and np.array_equal(kept.data, data)
+    assert not lazy.loaded  # a copy: the lazy raster is still stored by moving its file
+    assert held(lazy, 8 * nbytes - 1) is lazy
