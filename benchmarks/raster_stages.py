@@ -6,8 +6,9 @@
 
 The vector inputs (``coastline``, ``hazards``, ``seabed_sectors``) are materialised once through Dagster; then each
 stage's library call is made exactly as its asset makes it (same arguments, same memory budget), one after the other
-on the previous stage's output (with the checks the asset runs), and timed: wall seconds, CPU seconds of the process (``process_time``: both cores
-count, so CPU above wall means two threads worked), and the peak resident memory of the process. ``--repeat`` runs
+on the previous stage's output (with the checks the asset runs), and timed: wall seconds, CPU seconds of the
+process (``process_time``: both cores count, so CPU above wall means two threads worked), and the peak resident
+memory of the process. ``--repeat`` runs
 the chain several times (the best of each stage is printed). This is a benchmark, not a timed test: it prints.
 """
 
@@ -54,7 +55,7 @@ def main() -> None:
     p.add_argument("--profile", default=None, help="print cProfile's top lines of this stage (its last repeat)")
     p.add_argument("--repeat", type=int, default=1)
     p.add_argument("--stages", default="bathymetry,seabed_slope,sea_mask,cost_surface")
-    p.add_argument("--memory-budget-gb", default="", help="the stages' memory budget (default: the machine's; the vector inputs use the machine's)")
+    p.add_argument("--memory-budget-gb", default="", help="the stages' memory budget (default: the machine's)")
     args = p.parse_args()
 
     import pipelines.definitions  # noqa: F401
@@ -157,7 +158,8 @@ def main() -> None:
                 if stage in wanted:
                     old = best.get(stage, (float("inf"), float("inf")))
                     best[stage] = (min(old[0], wall), min(old[1], cpu))
-        print(f"{args.resolution:g} m, grid {grid.shape} ({grid.cell_count / 1e6:.2f} M cells), peak {_peak() / 1e9:.2f} GB")
+        cells = f"{grid.cell_count / 1e6:.2f} M cells"
+        print(f"{args.resolution:g} m, grid {grid.shape} ({cells}), peak {_peak() / 1e9:.2f} GB")
         print(f"{'stage':<14} {'wall s':>7} {'cpu s':>7}")
         for stage, (wall, cpu) in best.items():
             print(f"{stage:<14} {wall:>7.2f} {cpu:>7.2f}")

@@ -241,19 +241,7 @@ def build_cost_surface(
         for block in row_blocks(grid, bytes_per_cell=COST_BAND_BYTES_PER_CELL, budget_bytes=budget):
             rows = block.rows
             shape = (rows.stop - rows.start, grid.shape[1])
-            haz_sum, ship_sum = np.zeros(shape), np.zeros(shape)
-            band_hard = np.zeros(shape, dtype=bool) if with_hard else None
-            if hazards is not None:
-                for kind in hazards.kinds:  # kind by kind: one float64 band at a time, the same per-kind sums
-                    soft, hard_by_kind = hazard_rows(hazards, rows, kinds=(kind,))
-                    _add_soft(ship_sum if kind == "shipping_lane" else haz_sum, soft[kind], weights, kind, True)
-                    np.logical_or(band_hard, hard_by_kind[kind], out=band_hard)
-                    del soft, hard_by_kind
-            else:
-                for kind, value in (hazard_soft or {}).items():
-                    _add_soft(ship_sum if kind == "shipping_lane" else haz_sum, np.asarray(value)[rows], weights, kind)
-                if hazard_hard is not None:
-                    band_hard = np.asarray(hazard_hard)[rows].astype(bool, copy=False)
+            haz_sum, ship_sum, band_hard = _band_hazards(rows, shape, weights, hazards, hazard_soft, hazard_hard)
             allowed = None if allowed_sector is None else np.asarray(allowed_sector)[rows].astype(bool, copy=False)
             n_barriers = len(names) - len(TERMS)
             terms_out = np.empty((len(TERMS), *shape), dtype=np.float32)
@@ -295,6 +283,31 @@ def build_cost_surface(
     return surface
 
 
+def _band_hazards(
+    rows: slice,
+    shape: tuple[int, int],
+    weights: CostWeights,
+    plan: HazardPlan | None,
+    soft_arrays: Mapping[str, np.ndarray] | None,
+    hard_array: np.ndarray | None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """One band's weighted hazard and shipping sums (float64) and hard cells (None without hazard exclusions),
+    from the plan (kind by kind: one float64 band at a time, the same per-kind sums) or the whole-grid arrays."""
+    haz_sum, ship_sum = np.zeros(shape), np.zeros(shape)
+    if plan is not None:
+        band_hard = np.zeros(shape, dtype=bool)
+        for kind in plan.kinds:
+            soft, hard_by_kind = hazard_rows(plan, rows, kinds=(kind,))
+            _add_soft(ship_sum if kind == "shipping_lane" else haz_sum, soft[kind], weights, kind, True)
+            np.logical_or(band_hard, hard_by_kind[kind], out=band_hard)
+            del soft, hard_by_kind
+        return haz_sum, ship_sum, band_hard
+    for kind, value in (soft_arrays or {}).items():
+        _add_soft(ship_sum if kind == "shipping_lane" else haz_sum, np.asarray(value)[rows], weights, kind)
+    hard = None if hard_array is None else np.asarray(hard_array)[rows].astype(bool, copy=False)
+    return haz_sum, ship_sum, hard
+
+
 _EMPTY = np.zeros((0, 0), dtype=bool)
 """An absent mask, for the kernel."""
 
@@ -305,8 +318,18 @@ def _kernel_params(weights: CostWeights, limits: Limits) -> np.ndarray:
     w = weights
     span = w.deep_limit_m - w.deep_start_m
     return np.array(
-        [w.base, w.shallow_weight, w.shallow_limit_m, w.deep_weight, w.deep_start_m, span, w.slope_weight]
-        + [limits.max_slope_deg, limits.min_depth_m, limits.max_depth_m],
+        [
+            w.base,
+            w.shallow_weight,
+            w.shallow_limit_m,
+            w.deep_weight,
+            w.deep_start_m,
+            span,
+            w.slope_weight,
+            limits.max_slope_deg,
+            limits.min_depth_m,
+            limits.max_depth_m,
+        ],
         dtype=np.float64,
     )
 
@@ -438,11 +461,11 @@ def _band_kernel(
             sv = np.float64(s[r, c])
             mv = np.float64(sea[r, c])
             if not np.isfinite(dv) or dv == nodata[0]:
-                dv = np.nan
+                dv = np.float64(np.nan)
             if not np.isfinite(sv) or sv == nodata[1]:
-                sv = np.nan
+                sv = np.float64(np.nan)
             if not np.isfinite(mv) or mv == nodata[2]:
-                mv = np.nan
+                mv = np.float64(np.nan)
             dz = 0.0 if np.isnan(dv) else dv
             is_sea = (0.0 if np.isnan(mv) else mv) > 0
             if is_sea and dz < 0.0:

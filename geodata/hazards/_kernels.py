@@ -33,7 +33,7 @@ def add_point_soft(
     h = soft.shape[0]
     for i in prange(h):
         r = row0 + i
-        ey = (top - (r + 0.5) * dy)
+        ey = top - (r + 0.5) * dy
         for k in which:
             w = weight[k]
             if w <= 0.0 or r < r0[k] or r >= r1[k]:

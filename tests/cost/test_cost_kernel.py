@@ -77,7 +77,8 @@ def test_kernel_equals_the_numpy_formulas_with_arrays(depth_nodata: float | None
             assert surface.counted is not None
             assert surface.counted["barriers"][reason] == int(mask.sum())
         passable = np.isfinite(total)
-        assert passable.any() and (~passable).any()
+        assert passable.any()
+        assert (~passable).any()
         for name in TERMS:
             expected = float(terms[name].astype(np.float32)[passable].sum(dtype=np.float64))
             assert surface.counted["terms"][name] == pytest.approx(expected, rel=1e-12)
@@ -114,5 +115,7 @@ def test_a_sea_cell_above_the_surface_is_zero_deep_in_the_kernel() -> None:
     )
     assert surface.term("shallow")[:, 10:].min() == pytest.approx(WEIGHTS.shallow_weight)
     assert not surface.barrier("too_shallow")[:, 10:].any()  # 0 m deep, not -3 m
-    assert surface.barrier("too_shallow")[:, :10].all() and surface.barrier("land")[:, :10].all()
-    assert math.isinf(float(surface.total[0, 0])) and math.isfinite(float(surface.total[0, 20]))
+    assert surface.barrier("too_shallow")[:, :10].all()
+    assert surface.barrier("land")[:, :10].all()
+    assert math.isinf(float(surface.total[0, 0]))
+    assert math.isfinite(float(surface.total[0, 20]))
