@@ -49,12 +49,29 @@ def _scenario(work: Path, resolution: float) -> str:
     return name
 
 
+def _keep(folder: Path, values: dict[str, Any]) -> None:
+    """Copy the stages' rasters into ``folder``: ``<stage>.tif``, and the cost surface's total and layers."""
+    import shutil
+
+    import numpy as np
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for stage, value in values.items():
+        if stage == "cost_surface":
+            np.save(folder / "cost_total.npy", value.total)
+            for name, layer in {**value.terms, **{f"barrier_{k}": v for k, v in value.barriers.items()}}.items():
+                shutil.copy(layer.file.path, folder / f"cost_{name}.tif")
+        else:
+            shutil.copy(value.file.path, folder / f"{stage}.tif")
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--resolution", type=float, default=250.0)
     p.add_argument("--profile", default=None, help="print cProfile's top lines of this stage (its last repeat)")
     p.add_argument("--repeat", type=int, default=1)
     p.add_argument("--stages", default="bathymetry,seabed_slope,sea_mask,cost_surface")
+    p.add_argument("--keep", default=None, help="copy every stage's output rasters into this folder (to compare runs)")
     p.add_argument("--memory-budget-gb", default="", help="the stages' memory budget (default: the machine's)")
     args = p.parse_args()
 
@@ -160,6 +177,8 @@ def main() -> None:
                     best[stage] = (min(old[0], wall), min(old[1], cpu))
         cells = f"{grid.cell_count / 1e6:.2f} M cells"
         print(f"{args.resolution:g} m, grid {grid.shape} ({cells}), peak {_peak() / 1e9:.2f} GB")
+        if args.keep:
+            _keep(Path(args.keep), values)
         print(f"{'stage':<14} {'wall s':>7} {'cpu s':>7}")
         for stage, (wall, cpu) in best.items():
             print(f"{stage:<14} {wall:>7.2f} {cpu:>7.2f}")
