@@ -30,10 +30,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import rasterio
 from affine import Affine
 
 from geodata.bathymetry.bands import Ranks
 from geodata.bathymetry.mosaic import (
+    WARP_THREADS,
     BathymetryInput,
     _checked_inputs,
     _mosaic_attrs,
@@ -183,9 +185,14 @@ def stream_depth(
     packer = zlib.compressobj(1)
     packed: list[bytes] = []
     out_path = Path(out_path)
-    with RasterWriter(
-        out_path, grid, "float32", nodata=float("nan"), overviews=overviews, compress=INTERMEDIATE_COMPRESS
-    ) as writer:
+    # GDAL's threads for the file (its tiles' compression and the overviews built on close: 0.99 -> 0.63 s at 100 m,
+    # the same pixels)
+    with (
+        rasterio.Env(GDAL_NUM_THREADS=str(WARP_THREADS)),
+        RasterWriter(
+            out_path, grid, "float32", nodata=float("nan"), overviews=overviews, compress=INTERMEDIATE_COMPRESS
+        ) as writer,
+    ):
         with _BackgroundWrites(writer) as background:
             for block in blocks:
                 band = _band_grid(grid, block.read)
