@@ -65,6 +65,25 @@ def _keep(folder: Path, values: dict[str, Any]) -> None:
             shutil.copy(value.file.path, folder / f"{stage}.tif")
 
 
+def _timed(run: Any, stage: str, profile: bool) -> tuple[Any, float, float]:
+    """``run(stage)`` with its wall and CPU seconds; with ``profile``, cProfile's top lines by CPU time."""
+    profiler = None
+    if profile:
+        import cProfile
+
+        profiler = cProfile.Profile(time.process_time)
+        profiler.enable()
+    wall, cpu = time.perf_counter(), time.process_time()
+    value = run(stage)
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    if profiler is not None:
+        import pstats
+
+        profiler.disable()
+        pstats.Stats(profiler).sort_stats("tottime").print_stats(30)
+    return value, wall, cpu
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--resolution", type=float, default=250.0)
@@ -158,20 +177,8 @@ def main() -> None:
             for stage in ("bathymetry", "seabed_slope", "sea_mask", "cost_surface"):
                 if stage not in wanted and stage in values:
                     continue
-                profiler = None
-                if args.profile == stage and i == args.repeat - 1:
-                    import cProfile
-
-                    profiler = cProfile.Profile(time.process_time)
-                    profiler.enable()
-                wall, cpu = time.perf_counter(), time.process_time()
-                values[stage] = run(stage)
-                wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-                if profiler is not None:
-                    import pstats
-
-                    profiler.disable()
-                    pstats.Stats(profiler).sort_stats("tottime").print_stats(30)
+                profile = args.profile == stage and i == args.repeat - 1
+                values[stage], wall, cpu = _timed(run, stage, profile)
                 if stage in wanted:
                     old = best.get(stage, (float("inf"), float("inf")))
                     best[stage] = (min(old[0], wall), min(old[1], cpu))
