@@ -152,19 +152,33 @@ AOI_LATTICE = 8
 def aoi_mask_rows(
     grid: GeoGrid, aoi_bounds_lonlat: tuple[float, float, float, float] | GeoGrid | None, rows: slice
 ) -> np.ndarray:
-    """:func:`_aoi_mask_rows`, remembered for the last few bands (a stage's checks each ask for the same bands);
-    the array is read-only."""
+    """:func:`_aoi_mask_rows` for any band, cut from the whole grid's mask computed once per grid and box and kept
+    as bits (1 bit per cell: 3 MB for 25 M cells), so that the stage and each of its checks, whatever their bands,
+    transform the grid only once; the array is read-only."""
     if aoi_bounds_lonlat is None or isinstance(aoi_bounds_lonlat, GeoGrid):
         return np.ones((min(rows.stop, grid.shape[0]) - (rows.start or 0), grid.shape[1]), dtype=bool)
     box = tuple(float(v) for v in aoi_bounds_lonlat)
-    return _aoi_mask_rows_cached(grid, box, rows.start or 0, min(rows.stop, grid.shape[0]))  # type: ignore[arg-type]
-
-
-@lru_cache(maxsize=32)
-def _aoi_mask_rows_cached(grid: GeoGrid, box: tuple[float, float, float, float], start: int, stop: int) -> np.ndarray:
-    out = _aoi_mask_rows(grid, box, slice(start, stop))
+    bits = _aoi_bits(grid, box)  # type: ignore[arg-type]
+    start, stop = rows.start or 0, min(rows.stop, grid.shape[0])
+    out = np.unpackbits(bits[start:stop], axis=1, count=grid.shape[1]).view(bool)
     out.setflags(write=False)
     return out
+
+
+AOI_BITS_ROWS = 1024
+"""Rows of the bands in which :func:`_aoi_bits` computes the whole grid's mask (the mask of a cell does not depend
+on the band: :func:`_aoi_mask_rows` is exact)."""
+
+
+@lru_cache(maxsize=8)
+def _aoi_bits(grid: GeoGrid, box: tuple[float, float, float, float]) -> np.ndarray:
+    rows, cols = grid.shape
+    bits = np.empty((rows, (cols + 7) // 8), dtype=np.uint8)
+    for start in range(0, rows, AOI_BITS_ROWS):
+        stop = min(start + AOI_BITS_ROWS, rows)
+        bits[start:stop] = np.packbits(_aoi_mask_rows(grid, box, slice(start, stop)), axis=1)
+    bits.setflags(write=False)
+    return bits
 
 
 def _aoi_mask_rows(
@@ -414,9 +428,15 @@ def warp_values(
         dst_crs=target.crs.to_wkt(),
         dst_nodata=np.nan,
         resampling=Resampling[method],
+        num_threads=WARP_THREADS,
         **scales,
     )
     return out
+
+
+WARP_THREADS = 2
+"""GDAL warp threads (``NUM_THREADS``): each destination cell is computed from its own coordinates and the fixed
+scales, so the threads change no cell (checked on the mirror's 100 m grid)."""
 
 
 def to_depth(values: np.ndarray, *, positive: str, vertical_reference_m: float, water_level_m: float) -> np.ndarray:

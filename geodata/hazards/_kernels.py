@@ -5,10 +5,10 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, parallel=True)
 def add_point_soft(
     soft: np.ndarray,
     row0: int,
@@ -25,29 +25,35 @@ def add_point_soft(
     (grid rows ``row0 ...``), where the relative level is within the reach factor; ``d`` is the exact distance
     from the cell centre ``(left + (c + 0.5) dx, top - (r + 0.5) dy)`` to the point. ``params`` holds ``left, top,
     dy, dx, band, decay, reach factor``; each point writes rows ``r0:r1`` and columns ``c0:c1`` only, and within
-    them only the cells of the disc of its reach are visited (the cells skipped are beyond it by a cell)."""
+    them only the cells of the disc of its reach are visited (the cells skipped are beyond it by a cell). Rows
+    run in parallel, and each row takes the points in order, so every cell sums its terms in the points' order."""
     left, top, dy, dx = params[0], params[1], params[2], params[3]
     band, decay, rf = params[4], params[5], params[6]
     reach = band + rf * decay
     h = soft.shape[0]
-    for k in which:
-        w = weight[k]
-        if w <= 0.0:
-            continue
-        px, py = xy[k, 0], xy[k, 1]
-        ra, rb = max(r0[k], row0), min(r1[k], row0 + h)
-        for r in range(ra, rb):
-            ey = (top - (r + 0.5) * dy) - py
-            if abs(ey) > reach + dy:
+    for i in prange(h):
+        r = row0 + i
+        ey = top - (r + 0.5) * dy
+        for k in which:
+            w = weight[k]
+            if w <= 0.0 or r < r0[k] or r >= r1[k]:
                 continue
-            half = math.sqrt(max((reach + dx) ** 2 - ey * ey, 0.0))
+            px, py = xy[k, 0], xy[k, 1]
+            e_y = ey - py
+            if abs(e_y) > reach + dy:
+                continue
+            half = math.sqrt(max((reach + dx) ** 2 - e_y * e_y, 0.0))
             ca = max(c0[k], math.floor((px - half - left) / dx - 0.5))
             cb = min(c1[k], math.ceil((px + half - left) / dx + 0.5) + 1)
             for c in range(ca, cb):
-                d = math.hypot((left + (c + 0.5) * dx) - px, ey)
+                d = math.hypot((left + (c + 0.5) * dx) - px, e_y)
                 e = max(d - band, 0.0) / decay
                 if e <= rf:
-                    soft[r - row0, c] += w * math.exp(-e)
+                    soft[i, c] += w * math.exp(-e)
+
+
+COLUMN_STRIP = 64
+"""Columns of one strip of the parallel column pass (a strip's row is 256 bytes of int32)."""
 
 
 @njit(cache=True, nogil=True)
@@ -118,3 +124,85 @@ def _row_pass(
         a = g[v[j]] * dy
         b = (c - v[j]) * dx
         out[c] = math.sqrt(a * a + b * b)
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def kept_excess(
+    feature: np.ndarray,
+    dy: float,
+    dx: float,
+    rows: tuple[int, int],
+    cols: tuple[int, int],
+    band: float,
+    decay: float,
+    rf: float,
+) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover - compiled
+    """The cells of ``feature``'s window rows ``rows[0]:rows[1]`` and columns ``cols[0]:cols[1]`` whose relative
+    level ``excess = max(d - band, 0) / decay`` is within the reach factor ``rf`` (``d`` the distance of
+    :func:`distance_to_cells`, the same bits), as flat indices into that sub-window (row-major, ascending) and
+    their excesses: what ``_soft_contribution`` keeps, without the window's distance array. The column pass runs
+    over the whole window, the row pass only over the rows asked for; both are parallel."""
+    h, w = feature.shape
+    far = h + w + 1
+    g = _column_pass_parallel(feature, far)
+    r_lo, r_hi = rows
+    c_lo, c_hi = cols
+    n_r, n_c = r_hi - r_lo, c_hi - c_lo
+    ex = np.empty((n_r, n_c), np.float64)
+    at = np.empty((n_r, n_c), np.int32)
+    count = np.zeros(n_r, np.int64)
+    ratio = (dy / dx) ** 2
+    for i in prange(n_r):
+        v = np.empty(w, np.int64)
+        z = np.empty(w + 1, np.float64)
+        out = np.empty(w, np.float64)
+        _row_pass(g[r_lo + i], far, ratio, dy, dx, v, z, out)
+        n = 0
+        for c in range(c_lo, c_hi):
+            e = max(out[c] - band, 0.0) / decay
+            if e <= rf:
+                ex[i, n] = e
+                at[i, n] = c - c_lo
+                n += 1
+        count[i] = n
+    starts = np.zeros(n_r + 1, np.int64)
+    for i in range(n_r):
+        starts[i + 1] = starts[i] + count[i]
+    index = np.empty(starts[n_r], np.int64)
+    excess = np.empty(starts[n_r], np.float64)
+    for i in prange(n_r):
+        s = starts[i]
+        for j in range(count[i]):
+            index[s + j] = i * n_c + at[i, j]
+            excess[s + j] = ex[i, j]
+    return index, excess
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def _column_pass_parallel(feature: np.ndarray, far: int) -> np.ndarray:  # pragma: no cover - compiled
+    """:func:`_column_pass` (the same recurrence down and up each column, so the same numbers), run over strips
+    of :data:`COLUMN_STRIP` columns in parallel, each swept row by row so that memory is read in order."""
+    h, w = feature.shape
+    g = np.empty((h, w), np.int32)
+    n_strips = (w + COLUMN_STRIP - 1) // COLUMN_STRIP
+    for s in prange(n_strips):
+        a, b = s * COLUMN_STRIP, min((s + 1) * COLUMN_STRIP, w)
+        for c in range(a, b):
+            g[0, c] = 0 if feature[0, c] else far
+        for r in range(1, h):
+            for c in range(a, b):
+                g[r, c] = 0 if feature[r, c] else min(g[r - 1, c] + 1, far)
+        for r in range(h - 2, -1, -1):
+            for c in range(a, b):
+                if g[r + 1, c] + 1 < g[r, c]:
+                    g[r, c] = g[r + 1, c] + 1
+    return g
+
+
+@njit(cache=True, nogil=True)
+def scatter_add(target: np.ndarray, index: np.ndarray, values: np.ndarray) -> None:  # pragma: no cover - compiled
+    """``target.flat[index] += values`` on a 2-D (possibly strided) array, ``index`` row-major and unique."""
+    w = target.shape[1]
+    for j in range(index.size):
+        k = index[j]
+        target[k // w, k % w] += values[j]

@@ -99,15 +99,16 @@ def _depth(tmp_path: Path) -> Raster:
     return Raster(data, d.grid, float("nan"), d.attrs)
 
 
+@pytest.mark.parametrize("budget", [BUDGET, 1024])  # the median's slopes kept in memory, or read from the file again
 @pytest.mark.parametrize(("align", "band_bytes"), BANDS)
-def test_streamed_slope_equals_the_whole_grid_slope(tmp_path: Path, align: int, band_bytes: int) -> None:
+def test_streamed_slope_equals_the_whole_grid_slope(tmp_path: Path, align: int, band_bytes: int, budget: int) -> None:
     depth = _depth(tmp_path)
     whole = slope_deg(depth)
     on_disk = Raster(depth.data, depth.grid, depth.nodata, depth.attrs).write(tmp_path / "depth.tif")
     from geodata.grid import RasterFile
 
     for source in (depth, RasterFile.open(on_disk).raster()):
-        out = stream_slope(source, tmp_path / "s.tif", budget_bytes=BUDGET, align=align, band_bytes=band_bytes)
+        out = stream_slope(source, tmp_path / "s.tif", budget_bytes=budget, align=align, band_bytes=band_bytes)
         assert np.array_equal(out.data, whole.data, equal_nan=True)
         finite = whole.data[np.isfinite(whole.data)]
         assert out.attrs == {
@@ -258,3 +259,22 @@ def test_checks_band_by_band_equal_one_band_and_read_lazy_rasters_lazily(
     assert not lazy_depth.loaded
     assert not lazy_mask.loaded
     assert banded == whole
+
+
+def test_a_raster_is_held_when_it_fits_an_eighth_of_the_budget(tmp_path: Path) -> None:
+    """held() reads a lazy raster into memory when it needs at most 1/8 of the run's budget (the checks then read
+    it once, not once per pass), whatever one band's cap, and leaves a larger one on disk."""
+    from geodata.bathymetry.stream import held
+    from geodata.grid import RasterWriter
+
+    grid = _grid()
+    data = np.arange(grid.cell_count, dtype="float32").reshape(grid.shape)
+    with RasterWriter(tmp_path / "d.tif", grid, "float32", nodata=float("nan")) as w:
+        w.write_rows(slice(0, grid.shape[0]), data)
+    nbytes = grid.cell_count * 4
+    lazy = w.raster()
+    kept = held(lazy, 8 * nbytes)
+    assert not isinstance(kept, LazyRaster)
+    assert np.array_equal(kept.data, data)
+    assert not lazy.loaded  # a copy: the lazy raster is still stored by moving its file
+    assert held(lazy, 8 * nbytes - 1) is lazy
