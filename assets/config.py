@@ -122,7 +122,8 @@ class CorridorSettings(dg.ConfigurableResource):  # type: ignore[misc]
         root = self.store_root
         if isinstance(root, Path):
             return root / SCRATCH
-        return Path(tempfile.gettempdir()) / "caspian-corridor-scratch"
+        user = os.getuid() if hasattr(os, "getuid") else os.getpid()
+        return Path(tempfile.gettempdir()) / f"caspian-corridor-scratch-{user}"
 
     @property
     def node_modules(self) -> Path | None:

@@ -289,8 +289,8 @@ def _prune_remote(base: UPath, *, keep: int, min_age_s: float, now: float) -> li
     for f in folders:
         times = [_mtime(v) for v in f.glob(f"*/{VALUE_FILE}")]
         known = [t for t in times if t is not None]
-        # unknown times (or a folder without any value yet) count as "now": such a folder is never pruned
-        written[f] = max(known) if known and len(known) == len(times) else now
+        # a folder with a value of unknown time, or without any value yet, has no known time: it is never pruned
+        written[f] = max(known) if known and len(known) == len(times) else math.inf
     ordered = sorted(folders, key=lambda f: written[f], reverse=True)
     removed = [f for f in ordered[keep:] if now - written[f] >= min_age_s]
     for gone in removed:
