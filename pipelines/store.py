@@ -112,7 +112,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path, PurePath, PurePosixPath
-from typing import Any
+from typing import Any, overload
 
 import geopandas as gpd
 import numpy as np
@@ -200,6 +200,10 @@ def is_local(location: Location) -> bool:
     return isinstance(location, Path)
 
 
+@overload
+def snapshot_dir(root: Path, partition: str, snapshot: str) -> Path: ...
+@overload
+def snapshot_dir(root: Root, partition: str, snapshot: str) -> Location: ...
 def snapshot_dir(root: Root, partition: str, snapshot: str) -> Location:
     """The folder holding every value built from one scenario snapshot of one partition:
     ``<root>/<partition>/<snapshot digest>/``."""
@@ -210,6 +214,10 @@ def snapshot_dir(root: Root, partition: str, snapshot: str) -> Location:
     return as_root(root) / partition / snapshot
 
 
+@overload
+def value_dir(root: Path, partition: str, asset: str, *, snapshot: str) -> Path: ...
+@overload
+def value_dir(root: Root, partition: str, asset: str, *, snapshot: str) -> Location: ...
 def value_dir(root: Root, partition: str, asset: str, *, snapshot: str) -> Location:
     """The folder holding one asset's value for one partition and scenario snapshot,
     ``<root>/<partition>/<snapshot digest>/<asset>/``: the single place paths are made (swap in a UPath here for an

@@ -76,13 +76,14 @@ def test_plain_paths_and_file_urls_are_the_local_store(tmp_path: Path) -> None:
     assert store_location(f"file://{tmp_path}/s") == tmp_path / "s"
     assert store_location(f"file://localhost{tmp_path}/my%20store") == tmp_path / "my store"
     assert store.as_root(UPath(f"file://{tmp_path}/s")) == tmp_path / "s"
-    with pytest.raises(StoreLocationError, match="CORRIDOR_STORE=.*file:///absolute/path"):
+    with pytest.raises(StoreLocationError, match=r"CORRIDOR_STORE=.*file:///absolute/path"):
         store_location("file://fileserver/share/store")
 
 
 def test_other_protocols_are_fsspec_locations() -> None:
     root = store_location("memory://corridor/store")
-    assert isinstance(root, UPath) and not isinstance(root, Path)
+    assert isinstance(root, UPath)
+    assert not isinstance(root, Path)
     assert root.protocol == "memory"
     folder = store.value_dir("memory://corridor/store", SCENARIO, "bathymetry", snapshot=SNAP)
     assert str(folder) == f"memory://corridor/store/{SCENARIO}/{SNAP}/bathymetry"
@@ -92,9 +93,9 @@ def test_an_unknown_protocol_is_a_named_error_naming_the_setting() -> None:
     with pytest.raises(StoreLocationError, match=r"CORRIDOR_STORE='nosuchfs://x'.*knows no protocol 'nosuchfs'"):
         store_location("nosuchfs://x")
     with pytest.raises(StoreLocationError, match="CORRIDOR_STORE"):
-        CorridorSettings(store_dir="nosuchfs://bucket/store").store_root
+        _ = CorridorSettings(store_dir="nosuchfs://bucket/store").store_root
     with pytest.raises(StoreLocationError, match="CORRIDOR_STORE"):
-        CorridorIOManager(base_dir="nosuchfs://bucket/store")._root
+        _ = CorridorIOManager(base_dir="nosuchfs://bucket/store")._root
 
 
 def test_a_protocol_whose_package_is_missing_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -121,7 +122,8 @@ def test_a_remote_store_scratches_locally_and_is_probed_for_writes(mem: UPath, t
     settings = CorridorSettings(store_dir=str(mem))
     assert isinstance(settings.scratch_root, Path)  # GDAL writes local files; the IO manager uploads them
     path = scratch_file(settings, "bathymetry")
-    assert isinstance(path, Path) and path.parent.is_dir()
+    assert isinstance(path, Path)
+    assert path.parent.is_dir()
     path.parent.rmdir()
     check_writable_store(mem, "intermediate store (CORRIDOR_STORE)")
     assert not any(".write-probe" in k for k in _objects(mem))
@@ -143,7 +145,8 @@ def test_values_round_trip_on_the_memory_file_system(mem: UPath, tmp_path: Path)
     store.write_value(local, value, PROV)
     assert_same(store.read_value(local, asset="thing", partition=SCENARIO).value, back.value)
     names = [k.rsplit("/", 1)[-1] for k in _objects(mem)]
-    assert store.VALUE_FILE in names and not any(n.endswith(".part") for n in names)
+    assert store.VALUE_FILE in names
+    assert not any(n.endswith(".part") for n in names)
     assert [f.name for f in store.iter_files(mem)] == names
 
 
@@ -158,11 +161,13 @@ def test_a_scratch_raster_is_uploaded_and_comes_back_lazy(mem: UPath, tmp_path: 
     store.write_value(folder, lazy, store.Provenance("bathymetry", SCENARIO, SCENARIO, "0" * 64))
     assert not lazy.loaded
     assert not scratch.exists()  # the local scratch file is gone once uploaded
-    assert isinstance(lazy.file.path, UPath) and lazy.file.path.parent == folder  # it reads the stored object
+    assert isinstance(lazy.file.path, UPath)
+    assert lazy.file.path.parent == folder
     assert np.array_equal(lazy.read_rows(slice(300, 302)), data[300:302])
 
     back = store.read_value(folder, asset="bathymetry", partition=SCENARIO).value
-    assert isinstance(back, LazyRaster) and not back.loaded
+    assert isinstance(back, LazyRaster)
+    assert not back.loaded
     # a window is read through fsspec without fetching the object: count the bytes GDAL asks for
     opened: list[Any] = []
     real_open = mem.fs.open
@@ -188,7 +193,8 @@ def test_a_scratch_raster_is_uploaded_and_comes_back_lazy(mem: UPath, tmp_path: 
 def test_a_raster_of_the_store_handed_on_unread_is_stored_again(mem: UPath) -> None:
     first = store.value_dir(mem, SCENARIO, "bathymetry", snapshot=SNAP)
     data = np.arange(600, dtype="float32").reshape(20, 30)
-    store.write_value(first, Raster(data, grid(), None, {}), store.Provenance("bathymetry", SCENARIO, SCENARIO, "0" * 64))
+    prov = store.Provenance("bathymetry", SCENARIO, SCENARIO, "0" * 64)
+    store.write_value(first, Raster(data, grid(), None, {}), prov)
     lazy = store.read_value(first, asset="bathymetry", partition=SCENARIO).value
     second = store.value_dir(mem, SCENARIO, "copy", snapshot=SNAP)
     store.write_value(second, {"depth": lazy}, store.Provenance("copy", SCENARIO, SCENARIO, "0" * 64))
@@ -211,7 +217,8 @@ def test_a_failed_write_keeps_the_previous_value(mem: UPath, monkeypatch: pytest
     monkeypatch.setitem(store._ENCODERS, bytes, boom)  # after the surface's arrays, the frame and the raster
     with pytest.raises(OSError, match="connection reset"):
         store.write_value(folder, _value(), PROV)
-    assert uploaded and uploaded[0] >= 5  # new sidecars were in the store when the write failed
+    assert uploaded
+    assert uploaded[0] >= 5
     assert _objects(mem) == before  # ... and were removed; the old value is intact
     monkeypatch.undo()
     assert_same(store.read_value(folder, asset="thing", partition=SCENARIO).value, _value())
@@ -226,7 +233,7 @@ def test_a_failed_commit_leaves_the_previous_record(mem: UPath, monkeypatch: pyt
         raise OSError("the move of value.json failed")
 
     monkeypatch.setattr(fs, "mv", broken_mv)
-    with pytest.raises(OSError, match="move of value.json"):
+    with pytest.raises(OSError, match=r"move of value\.json"):
         store.write_value(folder, {"a": np.arange(3)}, PROV)
     monkeypatch.undo()
     assert store.read_value(folder, asset="thing", partition=SCENARIO).value == {"a": 1}
@@ -240,7 +247,9 @@ def test_leftovers_of_a_killed_run_are_removed_by_the_next_write(mem: UPath) -> 
     (folder / f".{store.VALUE_FILE}.dead0000.part").write_bytes(b'{"format": ')
     store.write_value(folder, {"a": np.arange(4)}, PROV)
     names = sorted(k.rsplit("/", 1)[-1] for k in _objects(mem))
-    assert len(names) == 2 and store.VALUE_FILE in names and not any("dead0000" in n for n in names)
+    assert len(names) == 2
+    assert store.VALUE_FILE in names
+    assert not any("dead0000" in n for n in names)
     assert np.array_equal(store.read_value(folder, asset="thing", partition=SCENARIO).value["a"], np.arange(4))
 
 
@@ -286,7 +295,7 @@ def test_garbage_in_value_json_is_refused(stored: UPath) -> None:
 def test_a_pickle_in_place_of_an_array_is_refused(stored: UPath) -> None:
     target = _sidecar(stored, "ndarray")
     target.write_bytes(pickle.dumps(np.arange(12)))
-    with pytest.raises(store.StoreFormatError, match="bytes|is a pickle|not a ndarray"):
+    with pytest.raises(store.StoreFormatError, match=r"bytes|is a pickle|not a ndarray"):
         _load(stored)
 
 
