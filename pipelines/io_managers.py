@@ -3,7 +3,9 @@ snapshot and asset: ``<store>/<partition>/<snapshot digest>/<asset>/``.
 
 Every value is written in the open, inert format of :mod:`pipelines.store` (JSON plus GeoParquet, Parquet,
 GeoTIFF, .npy and raw bytes) and validated before it is read back; nothing is pickled or unpickled, so write access
-to ``CORRIDOR_STORE`` does not mean running code as the pipeline.
+to ``CORRIDOR_STORE`` does not mean running code as the pipeline. The store may be a local folder or any fsspec
+location (``base_dir="memory://corridor/store"``, ``s3://bucket/store``; :func:`assets.config.store_location`), so
+that steps on other machines read the same values (ARCHITECTURE.md, "Shared stores").
 
 Values are keyed by the digest of the run's scenario snapshot (:func:`assets.common.run_snapshot`: the scenario's
 content and every user file's sha256, taken once per run), not by the scenario name: two runs of one scenario name

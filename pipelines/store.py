@@ -73,6 +73,20 @@ other's sidecars; the loser's value then fails to load with a named error (remat
 recorded size/sha256 on load (a named error saying to rematerialise), so the cost of an fsync per file — most of
 the write time on a busy disk — buys only the survival of the previous value across a power cut.
 
+Shared stores
+-------------
+The root may be any fsspec location (:func:`assets.config.store_location`: ``CORRIDOR_STORE=memory://...``,
+``s3://...``); it is then a :class:`~upath.UPath`, and the few functions here that touch the file system branch on
+``isinstance(location, Path)`` (:data:`Location`): a local path or ``file://`` URL keeps the code above unchanged.
+On an fsspec store each sidecar is written to a local staging folder by the same writers, checksummed there and
+uploaded under its write-once name (:class:`_Writer`); ``value.json`` is put under a temporary key and moved onto
+its name with ``fs.mv`` (a rename where the file system has one, a single-object server-side copy on an object
+store: readers see it whole or not at all); unreferenced objects are deleted after. Reads make the same checks
+through ``fs.info``/``fs.open``; rasters come back as :class:`~geodata.grid.LazyRaster` on the ``UPath``, which
+rasterio opens through ``fs.open`` (``opener``), reading only the windows asked for. The store takes no lock on any
+file system: one run per scenario at a time (the team profile's ``dagster/partition`` limit) is what makes two
+writers of one value impossible. ARCHITECTURE.md, "Shared stores", has the rest.
+
 Keyed by snapshot
 -----------------
 Values are keyed by the digest of the run's scenario snapshot (:mod:`geodata.sources.snapshot`: the scenario's
@@ -195,11 +209,6 @@ def as_root(root: Root) -> Location:
     return store_location(os.fspath(root))
 
 
-def is_local(location: Location) -> bool:
-    """Whether ``location`` is on the local file system (a plain :class:`~pathlib.Path`)."""
-    return isinstance(location, Path)
-
-
 @overload
 def snapshot_dir(root: Path, partition: str, snapshot: str) -> Path: ...
 @overload
@@ -220,8 +229,8 @@ def value_dir(root: Path, partition: str, asset: str, *, snapshot: str) -> Path:
 def value_dir(root: Root, partition: str, asset: str, *, snapshot: str) -> Location: ...
 def value_dir(root: Root, partition: str, asset: str, *, snapshot: str) -> Location:
     """The folder holding one asset's value for one partition and scenario snapshot,
-    ``<root>/<partition>/<snapshot digest>/<asset>/``: the single place paths are made (swap in a UPath here for an
-    fsspec root). Two runs of one scenario name whose content differs (another scenario folder, an edited file, a
+    ``<root>/<partition>/<snapshot digest>/<asset>/``: the single place paths are made (a :class:`~upath.UPath` for
+    an fsspec root). Two runs of one scenario name whose content differs (another scenario folder, an edited file, a
     changed user file) have different snapshot digests, so they never read or overwrite each other's values."""
     if not _NAME.match(asset) or asset in {".", ".."} or asset in RESERVED or SNAPSHOT_NAME.match(asset):
         raise StoreError(f"asset name {asset!r} cannot be a store folder name (letters, digits, '_', '-', '.')")
