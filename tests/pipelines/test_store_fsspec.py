@@ -389,3 +389,9 @@ def test_the_io_manager_on_a_memory_store(mem: UPath) -> None:
         resources={"io_manager": io},
     )
     assert again.asset_value("downstream_value") == (3, ["AZE", "KAZ"])
+
+
+def test_a_run_on_an_unknown_protocol_fails_with_the_named_error() -> None:
+    io = CorridorIOManager(base_dir="nosuchfs://bucket/store")
+    with pytest.raises(StoreLocationError, match=r"CORRIDOR_STORE='nosuchfs://bucket/store'.*local folder"):
+        dg.materialize([upstream_value, downstream_value], partition_key=SCENARIO, resources={"io_manager": io})
