@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import math
 import os
+import secrets
 import tempfile
+import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -12,12 +14,13 @@ from typing import Any
 import dagster as dg
 import numpy as np
 from dagster import DagsterRun
+from upath import UPath
 
 from assets.config import CorridorSettings
 from geodata.bathymetry import analysis_grid
 from geodata.checks import CheckResult
 from geodata.engineering import landfall
-from geodata.errors import ConfigError
+from geodata.errors import ConfigError, StorageError
 from geodata.geodesy import GEOD
 from geodata.preflight import (
     RunEstimate,
@@ -79,7 +82,7 @@ def snapshot_parent(run: DagsterRun | str) -> str | None:
     return run.parent_run_id if resumed or run.step_keys_to_execute is not None else None
 
 
-def snapshot_path(store_root: Path, scenario_name: str, run_id: str) -> Path:
+def snapshot_path(store_root: Path | UPath, scenario_name: str, run_id: str) -> Path | UPath:
     """Where run ``run_id``'s snapshot of ``scenario_name`` is stored: ``<store>/<scenario>/runs/<run id>.json``."""
     return store_root / scenario_name / "runs" / f"{run_id}.json"
 
@@ -124,7 +127,7 @@ def run_snapshot(
     return snap
 
 
-def _read_snapshot(path: Path) -> ScenarioSnapshot:
+def _read_snapshot(path: Path | UPath) -> ScenarioSnapshot:
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError:
@@ -140,21 +143,54 @@ _UNCHECKED: set[str] = set()
 runs them."""
 
 
-def _publish_once(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` unless it exists; the first writer wins (hard link of a complete temporary file)."""
+def _publish_once(path: Path | UPath, text: str) -> None:
+    """Write ``text`` to ``path`` unless it exists; the first writer wins (hard link of a complete temporary file).
+
+    On a store that is not local (an fsspec URL) there is no hard link: the text goes to a temporary key and is
+    moved onto ``path`` unless ``path`` exists by then. Two steps of one run starting in the same instant may then
+    both write; both wrote the same scenario content (unless the file was edited in that instant), and every later
+    step reads whatever is there (see "Shared stores" in ARCHITECTURE.md)."""
+    if not isinstance(path, Path):
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            if not path.exists():
+                tmp = path.parent / f".{path.name}.{secrets.token_hex(6)}.part"
+                tmp.write_text(text, encoding="utf-8")
+                if path.exists():
+                    tmp.unlink(missing_ok=True)
+                else:
+                    tmp.fs.mv(tmp.path, path.path)
+        except OSError as exc:
+            raise storage_error(exc, str(path), "intermediate store (CORRIDOR_STORE)") from None
+        return
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".part")
+    fd, tmp_name = tempfile.mkstemp(dir=path.parent, suffix=".part")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
         try:
-            os.link(tmp, path)
+            os.link(tmp_name, path)
         except FileExistsError:
             pass
     except OSError as exc:
         raise storage_error(exc, path, "intermediate store (CORRIDOR_STORE)") from None
     finally:
-        os.unlink(tmp)
+        os.unlink(tmp_name)
+
+
+def check_writable_store(root: UPath, role: str) -> None:
+    """Make sure an fsspec store root takes a write (a probe object written and removed); a
+    :class:`~geodata.errors.StorageError` naming the store and the fix otherwise."""
+    probe = root / f".write-probe-{os.getpid()}-{time.time_ns():x}"
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        probe.write_bytes(b"")
+        probe.unlink(missing_ok=True)
+    except (OSError, PermissionError) as exc:
+        raise StorageError(
+            f"the {role} {root} does not take a write ({exc}); check its credentials and permissions, or point "
+            "CORRIDOR_STORE at a writable location"
+        ) from None
 
 
 def preflight(settings: CorridorSettings, snap: ScenarioSnapshot) -> RunEstimate:
@@ -176,7 +212,12 @@ def preflight(settings: CorridorSettings, snap: ScenarioSnapshot) -> RunEstimate
             buffer_m=sc.survey.buffer_m,
             lower_bound=True,
         )
-    check_writable_folder(settings.store_root, "intermediate store (CORRIDOR_STORE)", need_bytes=estimate.cells * 64)
+    store_root = settings.store_root
+    if isinstance(store_root, Path):
+        check_writable_folder(store_root, "intermediate store (CORRIDOR_STORE)", need_bytes=estimate.cells * 64)
+    else:  # an fsspec store has no free-space figure; probe that it takes a write, and the local scratch folder
+        check_writable_store(store_root, "intermediate store (CORRIDOR_STORE)")
+        check_writable_folder(settings.scratch_root, "local scratch folder of the store (TMPDIR)")
     check_writable_folder(
         settings.output_root, "output folder (CORRIDOR_OUTPUT)", need_bytes=2 * estimate.publication_bytes
     )
@@ -277,14 +318,10 @@ def check_results(results: Iterable[CheckResult], *, asset: str | None = None) -
     return out
 
 
-SCRATCH = ".scratch"
-"""Folder of the store root where streamed stages write their rasters before the IO manager moves them into the
-value's folder (a partition name cannot start with a dot, so it is never taken for a scenario)."""
-
-
 def scratch_file(settings: CorridorSettings, name: str) -> Path:
-    """A fresh path for a streamed stage's output GeoTIFF, on the store's file system (so that storing it is a
-    rename, not a copy): ``<store>/.scratch/<random>/<name>.tif``."""
-    root = settings.store_root / SCRATCH
+    """A fresh local path for a streamed stage's output GeoTIFF: ``<store>/.scratch/<random>/<name>.tif`` on a local
+    store (the store's file system, so that storing it is a rename, not a copy), under a local temporary folder when
+    the store is on another fsspec file system (the IO manager uploads it; :attr:`CorridorSettings.scratch_root`)."""
+    root = settings.scratch_root
     root.mkdir(parents=True, exist_ok=True)
     return Path(tempfile.mkdtemp(prefix=f"{name}-", dir=root)) / f"{name}.tif"

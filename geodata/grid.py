@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -174,8 +175,9 @@ class Raster:
 
     @classmethod
     def read(cls, path: str | Path, *, band: int = 1) -> Raster:
-        """Read one band of any GDAL raster; refuses rasters without CRS or with a rotated transform."""
-        path = Path(path)
+        """Read one band of any GDAL raster; refuses rasters without CRS or with a rotated transform. ``path`` may be
+        a path on an fsspec file system (a ``UPath``: rasterio reads it through the file system's ``open``)."""
+        path = as_path(path)
         try:
             with rasterio.open(path) as src:
                 if src.crs is None:
@@ -193,6 +195,15 @@ class Raster:
             ) from exc
         attrs = json.loads(tags["corridor_attrs"]) if "corridor_attrs" in tags else {}
         return cls(data, grid, nodata, attrs)
+
+
+def as_path(path: str | os.PathLike[str] | Path) -> Path:
+    """``path`` as a :class:`~pathlib.Path`, except a path on an fsspec file system (an object with ``fs`` and
+    ``path``, e.g. a ``UPath`` of the intermediate store), which is kept: rasterio opens such a path through its
+    file system's ``open``, reading only the bytes of the windows asked for."""
+    if hasattr(path, "fs") and hasattr(path, "path") and not isinstance(path, Path):
+        return path  # type: ignore[return-value]
+    return Path(path)
 
 
 def valid_values(data: np.ndarray, nodata: float | int | None) -> np.ndarray:
@@ -295,7 +306,7 @@ class RasterFile:
 
     @classmethod
     def open(cls, path: str | Path) -> RasterFile:
-        path = Path(path)
+        path = as_path(path)
         try:
             with rasterio.open(path) as src:
                 if src.crs is None:

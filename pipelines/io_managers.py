@@ -3,7 +3,9 @@ snapshot and asset: ``<store>/<partition>/<snapshot digest>/<asset>/``.
 
 Every value is written in the open, inert format of :mod:`pipelines.store` (JSON plus GeoParquet, Parquet,
 GeoTIFF, .npy and raw bytes) and validated before it is read back; nothing is pickled or unpickled, so write access
-to ``CORRIDOR_STORE`` does not mean running code as the pipeline.
+to ``CORRIDOR_STORE`` does not mean running code as the pipeline. The store may be a local folder or any fsspec
+location (``base_dir="memory://corridor/store"``, ``s3://bucket/store``; :func:`assets.config.store_location`), so
+that steps on other machines read the same values (ARCHITECTURE.md, "Shared stores").
 
 Values are keyed by the digest of the run's scenario snapshot (:func:`assets.common.run_snapshot`: the scenario's
 content and every user file's sha256, taken once per run), not by the scenario name: two runs of one scenario name
@@ -26,7 +28,7 @@ import dagster as dg
 from pydantic import PrivateAttr
 
 from assets.common import DEFERRED, Deferred, run_snapshot
-from assets.config import ENVIRONMENT, SETTINGS, CorridorSettings
+from assets.config import ENVIRONMENT, SETTINGS, CorridorSettings, store_location
 from geodata.errors import ConfigError
 from geodata.sources.snapshot import ScenarioSnapshot
 from pipelines import store
@@ -72,8 +74,10 @@ class CorridorIOManager(dg.ConfigurableIOManager):
         return "__".join(context.asset_key.path)
 
     @property
-    def _root(self) -> Path:
-        return Path(self.base_dir).expanduser()
+    def _root(self) -> store.Location:
+        """The store: a local folder, or any fsspec location (``memory://...``, ``s3://...``; see
+        :func:`assets.config.store_location`)."""
+        return store_location(self.base_dir)
 
     def _own_settings(self) -> CorridorSettings:
         """The code location's settings with this IO manager's store and scenario folder (built once: every load
@@ -125,7 +129,7 @@ class CorridorIOManager(dg.ConfigurableIOManager):
         size = sum(p.stat().st_size for p in folder.iterdir() if p.is_file())
         context.add_output_metadata(
             {
-                "stored_at": dg.MetadataValue.path(str(folder.resolve())),
+                "stored_at": dg.MetadataValue.path(str(folder.resolve() if isinstance(folder, Path) else folder)),
                 "store_bytes": size,
                 "value_digest": header["value_digest"],
                 "snapshot_digest": snap.digest,
@@ -161,7 +165,7 @@ class CorridorIOManager(dg.ConfigurableIOManager):
         self._loaded.setdefault((step.run_id, step.step.key), {})[asset] = record
         return stored.value
 
-    def _missing(self, partition: str, asset: str, snapshot: str, folder: Path) -> StoreError:
+    def _missing(self, partition: str, asset: str, snapshot: str, folder: store.Location) -> StoreError:
         """The error for an asset this run's snapshot has not built: stale when another snapshot has it."""
         others = store.other_snapshots(self._root, partition, asset, snapshot=snapshot)
         legacy = store.legacy_values(self._root, partition, asset)
@@ -184,9 +188,16 @@ def _same_places(settings: CorridorSettings, own: CorridorSettings) -> None:
         ("store", settings.store_root, own.store_root, "CORRIDOR_STORE"),
         ("scenario folder", settings.scenarios, own.scenarios, "CORRIDOR_SCENARIOS"),
     ):
-        if (a.resolve() if a else None) != (b.resolve() if b else None):
+        if _place(a) != _place(b):
             raise ConfigError(
                 f"the settings resource names the {what} {a} but the IO manager {b}: a run's scenario snapshot and "
                 f"its values must be in one place; set the IO manager's base_dir/scenarios_dir to the settings' "
                 f"store_dir/scenarios_dir (both come from {var} in pipelines/definitions.py)"
             )
+
+
+def _place(location: Path | store.Location | None) -> str | None:
+    """A comparable name of a folder or store location (local paths resolved, fsspec URLs as written)."""
+    if location is None:
+        return None
+    return str(location.resolve()) if isinstance(location, Path) else str(location)

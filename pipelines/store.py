@@ -73,6 +73,20 @@ other's sidecars; the loser's value then fails to load with a named error (remat
 recorded size/sha256 on load (a named error saying to rematerialise), so the cost of an fsync per file — most of
 the write time on a busy disk — buys only the survival of the previous value across a power cut.
 
+Shared stores
+-------------
+The root may be any fsspec location (:func:`assets.config.store_location`: ``CORRIDOR_STORE=memory://...``,
+``s3://...``); it is then a :class:`~upath.UPath`, and the few functions here that touch the file system branch on
+``isinstance(location, Path)`` (:data:`Location`): a local path or ``file://`` URL keeps the code above unchanged.
+On an fsspec store each sidecar is written to a local staging folder by the same writers, checksummed there and
+uploaded under its write-once name (:class:`_Writer`); ``value.json`` is put under a temporary key and moved onto
+its name with ``fs.mv`` (a rename where the file system has one, a single-object server-side copy on an object
+store: readers see it whole or not at all); unreferenced objects are deleted after. Reads make the same checks
+through ``fs.info``/``fs.open``; rasters come back as :class:`~geodata.grid.LazyRaster` on the ``UPath``, which
+rasterio opens through ``fs.open`` (``opener``), reading only the windows asked for. The store takes no lock on any
+file system: one run per scenario at a time (the team profile's ``dagster/partition`` limit) is what makes two
+writers of one value impossible. ARCHITECTURE.md, "Shared stores", has the rest.
+
 Keyed by snapshot
 -----------------
 Values are keyed by the digest of the run's scenario snapshot (:mod:`geodata.sources.snapshot`: the scenario's
@@ -106,12 +120,13 @@ import re
 import secrets
 import shutil
 import stat
+import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
-from pathlib import Path, PurePath
-from typing import Any
+from pathlib import Path, PurePath, PurePosixPath
+from typing import Any, overload
 
 import geopandas as gpd
 import numpy as np
@@ -121,7 +136,9 @@ import shapely
 from affine import Affine
 from pyproj import CRS
 from shapely.geometry.base import BaseGeometry
+from upath import UPath
 
+from assets.config import store_location
 from geodata.errors import CorridorError
 from geodata.grid import INTERMEDIATE_COMPRESS, GeoGrid, LazyRaster, Raster, RasterFile, RasterWriter
 
@@ -176,32 +193,62 @@ class StoreWriteError(StoreError):
 
 
 # -- locations --------------------------------------------------------------------------------------------------------
-def snapshot_dir(root: str | os.PathLike[str], partition: str, snapshot: str) -> Path:
+Location = Path | UPath
+"""A place in the store: a local :class:`~pathlib.Path` (the local code path: ``os`` calls, renames, hard links) or
+a :class:`~upath.UPath` on another fsspec file system (the shared-store code path, see "Shared stores")."""
+Root = str | os.PathLike[str] | UPath
+
+
+def as_root(root: Root) -> Location:
+    """``root`` as a store location: a path or ``file://`` URL is a local :class:`~pathlib.Path`, a URL of another
+    fsspec protocol a :class:`~upath.UPath` (:func:`assets.config.store_location`, which refuses unknown protocols)."""
+    if isinstance(root, Path):
+        return root
+    if isinstance(root, UPath):
+        return Path(root.path) if root.protocol in ("", "file", "local") else root
+    return store_location(os.fspath(root))
+
+
+@overload
+def snapshot_dir(root: Path, partition: str, snapshot: str) -> Path: ...
+@overload
+def snapshot_dir(root: Root, partition: str, snapshot: str) -> Location: ...
+def snapshot_dir(root: Root, partition: str, snapshot: str) -> Location:
     """The folder holding every value built from one scenario snapshot of one partition:
     ``<root>/<partition>/<snapshot digest>/``."""
     if not _NAME.match(partition) or partition in {".", ".."}:
         raise StoreError(f"partition name {partition!r} cannot be a store folder name (letters, digits, '_', '-', '.')")
     if not SNAPSHOT_NAME.match(snapshot):
         raise StoreError(f"scenario snapshot digest {snapshot!r} is not 64 lower-case hex digits")
-    return Path(root) / partition / snapshot
+    return as_root(root) / partition / snapshot
 
 
-def value_dir(root: str | os.PathLike[str], partition: str, asset: str, *, snapshot: str) -> Path:
+@overload
+def value_dir(root: Path, partition: str, asset: str, *, snapshot: str) -> Path: ...
+@overload
+def value_dir(root: Root, partition: str, asset: str, *, snapshot: str) -> Location: ...
+def value_dir(root: Root, partition: str, asset: str, *, snapshot: str) -> Location:
     """The folder holding one asset's value for one partition and scenario snapshot,
-    ``<root>/<partition>/<snapshot digest>/<asset>/``: the single place paths are made (swap in a UPath here for an
-    fsspec root). Two runs of one scenario name whose content differs (another scenario folder, an edited file, a
+    ``<root>/<partition>/<snapshot digest>/<asset>/``: the single place paths are made (a :class:`~upath.UPath` for
+    an fsspec root). Two runs of one scenario name whose content differs (another scenario folder, an edited file, a
     changed user file) have different snapshot digests, so they never read or overwrite each other's values."""
     if not _NAME.match(asset) or asset in {".", ".."} or asset in RESERVED or SNAPSHOT_NAME.match(asset):
         raise StoreError(f"asset name {asset!r} cannot be a store folder name (letters, digits, '_', '-', '.')")
     return snapshot_dir(root, partition, snapshot) / asset
 
 
-def other_snapshots(root: str | os.PathLike[str], partition: str, asset: str, *, snapshot: str) -> list[str]:
+def other_snapshots(root: Root, partition: str, asset: str, *, snapshot: str) -> list[str]:
     """The snapshot digests other than ``snapshot`` under which ``partition`` holds a value of ``asset`` (for the
     message of a missing value: built, but for another version of the scenario)."""
-    base = Path(root) / partition
+    base = as_root(root) / partition
     if not base.is_dir():
         return []
+    if not isinstance(base, Path):
+        return sorted(
+            e.name
+            for e in base.iterdir()
+            if SNAPSHOT_NAME.match(e.name) and e.name != snapshot and (e / asset / VALUE_FILE).is_file()
+        )
     return sorted(
         e.name
         for e in os.scandir(base)
@@ -216,21 +263,24 @@ PRUNE_MIN_AGE_S = 6 * 3600.0
 
 
 def prune_snapshots(
-    root: str | os.PathLike[str],
+    root: Root,
     partition: str,
     *,
     keep: int = KEEP_SNAPSHOTS,
     min_age_s: float = PRUNE_MIN_AGE_S,
     now: float | None = None,
-) -> list[Path]:
+) -> list[Location]:
     """Remove the snapshot folders of ``partition`` beyond the ``keep`` most recently written, except any written
     to in the last ``min_age_s`` seconds; returns the folders removed. Every scenario edit starts a new snapshot
     folder, so without this the store would grow by one set of values per edit. A re-execution of a pruned run
-    finds no value and is told to rematerialise."""
-    base = Path(root) / partition
+    finds no value and is told to rematerialise. On an fsspec store the times are the objects' modification times;
+    a folder whose time the file system does not report is never pruned."""
+    base = as_root(root) / partition
     if not base.is_dir():
         return []
     now = time.time() if now is None else now
+    if not isinstance(base, Path):
+        return _prune_remote(base, keep=keep, min_age_s=min_age_s, now=now)
     folders = [
         Path(e.path) for e in os.scandir(base) if SNAPSHOT_NAME.match(e.name) and e.is_dir(follow_symlinks=False)
     ]
@@ -239,13 +289,36 @@ def prune_snapshots(
     removed = [f for f in ordered[keep:] if now - written[f] >= min_age_s]
     for f in removed:
         shutil.rmtree(f, ignore_errors=True)
-    return removed
+    return list(removed)
 
 
-def legacy_values(root: str | os.PathLike[str], partition: str, asset: str) -> list[Path]:
+def _mtime(location: UPath) -> float | None:
+    """The modification time of an object on an fsspec file system (seconds since the epoch), None when unknown."""
+    try:
+        return float(location.fs.modified(location.path).timestamp())
+    except (NotImplementedError, AttributeError, KeyError, TypeError, ValueError):
+        return None
+
+
+def _prune_remote(base: UPath, *, keep: int, min_age_s: float, now: float) -> list[Location]:
+    folders = [e for e in base.iterdir() if SNAPSHOT_NAME.match(e.name) and e.is_dir()]
+    written: dict[UPath, float] = {}
+    for f in folders:
+        times = [_mtime(v) for v in f.glob(f"*/{VALUE_FILE}")]
+        known = [t for t in times if t is not None]
+        # a folder with a value of unknown time, or without any value yet, has no known time: it is never pruned
+        written[f] = max(known) if known and len(known) == len(times) else math.inf
+    ordered = sorted(folders, key=lambda f: written[f], reverse=True)
+    removed = [f for f in ordered[keep:] if now - written[f] >= min_age_s]
+    for gone in removed:
+        gone.fs.rm(gone.path, recursive=True)
+    return list(removed)
+
+
+def legacy_values(root: Root, partition: str, asset: str) -> list[Location]:
     """Values of ``asset`` in the layouts before the snapshot folders, which are never read: ``<partition>/<asset>/``
     (keyed by scenario name only) and ``<partition>/<asset>.pickle|.tif`` (pickles)."""
-    base = Path(root) / partition
+    base = as_root(root) / partition
     found = [base / asset / VALUE_FILE, base / f"{asset}.pickle", base / f"{asset}.tif"]
     return [p for p in found if p.exists()]
 
@@ -302,14 +375,19 @@ class Stored:
 
     value: Any
     header: dict[str, Any]
-    path: Path
+    path: Location
 
 
 # -- encoding ---------------------------------------------------------------------------------------------------------
 class _Writer:
-    def __init__(self, folder: Path, write_id: str) -> None:
+    """Names and writes a value's sidecars. On a local store each is written in place; on an fsspec store
+    (``stage``: a local temporary folder) each is written locally (GDAL, numpy and pyarrow write local files),
+    measured and checksummed there, then uploaded under its write-once name."""
+
+    def __init__(self, folder: Location, write_id: str, *, stage: Path | None = None) -> None:
         self.folder = folder
         self.write_id = write_id
+        self.stage = stage
         self.files: list[str] = []
 
     def name(self, hint: str, ext: str) -> str:
@@ -320,14 +398,23 @@ class _Writer:
 
     def sidecar(self, hint: str, ext: str, write: Callable[[Path], object]) -> dict[str, Any]:
         name = self.name(hint, ext)
-        path = self.folder / name
-        write(path)
-        return {"file": name, "size": path.stat().st_size, "sha256": _sha256(path)}
+        target = self.folder / name
+        if isinstance(target, Path):
+            write(target)
+            return {"file": name, "size": target.stat().st_size, "sha256": _sha256(target)}
+        if self.stage is None:  # write_value gives an fsspec store a local staging folder
+            raise StoreError(f"no local staging folder to write {name} for {self.folder}")
+        local = self.stage / name
+        write(local)
+        ref = {"file": name, "size": local.stat().st_size, "sha256": _sha256(local)}
+        target.fs.put_file(str(local), target.path)
+        local.unlink()
+        return ref
 
 
-def _sha256(path: Path) -> str:
+def _sha256(path: Location) -> str:
     h = hashlib.sha256()
-    with open(path, "rb") as fh:
+    with path.open("rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()
@@ -450,12 +537,14 @@ def _encode_raster(r: Raster, w: _Writer, hint: str) -> dict[str, Any]:
         if dtype.hasobject:
             raise StoreWriteError(f"cannot store raster of dtype {dtype} at {hint}")
 
+        scratch = r.scratch and isinstance(r.file.path, Path)
+
         def place(p: Path) -> None:
             src = r.file.path
-            if r.scratch:
+            if not isinstance(src, Path):  # a raster of an fsspec store handed on unread: fetch it
+                src.fs.get_file(src.path, str(p))
+            elif scratch:
                 shutil.move(src, p)
-                r.file = dataclasses.replace(r.file, path=p)
-                r.scratch = False
                 try:  # the streamed stage's scratch folder, once it is empty
                     src.parent.rmdir()
                 except OSError:
@@ -464,6 +553,9 @@ def _encode_raster(r: Raster, w: _Writer, hint: str) -> dict[str, Any]:
                 shutil.copyfile(src, p)
 
         ref = w.sidecar(hint, "tif", place)
+        if scratch:  # the value now lives in the store: the raster reads it there
+            r.file = dataclasses.replace(r.file, path=w.folder / ref["file"])
+            r.scratch = False
     else:
         data = r.data
         dtype = data.dtype
@@ -541,8 +633,10 @@ def _digest(tree: Any) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
-def write_value(folder: Path, value: Any, provenance: Provenance) -> dict[str, Any]:
+def write_value(folder: Location, value: Any, provenance: Provenance) -> dict[str, Any]:
     """Write ``value`` into ``folder`` atomically (see the module docstring); returns the header written."""
+    if not isinstance(folder, Path):
+        return _write_value_remote(folder, value, provenance)
     if folder.is_symlink():
         raise StoreError(f"store folder {folder} is a symlink; remove it and rematerialise {provenance.asset}")
     folder.mkdir(parents=True, exist_ok=True)
@@ -566,6 +660,35 @@ def write_value(folder: Path, value: Any, provenance: Provenance) -> dict[str, A
             if entry.is_dir(follow_symlinks=False):
                 continue
             os.unlink(entry.path)
+    return header
+
+
+def _write_value_remote(folder: UPath, value: Any, provenance: Provenance) -> dict[str, Any]:
+    """:func:`write_value` on an fsspec store: the sidecars are uploaded under write-once names (a fresh write id
+    each), ``value.json`` is put under a temporary key and moved onto its name (``fs.mv``: a rename where the file
+    system has one, a server-side copy of one object on an object store, which readers see whole or not at all),
+    then the objects the new record does not reference are deleted."""
+    folder.mkdir(parents=True, exist_ok=True)
+    stage = Path(tempfile.mkdtemp(prefix="corridor-store-"))
+    w = _Writer(folder, secrets.token_hex(4), stage=stage)
+    tmp = folder / f".{VALUE_FILE}.{w.write_id}.part"
+    try:
+        tree = _encode(value, w, provenance.asset)
+        header = {**provenance.header(), "value_digest": _digest(tree)}
+        blob = json.dumps({**header, "value": tree}, indent=1, allow_nan=False).encode()
+        tmp.write_bytes(blob)
+        folder.fs.mv(tmp.path, (folder / VALUE_FILE).path)
+    except BaseException:
+        for name in w.files:
+            (folder / name).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
+        raise
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+    keep = {VALUE_FILE, *w.files}
+    for entry in folder.iterdir():
+        if entry.name not in keep and entry.is_file():
+            entry.unlink(missing_ok=True)
     return header
 
 
@@ -621,7 +744,7 @@ def _fail(where: str, msg: str) -> StoreFormatError:
     return StoreFormatError(f"{msg} at {where}")
 
 
-def _check_file(node: Mapping[str, Any], folder: Path, where: str, kind: str) -> None:
+def _check_file(node: Mapping[str, Any], folder: Location, where: str, kind: str) -> None:
     name, size, digest = node.get("file"), node.get("size"), node.get("sha256")
     if not isinstance(name, str) or not _NAME.match(name) or name == VALUE_FILE:
         raise _fail(where, f"file reference {name!r} is not a plain file name inside the value's folder")
@@ -629,28 +752,46 @@ def _check_file(node: Mapping[str, Any], folder: Path, where: str, kind: str) ->
         raise _fail(where, "file reference without a valid size and sha256")
     path = folder / name
     try:
-        st = os.lstat(path)
+        regular, got = _file_stat(path)
     except FileNotFoundError as exc:
         raise _fail(where, f"referenced file {path} is missing") from exc
-    if not stat.S_ISREG(st.st_mode):
+    if not regular:
         raise _fail(where, f"referenced file {path} is a symlink or not a regular file")
-    if st.st_size != size:
-        raise _fail(where, f"referenced file {path} has {st.st_size} bytes, {size} recorded")
+    if got != size:
+        raise _fail(where, f"referenced file {path} has {got} bytes, {size} recorded")
     if kind in _MAGIC:
-        with open(path, "rb") as fh:
+        with path.open("rb") as fh:
             head = fh.read(8)
         if not any(head.startswith(m) for m in _MAGIC[kind]):
             pickled = " (it is a pickle)" if head[:1] == b"\x80" else ""
             raise _fail(where, f"referenced file {path} is not a {kind} file{pickled}")
-    if _sha256_verified(path, st) != digest:
+    got_digest = _sha256_verified(path, os.lstat(path)) if isinstance(path, Path) else _sha256(path)
+    if got_digest != digest:
         raise _fail(where, f"referenced file {path} does not match its recorded sha256")
+
+
+def _file_stat(path: Location) -> tuple[bool, int]:
+    """(a regular file, not a symlink; its size) of ``path``, without following a symlink; FileNotFoundError when
+    there is nothing. On an fsspec store: an object (``type`` "file" in its info) and its size."""
+    if isinstance(path, Path):
+        st = os.lstat(path)
+        return stat.S_ISREG(st.st_mode), st.st_size
+    info = path.fs.info(path.path)
+    return info.get("type") == "file" and info.get("islink") is not True, int(info.get("size") or 0)
+
+
+def _is_dir(path: Location) -> bool:
+    """Whether ``path`` is a folder (not a symlink to one); FileNotFoundError when there is nothing."""
+    if isinstance(path, Path):
+        return stat.S_ISDIR(os.lstat(path).st_mode)
+    return path.fs.info(path.path).get("type") == "directory"
 
 
 def _is_str_list(v: Any) -> bool:
     return isinstance(v, list) and all(isinstance(x, str) for x in v)
 
 
-def validate(tree: Any, folder: Path, where: str = "value") -> None:
+def validate(tree: Any, folder: Location, where: str = "value") -> None:
     """Check a value tree's structure, classes and file references (see the module docstring) without reading
     any sidecar's content beyond its magic bytes and checksum."""
     if tree is None or isinstance(tree, (bool, int, str)):
@@ -676,7 +817,7 @@ def validate(tree: Any, folder: Path, where: str = "value") -> None:
     _VALIDATORS[tag](tree, folder, where)
 
 
-def _validate_dict(tree: dict[str, Any], folder: Path, where: str) -> None:
+def _validate_dict(tree: dict[str, Any], folder: Location, where: str) -> None:
     if set(tree) == {"t", "v"} and isinstance(tree["v"], dict):
         for k, x in tree["v"].items():
             validate(x, folder, f"{where}[{k!r}]")
@@ -696,35 +837,35 @@ def _require(ok: bool, where: str, msg: str) -> None:
         raise _fail(where, msg)
 
 
-def _v_float(tree: dict[str, Any], folder: Path, where: str) -> None:
+def _v_float(tree: dict[str, Any], folder: Location, where: str) -> None:
     _require(tree["v"] in ("nan", "inf", "-inf"), where, f"float node {tree['v']!r} is not nan, inf or -inf")
 
 
-def _v_tuple(tree: dict[str, Any], folder: Path, where: str) -> None:
+def _v_tuple(tree: dict[str, Any], folder: Location, where: str) -> None:
     _require(isinstance(tree["v"], list), where, "tuple node without a list")
     validate(tree["v"], folder, where)
 
 
-def _v_npscalar(tree: dict[str, Any], folder: Path, where: str) -> None:
+def _v_npscalar(tree: dict[str, Any], folder: Location, where: str) -> None:
     _check_dtype(tree["dtype"], where)
     validate(tree["v"], folder, where)
 
 
-def _v_ndarray(tree: dict[str, Any], folder: Path, where: str) -> None:
+def _v_ndarray(tree: dict[str, Any], folder: Location, where: str) -> None:
     _check_dtype(tree["dtype"], where)
     shape = tree["shape"]
     _require(isinstance(shape, list) and all(type(n) is int and n >= 0 for n in shape), where, "malformed shape")
     _check_file(tree, folder, where, "ndarray")
 
 
-def _v_raster(tree: dict[str, Any], folder: Path, where: str) -> None:
+def _v_raster(tree: dict[str, Any], folder: Location, where: str) -> None:
     _check_dtype(tree["dtype"], where)
     for k in ("grid", "nodata", "attrs"):
         validate(tree[k], folder, f"{where}.{k}")
     _check_file(tree, folder, where, "raster")
 
 
-def _v_frame(tree: dict[str, Any], folder: Path, where: str) -> None:
+def _v_frame(tree: dict[str, Any], folder: Location, where: str) -> None:
     ok = _is_str_list(tree["columns"]) and _is_str_list(tree["object_columns"])
     _require(ok, where, "frame node with malformed column lists")
     validate(tree["attrs"], folder, f"{where}.attrs")
@@ -740,32 +881,32 @@ def _v_frame(tree: dict[str, Any], folder: Path, where: str) -> None:
     _check_file(tree, folder, where, tree["t"])
 
 
-def _v_bytes(tree: dict[str, Any], folder: Path, where: str) -> None:
+def _v_bytes(tree: dict[str, Any], folder: Location, where: str) -> None:
     _check_file(tree, folder, where, "bytes")
 
 
-def _v_geometry(tree: dict[str, Any], folder: Path, where: str) -> None:
+def _v_geometry(tree: dict[str, Any], folder: Location, where: str) -> None:
     wkb = tree["wkb"]
     _require(
         isinstance(wkb, str) and bool(re.fullmatch(r"(?:[0-9A-Fa-f]{2})*", wkb)), where, "geometry without WKB hex"
     )
 
 
-def _v_crs(tree: dict[str, Any], folder: Path, where: str) -> None:
+def _v_crs(tree: dict[str, Any], folder: Location, where: str) -> None:
     _require(isinstance(tree["srs"], str) and isinstance(tree["wkt"], str), where, "crs node without strings")
 
 
-def _v_affine(tree: dict[str, Any], folder: Path, where: str) -> None:
+def _v_affine(tree: dict[str, Any], folder: Location, where: str) -> None:
     v = tree["v"]
     _require(isinstance(v, list) and len(v) == 6, where, "affine node without six coefficients")
     validate(v, folder, where)
 
 
-def _v_path(tree: dict[str, Any], folder: Path, where: str) -> None:
+def _v_path(tree: dict[str, Any], folder: Location, where: str) -> None:
     _require(isinstance(tree["v"], str), where, "path node without a string")
 
 
-def _v_record(tree: dict[str, Any], folder: Path, where: str) -> None:
+def _v_record(tree: dict[str, Any], folder: Location, where: str) -> None:
     tag = tree["t"]
     _require(isinstance(tree["class"], str) and isinstance(tree["fields"], dict), where, f"malformed {tag} node")
     cls = resolve_class(tree["class"], where=where)
@@ -777,7 +918,7 @@ def _v_record(tree: dict[str, Any], folder: Path, where: str) -> None:
         validate(x, folder, f"{where}.{k}")
 
 
-_VALIDATORS: dict[str, Callable[[dict[str, Any], Path, str], None]] = {
+_VALIDATORS: dict[str, Callable[[dict[str, Any], Location, str], None]] = {
     "float": _v_float,
     "tuple": _v_tuple,
     "npscalar": _v_npscalar,
@@ -811,7 +952,7 @@ def _crs(srs: str) -> CRS:
 
 
 # -- decoding ---------------------------------------------------------------------------------------------------------
-def _decode(tree: Any, folder: Path, where: str) -> Any:
+def _decode(tree: Any, folder: Location, where: str) -> Any:
     if tree is None or isinstance(tree, (bool, int, str, float)):
         return tree
     if isinstance(tree, list):
@@ -822,16 +963,20 @@ def _decode(tree: Any, folder: Path, where: str) -> Any:
     return decoder(tree, folder, where)
 
 
-def _d_dict(tree: dict[str, Any], folder: Path, where: str) -> dict[Any, Any]:
+def _d_dict(tree: dict[str, Any], folder: Location, where: str) -> dict[Any, Any]:
     if "v" in tree:
         return {k: _decode(x, folder, f"{where}[{k!r}]") for k, x in tree["v"].items()}
     return {_decode(k, folder, where): _decode(x, folder, where) for k, x in tree["items"]}
 
 
-def _d_ndarray(tree: dict[str, Any], folder: Path, where: str) -> np.ndarray:
+def _d_ndarray(tree: dict[str, Any], folder: Location, where: str) -> np.ndarray:
     path = folder / tree["file"]
     try:
-        arr = np.load(path, allow_pickle=False)
+        if isinstance(path, Path):
+            arr = np.load(path, allow_pickle=False)
+        else:
+            with path.open("rb") as fh:
+                arr = np.load(fh, allow_pickle=False)
     except ValueError as exc:
         raise _fail(where, f"{path} is not a plain .npy array ({exc})") from exc
     if arr.dtype != np.dtype(tree["dtype"]) or list(arr.shape) != tree["shape"]:
@@ -839,7 +984,7 @@ def _d_ndarray(tree: dict[str, Any], folder: Path, where: str) -> np.ndarray:
     return arr
 
 
-def _d_raster(tree: dict[str, Any], folder: Path, where: str) -> LazyRaster:
+def _d_raster(tree: dict[str, Any], folder: Location, where: str) -> LazyRaster:
     """A :class:`LazyRaster` on the sidecar: its header is checked against the record now, its data is read when
     the asset uses it (windows only, for streamed code)."""
     import rasterio
@@ -863,7 +1008,7 @@ def _d_raster(tree: dict[str, Any], folder: Path, where: str) -> LazyRaster:
     return RasterFile(path, grid, file_dtype, nodata, attrs).raster(dtype)
 
 
-def _d_record(tree: dict[str, Any], folder: Path, where: str) -> Any:
+def _d_record(tree: dict[str, Any], folder: Location, where: str) -> Any:
     cls = resolve_class(tree["class"], where=where)
     kwargs = {k: _decode(x, folder, f"{where}.{k}") for k, x in tree["fields"].items()}
     try:
@@ -872,7 +1017,7 @@ def _d_record(tree: dict[str, Any], folder: Path, where: str) -> Any:
         raise StoreClassError(f"cannot rebuild {tree['class']} at {where} from its stored fields: {exc}") from exc
 
 
-_DECODERS: dict[str, Callable[[dict[str, Any], Path, str], Any]] = {
+_DECODERS: dict[str, Callable[[dict[str, Any], Location, str], Any]] = {
     "dict": _d_dict,
     "float": lambda t, f, w: float(t["v"]),
     "tuple": lambda t, f, w: tuple(_decode(x, f, w) for x in t["v"]),
@@ -891,13 +1036,17 @@ _DECODERS: dict[str, Callable[[dict[str, Any], Path, str], Any]] = {
 }
 
 
-def _decode_frame(tree: Mapping[str, Any], folder: Path, where: str) -> pd.DataFrame:
+def _decode_frame(tree: Mapping[str, Any], folder: Location, where: str) -> pd.DataFrame:
     # Read with pyarrow and build the geometry columns here, with the CRS of the JSON tree: geopandas' reader would
     # parse the GeoParquet PROJJSON into a new pyproj CRS per frame (20 ms each, most of a load's time).
     path = folder / tree["file"]
     try:
-        with pq.ParquetFile(path) as pf:  # one small file: threads and the dataset API only cost time here
-            table = pf.read(use_threads=False)
+        if isinstance(path, Path):
+            with pq.ParquetFile(path) as pf:  # one small file: threads and the dataset API only cost time here
+                table = pf.read(use_threads=False)
+        else:
+            with path.open("rb") as fh, pq.ParquetFile(fh) as pf:
+                table = pf.read(use_threads=False)
         df = table.to_pandas(use_threads=False)
     except (OSError, ValueError, TypeError) as exc:  # pyarrow.ArrowException derives from these
         raise _fail(where, f"{path} is not a readable (Geo)Parquet file ({exc})") from exc
@@ -916,21 +1065,21 @@ def _decode_frame(tree: Mapping[str, Any], folder: Path, where: str) -> pd.DataF
     return df
 
 
-def read_value(folder: Path, *, asset: str, partition: str) -> Stored:
+def read_value(folder: Location, *, asset: str, partition: str) -> Stored:
     """Read and validate a stored value's header and tree, then decode it. The scenario digest is *not* compared
     here; :func:`check_scenario` does that."""
     path = folder / VALUE_FILE
     try:
-        st_dir = os.lstat(folder)
+        is_dir = _is_dir(folder)
     except FileNotFoundError as exc:
         raise StoreMissingError(f"no stored value at {folder}") from exc
-    if not stat.S_ISDIR(st_dir.st_mode):
+    if not is_dir:
         raise StoreFormatError(f"{folder} is a symlink or not a folder; remove it and rematerialise {asset}")
     try:
-        st = os.lstat(path)
+        regular, size = _file_stat(path)
     except FileNotFoundError as exc:
         raise StoreMissingError(f"no stored value at {path}") from exc
-    if not stat.S_ISREG(st.st_mode) or st.st_size > MAX_JSON_BYTES:
+    if not regular or size > MAX_JSON_BYTES:
         raise StoreFormatError(f"{path} is a symlink, not a regular file, or too large")
     blob = path.read_bytes()
     if blob[:1] == b"\x80":
@@ -952,7 +1101,7 @@ def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
-def _check_header(record: Any, path: Path, *, asset: str, partition: str) -> None:
+def _check_header(record: Any, path: Location, *, asset: str, partition: str) -> None:
     if not isinstance(record, dict):
         raise StoreFormatError(f"{path} does not hold a JSON object")
     if set(record) != set(_HEADER_KEYS):
@@ -988,8 +1137,13 @@ def check_scenario(stored: Stored, *, scenario: str, digest: str, snapshot_diges
         )
 
 
-def iter_files(root: str | os.PathLike[str]) -> Iterator[Path]:
+def iter_files(root: Root) -> Iterator[Location]:
     """Every file under a store root (for audits and tests)."""
-    for dirpath, _, files in os.walk(root):
+    location = as_root(root)
+    if not isinstance(location, Path):
+        for key in sorted(location.fs.find(location.path)):
+            yield location / PurePosixPath(key).relative_to(location.path)
+        return
+    for dirpath, _, files in os.walk(location):
         for f in files:
             yield Path(dirpath) / f
