@@ -54,6 +54,7 @@ import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import geopandas as gpd
@@ -67,7 +68,9 @@ from shapely.geometry import LineString
 
 from geodata import routing
 from geodata.bathymetry import slope_deg
+from geodata.bathymetry.terrain import _cell_size_m
 from geodata.cost import CostSurface, build_cost_surface
+from geodata.engineering import _mckernels as K
 from geodata.engineering import landfall
 from geodata.errors import ConfigError, InputDataError
 from geodata.geodesy import Chainage, cross_track, line_tangents, to_lonlat, transformer
@@ -116,6 +119,12 @@ class MonteCarloInputs:
     """The analysis grid (None: the Monte Carlo grid itself, factor 1)."""
     design_path: np.ndarray | None = None
     """The design's routed path on the analysis grid (``(row, col)``), the reference of the spread."""
+
+    @cached_property
+    def plan(self) -> RealisationPlan:
+        """What every realisation derives from these inputs (:func:`realisation_plan`), once per process (a dask
+        worker derives it from the scattered inputs)."""
+        return realisation_plan(self)
 
 
 def monte_carlo_factor(resolution_m: float, config: MonteCarlo) -> int:
@@ -328,16 +337,78 @@ def gaussian_kernel(sigma_cells: float) -> np.ndarray:
     return k / k.sum()
 
 
+LATTICE_NODES_PER_SIGMA = 4.0
+"""The depth error is drawn on a lattice with this many nodes per kernel standard deviation (never finer than the
+grid), then interpolated to the cells."""
+
+
+@dataclass(frozen=True)
+class LatticeAxis:
+    """One axis of the noise lattice: its step in cells (at least 1; node ``m`` sits ``(m - 0.5) * step`` cells from
+    the grid's edge), the Gaussian kernel in lattice steps, the number of nodes, and for every cell the lattice node
+    before it (``first``; the cell lies between ``first`` and ``first + 1``) with the two interpolation weights,
+    scaled so that every cell has unit variance."""
+
+    step: float
+    kernel: np.ndarray
+    nodes: int
+    first: np.ndarray
+    w0: np.ndarray
+    w1: np.ndarray
+
+
+def lattice_axis(cells: int, sigma_cells: float) -> LatticeAxis:
+    """The lattice along an axis of ``cells`` cells for a kernel of ``sigma_cells`` (see :class:`LatticeAxis`).
+
+    Linear interpolation between nodes of correlation ``rho`` has variance ``(1-t)^2 + t^2 + 2 t (1-t) rho`` at
+    fraction ``t``; the weights are divided by its square root (the lattice field's covariance is separable, so the
+    product of the two axes' scales makes every cell's variance exactly 1)."""
+    step = max(1.0, sigma_cells / LATTICE_NODES_PER_SIGMA)
+    kernel = gaussian_kernel(sigma_cells / step)
+    u = (np.arange(cells, dtype=float) + 0.5) / step - 0.5  # lattice coordinate of each cell centre
+    lo = np.floor(u)
+    t = u - lo
+    rho = float((kernel[:-1] * kernel[1:]).sum() / (kernel**2).sum())
+    scale = 1.0 / np.sqrt((1.0 - t) ** 2 + t**2 + 2.0 * t * (1.0 - t) * rho)
+    first = lo.astype(np.int64) + 1  # node 0 lies before the first cell centre
+    return LatticeAxis(step, kernel, int(first.max()) + 2, first, (1.0 - t) * scale, t * scale)
+
+
+def lattice_noise(rng: np.random.Generator, rows: LatticeAxis, cols: LatticeAxis) -> np.ndarray:
+    """The unit-variance lattice field: white noise (drawn over the lattice and the kernel's reach round it, so that
+    the field is stationary up to the grid's edges) filtered by the separable kernels, divided by their L2 norm."""
+    kr, kc = rows.kernel, cols.kernel
+    hr, hc = len(kr) // 2, len(kc) // 2
+    white = rng.standard_normal((rows.nodes + 2 * hr, cols.nodes + 2 * hc))
+    field = ndimage.correlate1d(white, kr, axis=0, mode="constant")[hr : hr + rows.nodes]
+    field = ndimage.correlate1d(field, kc, axis=1, mode="constant")[:, hc : hc + cols.nodes]
+    return np.ascontiguousarray(field / math.sqrt(float((kr**2).sum()) * float((kc**2).sum())))
+
+
+def _lattice_axes(shape: tuple[int, int], grid_res: tuple[float, float], config: MonteCarlo) -> tuple[LatticeAxis, ...]:
+    return (
+        lattice_axis(shape[0], config.correlation_length_m / grid_res[0]),
+        lattice_axis(shape[1], config.correlation_length_m / grid_res[1]),
+    )
+
+
+def _perturb(
+    depth: np.ndarray, sigma: np.ndarray, lattice: np.ndarray, axes: Sequence[LatticeAxis], min_depth: float
+) -> np.ndarray:
+    rows, cols = axes
+    out = np.empty(depth.shape, dtype=np.float32)
+    K.perturb_depth(depth, sigma, lattice, rows.first, rows.w0, rows.w1, cols.first, cols.w0, cols.w1, min_depth, out)
+    return out
+
+
 def correlated_noise(rng: np.random.Generator, shape: tuple[int, int], sigma_cells: tuple[float, float]) -> np.ndarray:
-    """A unit-variance Gaussian random field with Gaussian autocorrelation of ``sigma_cells`` = ``(rows, cols)``
-    standard deviations: white noise filtered by separable normalised Gaussian kernels and divided by their L2 norm
-    (a cell's variance after filtering is the sum of the squared weights)."""
-    kr, kc = gaussian_kernel(sigma_cells[0]), gaussian_kernel(sigma_cells[1])
-    white = rng.standard_normal(shape)
-    field = ndimage.correlate1d(white, kr, axis=0, mode="reflect")
-    field = ndimage.correlate1d(field, kc, axis=1, mode="reflect")
-    norm = math.sqrt(float((kr**2).sum()) * float((kc**2).sum()))
-    return np.asarray(field / norm)
+    """A unit-variance Gaussian random field on a grid of ``shape`` with the Gaussian autocorrelation of white noise
+    filtered by a kernel of ``sigma_cells`` = ``(rows, cols)`` standard deviations (``exp(-lag^2 / (4 s^2))``): drawn
+    on the lattice of :func:`lattice_axis` and interpolated to the cells (float32)."""
+    axes = (lattice_axis(shape[0], sigma_cells[0]), lattice_axis(shape[1], sigma_cells[1]))
+    lattice = lattice_noise(rng, *axes)
+    zero, one = np.zeros(shape, dtype=np.float32), np.ones(shape, dtype=np.float32)
+    return _perturb(zero, one, lattice, axes, math.inf)
 
 
 def depth_sigma_m(depth_m: np.ndarray, config: MonteCarlo) -> np.ndarray:
@@ -346,16 +417,18 @@ def depth_sigma_m(depth_m: np.ndarray, config: MonteCarlo) -> np.ndarray:
     return np.asarray(np.hypot(config.depth_sigma_constant_m, config.depth_sigma_fraction * d))
 
 
+def _depth_and_sigma(depth: Raster, config: MonteCarlo) -> tuple[np.ndarray, np.ndarray]:
+    d = np.where(depth.valid(), depth.data, np.nan).astype(np.float32)
+    return d, depth_sigma_m(d, config).astype(np.float32)
+
+
 def perturbed_depth(depth: Raster, config: MonteCarlo, limits: Limits, rng: np.random.Generator) -> Raster:
     """The depth with one draw of the vertical error (module docstring, step 1)."""
     grid = depth.grid
-    d = np.where(depth.valid(), depth.data, np.nan).astype("float64")
-    sigma_cells = (config.correlation_length_m / grid.res[0], config.correlation_length_m / grid.res[1])
-    noise = correlated_noise(rng, grid.shape, sigma_cells)
-    out = d + depth_sigma_m(d, config) * noise
-    deep_enough = d >= limits.min_depth_m
-    out = np.where(deep_enough, np.maximum(out, limits.min_depth_m), out)
-    return Raster(out.astype("float32"), grid, float("nan"), {"quantity": "depth", "units": "m", "perturbed": True})
+    axes = _lattice_axes(grid.shape, grid.res, config)
+    d, sigma = _depth_and_sigma(depth, config)
+    out = _perturb(d, sigma, lattice_noise(rng, *axes), axes, limits.min_depth_m)
+    return Raster(out, grid, float("nan"), {"quantity": "depth", "units": "m", "perturbed": True})
 
 
 def shifted(array: np.ndarray, offset_cells: tuple[float, float], *, order: int) -> np.ndarray:
@@ -388,55 +461,158 @@ def nonzero_window(array: np.ndarray, offset_cells: tuple[float, float]) -> tupl
     return out[0], out[1]
 
 
-def perturbed_surface(
-    shared: MonteCarloInputs, rng: np.random.Generator
-) -> tuple[CostSurface, dict[str, float], dict[str, tuple[float, float]]]:
-    """One realisation's cost surface, the weights drawn and each hazard kind's offset ``(east, north)`` in metres."""
+@dataclass(frozen=True)
+class RealisationPlan:
+    """What every realisation of one :class:`MonteCarloInputs` derives from it, once per process: the depth and its
+    vertical uncertainty (float32), the cells blocked whatever the draw (land, foreign sector), the sea cells, the
+    per-row cell sizes of the slope, the noise lattice and each hazard layer's non-zero column span per row."""
+
+    depth: np.ndarray
+    sigma: np.ndarray
+    fixed: np.ndarray
+    is_sea: np.ndarray
+    hy: np.ndarray
+    hx: np.ndarray
+    axes: tuple[LatticeAxis, LatticeAxis]
+    soft_spans: dict[str, tuple[np.ndarray, np.ndarray]]
+    hard_spans: dict[str, tuple[np.ndarray, np.ndarray]]
+
+
+def realisation_plan(shared: MonteCarloInputs) -> RealisationPlan:
+    w = shared.weights
+    if w.deep_limit_m <= w.deep_start_m:
+        raise InputDataError(f"cost.deep_limit_m ({w.deep_limit_m}) must exceed cost.deep_start_m ({w.deep_start_m})")
+    grid = shared.depth.grid
+    depth, sigma = _depth_and_sigma(shared.depth, shared.config)
+    sea = shared.sea_mask
+    is_sea = sea.valid() & (np.asarray(sea.data) > 0)
+    fixed = ~is_sea
+    if shared.allowed_sector is not None:
+        fixed |= ~np.asarray(shared.allowed_sector, dtype=bool)
+    hy, hx = _cell_size_m(grid)
+    return RealisationPlan(
+        depth=depth,
+        sigma=sigma,
+        fixed=fixed,
+        is_sea=is_sea,
+        hy=np.ascontiguousarray(hy[:, 0], dtype=np.float64),
+        hx=np.ascontiguousarray(hx[:, 0], dtype=np.float64),
+        axes=_lattice_axes(grid.shape, grid.res, shared.config),  # type: ignore[arg-type]
+        soft_spans={k: K.row_spans(v) for k, v in shared.hazard_soft.items()},
+        hard_spans={k: K.row_spans(v) for k, v in shared.hazard_hard.items()},
+    )
+
+
+@dataclass(frozen=True)
+class Draw:
+    """One realisation's random draw: the depth error's lattice field, each hazard kind's offset ``(east, north)`` in
+    metres and the drawn weights (in this order from the realisation's generator)."""
+
+    lattice: np.ndarray
+    offsets: dict[str, tuple[float, float]]
+    weights: dict[str, float]
+
+    def offset_cells(self, kind: str, grid: GeoGrid) -> tuple[float, float]:
+        east, north = self.offsets[kind]
+        return (-north / grid.res[0], east / grid.res[1])  # rows grow southwards
+
+
+def draw(shared: MonteCarloInputs, rng: np.random.Generator) -> Draw:
+    """Draw one realisation's depth error, hazard offsets and weights (module docstring, steps 1-3)."""
     cfg = shared.config
-    depth = perturbed_depth(shared.depth, cfg, shared.limits, rng)
-    slope = slope_deg(depth)
-    grid = depth.grid
-    soft: dict[str, np.ndarray] = {}
-    hard = np.zeros(grid.shape, dtype=bool)
+    lattice = lattice_noise(rng, *shared.plan.axes)
     offsets: dict[str, tuple[float, float]] = {}
     for kind in sorted(set(shared.hazard_soft) | set(shared.hazard_hard)):
         east, north = (float(v) for v in rng.normal(0.0, cfg.hazard_position_sigma_m, 2))
         offsets[kind] = (east, north)
-        cells = (-north / grid.res[0], east / grid.res[1])  # rows grow southwards
+    f = cfg.weight_range_fraction
+    base = shared.weights.model_dump()
+    drawn = {name: float(base[name] * rng.uniform(1.0 - f, 1.0 + f)) for name in PERTURBED_WEIGHTS}
+    return Draw(lattice, offsets, drawn)
+
+
+def realisation_depth(shared: MonteCarloInputs, d: Draw) -> np.ndarray:
+    """The draw's perturbed depth (float32, NaN where none) on the Monte Carlo grid."""
+    plan = shared.plan
+    return _perturb(plan.depth, plan.sigma, d.lattice, plan.axes, shared.limits.min_depth_m)
+
+
+def perturbed_total(shared: MonteCarloInputs, d: Draw) -> np.ndarray:
+    """The draw's total cost per metre (float32, ``inf`` where impassable): the cost of
+    :func:`geodata.cost.build_cost_surface` on the perturbed inputs (:func:`perturbed_surface`), computed by the
+    compiled kernels in one pass over the grid plus one over each hazard layer's window, no term kept."""
+    plan, grid = shared.plan, shared.depth.grid
+    z = realisation_depth(shared, d)
+    w = shared.weights.model_copy(update=d.weights)
+    lim = shared.limits
+    total = np.empty(grid.shape, dtype=np.float32)
+    weights = (w.base, w.shallow_weight, w.shallow_limit_m, w.deep_weight, w.deep_start_m, w.deep_limit_m)
+    K.cost_total(
+        z,
+        plan.is_sea,
+        plan.fixed,
+        plan.hy,
+        plan.hx,
+        np.array([*weights, w.slope_weight]),
+        np.array([lim.max_slope_deg, lim.min_depth_m, lim.max_depth_m]),
+        total,
+    )
+    del z
+    for kind in sorted(shared.hazard_soft):
+        lo, hi = plan.soft_spans[kind]
+        weight = w.shipping_weight if kind == "shipping_lane" else w.hazard_weight
+        if weight and (hi > lo).any():
+            K.add_shifted(total, shared.hazard_soft[kind], lo, hi, *d.offset_cells(kind, grid), float(weight))
+    for kind in sorted(shared.hazard_hard):
+        lo, hi = plan.hard_spans[kind]
+        if (hi > lo).any():
+            K.block_shifted(total, shared.hazard_hard[kind], lo, hi, *d.offset_cells(kind, grid))
+    return total
+
+
+def perturbed_surface(
+    shared: MonteCarloInputs, rng: np.random.Generator
+) -> tuple[CostSurface, dict[str, float], dict[str, tuple[float, float]]]:
+    """One realisation's cost surface with every term and barrier (:func:`geodata.cost.build_cost_surface`, the one
+    cost definition, on the perturbed depth, its slope and the moved hazard layers), the weights drawn and each hazard
+    kind's offset ``(east, north)`` in metres. The realisations use :func:`perturbed_total`, the same total."""
+    d = draw(shared, rng)
+    grid = shared.depth.grid
+    depth = Raster(realisation_depth(shared, d), grid, float("nan"), {"quantity": "depth", "perturbed": True})
+    soft: dict[str, np.ndarray] = {}
+    hard = np.zeros(grid.shape, dtype=bool)
+    for kind in d.offsets:
+        cells = d.offset_cells(kind, grid)
         if kind in shared.hazard_soft:
             soft[kind] = shifted(shared.hazard_soft[kind], cells, order=1)
         if kind in shared.hazard_hard:
             hard |= shifted(shared.hazard_hard[kind], cells, order=0) > 0.5
-    f = cfg.weight_range_fraction
-    base = shared.weights.model_dump()
-    drawn = {name: float(base[name] * rng.uniform(1.0 - f, 1.0 + f)) for name in PERTURBED_WEIGHTS}
-    weights = shared.weights.model_copy(update=drawn)
     surface = build_cost_surface(
         depth,
-        slope,
+        slope_deg(depth),
         shared.sea_mask,
-        weights,
+        shared.weights.model_copy(update=d.weights),
         shared.limits,
         hazard_soft=soft,
         hazard_hard=hard,
         allowed_sector=shared.allowed_sector,
         allowed_sectors=shared.allowed_sectors,
     )
-    return surface, drawn, offsets
+    return surface, d.weights, d.offsets
 
 
 def run_realisation(task: RealisationTask, shared: MonteCarloInputs) -> RealisationResult:
-    """One realisation (the top-level task function of :func:`geodata.sweep.run_sweep`)."""
-    rng = task.rng()
-    surface, drawn, offsets = perturbed_surface(shared, rng)
-    costs = {name: routing.path_cost(surface.total, path, surface.grid.res) for name, path in shared.candidates.items()}
+    """One realisation (the top-level task function of :func:`geodata.sweep.run_sweep`): draw, re-cost
+    (:func:`perturbed_total`), cost the candidates, re-route."""
+    d = draw(shared, task.rng())
+    total = perturbed_total(shared, d)
+    res_m = shared.depth.grid.res
+    costs = {name: routing.path_cost(total, path, res_m) for name, path in shared.candidates.items()}
     try:
-        res = routing.least_cost_path(
-            surface.total, shared.start, shared.goal, cell_size=surface.grid.res, method=shared.method
-        )
+        res = routing.least_cost_path(total, shared.start, shared.goal, cell_size=res_m, method=shared.method)
     except routing.RoutingError as exc:
-        return RealisationResult(task.index, None, math.inf, math.nan, drawn, offsets, costs, str(exc))
-    return RealisationResult(task.index, res.path, float(res.cost), float(res.length_m), drawn, offsets, costs)
+        return RealisationResult(task.index, None, math.inf, math.nan, d.weights, d.offsets, costs, str(exc))
+    return RealisationResult(task.index, res.path, float(res.cost), float(res.length_m), d.weights, d.offsets, costs)
 
 
 # -- the result --------------------------------------------------------------------------------------------------------

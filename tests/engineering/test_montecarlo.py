@@ -357,3 +357,97 @@ def test_coarsen_inputs_in_strips_equals_one_strip(monkeypatch: pytest.MonkeyPat
     expected = block[ok].mean() if ok.any() else block[np.isfinite(block) & (block != -9999.0)].mean()
     assert whole[0].data[0, 1] == pytest.approx(expected, rel=1e-5)
     assert whole[1].data[0, 1] == int((sea[0:4, 4:8] == 1).any())
+
+
+@pytest.mark.parametrize("order", [0, 1])
+def test_compiled_move_of_a_layer_equals_scipy_shift(order: int) -> None:
+    """The compiled hazard move (over the rows' non-zero spans, added into a total or blocking it) is
+    ``scipy.ndimage.shift`` of the whole layer, edges included."""
+    from scipy import ndimage
+
+    from geodata.engineering import _mckernels as K
+
+    rng = np.random.default_rng(8)
+    for _ in range(80):
+        layer = np.zeros((40, 50), dtype="float32")
+        for _ in range(int(rng.integers(1, 4))):
+            r, c = (int(v) for v in rng.integers(0, (40, 50)))
+            layer[max(0, r - 4) : r + 4, max(0, c - 6) : c + 3] = (1.0 + rng.random(1)).astype("float32")
+        layer[rng.random(layer.shape) < 0.05] = 0.0
+        offset = (float(rng.normal(0, 5)), float(rng.normal(0, 5)))
+        if rng.random() < 0.2:
+            offset = (float(round(offset[0])), offset[1])  # whole-cell moves too
+        whole = ndimage.shift(layer, offset, order=order, mode="constant", cval=0.0)
+        total = rng.random(layer.shape).astype("float32")
+        if order == 1:
+            want = (total.astype(float) + 0.7 * whole.astype(float)).astype("float32")
+            K.add_shifted(total, layer, *K.row_spans(layer), *offset, 0.7)
+            np.testing.assert_allclose(total, want, rtol=2e-7, atol=0)
+        else:
+            mask = layer > 0
+            want = np.where(ndimage.shift(mask.astype("float32"), offset, order=0) > 0.5, np.inf, total)
+            K.block_shifted(total, mask, *K.row_spans(mask), *offset)
+            np.testing.assert_array_equal(total, want)
+
+
+def test_compiled_realisation_cost_equals_build_cost_surface() -> None:
+    """A realisation's total as the compiled kernels compute it equals :func:`build_cost_surface` (the one cost
+    definition) on the same perturbed depth, slope, moved hazards and weights: land, a foreign sector, missing depth,
+    steep, shallow, deep and hazard cells included (float32 rounding apart)."""
+    grid = _grid(60, 80)
+    rng = np.random.default_rng(4)
+    yy, xx = np.mgrid[0:60, 0:80]
+    data = (300.0 + 250.0 * np.sin(xx / 9.0) * np.cos(yy / 7.0) + rng.normal(0, 5, grid.shape)).astype("float32")
+    data[:, :6] = -15.0  # a coast of land
+    data[30:33, 40:44] = np.nan  # no depth
+    data[50:, 60:] = 12.0  # a shallow bank
+    data[5:9, 50:70] = 900.0  # a deep trough with steep flanks
+    sea = np.ones(grid.shape, dtype="uint8")
+    sea[:, :5] = 0
+    depth, sea_mask = Raster(data, grid, float("nan"), {}), Raster(sea, grid, None, {})
+    soft = {k: np.zeros(grid.shape, "float32") for k in ("cable", "shipping_lane", "wreck")}
+    soft["cable"][:, 30:34] = 0.8
+    soft["shipping_lane"][np.abs(yy - xx * 0.6 - 5) < 3] = 1.5
+    soft["wreck"][40:46, 10:16] = 2.0
+    hard = {"wreck": np.zeros(grid.shape, bool), "cable": np.zeros(grid.shape, bool)}
+    hard["wreck"][42:44, 12:14] = True
+    hard["cable"][:, 31:33] = True
+    hazards = HazardRasters(hard["wreck"] | hard["cable"], sum(soft.values()), soft, hard, {})
+    weights, limits = CostWeights(), Limits(max_slope_deg=20.0, min_depth_m=15.0, max_depth_m=800.0)
+    slope = Raster(np.zeros(grid.shape, dtype="float32"), grid, float("nan"), {})
+    allowed = np.ones(grid.shape, bool)
+    allowed[:8, 70:] = False
+    surface = build_cost_surface(depth, slope, sea_mask, weights, limits, allowed_sector=allowed)
+    cfg = MonteCarlo(depth_sigma_constant_m=20.0, correlation_length_m=6000.0, hazard_position_sigma_m=1500.0)
+    shared = mc.monte_carlo_inputs(
+        depth, sea_mask, hazards, surface, cfg, weights, limits,
+        start=(30, 10), goal=(30, 75), method="auto", design_path=np.array([[30.0, 10.0], [30.0, 75.0]]),
+    )  # fmt: skip
+    for i in range(6):
+        reference, drawn, offsets = mc.perturbed_surface(shared, mc.RealisationTask(i, 9).rng())
+        d = mc.draw(shared, mc.RealisationTask(i, 9).rng())
+        assert (d.weights, d.offsets) == (drawn, offsets)
+        fast = mc.perturbed_total(shared, d)
+        blocked = ~np.isfinite(reference.total)
+        np.testing.assert_array_equal(~np.isfinite(fast), blocked)
+        np.testing.assert_allclose(fast[~blocked], reference.total[~blocked], rtol=1e-6)
+        assert reference.barrier("too_steep").any() and reference.barrier("too_shallow").any()
+        assert reference.barrier("too_deep").any() and reference.barrier("hazard_exclusion").any()
+        assert (reference.term("hazards") > 0).any() and (reference.term("shipping") > 0).any()
+
+
+def test_the_noise_lattice_is_coarser_than_the_grid_with_unit_variance_and_the_gaussian_correlation() -> None:
+    """With a correlation of 20 cells the depth error is drawn on a lattice of 5-cell steps and interpolated; every
+    cell keeps unit variance (over realisations) and the correlation ``exp(-lag^2 / (4 s^2))``."""
+    s = 20.0
+    rows = mc.lattice_axis(300, s)
+    assert rows.step == pytest.approx(s / mc.LATTICE_NODES_PER_SIGMA)
+    assert rows.nodes == 300 // 5 + 2
+    fields = np.stack([mc.correlated_noise(np.random.default_rng(k), (60, 300), (s, s)) for k in range(300)])
+    assert fields.dtype == np.float32
+    var = fields.var(axis=0)
+    assert var.mean() == pytest.approx(1.0, abs=0.03)
+    assert np.abs(var - 1.0).max() < 0.35  # 300 draws per cell: sampling error of a variance ~ 0.08
+    for lag in (5, 13, 20, 40):
+        rho = np.mean(fields[:, :, :-lag] * fields[:, :, lag:])
+        assert rho == pytest.approx(np.exp(-(lag**2) / (4 * s**2)), abs=0.03)

@@ -1,0 +1,174 @@
+"""Compiled kernels of one Monte Carlo realisation (:mod:`geodata.engineering.montecarlo`): the perturbed depth
+from the correlated-noise lattice, the re-costed total (slope and the depth/slope terms and barriers of
+:mod:`geodata.cost` in one pass) and the hazard layers moved into it over their windows. ``nogil``, so that
+realisations run on threads side by side; float32 arrays, float64 arithmetic per cell (as the cost surface's bands).
+
+Measured on the 1 M-cell Monte Carlo grid of the default scenario (500 m): the numpy/scipy realisation spent
+0.12 s in the depth error (a 161-tap separable filter over the grid), 0.35 s in ``build_cost_surface`` and its
+slope, 0.25 s in ``scipy.ndimage.shift`` of the hazard layers, against 0.05 s for the route solve itself.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+
+@njit(cache=True, nogil=True)
+def perturb_depth(depth, sigma, lattice, r0, rw0, rw1, c0, cw0, cw1, min_depth, out):  # pragma: no cover - compiled
+    """``out = depth + sigma * e`` with ``e`` the lattice field interpolated (separable linear weights ``rw``/``cw``
+    of lattice rows/columns ``r0, r0 + 1`` and ``c0, c0 + 1``); a cell at least ``min_depth`` deep stays so. NaN
+    depth stays NaN."""
+    H, W = depth.shape
+    for i in range(H):
+        a, wa0, wa1 = r0[i], rw0[i], rw1[i]
+        for j in range(W):
+            d = np.float64(depth[i, j])
+            if math.isnan(d):
+                out[i, j] = np.float32(np.nan)
+                continue
+            b, wb0, wb1 = c0[j], cw0[j], cw1[j]
+            e = wa0 * (wb0 * lattice[a, b] + wb1 * lattice[a, b + 1]) + wa1 * (
+                wb0 * lattice[a + 1, b] + wb1 * lattice[a + 1, b + 1]
+            )
+            v = d + np.float64(sigma[i, j]) * e
+            if d >= min_depth and v < min_depth:
+                v = min_depth
+            out[i, j] = np.float32(v)
+
+
+@njit(cache=True, nogil=True)
+def cost_total(z, is_sea, fixed, hy, hx, w, lim, out):  # pragma: no cover - compiled
+    """The total cost per metre of depth ``z`` (float32, NaN = none) without its hazard terms, ``inf`` where
+    blocked: ``length + shallow + deep + slope`` of :func:`geodata.cost._band`, the slope that of
+    :func:`geodata.bathymetry.slope_deg` (``np.gradient``: central differences inside, one-sided at the edges, per-row
+    cell sizes ``hy``/``hx`` in metres), blocked where ``fixed`` (land, foreign sector) or for no data, too steep,
+    too shallow, too deep. ``w`` = (base, shallow_weight, shallow_limit_m, deep_weight, deep_start_m, deep_limit_m,
+    slope_weight); ``lim`` = (max_slope_deg, min_depth_m, max_depth_m)."""
+    H, W = z.shape
+    base, ws, sl, wd, ds, dl, wsl = w[0], w[1], w[2], w[3], w[4], w[5], w[6]
+    max_slope, min_depth, max_depth = lim[0], lim[1], lim[2]
+    inf = np.float32(np.inf)
+    for i in range(H):
+        up = i - 1 if i > 0 else 0
+        dn = i + 1 if i < H - 1 else H - 1
+        rscale = 0.5 if 0 < i < H - 1 else 1.0
+        for j in range(W):
+            d = np.float64(z[i, j])
+            if fixed[i, j] or math.isnan(d):
+                out[i, j] = inf
+                continue
+            lf = j - 1 if j > 0 else 0
+            rt = j + 1 if j < W - 1 else W - 1
+            cscale = 0.5 if 0 < j < W - 1 else 1.0
+            gy = (np.float64(z[dn, j]) - np.float64(z[up, j])) * rscale / hy[i]
+            gx = (np.float64(z[i, rt]) - np.float64(z[i, lf])) * cscale / hx[i]
+            s = np.float64(np.float32(math.degrees(math.atan(math.hypot(gx, gy)))))
+            if math.isnan(s):
+                out[i, j] = inf
+                continue
+            dz = d
+            if is_sea[i, j] and dz < 0.0:
+                dz = 0.0
+            if s > max_slope or dz < min_depth or dz > max_depth:
+                out[i, j] = inf
+                continue
+            shallow = min(max(1.0 - dz / sl, 0.0), 1.0)
+            deep = min(max((dz - ds) / (dl - ds), 0.0), 1.0)
+            out[i, j] = np.float32(base + ws * shallow + wd * deep + wsl * s)
+
+
+@njit(cache=True, nogil=True)
+def row_spans(layer):  # pragma: no cover - compiled
+    """Per row of ``layer``, the half-open column span of its non-zero cells (``lo == hi`` on an all-zero row)."""
+    H, W = layer.shape
+    lo = np.zeros(H, np.int64)
+    hi = np.zeros(H, np.int64)
+    for i in range(H):
+        a = 0
+        while a < W and not layer[i, a]:
+            a += 1
+        if a == W:
+            continue
+        b = W
+        while not layer[i, b - 1]:
+            b -= 1
+        lo[i], hi[i] = a, b
+    return lo, hi
+
+
+@njit(inline="always")
+def _sources(o, off, n, nearest):  # pragma: no cover - compiled
+    """Source position ``p = o - off`` of output cell ``o`` as ``scipy.ndimage.shift`` (mode constant) takes it:
+    ``(first source, weight of the next one)``; first -1 when ``p`` lies outside ``[0, n - 1]``. ``nearest``: the
+    nearest source (halves up), weight 0."""
+    p = o - off
+    if p < 0.0 or p > n - 1:
+        return -1, 0.0
+    if nearest:
+        return math.floor(p + 0.5), 0.0
+    a = math.floor(p)
+    t = p - a
+    if a + 1 > n - 1:
+        t = 0.0
+    return a, t
+
+
+@njit(cache=True, nogil=True)
+def add_shifted(out, layer, lo, hi, dr, dc, weight):  # noqa: C901  # pragma: no cover - compiled
+    """``out += weight * shift(layer, (dr, dc))`` with ``scipy.ndimage.shift``'s bilinear move (order 1, constant 0
+    outside), visiting only the cells the non-zero spans ``lo``/``hi`` of the layer's rows (:func:`row_spans`) reach."""
+    H, W = out.shape
+    r_first = max(0, math.floor(dr) - 1)
+    for o in range(r_first, H):
+        a, ta = _sources(o, dr, H, False)
+        if a < 0:
+            if o - dr > H - 1:
+                break
+            continue
+        if lo[a] == hi[a] and (ta == 0.0 or lo[a + 1] == hi[a + 1]):
+            continue
+        c_lo, c_hi = lo[a], hi[a]
+        if ta > 0.0 and lo[a + 1] < hi[a + 1]:
+            if c_lo == c_hi:
+                c_lo, c_hi = lo[a + 1], hi[a + 1]
+            else:
+                c_lo, c_hi = min(c_lo, lo[a + 1]), max(c_hi, hi[a + 1])
+        for oc in range(max(0, c_lo + math.floor(dc) - 1), min(W, c_hi + math.ceil(dc) + 1)):
+            b, tb = _sources(oc, dc, W, False)
+            if b < 0:
+                continue
+            v = (1.0 - tb) * np.float64(layer[a, b])
+            if tb > 0.0:
+                v += tb * np.float64(layer[a, b + 1])
+            v *= 1.0 - ta
+            if ta > 0.0:
+                u = (1.0 - tb) * np.float64(layer[a + 1, b])
+                if tb > 0.0:
+                    u += tb * np.float64(layer[a + 1, b + 1])
+                v += ta * u
+            if v != 0.0:
+                # the moved layer is float32, as scipy.ndimage.shift gives a float32 layer
+                out[o, oc] = np.float32(np.float64(out[o, oc]) + weight * np.float64(np.float32(v)))
+
+
+@njit(cache=True, nogil=True)
+def block_shifted(out, layer, lo, hi, dr, dc):  # pragma: no cover - compiled
+    """``out = inf`` where ``shift(layer, (dr, dc))`` is set (``scipy.ndimage.shift`` order 0: the nearest source,
+    halves up; nothing from outside), visiting only the cells the non-zero spans of the layer's rows reach."""
+    H, W = out.shape
+    inf = np.float32(np.inf)
+    for o in range(max(0, math.floor(dr) - 1), H):
+        a, _ = _sources(o, dr, H, True)
+        if a < 0:
+            if o - dr > H - 1:
+                break
+            continue
+        if lo[a] == hi[a]:
+            continue
+        for oc in range(max(0, lo[a] + math.floor(dc) - 1), min(W, hi[a] + math.ceil(dc) + 1)):
+            b, _ = _sources(oc, dc, W, True)
+            if b >= 0 and layer[a, b]:
+                out[o, oc] = inf
