@@ -117,41 +117,44 @@ def _sources(o, off, n, nearest):  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True)
-def add_shifted(out, layer, lo, hi, dr, dc, weight):  # noqa: C901  # pragma: no cover - compiled
+def add_shifted(out, layer, lo, hi, dr, dc, weight):  # pragma: no cover - compiled
     """``out += weight * shift(layer, (dr, dc))`` with ``scipy.ndimage.shift``'s bilinear move (order 1, constant 0
-    outside), visiting only the cells the non-zero spans ``lo``/``hi`` of the layer's rows (:func:`row_spans`) reach."""
+    outside), visiting only the cells the non-zero spans ``lo``/``hi`` of the layer's rows (:func:`row_spans`) reach.
+
+    The move is constant, so every output cell takes the same four weights of the sources ``a, a + 1`` (rows) and
+    ``b = oc + kb, b + 1`` (columns); a tap of weight 0 reads its own cell again (never beyond the layer)."""
     H, W = out.shape
-    r_first = max(0, math.floor(dr) - 1)
-    for o in range(r_first, H):
+    kb = math.floor(-dc)
+    tb = -dc - kb  # in [0, 1)
+    sb = 1 if tb > 0.0 else 0
+    b_max = W - 1 - sb  # a source column further right is outside [0, W - 1] (scipy: 0)
+    for o in range(max(0, math.floor(dr) - 1), H):
         a, ta = _sources(o, dr, H, False)
         if a < 0:
             if o - dr > H - 1:
                 break
             continue
-        if lo[a] == hi[a] and (ta == 0.0 or lo[a + 1] == hi[a + 1]):
-            continue
+        sa = 1 if ta > 0.0 else 0
         c_lo, c_hi = lo[a], hi[a]
-        if ta > 0.0 and lo[a + 1] < hi[a + 1]:
+        if sa and lo[a + 1] < hi[a + 1]:
             if c_lo == c_hi:
                 c_lo, c_hi = lo[a + 1], hi[a + 1]
             else:
                 c_lo, c_hi = min(c_lo, lo[a + 1]), max(c_hi, hi[a + 1])
-        for oc in range(max(0, c_lo + math.floor(dc) - 1), min(W, c_hi + math.ceil(dc) + 1)):
-            b, tb = _sources(oc, dc, W, False)
-            if b < 0:
-                continue
-            v = (1.0 - tb) * np.float64(layer[a, b])
-            if tb > 0.0:
-                v += tb * np.float64(layer[a, b + 1])
-            v *= 1.0 - ta
-            if ta > 0.0:
-                u = (1.0 - tb) * np.float64(layer[a + 1, b])
-                if tb > 0.0:
-                    u += tb * np.float64(layer[a + 1, b + 1])
-                v += ta * u
-            if v != 0.0:
-                # the moved layer is float32, as scipy.ndimage.shift gives a float32 layer
-                out[o, oc] = np.float32(np.float64(out[o, oc]) + weight * np.float64(np.float32(v)))
+        if c_lo == c_hi:
+            continue
+        # source columns whose taps reach the spans, and whose output column oc = b - kb lies on the grid
+        b_lo, b_hi = max(0, c_lo - sb, kb), min(b_max, c_hi - 1, W - 1 + kb)
+        w00, w01 = (1.0 - ta) * (1.0 - tb), (1.0 - ta) * tb
+        w10, w11 = ta * (1.0 - tb), ta * tb
+        row0, row1 = layer[a], layer[a + sa]
+        dst = out[o]
+        for b in range(b_lo, b_hi + 1):
+            v = (w00 * np.float64(row0[b]) + w01 * np.float64(row0[b + sb])) + (
+                w10 * np.float64(row1[b]) + w11 * np.float64(row1[b + sb])
+            )
+            # the moved layer is float32, as scipy.ndimage.shift gives a float32 layer
+            dst[b - kb] = np.float32(np.float64(dst[b - kb]) + weight * np.float64(np.float32(v)))
 
 
 @njit(cache=True, nogil=True)

@@ -77,7 +77,7 @@ from geodata.geodesy import Chainage, cross_track, line_tangents, to_lonlat, tra
 from geodata.grid import GeoGrid, Raster
 from geodata.hazards.raster import HazardRasters
 from geodata.scenario import CostWeights, Limits, MonteCarlo
-from geodata.sweep import run_sweep
+from geodata.sweep import local_threads, run_sweep
 
 PERTURBED_WEIGHTS: tuple[str, ...] = (
     "shallow_weight",
@@ -823,13 +823,18 @@ def monte_carlo_route(
     kp_interval_m: float,
     corridor_tolerance: float,
     client: Any | None = None,
+    threads: int | None = None,
 ) -> MonteCarloResult:
-    """Run ``shared.config.realisations`` realisations (serially, or on the dask ``client``) and summarise them
-    against the design route ``design`` (analysis CRS, station to station; KP 0 at its start). Each realisation's
-    routed path is joined to the shore ends ``ends`` (None: ``design`` is the routed path itself, without shore
-    ends)."""
+    """Run ``shared.config.realisations`` realisations (here on ``threads`` threads, None:
+    :func:`geodata.sweep.local_threads`; or on the dask ``client``: the same realisations either way) and summarise
+    them against the design route ``design`` (analysis CRS, station to station; KP 0 at its start). Each
+    realisation's routed path is joined to the shore ends ``ends`` (None: ``design`` is the routed path itself,
+    without shore ends)."""
     cfg = shared.config
-    outcome = run_sweep(run_realisation, realisation_tasks(cfg), shared=shared, client=client)
+    threads = local_threads() if threads is None else threads
+    if client is None:
+        shared.plan  # noqa: B018  # derived once, before the threads share it
+    outcome = run_sweep(run_realisation, realisation_tasks(cfg), shared=shared, client=client, threads=threads)
     ok = [r for r in outcome.results if r.path is not None]
     failed = [f"realisation {r.index}: {r.error}" for r in outcome.results if r.path is None]
     if len(ok) < 2:

@@ -50,6 +50,23 @@ def test_serial_sweep_keeps_order_and_is_reproducible() -> None:
     assert second.results == list(reversed(first.results))
 
 
+def _which_thread(task: int, shared: threading.Barrier) -> tuple[int, int]:
+    if task < 2:
+        shared.wait(timeout=10)  # the first two tasks run at the same time, or this times out
+    return task * task, threading.get_ident()
+
+
+def test_a_local_sweep_on_threads_keeps_task_order_and_runs_tasks_side_by_side() -> None:
+    tasks = list(range(7))
+    out = run_sweep(_which_thread, tasks, shared=threading.Barrier(2), threads=2)
+    assert out.where == "2 threads"
+    assert [r[0] for r in out.results] == [t * t for t in tasks]
+    assert len({r[1] for r in out.results[:2]}) == 2  # two threads
+    shared = np.arange(12.0).reshape(3, 4)
+    seeded = [(seed, 1.0 + seed / 10) for seed in range(5)]
+    assert run_sweep(_scaled_sum, seeded, shared=shared, threads=3).results == [_scaled_sum(t, shared) for t in seeded]
+
+
 def test_negative_retries_are_refused() -> None:
     with pytest.raises(SweepError, match="retries=-1"):
         run_sweep(_scaled_sum, [(0, 1.0)], shared=np.zeros(2), retries=-1)

@@ -431,9 +431,10 @@ def test_compiled_realisation_cost_equals_build_cost_surface() -> None:
         blocked = ~np.isfinite(reference.total)
         np.testing.assert_array_equal(~np.isfinite(fast), blocked)
         np.testing.assert_allclose(fast[~blocked], reference.total[~blocked], rtol=1e-6)
-        assert reference.barrier("too_steep").any() and reference.barrier("too_shallow").any()
-        assert reference.barrier("too_deep").any() and reference.barrier("hazard_exclusion").any()
-        assert (reference.term("hazards") > 0).any() and (reference.term("shipping") > 0).any()
+        for reason in ("too_steep", "too_shallow", "too_deep", "hazard_exclusion", "foreign_sector", "nodata"):
+            assert reference.barrier(reason).any(), reason  # every case is exercised
+        for term in ("hazards", "shipping"):
+            assert (reference.term(term) > 0).any(), term
 
 
 def test_the_noise_lattice_is_coarser_than_the_grid_with_unit_variance_and_the_gaussian_correlation() -> None:
