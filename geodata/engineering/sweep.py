@@ -44,7 +44,7 @@ from geodata.routing.sweep import (
     route_sample,
 )
 from geodata.scenario import Scenario
-from geodata.sweep import SweepOutcome, run_sweep
+from geodata.sweep import SweepOutcome, local_threads, run_sweep
 
 
 @dataclass(frozen=True)
@@ -153,9 +153,16 @@ def sweep_input(
 
 
 def weight_sweep(
-    scenario: Scenario, surface: CostSurface, ends: Landfalls, *, client: Any | None = None
+    scenario: Scenario,
+    surface: CostSurface,
+    ends: Landfalls,
+    *,
+    client: Any | None = None,
+    threads: int | None = None,
 ) -> WeightSweepResult:
-    """Run ``scenario.sweep`` (see :class:`~geodata.scenario.WeightSweep`) serially, or on the dask ``client``."""
+    """Run ``scenario.sweep`` (see :class:`~geodata.scenario.WeightSweep`) here on ``threads`` threads (None:
+    :func:`geodata.sweep.local_threads`; the searches are ``nogil`` kernels), or on the dask ``client``: the same
+    samples either way."""
     sweep = scenario.sweep
     if sweep is None:
         raise ConfigError(
@@ -169,7 +176,9 @@ def weight_sweep(
         )
     samples = perturbed_samples(terms, sweep.samples, sweep.spread, sweep.seed)
     grid = sweep_grid(surface.grid, sweep.resolution_m)
-    outcome = run_sweep(route_sample, samples, shared=sweep_input(scenario, surface, ends, grid), client=client)
+    shared = sweep_input(scenario, surface, ends, grid)
+    threads = local_threads() if threads is None else threads
+    outcome = run_sweep(route_sample, samples, shared=shared, client=client, threads=threads)
     return WeightSweepResult(
         routes=sweep_layer(outcome, grid, scenario, list(sweep.weights)),
         frequency=corridor_frequency(outcome.results, grid.shape),

@@ -32,7 +32,7 @@ from geodata.engineering.landfall import Landfalls
 from geodata.engineering.sweep import sweep_input, weight_sweep
 from geodata.routing.sweep import perturbed_samples, route_sample
 from geodata.scenario import load_scenario
-from geodata.sweep import run_sweep
+from geodata.sweep import local_threads, run_sweep
 from pipelines import store
 from pipelines.dask_resource import DaskResource
 from pipelines.runner import folder_settings, materialize_scenario
@@ -172,7 +172,7 @@ def test_the_sweep_asset_runs_on_the_configured_scheduler(cluster: LoopbackClust
     got = result.asset_value("route_weight_sweep")
     serial = weight_sweep(built["scenario"], built["surface"], built["landfalls"])
     assert got.where == cluster.address
-    assert serial.where == "serial"
+    assert serial.where == ("serial" if local_threads() == 1 else f"{local_threads()} threads")  # here, on threads
     assert len(got.routes) == 16
     assert got.routes.drop(columns="geometry").equals(serial.routes.drop(columns="geometry"))
     assert got.routes.geometry.geom_equals_exact(serial.routes.geometry, tolerance=0).all()
