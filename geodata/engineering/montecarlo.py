@@ -50,7 +50,6 @@ would count as uncertainty even with none; it is published apart, per KP, as ``d
 
 from __future__ import annotations
 
-import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -649,17 +648,19 @@ class MonteCarloResult:
 
 
 def cells_crossed(path: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    """Flat indices of the cells a ``(row, col)`` polyline passes through (sampled at a quarter cell)."""
+    """Flat indices of the cells a ``(row, col)`` polyline passes through (sampled at a quarter cell: each segment at
+    ``n + 1`` points ``k / n``, ``n = ceil(4 x its longer side in cells)``, at least 1)."""
     p = np.asarray(path, dtype=float)
     if len(p) == 1:
         samples = p
     else:
-        parts = []
-        for a, b in itertools.pairwise(p):
-            n = max(math.ceil(float(np.abs(b - a).max()) * 4.0), 1)
-            t = np.linspace(0.0, 1.0, n + 1)[:, None]
-            parts.append(a + t * (b - a))
-        samples = np.concatenate(parts)
+        a, delta = p[:-1], np.diff(p, axis=0)
+        n = np.maximum(np.ceil(np.abs(delta).max(axis=1) * 4.0), 1.0).astype(np.int64)
+        seg = np.repeat(np.arange(len(n)), n + 1)
+        k = np.arange(len(seg)) - np.repeat(np.cumsum(n + 1) - (n + 1), n + 1)
+        t = k * (1.0 / n[seg])  # as np.linspace(0, 1, n + 1) steps, its last point exactly 1
+        t[k == n[seg]] = 1.0
+        samples = a[seg] + t[:, None] * delta[seg]
     rc = np.rint(samples).astype(np.int64)
     ok = (rc[:, 0] >= 0) & (rc[:, 0] < shape[0]) & (rc[:, 1] >= 0) & (rc[:, 1] < shape[1])
     return np.unique(rc[ok, 0] * shape[1] + rc[ok, 1])
