@@ -175,3 +175,37 @@ def block_shifted(out, layer, lo, hi, dr, dc):  # pragma: no cover - compiled
             b, _ = _sources(oc, dc, W, True)
             if b >= 0 and layer[a, b]:
                 out[o, oc] = inf
+
+
+@njit(cache=True, nogil=True)
+def coarsen_depth(data, sea, nodata, use_nodata, f, out_depth, out_sea):  # pragma: no cover - compiled
+    """One strip of :func:`geodata.engineering.montecarlo.coarsen_inputs` in one pass: per ``f x f`` block (partial
+    at the bottom and right edges) the mean of the valid sea cells of ``data`` (of its valid cells when it holds no
+    sea; NaN when none is valid) into ``out_depth`` and whether any cell is sea into ``out_sea``. Valid: finite and,
+    with ``use_nodata``, not ``nodata``; sums in float64 of the float32 values, as the numpy form did."""
+    H, W = data.shape
+    hc, wc = out_depth.shape
+    for bi in range(hc):
+        for bj in range(wc):
+            s_sea, n_sea, s_all, n_all = 0.0, 0, 0.0, 0
+            any_sea = False
+            for i in range(bi * f, min(H, bi * f + f)):
+                for j in range(bj * f, min(W, bj * f + f)):
+                    v = np.float64(data[i, j])
+                    wet = sea[i, j]
+                    any_sea |= wet
+                    if not math.isfinite(v) or (use_nodata and v == nodata):
+                        continue
+                    v = np.float64(np.float32(v))
+                    s_all += v
+                    n_all += 1
+                    if wet:
+                        s_sea += v
+                        n_sea += 1
+            if n_sea > 0:
+                out_depth[bi, bj] = np.float32(np.float32(s_sea / n_sea))
+            elif n_all > 0:
+                out_depth[bi, bj] = np.float32(np.float32(s_all / n_all))
+            else:
+                out_depth[bi, bj] = np.float32(np.nan)
+            out_sea[bi, bj] = 1 if any_sea else 0

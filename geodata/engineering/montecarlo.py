@@ -192,23 +192,21 @@ def coarsen_inputs(depth: Raster, sea_mask: Raster, grid: GeoGrid, f: int) -> tu
     """Depth and sea mask on the Monte Carlo grid ``grid`` (``f`` times coarser): depth the mean of the block's valid
     sea cells (of its valid cells when it holds no sea), sea where any cell of the block is sea. Reads the inputs a
     strip of :data:`BLOCK_STRIP_ROWS` coarse rows at a time (a lazily read raster is never whole in memory, and no
-    whole-grid mask is made)."""
+    whole-grid mask is made), each strip in one compiled pass (:func:`geodata.engineering._mckernels.coarsen_depth`)."""
     H = depth.grid.shape[0]
     coarse_depth = np.empty(grid.shape, dtype=np.float32)
     coarse_sea = np.empty(grid.shape, dtype=np.uint8)
     nodata = depth.nodata
+    use_nodata = nodata is not None and not (isinstance(nodata, float) and math.isnan(nodata))  # as Raster.valid
     for r0 in range(0, grid.shape[0], BLOCK_STRIP_ROWS):
         r1 = min(grid.shape[0], r0 + BLOCK_STRIP_ROWS)
         rows = slice(r0 * f, min(H, r1 * f))
         data = np.asarray(depth.data[rows])
+        if not np.issubdtype(data.dtype, np.floating):
+            data = data.astype(np.float64)
         sea = np.asarray(sea_mask.data[rows]) == 1
-        valid = np.isfinite(data) if np.issubdtype(data.dtype, np.floating) else np.ones(data.shape, dtype=bool)
-        if nodata is not None and not (isinstance(nodata, float) and math.isnan(nodata)):
-            valid &= data != nodata  # as Raster.valid
-        sea_mean, sea_count = block_mean(data, valid & sea, f)
-        all_mean, _ = block_mean(data, valid, f)
-        coarse_depth[r0:r1] = np.where(sea_count > 0, sea_mean, all_mean)
-        coarse_sea[r0:r1] = block_reduce(sea, f, "any")
+        K.coarsen_depth(data, sea, float(nodata) if use_nodata else 0.0, use_nodata, f, coarse_depth[r0:r1],
+                        coarse_sea[r0:r1])  # fmt: skip
     attrs = {**depth.attrs, "monte_carlo_factor": f}
     return (
         Raster(coarse_depth, grid, float("nan"), attrs),
@@ -677,15 +675,26 @@ def passage_frequency(paths: Sequence[np.ndarray], grid: GeoGrid) -> Raster:
 
 
 def refined_raster(coarse: Raster, grid: GeoGrid, f: int) -> Raster:
-    """``coarse`` (on ``grid`` coarsened ``f`` times) on ``grid``: each coarse cell's value on its fine cells."""
-    data = np.repeat(np.repeat(coarse.data, f, axis=0)[: grid.shape[0]], f, axis=1)[:, : grid.shape[1]]
-    return Raster(np.ascontiguousarray(data), grid, coarse.nodata, {**coarse.attrs, "monte_carlo_factor": f})
+    """``coarse`` (on ``grid`` coarsened ``f`` times) on ``grid``: each coarse cell's value on its fine cells
+    (written a block row at a time: no whole-grid temporary)."""
+    src = np.asarray(coarse.data)
+    H, W = grid.shape
+    data = np.empty((H, W), dtype=src.dtype)
+    for i in range(min(src.shape[0], -(-H // f))):
+        data[i * f : (i + 1) * f] = np.repeat(src[i], f)[:W]
+    return Raster(data, grid, coarse.nodata, {**coarse.attrs, "monte_carlo_factor": f})
 
 
-def corridor_polygons(frequency: Raster, min_share: float) -> gpd.GeoDataFrame:
-    """Cells passed by at least ``min_share`` of the realisations, as polygons (EPSG:4326) with their area."""
+def corridor_polygons(frequency: Raster, min_share: float, within: GeoGrid | None = None) -> gpd.GeoDataFrame:
+    """Cells passed by at least ``min_share`` of the realisations, as polygons (EPSG:4326) with their area.
+    ``within``: the finer grid ``frequency`` is the coarsened form of (the analysis grid), whose extent the polygons
+    are clipped to: the same polygons as those of the frequency refined onto it, traced on the coarse cells."""
     mask = frequency.data >= min_share
     polys = routing.mask_to_polygons(mask, frequency.grid.transform) if mask.any() else []
+    if within is not None and polys:
+        box = shapely.box(*within.bounds)
+        polys = sorted((p.intersection(box) for p in polys), key=lambda p: -p.area)
+        polys = [p for p in polys if not p.is_empty]
     frame = gpd.GeoDataFrame(
         {"min_share_pct": [min_share * 100.0] * len(polys), "area_km2": [p.area / 1e6 for p in polys]},
         geometry=polys,
@@ -845,9 +854,10 @@ def monte_carlo_route(
         )
     grid = shared.depth.grid
     base = shared.weights.model_dump()
-    frequency = passage_frequency([r.path for r in ok if r.path is not None], grid)
+    coarse_frequency = passage_frequency([r.path for r in ok if r.path is not None], grid)
+    frequency = coarse_frequency
     if shared.analysis_grid is not None:
-        frequency = refined_raster(frequency, shared.analysis_grid, shared.factor)
+        frequency = refined_raster(coarse_frequency, shared.analysis_grid, shared.factor)
     fine = shared.analysis_grid or grid
     routed = shared.design_path if shared.design_path is not None else shared.candidates["rank_0"]
     lines = [LineString(routing.path_xy(routed, fine.transform))]
@@ -885,7 +895,7 @@ def monte_carlo_route(
     }
     return MonteCarloResult(
         frequency=frequency,
-        corridor=corridor_polygons(frequency, cfg.corridor_min_share),
+        corridor=corridor_polygons(coarse_frequency, cfg.corridor_min_share, within=shared.analysis_grid),
         kp_spread=spread,
         robust_ranges=robust_ranges(spread),
         ranking=ranking_table(ok, corridor_tolerance),

@@ -452,3 +452,26 @@ def test_the_noise_lattice_is_coarser_than_the_grid_with_unit_variance_and_the_g
     for lag in (5, 13, 20, 40):
         rho = np.mean(fields[:, :, :-lag] * fields[:, :, lag:])
         assert rho == pytest.approx(np.exp(-(lag**2) / (4 * s**2)), abs=0.03)
+
+
+def test_frequency_refined_and_corridor_traced_on_the_coarse_grid_equal_the_fine_ones() -> None:
+    """The passage frequency given on the analysis grid is each coarse cell's share on its fine cells (partial edge
+    blocks cut), and the robust corridor traced on the coarse cells, clipped to the analysis grid, covers exactly
+    the fine cells of the refined frequency above the share."""
+    fine = _grid(40, 52)
+    f = 3
+    coarse_grid = GeoGrid(fine.crs, fine.transform @ Affine.scale(f), (14, 18))
+    rng = np.random.default_rng(2)
+    share = rng.choice([0.0, 0.25, 0.5, 0.75, 1.0], size=coarse_grid.shape).astype("float32")
+    share[-1, :] = 1.0  # robust cells in the partial edge blocks
+    share[:, -1] = 0.75
+    coarse = Raster(share, coarse_grid, None, {"quantity": "passage_frequency"})
+    refined = mc.refined_raster(coarse, fine, f)
+    expected = np.repeat(np.repeat(share, f, axis=0)[: fine.shape[0]], f, axis=1)[:, : fine.shape[1]]
+    np.testing.assert_array_equal(refined.data, expected)
+    assert refined.grid == fine
+    traced = mc.corridor_polygons(coarse, 0.5, within=fine).to_crs(fine.crs)
+    reference = mc.corridor_polygons(refined, 0.5).to_crs(fine.crs)
+    assert traced.union_all().symmetric_difference(reference.union_all()).area < 1.0  # m2, on 1 km cells
+    assert traced["area_km2"].sum() == pytest.approx(reference["area_km2"].sum(), rel=1e-9)
+    assert traced["area_km2"].sum() == pytest.approx(float((expected >= 0.5).sum()), rel=1e-9)  # 1 km2 cells
