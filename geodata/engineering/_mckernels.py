@@ -65,7 +65,7 @@ def cost_total(z, is_sea, fixed, hy, hx, w, lim, out):  # pragma: no cover - com
             cscale = 0.5 if 0 < j < W - 1 else 1.0
             gy = (np.float64(z[dn, j]) - np.float64(z[up, j])) * rscale / hy[i]
             gx = (np.float64(z[i, rt]) - np.float64(z[i, lf])) * cscale / hx[i]
-            s = np.float64(np.float32(math.degrees(math.atan(math.hypot(gx, gy)))))
+            s = np.float64(np.float32(math.degrees(math.atan(math.sqrt(gx * gx + gy * gy)))))
             if math.isnan(s):
                 out[i, j] = inf
                 continue
