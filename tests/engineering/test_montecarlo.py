@@ -475,3 +475,46 @@ def test_frequency_refined_and_corridor_traced_on_the_coarse_grid_equal_the_fine
     assert traced.union_all().symmetric_difference(reference.union_all()).area < 1.0  # m2, on 1 km cells
     assert traced["area_km2"].sum() == pytest.approx(reference["area_km2"].sum(), rel=1e-9)
     assert traced["area_km2"].sum() == pytest.approx(float((expected >= 0.5).sum()), rel=1e-9)  # 1 km2 cells
+
+
+def test_realisations_are_the_same_on_threads_serially_after_pickling_and_on_a_dask_client() -> None:
+    """Seed for seed: one thread, two threads, the inputs sent through pickle (as to a dask worker, their plan
+    derived there or carried along) and an in-process dask cluster give the same realisations and summary."""
+    import pickle
+
+    from distributed import Client, LocalCluster
+
+    cfg = MonteCarlo(realisations=6, seed=21, depth_sigma_constant_m=30.0, correlation_length_m=6000.0)
+    shared, base, grid = _inputs(cfg)
+    tasks = mc.realisation_tasks(cfg)
+    assert "plan" not in vars(shared)
+    fresh = pickle.loads(pickle.dumps(shared))  # noqa: S301  # our own value; its plan derived where it lands
+    one = [mc.run_realisation(t, shared) for t in tasks]
+    assert "plan" in vars(shared)
+    carried = pickle.loads(pickle.dumps(shared))  # noqa: S301  # the plan derived before travels in the pickle
+    assert "plan" in vars(carried)
+    for other in (fresh, carried):
+        for a, b in zip(one, [mc.run_realisation(t, other) for t in tasks], strict=True):
+            assert a.path is not None
+            assert b.path is not None
+            np.testing.assert_array_equal(a.path, b.path)
+            assert (a.cost, a.weights, a.hazard_offsets_m, a.candidate_costs) == (
+                b.cost,
+                b.weights,
+                b.hazard_offsets_m,
+                b.candidate_costs,
+            )
+    design = _design(base, grid)
+    local = mc.monte_carlo_route(shared, design, grid.crs, None, kp_interval_m=1000.0, corridor_tolerance=0.05,
+                                 threads=2)  # fmt: skip
+    assert local.stats["where"] == "2 threads"
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=":0") as cluster:
+        with Client(cluster) as client:
+            remote = mc.monte_carlo_route(
+                shared, design, grid.crs, None, kp_interval_m=1000.0, corridor_tolerance=0.05, client=client
+            )
+    assert remote.stats["where"] != local.stats["where"]
+    np.testing.assert_array_equal(remote.frequency.data, local.frequency.data)
+    assert remote.kp_spread.drop(columns="geometry").equals(local.kp_spread.drop(columns="geometry"))
+    assert remote.ranking.equals(local.ranking)
+    assert remote.routes.drop(columns="geometry").equals(local.routes.drop(columns="geometry"))
