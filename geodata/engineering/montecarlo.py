@@ -7,7 +7,12 @@ same numbers whatever the number of realisations and wherever it runs, serially 
    vertical uncertainty (``a`` = ``montecarlo.depth_sigma_constant_m``, ``b`` = ``montecarlo.depth_sigma_fraction``;
    ``d`` is taken as ``|d|``), and ``e`` a unit-variance Gaussian random field with a Gaussian autocorrelation: white
    noise filtered by a normalised Gaussian kernel of standard deviation ``correlation_length_m`` (separable), divided
-   by the kernel's L2 norm so that every cell has unit variance. The error never moves the coastline: a cell at least
+   by the kernel's L2 norm. The field is smooth over many cells, so it is drawn on a lattice of
+   :data:`LATTICE_NODES_PER_SIGMA` nodes per kernel sigma (never finer than the grid; white noise over the lattice and
+   the kernel's reach round it, so the field is stationary up to the grid's edges) and interpolated linearly to the
+   cells, the weights scaled so that every cell has unit variance exactly (:func:`lattice_axis`): at the default
+   10 km on 500 m cells a lattice of 2.5 km, 1/25 of the cells (the filter over the whole grid was a third of a
+   realisation). The error never moves the coastline: a cell at least
    ``limits.min_depth_m`` deep stays at least that deep (the sea mask and the landfalls decide where the water is).
    The slope is recomputed from ``d'`` (:func:`geodata.bathymetry.slope_deg`).
 2. **Hazard positions.** Each hazard kind's soft cost and hard exclusion rasters are shifted by one random offset
@@ -15,10 +20,15 @@ same numbers whatever the number of realisations and wherever it runs, serially 
    digitising scale, survey era); soft costs bilinearly, exclusions to the nearest cell.
 3. **Weights.** Every cost weight but ``base`` (the cost of a metre, the unit of all the others) is drawn uniformly
    within ``+- weight_range_fraction`` of its scenario value.
-4. **Re-cost, re-route.** :func:`geodata.cost.build_cost_surface` (the one cost definition) on the perturbed inputs,
-   then :func:`geodata.routing.least_cost_path` between the design route's approach cells with the scenario's
-   routing method. A realisation whose ends become impassable or unreachable is counted as failed, not dropped
-   silently.
+4. **Re-cost, re-route.** The total of :func:`geodata.cost.build_cost_surface` (the one cost definition) on the
+   perturbed inputs (:func:`perturbed_surface` builds it so, with every term), computed for the realisations by the
+   compiled kernels of :mod:`geodata.engineering._mckernels` (:func:`perturbed_total`: perturbed depth, slope, depth
+   and slope terms and barriers in one pass over the grid, float32; each hazard layer moved and added only over the
+   non-zero span of its rows; tested equal), then :func:`geodata.routing.least_cost_path` between the design route's
+   approach cells with the scenario's routing method. A realisation whose ends become impassable or unreachable is
+   counted as failed, not dropped silently. Realisations run on the process's cores as threads
+   (:func:`geodata.sweep.local_threads`; the kernels and the search release the GIL) or on a dask cluster: the same
+   realisations either way.
 
 **The Monte Carlo grid.** Realisations are re-costed and re-routed on the analysis grid coarsened by the integer
 factor :func:`monte_carlo_factor` whose cell is at most the model's own finest scale: the hazard position error
@@ -31,8 +41,9 @@ cells (:func:`coarsen_inputs`): depth is the mean of the valid sea cells of the 
 has no sea), sea where any cell of the block is sea, a hazard's soft cost the block mean, its exclusion and the
 allowed sectors where any cell has them (optimistic, as in the routing's coarse-to-fine search: a narrow passage
 stays open). The passage frequency is counted on the Monte Carlo grid and given on the analysis grid (each coarse
-cell's share on its fine cells); the spread is measured on lines in map coordinates, the design's routed path at
-the analysis resolution.
+cell's share on its fine cells; the robust corridor is traced on the coarse cells and clipped to the analysis grid,
+the same cells); the spread is measured on lines in map coordinates, the design's routed path at the analysis
+resolution.
 
 From the realisations: the **passage frequency** (share of realisations whose routed path crosses each cell), the
 **robust corridor** (cells passed by at least ``corridor_min_share`` of them), the **per-KP lateral spread** (at
