@@ -93,8 +93,8 @@ def _emit(case: Path, seeds: list[int], n: int) -> None:
             "kp_km": result.kp_spread["kp_km"].round(3).tolist(),
             "within": (result.kp_spread["within_pct"] / 100.0).tolist(),
             "p90_m": result.kp_spread["p90_offset_m"].tolist(),
-            "rank0_cheapest_pct": float(ranking.loc["rank_0", "cheapest_pct"]),
-            "rank0_mean_excess_pct": float(ranking.loc["rank_0", "mean_excess_pct"]),
+            "rank0_cheapest_pct": float(np.asarray(ranking.loc["rank_0", "cheapest_pct"])),
+            "rank0_mean_excess_pct": float(np.asarray(ranking.loc["rank_0", "mean_excess_pct"])),
         }
         print(json.dumps(line), flush=True)
 

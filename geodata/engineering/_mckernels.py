@@ -8,6 +8,8 @@ Measured on the 1 M-cell Monte Carlo grid of the default scenario (500 m): the n
 slope, 0.25 s in ``scipy.ndimage.shift`` of the hazard layers, against 0.05 s for the route solve itself.
 """
 
+# mypy: allow-untyped-defs
+# (numba kernels: numba infers and checks their types when it compiles them, as geodata.routing._kernels)
 from __future__ import annotations
 
 import math
@@ -56,7 +58,7 @@ def cost_total(z, is_sea, fixed, hy, hx, w, lim, out):  # pragma: no cover - com
         dn = i + 1 if i < H - 1 else H - 1
         rscale = 0.5 if 0 < i < H - 1 else 1.0
         for j in range(W):
-            d = np.float64(z[i, j])
+            d = float(z[i, j])
             if fixed[i, j] or math.isnan(d):
                 out[i, j] = inf
                 continue
