@@ -216,8 +216,8 @@ def coarsen_inputs(depth: Raster, sea_mask: Raster, grid: GeoGrid, f: int) -> tu
         if not np.issubdtype(data.dtype, np.floating):
             data = data.astype(np.float64)
         sea = np.asarray(sea_mask.data[rows]) == 1
-        K.coarsen_depth(data, sea, float(nodata) if use_nodata and nodata is not None else 0.0, use_nodata, f, coarse_depth[r0:r1],
-                        coarse_sea[r0:r1])  # fmt: skip
+        value = float(nodata) if use_nodata and nodata is not None else 0.0
+        K.coarsen_depth(data, sea, value, use_nodata, f, coarse_depth[r0:r1], coarse_sea[r0:r1])
     attrs = {**depth.attrs, "monte_carlo_factor": f}
     return (
         Raster(coarse_depth, grid, float("nan"), attrs),
