@@ -47,7 +47,7 @@ from geodata import routing  # noqa: E402
 from geodata.engineering import compose as route  # noqa: E402
 from geodata.engineering import montecarlo as mc  # noqa: E402
 from geodata.scenario import DEFAULT_SCENARIO, load_scenario  # noqa: E402
-from geodata.sweep import run_sweep  # noqa: E402
+from geodata.sweep import local_threads, run_sweep  # noqa: E402
 from pipelines.store import read_value  # noqa: E402
 
 ASSETS = ("cost_surface", "bathymetry", "sea_mask", "hazards", "least_cost_route", "route_alternatives")
@@ -65,7 +65,12 @@ def _parse_args() -> argparse.Namespace:
 
 
 def _shared(store: Path, scenario: str, n: int) -> tuple[mc.MonteCarloInputs, Any]:
-    values = {a: read_value(store / scenario / a, asset=a, partition=scenario).value for a in (*ASSETS, "landfalls")}
+    # the store keeps each scenario snapshot's values in a folder of its own: take the latest one holding them all
+    folders = [d for d in (store / scenario).iterdir() if d.is_dir() and (d / "cost_surface").is_dir()]
+    if not folders:
+        raise SystemExit(f"no stored values of {scenario} under {store}; run `make run` (or corridor run) first")
+    snap = max(folders, key=lambda d: (d / "cost_surface").stat().st_mtime)
+    values = {a: read_value(snap / a, asset=a, partition=scenario).value for a in (*ASSETS, "landfalls")}
     sc = load_scenario(scenario)
     surface = values["cost_surface"]
     start, goal = route.approach_cells(surface, values["landfalls"])
@@ -93,8 +98,8 @@ def _reference_s(shared: mc.MonteCarloInputs, repeats: int = 3) -> float:
     times = []
     for i in range(repeats):
         t0 = time.perf_counter()
-        surface, _, _ = mc.perturbed_surface(still, mc.RealisationTask(i, 0).rng())
-        routing.least_cost_path(surface.total, still.start, still.goal, cell_size=surface.grid.res, method=still.method)
+        total = mc.perturbed_total(still, mc.draw(still, mc.RealisationTask(i, 0).rng()))
+        routing.least_cost_path(total, still.start, still.goal, cell_size=still.depth.grid.res, method=still.method)
         times.append(time.perf_counter() - t0)
     return float(np.median(times))
 
@@ -140,6 +145,15 @@ def main() -> None:
         f"serial:  {serial.wall_s:7.2f} s  {n / serial.wall_s:6.2f} realisations/s  "
         f"{serial.wall_s / (n * ref):5.2f} x n references  ({ok}/{n} routed)  peak RSS {peak_mb:.0f} MB"
     )
+    threads = local_threads()
+    if threads > 1:
+        threaded = run_sweep(mc.run_realisation, tasks, shared=shared, threads=threads)
+        same = all(np.array_equal(a.path, b.path) for a, b in zip(serial.results, threaded.results, strict=True)
+                   if a.path is not None and b.path is not None)  # fmt: skip
+        print(
+            f"threads: {threaded.wall_s:7.2f} s  {n / threaded.wall_s:6.2f} realisations/s  on {threads} threads, "
+            f"speed-up {serial.wall_s / threaded.wall_s:.2f} x; routes {'equal' if same else 'DIFFER FROM'} serial"
+        )
     share, passed = _convergence(shared, serial.results)
     print(f"convergence: {share:.1%} of {passed} passed cells move > 5 points between {n // 2} and {n} realisations")
     if args.make_run_s > 0:
