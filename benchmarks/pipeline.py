@@ -230,8 +230,8 @@ def child(spec_path: Path) -> int:
 
 
 def warm_up() -> int:
-    """Compile (or load from ``NUMBA_CACHE_DIR``) the routing kernels on a tiny grid, so that no case of a tree
-    pays numba's compile time (a fresh checkout's cache is empty)."""
+    """Compile (or load from ``NUMBA_CACHE_DIR``) the routing and Monte Carlo kernels on a tiny grid, so that no case
+    of a tree pays numba's compile time (a fresh checkout's cache is empty)."""
     import numpy as np
 
     from geodata import routing
@@ -244,7 +244,39 @@ def warm_up() -> int:
     routing.least_cost_path(cost, (2, 2), (37, 37), coarse_factor=4)
     routing.least_cost_corridor(cost, (20, 2), (20, 37))
     routing.alternative_routes(cost, (20, 2), (20, 37), k=2)
+    _warm_monte_carlo()
     return 0
+
+
+def _warm_monte_carlo() -> None:
+    """The Monte Carlo's kernels (geodata/engineering/_mckernels.py) on a tiny synthetic 100 m sea: coarsened to the
+    Monte Carlo grid, one realisation with a soft and a hard hazard layer."""
+    import numpy as np
+    from affine import Affine
+    from pyproj import CRS
+
+    from geodata.cost import build_cost_surface
+    from geodata.engineering import montecarlo as mc
+    from geodata.grid import GeoGrid, Raster
+    from geodata.hazards.raster import HazardRasters
+    from geodata.scenario import CostWeights, Limits, MonteCarlo
+
+    grid = GeoGrid(CRS.from_epsg(32639), Affine(100.0, 0.0, 400_000.0, 0.0, -100.0, 4_600_000.0), (60, 80))
+    depth = Raster(np.full(grid.shape, 100.0, dtype="float32"), grid, float("nan"), {})
+    sea = Raster(np.ones(grid.shape, dtype="uint8"), grid, None, {})
+    slope = Raster(np.zeros(grid.shape, dtype="float32"), grid, float("nan"), {})
+    surface = build_cost_surface(depth, slope, sea, CostWeights(), Limits())
+    cfg = MonteCarlo(realisations=2)
+    coarse = mc.monte_carlo_grid(grid, cfg)
+    soft = np.zeros(coarse.shape, dtype="float32")
+    soft[5:7, 3:9] = 1.0
+    hard = soft > 0
+    hazards = HazardRasters(hard, soft, {"wreck": soft}, {"wreck": hard}, {})
+    shared = mc.monte_carlo_inputs(
+        depth, sea, hazards, surface, cfg, CostWeights(), Limits(),
+        start=(30, 5), goal=(30, 75), method="auto", design_path=np.array([[30.0, 5.0], [30.0, 75.0]]),
+    )  # fmt: skip
+    mc.run_realisation(mc.RealisationTask(0, 0), shared)
 
 
 def build_nested(spec_path: Path) -> int:
