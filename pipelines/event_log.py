@@ -26,6 +26,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import sqlalchemy as sa
+from dagster import __version__ as dagster_version
 from dagster._core.storage.event_log.sqlite.sqlite_event_log import (
     INDEX_SHARD_NAME,
     SQLITE_BUSY_TIMEOUT_SECONDS,
@@ -35,6 +36,9 @@ from dagster._core.storage.sqlite_storage import DagsterSqliteStorage, _event_lo
 from dagster._serdes import ConfigurableClassData
 from sqlalchemy.pool import StaticPool
 
+TESTED_DAGSTER = ((1, 9), (1, 13))
+"""Dagster minor versions (inclusive) whose SQLite event log internals this module was written and tested against
+(``tests/pipelines/test_event_log.py``); with any other, :func:`corridor_storage_data` keeps Dagster's own storage."""
 SQLITE_STORAGE = ("dagster._core.storage.sqlite_storage", "DagsterSqliteStorage")
 """Module and class of Dagster's default local storage, which :func:`corridor_storage_data` replaces."""
 
@@ -129,9 +133,21 @@ class CorridorSqliteStorage(DagsterSqliteStorage):
         return cls.from_local(inst_data=inst_data, **config_value)
 
 
+def dagster_is_tested(version: str) -> bool:
+    """Is Dagster ``version`` ("1.13.27") within :data:`TESTED_DAGSTER`?"""
+    try:
+        major_minor = tuple(int(p) for p in version.split(".")[:2])
+    except ValueError:
+        return False
+    return TESTED_DAGSTER[0] <= major_minor <= TESTED_DAGSTER[1]
+
+
 def corridor_storage_data(storage: ConfigurableClassData | None) -> ConfigurableClassData | None:
     """The storage class data of an instance reference with :class:`CorridorSqliteStorage` in place of Dagster's
-    SQLite default (same configuration: the same folders); None when the storage is anything else."""
+    SQLite default (same configuration: the same folders); None when the storage is anything else or Dagster is not
+    a version this module was tested with."""
     if storage is None or (storage.module_name, storage.class_name) != SQLITE_STORAGE:
         return None
+    if not dagster_is_tested(dagster_version):
+        return None  # it overrides Dagster's private methods: only on the versions it was tested with
     return ConfigurableClassData(__name__, CorridorSqliteStorage.__name__, storage.config_yaml)

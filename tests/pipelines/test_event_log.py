@@ -122,3 +122,17 @@ def test_wipe_closes_the_connections(tmp_path: Path) -> None:
     storage.wipe()
     assert not Path(storage.path_for_shard(run_id)).exists()
     assert storage.get_logs_for_run(run_id) == []
+
+
+def test_only_the_tested_dagster_versions_get_the_faster_storage() -> None:
+    """It overrides Dagster's private event-log methods: another Dagster keeps Dagster's own SQLite storage."""
+    import dagster as dg
+
+    from pipelines.event_log import dagster_is_tested
+
+    assert dagster_is_tested(dg.__version__)  # the installed one is tested (this file's other tests)
+    assert dagster_is_tested("1.9.0")
+    assert not dagster_is_tested("1.14.0")
+    assert not dagster_is_tested("2.0.1")
+    assert not dagster_is_tested("1.8.9")
+    assert not dagster_is_tested("1!x")
