@@ -2,8 +2,12 @@
 
 Every stage that fans out (scenario and weight sweeps, Monte Carlo realisations, chunked raster stages) calls
 :func:`run_sweep` with a **top-level** function ``func(task, shared) -> result``. ``shared`` is the large read-only
-input (a cost surface, a bathymetry grid); on a cluster it travels once (scattered to every worker with
-``broadcast=True``), never once per task. Results come back in task order, so a sweep gives the same answer, seed for
+input (a cost surface, a bathymetry grid); on a cluster it travels once, never once per task: written to one file
+(:func:`write_shared`: a pickle whose arrays sit out of band, page-aligned) that each worker memory-maps when its first
+task starts, when every worker sees the client's temporary directory (the same machine, or a shared one), else
+scattered to every worker with ``broadcast=True``. Results stream back as tasks finish (not gathered at the end), and
+the outcome's :class:`SweepTimings` say where the wall time went (sharing, first-task latency, per-task round trip,
+workers idle at the end). Results come back in task order, so a sweep gives the same answer, seed for
 seed, serially or on a cluster: a task must take its randomness from its own seed (in the task), never from global
 state.
 
@@ -15,18 +19,34 @@ events, which name the keys each lost worker was processing and the computed key
 other retry: a task that *raises* is run again up to ``retries`` times (for transient errors such as a
 network file system hiccup); those re-runs are not in :attr:`SweepOutcome.retried`.
 
+Worker settings. :data:`WORKER_CONFIG` is the dask configuration the sweep's workers should run with (the
+statistical profiler off, the event-loop tick and the system and memory monitors less frequent): with dask's defaults
+an idle 2-worker cluster takes about 9 % of a core in its event loops (client, scheduler, nannies and workers), with
+these settings under 2 %; on a machine whose cores all solve, that is solve time lost. The local cluster of
+:mod:`pipelines.dask_resource` applies it; for ``dask scheduler`` / ``dask worker`` processes pass
+:func:`worker_environment` as their environment (or the same keys in a ``distributed.yaml``).
+
 This module is the base's: it imports no stage and no dagster. ``dask.distributed`` is imported only when a client is
 given.
 """
 
 from __future__ import annotations
 
+import itertools
+import mmap
 import os
+import pickle
+import struct
+import tempfile
+import threading
 import time
+import uuid
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from pathlib import Path
+from typing import Any, Generic, Literal, TypeVar
 
 from geodata.errors import CorridorError
 
@@ -34,9 +54,51 @@ T = TypeVar("T")
 S = TypeVar("S")
 R = TypeVar("R")
 
+WORKER_CONFIG: dict[str, Any] = {
+    "distributed.worker.profile.enabled": False,
+    "distributed.admin.tick.interval": "1s",
+    "distributed.admin.system-monitor.interval": "5s",
+    "distributed.worker.memory.monitor-interval": "500ms",
+}
+"""dask settings for the processes of a sweep cluster (see the module): ``dask.config.set(WORKER_CONFIG)`` around a
+``LocalCluster``, :func:`worker_environment` for ``dask`` command-line processes."""
+
+
+def worker_environment() -> dict[str, str]:
+    """:data:`WORKER_CONFIG` as the ``DASK_*`` environment variables a ``dask scheduler`` or ``dask worker`` reads."""
+    return {"DASK_" + k.upper().replace(".", "__").replace("-", "_"): str(v) for k, v in WORKER_CONFIG.items()}
+
 
 class SweepError(CorridorError):
     """A sweep could not finish on the dask cluster (workers kept dying, or the shared input was lost)."""
+
+
+@dataclass(frozen=True)
+class SweepTimings:
+    """Where a cluster sweep's wall time went (seconds; worker times are wall-clock stamps taken on the worker, so
+    with workers on other machines they are only as good as the clocks' agreement)."""
+
+    share: str
+    """How ``shared`` reached the workers: ``"file"`` (memory-mapped by each) or ``"scatter"`` (broadcast)."""
+    share_s: float
+    """Client wall time to share it (write the file and check every worker sees it, or scatter and replicate)."""
+    shared_mb: float
+    submit_s: float
+    """Client wall time to submit the tasks."""
+    first_start_s: float
+    """From the start of the sweep to the first task starting on a worker."""
+    load_s: float
+    """Worker time opening the shared file, summed over workers (outside the tasks; 0 when scattered)."""
+    dispatch_gap_s: float
+    """Worker time idle between two of its tasks, summed over workers."""
+    result_latency_s: float
+    """Mean time from a task's end on its worker to its result in this process (the per-task round trip)."""
+    tail_idle_s: float
+    """Worker time idle at the end (a worker done while another still solves), summed over workers."""
+    collect_s: float
+    """From the last result in to the sweep returning (releasing the inputs, counting retries)."""
+    workers: int
+    """Workers that ran a task whose result was kept."""
 
 
 @dataclass(frozen=True)
@@ -50,6 +112,8 @@ class SweepOutcome(Generic[R]):
     where: str
     """``"serial"``, ``"<n> threads"`` (a local sweep on threads) or the scheduler address of the dask client."""
     wall_s: float
+    timings: SweepTimings | None = None
+    """Per-phase timings of a cluster sweep (None when serial)."""
 
 
 def run_sweep(
@@ -60,6 +124,7 @@ def run_sweep(
     client: Any | None = None,
     retries: int = 3,
     threads: int = 1,
+    share: Literal["auto", "scatter"] = "auto",
 ) -> SweepOutcome[R]:
     """Run ``func(task, shared)`` for every task, serially when ``client`` is None, else on the dask client.
 
@@ -69,10 +134,14 @@ def run_sweep(
 
     ``retries`` (cluster only) is how often a task that raised is run again before its error is raised here; a task
     whose error persists raises that error (dask re-raises the task's own exception). A worker death is retried by the
-    scheduler whatever ``retries`` is, and counted in :attr:`SweepOutcome.retried`.
+    scheduler whatever ``retries`` is, and counted in :attr:`SweepOutcome.retried`. ``share`` (cluster only):
+    ``"auto"`` writes ``shared`` to a file in the temporary directory when every worker sees it there, else scatters
+    it; ``"scatter"`` always scatters it.
     """
     if retries < 0:
         raise SweepError(f"retries={retries} must be 0 or more; pass the number of re-runs of a task that raised")
+    if share not in ("auto", "scatter"):
+        raise SweepError(f"share={share!r} must be 'auto' (a file when every worker sees it) or 'scatter'")
     start = time.perf_counter()
     if client is None:
         if threads > 1 and len(tasks) > 1:
@@ -81,7 +150,156 @@ def run_sweep(
             return SweepOutcome(results, 0, f"{threads} threads", time.perf_counter() - start)
         results = [func(task, shared) for task in tasks]
         return SweepOutcome(results, 0, "serial", time.perf_counter() - start)
-    return _run_on_client(func, tasks, shared=shared, client=client, retries=retries, start=start)
+    return _run_on_client(func, tasks, shared=shared, client=client, retries=retries, share=share, start=start)
+
+
+# -- the shared input as a file ---------------------------------------------------------------------------------------
+
+_MAGIC = b"CORSWEEP"
+_ALIGN = mmap.PAGESIZE
+
+
+@dataclass(frozen=True)
+class SharedFile:
+    """A sweep's shared input written by :func:`write_shared`: what a task receives instead of the input itself."""
+
+    path: str
+    token: str
+    nbytes: int
+
+
+def write_shared(obj: Any, folder: str | Path | None = None) -> SharedFile:
+    """Write ``obj`` to a new file in ``folder`` (None: the temporary directory): a header, the pickle (protocol 5)
+    and, page-aligned, every contiguous array buffer of it, so that :func:`open_shared` maps them without a copy."""
+    buffers: list[pickle.PickleBuffer] = []
+    payload = pickle.dumps(obj, protocol=5, buffer_callback=buffers.append)
+    raws = [b.raw() for b in buffers]
+    token = uuid.uuid4().hex
+    lengths = [r.nbytes for r in raws]
+    header = pickle.dumps((token, lengths, payload), protocol=5)
+    offset = _aligned(len(_MAGIC) + 8 + len(header))
+    offsets = []
+    for n in lengths:
+        offsets.append(offset)
+        offset = _aligned(offset + n)
+    path = Path(folder or tempfile.gettempdir()) / f"corridor-sweep-{token}.bin"
+    with path.open("wb") as f:
+        f.write(_MAGIC + struct.pack("<Q", len(header)) + header)
+        for raw, at in zip(raws, offsets, strict=True):
+            f.seek(at)
+            f.write(raw)
+        f.truncate(offset)
+    return SharedFile(str(path), token, offset)
+
+
+def _aligned(n: int) -> int:
+    return -(-n // _ALIGN) * _ALIGN
+
+
+def _read_header(path: str) -> tuple[str, list[int], bytes, int]:
+    with open(path, "rb") as f:
+        head = f.read(len(_MAGIC) + 8)
+        if len(head) < len(_MAGIC) + 8 or head[: len(_MAGIC)] != _MAGIC:
+            raise SweepError(
+                f"{path} is not a sweep's shared-input file; it was replaced or truncated: run the sweep again"
+            )
+        (size,) = struct.unpack("<Q", head[len(_MAGIC) :])
+        token, lengths, payload = pickle.loads(f.read(size))  # noqa: S301 (this sweep's own file)
+    return token, lengths, payload, _aligned(len(_MAGIC) + 8 + size)
+
+
+def sees_shared(ref: SharedFile) -> bool:
+    """Whether this process sees ``ref``'s file (the same path holds the same sweep's input)."""
+    try:
+        return os.path.getsize(ref.path) == ref.nbytes and _read_header(ref.path)[0] == ref.token
+    except (OSError, SweepError):
+        return False
+
+
+_OPENED: OrderedDict[str, Any] = OrderedDict()
+_OPENED_LOCK = threading.Lock()
+_KEEP_OPEN = 2
+
+
+def open_shared(ref: SharedFile) -> Any:
+    """The object written by :func:`write_shared`, its arrays mapped from the file copy-on-write (writable, private
+    on write, the pages shared with every process mapping the file until then) and touched once, so page faults are
+    paid here, not in the tasks. Opened once per process and kept (the last two sweeps)."""
+    with _OPENED_LOCK:
+        if ref.token in _OPENED:
+            _OPENED.move_to_end(ref.token)
+            return _OPENED[ref.token]
+        try:
+            token, lengths, payload, offset = _read_header(ref.path)
+            with open(ref.path, "rb") as f:
+                mapped = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_COPY)
+        except OSError as err:
+            raise SweepError(
+                f"this worker cannot open the sweep's shared input {ref.path} ({err}): a worker that joined after the "
+                "sweep started on another machine does not see the client's temporary directory; run the sweep "
+                "with share='scatter'"
+            ) from err
+        if token != ref.token:
+            raise SweepError(f"{ref.path} holds another sweep's input; run the sweep again")
+        view = memoryview(mapped)
+        parts = []
+        for n in lengths:
+            parts.append(view[offset : offset + n])
+            offset = _aligned(offset + n)
+        for part in parts:  # fault the pages in now (one read per page)
+            sum(part[::_ALIGN])
+        obj = pickle.loads(payload, buffers=parts)  # noqa: S301 (this sweep's own file, token checked)
+        _OPENED[ref.token] = obj
+        while len(_OPENED) > _KEEP_OPEN:
+            _OPENED.popitem(last=False)
+        return obj
+
+
+def forget_shared(token: str) -> None:
+    """Drop this process's mapping of a sweep's shared input (run on every worker when the sweep ends)."""
+    with _OPENED_LOCK:
+        _OPENED.pop(token, None)
+
+
+# -- the fan-out on a client ------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Ran:
+    worker: str
+    load_s: float
+    start: float
+    end: float
+
+
+def _run_task(task: Any, fn: Callable[[Any, Any], Any], shared: Any) -> tuple[Any, _Ran]:
+    """One task on a worker: ``fn(task, shared)`` after opening a shared file, with the worker's time stamps."""
+    begin = time.time()
+    if isinstance(shared, SharedFile):
+        shared = open_shared(shared)
+    opened = time.time()
+    result = fn(task, shared)
+    end = time.time()
+    try:
+        from distributed import get_worker
+
+        worker = str(get_worker().address)
+    except ValueError:
+        worker = f"pid {os.getpid()}"
+    return result, _Ran(worker, opened - begin, opened, end)
+
+
+def _share(client: Any, shared: Any, share: str) -> tuple[Any, SharedFile | None, Any | None]:
+    """(what tasks receive, the file or None, the scattered future or None)."""
+    if share == "auto":
+        ref = write_shared(shared)
+        seen = client.run(sees_shared, ref, on_error="return")
+        if seen and all(v is True for v in seen.values()):
+            return ref, ref, None
+        os.unlink(ref.path)
+    # A one-element list, so that a shared list or dict travels as one object (scatter splits collections).
+    [future] = client.scatter([shared], broadcast=True, hash=False)
+    return future, None, future
 
 
 def local_threads() -> int:
@@ -99,18 +317,29 @@ def _run_on_client(
     shared: S,
     client: Any,
     retries: int,
+    share: str,
     start: float,
 ) -> SweepOutcome[R]:
-    from distributed import KilledWorker
+    from distributed import KilledWorker, as_completed
 
     address = str(getattr(client.scheduler, "address", "dask"))
     if not tasks:
         return SweepOutcome([], 0, address, time.perf_counter() - start)
-    # A one-element list, so that a shared list or dict travels as one object (scatter splits collections).
-    [shared_future] = client.scatter([shared], broadcast=True, hash=False)
-    futures = client.map(func, list(tasks), shared=shared_future, pure=False, retries=retries)
+    t0 = time.time()
+    arg, ref, scattered = _share(client, shared, share)
+    shared_at = time.time()
+    name = getattr(func, "__name__", "task")
+    keys = [f"{name}-{uuid.uuid4().hex}-{i}" for i in range(len(tasks))]
+    futures = client.map(_run_task, list(tasks), key=keys, fn=func, shared=arg, pure=False, retries=retries)
+    submitted = time.time()
+    order = {f.key: i for i, f in enumerate(futures)}
+    results: list[Any] = [None] * len(futures)
+    ran: list[tuple[_Ran, float]] = [None] * len(futures)  # type: ignore[list-item]
     try:
-        results = client.gather(futures)
+        for future, (result, stamp) in as_completed(futures, with_results=True):
+            i = order[future.key]
+            results[i], ran[i] = result, (stamp, time.time())
+            future.release()  # its worker need not keep it: a worker lost later has nothing of it to re-run
     except KilledWorker as err:
         raise SweepError(
             f"a sweep task was running on every worker that died ({err}); the task itself may crash its worker "
@@ -118,9 +347,53 @@ def _run_on_client(
             "then run the sweep again"
         ) from err
     finally:
-        client.cancel([*futures, shared_future])
-    retried = len(client.run_on_scheduler(_lost_with_workers(), keys=[f.key for f in futures]))
-    return SweepOutcome(list(results), retried, address, time.perf_counter() - start)
+        last_in = time.time()
+        client.cancel([*futures, *([scattered] if scattered is not None else [])])
+        if ref is not None:
+            client.run(forget_shared, ref.token, on_error="ignore")
+            os.unlink(ref.path)
+    retried = len(client.run_on_scheduler(_lost_with_workers(), keys=keys))
+    timings = _timings(ran, t0, shared_at, submitted, last_in, ref, shared)
+    return SweepOutcome(results, retried, address, time.perf_counter() - start, timings)
+
+
+def _timings(
+    ran: list[tuple[_Ran, float]],
+    t0: float,
+    shared_at: float,
+    submitted: float,
+    last_in: float,
+    ref: SharedFile | None,
+    shared: Any,
+) -> SweepTimings:
+    per_worker: dict[str, list[_Ran]] = {}
+    for stamp, _ in ran:
+        per_worker.setdefault(stamp.worker, []).append(stamp)
+    last_end = max(s.end for s, _ in ran)
+    gaps = tail = 0.0
+    for stamps in per_worker.values():
+        stamps.sort(key=lambda s: s.start)
+        gaps += sum(max(0.0, b.start - b.load_s - a.end) for a, b in itertools.pairwise(stamps))
+        tail += last_end - stamps[-1].end
+    return SweepTimings(
+        share="file" if ref is not None else "scatter",
+        share_s=shared_at - t0,
+        shared_mb=(ref.nbytes if ref is not None else _nbytes(shared)) / 1e6,
+        submit_s=submitted - shared_at,
+        first_start_s=min(s.start - s.load_s for s, _ in ran) - t0,
+        load_s=sum(s.load_s for s, _ in ran),
+        dispatch_gap_s=gaps,
+        result_latency_s=sum(got - s.end for s, got in ran) / len(ran),
+        tail_idle_s=tail,
+        collect_s=time.time() - last_in,
+        workers=len(per_worker),
+    )
+
+
+def _nbytes(obj: Any) -> int:
+    buffers: list[pickle.PickleBuffer] = []
+    payload = pickle.dumps(obj, protocol=5, buffer_callback=buffers.append)
+    return len(payload) + sum(b.raw().nbytes for b in buffers)
 
 
 def _lost_with_workers() -> Callable[..., list[Any]]:

@@ -4,9 +4,13 @@ after a worker was lost."""
 
 from __future__ import annotations
 
+import mmap
+import os
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import dask
@@ -14,7 +18,17 @@ import numpy as np
 import pytest
 from distributed import Client, LocalCluster
 
-from geodata.sweep import SweepError, run_sweep
+from geodata.sweep import (
+    WORKER_CONFIG,
+    SharedFile,
+    SweepError,
+    forget_shared,
+    open_shared,
+    run_sweep,
+    sees_shared,
+    worker_environment,
+    write_shared,
+)
 
 
 def _scaled_sum(task: tuple[int, float], shared: np.ndarray) -> float:
@@ -104,10 +118,86 @@ def test_cluster_results_equal_serial_in_task_order(client: Client) -> None:
 def test_shared_is_scattered_once_to_every_worker_not_per_task(client: Client) -> None:
     before = len(_actions(client, "scatter"))
     replicated = len(_actions(client, "replicate"))
-    run_sweep(_scaled_sum, [(seed, 1.0) for seed in range(12)], shared=np.ones((50, 50)), client=client)
+    tasks = [(seed, 1.0) for seed in range(12)]
+    outcome = run_sweep(_scaled_sum, tasks, shared=np.ones((50, 50)), client=client, share="scatter")
     scatters = _actions(client, "scatter")[before:]
     assert [s["count"] for s in scatters] == [1]
     assert len(_actions(client, "replicate")) == replicated + 1  # broadcast: a copy on every worker
+    assert outcome.timings is not None
+    assert outcome.timings.share == "scatter"
+    assert outcome.results == run_sweep(_scaled_sum, tasks, shared=np.ones((50, 50))).results
+
+
+def _shared_files() -> set[str]:
+    return {p.name for p in Path(tempfile.gettempdir()).glob("corridor-sweep-*.bin")}
+
+
+def test_workers_that_see_the_temporary_directory_map_one_file_instead_of_a_scatter(client: Client) -> None:
+    before, files = len(_actions(client, "scatter")), _shared_files()
+    shared = {"a": np.arange(600.0).reshape(20, 30), "b": np.asfortranarray(np.ones((7, 3), "float32")), "n": 3}
+    tasks = [(seed, 1.0 + seed / 7) for seed in range(10)]
+    outcome = run_sweep(_scaled_dict, tasks, shared=shared, client=client)
+    assert outcome.results == run_sweep(_scaled_dict, tasks, shared=shared).results
+    assert len(_actions(client, "scatter")) == before  # nothing scattered
+    timings = outcome.timings
+    assert timings is not None
+    assert timings.share == "file"
+    assert timings.shared_mb >= shared["a"].nbytes / 1e6
+    assert 1 <= timings.workers <= 2
+    assert timings.first_start_s >= timings.share_s + timings.submit_s - 1e-3
+    assert timings.result_latency_s >= 0
+    assert timings.tail_idle_s >= 0
+    assert timings.dispatch_gap_s >= 0
+    assert _shared_files() == files, "the shared file must be removed when the sweep ends"
+    assert not client.futures
+
+
+def _scaled_dict(task: tuple[int, float], shared: dict[str, Any]) -> float:
+    return _scaled_sum(task, shared["a"]) + float(shared["b"].sum()) * shared["n"]
+
+
+def test_a_shared_file_round_trips_arrays_without_copying_them_in(tmp_path: Path) -> None:
+    shared = {"x": np.arange(10_000, dtype="float32").reshape(100, 100), "fortran": np.asfortranarray(np.eye(5))}
+    ref = write_shared(shared, tmp_path)
+    assert ref.nbytes % mmap.PAGESIZE == 0
+    assert sees_shared(ref)
+    got = open_shared(ref)
+    assert open_shared(ref) is got  # opened once per process
+    assert np.array_equal(got["x"], shared["x"])
+    assert got["x"].dtype == np.float32
+    assert np.array_equal(got["fortran"], shared["fortran"])
+    assert got["fortran"].flags.f_contiguous
+    base = got["x"]
+    while isinstance(base, np.ndarray):
+        base = base.base
+    assert isinstance(base, memoryview)  # a view of the mapped file, not unpickled into new memory
+    got["x"][0, 0] = -1.0  # copy-on-write: writable here, the file unchanged
+    forget_shared(ref.token)
+    assert open_shared(ref)["x"][0, 0] == 0.0
+    forget_shared(ref.token)
+    other = SharedFile(ref.path, "0" * 32, ref.nbytes)
+    assert not sees_shared(other)
+    with pytest.raises(SweepError, match="another sweep"):
+        open_shared(other)
+    missing = SharedFile(str(tmp_path / "gone.bin"), ref.token, ref.nbytes)
+    assert not sees_shared(missing)
+    with pytest.raises(SweepError, match="share='scatter'"):
+        open_shared(missing)
+
+
+def test_an_unknown_share_mode_is_refused() -> None:
+    with pytest.raises(SweepError, match="share='copy'"):
+        run_sweep(_scaled_sum, [(0, 1.0)], shared=np.zeros(2), share="copy")  # type: ignore[arg-type]
+
+
+def test_worker_environment_is_the_worker_config_as_dask_reads_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    env = worker_environment()
+    assert env["DASK_DISTRIBUTED__WORKER__PROFILE__ENABLED"] == "False"
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    fresh = dask.config.collect(env=dict(os.environ))
+    for key, value in WORKER_CONFIG.items():
+        assert dask.config.get(key, config=fresh) == value
 
 
 def test_a_shared_list_travels_as_one_object(client: Client) -> None:
