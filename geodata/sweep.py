@@ -336,7 +336,7 @@ def _run_on_client(
     results: list[Any] = [None] * len(futures)
     ran: list[tuple[_Ran, float]] = [None] * len(futures)  # type: ignore[list-item]
     try:
-        for future, (result, stamp) in as_completed(futures, with_results=True):
+        for future, (result, stamp) in as_completed(futures, loop=client.loop, with_results=True):
             i = order[future.key]
             results[i], ran[i] = result, (stamp, time.time())
             future.release()  # its worker need not keep it: a worker lost later has nothing of it to re-run

@@ -2,9 +2,11 @@
 
 ``CORRIDOR_DASK_SCHEDULER`` (read by :mod:`assets.config`, wired in :mod:`pipelines.definitions`) is the address of
 an existing scheduler, e.g. ``tcp://10.0.0.5:8786``; ``local`` starts a ``distributed.LocalCluster`` on this machine
-for the step (one single-threaded worker process per core, or ``local_workers``) and closes it after; unset, every
-sweep runs serially in the step's process. The scheduler's workers must run this project's environment (the same
-``geodata`` and dask versions): they import the sweep's task function.
+for the step (one single-threaded worker process per core, or ``local_workers``, with
+:data:`geodata.sweep.WORKER_CONFIG`: no statistical profiler, a slower tick and slower monitors) and closes it
+after; unset, every sweep runs serially in the step's process. The scheduler's workers must run this project's
+environment (the same ``geodata`` and dask versions): they import the sweep's task function; start them with
+:func:`geodata.sweep.worker_environment` in their environment for the same settings as the local cluster.
 """
 
 from __future__ import annotations
@@ -59,15 +61,17 @@ class DaskResource(dg.ConfigurableResource):  # type: ignore[misc]
             client.close()
 
     def _local_client(self) -> Iterator[Any]:
+        import dask
         from distributed import Client, LocalCluster
+
+        from geodata.sweep import WORKER_CONFIG
 
         if self.local_workers < 0:
             raise ConfigError(
                 f"local_workers={self.local_workers}: give the number of local dask workers (0: one per core)"
             )
         workers = self.local_workers or os.cpu_count() or 1
-        with (
-            LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None) as cluster,
-            Client(cluster, set_as_default=False) as client,
-        ):
+        with dask.config.set(WORKER_CONFIG):  # read by the scheduler and nannies here, passed to the worker processes
+            cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None)
+        with cluster, Client(cluster, set_as_default=False) as client:
             yield client

@@ -6,11 +6,13 @@ from __future__ import annotations
 import os
 import socket
 
+import dask
 import pytest
 from distributed import LocalCluster
 
 from assets.config import settings_from_env
 from geodata.errors import ConfigError
+from geodata.sweep import WORKER_CONFIG
 from pipelines.dask_resource import DaskResource
 from pipelines.definitions import defs
 
@@ -55,6 +57,9 @@ def test_local_starts_a_cluster_of_single_threaded_worker_processes_for_the_bloc
         assert client is not None
         workers = client.scheduler_info()["workers"].values()
         assert sorted(w["nthreads"] for w in workers) == [1, 1]
+        settings = client.run(lambda: {k: dask.config.get(k) for k in WORKER_CONFIG})
+        assert list(settings.values()) == [WORKER_CONFIG, WORKER_CONFIG]  # the sweep settings reached the workers
+        assert dask.config.get("distributed.worker.profile.enabled") is True  # and did not outlive the start-up
         pids = set(client.run(os.getpid).values())
         assert len(pids | {os.getpid()}) == 3  # two worker processes besides this one
         outcome = run_sweep(lambda task, shared: divmod(task, shared), [7, 9, 11], shared=4, client=client)
