@@ -19,8 +19,14 @@ out by :func:`geodata.sweep.run_sweep`. Three runs in one invocation:
 * ``loopback``: ``dask scheduler`` and two ``dask worker --nthreads 1`` processes on 127.0.0.1, reached by address
   as ``CORRIDOR_DASK_SCHEDULER`` would be.
 
+Both clusters run with :data:`geodata.sweep.WORKER_CONFIG` (the local one as ``pipelines.dask_resource`` starts it,
+the loopback processes with :func:`geodata.sweep.worker_environment`, as README's deployment section says);
+``--dask-defaults`` runs them with dask's own settings instead, for comparison.
+
 Every worker is warmed up first (imports and numba kernels on a tiny grid, ``Client.run`` on each worker), and so is
-this process; cluster start-up is not timed, the scatter of the surface is (it is part of every sweep). Each run's
+this process; that warm-up is printed (it is a fixed cost of a worker's first sweep, paid here before the timing),
+cluster start-up is not timed; sharing the surface is (it is part of every sweep: a memory-mapped file on one
+machine, see :func:`geodata.sweep.run_sweep`). Each run's
 results are compared with the serial run's (they must be identical). The serial run is repeated after the clusters
 and the mean of the two is the reference (the machine is shared: its load moves during the run). Figures per run:
 
@@ -36,6 +42,14 @@ and the mean of the two is the reference (the machine is shared: its load moves 
   slow each other (shared cache and memory bandwidth of the 2 cores), whatever the other load;
 * effective cores ``sum(task CPU) / wall``: how many cores' worth of solving the run got (at most the worker count;
   the ceiling of the speed-up is ``effective cores x serial CPU per solve / this run's CPU per solve``).
+
+A second table splits each cluster run by phase (:class:`geodata.sweep.SweepTimings`, stamped on the workers and
+here): how the input was shared and how long that took, the first task's start after the sweep's, the workers' time
+opening the shared file, the per-task round trip (a task's end on its worker to its result here), the workers' idle
+time between tasks and at the end (a worker done while the other still solves), and the CPU the cluster's processes
+spent outside the solves (client with the local scheduler and nannies, scheduler, nannies, workers: process CPU
+minus the tasks' thread CPU), per solve: the overhead in CPU terms, which the machine's load does not inflate the way
+it inflates wall time.
 
 This is a benchmark, not a timed test: it prints, it does not fail on a figure.
 """
@@ -106,6 +120,13 @@ def timed_solve(sample: Any, shared: Any) -> tuple[Any, float, float]:
     return result, time.perf_counter() - wall, time.thread_time() - cpu
 
 
+def cpu_s(pids: dict[str, list[int]]) -> dict[str, float]:
+    """User + system CPU seconds of each group of processes."""
+    import psutil
+
+    return {group: sum(sum(psutil.Process(p).cpu_times()[:2]) for p in ps) for group, ps in pids.items()}
+
+
 def same(a: list[Any], b: list[Any]) -> bool:
     return len(a) == len(b) and all(
         (x.index, x.factors, x.cost, x.length_m) == (y.index, y.factors, y.cost, y.length_m)
@@ -121,7 +142,9 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def loopback_cluster(workers: int, logs: Path) -> tuple[str, list[subprocess.Popen[bytes]]]:
+def loopback_cluster(workers: int, logs: Path, env: dict[str, str]) -> tuple[str, list[subprocess.Popen[bytes]]]:
+    """A ``dask scheduler`` and ``workers`` one-thread ``dask worker`` processes (each with its nanny) on loopback,
+    started with ``env`` added to this process's environment."""
     dask = Path(sys.executable).parent / "dask"
     address = f"tcp://127.0.0.1:{free_port()}"
     procs = []
@@ -132,7 +155,9 @@ def loopback_cluster(workers: int, logs: Path) -> tuple[str, list[subprocess.Pop
     ]
     for i, a in enumerate(args):
         out = (logs / f"dask-{i}.log").open("wb")
-        procs.append(subprocess.Popen([str(dask), *a], cwd=ROOT, stdout=out, stderr=subprocess.STDOUT))
+        procs.append(
+            subprocess.Popen([str(dask), *a], cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, env={**os.environ, **env})
+        )
     return address, procs
 
 
@@ -145,6 +170,11 @@ def main() -> None:
     )
     parser.add_argument("--skip", default="", help="comma-separated runs to skip: local, loopback")
     parser.add_argument(
+        "--dask-defaults",
+        action="store_true",
+        help="run the clusters with dask's default settings, not geodata.sweep.WORKER_CONFIG",
+    )
+    parser.add_argument(
         "--mirror", default=os.environ.get("CORRIDOR_MIRROR") or str(ROOT.parent / "shared" / "geodata-mirror")
     )
     args = parser.parse_args()
@@ -156,11 +186,15 @@ def main() -> None:
     os.environ["PYTHONPATH"] = os.pathsep.join([str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])])
     os.environ.setdefault("NUMBA_CACHE_DIR", str(ROOT / ".numba_cache"))
 
+    import dask
     from distributed import Client, LocalCluster
 
     from geodata.engineering.sweep import sweep_input
     from geodata.routing.sweep import perturbed_samples
-    from geodata.sweep import run_sweep
+    from geodata.sweep import WORKER_CONFIG, run_sweep, worker_environment
+
+    config = {} if args.dask_defaults else WORKER_CONFIG
+    env = {} if args.dask_defaults else worker_environment()
 
     with tempfile.TemporaryDirectory(prefix="sweep-bench-") as tmp:
         t0 = time.perf_counter()
@@ -173,34 +207,53 @@ def main() -> None:
             f"# {SCENARIO}: {surface.total.shape[0]} x {surface.total.shape[1]} cells, shared input {size_mb:.1f} MB "
             f"(scattered once per sweep); {len(samples)} solves; inputs built in {time.perf_counter() - t0:.1f} s"
         )
+        print(f"# cluster settings: {'dask defaults' if args.dask_defaults else WORKER_CONFIG}")
         warm_up()
         runs: list[tuple[str, int, Any, float]] = []
+        cpu: dict[str, dict[str, float]] = {}
 
         def serial(label: str) -> None:
             load = os.getloadavg()[0]
             runs.append((label, 1, run_sweep(timed_solve, samples, shared=shared), load))
 
-        def on(client: Any, label: str) -> None:
+        def on(client: Any, label: str, pids: dict[str, list[int]]) -> None:
             client.wait_for_workers(args.workers, timeout=120)
+            t = time.perf_counter()
             client.run(warm_up)
+            print(
+                f"# {label}: worker warm-up (imports, numba kernels from the cache) {time.perf_counter() - t:.2f} s, "
+                "before the timing"
+            )
+            pids = {**pids, "workers": list(client.run(os.getpid).values())}
             load = os.getloadavg()[0]
-            runs.append((label, args.workers, run_sweep(timed_solve, samples, shared=shared, client=client), load))
+            before = cpu_s(pids)
+            out = run_sweep(timed_solve, samples, shared=shared, client=client)
+            after = cpu_s(pids)
+            cpu[label] = {g: after[g] - before[g] for g in pids}
+            runs.append((label, args.workers, out, load))
 
         serial("serial")
 
         if "local" not in skip:
-            with (
-                LocalCluster(
-                    n_workers=args.workers, threads_per_worker=1, processes=True, dashboard_address=":0"
-                ) as lc,
-                Client(lc) as client,
-            ):
-                on(client, f"LocalCluster ({args.workers} worker processes)")
+            with dask.config.set(config):  # as pipelines.dask_resource starts its local cluster
+                lc = LocalCluster(n_workers=args.workers, threads_per_worker=1, processes=True, dashboard_address=":0")
+            with lc, Client(lc) as client:
+                # the scheduler and the nannies live in this process
+                on(
+                    client,
+                    f"LocalCluster ({args.workers} worker processes)",
+                    {"client+scheduler+nannies": [os.getpid()]},
+                )
         if "loopback" not in skip:
-            address, procs = loopback_cluster(args.workers, Path(tmp))
+            address, procs = loopback_cluster(args.workers, Path(tmp), env)
             try:
                 with Client(address, timeout=60) as client:
-                    on(client, f"loopback scheduler ({args.workers} dask worker processes)")
+                    groups = {
+                        "client": [os.getpid()],
+                        "scheduler": [procs[0].pid],
+                        "nannies": [p.pid for p in procs[1:]],
+                    }
+                    on(client, f"loopback scheduler ({args.workers} dask worker processes)", groups)
             finally:
                 for p in procs:
                     p.send_signal(signal.SIGTERM)
@@ -235,7 +288,26 @@ def main() -> None:
                 f"{task_wall / task_cpu:.2f} | {1000 * task_cpu / n:.0f} | {task_cpu / out.wall_s:.2f} | "
                 f"{out.retried} | {'yes' if identical else 'NO'} |"
             )
-        print("\nTargets: speed-up >= 1.7x on 2 cores, per-solve overhead < 5 %.")
+        print("\nTargets: speed-up >= 1.7x on 2 cores, per-solve overhead < 5 %.\n")
+        print(
+            "| run | shared as | MB | share s | submit s | first task s | worker load s | round trip ms | "
+            "gaps ms/solve | tail idle ms/solve | collect s | CPU outside solves ms/solve |"
+        )
+        print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+        for label, _, out, _ in runs:
+            t = out.timings
+            if t is None:
+                continue
+            task_cpu = sum(r[2] for r in out.results)
+            groups = dict(cpu[label])
+            groups["workers"] -= task_cpu
+            split = ", ".join(f"{g} {1000 * v / n:.1f}" for g, v in groups.items())
+            print(
+                f"| {label} | {t.share} | {t.shared_mb:.1f} | {t.share_s:.3f} | {t.submit_s:.3f} | "
+                f"{t.first_start_s:.3f} | {t.load_s:.3f} | {1000 * t.result_latency_s:.1f} | "
+                f"{1000 * t.dispatch_gap_s / n:.1f} | {1000 * t.tail_idle_s / n:.1f} | {t.collect_s:.3f} | "
+                f"{1000 * sum(groups.values()) / n:.1f} ({split}) |"
+            )
 
 
 if __name__ == "__main__":

@@ -117,9 +117,11 @@ def _kill_a_busy_worker_after_the_first_result(cluster: LoopbackCluster, killed:
         with Client(cluster.address, timeout=30) as watcher:
             deadline = time.monotonic() + 300
             while time.monotonic() < deadline:
+                # from the transition log: the sweep releases a result as soon as it has it, so a finished task
+                # may already be gone from the scheduler's tasks
                 done = watcher.run_on_scheduler(
                     lambda dask_scheduler: sum(
-                        ts.state == "memory" for k, ts in dask_scheduler.tasks.items() if "route_sample" in str(k)
+                        t.finish == "memory" and "route_sample" in str(t.key) for t in dask_scheduler.transition_log
                     )
                 )
                 busy = [w for w, keys in watcher.processing().items() if keys]
