@@ -23,8 +23,9 @@ Both clusters run with :data:`geodata.sweep.WORKER_CONFIG` (the local one as ``p
 the loopback processes with :func:`geodata.sweep.worker_environment`, as README's deployment section says);
 ``--dask-defaults`` runs them with dask's own settings instead, for comparison.
 
-Every worker is warmed up first (imports and numba kernels on a tiny grid, ``Client.run`` on each worker), and so is
-this process; that warm-up is printed (it is a fixed cost of a worker's first sweep, paid here before the timing),
+Every worker is warmed up first (imports and numba kernels on a tiny grid, ``Client.run`` on each worker), and so are
+the scheduler (which unpickles the graph: it imports the task function's and the samples' modules) and this process;
+that warm-up is printed (it is a fixed cost of a worker's first sweep, paid here before the timing),
 cluster start-up is not timed; sharing the surface is (it is part of every sweep: a memory-mapped file on one
 machine, see :func:`geodata.sweep.run_sweep`). Each run's
 results are compared with the serial run's (they must be identical). The serial run is repeated after the clusters
@@ -108,6 +109,14 @@ def warm_up() -> str:
     terms = {"length": np.ones((12, 12)), "slope": np.linspace(0, 1, 144).reshape(12, 12)}
     tiny = WeightSweepInput(terms, np.zeros((12, 12), bool), (1, 1), (10, 10), (100.0, 100.0))
     route_sample(WeightSample(0, {"slope": 1.1}), tiny)
+    return "warm"
+
+
+def warm_scheduler() -> str:
+    """Import what the scheduler unpickles from a sweep's graph (the task function and the samples' classes)."""
+    import geodata.routing.sweep
+    import geodata.sweep  # noqa: F401
+
     return "warm"
 
 
@@ -220,9 +229,13 @@ def main() -> None:
             client.wait_for_workers(args.workers, timeout=120)
             t = time.perf_counter()
             client.run(warm_up)
+            warm = time.perf_counter() - t
+            t = time.perf_counter()
+            client.run_on_scheduler(warm_scheduler)
             print(
-                f"# {label}: worker warm-up (imports, numba kernels from the cache) {time.perf_counter() - t:.2f} s, "
-                "before the timing"
+                f"# {label}: warm-up before the timing (a fixed cost of a fresh cluster's first sweep): workers "
+                f"{warm:.2f} s (imports, numba kernels from the cache), scheduler {time.perf_counter() - t:.2f} s "
+                "(imports of the graph's classes)"
             )
             pids = {**pids, "workers": list(client.run(os.getpid).values())}
             load = os.getloadavg()[0]
