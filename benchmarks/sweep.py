@@ -214,7 +214,7 @@ def main() -> None:
         print(f"sweep benchmark: cpu count {os.cpu_count()}, load average {os.getloadavg()[0]:.2f} at start")
         print(
             f"# {SCENARIO}: {surface.total.shape[0]} x {surface.total.shape[1]} cells, shared input {size_mb:.1f} MB "
-            f"(scattered once per sweep); {len(samples)} solves; inputs built in {time.perf_counter() - t0:.1f} s"
+            f"(shared once per sweep); {len(samples)} solves; inputs built in {time.perf_counter() - t0:.1f} s"
         )
         print(f"# cluster settings: {'dask defaults' if args.dask_defaults else WORKER_CONFIG}")
         warm_up()
