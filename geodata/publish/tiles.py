@@ -224,9 +224,10 @@ def _start_tippecanoe(
     ]  # fmt: skip
     for layer, source in layers:
         command += ["-L", f"{layer}:{source}"]
-    env = {**os.environ, **TIPPECANOE_MALLOC}
+    # env(1) adds the malloc settings to the inherited environment (only assets/config.py reads the environment)
+    malloc = [f"{k}={v}" for k, v in TIPPECANOE_MALLOC.items()]
     proc = subprocess.Popen(  # noqa: S603 (no shell)
-        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+        ["/usr/bin/env", *malloc, *command], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
     return proc, layers, out
 
