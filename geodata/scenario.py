@@ -17,10 +17,10 @@ from collections.abc import Iterable
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pyproj import CRS, Geod
 from pyproj.exceptions import CRSError
 
@@ -38,6 +38,16 @@ def _parse_crs(value: str) -> CRS:
         raise ValueError(
             f"'{value}' is not a CRS that PROJ knows; give an EPSG code such as 'EPSG:32639', a PROJ string or WKT"
         ) from None
+
+
+def _known_crs(value: str | None) -> str | None:
+    if value is not None:
+        _parse_crs(value)
+    return value
+
+
+KnownCRS = Annotated[str | None, AfterValidator(_known_crs)]
+"""An optional CRS string that PROJ must know (checked when the scenario loads)."""
 
 
 MIN_STATION_SEPARATION_M = 1000.0
@@ -138,14 +148,7 @@ class BathymetrySource(_Strict):
     )
     positive: Literal["up", "down"] | None = Field(None, description="'up' = elevations, 'down' = depths")
     variable: str | None = Field(None, description="netCDF variable name (default: guessed)")
-    crs: str | None = Field(None, description="CRS to assume when the file has none")
-
-    @field_validator("crs")
-    @classmethod
-    def _known_crs(cls, value: str | None) -> str | None:
-        if value is not None:
-            _parse_crs(value)
-        return value
+    crs: KnownCRS = Field(None, description="CRS to assume when the file has none")
 
     licence: str = Field(
         "unknown", description="licence of this file (goes into the manifest; 'unknown' marks the outputs)"
@@ -374,16 +377,9 @@ class SurveySource(_Strict):
     )
     vertical_datum: str = Field("unknown", description="name of the survey's vertical datum (recorded in the report)")
     positive: Literal["up", "down"] = Field("up", description="'up' = elevations, 'down' = depths below the datum")
-    crs: str | None = Field(None, description="CRS to assume when the file has none")
+    crs: KnownCRS = Field(None, description="CRS to assume when the file has none")
     licence: str = Field("unknown", description="licence of this file (goes into the manifest)")
     attribution: str = Field("unknown", description="how to credit this file's source")
-
-    @field_validator("crs")
-    @classmethod
-    def _known_crs(cls, value: str | None) -> str | None:
-        if value is not None:
-            _parse_crs(value)
-        return value
 
 
 DEFAULT_SURVEY_MAX_BAND_CELLS = 400_000_000
