@@ -7,10 +7,13 @@ from __future__ import annotations
 import ast
 import dataclasses
 import hashlib
+import io
 import json
 import math
 import os
 import pickle  # only to craft hostile files; the store itself never imports it
+import secrets
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -357,13 +360,41 @@ def test_leftovers_of_a_killed_run_are_removed_by_the_next_write(tmp_path: Path)
 
 
 # -- refusals -------------------------------------------------------------------------------------------------------
-@pytest.fixture
-def stored(tmp_path: Path) -> Path:
-    """A stored CostSurface-like value with arrays, a frame, a dataclass and bytes; returns its folder."""
-    folder = store.value_dir(tmp_path, SCENARIO, "thing", snapshot=SNAP)
-    value = {"surface": cost_surface(), "frame": frame(), "png": b"\x89PNG", "fall": landfall("A", 1.0)}
+def _stored(root: Any) -> Any:
+    folder = store.value_dir(root, SCENARIO, "thing", snapshot=SNAP)
+    value = {
+        "surface": cost_surface(),
+        "frame": frame(),
+        "png": b"\x89PNG",
+        "fall": landfall("A", 1.0),
+        "raster": Raster(np.linspace(0, 50, 600, dtype="float32").reshape(20, 30), grid(), math.nan, {"units": "m"}),
+    }
     store.write_value(folder, value, store.Provenance("thing", SCENARIO, SCENARIO, "0" * 64))
     return folder
+
+
+@pytest.fixture(params=["local", "memory"])
+def stored(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
+    """A stored CostSurface-like value with arrays, a frame, a dataclass and bytes; returns its folder: on a local
+    folder, and on fsspec's memory file system (``CORRIDOR_STORE=memory://...``). Every hostile entry below is
+    refused on both."""
+    if request.param == "local":
+        yield _stored(tmp_path)
+        return
+    from upath import UPath
+
+    root = UPath(f"memory://corridor-test-{secrets.token_hex(4)}/store")
+    try:
+        yield _stored(root)
+    finally:
+        if root.fs.exists(root.path):
+            root.fs.rm(root.path, recursive=True)
+
+
+@pytest.fixture
+def stored_local(tmp_path: Path) -> Path:
+    """The stored value on a local folder only (symlinks, the per-process hash memo of local sidecars)."""
+    return Path(_stored(tmp_path))
 
 
 def _record(folder: Path) -> dict[str, Any]:
@@ -400,8 +431,8 @@ def test_the_fixture_value_loads(stored: Path) -> None:
     assert isinstance(_load(stored)["surface"], CostSurface)
 
 
-def test_a_pickled_value_json_is_refused(stored: Path) -> None:
-    marker = stored / "ran"
+def test_a_pickled_value_json_is_refused(stored: Path, tmp_path: Path) -> None:
+    marker = tmp_path / "ran"
     evil = pickle.dumps(_Evil(str(marker)))
     (stored / store.VALUE_FILE).write_bytes(evil)
     with pytest.raises(store.StoreFormatError, match="pickle"):
@@ -417,10 +448,10 @@ class _Evil:
         return (Path.touch, (Path(self.path),))
 
 
-def test_a_pickle_in_place_of_an_array_is_refused(stored: Path) -> None:
+def test_a_pickle_in_place_of_an_array_is_refused(stored: Path, tmp_path: Path) -> None:
     record = _record(stored)
     node = _first(record, "ndarray")
-    marker = stored / "ran"
+    marker = tmp_path / "ran"
     blob = pickle.dumps(_Evil(str(marker)))
     (stored / node["file"]).write_bytes(blob)
     node.update(size=len(blob), sha256=hashlib.sha256(blob).hexdigest())
@@ -430,18 +461,20 @@ def test_a_pickle_in_place_of_an_array_is_refused(stored: Path) -> None:
     assert not marker.exists()
 
 
-def test_an_object_array_npy_is_refused(stored: Path) -> None:
+def test_an_object_array_npy_is_refused(stored: Path, tmp_path: Path) -> None:
     """A genuine .npy header whose payload is a pickled object array: ``np.load(allow_pickle=False)`` refuses."""
     record = _record(stored)
     node = _first(record, "ndarray")
     path = stored / node["file"]
-    np.save(path, np.array([_Evil(str(stored / "ran"))], dtype=object), allow_pickle=True)
-    blob = path.read_bytes()
+    buf = io.BytesIO()
+    np.save(buf, np.array([_Evil(str(tmp_path / "ran"))], dtype=object), allow_pickle=True)
+    blob = buf.getvalue()
+    path.write_bytes(blob)
     node.update(size=len(blob), sha256=hashlib.sha256(blob).hexdigest())
     _save(stored, record)
     with pytest.raises(store.StoreFormatError, match=r"not a plain \.npy"):
         _load(stored)
-    assert not (stored / "ran").exists()
+    assert not (tmp_path / "ran").exists()
 
 
 def test_an_unknown_tag_is_refused(stored: Path) -> None:
@@ -505,7 +538,8 @@ def test_file_references_out_of_the_folder_are_refused(stored: Path, name: str) 
         _load(stored)
 
 
-def test_symlinks_are_refused(stored: Path, tmp_path: Path) -> None:
+def test_symlinks_are_refused(stored_local: Path, tmp_path: Path) -> None:
+    stored = stored_local
     record = _record(stored)
     node = _first(record, "ndarray")
     outside = tmp_path / "outside.npy"
@@ -515,28 +549,50 @@ def test_symlinks_are_refused(stored: Path, tmp_path: Path) -> None:
         _load(stored)
 
 
-def test_a_symlinked_value_folder_is_refused(stored: Path) -> None:
+def test_a_symlinked_value_folder_is_refused(stored_local: Path) -> None:
+    stored = stored_local
     link = stored.parent / "linked"
     link.symlink_to(stored)
     with pytest.raises(store.StoreFormatError, match="symlink"):
         store.read_value(link, asset="thing", partition=SCENARIO)
 
 
-def test_a_changed_sidecar_is_refused(stored: Path) -> None:
-    node = _first(_record(stored), "geodataframe")
+@pytest.mark.parametrize("tag", ["ndarray", "raster", "geodataframe", "bytes"])
+def test_a_changed_sidecar_is_refused(stored: Path, tag: str) -> None:
+    node = _first(_record(stored), tag)
     path = stored / node["file"]
     blob = bytearray(path.read_bytes())
-    blob[len(blob) // 2] ^= 0xFF
+    blob[len(blob) // 2] ^= 0xFF  # same size, same magic bytes, other content
     path.write_bytes(bytes(blob))
-    with pytest.raises(store.StoreFormatError, match="sha256"):
+    with pytest.raises(store.StoreFormatError, match="does not match its recorded sha256"):
         _load(stored)
 
 
-def test_sidecars_are_hashed_once_per_process_while_unchanged(stored: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_truncated_or_missing_sidecar_is_refused(stored: Path) -> None:
+    path = stored / _first(_record(stored), "geodataframe")["file"]
+    path.write_bytes(path.read_bytes()[:100])
+    with pytest.raises(store.StoreFormatError, match="100 bytes"):
+        _load(stored)
+    path.unlink()
+    with pytest.raises(store.StoreFormatError, match="is missing"):
+        _load(stored)
+
+
+def test_garbage_in_value_json_is_refused(stored: Path) -> None:
+    (stored / store.VALUE_FILE).write_bytes(b'{"format": "caspian-corridor-store/1", "value": ')
+    with pytest.raises(store.StoreFormatError, match="is not JSON"):
+        _load(stored)
+
+
+def test_sidecars_are_hashed_once_per_process_while_unchanged(
+    stored_local: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Loading a value again does not hash its sidecars again while their stat is unchanged (every step of a run
     loads the cost surface); a sidecar changed since is hashed again and refused; a file changed within the last
     VERIFIED_MIN_AGE_NS is never remembered (its ctime tick could hide a second change)."""
     import time
+
+    stored = stored_local
 
     hashed: list[str] = []
     real = store._sha256
