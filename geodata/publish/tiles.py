@@ -454,11 +454,9 @@ def valid_cells(data: np.ndarray, nodata: float | int | None) -> np.ndarray:
     return mask
 
 
-def _nodata_args(nodata: float | int | None) -> tuple[float, bool]:
-    """``nodata`` as the kernels take it: (value, whether there is one besides NaN)."""
-    if nodata is None or (isinstance(nodata, float) and math.isnan(nodata)):
-        return 0.0, False
-    return float(nodata), True
+def _kernel_nodata(nodata: float | int | None) -> float:
+    """``nodata`` as the kernels take it: NaN when there is none (no value equals NaN)."""
+    return math.nan if nodata is None else float(nodata)
 
 
 def value_sample(source: RasterSource, *, budget_bytes: int | None = None) -> np.ndarray:
@@ -494,8 +492,8 @@ def _ramp(stops: list[tuple[float, str]]) -> tuple[LinearSegmentedColormap, floa
 
 
 def _lut(cmap: Colormap) -> np.ndarray:
-    """The colormap's own lookup table as RGB bytes (cmap.N, 3): what ``cmap(x, bytes=True)`` indexes."""
-    return np.ascontiguousarray(cmap(np.arange(cmap.N), bytes=True)[:, :3])
+    """The colormap's own lookup table (what ``cmap(x, bytes=True)`` indexes) as packed pixels of alpha 0."""
+    return _tilekernels.pack_lut(cmap(np.arange(cmap.N), bytes=True)[:, :3])
 
 
 def _cell_size_m(grid: GeoGrid) -> tuple[float, float]:
@@ -508,8 +506,8 @@ def _cell_size_m(grid: GeoGrid) -> tuple[float, float]:
 
 @dataclass(frozen=True)
 class _Style:
-    """How to paint one band: ``paint(values over the band's read rows, the band's own rows) -> RGBA (rows, cols,
-    4)``, reading ``halo`` rows on each side."""
+    """How to paint one band: ``paint(values over the band's read rows, the band's own rows) -> pixels (rows,
+    cols)`` (uint32 RGBA: :mod:`geodata.publish._tilekernels`), reading ``halo`` rows on each side."""
 
     halo: int
     paint: Callable[[np.ndarray, slice], np.ndarray]
@@ -536,8 +534,8 @@ def bathymetry_style(
     sign = 1.0 if positive == "down" else -1.0
     fill = float(np.median(sign * sample))
     dy, dx = _cell_size_m(depth.grid)
-    nodata, has_nodata = _nodata_args(depth.nodata)
-    shade_args = (sign, fill, nodata, has_nodata, float(vert_exag), float(dx), float(dy), _LIGHT)
+    nodata = _kernel_nodata(depth.nodata)
+    shade_args = (sign, fill, nodata, float(vert_exag), float(dx), float(dy), _LIGHT)
     imin, imax = math.inf, -math.inf
     for block in row_blocks(
         depth.grid, bytes_per_cell=RENDER_BYTES_PER_CELL, budget_bytes=band_bytes(budget_bytes), halo=1
@@ -565,11 +563,11 @@ def cost_style(
     hi = hi if hi > lo else lo + 1.0
     cmap = colormaps[cmap_name]
     lut = _lut(cmap)
-    nodata, has_nodata = _nodata_args(cost.nodata)
+    nodata = _kernel_nodata(cost.nodata)
 
     def paint(values: np.ndarray, core: slice) -> np.ndarray:
         return _tilekernels.paint_ramp(
-            values, core.start, core.stop, lut, lo, hi, nodata, has_nodata, _tilekernels.MODE_COST, int(alpha)
+            values, core.start, core.stop, lut, lo, hi, nodata, _tilekernels.MODE_COST, int(alpha)
         )
 
     legend = []
@@ -596,18 +594,19 @@ def share_style(share: RasterSource, *, alpha: int = 220, budget_bytes: int | No
         raise InputDataError("share raster has no valid cell; nothing to render")
     cmap, lo, hi = _ramp(SHARE_STOPS)
     lut = _lut(cmap)
-    nodata, has_nodata = _nodata_args(share.nodata)
+    nodata = _kernel_nodata(share.nodata)
 
     def paint(values: np.ndarray, core: slice) -> np.ndarray:
         return _tilekernels.paint_ramp(
-            values, core.start, core.stop, lut, lo, hi, nodata, has_nodata, _tilekernels.MODE_SHARE, int(alpha)
+            values, core.start, core.stop, lut, lo, hi, nodata, _tilekernels.MODE_SHARE, int(alpha)
         )
 
     return _Style(0, paint, SHARE_STOPS, str(share.attrs.get("units", "share")))
 
 
 def _render(raster: Raster, style: _Style) -> Rendering:
-    rgba = np.ascontiguousarray(np.moveaxis(style.paint(raster.data, slice(0, raster.grid.shape[0])), -1, 0))
+    pixels = style.paint(raster.data, slice(0, raster.grid.shape[0]))
+    rgba = np.ascontiguousarray(np.moveaxis(_as_rgba(pixels), -1, 0))
     return Rendering(rgba, raster, style.legend, style.units)
 
 
@@ -661,12 +660,18 @@ def _style_painter(source: RasterSource, style: _Style) -> Callable[[int, int], 
 
 
 def _rgba_painter(rgba: np.ndarray) -> Callable[[int, int], np.ndarray]:
-    """``paint(start, stop)``: rows start..stop of an in-memory rendering (4, rows, cols) as (rows, cols, 4)."""
+    """``paint(start, stop)``: rows start..stop of an in-memory rendering (4, rows, cols) as pixels (rows, cols)."""
 
     def paint(start: int, stop: int) -> np.ndarray:
-        return np.ascontiguousarray(np.moveaxis(rgba[:, start:stop], 0, -1))
+        band = np.ascontiguousarray(np.moveaxis(rgba[:, start:stop], 0, -1), dtype="uint8")
+        return band.view(np.uint32)[..., 0]
 
     return paint
+
+
+def _as_rgba(pixels: np.ndarray) -> np.ndarray:
+    """Packed pixels (rows, cols) uint32 as the RGBA image (rows, cols, 4) uint8 (a view)."""
+    return pixels.view(np.uint8).reshape(*pixels.shape, 4)
 
 
 # -- raster tiles -------------------------------------------------------------------------------------------------
@@ -925,7 +930,7 @@ class _LevelSink:
         self.tx0 = col0 // 256
         self.ntx = (col0 + width - 1) // 256 - self.tx0 + 1
         self.off, self.width = col0 - self.tx0 * 256, width
-        self.buf = np.zeros((256, self.ntx * 256, 4), dtype="uint8")
+        self.buf = np.zeros((256, self.ntx * 256), dtype="uint32")
         self.ty: int | None = None
 
     def add(self, row: int, band: np.ndarray) -> None:
@@ -943,9 +948,10 @@ class _LevelSink:
     def flush(self) -> None:
         if self.ty is None:
             return
-        alpha = self.buf[..., 3].reshape(256, self.ntx, 256).any(axis=(0, 2))
+        alpha = (self.buf >> 24).reshape(256, self.ntx, 256).any(axis=(0, 2))
         for t in np.flatnonzero(alpha):
-            self.emit(self.z, self.tx0 + int(t), self.ty, self.buf[:, t * 256 : (t + 1) * 256].copy())
+            tile = _as_rgba(self.buf[:, t * 256 : (t + 1) * 256].copy())  # a copy: the buffer is reused
+            self.emit(self.z, self.tx0 + int(t), self.ty, tile)
         self.buf[:] = 0
         self.ty = None
 
@@ -974,7 +980,7 @@ def _render_tiles(
     threads: int = TILE_THREADS,
 ) -> list[tuple[int, int, int, int, int, int]]:
     """Render the PNG tiles of zooms ``low..top`` of a raster on ``grid`` whose rows ``paint(start, stop)`` gives
-    as RGBA (rows, cols, 4), into the file ``spill``; returns (tile id, z, x, y, offset, length) per tile written,
+    as pixels (rows, cols), into the file ``spill``; returns (tile id, z, x, y, offset, length) per tile written,
     in the order written (deterministic, whatever ``threads``)."""
     from concurrent.futures import Future, ThreadPoolExecutor
 
@@ -1036,11 +1042,11 @@ def _warp_rows(
     step, lead_r, lead_c = layout
     nodes = mesh[(r0 + lead_r) // step : (r1 - 1 + lead_r) // step + 2, :, 1]
     if not np.isfinite(nodes).any():
-        return np.zeros((r1 - r0, width, 4), dtype="uint8")
+        return np.zeros((r1 - r0, width), dtype="uint32")
     lo = max(math.floor(float(np.nanmin(nodes)) - 0.5), 0)
     hi = min(math.floor(float(np.nanmax(nodes)) - 0.5) + 2, src_rows)
     if lo >= hi:
-        return np.zeros((r1 - r0, width, 4), dtype="uint8")
+        return np.zeros((r1 - r0, width), dtype="uint32")
     return _tilekernels.warp_band(paint(lo, hi), lo, src_rows, mesh, step, lead_r, lead_c, r0, r1, width)
 
 
