@@ -232,27 +232,33 @@ def warp_band(
     Pixels whose centre falls off the source grid are transparent."""
     src_cols = rgba.shape[1]
     nodes = mesh.shape[1]
+    inv_step = 1.0 / step
+    node_of = np.empty(width, dtype=np.int64)  # the mesh column left of each pixel column, and the fraction past it
+    frac_of = np.empty(width)
+    for c in range(width):
+        node_of[c] = (c + lead_c) // step
+        frac_of[c] = (c + lead_c - node_of[c] * step) * inv_step
     out = np.zeros((r1 - r0, width), dtype=np.uint32)
     for ii in nb.prange(r1 - r0):
         r = r0 + ii + lead_r
         a = r // step
-        fa = (r - a * step) / step
+        fa = (r - a * step) * inv_step
         ur = np.empty(nodes)
         vr = np.empty(nodes)
         for b in range(nodes):
             ur[b] = (1 - fa) * mesh[a, b, 0] + fa * mesh[a + 1, b, 0]
             vr[b] = (1 - fa) * mesh[a, b, 1] + fa * mesh[a + 1, b, 1]
         for c in range(width):
-            b = (c + lead_c) // step
-            fb = (c + lead_c - b * step) / step
+            b = node_of[c]
+            fb = frac_of[c]
             u = (1 - fb) * ur[b] + fb * ur[b + 1]
             v = (1 - fb) * vr[b] + fb * vr[b + 1]
             if not (u >= 0.0 and u < src_cols and v >= 0.0 and v < src_height):
                 continue
             x = u - 0.5
             y = v - 0.5
-            x0 = math.floor(x)
-            y0 = math.floor(y)
+            x0 = int(x + 1.0) - 1  # x >= -0.5: floor by truncation
+            y0 = int(y + 1.0) - 1
             fx = x - x0
             fy = y - y0
             xa = min(max(x0, 0), src_cols - 1)
@@ -260,16 +266,22 @@ def warp_band(
             ya = min(max(y0, 0), src_height - 1) - src_row0
             yb = min(max(y0 + 1, 0), src_height - 1) - src_row0
             p00, p01, p10, p11 = rgba[ya, xa], rgba[ya, xb], rgba[yb, xa], rgba[yb, xb]
-            if (p00 | p01 | p10 | p11) >> np.uint32(24) == 0:
+            a00, a01, a10, a11 = p00 >> np.uint32(24), p01 >> np.uint32(24), p10 >> np.uint32(24), p11 >> np.uint32(24)
+            if (a00 | a01 | a10 | a11) == 0:
                 continue
-            w00 = (1 - fx) * (1 - fy) * np.float64(p00 >> np.uint32(24))
-            w01 = fx * (1 - fy) * np.float64(p01 >> np.uint32(24))
-            w10 = (1 - fx) * fy * np.float64(p10 >> np.uint32(24))
-            w11 = fx * fy * np.float64(p11 >> np.uint32(24))
-            alpha = w00 + w01 + w10 + w11
-            if alpha <= 0.0:
-                continue
-            pixel = np.uint32(min(math.floor(alpha + 0.5), 255.0)) << np.uint32(24)
+            g00, g01, g10, g11 = (1 - fx) * (1 - fy), fx * (1 - fy), (1 - fx) * fy, fx * fy
+            if a00 == a01 and a00 == a10 and a00 == a11:  # one alpha (inside an area): the plain bilinear mean
+                w00, w01, w10, w11 = g00, g01, g10, g11
+                pixel = a00 << np.uint32(24)
+            else:
+                w00 = g00 * np.float64(a00)
+                w01 = g01 * np.float64(a01)
+                w10 = g10 * np.float64(a10)
+                w11 = g11 * np.float64(a11)
+                alpha = w00 + w01 + w10 + w11
+                pixel = np.uint32(min(int(alpha + 0.5), 255)) << np.uint32(24)  # >= 0: int() is floor
+                inv = 1.0 / alpha
+                w00, w01, w10, w11 = w00 * inv, w01 * inv, w10 * inv, w11 * inv
             for ch in range(3):
                 sh = np.uint32(8 * ch)
                 col = (
@@ -277,8 +289,8 @@ def warp_band(
                     + w01 * np.float64((p01 >> sh) & np.uint32(255))
                     + w10 * np.float64((p10 >> sh) & np.uint32(255))
                     + w11 * np.float64((p11 >> sh) & np.uint32(255))
-                ) / alpha
-                pixel |= np.uint32(min(math.floor(col + 0.5), 255.0)) << sh
+                )
+                pixel |= np.uint32(min(int(col + 0.5), 255)) << sh
             out[ii, c] = pixel
     return out
 

@@ -977,12 +977,14 @@ def _render_tiles(
     top: int,
     budget_bytes: int | None,
     *,
-    threads: int = TILE_THREADS,
+    threads: int | None = None,
 ) -> list[tuple[int, int, int, int, int, int]]:
     """Render the PNG tiles of zooms ``low..top`` of a raster on ``grid`` whose rows ``paint(start, stop)`` gives
     as pixels (rows, cols), into the file ``spill``; returns (tile id, z, x, y, offset, length) per tile written,
-    in the order written (deterministic, whatever ``threads``)."""
+    in the order written (deterministic, whatever ``threads``: :data:`TILE_THREADS` when None)."""
     from concurrent.futures import Future, ThreadPoolExecutor
+
+    threads = max(1, TILE_THREADS if threads is None else threads)
 
     pyr = _pyramid(grid, top, top - low)
     mesh, step, lead_r, lead_c = _mesh(grid, pyr)
@@ -995,9 +997,9 @@ def _render_tiles(
     index: list[tuple[int, int, int, int, int, int]] = []
     pending: deque[tuple[int, int, int, Future[bytes]]] = deque()
     previous_threads = nb.get_num_threads()
-    nb.set_num_threads(max(1, min(threads, nb.config.NUMBA_NUM_THREADS)))  # type: ignore[attr-defined]
+    nb.set_num_threads(min(threads, nb.config.NUMBA_NUM_THREADS))  # type: ignore[attr-defined]
     try:
-        with open(spill, "wb") as out, ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
+        with open(spill, "wb") as out, ThreadPoolExecutor(max_workers=threads) as pool:
 
             def drain(keep: int) -> None:
                 while len(pending) > keep:
@@ -1008,7 +1010,7 @@ def _render_tiles(
 
             def emit(z: int, x: int, y: int, tile: np.ndarray) -> None:
                 pending.append((z, x, y, pool.submit(_png, tile)))
-                drain(8 * max(1, threads))
+                drain(8 * threads)
 
             sinks = [
                 _LevelSink(top - k, pyr.col0 >> k, pyr.width >> k, emit) for k in range(pyr.levels + 1)
