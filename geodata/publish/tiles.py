@@ -1,49 +1,50 @@
 """Tile archives for the web map: vector tiles (MVT) of the published layers and raster tiles of rendered surfaces,
 as PMTiles (default) or MBTiles.
 
-Everything is encoded by GDAL: pyogrio's PMTiles/MBTiles drivers cut and encode the vector tiles (one archive per
-layer, since pyogrio writes one layer per call), and rasterio's MBTiles driver tiles the rendered RGBA surface, one
-zoom at a time from a warp to that zoom's pixel size. The only code of our own is the assembly: the per-layer vector
+Vector tiles are cut by tippecanoe (or GDAL: pyogrio's PMTiles driver, one archive per layer); the per-layer
 archives are merged tile by tile into one archive -- an MVT tile is a protobuf message whose layers are a repeated
 field, so the concatenation of two tiles is the tile holding both layers -- and the tiles are written out with the
 ``pmtiles`` package's writer (or as an MBTiles SQLite file).
 
-Rendering: bathymetry as a colour ramp (blues at sea, earth tones on land) under a hillshade (matplotlib's
-``LightSource``); the cost surface as a ``magma`` ramp over its 2nd..98th percentiles, impassable cells grey.
+Raster tiles are rendered by our own compiled kernels (:mod:`geodata.publish._tilekernels`), band by band: the
+values painted with the ramp's lookup table, warped to web mercator, averaged level by level into the coarser zooms
+and PNG-encoded on two threads (see "raster tiles" below). Rendering: bathymetry as a colour ramp (blues at sea,
+earth tones on land) under a hillshade (matplotlib's ``LightSource``); the cost surface as a ``magma`` ramp over its
+2nd..98th percentiles, impassable cells grey.
 """
 
 from __future__ import annotations
 
 import gzip
-import io
 import json
 import math
 import os
 import sqlite3
+import struct
 import subprocess
 import sys
 import tempfile
 import time
+import zlib
+from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 import geopandas as gpd
+import numba as nb
 import numpy as np
 import pyogrio
-import rasterio
-from affine import Affine
 from matplotlib import colormaps
-from matplotlib.colors import LightSource, LinearSegmentedColormap
+from matplotlib.colors import Colormap, LightSource, LinearSegmentedColormap
 from pmtiles.reader import MmapSource, Reader, all_tiles
 from pmtiles.tile import Compression, TileType, zxy_to_tileid
 from pmtiles.writer import Writer
-from rasterio.windows import Window
 
 from geodata.errors import InputDataError, PublishError, TilerMissingError
 from geodata.grid import GeoGrid, Raster, RasterFile, raster_read_rows, row_blocks
-from geodata.publish import styles
+from geodata.publish import _tilekernels, styles
 
 TileFormat = Literal["pmtiles", "mbtiles"]
 WEB_MERCATOR_EQUATOR_M = 40_075_016.686
@@ -379,7 +380,9 @@ class _ArchiveWriter:
 # the hillshade's gradient), so a raster of any size is rendered in bounded memory. Statistics that need the whole
 # raster (percentiles, the median used to fill gaps, the hillshade's contrast stretch) are taken first, in a pass of
 # their own: percentiles and the median from every cell up to SAMPLE_CELLS cells and from a regular subsample
-# (every k-th row and column) beyond, the stretch from every band.
+# (every k-th row and column) beyond, the stretch from every band. The colours come from the ramp's lookup table
+# (matplotlib's own 256 entries) in compiled kernels (:mod:`geodata.publish._tilekernels`), bit for bit the colours
+# matplotlib's colormap and ``LightSource`` give.
 
 DEPTH_STOPS: list[tuple[float, str]] = [
     (-200.0, "#8c6d46"),
@@ -402,8 +405,8 @@ SAMPLE_CELLS = 4_000_000
 """Statistics of a raster (percentiles, median) use every cell up to this many cells, a regular subsample beyond."""
 MIN_BAND_BYTES = 8 * 1024**2
 MAX_BAND_BYTES = 256 * 1024**2
-RENDER_BYTES_PER_CELL = 120
-"""Working memory of the rendering per cell of a band (float64 values, filled values, gradient, normals, RGB)."""
+RENDER_BYTES_PER_CELL = 16
+"""Working memory of the rendering per cell of a band (the values as read, float32 or float64, and their RGBA)."""
 
 
 def band_bytes(budget_bytes: int | None) -> int:
@@ -426,13 +429,19 @@ class Rendering:
 
 @dataclass(frozen=True)
 class RenderedFile:
-    """An RGBA rendering written band by band to a tiled GeoTIFF on the raster's grid (the streamed
-    :class:`Rendering`), with its legend stops and units."""
+    """A raster rendered band by band straight into its web-map tiles (the streamed :class:`Rendering`): the PNG
+    tiles of zooms ``zooms`` (low, top) in the spill file ``path`` (``tiles``: tile id, z, x, y, offset, length, in
+    the order written), with the raster's grid, legend stops and units, and the ``source`` and ``style`` it was
+    painted from (to render other zooms)."""
 
     path: Path
     grid: GeoGrid
     legend: list[tuple[float, str]]
     units: str
+    zooms: tuple[int, int] = (0, -1)
+    tiles: tuple[tuple[int, int, int, int, int, int], ...] = ()
+    source: RasterSource | None = None
+    style: _Style | None = None
 
 
 def valid_cells(data: np.ndarray, nodata: float | int | None) -> np.ndarray:
@@ -443,6 +452,11 @@ def valid_cells(data: np.ndarray, nodata: float | int | None) -> np.ndarray:
     if nodata is not None and not (isinstance(nodata, float) and math.isnan(nodata)):
         mask &= data != nodata
     return mask
+
+
+def _kernel_nodata(nodata: float | int | None) -> float:
+    """``nodata`` as the kernels take it: NaN when there is none (no value equals NaN)."""
+    return math.nan if nodata is None else float(nodata)
 
 
 def value_sample(source: RasterSource, *, budget_bytes: int | None = None) -> np.ndarray:
@@ -459,12 +473,27 @@ def value_sample(source: RasterSource, *, budget_bytes: int | None = None) -> np
     return np.concatenate(parts) if parts else np.empty(0)
 
 
+def _any_valid(source: RasterSource, *, budget_bytes: int | None = None) -> bool:
+    """Whether a raster holds a valid cell (read band by band up to the first one)."""
+    if isinstance(source, Raster):
+        return bool(source.valid().any())
+    for block in row_blocks(source.grid, bytes_per_cell=4, budget_bytes=band_bytes(budget_bytes)):
+        if valid_cells(raster_read_rows(source, block.rows), source.nodata).any():
+            return True
+    return False
+
+
 def _ramp(stops: list[tuple[float, str]]) -> tuple[LinearSegmentedColormap, float, float]:
     lo, hi = stops[0][0], stops[-1][0]
     cmap = LinearSegmentedColormap.from_list(
         "ramp", [((v - lo) / (hi - lo), c) for v, c in stops]
     )  # fmt: skip
     return cmap, lo, hi
+
+
+def _lut(cmap: Colormap) -> np.ndarray:
+    """The colormap's own lookup table (what ``cmap(x, bytes=True)`` indexes) as packed pixels of alpha 0."""
+    return _tilekernels.pack_lut(cmap(np.arange(cmap.N), bytes=True)[:, :3])
 
 
 def _cell_size_m(grid: GeoGrid) -> tuple[float, float]:
@@ -477,7 +506,8 @@ def _cell_size_m(grid: GeoGrid) -> tuple[float, float]:
 
 @dataclass(frozen=True)
 class _Style:
-    """How to paint one band: ``paint(values over the band's read rows, the band's own rows) -> RGBA``."""
+    """How to paint one band: ``paint(values over the band's read rows, the band's own rows) -> pixels (rows,
+    cols)`` (uint32 RGBA: :mod:`geodata.publish._tilekernels`), reading ``halo`` rows on each side."""
 
     halo: int
     paint: Callable[[np.ndarray, slice], np.ndarray]
@@ -485,23 +515,7 @@ class _Style:
     units: str
 
 
-def _to_rgba(rgb: np.ndarray, alpha: np.ndarray) -> np.ndarray:
-    """Bands (4, rows, cols) from RGB (rows, cols, 3): uint8 as it is, floats in 0..1 scaled and rounded."""
-    rgba = np.empty((4, *alpha.shape), dtype="uint8")
-    rgba[:3] = np.moveaxis(rgb if rgb.dtype == np.uint8 else np.round(rgb * 255).astype("uint8"), -1, 0)
-    rgba[3] = alpha
-    return rgba
-
-
-_LIGHT = LightSource(azdeg=315, altdeg=45).direction
-
-
-def _intensity(elevation: np.ndarray, vert_exag: float, dx: float, dy: float) -> np.ndarray:
-    """matplotlib's ``LightSource(315, 45).hillshade`` before its contrast stretch (which needs the whole raster)."""
-    e_dy, e_dx = np.gradient(vert_exag * elevation, -dy, dx)
-    norm = np.sqrt(e_dx * e_dx + e_dy * e_dy + 1.0)
-    out: np.ndarray = (-e_dx * _LIGHT[0] - e_dy * _LIGHT[1] + _LIGHT[2]) / norm
-    return out
+_LIGHT = np.asarray(LightSource(azdeg=315, altdeg=45).direction, dtype="float64")
 
 
 def bathymetry_style(
@@ -511,39 +525,29 @@ def bathymetry_style(
     vert_exag: float = 8.0,
     budget_bytes: int | None = None,
 ) -> _Style:
-    """Colour ramp (water depth in m; land heights in earth tones) under a hillshade, with the gaps filled by the
-    median and the hillshade stretched over the whole raster (a pass over every band)."""
+    """Colour ramp (water depth in m; land heights in earth tones) under a hillshade (matplotlib's
+    ``LightSource(315, 45)``), with the gaps filled by the median and the hillshade stretched over the whole raster
+    (a pass over every band)."""
     sample = value_sample(depth, budget_bytes=budget_bytes)
     if sample.size == 0:
         raise InputDataError("bathymetry raster has no valid cell; nothing to render")
     sign = 1.0 if positive == "down" else -1.0
     fill = float(np.median(sign * sample))
     dy, dx = _cell_size_m(depth.grid)
-
-    def filled(values: np.ndarray) -> np.ndarray:
-        return np.where(valid_cells(values, depth.nodata), sign * values.astype("float64"), fill)
-
-    if isinstance(depth, Raster) and _fits(depth.grid, budget_bytes):
-        whole = _intensity(-filled(depth.data), vert_exag, dx, dy)
-        imin, imax = float(whole.min()), float(whole.max())
-    else:
-        imin, imax = math.inf, -math.inf
-        for block in row_blocks(
-            depth.grid, bytes_per_cell=RENDER_BYTES_PER_CELL, budget_bytes=band_bytes(budget_bytes), halo=1
-        ):
-            part = _intensity(-filled(raster_read_rows(depth, block.read)), vert_exag, dx, dy)[block.core]
-            imin, imax = min(imin, float(part.min())), max(imax, float(part.max()))
+    nodata = _kernel_nodata(depth.nodata)
+    shade_args = (sign, fill, nodata, float(vert_exag), float(dx), float(dy), _LIGHT)
+    imin, imax = math.inf, -math.inf
+    for block in row_blocks(
+        depth.grid, bytes_per_cell=RENDER_BYTES_PER_CELL, budget_bytes=band_bytes(budget_bytes), halo=1
+    ):
+        values = raster_read_rows(depth, block.read)
+        a, b = _tilekernels.intensity_range(values, block.core.start, block.core.stop, *shade_args)
+        imin, imax = min(imin, float(a)), max(imax, float(b))
     cmap, lo, hi = _ramp(DEPTH_STOPS)
+    lut = _lut(cmap)
 
     def paint(values: np.ndarray, core: slice) -> np.ndarray:
-        d = filled(values)
-        shade = _intensity(-d, vert_exag, dx, dy)[core]
-        if imax - imin > 1e-6:
-            shade = (shade - imin) / (imax - imin)
-        shade = np.clip(shade, 0, 1)
-        rgb = cmap(np.clip((d[core] - lo) / (hi - lo), 0, 1), bytes=True)[..., :3].astype("float32")
-        lit = np.clip(rgb * (0.55 + 0.6 * shade[..., None].astype("float32")), 0, 255)
-        return _to_rgba(np.round(lit).astype("uint8"), np.where(valid_cells(values[core], depth.nodata), 255, 0))
+        return _tilekernels.paint_bathymetry(values, core.start, core.stop, lut, lo, hi, *shade_args, imin, imax)
 
     return _Style(1, paint, DEPTH_STOPS, "m")
 
@@ -558,16 +562,13 @@ def cost_style(
     lo, hi = (float(v) for v in np.percentile(sample, [2, 98]))
     hi = hi if hi > lo else lo + 1.0
     cmap = colormaps[cmap_name]
+    lut = _lut(cmap)
+    nodata = _kernel_nodata(cost.nodata)
 
     def paint(values: np.ndarray, core: slice) -> np.ndarray:
-        c = values[core].astype("float64")
-        finite = valid_cells(c, cost.nodata)
-        impassable = np.isposinf(c)
-        rgb = cmap(np.clip((np.where(finite, c, lo) - lo) / (hi - lo), 0, 1), bytes=True)[..., :3]
-        rgba = _to_rgba(rgb, np.where(finite, alpha, 0))
-        rgba[:3, impassable] = 60
-        rgba[3, impassable] = 150
-        return rgba
+        return _tilekernels.paint_ramp(
+            values, core.start, core.stop, lut, lo, hi, nodata, _tilekernels.MODE_COST, int(alpha)
+        )
 
     legend = []
     for i in range(5):
@@ -589,25 +590,24 @@ SHARE_STOPS: list[tuple[float, str]] = [
 
 def share_style(share: RasterSource, *, alpha: int = 220, budget_bytes: int | None = None) -> _Style:
     """A share of realisations (0..1) on :data:`SHARE_STOPS`; cells at 0 or without data are transparent."""
-    if value_sample(share, budget_bytes=budget_bytes).size == 0:
+    if not _any_valid(share, budget_bytes=budget_bytes):
         raise InputDataError("share raster has no valid cell; nothing to render")
     cmap, lo, hi = _ramp(SHARE_STOPS)
+    lut = _lut(cmap)
+    nodata = _kernel_nodata(share.nodata)
 
     def paint(values: np.ndarray, core: slice) -> np.ndarray:
-        v = values[core].astype("float64")
-        valid = valid_cells(v, share.nodata)
-        rgb = cmap(np.clip((np.where(valid, v, 0.0) - lo) / (hi - lo), 0, 1), bytes=True)[..., :3]
-        return _to_rgba(rgb, np.where(valid & (v > 0), alpha, 0))
+        return _tilekernels.paint_ramp(
+            values, core.start, core.stop, lut, lo, hi, nodata, _tilekernels.MODE_SHARE, int(alpha)
+        )
 
     return _Style(0, paint, SHARE_STOPS, str(share.attrs.get("units", "share")))
 
 
-def _fits(grid: GeoGrid, budget_bytes: int | None) -> bool:
-    return len(row_blocks(grid, bytes_per_cell=RENDER_BYTES_PER_CELL, budget_bytes=band_bytes(budget_bytes))) == 1
-
-
 def _render(raster: Raster, style: _Style) -> Rendering:
-    return Rendering(style.paint(raster.data, slice(0, raster.grid.shape[0])), raster, style.legend, style.units)
+    pixels = style.paint(raster.data, slice(0, raster.grid.shape[0]))
+    rgba = np.ascontiguousarray(np.moveaxis(_as_rgba(pixels), -1, 0))
+    return Rendering(rgba, raster, style.legend, style.units)
 
 
 def render_bathymetry(depth: Raster, *, positive: Literal["down", "up"] = "down", vert_exag: float = 8.0) -> Rendering:
@@ -632,47 +632,70 @@ RenderKind = Literal["bathymetry", "cost", "share"]
 def render_file(
     kind: RenderKind, source: RasterSource, path: str | Path, *, budget_bytes: int | None = None
 ) -> RenderedFile:
-    """Render ``source`` (in memory or on disk) band by band into an RGBA tiled GeoTIFF ``path`` on its grid; peak
-    memory is one band (sized from ``budget_bytes``), whatever the raster's size."""
+    """Render ``source`` (in memory or on disk) band by band straight into the PNG tiles of every zoom it shows at
+    (from the coarsest the extent is visible at up to its native zoom: :func:`raster_zoom_range`), spilled to
+    ``path``; :func:`write_raster_archives` writes them into archives. Peak memory is one band (sized from
+    ``budget_bytes``), whatever the raster's size."""
     if kind == "bathymetry":
         style = bathymetry_style(source, budget_bytes=budget_bytes)
     elif kind == "cost":
         style = cost_style(source, budget_bytes=budget_bytes)
     else:
         style = share_style(source, budget_bytes=budget_bytes)
+    low, top = raster_zoom_range(_lonlat_bounds(source.grid), min(_cell_size_m(source.grid)))
     path = Path(path)
-    grid = source.grid
-    profile = _rgba_profile(grid.shape, grid.crs.to_wkt(), grid.transform, compress="none")  # read once, by the warp
-    with rasterio.open(path, "w", **profile) as dst:
-        for block in row_blocks(
-            grid, bytes_per_cell=RENDER_BYTES_PER_CELL, budget_bytes=band_bytes(budget_bytes), halo=style.halo
-        ):
-            rgba = style.paint(raster_read_rows(source, block.read), block.core)
-            dst.write(rgba, window=Window(0, block.rows.start, grid.shape[1], block.height))
-    return RenderedFile(path, grid, style.legend, style.units)
+    index = _render_tiles(source.grid, _style_painter(source, style), path, low, top, budget_bytes)
+    return RenderedFile(path, source.grid, style.legend, style.units, (low, top), tuple(index), source, style)
 
 
-def _rgba_profile(shape: tuple[int, int], crs: Any, transform: Affine, *, compress: str = "deflate") -> dict[str, Any]:
-    profile = {"driver": "GTiff", "height": shape[0], "width": shape[1], "count": 4, "dtype": "uint8", "crs": crs,
-               "transform": transform, "photometric": "RGB", "alpha": "YES", "BIGTIFF": "IF_SAFER"}  # fmt: skip
-    if compress != "none":
-        profile.update(compress=compress, ZLEVEL=1)
-    if min(shape) >= 256:
-        profile.update(tiled=True, blockxsize=256, blockysize=256)
-    return profile
+def _style_painter(source: RasterSource, style: _Style) -> Callable[[int, int], np.ndarray]:
+    """``paint(start, stop)``: rows start..stop of ``source`` painted by ``style`` (read with its halo)."""
+    rows = source.grid.shape[0]
+
+    def paint(start: int, stop: int) -> np.ndarray:
+        lo, hi = max(start - style.halo, 0), min(stop + style.halo, rows)
+        return style.paint(raster_read_rows(source, slice(lo, hi)), slice(start - lo, stop - lo))
+
+    return paint
+
+
+def _rgba_painter(rgba: np.ndarray) -> Callable[[int, int], np.ndarray]:
+    """``paint(start, stop)``: rows start..stop of an in-memory rendering (4, rows, cols) as pixels (rows, cols)."""
+
+    def paint(start: int, stop: int) -> np.ndarray:
+        band = np.ascontiguousarray(np.moveaxis(rgba[:, start:stop], 0, -1), dtype="uint8")
+        return band.view(np.uint32)[..., 0]
+
+    return paint
+
+
+def _as_rgba(pixels: np.ndarray) -> np.ndarray:
+    """Packed pixels (rows, cols) uint32 as the RGBA image (rows, cols, 4) uint8 (a view)."""
+    return pixels.view(np.uint8).reshape(*pixels.shape, 4)
 
 
 # -- raster tiles -------------------------------------------------------------------------------------------------
-# One warp of the rendering to web mercator at the top zoom's pixel size, on an extent aligned so that every
-# power-of-two overview is exactly the pixel grid of a coarser zoom; GDAL's average overviews (alpha-aware: a
-# transparent pixel does not darken its neighbours) give the coarser zooms; the tiles are cut from those levels in
-# PMTiles tile-id order, PNG-encoded one at a time and streamed into the archives (fully transparent tiles are left
-# out). GDAL's warper and overview builder work in chunks (``warp_mem_limit``), so memory stays one band.
+# The tiles are cut from a pyramid built band by band and never held whole: the top level is the rendering warped
+# to web mercator at the top zoom's pixel size, on an extent aligned so that every power-of-two level is exactly the
+# pixel grid of a coarser zoom. Each band of top-level rows is warped from the painted source rows it needs (the
+# source position of every pixel interpolated in a mesh of exactly transformed points, as GDAL's approximate
+# transformer does, within MESH_ERROR_PX), each coarser level's band is the alpha-weighted 2 x 2 mean of the finer
+# one's, and every level keeps only the row of tiles it is filling. A completed row of tiles is PNG-encoded on
+# TILE_THREADS threads (fully transparent tiles are left out) and spilled to a file; the archives are then written
+# from the spill in PMTiles tile-id order.
 
 MIN_EXTENT_PX = 8
-PNG_LEVEL = 2
-"""zlib level of the PNG tiles: level 2 encodes several times faster than 6 for a few per cent more bytes."""
 """The coarsest raster zoom is the first at which the raster's extent is at least this many pixels across."""
+PNG_ZLIB_LEVEL = 1
+"""zlib level of the PNG tiles, with the Paeth filter and the run-length strategy: about 20 % smaller than Pillow's
+level 2 (adaptive filters, default strategy) on the 100 m bathymetry, for half its CPU (#14)."""
+TILE_THREADS = 2
+"""Threads of the raster tiles' kernels and PNG encoding (the machine the pipeline is sized for has two cores; the
+kernels and zlib release the GIL)."""
+MESH_ERROR_PX = 0.125
+"""Largest error, in source pixels, of the interpolated pixel positions against exactly transformed ones (GDAL's
+default for its approximate transformer)."""
+MAX_MESH_STEP = 64
 
 
 def native_zoom(resolution_m: float, latitude_deg: float) -> int:
@@ -744,9 +767,11 @@ def write_raster_archives(
     description: str = "",
     budget_bytes: int | None = None,
 ) -> dict[TileFormat, TilesetInfo]:
-    """Tile an RGBA rendering (in memory or a file of :func:`render_file`) once and write the tiles to one archive
+    """Tile a rendering (in memory, or the tiles of :func:`render_file`) once and write the tiles to one archive
     per format of ``paths``: zooms ``min_zoom`` (or the coarsest the extent shows at) up to the zoom whose pixel is
-    nearest the cell size (``max_zoom`` may lower it; never finer: the web map over-zooms)."""
+    nearest the cell size (``max_zoom`` may lower it; never finer: the web map over-zooms). The tiles of a
+    :class:`RenderedFile` are used as they are when they hold that top zoom; other zooms are rendered again from its
+    source."""
     t0 = time.perf_counter()
     if not paths:
         raise InputDataError("no tile archive to write: pass at least one format and path")
@@ -768,17 +793,23 @@ def write_raster_archives(
         "bounds": f"{west:.7f},{south:.7f},{east:.7f},{north:.7f}",
     }
     with tempfile.TemporaryDirectory(prefix="rtiles-", dir=first.parent) as tmp:
-        if isinstance(rendering, Rendering):
-            src_path = Path(tmp) / "rgba.tif"
-            with rasterio.open(src_path, "w", **_rgba_profile(grid.shape, grid.crs.to_wkt(), grid.transform)) as dst:
-                dst.write(rendering.rgba)
+        if isinstance(rendering, RenderedFile) and rendering.zooms[1] == top and rendering.zooms[0] <= low:
+            spill, index = rendering.path, list(rendering.tiles)
         else:
-            src_path = rendering.path
-        merc = Path(tmp) / "mercator.tif"
-        col0, row0 = _warp_to_pyramid(src_path, merc, top, top - low, budget_bytes)
+            if isinstance(rendering, Rendering):
+                painter = _rgba_painter(rendering.rgba)
+            elif rendering.source is not None and rendering.style is not None:
+                painter = _style_painter(rendering.source, rendering.style)
+            else:
+                raise InputDataError(
+                    f"rendering {rendering.path} holds zooms {rendering.zooms}, not {low}..{top}, and not its source; "
+                    "render it again with render_file"
+                )
+            spill = Path(tmp) / "tiles.bin"
+            index = _render_tiles(grid, painter, spill, low, top, budget_bytes)
         writers = {fmt: _ArchiveWriter(Path(tmp) / f"out-{fmt}", fmt, TileType.PNG, metadata) for fmt in paths}
         try:
-            count = _cut_tiles(merc, col0, row0, low, top, list(writers.values()))
+            count = _write_spilled(spill, index, low, top, list(writers.values()))
         finally:
             counts = {fmt: w.close() for fmt, w in writers.items()}
         if count == 0:
@@ -817,79 +848,224 @@ def _floats(values: Any) -> tuple[float, float, float, float]:
     return (a, b, c, d)
 
 
-def _warp_to_pyramid(
-    src_path: Path, dst_path: Path, zoom: int, levels: int, budget_bytes: int | None
-) -> tuple[int, int]:
-    """Reproject an RGBA GeoTIFF to web mercator at the pixel size of ``zoom`` (bilinear), on an extent
-    whose origin and size are multiples of ``2**levels`` pixels, then add average overviews of factors 2 ..
-    ``2**levels`` (each the pixel grid of one coarser zoom). Returns the global pixel column and row of the
-    extent's upper-left corner at ``zoom``."""
-    from rasterio.enums import Resampling
-    from rasterio.warp import reproject, transform_bounds
+@dataclass(frozen=True)
+class _Pyramid:
+    """The top level of a tile pyramid: web-mercator pixels of ``zoom``, the global pixel column and row of its
+    upper-left corner (multiples of ``2**levels``) and its size (multiples too)."""
+
+    zoom: int
+    levels: int
+    col0: int
+    row0: int
+    width: int
+    height: int
+
+    @property
+    def px(self) -> float:
+        return WEB_MERCATOR_EQUATOR_M / 256 / 2**self.zoom
+
+
+def _pyramid(grid: GeoGrid, zoom: int, levels: int) -> _Pyramid:
+    """The aligned extent of the grid's bounds in web mercator at ``zoom`` with ``levels`` coarser levels."""
+    from rasterio.warp import transform_bounds
 
     half = WEB_MERCATOR_EQUATOR_M / 2
     px = WEB_MERCATOR_EQUATOR_M / 256 / 2**zoom
     step = 2**levels
-    with rasterio.open(src_path) as src:
-        left, bottom, right, top = transform_bounds(src.crs, "EPSG:3857", *src.bounds, densify_pts=21)
-        col0 = math.floor((left + half) / px / step) * step
-        row0 = math.floor((half - top) / px / step) * step
-        width = math.ceil(((right + half) / px - col0) / step) * step
-        height = math.ceil(((half - bottom) / px - row0) / step) * step
-        transform = Affine(px, 0.0, -half + col0 * px, 0.0, -px, half - row0 * px)
-        profile = _rgba_profile((height, width), "EPSG:3857", transform, compress="none")
-        profile.update(tiled=True, blockxsize=256, blockysize=256)  # every level read by 256-pixel tiles
-        mem_mb = max(band_bytes(budget_bytes) // 2**20, 16)
-        with rasterio.open(dst_path, "w", **profile) as dst:
-            # the four bands as values (bilinear): cells without data carry a colour of the ramp, never black, so
-            # blending across the alpha edge leaves no dark fringe (and is ~1.4x cheaper than the alpha-masked warp)
-            reproject(
-                rasterio.band(src, [1, 2, 3, 4]), rasterio.band(dst, [1, 2, 3, 4]), resampling=Resampling.bilinear,
-                warp_mem_limit=mem_mb, num_threads=1,
-            )  # fmt: skip
-            if levels:
-                with rasterio.Env(GDAL_CACHEMAX=mem_mb):
-                    dst.build_overviews([2**k for k in range(1, levels + 1)], Resampling.average)
-    return col0, row0
+    left, bottom, right, top = transform_bounds(grid.crs.to_wkt(), "EPSG:3857", *grid.bounds, densify_pts=21)
+    col0 = math.floor((left + half) / px / step) * step
+    row0 = math.floor((half - top) / px / step) * step
+    width = math.ceil(((right + half) / px - col0) / step) * step
+    height = math.ceil(((half - bottom) / px - row0) / step) * step
+    return _Pyramid(zoom, levels, col0, row0, width, height)
 
 
-def _cut_tiles(merc: Path, col0: int, row0: int, low: int, top: int, writers: list[_ArchiveWriter]) -> int:
-    """Cut the 256-pixel tiles of zooms ``low..top`` from the levels of ``merc`` in tile-id order, PNG-encode each
-    and hand it to every writer; fully transparent tiles are left out. Returns the tiles written."""
-    from PIL import Image
+def _source_positions(grid: GeoGrid, pyr: _Pyramid, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """Exact source positions (col, row in pixel units) of the centres of top-level pixels ``rows`` x ``cols``,
+    shape (len(rows), len(cols), 2); NaN where the transformation fails."""
+    from pyproj import Transformer
 
-    levels = {}
-    keys = []
-    for z in range(low, top + 1):
-        k = top - z
-        ds = rasterio.open(merc) if k == 0 else rasterio.open(merc, overview_level=k - 1)
-        c0, r0 = col0 >> k, row0 >> k
-        levels[z] = (ds, c0, r0)
-        for x in range(c0 // 256, (c0 + ds.width - 1) // 256 + 1):
-            for y in range(r0 // 256, (r0 + ds.height - 1) // 256 + 1):
-                keys.append((zxy_to_tileid(z, x, y), z, x, y))
-    keys.sort()
-    count = 0
+    half = WEB_MERCATOR_EQUATOR_M / 2
+    to_src = Transformer.from_crs("EPSG:3857", grid.crs, always_xy=True)
+    cc, rr = np.meshgrid(cols.astype("float64"), rows.astype("float64"))
+    x = -half + (pyr.col0 + cc + 0.5) * pyr.px
+    y = half - (pyr.row0 + rr + 0.5) * pyr.px
+    sx, sy = to_src.transform(x, y)
+    inv = ~grid.transform
+    u = inv.a * sx + inv.b * sy + inv.c
+    v = inv.d * sx + inv.e * sy + inv.f
+    out = np.stack([u, v], axis=-1)
+    out[~np.isfinite(out).all(axis=-1)] = np.nan
+    return out
+
+
+def _mesh(grid: GeoGrid, pyr: _Pyramid) -> tuple[np.ndarray, int, int, int]:
+    """Exact source positions of the top-level pixels whose global column and row are multiples of ``step`` (the
+    coarsest step up to MAX_MESH_STEP whose bilinear interpolation is within MESH_ERROR_PX of the exact positions at
+    the centres of the mesh's cells), that step and the rows and columns the first node lies before the extent (the
+    nodes are global: a pixel is interpolated alike whatever extent it is rendered in)."""
+    step = MAX_MESH_STEP
+    while True:
+        lead_r, lead_c = pyr.row0 % step, pyr.col0 % step
+        nodes_r = np.arange(-lead_r, pyr.height + step, step)
+        nodes_c = np.arange(-lead_c, pyr.width + step, step)
+        mesh = _source_positions(grid, pyr, nodes_r, nodes_c)
+        if step == 1:
+            return mesh, step, lead_r, lead_c
+        half = step // 2
+        exact = _source_positions(grid, pyr, nodes_r[:-1] + half, nodes_c[:-1] + half)
+        interp = (mesh[:-1, :-1] + mesh[1:, :-1] + mesh[:-1, 1:] + mesh[1:, 1:]) / 4
+        err = np.abs(interp - exact)
+        if not np.isfinite(err).any() or np.nanmax(err) <= MESH_ERROR_PX:
+            return mesh, step, lead_r, lead_c
+        step //= 2
+
+
+class _LevelSink:
+    """One pyramid level's row of tiles being filled: rows arrive top to bottom at their global pixel rows; each
+    completed row of tiles is handed to ``emit(z, x, y, tile)`` tile by tile, fully transparent tiles left out."""
+
+    def __init__(self, z: int, col0: int, width: int, emit: Callable[[int, int, int, np.ndarray], None]) -> None:
+        self.z, self.emit = z, emit
+        self.tx0 = col0 // 256
+        self.ntx = (col0 + width - 1) // 256 - self.tx0 + 1
+        self.off, self.width = col0 - self.tx0 * 256, width
+        self.buf = np.zeros((256, self.ntx * 256), dtype="uint32")
+        self.ty: int | None = None
+
+    def add(self, row: int, band: np.ndarray) -> None:
+        start = 0
+        while start < band.shape[0]:
+            g = row + start
+            ty = g // 256
+            if ty != self.ty:
+                self.flush()
+                self.ty = ty
+            n = min(band.shape[0] - start, (ty + 1) * 256 - g)
+            self.buf[g - ty * 256 : g - ty * 256 + n, self.off : self.off + self.width] = band[start : start + n]
+            start += n
+
+    def flush(self) -> None:
+        if self.ty is None:
+            return
+        alpha = (self.buf >> 24).reshape(256, self.ntx, 256).any(axis=(0, 2))
+        for t in np.flatnonzero(alpha):
+            tile = _as_rgba(self.buf[:, t * 256 : (t + 1) * 256].copy())  # a copy: the buffer is reused
+            self.emit(self.z, self.tx0 + int(t), self.ty, tile)
+        self.buf[:] = 0
+        self.ty = None
+
+
+def _png(tile: np.ndarray) -> bytes:
+    """An RGBA tile (256, 256, 4) as PNG: Paeth-filtered scanlines, zlib with the run-length strategy."""
+    raw = _tilekernels.png_paeth(tile)
+    co = zlib.compressobj(PNG_ZLIB_LEVEL, zlib.DEFLATED, 15, 9, zlib.Z_RLE)
+    data = co.compress(raw.tobytes()) + co.flush()  # zlib releases the GIL: the threads encode in parallel
+    head = struct.pack(">IIBBBBB", tile.shape[1], tile.shape[0], 8, 6, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", head) + _png_chunk(b"IDAT", data) + _png_chunk(b"IEND", b"")
+
+
+def _png_chunk(tag: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data))
+
+
+def _render_tiles(
+    grid: GeoGrid,
+    paint: Callable[[int, int], np.ndarray],
+    spill: Path,
+    low: int,
+    top: int,
+    budget_bytes: int | None,
+    *,
+    threads: int | None = None,
+) -> list[tuple[int, int, int, int, int, int]]:
+    """Render the PNG tiles of zooms ``low..top`` of a raster on ``grid`` whose rows ``paint(start, stop)`` gives
+    as pixels (rows, cols), into the file ``spill``; returns (tile id, z, x, y, offset, length) per tile written,
+    in the order written (deterministic, whatever ``threads``: :data:`TILE_THREADS` when None)."""
+    from concurrent.futures import Future, ThreadPoolExecutor
+
+    threads = max(1, TILE_THREADS if threads is None else threads)
+
+    pyr = _pyramid(grid, top, top - low)
+    mesh, step, lead_r, lead_c = _mesh(grid, pyr)
+    src_rows = grid.shape[0]
+    # a band of top-level rows: a multiple of 2**levels (each level's band is whole pixels) and of 256 when it is
+    # smaller; as many rows as the budget's band holds (the band's RGBA, the source rows it needs with their RGBA)
+    unit = max(256, 2**pyr.levels)
+    per_row = pyr.width * 4 + (grid.shape[1] * RENDER_BYTES_PER_CELL * 1.5)
+    band = max(unit, int(band_bytes(budget_bytes) // per_row) // unit * unit)
+    index: list[tuple[int, int, int, int, int, int]] = []
+    pending: deque[tuple[int, int, int, Future[bytes]]] = deque()
+    previous_threads = nb.get_num_threads()
+    nb.set_num_threads(min(threads, nb.config.NUMBA_NUM_THREADS))  # type: ignore[attr-defined]
     try:
-        for _, z, x, y in keys:
-            ds, c0, r0 = levels[z]
-            tile = np.zeros((4, 256, 256), dtype="uint8")
-            c_lo, c_hi = max(x * 256, c0), min(x * 256 + 256, c0 + ds.width)
-            r_lo, r_hi = max(y * 256, r0), min(y * 256 + 256, r0 + ds.height)
-            window = Window(c_lo - c0, r_lo - r0, c_hi - c_lo, r_hi - r_lo)
-            tile[:, r_lo - y * 256 : r_hi - y * 256, c_lo - x * 256 : c_hi - x * 256] = ds.read(window=window)
-            if not tile[3].any():
+        with open(spill, "wb") as out, ThreadPoolExecutor(max_workers=threads) as pool:
+
+            def drain(keep: int) -> None:
+                while len(pending) > keep:
+                    z, x, y, fut = pending.popleft()
+                    data = fut.result()
+                    index.append((zxy_to_tileid(z, x, y), z, x, y, out.tell(), len(data)))
+                    out.write(data)
+
+            def emit(z: int, x: int, y: int, tile: np.ndarray) -> None:
+                pending.append((z, x, y, pool.submit(_png, tile)))
+                drain(8 * threads)
+
+            sinks = [
+                _LevelSink(top - k, pyr.col0 >> k, pyr.width >> k, emit) for k in range(pyr.levels + 1)
+            ]  # fmt: skip
+            for r in range(0, pyr.height, band):
+                r1 = min(r + band, pyr.height)
+                level = _warp_rows(paint, mesh, (step, lead_r, lead_c), src_rows, r, r1, pyr.width)
+                for k, sink in enumerate(sinks):
+                    if k:
+                        level = _tilekernels.halve(level)
+                    sink.add((pyr.row0 + r) >> k, level)
+            for sink in sinks:
+                sink.flush()
+            drain(0)
+    finally:
+        nb.set_num_threads(previous_threads)
+    return index
+
+
+def _warp_rows(
+    paint: Callable[[int, int], np.ndarray],
+    mesh: np.ndarray,
+    layout: tuple[int, int, int],
+    src_rows: int,
+    r0: int,
+    r1: int,
+    width: int,
+) -> np.ndarray:
+    """Top-level rows r0..r1 warped from the source rows they need, painted; ``layout``: the mesh's step and the rows
+    and columns its first node lies before the extent."""
+    step, lead_r, lead_c = layout
+    nodes = mesh[(r0 + lead_r) // step : (r1 - 1 + lead_r) // step + 2, :, 1]
+    if not np.isfinite(nodes).any():
+        return np.zeros((r1 - r0, width), dtype="uint32")
+    lo = max(math.floor(float(np.nanmin(nodes)) - 0.5), 0)
+    hi = min(math.floor(float(np.nanmax(nodes)) - 0.5) + 2, src_rows)
+    if lo >= hi:
+        return np.zeros((r1 - r0, width), dtype="uint32")
+    return _tilekernels.warp_band(paint(lo, hi), lo, src_rows, mesh, step, lead_r, lead_c, r0, r1, width)
+
+
+def _write_spilled(
+    spill: Path, index: list[tuple[int, int, int, int, int, int]], low: int, top: int, writers: list[_ArchiveWriter]
+) -> int:
+    """Hand the spilled tiles of zooms low..top to every writer in tile-id order; returns the tiles written."""
+    count = 0
+    with open(spill, "rb") as fh:
+        for _, z, x, y, offset, length in sorted(index):
+            if not low <= z <= top:
                 continue
-            buf = io.BytesIO()
-            image = Image.fromarray(np.ascontiguousarray(np.moveaxis(tile, 0, -1)), "RGBA")
-            image.save(buf, "PNG", compress_level=PNG_LEVEL)
-            data = buf.getvalue()
+            fh.seek(offset)
+            data = fh.read(length)
             for writer in writers:
                 writer.add(z, x, y, data)
             count += 1
-    finally:
-        for ds, _, _ in levels.values():
-            ds.close()
     return count
 
 

@@ -71,7 +71,9 @@ def test_a_coverage_refuses_the_nodata_value_as_data_in_any_band(tmp_path: Path)
 
 
 @pytest.mark.parametrize("kind", ["bathymetry", "cost", "share"])
-def test_a_rendering_band_by_band_equals_the_whole_raster_rendering(tmp_path: Path, kind: str) -> None:
+def test_a_rendering_band_by_band_equals_the_whole_raster_rendering(
+    tmp_path: Path, kind: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     raster, on_disk = _large(tmp_path)
     if kind == "share":
         raster = Raster(np.clip(raster.data / 600, 0, 1).astype("float32"), raster.grid, float("nan"), {})
@@ -81,13 +83,41 @@ def test_a_rendering_band_by_band_equals_the_whole_raster_rendering(tmp_path: Pa
         "cost": tiles.render_cost,
         "share": tiles.render_share,
     }
-    whole = renderers[kind]
-    rendered = tiles.render_file(kind, on_disk, tmp_path / "rgba.tif", budget_bytes=SMALL_BUDGET)  # type: ignore[arg-type]
-    with rasterio.open(rendered.path) as src:
-        assert src.count == 4
-        assert src.block_shapes[0] == (256, 256)
-        np.testing.assert_array_equal(src.read(), whole(raster).rgba)
-    assert rendered.legend == whole(raster).legend
+    whole = renderers[kind](raster)
+    reads: list[int] = []  # rows of every read of the source
+    painted: list[int] = []  # rows of every band painted for the tiles
+    read_rows, style_painter = tiles.raster_read_rows, tiles._style_painter
+
+    def recorded(source: Raster | RasterFile, rows: slice) -> np.ndarray:
+        reads.append(rows.stop - rows.start)
+        return read_rows(source, rows)
+
+    def painter(source: tiles.RasterSource, style: tiles._Style) -> Callable[[int, int], np.ndarray]:
+        paint = style_painter(source, style)
+
+        def recorded_paint(start: int, stop: int) -> np.ndarray:
+            painted.append(stop - start)
+            return paint(start, stop)
+
+        return recorded_paint
+
+    monkeypatch.setattr(tiles, "raster_read_rows", recorded)
+    monkeypatch.setattr(tiles, "_style_painter", painter)
+    rendered = tiles.render_file(kind, on_disk, tmp_path / "tiles.bin", budget_bytes=SMALL_BUDGET)  # type: ignore[arg-type]
+    monkeypatch.undo()
+    assert rendered.legend == whole.legend
+    # the source is read band by band within the small budget (statistics at 4 bytes a cell, painting at
+    # RENDER_BYTES_PER_CELL), never whole for the tiles, and the tiles cut band by band from the file equal those cut
+    # from the whole rendering in memory
+    cols = raster.grid.shape[1]
+    assert max(reads) * cols * 4 <= tiles.band_bytes(SMALL_BUDGET)
+    assert len(painted) > 3
+    assert (max(painted) + 2) * cols * tiles.RENDER_BYTES_PER_CELL <= tiles.band_bytes(SMALL_BUDGET)
+    streamed = tiles.write_raster_tiles(rendered, tmp_path / "streamed.pmtiles", min_zoom=5)
+    in_memory = tiles.write_raster_tiles(whole, tmp_path / "memory.pmtiles", min_zoom=5)
+    assert (streamed.min_zoom, streamed.max_zoom) == (in_memory.min_zoom, in_memory.max_zoom) == (5, 9)
+    assert streamed.tile_count == in_memory.tile_count > 20
+    assert streamed.path.read_bytes() == in_memory.path.read_bytes()
 
 
 def test_statistics_of_a_large_raster_come_from_a_regular_sample(tmp_path: Path) -> None:
