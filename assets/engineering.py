@@ -9,7 +9,6 @@ import geopandas as gpd
 
 from assets.common import check_results, check_specs, metadata, scenario_of
 from assets.config import PARTITIONS, CorridorSettings
-from geodata import hazards as haz
 from geodata.boundaries import CaspianCoast
 from geodata.cost import CostSurface
 from geodata.engineering import compose as route
@@ -142,7 +141,7 @@ def route_robustness(
     shared = mc.monte_carlo_inputs(
         bathymetry,
         sea_mask,
-        haz.rasterize_hazards(hazards, mc.monte_carlo_grid(cost_surface.grid, sc.montecarlo)),  # on the coarse grid
+        hazards,  # rasterised on the Monte Carlo grid while a second thread coarsens the depth and sea mask
         cost_surface,
         sc.montecarlo,
         sc.cost,

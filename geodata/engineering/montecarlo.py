@@ -63,6 +63,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -85,7 +86,7 @@ from geodata.engineering import landfall
 from geodata.errors import ConfigError, InputDataError
 from geodata.geodesy import Chainage, cross_track, line_tangents, to_lonlat, transformer
 from geodata.grid import GeoGrid, Raster
-from geodata.hazards.raster import HazardRasters
+from geodata.hazards.raster import HazardRasters, rasterize_hazards
 from geodata.scenario import CostWeights, Limits, MonteCarlo
 from geodata.sweep import local_threads, run_sweep
 
@@ -230,10 +231,22 @@ def coarse_path(path: np.ndarray, f: int) -> np.ndarray:
     return (np.asarray(path, dtype=float) + 0.5) / f - 0.5
 
 
+def _coarse_inputs(
+    depth: Raster, sea_mask: Raster, surface: CostSurface, grid: GeoGrid, f: int
+) -> tuple[Raster, Raster, np.ndarray | None]:
+    """Depth, sea mask and allowed-sector mask (None: every sector allowed) on the Monte Carlo grid ``grid``."""
+    foreign = surface.barrier("foreign_sector") if "foreign_sector" in surface.barriers else None
+    allowed = None if foreign is None else ~np.asarray(foreign)
+    if f > 1:
+        depth, sea_mask = coarsen_inputs(depth, sea_mask, grid, f)
+        allowed = None if allowed is None else block_reduce(allowed, f, "any")
+    return depth, sea_mask, allowed
+
+
 def monte_carlo_inputs(
     depth: Raster,
     sea_mask: Raster,
-    hazards: HazardRasters,
+    hazards: HazardRasters | gpd.GeoDataFrame,
     surface: CostSurface,
     config: MonteCarlo,
     weights: CostWeights,
@@ -249,13 +262,22 @@ def monte_carlo_inputs(
     mask (coarsened, :func:`coarsen_inputs`), the hazard rasters (``hazards`` on the Monte Carlo grid, or on the
     analysis grid, then coarsened), the allowed-sector mask of ``surface``, the approach cells and the candidate
     routes (the design's routed path, ``rank_0``, and the alternatives' lines of ``route_alternatives``,
-    ``rank_<k>``). ``start``, ``goal`` and ``design_path`` are on the analysis grid."""
+    ``rank_<k>``). ``start``, ``goal`` and ``design_path`` are on the analysis grid. ``hazards`` may be the hazard
+    table instead: it is then rasterised on the Monte Carlo grid here (``rasterize_hazards(table, grid)``), while a
+    second thread coarsens the depth, the sea mask and the allowed sectors (GDAL decoding and a ``nogil`` kernel:
+    the two overlap; the same values as one after the other)."""
     grid = surface.grid
     for name, r in (("bathymetry", depth), ("sea_mask", sea_mask)):
         if r.grid.shape != grid.shape or r.grid.transform != grid.transform:
             raise InputDataError(f"{name} is on grid {r.grid}, the cost surface on {grid}; rematerialise {name}")
     mc_grid = monte_carlo_grid(grid, config)
     f = monte_carlo_factor(max(grid.res), config)
+    coarse = None
+    if isinstance(hazards, gpd.GeoDataFrame):
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            coarse = pool.submit(_coarse_inputs, depth, sea_mask, surface, mc_grid, f)
+            hazards = rasterize_hazards(hazards, mc_grid)
+            depth, sea_mask, allowed = coarse.result()
     hazard_shape = np.shape(hazards.hard_mask)
     if hazard_shape not in (grid.shape, mc_grid.shape):
         raise InputDataError(
@@ -263,13 +285,11 @@ def monte_carlo_inputs(
             f"Carlo grid's {mc_grid.shape}; rasterise the hazards on monte_carlo_grid(cost_surface.grid, config)"
         )
     coarsen = f > 1 and hazard_shape == grid.shape
-    foreign = surface.barrier("foreign_sector") if "foreign_sector" in surface.barriers else None
-    allowed = None if foreign is None else ~np.asarray(foreign)
     soft = {k: np.asarray(v, dtype="float32") for k, v in hazards.soft_by_kind.items()}
     hard = {k: np.asarray(v, dtype=bool) for k, v in hazards.hard_by_kind.items()}
+    if coarse is None:
+        depth, sea_mask, allowed = _coarse_inputs(depth, sea_mask, surface, mc_grid, f)
     if f > 1:
-        depth, sea_mask = coarsen_inputs(depth, sea_mask, mc_grid, f)
-        allowed = None if allowed is None else block_reduce(allowed, f, "any")
         if coarsen:
             every = np.ones(grid.shape, dtype=bool)
             soft = {k: block_mean(v, every, f)[0] for k, v in soft.items()}
