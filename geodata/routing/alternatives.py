@@ -165,13 +165,24 @@ class _Penalised:
         self.cheapest = int(np.argmax(pen.reshape(-1) == surface.min_cost))  # one cell holding the minimum
         self.f = factor
         self.coarse = K.block_mean(pen, factor) if factor > 1 else None
+        self.zones: dict[tuple[int, float], tuple[np.ndarray, Any]] = {}
 
     @property
     def pen(self) -> np.ndarray:
         return self.surface.cost
 
+    def zone(self, path: np.ndarray, radius: float) -> tuple[tuple[slice, slice], np.ndarray] | None:
+        """:func:`_zone` of ``path``, rasterised once per route and radius (a route's zone is penalised again on every
+        rejected round, and on each replica): the cache, shared by the replicas, holds the path it was made from."""
+        key = (id(path), float(radius))
+        hit = self.zones.get(key)
+        if hit is None or hit[0] is not path:
+            hit = (path, _zone(path, radius, self.pen.shape))
+            self.zones[key] = hit
+        return hit[1]
+
     def penalise(self, path: np.ndarray, radius: float, factor: float) -> None:
-        z = _zone(path, radius, self.pen.shape)
+        z = self.zone(path, radius)
         if z is None:
             return
         (rows, cols), burn = z
@@ -211,6 +222,7 @@ class _Penalised:
         new.surface = Surface(sf.cost.copy(), sf.dy, sf.dx, sf.min_cost, sf.passable_cells, sf.mean_cost)
         new.total, new.cheapest, new.f = self.total, self.cheapest, self.f
         new.coarse = None if self.coarse is None else self.coarse.copy()
+        new.zones = self.zones  # the same zones: rasterised once for both replicas
         return new
 
     def assign(self, other: _Penalised) -> None:
