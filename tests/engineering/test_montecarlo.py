@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from affine import Affine
@@ -582,3 +584,23 @@ def test_a_hazard_table_is_rasterised_on_the_monte_carlo_grid_beside_the_coarsen
             np.testing.assert_array_equal(a, b)
         else:
             assert a == b, fld.name
+
+
+@pytest.mark.parametrize(("shape", "f"), [((205, 305), 5), ((1031, 517), 4), ((7, 9), 3)])
+def test_the_refined_frequency_file_holds_the_refined_array(tmp_path: Path, shape: tuple[int, int], f: int) -> None:
+    """refined_raster_file (strips of tile rows, partial edge blocks) writes refined_raster's cells, and fine_cells
+    counts its non-zero cells without the fine grid."""
+    grid = GeoGrid(CRS_UTM, Affine(100.0, 0.0, 400_000.0, 0.0, -100.0, 4_600_000.0), shape)
+    coarse_grid = GeoGrid(grid.crs, grid.transform @ Affine.scale(f), (-(-shape[0] // f), -(-shape[1] // f)))
+    rng = np.random.default_rng(shape[0])
+    values = (rng.integers(0, 5, coarse_grid.shape) / 4).astype("float32")
+    coarse = Raster(values, coarse_grid, None, {"quantity": "passage_frequency", "realisations": 4})
+    want = mc.refined_raster(coarse, grid, f)
+    got = mc.refined_raster_file(coarse, grid, f, tmp_path / "frequency.tif")
+    assert got.scratch
+    assert not got.loaded
+    assert got.attrs == want.attrs
+    np.testing.assert_array_equal(np.asarray(got.data), want.data)
+    for mask in (values > 0, values >= 0.5, np.zeros_like(values, dtype=bool)):
+        refined = mc.refined_raster(Raster(mask.astype("float32"), coarse_grid, None, {}), grid, f).data
+        assert mc.fine_cells(mask, grid, f) == int((refined != 0).sum())
