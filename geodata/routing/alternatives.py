@@ -32,7 +32,6 @@ from geodata.routing.core import (
     table_for,
 )
 from geodata.routing.path import route_on_surface
-from geodata.sweep import local_threads
 
 COARSE_CANDIDATE_CELLS = 1_000_000
 """Above this many cells the penalised rounds search coarse-to-fine (module docstring)."""
@@ -244,7 +243,7 @@ class _Speculation:
     other, in the caller's thread."""
 
     def __init__(self, run: Any, radius: float, *, threads: int | None) -> None:
-        n = min(2, local_threads()) if threads is None else int(threads)
+        n = 1 if threads is None else int(threads)
         if n < 1:
             raise ValueError(f"threads={threads!r} must be at least 1")
         self.pool = ThreadPoolExecutor(max_workers=2) if n > 1 else None
@@ -351,9 +350,11 @@ def alternative_routes(
         ends and method (the pipeline's ``least_cost_route`` when no land re-plan changed it). It is rank 0 instead
         of a search of its own; its ends, cell size, method and cost on ``cost`` are checked.
     threads : int, optional
-        1: the rounds one after the other; 2 (default when the process may use two cores or more): each round's
-        successor is searched speculatively beside it, on a second copy of the penalised surface (the same routes;
-        see the loop's comment).
+        1 (default): the rounds one after the other; 2: each round's successor
+        is searched speculatively beside it, on a second copy of the penalised surface (the same routes; see
+        :class:`_Speculation`). Not the default: on a machine whose cores are busy it was slower (100 m default
+        scenario under a load of 3-6 on 2 cores: 5.2 s against 4.4 s; ``benchmarks/alternatives.py`` measures both),
+        and a quiet-machine gain is still to be measured.
 
     Returns
     -------
