@@ -7,9 +7,8 @@ from typing import Any
 import dagster as dg
 import geopandas as gpd
 
-from assets.common import check_results, check_specs, metadata, scenario_of
+from assets.common import check_results, check_specs, metadata, scenario_of, scratch_file
 from assets.config import PARTITIONS, CorridorSettings
-from geodata import hazards as haz
 from geodata.boundaries import CaspianCoast
 from geodata.cost import CostSurface
 from geodata.engineering import compose as route
@@ -142,7 +141,7 @@ def route_robustness(
     shared = mc.monte_carlo_inputs(
         bathymetry,
         sea_mask,
-        haz.rasterize_hazards(hazards, mc.monte_carlo_grid(cost_surface.grid, sc.montecarlo)),  # on the coarse grid
+        hazards,  # rasterised on the Monte Carlo grid while a second thread coarsens the depth and sea mask
         cost_surface,
         sc.montecarlo,
         sc.cost,
@@ -153,6 +152,7 @@ def route_robustness(
         design_path=least_cost_route.path,
         alternatives=route_alternatives,
     )
+    refined = shared.analysis_grid is not None  # the frequency on the analysis grid: a file the store moves
     with dask.client() as client:
         result = mc.monte_carlo_route(
             shared,
@@ -162,6 +162,7 @@ def route_robustness(
             kp_interval_m=sc.engineering.kp_interval_m,
             corridor_tolerance=sc.routing.corridor_tolerance,
             client=client,
+            frequency_path=scratch_file(settings, "route_robustness_frequency") if refined else None,
         )
     table = result.robust_ranges.round(3).to_markdown(index=False)
     return dg.Output(result, metadata=metadata({**result.summary(), "robust_ranges": dg.MetadataValue.md(table)}))

@@ -388,6 +388,43 @@ def densify_frame(frame: Any, *, geodesic: bool = False, max_error_m: float = 10
     return out.set_geometry(frame.geometry.name, crs=frame.crs)
 
 
+# -- points along a line ----------------------------------------------------------------------------------------------
+
+
+def interpolate_along(line: Any, distances: Any) -> np.ndarray:
+    """``(n, 2)`` points at ``distances`` along ``line`` from its start (negative: from its end), exactly as
+    ``shapely.line_interpolate_point`` places them, but in O(n log n): GEOS walks the line from its first vertex for
+    every distance (quadratic: thousands of points along a coast of thousands of vertices). The same arithmetic as
+    GEOS's ``LengthLocationMap``: segment lengths ``sqrt(dx * dx + dy * dy)``, their running sum, the first segment
+    whose end lies beyond the distance (zero-length segments never), the fraction ``(d - start) / length`` and the
+    point ``(p1 - p0) * fraction + p0`` (the start below 0, the end beyond 1). Anything but a non-empty
+    LineString goes to shapely."""
+    d = np.asarray(distances, dtype=np.float64)
+    if not isinstance(line, LineString) or line.is_empty:
+        return np.asarray(shapely.get_coordinates(shapely.line_interpolate_point(line, d))).reshape(-1, 2)
+    xy = np.asarray(shapely.get_coordinates(line), dtype=np.float64)
+    flat = d.reshape(-1)
+    if len(xy) < 2:
+        return np.repeat(xy[:1], len(flat), axis=0)
+    dx, dy = np.diff(xy[:, 0]), np.diff(xy[:, 1])
+    seg = np.sqrt(dx * dx + dy * dy)
+    cum = np.cumsum(seg)  # cum[i]: the sum up to the end of segment i, added in order as GEOS adds it
+    start = np.concatenate([[0.0], cum[:-1]])
+    fwd = np.where(flat < 0.0, cum[-1] + flat, flat)  # GEOS: line length (its own sum) plus a negative distance
+    i = np.searchsorted(cum, fwd, side="right")  # the first segment whose end lies beyond the distance
+    end = i >= len(seg)
+    j = np.minimum(i, len(seg) - 1)
+    p0, p1 = xy[j], xy[j + 1]
+    with np.errstate(divide="ignore", invalid="ignore"):  # a zero-length segment is only ever picked past the end
+        frac = (fwd - start[j]) / seg[j]
+        out = (p1 - p0) * frac[:, None] + p0
+    out = np.where((frac >= 1.0)[:, None], p1, out)
+    out = np.where((frac <= 0.0)[:, None], p0, out)
+    out = np.where(end[:, None], xy[-1], out)
+    out = np.where((fwd <= 0.0)[:, None], xy[0], out)
+    return np.asarray(out)
+
+
 # -- cross-track offsets between routes (in a projected CRS) --------------------------------------------------------
 
 

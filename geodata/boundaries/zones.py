@@ -79,14 +79,17 @@ def convention_zones(
             continue
         work.append((country, shapely.union_all(grp.geometry.to_numpy())))
 
-    def one(item: tuple[str, BaseGeometry]) -> tuple[list[dict[str, Any]], dict[str, float]]:
+    def project(item: tuple[str, BaseGeometry]) -> tuple[Any, BaseGeometry, BaseGeometry]:
         country, line_ll = item
         w, s, e, n = line_ll.bounds
         local = aeqd_crs((w + e) / 2, (s + n) / 2)
         line_m = transform_geometry(line_ll, WGS84, local)
-        clip = transform_geometry(shapely.intersection(sea, own[country]), WGS84, local)
-        inner = line_m.buffer(ts_m, quad_segs=quad_segs)
-        outer = line_m.buffer(outer_m, quad_segs=quad_segs) if fishing_zone_nm > 0 else inner
+        return local, line_m, transform_geometry(shapely.intersection(sea, own[country]), WGS84, local)
+
+    def assemble(i: int) -> tuple[list[dict[str, Any]], dict[str, float]]:
+        (country, line_ll), (local, _, clip) = work[i], projected[i]
+        inner = buffers[(i, ts_m)]
+        outer = buffers[(i, outer_m)] if fishing_zone_nm > 0 else inner
         zones = [("territorial_sea", territorial_sea_nm, 0.0, territorial_sea_nm, inner.intersection(clip))]
         if fishing_zone_nm > 0:
             zones.append(
@@ -115,9 +118,18 @@ def convention_zones(
         check = buffer_geodesic_error(line_ll, outer_m, crs=local, quad_segs=quad_segs, buffer=outer)
         return rows, check
 
-    # GEOS and PROJ release the GIL: the states' buffers (most of the time) run on both cores, in the same order
+    # GEOS and PROJ release the GIL: on both cores, the buffers (most of the time) as tasks of their own, the
+    # longest coasts' outer buffers first (a state at a time left one core idle behind Kazakhstan's and Russia's)
+    distances = [ts_m, outer_m] if fishing_zone_nm > 0 else [ts_m]
+    jobs = sorted(
+        ((i, d) for i in range(len(work)) for d in distances),
+        key=lambda job: -shapely.get_num_coordinates(work[job[0]][1]) * job[1],
+    )
     with ThreadPoolExecutor(max_workers=min(2, max(len(work), 1))) as pool:
-        done = list(pool.map(one, work))
+        projected = list(pool.map(project, work))
+        shapes = pool.map(lambda job: projected[job[0]][1].buffer(job[1], quad_segs=quad_segs), jobs)
+        buffers = dict(zip(jobs, shapes, strict=True))
+        done = list(pool.map(assemble, range(len(work))))
     rows = [r for state_rows, _ in done for r in state_rows]
     checks = {country: check for (country, _), (_, check) in zip(work, done, strict=True)}
     out = gpd.GeoDataFrame(rows, geometry="geometry", crs=WGS84)

@@ -16,7 +16,7 @@ from geodata.deliverables import rpl, sld
 from geodata.engineering import crossings
 from geodata.engineering import sectors as sectors_report
 from geodata.engineering.compose import EngineeredRoute
-from geodata.grid import Raster
+from geodata.grid import BLOCK_ALIGN, LazyRaster, Raster, _sample, valid_values
 from geodata.scenario import Engineering, Scenario
 
 
@@ -67,6 +67,49 @@ class RouteDeliverables:
         return out
 
 
+class _TileCache(LazyRaster):
+    """A stored raster sampled many times along one route (profile, KP points, positions, sections): each 256 x 256
+    tile it touches is read and decoded once, not once per sampling (the values :meth:`RasterFile.cells` gives)."""
+
+    def __init__(self, raster: LazyRaster) -> None:
+        super().__init__(raster.file, dtype=raster.dtype)
+        self.attrs = raster.attrs
+        self._tiles: dict[tuple[int, int], np.ndarray] = {}
+
+    def sample(self, x: Any, y: Any, *, method: str = "bilinear") -> np.ndarray:
+        if self.loaded:
+            return super().sample(x, y, method=method)
+        return _sample(self.grid, x, y, method, self._cells)
+
+    def _cells(self, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+        import rasterio
+        from rasterio.windows import Window
+
+        rows, cols = np.asarray(rows, dtype=np.int64), np.asarray(cols, dtype=np.int64)
+        out = np.full(rows.shape, np.nan)
+        if rows.size == 0:
+            return out
+        t, (H, W) = BLOCK_ALIGN, self.grid.shape
+        tile = (rows // t) * (W // t + 1) + cols // t
+        order = np.argsort(tile, kind="stable")
+        groups = np.split(order, np.flatnonzero(np.diff(tile[order])) + 1)
+        corners = [(int(rows[g[0]] // t) * t, int(cols[g[0]] // t) * t) for g in groups]
+        missing = [rc for rc in corners if rc not in self._tiles]
+        if missing:
+            with rasterio.open(self.file.path) as src:
+                for r0, c0 in missing:
+                    window = Window(c0, r0, min(t, W - c0), min(t, H - r0))
+                    self._tiles[(r0, c0)] = valid_values(src.read(1, window=window), self.nodata)
+        for g, (r0, c0) in zip(groups, corners, strict=True):
+            out[g] = self._tiles[(r0, c0)][rows[g] - r0, cols[g] - c0]
+        return out
+
+
+def _cached(raster: Raster) -> Raster:
+    """``raster`` with its tiles decoded once for the many samplings of one route, when it is a stored file."""
+    return _TileCache(raster) if type(raster) is LazyRaster and not raster.loaded else raster
+
+
 def build_deliverables(
     route: EngineeredRoute,
     depth: Raster,
@@ -81,6 +124,7 @@ def build_deliverables(
     the distance to the nearest hazard of each kind along the track, all with KP 0 at the first landing station
     (the route's start). ``water`` is the coastline's water polygon (EPSG:4326) that decides land and sea."""
     line = route.line_lonlat
+    depth, slope = _cached(depth), _cached(slope)
     report = sectors_report.sector_crossing_report(line, sectors)
     events = [
         *route.landfalls[0].events(),

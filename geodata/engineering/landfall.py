@@ -30,6 +30,7 @@ from shapely.geometry.base import BaseGeometry
 
 from geodata.engineering.events import BEACH_MANHOLE, LANDING, SHORE_CROSSING, RouteEvent
 from geodata.errors import InputDataError, LandingPointError
+from geodata.geodesy import interpolate_along
 from geodata.grid import GeoGrid, LazyRaster, Raster
 from geodata.scenario import LandingStation
 
@@ -224,9 +225,9 @@ def _smoothed_tangents(part: LineString, s: np.ndarray, half: float) -> tuple[np
         s_a, s_b = (s - half) % part.length, (s + half) % part.length
     else:
         s_a, s_b = np.maximum(s - half, 0.0), np.minimum(s + half, part.length)
-    a = shapely.line_interpolate_point(part, s_a)
-    b = shapely.line_interpolate_point(part, s_b)
-    return shapely.get_x(b) - shapely.get_x(a), shapely.get_y(b) - shapely.get_y(a)
+    a = interpolate_along(part, s_a)
+    b = interpolate_along(part, s_b)
+    return b[:, 0] - a[:, 0], b[:, 1] - a[:, 1]
 
 
 def _shore_points_of_part(
@@ -234,8 +235,8 @@ def _shore_points_of_part(
 ) -> list[_ShorePoint]:
     """Points every ``step`` metres along one coast line that lie inside ``inner`` and have a seaward normal."""
     s = np.linspace(0.0, part.length, int(part.length // step) + 1)
-    pts = shapely.line_interpolate_point(part, s)
-    px, py = shapely.get_x(pts), shapely.get_y(pts)
+    pts = interpolate_along(part, s)  # shapely's points, without its walk from the start for every point
+    px, py = pts[:, 0], pts[:, 1]
     inside = np.flatnonzero(shapely.contains_xy(inner, px, py))
     if not inside.size:
         return []

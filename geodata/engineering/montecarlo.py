@@ -63,13 +63,16 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import cached_property
+from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import rasterio
 import shapely
 from affine import Affine
 from pyproj import CRS
@@ -84,8 +87,8 @@ from geodata.engineering import _mckernels as K
 from geodata.engineering import landfall
 from geodata.errors import ConfigError, InputDataError
 from geodata.geodesy import Chainage, cross_track, line_tangents, to_lonlat, transformer
-from geodata.grid import GeoGrid, Raster
-from geodata.hazards.raster import HazardRasters
+from geodata.grid import BLOCK_ALIGN, INTERMEDIATE_COMPRESS, GeoGrid, LazyRaster, Raster, RasterWriter
+from geodata.hazards.raster import HazardRasters, rasterize_hazards
 from geodata.scenario import CostWeights, Limits, MonteCarlo
 from geodata.sweep import local_threads, run_sweep
 
@@ -230,10 +233,22 @@ def coarse_path(path: np.ndarray, f: int) -> np.ndarray:
     return (np.asarray(path, dtype=float) + 0.5) / f - 0.5
 
 
+def _coarse_inputs(
+    depth: Raster, sea_mask: Raster, surface: CostSurface, grid: GeoGrid, f: int
+) -> tuple[Raster, Raster, np.ndarray | None]:
+    """Depth, sea mask and allowed-sector mask (None: every sector allowed) on the Monte Carlo grid ``grid``."""
+    foreign = surface.barrier("foreign_sector") if "foreign_sector" in surface.barriers else None
+    allowed = None if foreign is None else ~np.asarray(foreign)
+    if f > 1:
+        depth, sea_mask = coarsen_inputs(depth, sea_mask, grid, f)
+        allowed = None if allowed is None else block_reduce(allowed, f, "any")
+    return depth, sea_mask, allowed
+
+
 def monte_carlo_inputs(
     depth: Raster,
     sea_mask: Raster,
-    hazards: HazardRasters,
+    hazards: HazardRasters | gpd.GeoDataFrame,
     surface: CostSurface,
     config: MonteCarlo,
     weights: CostWeights,
@@ -249,13 +264,22 @@ def monte_carlo_inputs(
     mask (coarsened, :func:`coarsen_inputs`), the hazard rasters (``hazards`` on the Monte Carlo grid, or on the
     analysis grid, then coarsened), the allowed-sector mask of ``surface``, the approach cells and the candidate
     routes (the design's routed path, ``rank_0``, and the alternatives' lines of ``route_alternatives``,
-    ``rank_<k>``). ``start``, ``goal`` and ``design_path`` are on the analysis grid."""
+    ``rank_<k>``). ``start``, ``goal`` and ``design_path`` are on the analysis grid. ``hazards`` may be the hazard
+    table instead: it is then rasterised on the Monte Carlo grid here (``rasterize_hazards(table, grid)``), while a
+    second thread coarsens the depth, the sea mask and the allowed sectors (GDAL decoding and a ``nogil`` kernel:
+    the two overlap; the same values as one after the other)."""
     grid = surface.grid
     for name, r in (("bathymetry", depth), ("sea_mask", sea_mask)):
         if r.grid.shape != grid.shape or r.grid.transform != grid.transform:
             raise InputDataError(f"{name} is on grid {r.grid}, the cost surface on {grid}; rematerialise {name}")
     mc_grid = monte_carlo_grid(grid, config)
     f = monte_carlo_factor(max(grid.res), config)
+    coarse = None
+    if isinstance(hazards, gpd.GeoDataFrame):
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            coarse = pool.submit(_coarse_inputs, depth, sea_mask, surface, mc_grid, f)
+            hazards = rasterize_hazards(hazards, mc_grid)
+            depth, sea_mask, allowed = coarse.result()
     hazard_shape = np.shape(hazards.hard_mask)
     if hazard_shape not in (grid.shape, mc_grid.shape):
         raise InputDataError(
@@ -263,13 +287,11 @@ def monte_carlo_inputs(
             f"Carlo grid's {mc_grid.shape}; rasterise the hazards on monte_carlo_grid(cost_surface.grid, config)"
         )
     coarsen = f > 1 and hazard_shape == grid.shape
-    foreign = surface.barrier("foreign_sector") if "foreign_sector" in surface.barriers else None
-    allowed = None if foreign is None else ~np.asarray(foreign)
     soft = {k: np.asarray(v, dtype="float32") for k, v in hazards.soft_by_kind.items()}
     hard = {k: np.asarray(v, dtype=bool) for k, v in hazards.hard_by_kind.items()}
+    if coarse is None:
+        depth, sea_mask, allowed = _coarse_inputs(depth, sea_mask, surface, mc_grid, f)
     if f > 1:
-        depth, sea_mask = coarsen_inputs(depth, sea_mask, mc_grid, f)
-        allowed = None if allowed is None else block_reduce(allowed, f, "any")
         if coarsen:
             every = np.ones(grid.shape, dtype=bool)
             soft = {k: block_mean(v, every, f)[0] for k, v in soft.items()}
@@ -696,6 +718,41 @@ def refined_raster(coarse: Raster, grid: GeoGrid, f: int) -> Raster:
     return Raster(data, grid, coarse.nodata, {**coarse.attrs, "monte_carlo_factor": f})
 
 
+REFINED_WRITE_THREADS = 2
+"""GDAL threads compressing the tiles of :func:`refined_raster_file` (``GDAL_NUM_THREADS``)."""
+
+
+def refined_raster_file(coarse: Raster, grid: GeoGrid, f: int, path: str | Path) -> LazyRaster:
+    """:func:`refined_raster` written to the tiled GeoTIFF ``path`` (the store's format: ``INTERMEDIATE_COMPRESS``) a
+    strip of tile rows at a time, its tiles compressed on GDAL's threads, and handed on as a scratch
+    :class:`LazyRaster` (the store moves the file instead of compressing the array again). The same cells; no
+    whole-grid array in memory."""
+    src = np.asarray(coarse.data)
+    H, W = grid.shape
+    step = BLOCK_ALIGN * f  # whole tile rows and whole coarse rows
+    attrs = {**coarse.attrs, "monte_carlo_factor": f}
+    with (
+        rasterio.Env(GDAL_NUM_THREADS=str(REFINED_WRITE_THREADS)),
+        RasterWriter(path, grid, src.dtype, nodata=coarse.nodata, attrs=attrs, compress=INTERMEDIATE_COMPRESS) as out,
+    ):
+        for r0 in range(0, H, step):
+            r1 = min(H, r0 + step)
+            rows = src[r0 // f : -(-r1 // f)]
+            out.write_rows(slice(r0, r1), np.repeat(np.repeat(rows, f, axis=0)[: r1 - r0], f, axis=1)[:, :W])
+    frequency = out.raster(scratch=True)
+    frequency.attrs = attrs
+    return frequency
+
+
+def fine_cells(coarse_mask: np.ndarray, grid: GeoGrid, f: int) -> int:
+    """How many cells of ``grid`` lie in the True cells of ``coarse_mask`` (on ``grid`` coarsened ``f`` times; the
+    bottom and right blocks partial): ``(refined_raster(mask) != 0).sum()`` without the fine grid."""
+    H, W = grid.shape
+    rows = np.minimum(f, H - np.arange(coarse_mask.shape[0]) * f).clip(0)
+    cols = np.minimum(f, W - np.arange(coarse_mask.shape[1]) * f).clip(0)
+    return int(rows @ np.asarray(coarse_mask, dtype=np.int64) @ cols)
+
+
 def corridor_polygons(frequency: Raster, min_share: float, within: GeoGrid | None = None) -> gpd.GeoDataFrame:
     """Cells passed by at least ``min_share`` of the realisations, as polygons (EPSG:4326) with their area.
     ``within``: the finer grid ``frequency`` is the coarsened form of (the analysis grid), whose extent the polygons
@@ -845,12 +902,14 @@ def monte_carlo_route(
     corridor_tolerance: float,
     client: Any | None = None,
     threads: int | None = None,
+    frequency_path: str | Path | None = None,
 ) -> MonteCarloResult:
     """Run ``shared.config.realisations`` realisations (here on ``threads`` threads, None:
     :func:`geodata.sweep.local_threads`; or on the dask ``client``: the same realisations either way) and summarise
     them against the design route ``design`` (analysis CRS, station to station; KP 0 at its start). Each
     realisation's routed path is joined to the shore ends ``ends`` (None: ``design`` is the routed path itself,
-    without shore ends)."""
+    without shore ends). ``frequency_path``: a scratch GeoTIFF the passage frequency refined to the analysis grid
+    is written to (:func:`refined_raster_file`; only when the Monte Carlo grid is coarser); else it is an array."""
     cfg = shared.config
     threads = local_threads() if threads is None else threads
     if client is None:
@@ -867,8 +926,15 @@ def monte_carlo_route(
     base = shared.weights.model_dump()
     coarse_frequency = passage_frequency([r.path for r in ok if r.path is not None], grid)
     frequency = coarse_frequency
+    passed, robust = coarse_frequency.data > 0, coarse_frequency.data >= cfg.corridor_min_share
+    cells_passed, cells_robust = int(passed.sum()), int(robust.sum())
     if shared.analysis_grid is not None:
-        frequency = refined_raster(coarse_frequency, shared.analysis_grid, shared.factor)
+        fine, f = shared.analysis_grid, shared.factor
+        if frequency_path is not None:
+            frequency = refined_raster_file(coarse_frequency, fine, f, frequency_path)
+        else:
+            frequency = refined_raster(coarse_frequency, fine, f)
+        cells_passed, cells_robust = fine_cells(passed, fine, f), fine_cells(robust, fine, f)
     fine = shared.analysis_grid or grid
     routed = shared.design_path if shared.design_path is not None else shared.candidates["rank_0"]
     lines = [LineString(routing.path_xy(routed, fine.transform))]
@@ -899,8 +965,8 @@ def monte_carlo_route(
         "where": outcome.where,
         "wall_s": round(outcome.wall_s, 3),
         "realisations_per_s": round(cfg.realisations / outcome.wall_s, 3) if outcome.wall_s > 0 else math.inf,
-        "cells_passed": int((frequency.data > 0).sum()),
-        "cells_robust": int((frequency.data >= cfg.corridor_min_share).sum()),
+        "cells_passed": cells_passed,
+        "cells_robust": cells_robust,
         "max_p90_offset_m": round(float(spread["p90_offset_m"].max()), 1),
         "max_design_offset_m": round(float(np.abs(stations.design_offset_m).max()), 1),
     }

@@ -15,6 +15,7 @@ search. Grids up to that size (the default 1 km scenario: 0.25 M cells) search e
 
 from __future__ import annotations
 
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -163,13 +164,24 @@ class _Penalised:
         self.cheapest = int(np.argmax(pen.reshape(-1) == surface.min_cost))  # one cell holding the minimum
         self.f = factor
         self.coarse = K.block_mean(pen, factor) if factor > 1 else None
+        self.zones: dict[tuple[int, float], tuple[np.ndarray, Any]] = {}
 
     @property
     def pen(self) -> np.ndarray:
         return self.surface.cost
 
+    def zone(self, path: np.ndarray, radius: float) -> tuple[tuple[slice, slice], np.ndarray] | None:
+        """:func:`_zone` of ``path``, rasterised once per route and radius (a route's zone is penalised again on every
+        rejected round, and on each replica): the cache, shared by the replicas, holds the path it was made from."""
+        key = (id(path), float(radius))
+        hit = self.zones.get(key)
+        if hit is None or hit[0] is not path:
+            hit = (path, _zone(path, radius, self.pen.shape))
+            self.zones[key] = hit
+        return hit[1]
+
     def penalise(self, path: np.ndarray, radius: float, factor: float) -> None:
-        z = _zone(path, radius, self.pen.shape)
+        z = self.zone(path, radius)
         if z is None:
             return
         (rows, cols), burn = z
@@ -197,6 +209,95 @@ class _Penalised:
         self.surface.mean_cost = mean
         return self.surface.astar_pays()
 
+    def reject(self, routes: list[RouteResult], radius: float) -> None:
+        """A rejected round's update: every kept route's zone doubled, in the order of ``routes``."""
+        for r in routes:
+            self.penalise(r.path, radius, 2.0)
+
+    def copy(self) -> _Penalised:
+        """An independent replica in the same state (the surface, its block means and the running figures)."""
+        new = object.__new__(_Penalised)
+        sf = self.surface
+        new.surface = Surface(sf.cost.copy(), sf.dy, sf.dx, sf.min_cost, sf.passable_cells, sf.mean_cost)
+        new.total, new.cheapest, new.f = self.total, self.cheapest, self.f
+        new.coarse = None if self.coarse is None else self.coarse.copy()
+        new.zones = self.zones  # the same zones: rasterised once for both replicas
+        return new
+
+    def assign(self, other: _Penalised) -> None:
+        """Take ``other``'s state (a replica of the same surface) in place."""
+        np.copyto(self.pen, other.pen)
+        if self.coarse is not None and other.coarse is not None:
+            np.copyto(self.coarse, other.coarse)
+        self.surface.min_cost, self.surface.mean_cost = other.surface.min_cost, other.surface.mean_cost
+        self.total, self.cheapest = other.total, other.cheapest
+
+
+class _Speculation:
+    """The rounds on two threads: while round n runs on one replica of the penalised surface, round n + 1 runs on a
+    spare replica brought to the state round n's rejection would leave (a rejection doubles the kept routes' zones,
+    whatever the candidate was). The spare replays the one-thread loop's updates in its order (penalties, rescans,
+    A* decisions), so every round searches the very surface the one-thread loop searches: the same routes, sooner.
+    An accepted round makes the speculative one pointless: it is let finish and the spare copies the new state.
+    Costs one more copy of the cost array (4 B/cell for float32). With ``threads=1`` the rounds run one after the
+    other, in the caller's thread."""
+
+    def __init__(self, run: Any, radius: float, *, threads: int | None) -> None:
+        n = 1 if threads is None else int(threads)
+        if n < 1:
+            raise ValueError(f"threads={threads!r} must be at least 1")
+        self.pool = ThreadPoolExecutor(max_workers=2) if n > 1 else None
+        self.run, self.radius = run, radius
+        self.spare: _Penalised | None = None
+        self.behind = False  # the spare is the previous round's replica: one rejection (and A* decision) behind
+        self.ahead: Future[Any] | None = None  # the speculative round, on the spare
+        self.discard: Future[Any] | None = None  # a pointless speculative round still running on the spare
+
+    @property
+    def pending(self) -> bool:
+        return self.ahead is not None
+
+    def submit(self, rep: _Penalised, heuristic: bool, kept: tuple[RouteResult, ...]) -> Future[Any]:
+        self.behind = False
+        if self.pool is not None:
+            return self.pool.submit(self.run, rep, heuristic, kept)
+        done: Future[Any] = Future()
+        done.set_result(self.run(rep, heuristic, kept))
+        return done
+
+    def take(self, pen: _Penalised) -> tuple[Future[Any], _Penalised] | None:
+        """The speculative round and its replica, after a rejection (``pen``, the last round's, becomes the spare)."""
+        if self.ahead is None or self.spare is None:
+            return None
+        taken = (self.ahead, self.spare)
+        self.ahead, self.spare, self.behind = None, pen, True
+        return taken
+
+    def speculate(self, pen: _Penalised, routes: list[RouteResult]) -> None:
+        """Start the round after ``pen``'s on the spare replica, as if ``pen``'s round were rejected (on two
+        threads)."""
+        if self.pool is None:
+            return
+        if self.discard is not None:
+            self.discard.result()  # it runs on the spare: let it finish before the spare is rewritten
+            self.discard = None
+        if self.spare is None:
+            self.spare = pen.copy()
+        elif self.behind:  # replay the rejection and the A* decision that led to `pen`
+            self.spare.reject(routes, self.radius)
+            self.spare.astar_pays()
+        else:
+            self.spare.assign(pen)
+        self.spare.reject(routes, self.radius)
+        self.ahead = self.pool.submit(self.run, self.spare, self.spare.astar_pays(), tuple(routes))
+
+    def accepted(self) -> None:
+        self.discard, self.ahead = self.ahead, None
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(wait=True)
+
 
 def alternative_routes(
     cost: Any,
@@ -214,6 +315,7 @@ def alternative_routes(
     neighbourhood: int | None = None,
     coarse_factor: int | None = None,
     best: RouteResult | None = None,
+    threads: int | None = None,
 ) -> list[RouteResult]:
     """Up to ``k`` meaningfully different least-cost routes, best first.
 
@@ -247,6 +349,12 @@ def alternative_routes(
         The optimum when the caller has it already: :func:`geodata.routing.least_cost_path` of this very surface,
         ends and method (the pipeline's ``least_cost_route`` when no land re-plan changed it). It is rank 0 instead
         of a search of its own; its ends, cell size, method and cost on ``cost`` are checked.
+    threads : int, optional
+        1 (default): the rounds one after the other; 2: each round's successor
+        is searched speculatively beside it, on a second copy of the penalised surface (the same routes; see
+        :class:`_Speculation`). Not the default: on a machine whose cores are busy it was slower (100 m default
+        scenario under a load of 3-6 on 2 cores: 5.2 s against 4.4 s; ``benchmarks/alternatives.py`` measures both),
+        and a quiet-machine gain is still to be measured.
 
     Returns
     -------
@@ -276,33 +384,50 @@ def alternative_routes(
     if f < 1:
         raise ValueError(f"coarse_factor={coarse_factor!r} must be a positive integer (1: full searches)")
     pen = _Penalised(surface, f)
-    factor = 1.0 + float(penalty)
-    pen.penalise(best.path, radius, factor)
-    rounds = 0
+    pen.penalise(best.path, radius, 1.0 + float(penalty))
     limit = max_rounds if max_rounds is not None else 4 * k
-    while len(routes) < k and rounds < limit:
-        rounds += 1
+
+    def candidate(
+        rep: _Penalised, heuristic: bool, kept: tuple[RouteResult, ...]
+    ) -> tuple[RouteResult, Any, float, float]:
+        """One round on replica ``rep``: the penalised search, then the polish and score on the true surface."""
         cand = route_on_surface(
-            pen.surface, table, s, g, heuristic=pen.astar_pays(), coarse_factor=f if f > 1 else None,
-            coarse=pen.coarse,
-        )  # fmt: skip
-        # score and polish on the true surface (refinement never raises the cost)
-        path, c, _ = refine_path(surface, cand.path)
-        shared = max(shared_fraction(path, r.path, cs, share) for r in routes)
-        if shared <= max_shared:
-            cand.path = path
-            cand.cost = c
-            cand.length_m = path_length(path, cs)
-            cand.stats["penalty_factor"] = factor
-            cand.stats["round"] = rounds
-            cand.stats["candidate_coarse_factor"] = f
-            routes.append(cand)
-            pen.penalise(path, radius, 1.0 + float(penalty))
-        else:
-            # too close to a kept route: push harder around all kept routes
-            for r in routes:
-                pen.penalise(r.path, radius, 2.0)
-            factor *= 2.0
+            rep.surface, table, s, g, heuristic=heuristic, coarse_factor=f if f > 1 else None, coarse=rep.coarse
+        )
+        path, c, _ = refine_path(surface, cand.path)  # refinement never raises the cost
+        return cand, path, c, max(shared_fraction(path, r.path, cs, share) for r in kept)
+
+    factor = 1.0 + float(penalty)
+    rounds = 0
+    spec = _Speculation(candidate, radius, threads=threads if limit > 1 else 1)
+    try:
+        while len(routes) < k and rounds < limit:
+            rounds += 1
+            taken = spec.take(pen)
+            if taken is not None:  # the previous round was rejected: its speculation is this round
+                fut, pen = taken
+            else:
+                fut = spec.submit(pen, pen.astar_pays(), tuple(routes))
+            if rounds < limit:
+                spec.speculate(pen, routes)
+            cand, path, c, shared = fut.result()
+            if shared <= max_shared:
+                cand.path = path
+                cand.cost = c
+                cand.length_m = path_length(path, cs)
+                cand.stats["penalty_factor"] = factor
+                cand.stats["round"] = rounds
+                cand.stats["candidate_coarse_factor"] = f
+                routes.append(cand)
+                pen.penalise(path, radius, 1.0 + float(penalty))
+                spec.accepted()
+            else:
+                # too close to a kept route: push harder around all kept routes (a speculation did it already)
+                if not spec.pending:
+                    pen.reject(routes, radius)
+                factor *= 2.0
+    finally:
+        spec.close()
     return _rank(routes, cs, share)
 
 

@@ -100,3 +100,36 @@ def test_kp_of_points_on_legs_and_densified_length() -> None:
 def test_chainage_rejects_projected_coordinates() -> None:
     with pytest.raises(InputDataError, match="to_lonlat"):
         Chainage(LineString([(400000, 4600000), (410000, 4610000)]))
+
+
+# -- points along a line ---------------------------------------------------------------------------------------------
+
+
+def test_interpolate_along_places_shapelys_points_exactly() -> None:
+    """Bit for bit shapely.line_interpolate_point on random lines (zero-length segments, rings, scales from mm to
+    100 km), at random distances, negative ones (from the end), beyond both ends and exactly at every vertex."""
+    import shapely
+
+    from geodata.geodesy import interpolate_along
+
+    rng = np.random.default_rng(7)
+    for _ in range(500):
+        n = int(rng.integers(2, 50))
+        xy = np.cumsum(rng.normal(size=(n, 2)) * rng.choice([1e-3, 1.0, 1e5]), axis=0) + rng.normal() * 1e6
+        if rng.random() < 0.3:
+            k = int(rng.integers(0, n))
+            xy = np.insert(xy, k, xy[k], axis=0)
+        if rng.random() < 0.2:
+            xy = np.vstack([xy, xy[:1]])
+        line = shapely.LineString(xy)
+        length = line.length
+        vertices = np.cumsum(np.sqrt((np.diff(xy, axis=0) ** 2).sum(axis=1)))
+        d = np.concatenate(
+            [rng.uniform(-1.2 * length, 1.2 * length, 40), np.linspace(0, length, 15), [0.0, length, -length], vertices]
+        )
+        want = shapely.get_coordinates(shapely.line_interpolate_point(line, d))
+        np.testing.assert_array_equal(interpolate_along(line, d), want)
+    multi = shapely.MultiLineString([[(0, 0), (1, 0)], [(5, 5), (5, 9)]])
+    np.testing.assert_array_equal(
+        interpolate_along(multi, [0.5, 3.0]), shapely.get_coordinates(shapely.line_interpolate_point(multi, [0.5, 3.0]))
+    )

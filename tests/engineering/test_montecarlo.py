@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from affine import Affine
@@ -518,3 +520,87 @@ def test_realisations_are_the_same_on_threads_serially_after_pickling_and_on_a_d
     assert remote.kp_spread.drop(columns="geometry").equals(local.kp_spread.drop(columns="geometry"))
     assert remote.ranking.equals(local.ranking)
     assert remote.routes.drop(columns="geometry").equals(local.routes.drop(columns="geometry"))
+
+
+def test_a_hazard_table_is_rasterised_on_the_monte_carlo_grid_beside_the_coarsening() -> None:
+    """monte_carlo_inputs with the hazard table (rasterised here while a second thread coarsens the depth, the sea
+    mask and the allowed sectors) gives the inputs of the table rasterised first on the Monte Carlo grid."""
+    import dataclasses
+
+    import geopandas as gpd
+    import shapely
+
+    from geodata.hazards.raster import rasterize_hazards
+
+    f, res = 5, 100.0
+    grid = GeoGrid(CRS_UTM, Affine(res, 0.0, 400_000.0, 0.0, -res, 4_600_000.0), (205, 305))
+    rng = np.random.default_rng(11)
+    depth = Raster((100.0 + rng.normal(0, 8, grid.shape)).astype("float32"), grid, float("nan"), {})
+    sea = np.ones(grid.shape, dtype="uint8")
+    sea[20:70, 120:185] = 0
+    sea_mask = Raster(sea, grid, None, {})
+    allowed = np.ones(grid.shape, bool)
+    allowed[:40, 250:] = False
+    weights, limits = CostWeights(), Limits()
+    slope = Raster(np.zeros(grid.shape, dtype="float32"), grid, float("nan"), {})
+    surface = build_cost_surface(depth, slope, sea_mask, weights, limits, allowed_sector=allowed)
+    x0, y0 = 400_000.0, 4_600_000.0 - 205 * res
+
+    def row(kind: str, geom: object, buffer_m: float, soft: float, decay: float) -> dict:
+        return {
+            "hazard_id": f"{kind}-{id(geom)}", "kind": kind, "name": None, "source": "synthetic",
+            "licence": "synthetic", "attribution": "", "magnitude": None, "remarks": None,
+            "exclusion_buffer_m": buffer_m, "soft_cost": soft, "decay_m": decay, "crossing_min_angle_deg": None,
+            "geometry": geom,
+        }  # fmt: skip
+
+    table = gpd.GeoDataFrame(
+        [
+            row("wreck", shapely.Point(x0 + 9_000, y0 + 6_000), 300.0, 1.0, 800.0),
+            row("cable", shapely.LineString([(x0 + 15_000, y0), (x0 + 16_000, y0 + 20_500)]), 500.0, 2.0, 1000.0),
+        ],
+        geometry="geometry",
+        crs=CRS_UTM,
+    )  # SYNTHETIC
+    cfg = QUIET.model_copy(update={"hazard_position_sigma_m": 500.0})
+    kw = {"start": (100, 15), "goal": (100, 285), "method": "auto", "design_path": np.array([[100.0, 15], [100, 285]])}
+    got = mc.monte_carlo_inputs(depth, sea_mask, table, surface, cfg, weights, limits, **kw)
+    rasters = rasterize_hazards(table, mc.monte_carlo_grid(grid, cfg))
+    want = mc.monte_carlo_inputs(depth, sea_mask, rasters, surface, cfg, weights, limits, **kw)
+    assert got.factor == f
+    assert got.allowed_sector is not None
+    assert not got.allowed_sector.all()
+    assert set(got.hazard_soft) == {"wreck", "cable"}
+    for fld in dataclasses.fields(want):
+        a, b = getattr(got, fld.name), getattr(want, fld.name)
+        if isinstance(b, dict):
+            assert a.keys() == b.keys(), fld.name
+            for k in b:
+                np.testing.assert_array_equal(np.asarray(a[k]), np.asarray(b[k]))
+        elif isinstance(b, Raster):
+            np.testing.assert_array_equal(a.data, b.data)
+            assert (a.grid, a.attrs) == (b.grid, b.attrs)
+        elif isinstance(b, np.ndarray):
+            np.testing.assert_array_equal(a, b)
+        else:
+            assert a == b, fld.name
+
+
+@pytest.mark.parametrize(("shape", "f"), [((205, 305), 5), ((1031, 517), 4), ((7, 9), 3)])
+def test_the_refined_frequency_file_holds_the_refined_array(tmp_path: Path, shape: tuple[int, int], f: int) -> None:
+    """refined_raster_file (strips of tile rows, partial edge blocks) writes refined_raster's cells, and fine_cells
+    counts its non-zero cells without the fine grid."""
+    grid = GeoGrid(CRS_UTM, Affine(100.0, 0.0, 400_000.0, 0.0, -100.0, 4_600_000.0), shape)
+    coarse_grid = GeoGrid(grid.crs, grid.transform @ Affine.scale(f), (-(-shape[0] // f), -(-shape[1] // f)))
+    rng = np.random.default_rng(shape[0])
+    values = (rng.integers(0, 5, coarse_grid.shape) / 4).astype("float32")
+    coarse = Raster(values, coarse_grid, None, {"quantity": "passage_frequency", "realisations": 4})
+    want = mc.refined_raster(coarse, grid, f)
+    got = mc.refined_raster_file(coarse, grid, f, tmp_path / "frequency.tif")
+    assert got.scratch
+    assert not got.loaded
+    assert got.attrs == want.attrs
+    np.testing.assert_array_equal(np.asarray(got.data), want.data)
+    for mask in (values > 0, values >= 0.5, np.zeros_like(values, dtype=bool)):
+        refined = mc.refined_raster(Raster(mask.astype("float32"), coarse_grid, None, {}), grid, f).data
+        assert mc.fine_cells(mask, grid, f) == int((refined != 0).sum())

@@ -169,9 +169,11 @@ def _surface(seed: int, shape: tuple[int, int], low: float) -> np.ndarray:
     return cost
 
 
+@pytest.mark.parametrize("threads", [1, 2])
 @pytest.mark.parametrize("f", [1, 3])
 @pytest.mark.parametrize(("seed", "low", "k"), [(1, 0.3, 4), (2, 1.2, 4), (5, 0.8, 4), (2, 1.2, 6), (5, 0.8, 6)])
-def test_alternatives_equal_the_whole_grid_rounds(seed: int, low: float, k: int, f: int) -> None:
+def test_alternatives_equal_the_whole_grid_rounds(seed: int, low: float, k: int, f: int, threads: int) -> None:
+    """One thread, and two (each round's successor speculated on a second replica of the penalised surface)."""
     cost = _surface(seed, (60, 90), low)
     s, g = (30, 3), (30, 86)
     cost[s] = cost[g] = 1.0
@@ -180,7 +182,7 @@ def test_alternatives_equal_the_whole_grid_rounds(seed: int, low: float, k: int,
         cost[48:, :] = np.nan
     cs = (50.0, 50.0)
     want = ref_alternatives(cost, s, g, cs, k, f)
-    got = alternative_routes(cost, s, g, cell_size=cs, k=k, coarse_factor=f)
+    got = alternative_routes(cost, s, g, cell_size=cs, k=k, coarse_factor=f, threads=threads)
     by_round = [got[0], *sorted(got[1:], key=lambda r: r.stats["round"])]
     assert len(got) == len(want) >= 2
     if k == 6 and f == 3:
@@ -190,12 +192,37 @@ def test_alternatives_equal_the_whole_grid_rounds(seed: int, low: float, k: int,
         np.testing.assert_array_equal(r.path, w)
     # the given optimum is rank 0 and changes nothing
     best = least_cost_path(cost, s, g, cell_size=cs)
-    again = alternative_routes(cost, s, g, cell_size=cs, k=k, coarse_factor=f, best=best)
+    again = alternative_routes(cost, s, g, cell_size=cs, k=k, coarse_factor=f, best=best, threads=threads)
     assert again[0] is best
     for r, w in zip(again, got, strict=True):
         np.testing.assert_array_equal(r.path, w.path)
         assert r.cost == w.cost
         assert r.length_m == pytest.approx(path_length(w.path, cs))
+
+
+@pytest.mark.parametrize("f", [1, 3])
+def test_speculative_rounds_are_the_one_thread_rounds(f: int) -> None:
+    """Rounds rejected in a row (each speculation taken), then accepted (the speculation discarded, the spare
+    replica copied): the same routes, rounds, penalty factors and A* decisions on two threads as on one."""
+    cost = _surface(5, (60, 90), 0.8)
+    s, g = (30, 3), (30, 86)
+    cost[s] = cost[g] = 1.0
+    cost[:12, :] = np.nan
+    cost[48:, :] = np.nan
+    one = alternative_routes(cost, s, g, cell_size=50.0, k=6, coarse_factor=f, threads=1, max_shared=0.3)
+    two = alternative_routes(cost, s, g, cell_size=50.0, k=6, coarse_factor=f, threads=2, max_shared=0.3)
+    rounds = sorted(r.stats["round"] for r in one[1:])
+    gaps = np.diff([0, *rounds])
+    assert 1 in gaps  # accepted in a row
+    assert gaps.max() >= 3  # and after several rejections in a row
+    assert len(one) < 6  # every round used: the last ones rejected
+    for a, b in zip(one, two, strict=True):
+        np.testing.assert_array_equal(a.path, b.path)
+        assert a.cost == b.cost
+        for key in ("round", "penalty_factor", "astar"):
+            assert a.stats.get(key) == b.stats.get(key)
+    with pytest.raises(ValueError, match="threads"):
+        alternative_routes(cost, s, g, cell_size=50.0, k=2, threads=0)
 
 
 def test_a_best_route_from_elsewhere_is_refused() -> None:
