@@ -259,6 +259,26 @@ def test_worker_environment_is_the_worker_config_as_dask_reads_it(monkeypatch: p
         assert dask.config.get(key, config=fresh) == value
 
 
+def test_a_dask_worker_started_with_the_worker_environment_keeps_glibc_malloc_defaults() -> None:
+    """What a ``dask worker``'s nanny reads, in a fresh interpreter with :func:`worker_environment` (dask lower-cases
+    ``DASK_*`` names: the upper-case variable must survive): no MALLOC_TRIM_THRESHOLD_ for the worker process, dask's
+    other pre-spawn settings (one OpenMP/BLAS thread per one-thread worker) kept."""
+    import json
+    import subprocess
+    import sys
+
+    code = "import json, dask, distributed; print(json.dumps(dask.config.get('distributed.nanny.pre-spawn-environ')))"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DASK_")}
+    plain = json.loads(subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, check=True).stdout)
+    assert plain["MALLOC_TRIM_THRESHOLD_"] == 65536  # dask's default, which the sweep's workers must not get
+    env.update(worker_environment())
+    got = json.loads(subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, check=True).stdout)
+    assert got["MALLOC_TRIM_THRESHOLD_"] is None  # None: the nanny sets no such variable
+    assert {k: v for k, v in got.items() if k != "MALLOC_TRIM_THRESHOLD_"} == {
+        k: v for k, v in plain.items() if k != "MALLOC_TRIM_THRESHOLD_"
+    }
+
+
 def test_a_shared_list_travels_as_one_object(client: Client) -> None:
     shared = [np.arange(3.0), np.arange(3.0) * 2]
 
