@@ -21,36 +21,51 @@ out by :func:`geodata.sweep.run_sweep`. Three runs in one invocation:
 
 Both clusters run with :data:`geodata.sweep.WORKER_CONFIG` (the local one as ``pipelines.dask_resource`` starts it,
 the loopback processes with :func:`geodata.sweep.worker_environment`, as README's deployment section says);
-``--dask-defaults`` runs them with dask's own settings instead, for comparison.
+``--dask-defaults`` runs them with dask's own settings instead, for comparison. Among other things WORKER_CONFIG keeps
+glibc's malloc defaults in the worker processes, as in this process where the serial runs solve: dask's nanny would
+start each worker with ``MALLOC_TRIM_THRESHOLD_=65536``, which made every solve on a worker cost about 15 % more CPU
+than the same solve here (page faults of fresh ``mmap`` arrays; see :mod:`geodata.sweep`). Each solve is
+single-threaded wherever it runs (the routing kernels are serial ``nogil`` numba code, no BLAS): the thread pools of
+this process and of every worker are printed (``numba parallel pool``: whether numba's OpenMP/TBB pool was ever
+started; this process started it while building the inputs, the workers never do; dask's nanny sets
+``OMP_NUM_THREADS=1``/``OPENBLAS_NUM_THREADS=1`` for the workers, which nothing in a solve reads).
 
-Every worker is warmed up first (imports and numba kernels on a tiny grid, ``Client.run`` on each worker), and so are
-the scheduler (which unpickles the graph: it imports the task function's and the samples' modules) and this process;
-that warm-up is printed (it is a fixed cost of a worker's first sweep, paid here before the timing),
-cluster start-up is not timed; sharing the surface is (it is part of every sweep: a memory-mapped file on one
-machine, see :func:`geodata.sweep.run_sweep`). Each run's
+**Start-up** (the cluster's processes up and registered, then the warm-up: imports and numba kernels on every worker
+(``Client.run``), the scheduler's imports of the graph's classes, this process's too) is timed and printed, but it is
+**not** in a run's wall time or in the per-solve overhead: it is a fixed cost per cluster, not per solve (a
+long-lived scheduler, as ``CORRIDOR_DASK_SCHEDULER=tcp://...``, pays it once for all sweeps). The column ``with
+start-up`` gives the speed-up with it counted, which is what one sweep on a fresh ``CORRIDOR_DASK_SCHEDULER=local``
+cluster gets (``pipelines.dask_resource`` starts one per step). Sharing the surface is timed (it is part of every
+sweep: a memory-mapped file in ``/dev/shm`` on one machine, see :func:`geodata.sweep.run_sweep`). Each run's
 results are compared with the serial run's (they must be identical). The serial run is repeated after the clusters
-and the mean of the two is the reference (the machine is shared: its load moves during the run). Figures per run:
+and the mean of the two is the reference (the machine is shared: its load moves during the run); ``--repeat K`` runs
+the whole sequence K times on the same inputs (fresh clusters each time) and ends with a summary of every repeat.
+Figures per run:
 
-* wall seconds and speed-up over serial;
+* wall seconds and speed-up over serial (and with the start-up counted, above);
 * per-solve overhead ``(wall x workers - sum(task wall)) / n``, in milliseconds and as a share of the run's mean
-  solve (``sum(task wall) / n``): the worker time the fan-out spends outside the solves (scatter of the shared input,
-  scheduling, result transfers, workers idle at the end of the sweep), measured in the same run (each task times
-  itself, wall and thread CPU, in :func:`timed_solve`). For the serial run it is the loop's own cost (near 0);
+  solve (``sum(task wall) / n``): the worker time the fan-out leaves idle (sharing the input, scheduling, result
+  transfers, the gaps between two tasks, workers idle at the end of the sweep), measured in the same run (each task
+  times itself, wall and thread CPU, in :func:`timed_solve`). For the serial run it is the loop's own cost (near 0).
+  It does not count the CPU the cluster's own processes take from the solves (that makes the solves' wall longer
+  than their CPU: see contention), so it is given next to it:
+* cluster CPU outside solves / solve: the CPU the cluster's processes spent outside the solves (client, scheduler,
+  nannies, workers: process CPU minus the tasks' thread CPU) per solve, as a share of the serial CPU per solve (the
+  overhead in CPU terms; on a 2-core machine whose cores all solve, that CPU is taken from the solves);
 * the load average before each run (the machine is shared; the 1-minute figure lags by about a minute);
-* contention ``sum(task wall) / sum(task CPU)``: 1.00 when every task had a core to itself; above it, other processes
-  on the machine took the cores (a speed-up short of the worker count with a small overhead means contention);
-* CPU ms per solve (thread CPU of the task): above the serial figure on a cluster when two solves running at once
-  slow each other (shared cache and memory bandwidth of the 2 cores), whatever the other load;
+* contention ``sum(task wall) / sum(task CPU)``: 1.00 when every task had a core to itself; above it, other threads
+  (the cluster's own, or other jobs on the machine) took the cores;
+* CPU ms per solve (thread CPU of the task) and CPU vs serial (that over the serial runs' CPU per solve): above 1 on a
+  cluster when a solve costs more there (two solves at once sharing cache and memory bandwidth, or the allocator
+  settings above), whatever the machine's load;
 * effective cores ``sum(task CPU) / wall``: how many cores' worth of solving the run got (at most the worker count;
   the ceiling of the speed-up is ``effective cores x serial CPU per solve / this run's CPU per solve``).
 
 A second table splits each cluster run by phase (:class:`geodata.sweep.SweepTimings`, stamped on the workers and
-here): how the input was shared and how long that took, the first task's start after the sweep's, the workers' time
-opening the shared file, the per-task round trip (a task's end on its worker to its result here), the workers' idle
-time between tasks and at the end (a worker done while the other still solves), and the CPU the cluster's processes
-spent outside the solves (client with the local scheduler and nannies, scheduler, nannies, workers: process CPU
-minus the tasks' thread CPU), per solve: the overhead in CPU terms, which the machine's load does not inflate the way
-it inflates wall time.
+here): how and where the input was shared and how long that took, the first task's start after the sweep's, the
+workers' time opening the shared file, the per-task round trip (a task's end on its worker to its result here), the
+workers' idle time between tasks and at the end (a worker done while the other still solves), the CPU the cluster's
+processes spent outside the solves per solve, split by process group, and the cluster's start-up plus warm-up.
 
 This is a benchmark, not a timed test: it prints, it does not fail on a figure.
 """
@@ -345,6 +360,7 @@ def figures(run: Run, reference_wall: float, serial_cpu_ms: float, n: int) -> di
     return {
         "wall": run.out.wall_s,
         "speedup": reference_wall / run.out.wall_s,
+        "speedup_started": reference_wall / (run.out.wall_s + run.startup_s),
         "solve_ms": solve_ms,
         "overhead_ms": overhead_ms,
         "overhead_pct": 100 * overhead_ms / solve_ms,
@@ -372,17 +388,18 @@ def print_tables(runs: list[Run], n: int) -> None:
     print(f"# reference serial wall: {reference:.2f} s (mean of the two serial runs)")
     print(f"# load average {os.getloadavg()[0]:.2f} at end (shared 2-core machine: other jobs compete)\n")
     print(
-        "| run | workers | load avg | wall s | speed-up vs serial | mean solve ms | per-solve overhead ms "
-        "| overhead / solve | cluster CPU outside solves / solve | contention | CPU ms per solve | CPU vs serial "
-        "| effective cores | retried | identical |"
+        "| run | workers | load avg | wall s | speed-up vs serial | with start-up | mean solve ms "
+        "| per-solve overhead ms | overhead / solve | cluster CPU outside solves / solve | contention "
+        "| CPU ms per solve | CPU vs serial | effective cores | retried | identical |"
     )
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
     for run in runs:
         f = figures(run, reference, serial_cpu_ms, n)
         identical = same(first, [r[0] for r in run.out.results])
         outside = f"{f['outside_pct']:.1f} %" if run.cpu else "-"
+        started = f"{f['speedup_started']:.2f}x" if run.cpu else "-"
         print(
-            f"| {run.label} | {run.workers} | {run.load:.2f} | {f['wall']:.2f} | {f['speedup']:.2f}x | "
+            f"| {run.label} | {run.workers} | {run.load:.2f} | {f['wall']:.2f} | {f['speedup']:.2f}x | {started} | "
             f"{f['solve_ms']:.0f} | {f['overhead_ms']:+.1f} | {f['overhead_pct']:+.1f} % | {outside} | "
             f"{f['contention']:.2f} | {f['cpu_ms']:.0f} | {f['cpu_ratio']:.2f} | {f['cores']:.2f} | "
             f"{run.out.retried} | {'yes' if identical else 'NO'} |"
