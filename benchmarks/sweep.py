@@ -21,36 +21,51 @@ out by :func:`geodata.sweep.run_sweep`. Three runs in one invocation:
 
 Both clusters run with :data:`geodata.sweep.WORKER_CONFIG` (the local one as ``pipelines.dask_resource`` starts it,
 the loopback processes with :func:`geodata.sweep.worker_environment`, as README's deployment section says);
-``--dask-defaults`` runs them with dask's own settings instead, for comparison.
+``--dask-defaults`` runs them with dask's own settings instead, for comparison. Among other things WORKER_CONFIG keeps
+glibc's malloc defaults in the worker processes, as in this process where the serial runs solve: dask's nanny would
+start each worker with ``MALLOC_TRIM_THRESHOLD_=65536``, which made every solve on a worker cost about 15 % more CPU
+than the same solve here (page faults of fresh ``mmap`` arrays; see :mod:`geodata.sweep`). Each solve is
+single-threaded wherever it runs (the routing kernels are serial ``nogil`` numba code, no BLAS): the thread pools of
+this process and of every worker are printed (``numba parallel pool``: whether numba's OpenMP/TBB pool was ever
+started; this process started it while building the inputs, the workers never do; dask's nanny sets
+``OMP_NUM_THREADS=1``/``OPENBLAS_NUM_THREADS=1`` for the workers, which nothing in a solve reads).
 
-Every worker is warmed up first (imports and numba kernels on a tiny grid, ``Client.run`` on each worker), and so are
-the scheduler (which unpickles the graph: it imports the task function's and the samples' modules) and this process;
-that warm-up is printed (it is a fixed cost of a worker's first sweep, paid here before the timing),
-cluster start-up is not timed; sharing the surface is (it is part of every sweep: a memory-mapped file on one
-machine, see :func:`geodata.sweep.run_sweep`). Each run's
+**Start-up** (the cluster's processes up and registered, then the warm-up: imports and numba kernels on every worker
+(``Client.run``), the scheduler's imports of the graph's classes, this process's too) is timed and printed, but it is
+**not** in a run's wall time or in the per-solve overhead: it is a fixed cost per cluster, not per solve (a
+long-lived scheduler, as ``CORRIDOR_DASK_SCHEDULER=tcp://...``, pays it once for all sweeps). The column ``with
+start-up`` gives the speed-up with it counted, which is what one sweep on a fresh ``CORRIDOR_DASK_SCHEDULER=local``
+cluster gets (``pipelines.dask_resource`` starts one per step). Sharing the surface is timed (it is part of every
+sweep: a memory-mapped file in ``/dev/shm`` on one machine, see :func:`geodata.sweep.run_sweep`). Each run's
 results are compared with the serial run's (they must be identical). The serial run is repeated after the clusters
-and the mean of the two is the reference (the machine is shared: its load moves during the run). Figures per run:
+and the mean of the two is the reference (the machine is shared: its load moves during the run); ``--repeat K`` runs
+the whole sequence K times on the same inputs (fresh clusters each time) and ends with a summary of every repeat.
+Figures per run:
 
-* wall seconds and speed-up over serial;
+* wall seconds and speed-up over serial (and with the start-up counted, above);
 * per-solve overhead ``(wall x workers - sum(task wall)) / n``, in milliseconds and as a share of the run's mean
-  solve (``sum(task wall) / n``): the worker time the fan-out spends outside the solves (scatter of the shared input,
-  scheduling, result transfers, workers idle at the end of the sweep), measured in the same run (each task times
-  itself, wall and thread CPU, in :func:`timed_solve`). For the serial run it is the loop's own cost (near 0);
+  solve (``sum(task wall) / n``): the worker time the fan-out leaves idle (sharing the input, scheduling, result
+  transfers, the gaps between two tasks, workers idle at the end of the sweep), measured in the same run (each task
+  times itself, wall and thread CPU, in :func:`timed_solve`). For the serial run it is the loop's own cost (near 0).
+  It does not count the CPU the cluster's own processes take from the solves (that makes the solves' wall longer
+  than their CPU: see contention), so it is given next to it:
+* cluster CPU outside solves / solve: the CPU the cluster's processes spent outside the solves (client, scheduler,
+  nannies, workers: process CPU minus the tasks' thread CPU) per solve, as a share of the serial CPU per solve (the
+  overhead in CPU terms; on a 2-core machine whose cores all solve, that CPU is taken from the solves);
 * the load average before each run (the machine is shared; the 1-minute figure lags by about a minute);
-* contention ``sum(task wall) / sum(task CPU)``: 1.00 when every task had a core to itself; above it, other processes
-  on the machine took the cores (a speed-up short of the worker count with a small overhead means contention);
-* CPU ms per solve (thread CPU of the task): above the serial figure on a cluster when two solves running at once
-  slow each other (shared cache and memory bandwidth of the 2 cores), whatever the other load;
+* contention ``sum(task wall) / sum(task CPU)``: 1.00 when every task had a core to itself; above it, other threads
+  (the cluster's own, or other jobs on the machine) took the cores;
+* CPU ms per solve (thread CPU of the task) and CPU vs serial (that over the serial runs' CPU per solve): above 1 on a
+  cluster when a solve costs more there (two solves at once sharing cache and memory bandwidth, or the allocator
+  settings above), whatever the machine's load;
 * effective cores ``sum(task CPU) / wall``: how many cores' worth of solving the run got (at most the worker count;
   the ceiling of the speed-up is ``effective cores x serial CPU per solve / this run's CPU per solve``).
 
 A second table splits each cluster run by phase (:class:`geodata.sweep.SweepTimings`, stamped on the workers and
-here): how the input was shared and how long that took, the first task's start after the sweep's, the workers' time
-opening the shared file, the per-task round trip (a task's end on its worker to its result here), the workers' idle
-time between tasks and at the end (a worker done while the other still solves), and the CPU the cluster's processes
-spent outside the solves (client with the local scheduler and nannies, scheduler, nannies, workers: process CPU
-minus the tasks' thread CPU), per solve: the overhead in CPU terms, which the machine's load does not inflate the way
-it inflates wall time.
+here): how and where the input was shared and how long that took, the first task's start after the sweep's, the
+workers' time opening the shared file, the per-task round trip (a task's end on its worker to its result here), the
+workers' idle time between tasks and at the end (a worker done while the other still solves), the CPU the cluster's
+processes spent outside the solves per solve, split by process group, and the cluster's start-up plus warm-up.
 
 This is a benchmark, not a timed test: it prints, it does not fail on a figure.
 """
@@ -65,6 +80,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -118,6 +134,23 @@ def warm_scheduler() -> str:
     import geodata.sweep  # noqa: F401
 
     return "warm"
+
+
+def thread_pools() -> str:
+    """This process's thread pools as a solve sees them: OS threads, whether numba's parallel pool (OpenMP/TBB/
+    workqueue) was ever started, and the thread-count settings numba, OpenMP and BLAS read."""
+    import numba
+    import numba.np.ufunc.parallel as numba_parallel
+
+    env = {
+        k: os.environ[k] for k in ("NUMBA_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS") if k in os.environ
+    }
+    layer = numba.threading_layer() if numba_parallel._is_initialized else "not started"
+    threads = numba.config.NUMBA_NUM_THREADS  # type: ignore[attr-defined]
+    return (
+        f"{len(os.listdir('/proc/self/task'))} OS threads, numba parallel pool {layer} "
+        f"(numba.config.NUMBA_NUM_THREADS {threads}), env {env or 'none set'}"
+    )
 
 
 def timed_solve(sample: Any, shared: Any) -> tuple[Any, float, float]:
@@ -179,6 +212,13 @@ def main() -> None:
     )
     parser.add_argument("--skip", default="", help="comma-separated runs to skip: local, loopback")
     parser.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        help="run the whole sequence (serial, clusters, serial again) this many times on the same inputs, "
+        "each cluster started afresh, then a summary of every repeat",
+    )
+    parser.add_argument(
         "--dask-defaults",
         action="store_true",
         help="run the clusters with dask's default settings, not geodata.sweep.WORKER_CONFIG",
@@ -195,15 +235,9 @@ def main() -> None:
     os.environ["PYTHONPATH"] = os.pathsep.join([str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])])
     os.environ.setdefault("NUMBA_CACHE_DIR", str(ROOT / ".numba_cache"))
 
-    import dask
-    from distributed import Client, LocalCluster
-
     from geodata.engineering.sweep import sweep_input
     from geodata.routing.sweep import perturbed_samples
-    from geodata.sweep import WORKER_CONFIG, run_sweep, worker_environment
-
-    config = {} if args.dask_defaults else WORKER_CONFIG
-    env = {} if args.dask_defaults else worker_environment()
+    from geodata.sweep import WORKER_CONFIG
 
     with tempfile.TemporaryDirectory(prefix="sweep-bench-") as tmp:
         t0 = time.perf_counter()
@@ -218,47 +252,81 @@ def main() -> None:
         )
         print(f"# cluster settings: {'dask defaults' if args.dask_defaults else WORKER_CONFIG}")
         warm_up()
-        runs: list[tuple[str, int, Any, float]] = []
-        cpu: dict[str, dict[str, float]] = {}
+        summary: list[tuple[int, list[Run]]] = []
+        for rep in range(1, args.repeat + 1):
+            if args.repeat > 1:
+                print(f"\n## repeat {rep} of {args.repeat} (load average {os.getloadavg()[0]:.2f})")
+            runs = one_sequence(args, skip, shared, samples)
+            print_tables(runs, len(samples))
+            summary.append((rep, runs))
+        if args.repeat > 1:
+            print_summary(summary)
 
-        def serial(label: str) -> None:
-            load = os.getloadavg()[0]
-            runs.append((label, 1, run_sweep(timed_solve, samples, shared=shared), load))
 
-        def on(client: Any, label: str, pids: dict[str, list[int]]) -> None:
-            client.wait_for_workers(args.workers, timeout=120)
-            t = time.perf_counter()
-            client.run(warm_up)
-            warm = time.perf_counter() - t
-            t = time.perf_counter()
-            client.run_on_scheduler(warm_scheduler)
-            print(
-                f"# {label}: warm-up before the timing (a fixed cost of a fresh cluster's first sweep): workers "
-                f"{warm:.2f} s (imports, numba kernels from the cache), scheduler {time.perf_counter() - t:.2f} s "
-                "(imports of the graph's classes)"
-            )
-            pids = {**pids, "workers": list(client.run(os.getpid).values())}
-            load = os.getloadavg()[0]
-            before = cpu_s(pids)
-            out = run_sweep(timed_solve, samples, shared=shared, client=client)
-            after = cpu_s(pids)
-            cpu[label] = {g: after[g] - before[g] for g in pids}
-            runs.append((label, args.workers, out, load))
+@dataclass
+class Run:
+    label: str
+    workers: int
+    out: Any
+    load: float
+    cpu: dict[str, float] = field(default_factory=dict)
+    """CPU seconds of the cluster's process groups during the sweep (empty when serial)."""
+    startup_s: float = 0.0
+    """Cluster start-up (processes up and registered) and warm-up, before the timed sweep."""
 
-        serial("serial")
 
-        if "local" not in skip:
-            with dask.config.set(config):  # as pipelines.dask_resource starts its local cluster
-                lc = LocalCluster(n_workers=args.workers, threads_per_worker=1, processes=True, dashboard_address=":0")
-            with lc, Client(lc) as client:
-                # the scheduler and the nannies live in this process
-                on(
-                    client,
-                    f"LocalCluster ({args.workers} worker processes)",
-                    {"client+scheduler+nannies": [os.getpid()]},
-                )
-        if "loopback" not in skip:
-            address, procs = loopback_cluster(args.workers, Path(tmp), env)
+def one_sequence(args: Any, skip: set[str], shared: Any, samples: list[Any]) -> list[Run]:
+    """serial, LocalCluster, loopback, serial again: the runs of one table."""
+    import dask
+    from distributed import Client, LocalCluster
+
+    from geodata.sweep import WORKER_CONFIG, run_sweep, worker_environment
+
+    config = {} if args.dask_defaults else WORKER_CONFIG
+    env = {} if args.dask_defaults else worker_environment()
+    runs: list[Run] = []
+
+    def serial(label: str) -> None:
+        load = os.getloadavg()[0]
+        runs.append(Run(label, 1, run_sweep(timed_solve, samples, shared=shared), load))
+
+    def on(client: Any, label: str, pids: dict[str, list[int]], started: float) -> None:
+        client.wait_for_workers(args.workers, timeout=120)
+        up = time.perf_counter() - started
+        t = time.perf_counter()
+        client.run(warm_up)
+        warm = time.perf_counter() - t
+        t = time.perf_counter()
+        client.run_on_scheduler(warm_scheduler)
+        warm_s = time.perf_counter() - t
+        pools = set(client.run(thread_pools).values())
+        print(
+            f"# {label}: start-up {up:.2f} s (processes up and registered) + warm-up {warm:.2f} s on the workers "
+            f"(imports, numba kernels from the cache) + {warm_s:.2f} s on the scheduler (imports of the graph's "
+            "classes): fixed costs of a fresh cluster, before the timing (a long-lived cluster pays them once)"
+        )
+        print(f"#   worker thread pools after the warm-up: {'; '.join(sorted(pools))}")
+        pids = {**pids, "workers": list(client.run(os.getpid).values())}
+        load = os.getloadavg()[0]
+        before = cpu_s(pids)
+        out = run_sweep(timed_solve, samples, shared=shared, client=client)
+        after = cpu_s(pids)
+        runs.append(Run(label, args.workers, out, load, {g: after[g] - before[g] for g in pids}, up + warm + warm_s))
+
+    print(f"# serial: this process, {thread_pools()}")
+    serial("serial")
+    if "local" not in skip:
+        started = time.perf_counter()
+        with dask.config.set(config):  # as pipelines.dask_resource starts its local cluster
+            lc = LocalCluster(n_workers=args.workers, threads_per_worker=1, processes=True, dashboard_address=":0")
+        with lc, Client(lc) as client:
+            # the scheduler and the nannies live in this process
+            label = f"LocalCluster ({args.workers} worker processes)"
+            on(client, label, {"client+scheduler+nannies": [os.getpid()]}, started)
+    if "loopback" not in skip:
+        started = time.perf_counter()
+        with tempfile.TemporaryDirectory(prefix="sweep-bench-logs-") as logs:
+            address, procs = loopback_cluster(args.workers, Path(logs), env)
             try:
                 with Client(address, timeout=60) as client:
                     groups = {
@@ -266,7 +334,7 @@ def main() -> None:
                         "scheduler": [procs[0].pid],
                         "nannies": [p.pid for p in procs[1:]],
                     }
-                    on(client, f"loopback scheduler ({args.workers} dask worker processes)", groups)
+                    on(client, f"loopback scheduler ({args.workers} dask worker processes)", groups, started)
             finally:
                 for p in procs:
                     p.send_signal(signal.SIGTERM)
@@ -276,51 +344,111 @@ def main() -> None:
                     except subprocess.TimeoutExpired:
                         p.kill()
                         p.wait()
-        serial("serial, again")
-        reference = (runs[0][2].wall_s + runs[-1][2].wall_s) / 2
-        first = [r[0] for r in runs[0][2].results]
-        solve_ms = 1000 * sum(r[2] for r in runs[0][2].results) / len(samples)
-        print(f"# serial: {solve_ms:.1f} ms CPU per solve (re-cost + route + corridor + separation and regret)")
-        print(f"# reference serial wall: {reference:.2f} s (mean of the two serial runs)")
-        print(f"# load average {os.getloadavg()[0]:.2f} at end (shared 2-core machine: other jobs compete)\n")
+    serial("serial, again")
+    return runs
+
+
+def figures(run: Run, reference_wall: float, serial_cpu_ms: float, n: int) -> dict[str, float]:
+    """The table's figures of one run (see the module docstring for each definition)."""
+    task_wall = sum(r[1] for r in run.out.results)
+    task_cpu = sum(r[2] for r in run.out.results)
+    overhead_ms = 1000 * (run.out.wall_s * run.workers - task_wall) / n
+    solve_ms = 1000 * task_wall / n
+    groups = dict(run.cpu)
+    if groups:
+        groups["workers"] -= task_cpu
+    return {
+        "wall": run.out.wall_s,
+        "speedup": reference_wall / run.out.wall_s,
+        "speedup_started": reference_wall / (run.out.wall_s + run.startup_s),
+        "solve_ms": solve_ms,
+        "overhead_ms": overhead_ms,
+        "overhead_pct": 100 * overhead_ms / solve_ms,
+        "outside_ms": 1000 * sum(groups.values()) / n,
+        "outside_pct": 100 * 1000 * sum(groups.values()) / n / serial_cpu_ms,
+        "contention": task_wall / task_cpu,
+        "cpu_ms": 1000 * task_cpu / n,
+        "cpu_ratio": 1000 * task_cpu / n / serial_cpu_ms,
+        "cores": task_cpu / run.out.wall_s,
+    }
+
+
+def references(runs: list[Run], n: int) -> tuple[float, float]:
+    """(serial wall, serial CPU ms per solve): the means of the run's two serial runs."""
+    serials = [r for r in runs if r.workers == 1]
+    wall = sum(r.out.wall_s for r in serials) / len(serials)
+    cpu_ms = 1000 * sum(sum(x[2] for x in r.out.results) for r in serials) / (n * len(serials))
+    return wall, cpu_ms
+
+
+def print_tables(runs: list[Run], n: int) -> None:
+    reference, serial_cpu_ms = references(runs, n)
+    first = [r[0] for r in runs[0].out.results]
+    print(f"# serial: {serial_cpu_ms:.1f} ms CPU per solve (re-cost + route + corridor + separation and regret)")
+    print(f"# reference serial wall: {reference:.2f} s (mean of the two serial runs)")
+    print(f"# load average {os.getloadavg()[0]:.2f} at end (shared 2-core machine: other jobs compete)\n")
+    print(
+        "| run | workers | load avg | wall s | speed-up vs serial | with start-up | mean solve ms "
+        "| per-solve overhead ms | overhead / solve | cluster CPU outside solves / solve | contention "
+        "| CPU ms per solve | CPU vs serial | effective cores | retried | identical |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+    for run in runs:
+        f = figures(run, reference, serial_cpu_ms, n)
+        identical = same(first, [r[0] for r in run.out.results])
+        outside = f"{f['outside_pct']:.1f} %" if run.cpu else "-"
+        started = f"{f['speedup_started']:.2f}x" if run.cpu else "-"
         print(
-            "| run | workers | load avg | wall s | speed-up vs serial | mean solve ms | per-solve overhead ms "
-            "| overhead / solve | contention | CPU ms per solve | effective cores | retried | identical |"
+            f"| {run.label} | {run.workers} | {run.load:.2f} | {f['wall']:.2f} | {f['speedup']:.2f}x | {started} | "
+            f"{f['solve_ms']:.0f} | {f['overhead_ms']:+.1f} | {f['overhead_pct']:+.1f} % | {outside} | "
+            f"{f['contention']:.2f} | {f['cpu_ms']:.0f} | {f['cpu_ratio']:.2f} | {f['cores']:.2f} | "
+            f"{run.out.retried} | {'yes' if identical else 'NO'} |"
         )
-        print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
-        n = len(samples)
-        for label, workers, out, load in runs:
-            task_wall = sum(r[1] for r in out.results)
-            task_cpu = sum(r[2] for r in out.results)
-            overhead_ms = 1000 * (out.wall_s * workers - task_wall) / n
-            solve_ms = 1000 * task_wall / n
-            identical = same(first, [r[0] for r in out.results])
-            print(
-                f"| {label} | {workers} | {load:.2f} | {out.wall_s:.2f} | {reference / out.wall_s:.2f}x | "
-                f"{solve_ms:.0f} | {overhead_ms:+.1f} | {overhead_ms / solve_ms * 100:+.1f} % | "
-                f"{task_wall / task_cpu:.2f} | {1000 * task_cpu / n:.0f} | {task_cpu / out.wall_s:.2f} | "
-                f"{out.retried} | {'yes' if identical else 'NO'} |"
-            )
-        print("\nTargets: speed-up >= 1.7x on 2 cores, per-solve overhead < 5 %.\n")
+    print("\nTargets: speed-up >= 1.7x on 2 cores, per-solve overhead < 5 %.\n")
+    print(
+        "| run | shared as | MB | share s | submit s | first task s | worker load s | round trip ms | "
+        "gaps ms/solve | tail idle ms/solve | collect s | CPU outside solves ms/solve | start-up + warm-up s |"
+    )
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|")
+    for run in runs:
+        t = run.out.timings
+        if t is None:
+            continue
+        groups = dict(run.cpu)
+        groups["workers"] -= sum(r[2] for r in run.out.results)
+        split = ", ".join(f"{g} {1000 * v / n:.1f}" for g, v in groups.items())
         print(
-            "| run | shared as | MB | share s | submit s | first task s | worker load s | round trip ms | "
-            "gaps ms/solve | tail idle ms/solve | collect s | CPU outside solves ms/solve |"
+            f"| {run.label} | {t.share} ({t.folder}) | {t.shared_mb:.1f} | {t.share_s:.3f} | {t.submit_s:.3f} | "
+            f"{t.first_start_s:.3f} | {t.load_s:.3f} | {1000 * t.result_latency_s:.1f} | "
+            f"{1000 * t.dispatch_gap_s / n:.1f} | {1000 * t.tail_idle_s / n:.1f} | {t.collect_s:.3f} | "
+            f"{1000 * sum(groups.values()) / n:.1f} ({split}) | {run.startup_s:.2f} |"
         )
-        print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
-        for label, _, out, _ in runs:
-            t = out.timings
-            if t is None:
+
+
+def print_summary(summary: list[tuple[int, list[Run]]]) -> None:
+    """One line per cluster run of every repeat, then how many repeats met both targets."""
+    print("\n## every repeat\n")
+    print(
+        "| repeat | run | load avg | speed-up vs serial | overhead / solve | cluster CPU outside solves / solve "
+        "| CPU vs serial | effective cores | both targets |"
+    )
+    print("|---:|---|---:|---:|---:|---:|---:|---:|---|")
+    met: dict[str, list[bool]] = {}
+    for rep, runs in summary:
+        n = len(runs[0].out.results)
+        reference, serial_cpu_ms = references(runs, n)
+        for run in runs:
+            if run.workers == 1:
                 continue
-            task_cpu = sum(r[2] for r in out.results)
-            groups = dict(cpu[label])
-            groups["workers"] -= task_cpu
-            split = ", ".join(f"{g} {1000 * v / n:.1f}" for g, v in groups.items())
+            f = figures(run, reference, serial_cpu_ms, n)
+            ok = f["speedup"] >= 1.7 and f["overhead_pct"] < 5
+            met.setdefault(run.label, []).append(ok)
             print(
-                f"| {label} | {t.share} | {t.shared_mb:.1f} | {t.share_s:.3f} | {t.submit_s:.3f} | "
-                f"{t.first_start_s:.3f} | {t.load_s:.3f} | {1000 * t.result_latency_s:.1f} | "
-                f"{1000 * t.dispatch_gap_s / n:.1f} | {1000 * t.tail_idle_s / n:.1f} | {t.collect_s:.3f} | "
-                f"{1000 * sum(groups.values()) / n:.1f} ({split}) |"
+                f"| {rep} | {run.label} | {run.load:.2f} | {f['speedup']:.2f}x | {f['overhead_pct']:.1f} % | "
+                f"{f['outside_pct']:.1f} % | {f['cpu_ratio']:.2f} | {f['cores']:.2f} | {'yes' if ok else 'no'} |"
             )
+    for label, oks in met.items():
+        print(f"# {label}: both targets met in {sum(oks)} of {len(oks)} repeats")
 
 
 if __name__ == "__main__":

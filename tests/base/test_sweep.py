@@ -19,6 +19,7 @@ import pytest
 from distributed import Client, LocalCluster
 
 from geodata.sweep import (
+    SHM,
     WORKER_CONFIG,
     SharedFile,
     SweepError,
@@ -26,6 +27,7 @@ from geodata.sweep import (
     open_shared,
     run_sweep,
     sees_shared,
+    share_folders,
     worker_environment,
     write_shared,
 )
@@ -129,7 +131,8 @@ def test_shared_is_scattered_once_to_every_worker_not_per_task(client: Client) -
 
 
 def _shared_files() -> set[str]:
-    return {p.name for p in Path(tempfile.gettempdir()).glob("corridor-sweep-*.bin")}
+    folders = {SHM, Path(tempfile.gettempdir())}
+    return {str(p) for folder in folders if folder.is_dir() for p in folder.glob("corridor-sweep-*.bin")}
 
 
 def test_workers_that_see_the_temporary_directory_map_one_file_instead_of_a_scatter(client: Client) -> None:
@@ -142,6 +145,7 @@ def test_workers_that_see_the_temporary_directory_map_one_file_instead_of_a_scat
     timings = outcome.timings
     assert timings is not None
     assert timings.share == "file"
+    assert timings.folder == str(share_folders(int(timings.shared_mb * 1e6))[0])
     assert timings.shared_mb >= shared["a"].nbytes / 1e6
     assert 1 <= timings.workers <= 2
     assert timings.first_start_s >= timings.share_s + timings.submit_s - 1e-3
@@ -185,6 +189,61 @@ def test_a_shared_file_round_trips_arrays_without_copying_them_in(tmp_path: Path
         open_shared(missing)
 
 
+def test_the_shared_file_goes_to_dev_shm_when_it_has_room_else_to_the_temporary_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import geodata.sweep as sweep_module
+
+    shm, tmp = tmp_path / "shm", tmp_path / "tmp"
+    shm.mkdir()
+    tmp.mkdir()
+    monkeypatch.setattr(sweep_module, "SHM", shm)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp))
+    st = os.statvfs(shm)
+    room = int(sweep_module.SHM_HEADROOM * st.f_bavail * st.f_frsize)
+    assert share_folders(1 << 20) == [shm, tmp]
+    assert share_folders(room + 1) == [tmp]  # too large for the room left: straight to the temporary directory
+    ref = write_shared({"x": np.arange(5.0)})
+    assert Path(ref.path).parent == shm
+    assert np.array_equal(open_shared(ref)["x"], np.arange(5.0))
+    forget_shared(ref.token)
+    os.unlink(ref.path)
+
+    def full(self: Path, mode: str = "r", *args: Any, **kwargs: Any) -> Any:
+        handle = real_open(self, mode, *args, **kwargs)
+        if self.parent == shm and "x" in mode:
+            real_write = handle.write
+
+            class Full:
+                def __enter__(self) -> Any:
+                    return self
+
+                def __exit__(self, *exc: Any) -> None:
+                    handle.close()
+
+                def write(self, data: Any) -> int:
+                    if len(data) > 100:
+                        raise OSError(28, "No space left on device")
+                    return int(real_write(data))
+
+                def seek(self, at: int) -> int:
+                    return int(handle.seek(at))
+
+                def truncate(self, at: int) -> int:
+                    return int(handle.truncate(at))
+
+            return Full()
+        return handle
+
+    real_open = Path.open
+    monkeypatch.setattr(Path, "open", full)
+    ref = write_shared({"x": np.arange(1000.0)})  # /dev/shm filled up meanwhile: written to the temporary directory
+    assert Path(ref.path).parent == tmp
+    assert not list(shm.iterdir()), "the partial file in /dev/shm must be removed"
+    assert np.array_equal(open_shared(ref)["x"], np.arange(1000.0))
+    forget_shared(ref.token)
+
+
 def test_an_unknown_share_mode_is_refused() -> None:
     with pytest.raises(SweepError, match="share='copy'"):
         run_sweep(_scaled_sum, [(0, 1.0)], shared=np.zeros(2), share="copy")  # type: ignore[arg-type]
@@ -198,6 +257,26 @@ def test_worker_environment_is_the_worker_config_as_dask_reads_it(monkeypatch: p
     fresh = dask.config.collect(env=dict(os.environ))
     for key, value in WORKER_CONFIG.items():
         assert dask.config.get(key, config=fresh) == value
+
+
+def test_a_dask_worker_started_with_the_worker_environment_keeps_glibc_malloc_defaults() -> None:
+    """What a ``dask worker``'s nanny reads, in a fresh interpreter with :func:`worker_environment` (dask lower-cases
+    ``DASK_*`` names: the upper-case variable must survive): no MALLOC_TRIM_THRESHOLD_ for the worker process, dask's
+    other pre-spawn settings (one OpenMP/BLAS thread per one-thread worker) kept."""
+    import json
+    import subprocess
+    import sys
+
+    code = "import json, dask, distributed; print(json.dumps(dask.config.get('distributed.nanny.pre-spawn-environ')))"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DASK_")}
+    plain = json.loads(subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, check=True).stdout)
+    assert plain["MALLOC_TRIM_THRESHOLD_"] == 65536  # dask's default, which the sweep's workers must not get
+    env.update(worker_environment())
+    got = json.loads(subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, check=True).stdout)
+    assert got["MALLOC_TRIM_THRESHOLD_"] is None  # None: the nanny sets no such variable
+    assert {k: v for k, v in got.items() if k != "MALLOC_TRIM_THRESHOLD_"} == {
+        k: v for k, v in plain.items() if k != "MALLOC_TRIM_THRESHOLD_"
+    }
 
 
 def test_a_shared_list_travels_as_one_object(client: Client) -> None:

@@ -60,6 +60,10 @@ def test_local_starts_a_cluster_of_single_threaded_worker_processes_for_the_bloc
         settings = client.run(lambda: {k: dask.config.get(k) for k in WORKER_CONFIG})
         assert list(settings.values()) == [WORKER_CONFIG, WORKER_CONFIG]  # the sweep settings reached the workers
         assert dask.config.get("distributed.worker.profile.enabled") is True  # and did not outlive the start-up
+        # glibc's malloc settings as in this (the serial) process: not dask's MALLOC_TRIM_THRESHOLD_=65536
+        malloc = client.run(lambda: os.environ.get("MALLOC_TRIM_THRESHOLD_"))
+        assert list(malloc.values()) == [os.environ.get("MALLOC_TRIM_THRESHOLD_")] * 2
+        assert "65536" not in malloc.values()
         pids = set(client.run(os.getpid).values())
         assert len(pids | {os.getpid()}) == 3  # two worker processes besides this one
         outcome = run_sweep(lambda task, shared: divmod(task, shared), [7, 9, 11], shared=4, client=client)

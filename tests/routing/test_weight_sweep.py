@@ -48,6 +48,30 @@ def test_factor_one_gives_back_the_surface(shared: WeightSweepInput) -> None:
     assert np.allclose(doubled[free] - total[free], shared.terms["shallow"][free])
 
 
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("strip_cells", [1, 80 * 7, 1 << 16])
+def test_reweighting_by_strips_equals_the_whole_array_sum(
+    shared: WeightSweepInput, dtype: str, strip_cells: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The strip-wise re-cost gives the whole-array formula's values exactly (strips of 1 row, of 7 rows with a
+    remainder (60 rows), and the whole grid in one strip), for float32 terms (as the cost surface holds them) and
+    float64."""
+    import geodata.routing.sweep as sweep_module
+
+    monkeypatch.setattr(sweep_module, "RECOST_CELLS", strip_cells)
+    terms = {name: np.asarray(t, dtype=dtype) for name, t in shared.terms.items()}
+    typed = WeightSweepInput(terms, shared.blocked, shared.start, shared.goal, CELL)
+    factors = {"shallow": 1.1734, "slope": 0.8123}
+    expected = np.zeros(shared.blocked.shape, dtype="float64")
+    for name, term in terms.items():
+        expected += float(factors.get(name, 1.0)) * term
+    expected[shared.blocked] = np.inf
+    got = reweighted_cost(typed, factors)
+    assert got.dtype == np.float64
+    assert np.array_equal(got, expected)
+    assert got.tobytes() == expected.tobytes()
+
+
 def test_samples_are_seeded_per_index_and_within_the_spread() -> None:
     few = perturbed_samples(["shallow", "slope"], 3, 0.25, seed=11)
     many = perturbed_samples(["shallow", "slope"], 10, 0.25, seed=11)
