@@ -40,7 +40,9 @@ given.
 
 from __future__ import annotations
 
+import hashlib
 import itertools
+import json
 import mmap
 import os
 import pickle
@@ -54,7 +56,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Generic, Literal, TypeVar
+from typing import Any, BinaryIO, Generic, Literal, TypeVar
 
 from geodata.errors import CorridorError
 
@@ -195,6 +197,9 @@ class SharedFile:
     path: str
     token: str
     nbytes: int
+    digest: str = ""
+    """sha256 of the file's pickle; a reader unpickles only bytes with this digest (it travels with the task, not in
+    the file): nothing read from the file can run code unless it is exactly what this sweep wrote."""
 
 
 SHM = Path("/dev/shm")  # noqa: S108 (each file named by a fresh uuid4 and created exclusively)
@@ -234,7 +239,8 @@ def write_shared(obj: Any, folder: str | Path | None = None) -> SharedFile:
     raws = [b.raw() for b in buffers]
     token = uuid.uuid4().hex
     lengths = [r.nbytes for r in raws]
-    header = pickle.dumps((token, lengths, payload), protocol=5)
+    digest = hashlib.sha256(payload).hexdigest()
+    header = json.dumps({"token": token, "lengths": lengths, "payload": len(payload)}).encode() + payload
     offset = _aligned(len(_MAGIC) + 8 + len(header))
     offsets = []
     for n in lengths:
@@ -243,15 +249,15 @@ def write_shared(obj: Any, folder: str | Path | None = None) -> SharedFile:
     folders = [Path(folder)] if folder is not None else share_folders(offset)
     for i, where in enumerate(folders):
         path = where / f"corridor-sweep-{token}.bin"
-        try:
-            f = path.open("xb")  # exclusive: never through a planted file or link
+        try:  # exclusive (never through a planted file or link) and private to this user
+            f = _create_private(path)
         except OSError:
             if i == len(folders) - 1:
                 raise
             continue
         try:
             with f:
-                f.write(_MAGIC + struct.pack("<Q", len(header)) + header)
+                f.write(_MAGIC + struct.pack("<Q", len(header)) + header)  # header: JSON, then the pickle
                 for raw, at in zip(raws, offsets, strict=True):
                     f.seek(at)
                     f.write(raw)
@@ -262,7 +268,12 @@ def write_shared(obj: Any, folder: str | Path | None = None) -> SharedFile:
                 raise
             continue
         break
-    return SharedFile(str(path), token, offset)
+    return SharedFile(str(path), token, offset, digest)
+
+
+def _create_private(path: Path) -> BinaryIO:
+    """A new file at ``path`` for writing, created exclusively (never through a planted file or link), mode 0600."""
+    return os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600), "wb")
 
 
 def _aligned(n: int) -> int:
@@ -277,7 +288,17 @@ def _read_header(path: str) -> tuple[str, list[int], bytes, int]:
                 f"{path} is not a sweep's shared-input file; it was replaced or truncated: run the sweep again"
             )
         (size,) = struct.unpack("<Q", head[len(_MAGIC) :])
-        token, lengths, payload = pickle.loads(f.read(size))  # noqa: S301 (this sweep's own file)
+        header = f.read(size)
+    try:
+        meta, end = json.JSONDecoder().raw_decode(header.decode("utf-8", "replace"))
+        token, lengths, n = str(meta["token"]), [int(x) for x in meta["lengths"]], int(meta["payload"])
+        if not header[:end].isascii() or end + n != len(header):  # the JSON, then exactly the pickle
+            raise ValueError("header and pickle sizes differ")
+        payload = header[end:]
+    except (ValueError, KeyError, TypeError) as err:
+        raise SweepError(
+            f"{path} is not a sweep's shared-input file ({err}); it was replaced or truncated: run the sweep again"
+        ) from None
     return token, lengths, payload, _aligned(len(_MAGIC) + 8 + size)
 
 
@@ -314,6 +335,11 @@ def open_shared(ref: SharedFile) -> Any:
             ) from err
         if token != ref.token:
             raise SweepError(f"{ref.path} holds another sweep's input; run the sweep again")
+        if not ref.digest or hashlib.sha256(payload).hexdigest() != ref.digest:
+            raise SweepError(
+                f"{ref.path} was changed after the sweep wrote it (its pickle's sha256 differs); it is not read: "
+                "run the sweep again, and keep other programs out of that folder"
+            )
         view = memoryview(mapped)
         parts = []
         for n in lengths:
@@ -321,7 +347,7 @@ def open_shared(ref: SharedFile) -> Any:
             offset = _aligned(offset + n)
         for part in parts:  # fault the pages in now (one read per page)
             sum(part[::_ALIGN])
-        obj = pickle.loads(payload, buffers=parts)  # noqa: S301 (this sweep's own file, token checked)
+        obj = pickle.loads(payload, buffers=parts)  # noqa: S301 (this sweep's own bytes: sha256 checked above)
         _OPENED[ref.token] = obj
         while len(_OPENED) > _KEEP_OPEN:
             _OPENED.popitem(last=False)

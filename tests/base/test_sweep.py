@@ -4,8 +4,10 @@ after a worker was lost."""
 
 from __future__ import annotations
 
+import json
 import mmap
 import os
+import pickle  # only to craft a hostile file
 import tempfile
 import threading
 import time
@@ -189,6 +191,41 @@ def test_a_shared_file_round_trips_arrays_without_copying_them_in(tmp_path: Path
         open_shared(missing)
 
 
+class _Evil:
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def __reduce__(self) -> Any:
+        return (Path.touch, (Path(self.path),))
+
+
+def test_a_changed_shared_file_is_refused_before_anything_is_unpickled(tmp_path: Path) -> None:
+    """The file's pickle is unpickled only when its sha256 is the one the task carries (it travels through dask, not
+    in the file): a pickle planted in the file, even with the right token and sizes, never runs."""
+    ref = write_shared({"x": np.arange(5.0)}, tmp_path)
+    assert os.stat(ref.path).st_mode & 0o777 == 0o600  # private to this user
+    data = Path(ref.path).read_bytes()
+    header_size = int.from_bytes(data[8:16], "little")
+    header = data[16 : 16 + header_size]
+    end = header.index(b"}") + 1
+    meta = json.loads(header[:end])
+    marker = tmp_path / "ran"
+    evil = pickle.dumps(_Evil(str(marker)), protocol=5)
+    meta["payload"] = len(evil)
+    forged = json.dumps(meta).encode() + evil
+    rest = data[16 + header_size :]
+    Path(ref.path).write_bytes(data[:8] + len(forged).to_bytes(8, "little") + forged + rest)
+    with pytest.raises(SweepError, match="changed after the sweep wrote it"):
+        open_shared(ref)
+    assert not marker.exists()
+    with pytest.raises(SweepError, match="changed after the sweep wrote it"):
+        open_shared(SharedFile(ref.path, ref.token, ref.nbytes))  # a reference without a digest reads nothing
+    Path(ref.path).write_bytes(data[:16] + b'{"token": 1' + data[27:])
+    with pytest.raises(SweepError, match="not a sweep's shared-input file"):
+        open_shared(ref)
+    assert not marker.exists()
+
+
 def test_the_shared_file_goes_to_dev_shm_when_it_has_room_else_to_the_temporary_directory(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -209,9 +246,9 @@ def test_the_shared_file_goes_to_dev_shm_when_it_has_room_else_to_the_temporary_
     forget_shared(ref.token)
     os.unlink(ref.path)
 
-    def full(self: Path, mode: str = "r", *args: Any, **kwargs: Any) -> Any:
-        handle = real_open(self, mode, *args, **kwargs)
-        if self.parent == shm and "x" in mode:
+    def full(path: Path) -> Any:
+        handle = real_create(path)
+        if path.parent == shm:
             real_write = handle.write
 
             class Full:
@@ -235,8 +272,8 @@ def test_the_shared_file_goes_to_dev_shm_when_it_has_room_else_to_the_temporary_
             return Full()
         return handle
 
-    real_open = Path.open
-    monkeypatch.setattr(Path, "open", full)
+    real_create = sweep_module._create_private
+    monkeypatch.setattr(sweep_module, "_create_private", full)
     ref = write_shared({"x": np.arange(1000.0)})  # /dev/shm filled up meanwhile: written to the temporary directory
     assert Path(ref.path).parent == tmp
     assert not list(shm.iterdir()), "the partial file in /dev/shm must be removed"
