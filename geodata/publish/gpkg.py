@@ -41,7 +41,8 @@ from geodata.errors import InputDataError, PublishError
 from geodata.geodesy import WGS84, densify_frame
 from geodata.grid import Raster, RasterFile, raster_read_rows, row_blocks
 from geodata.publish import qgis_project, styles
-from geodata.publish.tiles import band_bytes, valid_cells, value_sample
+from geodata.publish._kernels import coverage_band, mean2x2
+from geodata.publish.tiles import band_bytes, value_sample
 
 GPKG_VERSION = "1.3"
 VECTOR_LAYERS: tuple[str, ...] = (
@@ -198,6 +199,8 @@ class GpkgReport:
     path: Path
     vector_tables: dict[str, int] = field(default_factory=dict)
     raster_tables: dict[str, tuple[int, int]] = field(default_factory=dict)
+    raster_overviews: dict[str, list[int]] = field(default_factory=dict)
+    """Raster table -> its overview factors (2, 4, ...: the coarser zoom levels of the coverage's tile matrix)."""
     size_bytes: int = 0
     elapsed_s: float = 0.0
 
@@ -206,6 +209,7 @@ class GpkgReport:
             "path": str(self.path),
             "vector_tables": self.vector_tables,
             "raster_tables": {k: list(v) for k, v in self.raster_tables.items()},
+            "raster_overviews": self.raster_overviews,
             "size_bytes": self.size_bytes,
             "elapsed_s": round(self.elapsed_s, 3),
         }
@@ -318,7 +322,8 @@ def write_gpkg(
         split into ``<name>_points`` / ``_lines`` / ``_polygons``.
     rasters
         Table name -> :class:`RasterLayer`, written as GeoPackage tiled gridded coverages (float32 TIFF tiles in the
-        raster's own CRS, no resampling): the real values, which QGIS reads and styles with the stored ramp.
+        raster's own CRS, no resampling): the real values, which QGIS reads and styles with the stored ramp, with
+        average overviews down to one tile (:func:`overview_levels`) so that a zoomed-out view reads a few tiles.
     metadata
         Layer name -> :class:`LayerMeta` for the vector layers (a layer without an entry gets its style title).
     required
@@ -376,11 +381,11 @@ def write_gpkg(
             first = False
             report.vector_tables[name] = len(gdf)
         for name, layer in rasters.items():
-            _write_raster(tmp, name, layer, append=tmp.exists(), budget_bytes=budget_bytes)
+            factors = _write_raster(tmp, name, layer, append=tmp.exists(), budget_bytes=budget_bytes)
             report.raster_tables[name] = layer.raster.grid.shape
+            report.raster_overviews[name] = factors
         if not tmp.exists():
             raise InputDataError("nothing to write: pass at least one vector or raster layer")
-        _declare_nodata(tmp, rasters)
         _add_styles_and_metadata(tmp, prepared, rasters, metadata, layers, path_name=path.name)
         os.replace(tmp, path)
     finally:
@@ -423,9 +428,13 @@ def default_stops(raster: Raster | RasterFile, units: str) -> list[tuple[float, 
     return [(lo + (hi - lo) * i / (len(ramp) - 1), c) for i, c in enumerate(ramp)]
 
 
-def _write_raster(path: Path, name: str, layer: RasterLayer, *, append: bool, budget_bytes: int | None) -> None:
-    """Write one gridded coverage band by band (bands of whole rows of 256-row tiles, sized from the memory
-    budget), from an in-memory raster or a tiled GeoTIFF alike: memory stays one band, whatever the raster's size."""
+def _write_raster(path: Path, name: str, layer: RasterLayer, *, append: bool, budget_bytes: int | None) -> list[int]:
+    """Write one gridded coverage and its overviews band by band (bands of whole rows of 256-row tiles, sized from
+    the memory budget), from an in-memory raster or a tiled GeoTIFF alike; returns the overview factors.
+
+    The full resolution streams through one band at a time; the overview levels (:func:`overview_factors`, a third
+    of the full resolution's cells together) are reduced from each band as it passes (:func:`overview_levels`) and
+    written once the full resolution is, each into its zoom level of the coverage's tile matrix."""
     raster = layer.raster
     grid = raster.grid  # 2-D: a Raster's data has its grid's shape
     options = {
@@ -444,6 +453,8 @@ def _write_raster(path: Path, name: str, layer: RasterLayer, *, append: bool, bu
         options["VERSION"] = GPKG_VERSION
     from rasterio.windows import Window
 
+    factors = overview_factors(grid.shape)
+    levels: list[list[np.ndarray]] = [[] for _ in factors]
     with rasterio.open(
         path,
         "w",
@@ -459,12 +470,65 @@ def _write_raster(path: Path, name: str, layer: RasterLayer, *, append: bool, bu
         for block in row_blocks(grid, bytes_per_cell=RASTER_BYTES_PER_CELL, budget_bytes=band_bytes(budget_bytes)):
             data = coverage_values(name, raster_read_rows(raster, block.rows), raster.nodata)
             dst.write(data, 1, window=Window(0, block.rows.start, grid.shape[1], block.height))
+            for parts, level in zip(levels, overview_levels(data, len(factors)), strict=True):
+                parts.append(level)
         dst.update_tags(**{k: v for k, v in layer.meta.gdal_items().items()}, UNITS=layer.units)
         dst.update_tags(1, UNITS=layer.units)
+    _declare_nodata(path, [name])
+    for k, parts in enumerate(levels):
+        _write_level(path, name, zoom=len(factors) - 1 - k, data=np.concatenate(parts))
+    return factors
+
+
+OVERVIEW_MIN_SIZE = 256
+"""Overviews are added down to the first level whose larger side is at most this many cells (gdaladdo's default
+``-minsize``: one tile)."""
+
+
+def overview_factors(shape: tuple[int, int], min_size: int = OVERVIEW_MIN_SIZE) -> list[int]:
+    """The overview factors of a coverage of ``shape`` cells: 2, 4, 8, ... until the larger side is at most
+    ``min_size`` cells (none for a coverage that fits in one tile). They are the coarser zoom levels GDAL declares in
+    the coverage's ``gpkg_tile_matrix`` when it creates it."""
+    factors: list[int] = []
+    while math.ceil(max(shape) / (factors[-1] if factors else 1)) > min_size:
+        factors.append(2 * factors[-1] if factors else 2)
+    return factors
+
+
+def overview_levels(data: np.ndarray, count: int) -> list[np.ndarray]:
+    """The ``count`` overview levels of a band of coverage values (:func:`coverage_values`), as ``gdaladdo -r
+    average`` builds them: each level from the one before it (the first from the full resolution), a cell the mean
+    of the cells with data among the 2 x 2 cells it covers in the level below (cells of the coverage's tile matrix,
+    whose cell size doubles from one zoom level to the next), :data:`RASTER_NODATA` when none of them has data. A
+    band of whole tiles (256 rows) reduces to whole rows of every level up to 256 times coarser, so bands reduced
+    one by one and stacked equal the levels of the whole coverage."""
+    out = []
+    level = data
+    for _ in range(count):
+        level = mean2x2(level, RASTER_NODATA)
+        out.append(level)
+    return out
+
+
+def _write_level(path: Path, name: str, *, zoom: int, data: np.ndarray) -> None:
+    """Write an overview level into zoom level ``zoom`` of coverage ``name`` (GDAL opens a zoom level of a coverage
+    as a dataset of its own; its size is the full resolution's over the factor, rounded, which may drop the half
+    cell an odd size leaves at the right or bottom edge)."""
+    with rasterio.open(f"GPKG:{path}:{name}", "r+", ZOOM_LEVEL=zoom) as dst:
+        if dst.nodata != RASTER_NODATA:
+            raise PublishError(f"coverage '{name}' of {path} has nodata {dst.nodata}, not {RASTER_NODATA}")
+        h, w = dst.shape
+        if data.shape[0] < h or data.shape[1] < w:
+            grown = np.full((h, w), RASTER_NODATA, dtype="float32")
+            grown[: data.shape[0], : data.shape[1]] = data[:h, :w]
+            data = grown
+        dst.write(np.ascontiguousarray(data[:h, :w]), 1)
 
 
 RASTER_BYTES_PER_CELL = 16
-"""Working memory per cell of a band written to a coverage (the values read, the masks, the float32 copy)."""
+"""Working memory per cell of a band written to a coverage (the values read, the float32 copy, its first overview
+level); the overview levels of the whole coverage are held until the full resolution is written (4/3 bytes per
+cell of the coverage)."""
 
 
 def coverage_values(name: str, values: np.ndarray, nodata: float | int | None) -> np.ndarray:
@@ -473,24 +537,23 @@ def coverage_values(name: str, values: np.ndarray, nodata: float | int | None) -
     band's nodata and QGIS leaves those cells out of its statistics and draws them transparent; NaN cannot be
     declared, since SQLite stores a NaN REAL as NULL), impassable cells (+inf) as the largest finite float32 so they
     stay visible rather than turning into nodata."""
-    has_value = valid_cells(values, nodata) | np.isinf(values)  # inf (impassable) is a value, not missing data
-    if (values[has_value] == RASTER_NODATA).any():
+    fill = 0.0 if nodata is None or math.isnan(nodata) else float(nodata)
+    has_nodata = nodata is not None and not math.isnan(nodata)
+    data, clashes = coverage_band(np.ascontiguousarray(values), fill, has_nodata, RASTER_NODATA)
+    if clashes:
         raise InputDataError(f"raster layer '{name}' holds the nodata value {RASTER_NODATA} as data")
-    data = np.where(has_value, values, RASTER_NODATA).astype("float32")
-    data[np.isposinf(data)] = np.finfo("float32").max
-    data[np.isneginf(data)] = np.finfo("float32").min
     return data
 
 
-def _declare_nodata(path: Path, rasters: Mapping[str, RasterLayer]) -> None:
-    """Record :data:`RASTER_NODATA` as each coverage's ``data_null`` (GDAL's GPKG driver does not take a nodata
-    value for float tiles when creating them; it reads this column back as the band's nodata)."""
-    if not rasters:
+def _declare_nodata(path: Path, names: Sequence[str]) -> None:
+    """Record :data:`RASTER_NODATA` as the ``data_null`` of coverages ``names`` (GDAL's GPKG driver does not take a
+    nodata value for float tiles when creating them; it reads this column back as the band's nodata)."""
+    if not names:
         return
     con = sqlite3.connect(path)
     try:
         with con:
-            for name in rasters:
+            for name in names:
                 con.execute(
                     "UPDATE gpkg_2d_gridded_coverage_ancillary SET data_null = ? WHERE tile_matrix_set_name = ?",
                     (RASTER_NODATA, name),
@@ -729,6 +792,7 @@ def validate_gpkg(
             problems += _feature_table_problems(con, path, table)
         for table in grids:
             problems += _grid_problems(path, table)
+            problems += _overview_problems(con, table)
         problems += _style_and_metadata_problems(con, features + grids)
     finally:
         con.close()
@@ -798,6 +862,19 @@ def _grid_problems(path: Path, table: str) -> list[str]:
             src.read(1, window=Window((src.width - w) // 2, (src.height - h) // 2, w, h))
     except (rasterio.errors.RasterioError, OSError, ValueError) as exc:
         return [f"raster '{table}' cannot be read by GDAL: {exc}"]
+    return []
+
+
+def _overview_problems(con: sqlite3.Connection, table: str) -> list[str]:
+    """Every zoom level of a coverage's tile matrix holds tiles: the overviews were built (an empty coarser level
+    draws as no data in QGIS, and a zoomed-out view decodes the whole full resolution)."""
+    declared = {r[0] for r in con.execute("SELECT zoom_level FROM gpkg_tile_matrix WHERE table_name = ?", (table,))}
+    present = {r[0] for r in con.execute(f"SELECT DISTINCT zoom_level FROM {quote_identifier(table)}")}  # noqa: S608
+    if missing := sorted(declared - present):
+        return [
+            f"raster '{table}' has no tiles at zoom levels {missing}: its overviews were not built (write it with "
+            "write_gpkg, or run `gdaladdo -r average` on it)"
+        ]
     return []
 
 
@@ -872,6 +949,7 @@ __all__ = [
     "describe_gpkg",
     "fields_without_units",
     "gdal_validator_command",
+    "overview_factors",
     "prepare_layers",
     "validate_gpkg",
     "write_gpkg",
