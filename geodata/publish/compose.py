@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -550,12 +551,45 @@ def _build_publication(
             units="share",
             stops=tiles.SHARE_STOPS,
         )
-    gpkg = write_gpkg(
-        folder / "corridor.gpkg", layers, rasters, metadata=meta, required=VECTOR_LAYERS, budget_bytes=budget
-    )
+    # the colour ramp of a raster without stops is sampled once, for the GeoPackage's style and the sidecar's
+    rasters = {n: replace(r, stops=r.stops or default_stops(r.raster, r.units)) for n, r in rasters.items()}
+    # the GeoPackage is written on a thread of its own beside the tiles: both spend their time in GDAL, zlib and
+    # numba, which release the GIL; each gets half a band of the memory budget, so the two together hold one
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="gpkg") as pool:
+        gpkg_job = pool.submit(
+            write_gpkg, folder / "corridor.gpkg", layers, rasters, metadata=meta, required=VECTOR_LAYERS,
+            budget_bytes=half_band_budget(budget),
+        )  # fmt: skip
+        try:
+            out = _files_and_tiles(folder, content, layers, terms, rasters, depth, cost_raster, frequency, budget)
+        finally:
+            wait([gpkg_job])  # never leave the thread writing while the scratch rasters are removed
+        gpkg = gpkg_job.result()
+    return {"gpkg": gpkg, **out, "depth_blanked_cells": blanked}
+
+
+def half_band_budget(budget_bytes: int | None) -> int:
+    """A memory budget whose band (:func:`geodata.publish.tiles.band_bytes`) is half the band of ``budget_bytes``:
+    what each of two concurrent band-by-band writers gets, so that together they hold one band."""
+    return 4 * tiles.band_bytes(budget_bytes)
+
+
+def _files_and_tiles(
+    folder: Path,
+    content: PublicationContent,
+    layers: dict[str, gpd.GeoDataFrame],
+    terms: LicenceTerms | None,
+    rasters: Mapping[str, RasterLayer],
+    depth: Raster | RasterFile,
+    cost_raster: Raster | RasterFile,
+    frequency: Raster | RasterFile | None,
+    budget: int | None,
+) -> dict[str, Any]:
+    """Everything of a publication but the GeoPackage: the raster styles, the surveyor's files, the diagram, the
+    tile archives and the web map."""
+    sc = content.scenario
     for name, layer in rasters.items():  # QGIS 3.22 does not read raster styles from layer_styles: ship sidecars
-        stops = layer.stops or default_stops(layer.raster, layer.units)
-        (folder / f"{name}.qml").write_text(raster_qml(stops, label_units=layer.units), encoding="utf-8")
+        (folder / f"{name}.qml").write_text(raster_qml(layer.stops or [], label_units=layer.units), encoding="utf-8")
     # the surveyor's files: RPL positions/segments, sector spans and profile as CSV, rpl.xlsx, route.kml/.kmz
     surveyor_files = formats.write_surveyor_files(folder, content.deliverables, title=sc.title)
     if content.montecarlo is not None:
@@ -575,7 +609,9 @@ def _build_publication(
     }
     if frequency is not None:
         to_tile["passage_frequency"] = ("share", frequency)
-    archives = write_all_tile_archives(prepared, to_tile, sc, tile_dir, tile_formats, budget_bytes=budget)["pmtiles"]
+    archives = write_all_tile_archives(
+        prepared, to_tile, sc, tile_dir, tile_formats, budget_bytes=half_band_budget(budget)
+    )["pmtiles"]
     vec = archives["corridor"]
     overlays = {
         "bathymetry": webmap.RasterOverlay(archives["bathymetry"], "Water depth"),
@@ -596,13 +632,7 @@ def _build_publication(
         provenance=f"scenario digest {(content.scenario_digest or sc.digest())[:12]}",
         node_modules=content.node_modules,
     )
-    return {
-        "gpkg": gpkg,
-        "vector_tiles": vec,
-        "layers": sorted(prepared),
-        "surveyor_files": surveyor_files,
-        "depth_blanked_cells": blanked,
-    }
+    return {"vector_tiles": vec, "layers": sorted(prepared), "surveyor_files": surveyor_files}
 
 
 def frequency_for_display(frequency: Raster) -> Raster:
