@@ -59,3 +59,35 @@ def mean2x2(level: np.ndarray, nodata: float) -> np.ndarray:  # pragma: no cover
                         count += 1
             out[i, j] = np.float32(total / count) if count else np.float32(nodata)
     return out
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def reconciled_band(
+    z: np.ndarray, z_nodata: float, z_has_nodata: bool, sea: np.ndarray, sea_nodata: float, sea_has_nodata: bool
+) -> tuple[np.ndarray, int, int]:  # pragma: no cover (compiled)
+    """The depth band ``z`` as published beside the sea mask band ``sea`` (1 = sea): float32, NaN where the depth
+    has no data (not finite, or ``z_nodata``) and where the mask and the depth's sign disagree -- land (mask not 1,
+    or without data) with a positive depth, sea with a negative one; and the cells blanked of each kind."""
+    rows, cols = z.shape
+    out = np.empty((rows, cols), dtype=np.float32)
+    wet = np.zeros(rows, dtype=np.int64)
+    dry = np.zeros(rows, dtype=np.int64)
+    for i in prange(rows):
+        for j in range(cols):
+            raw = z[i, j]
+            v = np.float32(raw)
+            s = sea[i, j]
+            is_sea = s == 1
+            if sea_has_nodata and s == sea_nodata:
+                is_sea = False
+            if not np.isfinite(v) or (z_has_nodata and raw == z_nodata):
+                out[i, j] = np.nan
+            elif not is_sea and v > 0:
+                out[i, j] = np.nan
+                wet[i] += 1
+            elif is_sea and v < 0:
+                out[i, j] = np.nan
+                dry[i] += 1
+            else:
+                out[i, j] = v
+    return out, int(wet.sum()), int(dry.sum())

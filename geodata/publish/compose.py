@@ -7,6 +7,7 @@ RPL and profile as CSV, the straight-line diagram, vector and raster tiles and t
 
 from __future__ import annotations
 
+import math
 import tempfile
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, wait
@@ -31,6 +32,7 @@ from geodata.errors import InputDataError, PublishError
 from geodata.geodesy import GEOD
 from geodata.grid import Raster, RasterFile, RasterWriter, raster_read_rows, row_blocks
 from geodata.publish import tiles, webmap
+from geodata.publish._kernels import reconciled_band
 from geodata.publish.atomic import LicenceTerms, combine_licences, input_record
 from geodata.publish.gpkg import (
     SYSTEM_PYTHON,
@@ -347,11 +349,18 @@ deflate costs more CPU than the disk it saves; about 16 bytes per cell of disk w
 def _reconciled_band(
     z: np.ndarray, depth_nodata: float | int | None, sea: np.ndarray, sea_nodata: float | int | None
 ) -> tuple[np.ndarray, int, int]:
-    z = np.where(tiles.valid_cells(z, depth_nodata), z.astype("float32"), np.nan)
-    sea = (sea == 1) & tiles.valid_cells(sea, sea_nodata)
-    land_wet = ~sea & (z > 0)
-    sea_dry = sea & (z < 0)
-    return np.where(land_wet | sea_dry, np.nan, z).astype("float32"), int(land_wet.sum()), int(sea_dry.sum())
+    """One band of :func:`coast_reconciled_depth` (one compiled pass: 0.05 s CPU where the numpy expressions took
+    0.77 s at 100 m)."""
+    z_fill, z_has = _nodata_args(depth_nodata)
+    sea_fill, sea_has = _nodata_args(sea_nodata)
+    return reconciled_band(np.ascontiguousarray(z), z_fill, z_has, np.ascontiguousarray(sea), sea_fill, sea_has)
+
+
+def _nodata_args(nodata: float | int | None) -> tuple[float, bool]:
+    """A nodata value as the compiled kernels take it: the value and whether there is one (NaN is no value)."""
+    if nodata is None or math.isnan(nodata):
+        return 0.0, False
+    return float(nodata), True
 
 
 def _same_grid(depth: Raster | RasterFile, sea_mask: Raster | RasterFile) -> None:
@@ -502,15 +511,23 @@ def _build_publication(
     band by band, read band by band by the GeoPackage writer and the renderer)."""
     sc = content.scenario
     budget = content.memory_budget_bytes
-    cost_raster = cost_total_file(content.cost, work / "cost.tif", budget_bytes=budget)
-    depth, blanked = coast_reconciled_depth_file(
-        content.bathymetry, content.sea_mask, work / "depth.tif", budget_bytes=budget
-    )
-    frequency = (
-        frequency_file(content.montecarlo.frequency, work / "passage_frequency.tif", budget_bytes=budget)
-        if content.montecarlo is not None
-        else None
-    )
+    half = half_band_budget(budget)
+    # the depth on one thread, the cost and the passage frequency on the other (reads, kernels and writes release
+    # the GIL), each with half a band of the budget
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="depth") as pool:
+        depth_job = pool.submit(
+            coast_reconciled_depth_file, content.bathymetry, content.sea_mask, work / "depth.tif", budget_bytes=half
+        )
+        try:
+            cost_raster = cost_total_file(content.cost, work / "cost.tif", budget_bytes=half)
+            frequency = (
+                frequency_file(content.montecarlo.frequency, work / "passage_frequency.tif", budget_bytes=half)
+                if content.montecarlo is not None
+                else None
+            )
+        finally:
+            wait([depth_job])
+        depth, blanked = depth_job.result()
     rasters = {
         "bathymetry": RasterLayer(
             depth,
