@@ -39,6 +39,7 @@ from geodata.publish.gpkg import (
     VECTOR_LAYERS,
     LayerMeta,
     RasterLayer,
+    base_layer_name,
     default_stops,
     prepare_layers,
     validate_gpkg,
@@ -492,17 +493,19 @@ def build_publication(folder: Path, content: PublicationContent) -> dict[str, An
     ``tiles/*.pmtiles`` and the web map."""
     layers = vector_layers(content)
     terms = licence_terms(content)
-    meta = layer_metadata(content, [*prepare_layers(layers), "bathymetry", "cost"], terms)
+    prepared = prepare_layers(layers)  # once: validated, in EPSG:4326, densified, mixed layers split
+    meta = layer_metadata(content, [*prepared, "bathymetry", "cost"], terms)
     # GDAL's block cache (default 5 % of the machine's memory) is held to one band, so the budget holds for it too
     cache_mb = max(tiles.band_bytes(content.memory_budget_bytes) // 2**20, 64)
     with tempfile.TemporaryDirectory(prefix=".rasters-", dir=folder) as work, rasterio.Env(GDAL_CACHEMAX=cache_mb):
-        return _build_publication(folder, content, layers, terms, meta, Path(work))
+        return _build_publication(folder, content, layers, prepared, terms, meta, Path(work))
 
 
 def _build_publication(
     folder: Path,
     content: PublicationContent,
     layers: dict[str, gpd.GeoDataFrame],
+    prepared: dict[str, gpd.GeoDataFrame],
     terms: LicenceTerms | None,
     meta: dict[str, LayerMeta],
     work: Path,
@@ -575,10 +578,12 @@ def _build_publication(
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="gpkg") as pool:
         gpkg_job = pool.submit(
             write_gpkg, folder / "corridor.gpkg", layers, rasters, metadata=meta, required=VECTOR_LAYERS,
-            budget_bytes=half_band_budget(budget),
+            budget_bytes=half_band_budget(budget), prepared=prepared,
         )  # fmt: skip
         try:
-            out = _files_and_tiles(folder, content, layers, terms, rasters, depth, cost_raster, frequency, budget)
+            out = _files_and_tiles(
+                folder, content, layers, prepared, terms, rasters, depth, cost_raster, frequency, budget
+            )  # fmt: skip
         finally:
             wait([gpkg_job])  # never leave the thread writing while the scratch rasters are removed
         gpkg = gpkg_job.result()
@@ -595,6 +600,7 @@ def _files_and_tiles(
     folder: Path,
     content: PublicationContent,
     layers: dict[str, gpd.GeoDataFrame],
+    prepared: dict[str, gpd.GeoDataFrame],
     terms: LicenceTerms | None,
     rasters: Mapping[str, RasterLayer],
     depth: Raster | RasterFile,
@@ -617,7 +623,12 @@ def _files_and_tiles(
     tile_dir = folder / "tiles"
     tile_dir.mkdir(exist_ok=True)
     pub = sc.publish
-    prepared = prepare_layers({k: v for k, v in layers.items() if k not in NOT_TILED and len(v)})
+    # the tiled layers: those prepared for the GeoPackage but the untiled and the empty ones
+    tiled = {
+        name: gdf
+        for name, gdf in prepared.items()
+        if (base := base_layer_name(name, layers)) not in NOT_TILED and len(layers[base])
+    }
     # the web map reads PMTiles; publish.tile_format "mbtiles" adds MBTiles archives for desktop and mobile GIS
     tile_formats: list[tiles.TileFormat] = list(dict.fromkeys(["pmtiles", pub.tile_format]))
     to_tile: dict[str, tuple[tiles.RenderKind, Raster | RasterFile]] = {
@@ -627,7 +638,7 @@ def _files_and_tiles(
     if frequency is not None:
         to_tile["passage_frequency"] = ("share", frequency)
     archives = write_all_tile_archives(
-        prepared, to_tile, sc, tile_dir, tile_formats, budget_bytes=half_band_budget(budget)
+        tiled, to_tile, sc, tile_dir, tile_formats, budget_bytes=half_band_budget(budget)
     )["pmtiles"]
     vec = archives["corridor"]
     overlays = {
@@ -649,7 +660,7 @@ def _files_and_tiles(
         provenance=f"scenario digest {(content.scenario_digest or sc.digest())[:12]}",
         node_modules=content.node_modules,
     )
-    return {"vector_tiles": vec, "layers": sorted(prepared), "surveyor_files": surveyor_files}
+    return {"vector_tiles": vec, "layers": sorted(tiled), "surveyor_files": surveyor_files}
 
 
 def frequency_for_display(frequency: Raster) -> Raster:

@@ -309,6 +309,7 @@ def write_gpkg(
     required: Sequence[str] = (),
     require_units: bool = True,
     budget_bytes: int | None = None,
+    prepared: Mapping[str, gpd.GeoDataFrame] | None = None,
 ) -> GpkgReport:
     """Write the GeoPackage ``path`` atomically.
 
@@ -331,6 +332,8 @@ def write_gpkg(
     budget_bytes
         The run's memory budget: the coverages are written in bands of rows sized from it (an eighth of it, within
         8 .. 256 MiB; the largest when None).
+    prepared
+        ``prepare_layers(layers, require_units=...)`` when the caller already has it (it is not done twice).
 
     Returns
     -------
@@ -349,7 +352,7 @@ def write_gpkg(
     clash = sorted(set(layers) & set(rasters))
     if clash:
         raise InputDataError(f"names {clash} are used by both a vector and a raster layer; rename one of them")
-    prepared = prepare_layers(layers, require_units=require_units)
+    prepared = prepare_layers(layers, require_units=require_units) if prepared is None else prepared
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.gpkg")
     tmp.unlink(missing_ok=True)
@@ -357,7 +360,7 @@ def write_gpkg(
     try:
         first = True
         for name, gdf in prepared.items():
-            base = _base_name(name, layers)
+            base = base_layer_name(name, layers)
             meta = _meta_for(name, base, metadata)
             kwargs: dict[str, Any] = {}
             if len(gdf) == 0:
@@ -404,7 +407,9 @@ def _meta_for(name: str, base: str, metadata: Mapping[str, LayerMeta]) -> LayerM
     return meta
 
 
-def _base_name(name: str, layers: Mapping[str, Any]) -> str:
+def base_layer_name(name: str, layers: Mapping[str, Any]) -> str:
+    """The layer of ``layers`` that table ``name`` of :func:`prepare_layers` comes from (itself, or the layer it is
+    the ``_points``, ``_lines`` or ``_polygons`` part of)."""
     if name in layers:
         return name
     return name.rsplit("_", 1)[0]
@@ -621,7 +626,7 @@ def _add_styles_and_metadata(
             project_vectors: dict[str, tuple[str, str, str]] = {}
             project_rasters: dict[str, tuple[str, str, str]] = {}
             for name, gdf in prepared.items():
-                base = _base_name(name, original)
+                base = base_layer_name(name, original)
                 meta = _meta_for(name, base, metadata)
                 geom_type = _declared_geometry_type(con, name)
                 style = styles.style_for(name)
@@ -961,6 +966,7 @@ __all__ = [
     "GpkgReport",
     "LayerMeta",
     "RasterLayer",
+    "base_layer_name",
     "default_stops",
     "describe_gpkg",
     "fields_without_units",
