@@ -37,11 +37,13 @@ from geodata.publish.atomic import LicenceTerms, combine_licences, input_record
 from geodata.publish.gpkg import (
     SYSTEM_PYTHON,
     VECTOR_LAYERS,
+    GpkgReport,
     LayerMeta,
     RasterLayer,
     base_layer_name,
     default_stops,
     prepare_layers,
+    validate_early,
     validate_gpkg,
     write_gpkg,
 )
@@ -96,6 +98,10 @@ class PublicationContent:
     memory_budget_bytes: int | None = None
     """The run's memory budget: every raster is published in bands of rows sized from it (see
     :func:`geodata.publish.tiles.band_bytes`; None: the largest band)."""
+    gdal_python: str = SYSTEM_PYTHON
+    """The Python that runs GDAL's ``validate_gpkg.py`` (``CORRIDOR_GDAL_PYTHON``): the GeoPackage is validated
+    with it as soon as it is written, beside the tiles, and :func:`validate_publication` with the same interpreter
+    takes that verdict while the file is unchanged (:func:`geodata.publish.gpkg.validate_early`)."""
 
 
 def _geodesic_km(line: Any) -> float:
@@ -577,8 +583,8 @@ def _build_publication(
     # numba, which release the GIL; each gets half a band of the memory budget, so the two together hold one
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="gpkg") as pool:
         gpkg_job = pool.submit(
-            write_gpkg, folder / "corridor.gpkg", layers, rasters, metadata=meta, required=VECTOR_LAYERS,
-            budget_bytes=half_band_budget(budget), prepared=prepared,
+            _write_and_check_gpkg, folder / "corridor.gpkg", layers, rasters, meta, prepared,
+            budget_bytes=half_band_budget(budget), gdal_python=content.gdal_python,
         )  # fmt: skip
         try:
             out = _files_and_tiles(
@@ -588,6 +594,25 @@ def _build_publication(
             wait([gpkg_job])  # never leave the thread writing while the scratch rasters are removed
         gpkg = gpkg_job.result()
     return {"gpkg": gpkg, **out, "depth_blanked_cells": blanked}
+
+
+def _write_and_check_gpkg(
+    path: Path,
+    layers: Mapping[str, gpd.GeoDataFrame],
+    rasters: Mapping[str, RasterLayer],
+    meta: Mapping[str, LayerMeta],
+    prepared: Mapping[str, gpd.GeoDataFrame],
+    *,
+    budget_bytes: int,
+    gdal_python: str,
+) -> GpkgReport:
+    """Write the publication's GeoPackage, then run GDAL's validator on it at once (its verdict is kept for
+    :func:`validate_publication`)."""
+    report = write_gpkg(
+        path, layers, rasters, metadata=meta, required=VECTOR_LAYERS, budget_bytes=budget_bytes, prepared=prepared
+    )
+    validate_early(path, gdal_python=gdal_python)
+    return report
 
 
 def half_band_budget(budget_bytes: int | None) -> int:

@@ -21,6 +21,7 @@ import os
 import re
 import sqlite3
 import subprocess
+import threading
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -825,13 +826,52 @@ def quote_identifier(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+_EARLY_VERDICTS: dict[tuple[str, str, int, int, int, int], list[str]] = {}
+"""GDAL validator verdicts of files checked early (:func:`validate_early`), by interpreter and file identity."""
+_EARLY_LOCK = threading.Lock()
+
+
+def _file_identity(path: Path, gdal_python: str) -> tuple[str, str, int, int, int, int]:
+    st = path.stat()
+    return (str(path.resolve()), gdal_python, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+
+def validate_early(path: str | Path, *, gdal_python: str = SYSTEM_PYTHON) -> None:
+    """Run GDAL's ``validate_gpkg.py`` on the finished GeoPackage ``path`` now, e.g. on a thread while the rest of a
+    publication is written, and keep its verdict for the :func:`validate_gpkg` that checks the same file later
+    (once: the verdict is taken when used). It is kept only when the file is the same before and after the run
+    (inode, size, modification and change times), and used only while it still is; otherwise that later call runs
+    the validator itself. Nothing is kept when the validator is not installed."""
+    path = Path(path)
+    if (command := gdal_validator_command(gdal_python)) is None:
+        return
+    before = _file_identity(path, gdal_python)
+    problems = _run_gdal_validator(command, path)
+    if _file_identity(path, gdal_python) == before:
+        with _EARLY_LOCK:
+            for key in [k for k in _EARLY_VERDICTS if not Path(k[0]).exists()]:  # of publications that failed
+                del _EARLY_VERDICTS[key]
+            _EARLY_VERDICTS[before] = problems
+
+
+def _early_verdict(path: Path, gdal_python: str) -> list[str] | None:
+    with _EARLY_LOCK:
+        return _EARLY_VERDICTS.pop(_file_identity(path, gdal_python), None)
+
+
 def _gdal_validator_problems(path: Path, gdal_validator: bool | None, gdal_python: str) -> list[str]:
     """What GDAL's ``validate_gpkg.py`` says about ``path`` (its absence is a problem when ``gdal_validator``)."""
+    if gdal_validator is not False and (early := _early_verdict(path, gdal_python)) is not None:
+        return early
     command = None if gdal_validator is False else gdal_validator_command(gdal_python)
     if command is None:
         if gdal_validator:
             return [f"GDAL's validate_gpkg.py is not installed; install it with `{GDAL_APT_HINT}`"]
         return []
+    return _run_gdal_validator(command, path)
+
+
+def _run_gdal_validator(command: list[str], path: Path) -> list[str]:
     # the command is GDAL's own validator run by a configured interpreter; the path is an argument, not a shell word
     run = subprocess.run([*command, str(path)], capture_output=True, text=True, timeout=300)  # noqa: S603
     out = (run.stdout + run.stderr).strip()
@@ -973,6 +1013,7 @@ __all__ = [
     "gdal_validator_command",
     "overview_factors",
     "prepare_layers",
+    "validate_early",
     "validate_gpkg",
     "write_gpkg",
 ]

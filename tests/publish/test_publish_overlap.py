@@ -1,6 +1,6 @@
 """What publishing runs side by side (#14) still gates it: the manifest hashed on two threads equals a serial sha256,
-a validation running beside the manifest still refuses a publication, and a GeoPackage is vacuumed only when it has
-free pages to give back."""
+a validation running beside the manifest still refuses a publication, GDAL's verdict on a GeoPackage checked early
+serves only its unchanged file, once, and a GeoPackage is vacuumed only when it has free pages to give back."""
 
 from __future__ import annotations
 
@@ -8,13 +8,21 @@ import hashlib
 import sqlite3
 import threading
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
 from geodata.errors import PublishError
-from geodata.publish import atomic
+from geodata.publish import atomic, gpkg
 from geodata.publish.atomic import LATEST, STAGING, live_version, publish, verify_manifest
-from geodata.publish.gpkg import VACUUM_FREE_SHARE, _vacuum_if_worth_it
+from geodata.publish.gpkg import (
+    VACUUM_FREE_SHARE,
+    VECTOR_LAYERS,
+    _vacuum_if_worth_it,
+    validate_early,
+    validate_gpkg,
+    write_gpkg,
+)
 
 INPUTS = [{"name": "src", "sha256": "a" * 64, "licence": "CC-BY-4.0", "attribution": "someone"}]
 
@@ -89,3 +97,30 @@ def test_a_geopackage_is_vacuumed_only_when_it_has_free_pages_to_give_back(tmp_p
     assert _vacuum_if_worth_it(con)
     assert con.execute("PRAGMA freelist_count").fetchone()[0] == 0
     con.close()
+
+
+def test_an_early_gdal_verdict_is_used_once_and_only_for_the_unchanged_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, synthetic: SimpleNamespace
+) -> None:
+    path = tmp_path / "corridor.gpkg"
+    write_gpkg(path, synthetic.layers(), metadata=synthetic.metadata(), required=VECTOR_LAYERS)
+    runs: list[Path] = []
+
+    def run(command: list[str], target: Path) -> list[str]:
+        runs.append(target)
+        return [f"validate_gpkg.py: verdict {len(runs)}"]
+
+    monkeypatch.setattr(gpkg, "gdal_validator_command", lambda python: ["validator"])
+    monkeypatch.setattr(gpkg, "_run_gdal_validator", run)
+    validate_early(path)  # e.g. beside the tiles
+    assert len(runs) == 1
+    assert "validate_gpkg.py: verdict 1" in validate_gpkg(path)  # the early verdict, no second run
+    assert len(runs) == 1
+    assert "validate_gpkg.py: verdict 2" in validate_gpkg(path)  # taken once: the next check runs the validator
+    validate_early(path)
+    with open(path, "ab") as fh:  # the file changed after its early check: the verdict no longer applies
+        fh.write(b"\0")
+    assert "validate_gpkg.py: verdict 4" in validate_gpkg(path)
+    assert len(runs) == 4
+    validate_early(path, gdal_python="/other/python3")  # a verdict of another interpreter is not this one's
+    assert "validate_gpkg.py: verdict 6" in validate_gpkg(path)
