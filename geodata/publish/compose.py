@@ -606,12 +606,12 @@ def _write_and_check_gpkg(
     budget_bytes: int,
     gdal_python: str,
 ) -> GpkgReport:
-    """Write the publication's GeoPackage, then run GDAL's validator on it at once (its verdict is kept for
-    :func:`validate_publication`)."""
+    """Write the publication's GeoPackage, then validate it at once, GDAL's validator included (the verdict is kept
+    for :func:`validate_publication`)."""
     report = write_gpkg(
         path, layers, rasters, metadata=meta, required=VECTOR_LAYERS, budget_bytes=budget_bytes, prepared=prepared
     )
-    validate_early(path, gdal_python=gdal_python)
+    validate_early(path, expect_layers=VECTOR_LAYERS, gdal_python=gdal_python)  # as validate_publication does
     return report
 
 

@@ -793,11 +793,20 @@ def validate_gpkg(
     it; then SQLite ``integrity_check`` and ``foreign_key_check``; the application id and version; every feature
     table in EPSG:4326 with an R-tree spatial index, read back by pyogrio with as many features as gpkg_ogr_contents
     says; every gridded coverage read back by rasterio; a default QGIS style whose QML parses for every layer; a
-    QGIS metadata document for every layer; and the presence of ``expect_layers``.
+    QGIS metadata document for every layer; and the presence of ``expect_layers``. A verdict on the same unchanged
+    file with the same arguments taken by :func:`validate_early` is used instead of checking again (once).
     """
     path = Path(path)
     if not path.is_file():
         return [f"{path} does not exist"]
+    key = (gdal_validator, tuple(expect_layers), gdal_python)
+    if (early := _early_verdict(path, key)) is not None:
+        return early
+    return _validate_now(path, gdal_validator, expect_layers, gdal_python)
+
+
+def _validate_now(path: Path, gdal_validator: bool | None, expect_layers: Sequence[str], gdal_python: str) -> list[str]:
+    """:func:`validate_gpkg`'s checks, run now."""
     problems = _gdal_validator_problems(path, gdal_validator, gdal_python)
     con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     try:
@@ -826,43 +835,49 @@ def quote_identifier(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-_EARLY_VERDICTS: dict[tuple[str, str, int, int, int, int], list[str]] = {}
-"""GDAL validator verdicts of files checked early (:func:`validate_early`), by interpreter and file identity."""
+_EarlyKey = tuple[bool | None, tuple[str, ...], str]
+_EARLY_VERDICTS: dict[tuple[tuple[str, int, int, int, int], _EarlyKey], list[str]] = {}
+"""Verdicts of :func:`validate_early`, by file identity and the arguments of the check."""
 _EARLY_LOCK = threading.Lock()
 
 
-def _file_identity(path: Path, gdal_python: str) -> tuple[str, str, int, int, int, int]:
+def _file_identity(path: Path) -> tuple[str, int, int, int, int]:
     st = path.stat()
-    return (str(path.resolve()), gdal_python, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+    return (str(path.resolve()), st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
 
 
-def validate_early(path: str | Path, *, gdal_python: str = SYSTEM_PYTHON) -> None:
-    """Run GDAL's ``validate_gpkg.py`` on the finished GeoPackage ``path`` now, e.g. on a thread while the rest of a
-    publication is written, and keep its verdict for the :func:`validate_gpkg` that checks the same file later
-    (once: the verdict is taken when used). It is kept only when the file is the same before and after the run
-    (inode, size, modification and change times), and used only while it still is; otherwise that later call runs
-    the validator itself. Nothing is kept when the validator is not installed."""
+def validate_early(
+    path: str | Path,
+    *,
+    gdal_validator: bool | None = None,
+    expect_layers: Sequence[str] = (),
+    gdal_python: str = SYSTEM_PYTHON,
+) -> None:
+    """Check the finished GeoPackage ``path`` now (:func:`validate_gpkg`, GDAL's validator included), e.g. on a
+    thread while the rest of a publication is written, and keep the verdict for the :func:`validate_gpkg` with the
+    same arguments that checks the same file later (once: the verdict is taken when used). It is kept only when the
+    file is the same before and after the check (inode, size, modification and change times), and used only while
+    it still is; otherwise that later call checks the file itself."""
     path = Path(path)
-    if (command := gdal_validator_command(gdal_python)) is None:
+    if not path.is_file():
         return
-    before = _file_identity(path, gdal_python)
-    problems = _run_gdal_validator(command, path)
-    if _file_identity(path, gdal_python) == before:
+    before = _file_identity(path)
+    problems = _validate_now(path, gdal_validator, expect_layers, gdal_python)
+    if _file_identity(path) == before:
         with _EARLY_LOCK:
-            for key in [k for k in _EARLY_VERDICTS if not Path(k[0]).exists()]:  # of publications that failed
+            for key in [k for k in _EARLY_VERDICTS if not Path(k[0][0]).exists()]:  # of publications that failed
                 del _EARLY_VERDICTS[key]
-            _EARLY_VERDICTS[before] = problems
+            _EARLY_VERDICTS[(before, (gdal_validator, tuple(expect_layers), gdal_python))] = problems
 
 
-def _early_verdict(path: Path, gdal_python: str) -> list[str] | None:
+def _early_verdict(path: Path, key: _EarlyKey) -> list[str] | None:
     with _EARLY_LOCK:
-        return _EARLY_VERDICTS.pop(_file_identity(path, gdal_python), None)
+        found = _EARLY_VERDICTS.pop((_file_identity(path), key), None)
+    return list(found) if found is not None else None
 
 
 def _gdal_validator_problems(path: Path, gdal_validator: bool | None, gdal_python: str) -> list[str]:
     """What GDAL's ``validate_gpkg.py`` says about ``path`` (its absence is a problem when ``gdal_validator``)."""
-    if gdal_validator is not False and (early := _early_verdict(path, gdal_python)) is not None:
-        return early
     command = None if gdal_validator is False else gdal_validator_command(gdal_python)
     if command is None:
         if gdal_validator:

@@ -99,7 +99,7 @@ def test_a_geopackage_is_vacuumed_only_when_it_has_free_pages_to_give_back(tmp_p
     con.close()
 
 
-def test_an_early_gdal_verdict_is_used_once_and_only_for_the_unchanged_file(
+def test_an_early_verdict_is_used_once_and_only_for_the_unchanged_file_and_the_same_check(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, synthetic: SimpleNamespace
 ) -> None:
     path = tmp_path / "corridor.gpkg"
@@ -124,3 +124,8 @@ def test_an_early_gdal_verdict_is_used_once_and_only_for_the_unchanged_file(
     assert len(runs) == 4
     validate_early(path, gdal_python="/other/python3")  # a verdict of another interpreter is not this one's
     assert "validate_gpkg.py: verdict 6" in validate_gpkg(path)
+    validate_early(path)  # nor one of a check expecting other layers
+    problems = validate_gpkg(path, expect_layers=["no_such_layer"])
+    assert "validate_gpkg.py: verdict 8" in problems
+    assert "layer 'no_such_layer' is missing" in problems
+    assert len(runs) == 8
