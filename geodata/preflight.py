@@ -55,14 +55,15 @@ combined and clipped tables, the per-class arrays): 2.0 kB per point measured by
 (1 M synthetic points from a GeoPackage, peak +2.03 GB), doubled for lines and polygons, which hold more vertices."""
 PUBLICATION_BYTES_PER_CELL = 12
 """Disk a publication takes per grid cell (three float32 coverages with their overviews in the GeoPackage, raster
-tiles): 8.7 measured at 100 m (217 MB for 24.9 M cells, 2026-12-03, the corridor.gpkg 193 MB of it)."""
-PUBLISH_SCRATCH_BYTES_PER_CELL = 21
+tiles): 8.5 measured at 100 m (213 MB for 24.9 M cells, 2026-12-03, the corridor.gpkg 193 MB of it)."""
+PUBLISH_SCRATCH_BYTES_PER_CELL = 13
 """Temporary disk per grid cell while a publication is written, in its staging folder under the output folder, on
 top of the publication itself: the peak of the bytes on disk under the publication root during ``publish()`` of the
-default scenario at 100 m (24.9 M cells) was 727 MB, 217 MB of it the publication and 510 MB (20.5 B/cell) the
-temporary files -- the three float32 rasters as published (12.3 B/cell, uncompressed), the RGBA rendering of the
-raster being tiled (4.1) and its web mercator pyramid (4.8) -- sampled every 50 ms on 2026-12-03 (``publish()`` of a
-captured PublicationContent with a thread summing ``st_blocks`` under the root)."""
+default scenario at 100 m (24.9 M cells) was 521 MB, 213 MB of it the publication and 308 MB (12.4 B/cell) the three
+float32 rasters as published (uncompressed scratch GeoTIFFs; the raster tiles' own spill files are small beside
+them), sampled every 50 ms on 2026-12-03 (``publish()`` of a captured PublicationContent with a thread summing
+``st_blocks`` under the root; with the GDAL tile pipeline before, its RGBA rendering and web mercator pyramid added
+8.9 B/cell)."""
 MIN_FREE_BYTES = 50_000_000
 """Disk kept free beyond every estimate."""
 CSV_SUFFIXES = (".csv", ".txt")
