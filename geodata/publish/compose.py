@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import math
 import tempfile
-from collections.abc import Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor, wait
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -518,9 +518,43 @@ def _build_publication(
 ) -> dict[str, Any]:
     """:func:`build_publication` with a scratch folder ``work`` for the rasters as published (tiled GeoTIFFs written
     band by band, read band by band by the GeoPackage writer and the renderer)."""
-    sc = content.scenario
     budget = content.memory_budget_bytes
-    half = half_band_budget(budget)
+    # the GeoPackage is written on a thread of its own beside the scratch rasters and the tiles: all of them spend
+    # their time in GDAL, zlib and numba, which release the GIL; the GeoPackage's vector layers go in while the
+    # scratch rasters are written, its coverages once they are (each writer gets half a band of the budget)
+    ready: Future[dict[str, RasterLayer]] = Future()
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="gpkg") as pool:
+        gpkg_job = pool.submit(
+            _write_and_check_gpkg, folder / "corridor.gpkg", layers, ready.result, meta, prepared,
+            budget_bytes=half_band_budget(budget), gdal_python=content.gdal_python,
+        )  # fmt: skip
+        try:
+            try:
+                rasters, depth, cost_raster, frequency, blanked = _scratch_rasters(
+                    content, meta, work, half_band_budget(budget)
+                )
+            except BaseException as exc:
+                ready.set_exception(exc)  # the GeoPackage thread stops waiting and gives up
+                raise
+            ready.set_result(rasters)
+            out = _files_and_tiles(
+                folder, content, layers, prepared, terms, rasters, depth, cost_raster, frequency, budget
+            )  # fmt: skip
+        finally:
+            wait([gpkg_job])  # never leave the thread writing while the scratch rasters are removed
+        gpkg = gpkg_job.result()
+    return {"gpkg": gpkg, **out, "depth_blanked_cells": blanked}
+
+
+def _scratch_rasters(
+    content: PublicationContent, meta: dict[str, LayerMeta], work: Path, half: int
+) -> tuple[
+    dict[str, RasterLayer], Raster | RasterFile, Raster | RasterFile, Raster | RasterFile | None, dict[str, int]
+]:
+    """The rasters as published, written into the scratch folder ``work`` (bands of the budget ``half``), as the
+    GeoPackage's raster layers; and the depth, cost and passage frequency for the tiles, with the depth's blanked
+    cells."""
+    sc = content.scenario
     # the depth on one thread, the cost and the passage frequency on the other (reads, kernels and writes release
     # the GIL), each with half a band of the budget
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="depth") as pool:
@@ -579,27 +613,13 @@ def _build_publication(
         )
     # the colour ramp of a raster without stops is sampled once, for the GeoPackage's style and the sidecar's
     rasters = {n: replace(r, stops=r.stops or default_stops(r.raster, r.units)) for n, r in rasters.items()}
-    # the GeoPackage is written on a thread of its own beside the tiles: both spend their time in GDAL, zlib and
-    # numba, which release the GIL; each gets half a band of the memory budget, so the two together hold one
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="gpkg") as pool:
-        gpkg_job = pool.submit(
-            _write_and_check_gpkg, folder / "corridor.gpkg", layers, rasters, meta, prepared,
-            budget_bytes=half_band_budget(budget), gdal_python=content.gdal_python,
-        )  # fmt: skip
-        try:
-            out = _files_and_tiles(
-                folder, content, layers, prepared, terms, rasters, depth, cost_raster, frequency, budget
-            )  # fmt: skip
-        finally:
-            wait([gpkg_job])  # never leave the thread writing while the scratch rasters are removed
-        gpkg = gpkg_job.result()
-    return {"gpkg": gpkg, **out, "depth_blanked_cells": blanked}
+    return rasters, depth, cost_raster, frequency, blanked
 
 
 def _write_and_check_gpkg(
     path: Path,
     layers: Mapping[str, gpd.GeoDataFrame],
-    rasters: Mapping[str, RasterLayer],
+    rasters: Callable[[], Mapping[str, RasterLayer]],
     meta: Mapping[str, LayerMeta],
     prepared: Mapping[str, gpd.GeoDataFrame],
     *,

@@ -23,7 +23,7 @@ import sqlite3
 import subprocess
 import threading
 import xml.etree.ElementTree as ET
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -304,7 +304,7 @@ def prepare_layers(
 def write_gpkg(
     path: str | Path,
     layers: Mapping[str, gpd.GeoDataFrame],
-    rasters: Mapping[str, RasterLayer] | None = None,
+    rasters: Mapping[str, RasterLayer] | Callable[[], Mapping[str, RasterLayer]] | None = None,
     *,
     metadata: Mapping[str, LayerMeta] | None = None,
     required: Sequence[str] = (),
@@ -326,6 +326,8 @@ def write_gpkg(
         Table name -> :class:`RasterLayer`, written as GeoPackage tiled gridded coverages (float32 TIFF tiles in the
         raster's own CRS, no resampling): the real values, which QGIS reads and styles with the stored ramp, with
         average overviews down to one tile (:func:`overview_levels`) so that a zoomed-out view reads a few tiles.
+        Or a function returning them, called once the vector layers are written (a caller on another thread can
+        write the rasters meanwhile).
     metadata
         Layer name -> :class:`LayerMeta` for the vector layers (a layer without an entry gets its style title).
     required
@@ -345,14 +347,11 @@ def write_gpkg(
 
     t0 = time.perf_counter()
     path = Path(path)
-    rasters = dict(rasters or {})
+    pending = rasters if callable(rasters) else None
+    rasters = {} if callable(rasters) else dict(rasters or {})
     metadata = dict(metadata or {})
-    missing = [n for n in required if n not in layers and n not in rasters]
-    if missing:
-        raise InputDataError(f"the GeoPackage needs layers {missing}; pass them (an empty GeoDataFrame is allowed)")
-    clash = sorted(set(layers) & set(rasters))
-    if clash:
-        raise InputDataError(f"names {clash} are used by both a vector and a raster layer; rename one of them")
+    if pending is None:
+        _check_names(layers, rasters, required)
     prepared = prepare_layers(layers, require_units=require_units) if prepared is None else prepared
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.gpkg")
@@ -384,6 +383,9 @@ def write_gpkg(
             )
             first = False
             report.vector_tables[name] = len(gdf)
+        if pending is not None:
+            rasters = dict(pending())
+            _check_names(layers, rasters, required)
         for name, layer in rasters.items():
             factors = _write_raster(tmp, name, layer, append=tmp.exists(), budget_bytes=budget_bytes)
             report.raster_tables[name] = layer.raster.grid.shape
@@ -397,6 +399,16 @@ def write_gpkg(
     report.size_bytes = path.stat().st_size
     report.elapsed_s = time.perf_counter() - t0
     return report
+
+
+def _check_names(layers: Mapping[str, Any], rasters: Mapping[str, Any], required: Sequence[str]) -> None:
+    """Refuse a missing required layer and a name used by a vector and a raster layer."""
+    missing = [n for n in required if n not in layers and n not in rasters]
+    if missing:
+        raise InputDataError(f"the GeoPackage needs layers {missing}; pass them (an empty GeoDataFrame is allowed)")
+    clash = sorted(set(layers) & set(rasters))
+    if clash:
+        raise InputDataError(f"names {clash} are used by both a vector and a raster layer; rename one of them")
 
 
 def _meta_for(name: str, base: str, metadata: Mapping[str, LayerMeta]) -> LayerMeta:

@@ -5,6 +5,7 @@ every zoom."""
 from __future__ import annotations
 
 import io
+import os
 import sqlite3
 import sys
 from collections.abc import Callable
@@ -290,3 +291,38 @@ def test_a_coverage_without_its_overviews_is_a_validation_problem(tmp_path: Path
     con.close()
     problems = validate_gpkg(path, gdal_validator=False)
     assert any("no tiles at zoom levels [1]" in p and "overviews were not built" in p for p in problems)
+
+
+def test_coverages_given_by_a_function_are_written_after_the_vector_layers(
+    tmp_path: Path, synthetic: SimpleNamespace
+) -> None:
+    """The publication hands the coverages over once its scratch rasters are written (on another thread): the
+    GeoPackage is the same as with the coverages given at once, and a failure to produce them leaves no file."""
+    raster, _ = _large(tmp_path)
+    layers = {"depth": RasterLayer(raster, LayerMeta("depth"), "m")}
+    calls: list[bool] = []
+
+    def later() -> dict[str, RasterLayer]:
+        calls.append((tmp_path / f".b.{os.getpid()}.tmp.gpkg").exists())  # the vector layers are in
+        return layers
+
+    route = {"route": synthetic.layers()["route"]}
+    a = write_gpkg(tmp_path / "a.gpkg", route, layers, budget_bytes=SMALL_BUDGET)
+    b = write_gpkg(tmp_path / "b.gpkg", route, later, budget_bytes=SMALL_BUDGET)
+    assert calls == [True]
+    assert a.raster_tables == b.raster_tables == {"depth": (1100, 700)}
+    assert a.raster_overviews == b.raster_overviews == {"depth": [2, 4, 8]}
+    for level in (None, 0, 2):
+        opts = {} if level is None else {"overview_level": level}
+        with rasterio.open(f"GPKG:{a.path}:depth", **opts) as x, rasterio.open(f"GPKG:{b.path}:depth", **opts) as y:
+            np.testing.assert_array_equal(x.read(1), y.read(1))
+
+    def failed() -> dict[str, RasterLayer]:
+        raise InputDataError("the scratch depth could not be written")
+
+    with pytest.raises(InputDataError, match="scratch depth"):
+        write_gpkg(tmp_path / "c.gpkg", route, failed)
+    assert not list(tmp_path.glob("*c.*gpkg"))
+    with pytest.raises(InputDataError, match="used by both"):
+        write_gpkg(tmp_path / "d.gpkg", {"depth": synthetic.layers()["route"]}, lambda: layers)
+    assert not list(tmp_path.glob("*d.*gpkg"))
