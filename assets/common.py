@@ -25,6 +25,7 @@ from geodata.geodesy import GEOD
 from geodata.preflight import (
     RunEstimate,
     check_memory_budget,
+    check_output_folder,
     check_refinement_budget,
     check_writable_folder,
     count_features,
@@ -222,9 +223,7 @@ def preflight(settings: CorridorSettings, snap: ScenarioSnapshot) -> RunEstimate
     else:  # an fsspec store has no free-space figure; probe that it takes a write, and the local scratch folder
         check_writable_store(store_root, "intermediate store (CORRIDOR_STORE)")
         check_writable_folder(settings.scratch_root, "local scratch folder of the store (TMPDIR)")
-    check_writable_folder(
-        settings.output_root, "output folder (CORRIDOR_OUTPUT)", need_bytes=2 * estimate.publication_bytes
-    )
+    check_output_folder(settings.output_root, estimate)
     return estimate
 
 

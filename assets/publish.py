@@ -77,6 +77,7 @@ def published_corridor(
         sea_mask=sea_mask,
         scenario_digest=snap.digest,
         memory_budget_bytes=settings.memory_budget_bytes,
+        gdal_python=settings.gdal_python,
     )
     result = publish(
         sc.name,

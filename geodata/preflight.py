@@ -54,7 +54,16 @@ BYTES_PER_HAZARD = 4_000
 combined and clipped tables, the per-class arrays): 2.0 kB per point measured by ``benchmarks/hazards_scale.py``
 (1 M synthetic points from a GeoPackage, peak +2.03 GB), doubled for lines and polygons, which hold more vertices."""
 PUBLICATION_BYTES_PER_CELL = 12
-"""Disk a publication takes per grid cell (two float32 coverages in the GeoPackage, raster tiles, overviews)."""
+"""Disk a publication takes per grid cell (three float32 coverages with their overviews in the GeoPackage, raster
+tiles): 8.5 measured at 100 m (213 MB for 24.9 M cells, 2026-12-03, the corridor.gpkg 193 MB of it)."""
+PUBLISH_SCRATCH_BYTES_PER_CELL = 13
+"""Temporary disk per grid cell while a publication is written, in its staging folder under the output folder, on
+top of the publication itself: the peak of the bytes on disk under the publication root during ``publish()`` of the
+default scenario at 100 m (24.9 M cells) was 521 MB, 213 MB of it the publication and 308 MB (12.4 B/cell) the three
+float32 rasters as published (uncompressed scratch GeoTIFFs; the raster tiles' own spill files are small beside
+them), sampled every 50 ms on 2026-12-03 (``publish()`` of a captured PublicationContent with a thread summing
+``st_blocks`` under the root; with the GDAL tile pipeline before, its RGBA rendering and web mercator pyramid added
+8.9 B/cell)."""
 MIN_FREE_BYTES = 50_000_000
 """Disk kept free beyond every estimate."""
 CSV_SUFFIXES = (".csv", ".txt")
@@ -70,6 +79,14 @@ class RunEstimate:
     memory_bytes: int
     publication_bytes: int
     hazard_files: tuple[tuple[str, int], ...] = ()
+    publish_scratch_bytes: int = 0
+    """Temporary disk while the publication is written (:data:`PUBLISH_SCRATCH_BYTES_PER_CELL`)."""
+
+    @property
+    def output_bytes(self) -> int:
+        """Free disk the output folder needs: the new publication and its scratch while it is written (older
+        versions are pruned only once the new one is live, and they are already on the disk)."""
+        return self.publication_bytes + self.publish_scratch_bytes
 
     @property
     def grid_bytes(self) -> int:
@@ -85,7 +102,14 @@ class RunEstimate:
         return (
             f"{self.cells / 1e6:.1f} M cells and {self.hazard_features} hazard features need about "
             f"{self.memory_bytes / 1e9:.1f} GB of memory (at its peak, in the {PEAK_STAGE} stage) and "
-            f"{self.publication_bytes / 1e6:.0f} MB of disk"
+            f"{self.output_bytes / 1e6:.0f} MB of disk in the output folder ({self.disk_detail()})"
+        )
+
+    def disk_detail(self) -> str:
+        """What the output folder's disk is for."""
+        return (
+            f"the publication about {self.publication_bytes / 1e6:.0f} MB and, while it is written, "
+            f"{self.publish_scratch_bytes / 1e6:.0f} MB of temporary rasters and tiles in its staging folder"
         )
 
 
@@ -94,7 +118,14 @@ def estimate_run(
 ) -> RunEstimate:
     """The memory and disk a run of ``cells`` grid cells with ``hazard_features`` hazards is expected to need."""
     memory = BASE_BYTES + BYTES_PER_CELL * cells + BYTES_PER_HAZARD * hazard_features
-    return RunEstimate(cells, hazard_features, int(memory), int(PUBLICATION_BYTES_PER_CELL * cells), hazard_files)
+    return RunEstimate(
+        cells,
+        hazard_features,
+        int(memory),
+        int(PUBLICATION_BYTES_PER_CELL * cells),
+        hazard_files,
+        int(PUBLISH_SCRATCH_BYTES_PER_CELL * cells),
+    )
 
 
 def check_memory_budget(estimate: RunEstimate, budget_bytes: int, *, resolution_m: float) -> None:
@@ -157,10 +188,11 @@ def default_memory_budget() -> int:
     return int(0.8 * pages * size)
 
 
-def check_writable_folder(path: Path, role: str, *, need_bytes: int = 0) -> Path:
+def check_writable_folder(path: Path, role: str, *, need_bytes: int = 0, need: str = "", fix: str = "") -> Path:
     """Make sure ``path`` is (or can be created as) a writable folder with ``need_bytes`` free; returns it resolved.
 
-    ``role`` names the folder in the error ("output folder (CORRIDOR_OUTPUT)"), so the message says what to fix.
+    ``role`` names the folder in the error ("output folder (CORRIDOR_OUTPUT)"), so the message says what to fix;
+    ``need`` says what the space is for and ``fix`` adds a remedy to the message of a full disk.
     """
     path = Path(path).expanduser()
     if path.exists() and not path.is_dir():
@@ -179,9 +211,22 @@ def check_writable_folder(path: Path, role: str, *, need_bytes: int = 0) -> Path
     if free < need_bytes + MIN_FREE_BYTES:
         raise StorageError(
             f"the {role} {path} has {free / 1e6:.0f} MB free, and this run needs about "
-            f"{(need_bytes + MIN_FREE_BYTES) / 1e6:.0f} MB; free some space or point the setting at a larger disk"
+            f"{(need_bytes + MIN_FREE_BYTES) / 1e6:.0f} MB{f' ({need})' if need else ''}; free some space"
+            f"{f', {fix}' if fix else ''} or point the setting at a larger disk"
         )
     return path.resolve()
+
+
+def check_output_folder(path: Path, estimate: RunEstimate, *, role: str = "output folder (CORRIDOR_OUTPUT)") -> Path:
+    """:func:`check_writable_folder` for the publication's folder: free space for the new publication and for the
+    temporary files written while it is built (:attr:`RunEstimate.output_bytes`), the message saying what they are."""
+    return check_writable_folder(
+        path,
+        role,
+        need_bytes=estimate.output_bytes,
+        need=estimate.disk_detail(),
+        fix="set analysis.resolution_m coarser (the disk grows with the grid's cells)",
+    )
 
 
 def storage_error(exc: OSError, path: Path | str, role: str) -> StorageError:

@@ -7,8 +7,10 @@ RPL and profile as CSV, the straight-line diagram, vector and raster tiles and t
 
 from __future__ import annotations
 
+import math
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -30,14 +32,18 @@ from geodata.errors import InputDataError, PublishError
 from geodata.geodesy import GEOD
 from geodata.grid import Raster, RasterFile, RasterWriter, raster_read_rows, row_blocks
 from geodata.publish import tiles, webmap
+from geodata.publish._kernels import reconciled_band
 from geodata.publish.atomic import LicenceTerms, combine_licences, input_record
 from geodata.publish.gpkg import (
     SYSTEM_PYTHON,
     VECTOR_LAYERS,
+    GpkgReport,
     LayerMeta,
     RasterLayer,
+    base_layer_name,
     default_stops,
     prepare_layers,
+    validate_early,
     validate_gpkg,
     write_gpkg,
 )
@@ -92,6 +98,10 @@ class PublicationContent:
     memory_budget_bytes: int | None = None
     """The run's memory budget: every raster is published in bands of rows sized from it (see
     :func:`geodata.publish.tiles.band_bytes`; None: the largest band)."""
+    gdal_python: str = SYSTEM_PYTHON
+    """The Python that runs GDAL's ``validate_gpkg.py`` (``CORRIDOR_GDAL_PYTHON``): the GeoPackage is validated
+    with it as soon as it is written, beside the tiles, and :func:`validate_publication` with the same interpreter
+    takes that verdict while the file is unchanged (:func:`geodata.publish.gpkg.validate_early`)."""
 
 
 def _geodesic_km(line: Any) -> float:
@@ -346,11 +356,18 @@ deflate costs more CPU than the disk it saves; about 16 bytes per cell of disk w
 def _reconciled_band(
     z: np.ndarray, depth_nodata: float | int | None, sea: np.ndarray, sea_nodata: float | int | None
 ) -> tuple[np.ndarray, int, int]:
-    z = np.where(tiles.valid_cells(z, depth_nodata), z.astype("float32"), np.nan)
-    sea = (sea == 1) & tiles.valid_cells(sea, sea_nodata)
-    land_wet = ~sea & (z > 0)
-    sea_dry = sea & (z < 0)
-    return np.where(land_wet | sea_dry, np.nan, z).astype("float32"), int(land_wet.sum()), int(sea_dry.sum())
+    """One band of :func:`coast_reconciled_depth` (one compiled pass: 0.05 s CPU where the numpy expressions took
+    0.77 s at 100 m)."""
+    z_fill, z_has = _nodata_args(depth_nodata)
+    sea_fill, sea_has = _nodata_args(sea_nodata)
+    return reconciled_band(np.ascontiguousarray(z), z_fill, z_has, np.ascontiguousarray(sea), sea_fill, sea_has)
+
+
+def _nodata_args(nodata: float | int | None) -> tuple[float, bool]:
+    """A nodata value as the compiled kernels take it: the value and whether there is one (NaN is no value)."""
+    if nodata is None or math.isnan(nodata):
+        return 0.0, False
+    return float(nodata), True
 
 
 def _same_grid(depth: Raster | RasterFile, sea_mask: Raster | RasterFile) -> None:
@@ -482,34 +499,78 @@ def build_publication(folder: Path, content: PublicationContent) -> dict[str, An
     ``tiles/*.pmtiles`` and the web map."""
     layers = vector_layers(content)
     terms = licence_terms(content)
-    meta = layer_metadata(content, [*prepare_layers(layers), "bathymetry", "cost"], terms)
+    prepared = prepare_layers(layers)  # once: validated, in EPSG:4326, densified, mixed layers split
+    meta = layer_metadata(content, [*prepared, "bathymetry", "cost"], terms)
     # GDAL's block cache (default 5 % of the machine's memory) is held to one band, so the budget holds for it too
     cache_mb = max(tiles.band_bytes(content.memory_budget_bytes) // 2**20, 64)
     with tempfile.TemporaryDirectory(prefix=".rasters-", dir=folder) as work, rasterio.Env(GDAL_CACHEMAX=cache_mb):
-        return _build_publication(folder, content, layers, terms, meta, Path(work))
+        return _build_publication(folder, content, layers, prepared, terms, meta, Path(work))
 
 
 def _build_publication(
     folder: Path,
     content: PublicationContent,
     layers: dict[str, gpd.GeoDataFrame],
+    prepared: dict[str, gpd.GeoDataFrame],
     terms: LicenceTerms | None,
     meta: dict[str, LayerMeta],
     work: Path,
 ) -> dict[str, Any]:
     """:func:`build_publication` with a scratch folder ``work`` for the rasters as published (tiled GeoTIFFs written
     band by band, read band by band by the GeoPackage writer and the renderer)."""
-    sc = content.scenario
     budget = content.memory_budget_bytes
-    cost_raster = cost_total_file(content.cost, work / "cost.tif", budget_bytes=budget)
-    depth, blanked = coast_reconciled_depth_file(
-        content.bathymetry, content.sea_mask, work / "depth.tif", budget_bytes=budget
-    )
-    frequency = (
-        frequency_file(content.montecarlo.frequency, work / "passage_frequency.tif", budget_bytes=budget)
-        if content.montecarlo is not None
-        else None
-    )
+    # the GeoPackage is written on a thread of its own beside the scratch rasters and the tiles: all of them spend
+    # their time in GDAL, zlib and numba, which release the GIL; the GeoPackage's vector layers go in while the
+    # scratch rasters are written, its coverages once they are (each writer gets half a band of the budget)
+    ready: Future[dict[str, RasterLayer]] = Future()
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="gpkg") as pool:
+        gpkg_job = pool.submit(
+            _write_and_check_gpkg, folder / "corridor.gpkg", layers, ready.result, meta, prepared,
+            budget_bytes=half_band_budget(budget), gdal_python=content.gdal_python,
+        )  # fmt: skip
+        try:
+            try:
+                rasters, depth, cost_raster, frequency, blanked = _scratch_rasters(
+                    content, meta, work, half_band_budget(budget)
+                )
+            except BaseException as exc:
+                ready.set_exception(exc)  # the GeoPackage thread stops waiting and gives up
+                raise
+            ready.set_result(rasters)
+            out = _files_and_tiles(
+                folder, content, layers, prepared, terms, rasters, depth, cost_raster, frequency, budget
+            )  # fmt: skip
+        finally:
+            wait([gpkg_job])  # never leave the thread writing while the scratch rasters are removed
+        gpkg = gpkg_job.result()
+    return {"gpkg": gpkg, **out, "depth_blanked_cells": blanked}
+
+
+def _scratch_rasters(
+    content: PublicationContent, meta: dict[str, LayerMeta], work: Path, half: int
+) -> tuple[
+    dict[str, RasterLayer], Raster | RasterFile, Raster | RasterFile, Raster | RasterFile | None, dict[str, int]
+]:
+    """The rasters as published, written into the scratch folder ``work`` (bands of the budget ``half``), as the
+    GeoPackage's raster layers; and the depth, cost and passage frequency for the tiles, with the depth's blanked
+    cells."""
+    sc = content.scenario
+    # the depth on one thread, the cost and the passage frequency on the other (reads, kernels and writes release
+    # the GIL), each with half a band of the budget
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="depth") as pool:
+        depth_job = pool.submit(
+            coast_reconciled_depth_file, content.bathymetry, content.sea_mask, work / "depth.tif", budget_bytes=half
+        )
+        try:
+            cost_raster = cost_total_file(content.cost, work / "cost.tif", budget_bytes=half)
+            frequency = (
+                frequency_file(content.montecarlo.frequency, work / "passage_frequency.tif", budget_bytes=half)
+                if content.montecarlo is not None
+                else None
+            )
+        finally:
+            wait([depth_job])
+        depth, blanked = depth_job.result()
     rasters = {
         "bathymetry": RasterLayer(
             depth,
@@ -550,12 +611,53 @@ def _build_publication(
             units="share",
             stops=tiles.SHARE_STOPS,
         )
-    gpkg = write_gpkg(
-        folder / "corridor.gpkg", layers, rasters, metadata=meta, required=VECTOR_LAYERS, budget_bytes=budget
+    # the colour ramp of a raster without stops is sampled once, for the GeoPackage's style and the sidecar's
+    rasters = {n: replace(r, stops=r.stops or default_stops(r.raster, r.units)) for n, r in rasters.items()}
+    return rasters, depth, cost_raster, frequency, blanked
+
+
+def _write_and_check_gpkg(
+    path: Path,
+    layers: Mapping[str, gpd.GeoDataFrame],
+    rasters: Callable[[], Mapping[str, RasterLayer]],
+    meta: Mapping[str, LayerMeta],
+    prepared: Mapping[str, gpd.GeoDataFrame],
+    *,
+    budget_bytes: int,
+    gdal_python: str,
+) -> GpkgReport:
+    """Write the publication's GeoPackage, then validate it at once, GDAL's validator included (the verdict is kept
+    for :func:`validate_publication`)."""
+    report = write_gpkg(
+        path, layers, rasters, metadata=meta, required=VECTOR_LAYERS, budget_bytes=budget_bytes, prepared=prepared
     )
+    validate_early(path, expect_layers=VECTOR_LAYERS, gdal_python=gdal_python)  # as validate_publication does
+    return report
+
+
+def half_band_budget(budget_bytes: int | None) -> int:
+    """A memory budget whose band (:func:`geodata.publish.tiles.band_bytes`) is half the band of ``budget_bytes``:
+    what each of two concurrent band-by-band writers gets, so that together they hold one band."""
+    return 4 * tiles.band_bytes(budget_bytes)
+
+
+def _files_and_tiles(
+    folder: Path,
+    content: PublicationContent,
+    layers: dict[str, gpd.GeoDataFrame],
+    prepared: dict[str, gpd.GeoDataFrame],
+    terms: LicenceTerms | None,
+    rasters: Mapping[str, RasterLayer],
+    depth: Raster | RasterFile,
+    cost_raster: Raster | RasterFile,
+    frequency: Raster | RasterFile | None,
+    budget: int | None,
+) -> dict[str, Any]:
+    """Everything of a publication but the GeoPackage: the raster styles, the surveyor's files, the diagram, the
+    tile archives and the web map."""
+    sc = content.scenario
     for name, layer in rasters.items():  # QGIS 3.22 does not read raster styles from layer_styles: ship sidecars
-        stops = layer.stops or default_stops(layer.raster, layer.units)
-        (folder / f"{name}.qml").write_text(raster_qml(stops, label_units=layer.units), encoding="utf-8")
+        (folder / f"{name}.qml").write_text(raster_qml(layer.stops or [], label_units=layer.units), encoding="utf-8")
     # the surveyor's files: RPL positions/segments, sector spans and profile as CSV, rpl.xlsx, route.kml/.kmz
     surveyor_files = formats.write_surveyor_files(folder, content.deliverables, title=sc.title)
     if content.montecarlo is not None:
@@ -566,7 +668,12 @@ def _build_publication(
     tile_dir = folder / "tiles"
     tile_dir.mkdir(exist_ok=True)
     pub = sc.publish
-    prepared = prepare_layers({k: v for k, v in layers.items() if k not in NOT_TILED and len(v)})
+    # the tiled layers: those prepared for the GeoPackage but the untiled and the empty ones
+    tiled = {
+        name: gdf
+        for name, gdf in prepared.items()
+        if (base := base_layer_name(name, layers)) not in NOT_TILED and len(layers[base])
+    }
     # the web map reads PMTiles; publish.tile_format "mbtiles" adds MBTiles archives for desktop and mobile GIS
     tile_formats: list[tiles.TileFormat] = list(dict.fromkeys(["pmtiles", pub.tile_format]))
     to_tile: dict[str, tuple[tiles.RenderKind, Raster | RasterFile]] = {
@@ -575,7 +682,9 @@ def _build_publication(
     }
     if frequency is not None:
         to_tile["passage_frequency"] = ("share", frequency)
-    archives = write_all_tile_archives(prepared, to_tile, sc, tile_dir, tile_formats, budget_bytes=budget)["pmtiles"]
+    archives = write_all_tile_archives(
+        tiled, to_tile, sc, tile_dir, tile_formats, budget_bytes=half_band_budget(budget)
+    )["pmtiles"]
     vec = archives["corridor"]
     overlays = {
         "bathymetry": webmap.RasterOverlay(archives["bathymetry"], "Water depth"),
@@ -596,13 +705,7 @@ def _build_publication(
         provenance=f"scenario digest {(content.scenario_digest or sc.digest())[:12]}",
         node_modules=content.node_modules,
     )
-    return {
-        "gpkg": gpkg,
-        "vector_tiles": vec,
-        "layers": sorted(prepared),
-        "surveyor_files": surveyor_files,
-        "depth_blanked_cells": blanked,
-    }
+    return {"vector_tiles": vec, "layers": sorted(tiled), "surveyor_files": surveyor_files}
 
 
 def frequency_for_display(frequency: Raster) -> Raster:

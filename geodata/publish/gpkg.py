@@ -21,8 +21,9 @@ import os
 import re
 import sqlite3
 import subprocess
+import threading
 import xml.etree.ElementTree as ET
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -41,7 +42,8 @@ from geodata.errors import InputDataError, PublishError
 from geodata.geodesy import WGS84, densify_frame
 from geodata.grid import Raster, RasterFile, raster_read_rows, row_blocks
 from geodata.publish import qgis_project, styles
-from geodata.publish.tiles import band_bytes, valid_cells, value_sample
+from geodata.publish._kernels import coverage_band, mean2x2
+from geodata.publish.tiles import band_bytes, value_sample
 
 GPKG_VERSION = "1.3"
 VECTOR_LAYERS: tuple[str, ...] = (
@@ -198,6 +200,8 @@ class GpkgReport:
     path: Path
     vector_tables: dict[str, int] = field(default_factory=dict)
     raster_tables: dict[str, tuple[int, int]] = field(default_factory=dict)
+    raster_overviews: dict[str, list[int]] = field(default_factory=dict)
+    """Raster table -> its overview factors (2, 4, ...: the coarser zoom levels of the coverage's tile matrix)."""
     size_bytes: int = 0
     elapsed_s: float = 0.0
 
@@ -206,6 +210,7 @@ class GpkgReport:
             "path": str(self.path),
             "vector_tables": self.vector_tables,
             "raster_tables": {k: list(v) for k, v in self.raster_tables.items()},
+            "raster_overviews": self.raster_overviews,
             "size_bytes": self.size_bytes,
             "elapsed_s": round(self.elapsed_s, 3),
         }
@@ -299,12 +304,13 @@ def prepare_layers(
 def write_gpkg(
     path: str | Path,
     layers: Mapping[str, gpd.GeoDataFrame],
-    rasters: Mapping[str, RasterLayer] | None = None,
+    rasters: Mapping[str, RasterLayer] | Callable[[], Mapping[str, RasterLayer]] | None = None,
     *,
     metadata: Mapping[str, LayerMeta] | None = None,
     required: Sequence[str] = (),
     require_units: bool = True,
     budget_bytes: int | None = None,
+    prepared: Mapping[str, gpd.GeoDataFrame] | None = None,
 ) -> GpkgReport:
     """Write the GeoPackage ``path`` atomically.
 
@@ -318,7 +324,10 @@ def write_gpkg(
         split into ``<name>_points`` / ``_lines`` / ``_polygons``.
     rasters
         Table name -> :class:`RasterLayer`, written as GeoPackage tiled gridded coverages (float32 TIFF tiles in the
-        raster's own CRS, no resampling): the real values, which QGIS reads and styles with the stored ramp.
+        raster's own CRS, no resampling): the real values, which QGIS reads and styles with the stored ramp, with
+        average overviews down to one tile (:func:`overview_levels`) so that a zoomed-out view reads a few tiles.
+        Or a function returning them, called once the vector layers are written (a caller on another thread can
+        write the rasters meanwhile).
     metadata
         Layer name -> :class:`LayerMeta` for the vector layers (a layer without an entry gets its style title).
     required
@@ -326,6 +335,8 @@ def write_gpkg(
     budget_bytes
         The run's memory budget: the coverages are written in bands of rows sized from it (an eighth of it, within
         8 .. 256 MiB; the largest when None).
+    prepared
+        ``prepare_layers(layers, require_units=...)`` when the caller already has it (it is not done twice).
 
     Returns
     -------
@@ -336,15 +347,12 @@ def write_gpkg(
 
     t0 = time.perf_counter()
     path = Path(path)
-    rasters = dict(rasters or {})
+    pending = rasters if callable(rasters) else None
+    rasters = {} if callable(rasters) else dict(rasters or {})
     metadata = dict(metadata or {})
-    missing = [n for n in required if n not in layers and n not in rasters]
-    if missing:
-        raise InputDataError(f"the GeoPackage needs layers {missing}; pass them (an empty GeoDataFrame is allowed)")
-    clash = sorted(set(layers) & set(rasters))
-    if clash:
-        raise InputDataError(f"names {clash} are used by both a vector and a raster layer; rename one of them")
-    prepared = prepare_layers(layers, require_units=require_units)
+    if pending is None:
+        _check_names(layers, rasters, required)
+    prepared = prepare_layers(layers, require_units=require_units) if prepared is None else prepared
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.gpkg")
     tmp.unlink(missing_ok=True)
@@ -352,7 +360,7 @@ def write_gpkg(
     try:
         first = True
         for name, gdf in prepared.items():
-            base = _base_name(name, layers)
+            base = base_layer_name(name, layers)
             meta = _meta_for(name, base, metadata)
             kwargs: dict[str, Any] = {}
             if len(gdf) == 0:
@@ -375,12 +383,15 @@ def write_gpkg(
             )
             first = False
             report.vector_tables[name] = len(gdf)
+        if pending is not None:
+            rasters = dict(pending())
+            _check_names(layers, rasters, required)
         for name, layer in rasters.items():
-            _write_raster(tmp, name, layer, append=tmp.exists(), budget_bytes=budget_bytes)
+            factors = _write_raster(tmp, name, layer, append=tmp.exists(), budget_bytes=budget_bytes)
             report.raster_tables[name] = layer.raster.grid.shape
+            report.raster_overviews[name] = factors
         if not tmp.exists():
             raise InputDataError("nothing to write: pass at least one vector or raster layer")
-        _declare_nodata(tmp, rasters)
         _add_styles_and_metadata(tmp, prepared, rasters, metadata, layers, path_name=path.name)
         os.replace(tmp, path)
     finally:
@@ -388,6 +399,16 @@ def write_gpkg(
     report.size_bytes = path.stat().st_size
     report.elapsed_s = time.perf_counter() - t0
     return report
+
+
+def _check_names(layers: Mapping[str, Any], rasters: Mapping[str, Any], required: Sequence[str]) -> None:
+    """Refuse a missing required layer and a name used by a vector and a raster layer."""
+    missing = [n for n in required if n not in layers and n not in rasters]
+    if missing:
+        raise InputDataError(f"the GeoPackage needs layers {missing}; pass them (an empty GeoDataFrame is allowed)")
+    clash = sorted(set(layers) & set(rasters))
+    if clash:
+        raise InputDataError(f"names {clash} are used by both a vector and a raster layer; rename one of them")
 
 
 def _meta_for(name: str, base: str, metadata: Mapping[str, LayerMeta]) -> LayerMeta:
@@ -399,7 +420,9 @@ def _meta_for(name: str, base: str, metadata: Mapping[str, LayerMeta]) -> LayerM
     return meta
 
 
-def _base_name(name: str, layers: Mapping[str, Any]) -> str:
+def base_layer_name(name: str, layers: Mapping[str, Any]) -> str:
+    """The layer of ``layers`` that table ``name`` of :func:`prepare_layers` comes from (itself, or the layer it is
+    the ``_points``, ``_lines`` or ``_polygons`` part of)."""
     if name in layers:
         return name
     return name.rsplit("_", 1)[0]
@@ -423,9 +446,13 @@ def default_stops(raster: Raster | RasterFile, units: str) -> list[tuple[float, 
     return [(lo + (hi - lo) * i / (len(ramp) - 1), c) for i, c in enumerate(ramp)]
 
 
-def _write_raster(path: Path, name: str, layer: RasterLayer, *, append: bool, budget_bytes: int | None) -> None:
-    """Write one gridded coverage band by band (bands of whole rows of 256-row tiles, sized from the memory
-    budget), from an in-memory raster or a tiled GeoTIFF alike: memory stays one band, whatever the raster's size."""
+def _write_raster(path: Path, name: str, layer: RasterLayer, *, append: bool, budget_bytes: int | None) -> list[int]:
+    """Write one gridded coverage and its overviews band by band (bands of whole rows of 256-row tiles, sized from
+    the memory budget), from an in-memory raster or a tiled GeoTIFF alike; returns the overview factors.
+
+    The full resolution streams through one band at a time; the overview levels (:func:`overview_factors`, a third
+    of the full resolution's cells together) are reduced from each band as it passes (:func:`overview_levels`) and
+    written once the full resolution is, each into its zoom level of the coverage's tile matrix."""
     raster = layer.raster
     grid = raster.grid  # 2-D: a Raster's data has its grid's shape
     options = {
@@ -444,6 +471,8 @@ def _write_raster(path: Path, name: str, layer: RasterLayer, *, append: bool, bu
         options["VERSION"] = GPKG_VERSION
     from rasterio.windows import Window
 
+    factors = overview_factors(grid.shape)
+    levels: list[list[np.ndarray]] = [[] for _ in factors]
     with rasterio.open(
         path,
         "w",
@@ -459,12 +488,65 @@ def _write_raster(path: Path, name: str, layer: RasterLayer, *, append: bool, bu
         for block in row_blocks(grid, bytes_per_cell=RASTER_BYTES_PER_CELL, budget_bytes=band_bytes(budget_bytes)):
             data = coverage_values(name, raster_read_rows(raster, block.rows), raster.nodata)
             dst.write(data, 1, window=Window(0, block.rows.start, grid.shape[1], block.height))
+            for parts, level in zip(levels, overview_levels(data, len(factors)), strict=True):
+                parts.append(level)
         dst.update_tags(**{k: v for k, v in layer.meta.gdal_items().items()}, UNITS=layer.units)
         dst.update_tags(1, UNITS=layer.units)
+    _declare_nodata(path, [name])
+    for k, parts in enumerate(levels):
+        _write_level(path, name, zoom=len(factors) - 1 - k, data=np.concatenate(parts))
+    return factors
+
+
+OVERVIEW_MIN_SIZE = 256
+"""Overviews are added down to the first level whose larger side is at most this many cells (gdaladdo's default
+``-minsize``: one tile)."""
+
+
+def overview_factors(shape: tuple[int, int], min_size: int = OVERVIEW_MIN_SIZE) -> list[int]:
+    """The overview factors of a coverage of ``shape`` cells: 2, 4, 8, ... until the larger side is at most
+    ``min_size`` cells (none for a coverage that fits in one tile). They are the coarser zoom levels GDAL declares in
+    the coverage's ``gpkg_tile_matrix`` when it creates it."""
+    factors: list[int] = []
+    while math.ceil(max(shape) / (factors[-1] if factors else 1)) > min_size:
+        factors.append(2 * factors[-1] if factors else 2)
+    return factors
+
+
+def overview_levels(data: np.ndarray, count: int) -> list[np.ndarray]:
+    """The ``count`` overview levels of a band of coverage values (:func:`coverage_values`), as ``gdaladdo -r
+    average`` builds them: each level from the one before it (the first from the full resolution), a cell the mean
+    of the cells with data among the 2 x 2 cells it covers in the level below (cells of the coverage's tile matrix,
+    whose cell size doubles from one zoom level to the next), :data:`RASTER_NODATA` when none of them has data. A
+    band of whole tiles (256 rows) reduces to whole rows of every level up to 256 times coarser, so bands reduced
+    one by one and stacked equal the levels of the whole coverage."""
+    out = []
+    level = data
+    for _ in range(count):
+        level = mean2x2(level, RASTER_NODATA)
+        out.append(level)
+    return out
+
+
+def _write_level(path: Path, name: str, *, zoom: int, data: np.ndarray) -> None:
+    """Write an overview level into zoom level ``zoom`` of coverage ``name`` (GDAL opens a zoom level of a coverage
+    as a dataset of its own; its size is the full resolution's over the factor, rounded, which may drop the half
+    cell an odd size leaves at the right or bottom edge)."""
+    with rasterio.open(f"GPKG:{path}:{name}", "r+", ZOOM_LEVEL=zoom) as dst:
+        if dst.nodata != RASTER_NODATA:
+            raise PublishError(f"coverage '{name}' of {path} has nodata {dst.nodata}, not {RASTER_NODATA}")
+        h, w = dst.shape
+        if data.shape[0] < h or data.shape[1] < w:
+            grown = np.full((h, w), RASTER_NODATA, dtype="float32")
+            grown[: data.shape[0], : data.shape[1]] = data[:h, :w]
+            data = grown
+        dst.write(np.ascontiguousarray(data[:h, :w]), 1)
 
 
 RASTER_BYTES_PER_CELL = 16
-"""Working memory per cell of a band written to a coverage (the values read, the masks, the float32 copy)."""
+"""Working memory per cell of a band written to a coverage (the values read, the float32 copy, its first overview
+level); the overview levels of the whole coverage are held until the full resolution is written (4/3 bytes per
+cell of the coverage)."""
 
 
 def coverage_values(name: str, values: np.ndarray, nodata: float | int | None) -> np.ndarray:
@@ -473,24 +555,23 @@ def coverage_values(name: str, values: np.ndarray, nodata: float | int | None) -
     band's nodata and QGIS leaves those cells out of its statistics and draws them transparent; NaN cannot be
     declared, since SQLite stores a NaN REAL as NULL), impassable cells (+inf) as the largest finite float32 so they
     stay visible rather than turning into nodata."""
-    has_value = valid_cells(values, nodata) | np.isinf(values)  # inf (impassable) is a value, not missing data
-    if (values[has_value] == RASTER_NODATA).any():
+    fill = 0.0 if nodata is None or math.isnan(nodata) else float(nodata)
+    has_nodata = nodata is not None and not math.isnan(nodata)
+    data, clashes = coverage_band(np.ascontiguousarray(values), fill, has_nodata, RASTER_NODATA)
+    if clashes:
         raise InputDataError(f"raster layer '{name}' holds the nodata value {RASTER_NODATA} as data")
-    data = np.where(has_value, values, RASTER_NODATA).astype("float32")
-    data[np.isposinf(data)] = np.finfo("float32").max
-    data[np.isneginf(data)] = np.finfo("float32").min
     return data
 
 
-def _declare_nodata(path: Path, rasters: Mapping[str, RasterLayer]) -> None:
-    """Record :data:`RASTER_NODATA` as each coverage's ``data_null`` (GDAL's GPKG driver does not take a nodata
-    value for float tiles when creating them; it reads this column back as the band's nodata)."""
-    if not rasters:
+def _declare_nodata(path: Path, names: Sequence[str]) -> None:
+    """Record :data:`RASTER_NODATA` as the ``data_null`` of coverages ``names`` (GDAL's GPKG driver does not take a
+    nodata value for float tiles when creating them; it reads this column back as the band's nodata)."""
+    if not names:
         return
     con = sqlite3.connect(path)
     try:
         with con:
-            for name in rasters:
+            for name in names:
                 con.execute(
                     "UPDATE gpkg_2d_gridded_coverage_ancillary SET data_null = ? WHERE tile_matrix_set_name = ?",
                     (RASTER_NODATA, name),
@@ -558,7 +639,7 @@ def _add_styles_and_metadata(
             project_vectors: dict[str, tuple[str, str, str]] = {}
             project_rasters: dict[str, tuple[str, str, str]] = {}
             for name, gdf in prepared.items():
-                base = _base_name(name, original)
+                base = base_layer_name(name, original)
                 meta = _meta_for(name, base, metadata)
                 geom_type = _declared_geometry_type(con, name)
                 style = styles.style_for(name)
@@ -595,9 +676,25 @@ def _add_styles_and_metadata(
                 extent=_view_extent(prepared),
             )
             qgis_project.store_in_gpkg(con, qgs)
-        con.execute("VACUUM")
+        _vacuum_if_worth_it(con)
     finally:
         con.close()
+
+
+VACUUM_FREE_SHARE = 0.02
+"""A written GeoPackage is vacuumed only when more than this share of its pages is free (GDAL and the style pass
+only append, so there is usually none: a VACUUM would rewrite the whole file, 0.6 s for the 190 MB of a 100 m
+run, to save nothing)."""
+
+
+def _vacuum_if_worth_it(con: sqlite3.Connection) -> bool:
+    """VACUUM the database of ``con`` when its free pages exceed :data:`VACUUM_FREE_SHARE`; True when it did."""
+    free = con.execute("PRAGMA freelist_count").fetchone()[0]
+    pages = con.execute("PRAGMA page_count").fetchone()[0]
+    if free <= VACUUM_FREE_SHARE * pages:
+        return False
+    con.execute("VACUUM")
+    return True
 
 
 def _project_title(metadata: Mapping[str, LayerMeta]) -> str:
@@ -708,11 +805,20 @@ def validate_gpkg(
     it; then SQLite ``integrity_check`` and ``foreign_key_check``; the application id and version; every feature
     table in EPSG:4326 with an R-tree spatial index, read back by pyogrio with as many features as gpkg_ogr_contents
     says; every gridded coverage read back by rasterio; a default QGIS style whose QML parses for every layer; a
-    QGIS metadata document for every layer; and the presence of ``expect_layers``.
+    QGIS metadata document for every layer; and the presence of ``expect_layers``. A verdict on the same unchanged
+    file with the same arguments taken by :func:`validate_early` is used instead of checking again (once).
     """
     path = Path(path)
     if not path.is_file():
         return [f"{path} does not exist"]
+    key = (gdal_validator, tuple(expect_layers), gdal_python)
+    if (early := _early_verdict(path, key)) is not None:
+        return early
+    return _validate_now(path, gdal_validator, expect_layers, gdal_python)
+
+
+def _validate_now(path: Path, gdal_validator: bool | None, expect_layers: Sequence[str], gdal_python: str) -> list[str]:
+    """:func:`validate_gpkg`'s checks, run now."""
     problems = _gdal_validator_problems(path, gdal_validator, gdal_python)
     con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     try:
@@ -729,6 +835,7 @@ def validate_gpkg(
             problems += _feature_table_problems(con, path, table)
         for table in grids:
             problems += _grid_problems(path, table)
+            problems += _overview_problems(con, table)
         problems += _style_and_metadata_problems(con, features + grids)
     finally:
         con.close()
@@ -740,6 +847,47 @@ def quote_identifier(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+_EarlyKey = tuple[bool | None, tuple[str, ...], str]
+_EARLY_VERDICTS: dict[tuple[tuple[str, int, int, int, int], _EarlyKey], list[str]] = {}
+"""Verdicts of :func:`validate_early`, by file identity and the arguments of the check."""
+_EARLY_LOCK = threading.Lock()
+
+
+def _file_identity(path: Path) -> tuple[str, int, int, int, int]:
+    st = path.stat()
+    return (str(path.resolve()), st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+
+def validate_early(
+    path: str | Path,
+    *,
+    gdal_validator: bool | None = None,
+    expect_layers: Sequence[str] = (),
+    gdal_python: str = SYSTEM_PYTHON,
+) -> None:
+    """Check the finished GeoPackage ``path`` now (:func:`validate_gpkg`, GDAL's validator included), e.g. on a
+    thread while the rest of a publication is written, and keep the verdict for the :func:`validate_gpkg` with the
+    same arguments that checks the same file later (once: the verdict is taken when used). It is kept only when the
+    file is the same before and after the check (inode, size, modification and change times), and used only while
+    it still is; otherwise that later call checks the file itself."""
+    path = Path(path)
+    if not path.is_file():
+        return
+    before = _file_identity(path)
+    problems = _validate_now(path, gdal_validator, expect_layers, gdal_python)
+    if _file_identity(path) == before:
+        with _EARLY_LOCK:
+            for key in [k for k in _EARLY_VERDICTS if not Path(k[0][0]).exists()]:  # of publications that failed
+                del _EARLY_VERDICTS[key]
+            _EARLY_VERDICTS[(before, (gdal_validator, tuple(expect_layers), gdal_python))] = problems
+
+
+def _early_verdict(path: Path, key: _EarlyKey) -> list[str] | None:
+    with _EARLY_LOCK:
+        found = _EARLY_VERDICTS.pop((_file_identity(path), key), None)
+    return list(found) if found is not None else None
+
+
 def _gdal_validator_problems(path: Path, gdal_validator: bool | None, gdal_python: str) -> list[str]:
     """What GDAL's ``validate_gpkg.py`` says about ``path`` (its absence is a problem when ``gdal_validator``)."""
     command = None if gdal_validator is False else gdal_validator_command(gdal_python)
@@ -747,6 +895,10 @@ def _gdal_validator_problems(path: Path, gdal_validator: bool | None, gdal_pytho
         if gdal_validator:
             return [f"GDAL's validate_gpkg.py is not installed; install it with `{GDAL_APT_HINT}`"]
         return []
+    return _run_gdal_validator(command, path)
+
+
+def _run_gdal_validator(command: list[str], path: Path) -> list[str]:
     # the command is GDAL's own validator run by a configured interpreter; the path is an argument, not a shell word
     run = subprocess.run([*command, str(path)], capture_output=True, text=True, timeout=300)  # noqa: S603
     out = (run.stdout + run.stderr).strip()
@@ -798,6 +950,19 @@ def _grid_problems(path: Path, table: str) -> list[str]:
             src.read(1, window=Window((src.width - w) // 2, (src.height - h) // 2, w, h))
     except (rasterio.errors.RasterioError, OSError, ValueError) as exc:
         return [f"raster '{table}' cannot be read by GDAL: {exc}"]
+    return []
+
+
+def _overview_problems(con: sqlite3.Connection, table: str) -> list[str]:
+    """Every zoom level of a coverage's tile matrix holds tiles: the overviews were built (an empty coarser level
+    draws as no data in QGIS, and a zoomed-out view decodes the whole full resolution)."""
+    declared = {r[0] for r in con.execute("SELECT zoom_level FROM gpkg_tile_matrix WHERE table_name = ?", (table,))}
+    present = {r[0] for r in con.execute(f"SELECT DISTINCT zoom_level FROM {quote_identifier(table)}")}  # noqa: S608
+    if missing := sorted(declared - present):
+        return [
+            f"raster '{table}' has no tiles at zoom levels {missing}: its overviews were not built (write it with "
+            "write_gpkg, or run `gdaladdo -r average` on it)"
+        ]
     return []
 
 
@@ -868,11 +1033,14 @@ __all__ = [
     "GpkgReport",
     "LayerMeta",
     "RasterLayer",
+    "base_layer_name",
     "default_stops",
     "describe_gpkg",
     "fields_without_units",
     "gdal_validator_command",
+    "overview_factors",
     "prepare_layers",
+    "validate_early",
     "validate_gpkg",
     "write_gpkg",
 ]

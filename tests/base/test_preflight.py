@@ -16,8 +16,11 @@ from geodata.preflight import (
     BASE_BYTES,
     BYTES_PER_CELL,
     PEAK_STAGE,
+    PUBLICATION_BYTES_PER_CELL,
+    PUBLISH_SCRATCH_BYTES_PER_CELL,
     STAGE_BYTES_PER_CELL,
     check_memory_budget,
+    check_output_folder,
     check_writable_folder,
     estimate_run,
     storage_error,
@@ -159,3 +162,26 @@ def test_features_are_counted_per_layer_and_per_csv_data_row(tmp_path: Path) -> 
     broken.write_bytes(b"not a geopackage")
     assert count_features(broken) == 0  # the reader refuses it later, with the fix
     assert count_features(tmp_path / "missing.geojson") == 0
+
+
+def test_the_output_folder_needs_room_for_the_publication_and_its_scratch(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    est = estimate_run(24_916_958)  # the 100 m grid of the default scenario
+    assert est.publication_bytes == int(PUBLICATION_BYTES_PER_CELL * est.cells)
+    assert est.publish_scratch_bytes == int(PUBLISH_SCRATCH_BYTES_PER_CELL * est.cells) > 300_000_000  # 308 MB measured
+    assert est.output_bytes == est.publication_bytes + est.publish_scratch_bytes
+    assert f"{est.output_bytes / 1e6:.0f} MB of disk in the output folder" in est.describe()
+    usage = shutil.disk_usage(tmp_path)
+    # room for the publication alone, not for its scratch: refused before any compute, naming folder, need and fix
+    room = est.publication_bytes + est.publish_scratch_bytes // 2
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: usage._replace(free=room))
+    with pytest.raises(StorageError) as err:
+        check_output_folder(tmp_path, est)
+    message = str(err.value)
+    assert f"the output folder (CORRIDOR_OUTPUT) {tmp_path} has {room / 1e6:.0f} MB free" in message
+    assert f"{est.publish_scratch_bytes / 1e6:.0f} MB of temporary rasters and tiles in its staging folder" in message
+    assert "free some space, set analysis.resolution_m coarser" in message
+    assert "point the setting at a larger disk" in message
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: usage._replace(free=est.output_bytes + 10**9))
+    assert check_output_folder(tmp_path, est) == tmp_path.resolve()

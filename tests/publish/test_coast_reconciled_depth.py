@@ -51,3 +51,38 @@ def test_without_a_mask_the_depth_is_published_as_it_is_and_a_wrong_grid_is_refu
     other = Raster(sea.data[:, :4], GeoGrid(sea.grid.crs, sea.grid.transform, (4, 4)), None, {})
     with pytest.raises(InputDataError, match="rebuild sea_mask"):
         coast_reconciled_depth(depth, other)
+
+
+@pytest.mark.parametrize(
+    ("depth_dtype", "depth_nodata", "mask_dtype", "mask_nodata"),
+    [("float32", float("nan"), "uint8", None), ("float64", -32768.0, "float32", 255.0), ("int16", -32768, "uint8", 9)],
+)
+def test_the_compiled_band_equals_the_rule_written_out(
+    depth_dtype: str, depth_nodata: float | None, mask_dtype: str, mask_nodata: float | None
+) -> None:
+    """The kernel against the rule in numpy: no data where the depth has none (not finite or its nodata), blanked
+    where a positive depth lies on land (mask not 1, or the mask's nodata) or a negative one at sea."""
+    from geodata.publish.compose import _reconciled_band
+
+    rng = np.random.default_rng(14)
+    z = rng.normal(0, 40, (301, 257)).astype(depth_dtype)
+    sea = rng.integers(0, 2, (301, 257)).astype(mask_dtype)
+    if np.issubdtype(z.dtype, np.floating):
+        z[::17, ::13] = np.nan
+        z[5, 5] = np.inf
+    z[::19, ::7] = -32768 if depth_nodata == -32768 else z[::19, ::7]
+    if mask_nodata is not None:
+        sea[::11, ::23] = mask_nodata
+    if np.issubdtype(sea.dtype, np.floating):
+        sea[::29, ::31] = np.nan
+    zf = z.astype("float64")
+    has = np.isfinite(zf) & ~(zf == depth_nodata if depth_nodata is not None else False)
+    is_sea = (sea == 1) & ~(sea == mask_nodata if mask_nodata is not None else False)
+    wet, dry = has & ~is_sea & (zf > 0), has & is_sea & (zf < 0)
+    expect = np.where(has & ~wet & ~dry, zf, np.nan).astype("float32")
+    got, n_wet, n_dry = _reconciled_band(z, depth_nodata, sea, mask_nodata)
+    assert got.dtype == np.float32
+    np.testing.assert_array_equal(got, expect)
+    assert (n_wet, n_dry) == (int(wet.sum()), int(dry.sum()))
+    assert n_wet > 1000
+    assert n_dry > 1000

@@ -18,6 +18,7 @@ import rasterio
 from geodata.errors import InputDataError
 from geodata.publish.gpkg import (
     RASTER_NODATA,
+    VACUUM_FREE_SHARE,
     VECTOR_LAYERS,
     describe_gpkg,
     fields_without_units,
@@ -41,6 +42,10 @@ def test_gpkg_passes_gdal_validation_and_own_checks(gpkg: Path) -> None:
     # gdal_validator=True: a validator that cannot run is a problem, never a silent pass
     problems = validate_gpkg(gpkg, gdal_validator=True, expect_layers=[*VECTOR_LAYERS, "bathymetry", "cost"])
     assert problems == []
+    con = sqlite3.connect(f"file:{gpkg}?mode=ro", uri=True)
+    free, pages = con.execute("PRAGMA freelist_count").fetchone()[0], con.execute("PRAGMA page_count").fetchone()[0]
+    con.close()
+    assert free <= VACUUM_FREE_SHARE * pages  # written without a VACUUM, it holds no space worth giving back
 
 
 def test_validation_catches_a_broken_file(gpkg: Path, tmp_path: Path) -> None:

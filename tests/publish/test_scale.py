@@ -5,6 +5,7 @@ every zoom."""
 from __future__ import annotations
 
 import io
+import os
 import sqlite3
 import sys
 from collections.abc import Callable
@@ -23,7 +24,15 @@ from pyproj import CRS
 from geodata.errors import InputDataError, TilerMissingError
 from geodata.grid import GeoGrid, Raster, RasterFile, row_blocks
 from geodata.publish import tiles
-from geodata.publish.gpkg import RASTER_NODATA, LayerMeta, RasterLayer, prepare_layers, validate_gpkg, write_gpkg
+from geodata.publish.gpkg import (
+    RASTER_NODATA,
+    LayerMeta,
+    RasterLayer,
+    overview_factors,
+    prepare_layers,
+    validate_gpkg,
+    write_gpkg,
+)
 
 UTM39 = CRS.from_epsg(32639)
 SMALL_BUDGET = 1  # the smallest band (8 MiB): a 1100 x 700 grid is written in several bands
@@ -212,3 +221,108 @@ def test_a_missing_tippecanoe_is_a_named_error(
         prepare_layers({"route": synthetic.layers()["route"]}), tmp_path / "c.pmtiles", engine="gdal"
     )
     assert gdal.tile_count > 0
+
+
+# -- overviews of the coverages -----------------------------------------------------------------------------------
+
+
+def test_overview_factors_go_down_to_one_tile() -> None:
+    assert overview_factors((200, 256)) == []
+    assert overview_factors((257, 10)) == [2]
+    assert overview_factors((1100, 700)) == [2, 4, 8]
+    assert overview_factors((5819, 4282)) == [2, 4, 8, 16, 32]  # the 100 m grid: zoom levels 0..5
+
+
+def _cascade(level: np.ndarray) -> np.ndarray:
+    """The next level as gdaladdo -r average builds it, independently of the library: the mean of the cells with data
+    of each 2 x 2 block of the level below (an odd edge padded with no data), no data where the block has none."""
+    h, w = level.shape
+    padded = np.full((h + h % 2, w + w % 2), RASTER_NODATA, dtype="float64")
+    padded[:h, :w] = level
+    blocks = padded.reshape(padded.shape[0] // 2, 2, padded.shape[1] // 2, 2)
+    valid = blocks != RASTER_NODATA
+    count = valid.sum(axis=(1, 3))
+    total = np.where(valid, blocks, 0.0).sum(axis=(1, 3))
+    return np.where(count > 0, total / np.maximum(count, 1), RASTER_NODATA).astype("float32")
+
+
+def test_a_coverage_has_average_overviews_built_level_by_level_without_nodata(tmp_path: Path) -> None:
+    _raster, on_disk = _large(tmp_path)  # 1100 x 700: levels of 550 x 350, 275 x 175 and 138 x 88 (odd halves)
+    path = tmp_path / "o.gpkg"
+    layers = {"depth": RasterLayer(on_disk, LayerMeta("depth"), "m")}
+    report = write_gpkg(path, {}, layers, budget_bytes=SMALL_BUDGET)  # several bands: levels are stacked band by band
+    assert report.raster_overviews == {"depth": [2, 4, 8]}
+    con = sqlite3.connect(path)
+    zooms = dict(con.execute('SELECT zoom_level, count(*) FROM "depth" GROUP BY zoom_level').fetchall())
+    declared = [r[0] for r in con.execute("SELECT zoom_level FROM gpkg_tile_matrix WHERE table_name = 'depth'")]
+    con.close()
+    assert sorted(zooms) == sorted(declared) == [0, 1, 2, 3]  # every level of the tile matrix holds tiles
+    with rasterio.open(f"GPKG:{path}:depth") as src:
+        assert src.overviews(1) == [2, 4, 8]
+        level = src.read(1)
+    assert (level == RASTER_NODATA).any()
+    assert (level == np.finfo("float32").max).any()
+    for i in range(3):
+        expect = _cascade(level)
+        with rasterio.open(f"GPKG:{path}:depth", overview_level=i) as ov:
+            assert ov.nodata == RASTER_NODATA
+            got = ov.read(1)
+        assert got.shape == expect.shape
+        np.testing.assert_allclose(got, expect, rtol=1e-6)  # no nodata pulled into a mean, no cell left out
+        assert ((got == RASTER_NODATA) == (expect == RASTER_NODATA)).all()
+        assert np.isfinite(got).all()  # the impassable cell's largest float32 does not overflow the mean
+        level = got
+    # the hole (rows 500:520, columns 300:330) has no data at the first level only where a whole 2 x 2 block is in it
+    with rasterio.open(f"GPKG:{path}:depth", overview_level=0) as ov:
+        first = ov.read(1)
+    assert (first[250:260, 150:165] == RASTER_NODATA).all()
+    assert (first[249, 150:165] != RASTER_NODATA).all()
+    assert validate_gpkg(path) == []  # GDAL's validate_gpkg.py too, when installed
+
+
+def test_a_coverage_without_its_overviews_is_a_validation_problem(tmp_path: Path) -> None:
+    raster, _ = _large(tmp_path)
+    path = tmp_path / "o.gpkg"
+    write_gpkg(path, {}, {"depth": RasterLayer(raster, LayerMeta("depth"), "m")}, budget_bytes=SMALL_BUDGET)
+    assert validate_gpkg(path, gdal_validator=False) == []
+    con = sqlite3.connect(path)
+    with con:
+        con.execute('DELETE FROM "depth" WHERE zoom_level = 1')
+    con.close()
+    problems = validate_gpkg(path, gdal_validator=False)
+    assert any("no tiles at zoom levels [1]" in p and "overviews were not built" in p for p in problems)
+
+
+def test_coverages_given_by_a_function_are_written_after_the_vector_layers(
+    tmp_path: Path, synthetic: SimpleNamespace
+) -> None:
+    """The publication hands the coverages over once its scratch rasters are written (on another thread): the
+    GeoPackage is the same as with the coverages given at once, and a failure to produce them leaves no file."""
+    raster, _ = _large(tmp_path)
+    layers = {"depth": RasterLayer(raster, LayerMeta("depth"), "m")}
+    calls: list[bool] = []
+
+    def later() -> dict[str, RasterLayer]:
+        calls.append((tmp_path / f".b.{os.getpid()}.tmp.gpkg").exists())  # the vector layers are in
+        return layers
+
+    route = {"route": synthetic.layers()["route"]}
+    a = write_gpkg(tmp_path / "a.gpkg", route, layers, budget_bytes=SMALL_BUDGET)
+    b = write_gpkg(tmp_path / "b.gpkg", route, later, budget_bytes=SMALL_BUDGET)
+    assert calls == [True]
+    assert a.raster_tables == b.raster_tables == {"depth": (1100, 700)}
+    assert a.raster_overviews == b.raster_overviews == {"depth": [2, 4, 8]}
+    for level in (None, 0, 2):
+        opts = {} if level is None else {"overview_level": level}
+        with rasterio.open(f"GPKG:{a.path}:depth", **opts) as x, rasterio.open(f"GPKG:{b.path}:depth", **opts) as y:
+            np.testing.assert_array_equal(x.read(1), y.read(1))
+
+    def failed() -> dict[str, RasterLayer]:
+        raise InputDataError("the scratch depth could not be written")
+
+    with pytest.raises(InputDataError, match="scratch depth"):
+        write_gpkg(tmp_path / "c.gpkg", route, failed)
+    assert not list(tmp_path.glob("*c.*gpkg"))
+    with pytest.raises(InputDataError, match="used by both"):
+        write_gpkg(tmp_path / "d.gpkg", {"depth": synthetic.layers()["route"]}, lambda: layers)
+    assert not list(tmp_path.glob("*d.*gpkg"))
