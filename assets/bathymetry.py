@@ -43,6 +43,7 @@ def bathymetry(context: dg.AssetExecutionContext, settings: CorridorSettings) ->
         budget_bytes=settings.memory_budget_bytes,
         resampling=sc.analysis.resampling,
         aoi_bounds_lonlat=aoi,
+        overviews=False,
     )
     held = bathy.held(depth, settings.memory_budget_bytes)  # the checks read it several times
     yield dg.Output(depth, metadata=metadata(bathy.summary_metadata(held, aoi_bounds_lonlat=aoi)))
