@@ -64,6 +64,15 @@ class Ranks:
             self.n += v.size
             self.min, self.max = min(self.min, float(v.min())), max(self.max, float(v.max()))
 
+    def merge(self, other: Ranks) -> None:
+        """Add the values another :class:`Ranks` of the same range counted (as if added here)."""
+        if (other.lo, other.hi) != (self.lo, self.hi):
+            raise ValueError(f"cannot merge ranks of {other.lo}..{other.hi} into {self.lo}..{self.hi}")
+        if other.n:
+            self.counts += other.counts
+            self.n += other.n
+            self.min, self.max = min(self.min, other.min), max(self.max, other.max)
+
     def values_at(self, values: Callable[[], Iterable[np.ndarray]], ranks: list[int]) -> list[float]:
         """The values of 0-based ``ranks`` in the sorted sequence of what ``values()`` yields (the values added)."""
         if any(not 0 <= k < self.n for k in ranks):

@@ -24,10 +24,11 @@ from __future__ import annotations
 
 import base64
 import zlib
-from collections.abc import Sequence
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import rasterio
@@ -296,8 +297,15 @@ def stream_slope(
         )
     hy_all, hx_all = _cell_size_m(grid)
     ranks = Ranks(0.0, 90.0)
+    # SLOPE_THREADS bands are computed at once (numpy and GDAL's decoding release the GIL): each gets its share of
+    # the band memory, so the stage's working memory is that of one band as before
+    threads = SLOPE_THREADS
     blocks = row_blocks(
-        grid, bytes_per_cell=48, budget_bytes=band_bytes or band_budget(budget_bytes), halo=1, align=align
+        grid,
+        bytes_per_cell=48,
+        budget_bytes=max((band_bytes or band_budget(budget_bytes)) // threads, 1),
+        halo=1,
+        align=align,
     )
     attrs = {
         "quantity": "seabed_slope",
@@ -313,16 +321,21 @@ def stream_slope(
         # a cell at most), else that pass reads the file again
         keep = grid.cell_count * 4 <= budget_bytes // HELD_SHARE
         kept: list[np.ndarray] = []
+
+        def band(block: Block) -> tuple[np.ndarray, np.ndarray, Ranks]:
+            slope = _slope_values(_valid_rows(depth, block), hy_all[block.read], hx_all[block.read])[block.core]
+            finite_values = slope[np.isfinite(slope)]
+            counted = Ranks(0.0, 90.0)
+            counted.add(finite_values.astype("float64"))
+            return slope, finite_values, counted
+
         with _BackgroundWrites(writer) as background:
-            for block in blocks:
-                z = _valid_rows(depth, block)
-                slope = _slope_values(z, hy_all[block.read], hx_all[block.read])[block.core]
+            for block, (slope, finite_values, counted) in zip(blocks, _in_order(band, blocks, threads), strict=True):
                 background.write_rows(block.rows, slope)
-                finite_values = slope[np.isfinite(slope)]
-                ranks.add(finite_values.astype("float64"))
+                ranks.merge(counted)  # integer counts, min and max: the same in any order
                 if keep:
                     kept.append(finite_values)
-                del z, slope, finite_values
+                del slope, finite_values, counted
     out = writer.raster(scratch=True)
     stats: dict[str, Any] = {"max_slope_deg": None, "median_slope_deg": None}
     if ranks.n:
@@ -339,6 +352,28 @@ def stream_slope(
         stats = {"max_slope_deg": ranks.max, "median_slope_deg": (lo + hi) / 2.0}
     out.attrs.update(stats)
     return out
+
+
+SLOPE_THREADS = 2
+"""Bands of the slope computed at once (the machine's two cores)."""
+
+_T = TypeVar("_T")
+_R = TypeVar("_R")
+
+
+def _in_order(work: Callable[[_T], _R], items: Sequence[_T], threads: int) -> Iterator[_R]:
+    """``work(item)`` of each item, in order, computed ``threads`` at a time ahead of the consumer (at most
+    ``threads`` results wait to be taken); serial with one thread."""
+    if threads <= 1:
+        yield from (work(item) for item in items)
+        return
+    with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="band") as pool:
+        pending: deque[Future[_R]] = deque(pool.submit(work, item) for item in items[:threads])
+        for nxt in range(threads, len(items) + threads):
+            done = pending.popleft().result()
+            if nxt < len(items):
+                pending.append(pool.submit(work, items[nxt]))
+            yield done
 
 
 def _valid_rows(depth: Raster, block: Block) -> np.ndarray:
