@@ -317,3 +317,28 @@ def test_depth_and_mask_keep_what_they_wrote_for_their_checks(
     assert held(depth, small) is depth
     mask = stream_land_sea_mask(depth, _land(grid), tmp_path / "m2.tif", budget_bytes=grid.cell_count * 8 - 1)
     assert mask.kept is None
+
+
+def test_compiled_histogram_bins_as_numpy_does() -> None:
+    """Ranks bins float64 values with a compiled kernel: the same bins as its numpy formula (values at the range's
+    ends, below and above it, ties), so the order statistics are the same; other dtypes keep the numpy path."""
+    from geodata.bathymetry import bands
+
+    rng = np.random.default_rng(7)
+    lo, hi = -31.5, 1024.25
+    v = np.concatenate(
+        [rng.uniform(lo, hi, 200_000), [lo, hi, lo - 5.0, hi + 7.0, np.nextafter(lo, -1), np.nextafter(hi, 2000)]]
+    )
+    v = np.concatenate([v, v[:1000]])  # ties
+    ranks = bands.Ranks(lo, hi)
+    ranks.add(v)
+    assert np.array_equal(ranks.counts, np.bincount(ranks._bins(v), minlength=bands.HIST_BINS))
+    wanted = np.array([0, 1, 4097, bands.HIST_BINS - 1])
+    values, which = bands._in_bins(v, lo, hi - lo, wanted)
+    for j, b in enumerate(wanted):
+        assert np.array_equal(values[which == j], v[ranks._bins(v) == b])
+    k = [0, v.size // 3, v.size - 1]
+    assert ranks.values_at(lambda: iter([v[:70_000], v[70_000:]]), k) == [float(x) for x in np.sort(v)[k]]
+    f32 = v.astype(np.float32)
+    assert not ranks._compiled(f32)
+    assert bands.order_statistics(lambda: iter([f32]), [5]) == [float(np.sort(f32)[5])]
