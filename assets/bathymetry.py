@@ -43,6 +43,7 @@ def bathymetry(context: dg.AssetExecutionContext, settings: CorridorSettings) ->
         budget_bytes=settings.memory_budget_bytes,
         resampling=sc.analysis.resampling,
         aoi_bounds_lonlat=aoi,
+        overviews=False,
     )
     held = bathy.held(depth, settings.memory_budget_bytes)  # the checks read it several times
     yield dg.Output(depth, metadata=metadata(bathy.summary_metadata(held, aoi_bounds_lonlat=aoi)))
@@ -52,6 +53,7 @@ def bathymetry(context: dg.AssetExecutionContext, settings: CorridorSettings) ->
             bathy.check_nodata_share(held, sc.bathymetry.max_nodata_fraction, aoi_bounds_lonlat=aoi),
         ]
     )
+    depth.kept = None  # the run keeps the output value: not the copy its checks read
 
 
 @dg.asset(partitions_def=PARTITIONS, group_name="bathymetry", check_specs=check_specs("sea_mask", SEA_MASK_CHECKS))
@@ -75,6 +77,7 @@ def sea_mask(
             bathy.check_source_signs(depth, sea),
         ]
     )
+    mask.kept = None  # the run keeps the output value: not the copy its checks read
 
 
 @dg.asset(partitions_def=PARTITIONS, group_name="bathymetry")

@@ -80,14 +80,19 @@ def _timed(run: Any, stage: str, profile: bool) -> tuple[Any, float, float]:
         import pstats
 
         profiler.disable()
-        pstats.Stats(profiler).sort_stats("tottime").print_stats(30)
+        print(f"--- profile of {stage} ---")
+        pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
     return value, wall, cpu
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--resolution", type=float, default=250.0)
-    p.add_argument("--profile", default=None, help="print cProfile's top lines of this stage (its last repeat)")
+    p.add_argument(
+        "--profile",
+        default=None,
+        help="print cProfile's top lines of these stages (comma-separated; their last repeat)",
+    )
     p.add_argument("--repeat", type=int, default=1)
     p.add_argument("--stages", default="bathymetry,seabed_slope,sea_mask,cost_surface")
     p.add_argument("--keep", default=None, help="copy every stage's output rasters into this folder (to compare runs)")
@@ -136,6 +141,7 @@ def main() -> None:
                     budget_bytes=budget,
                     resampling=sc.analysis.resampling,
                     aoi_bounds_lonlat=aoi,
+                    overviews=False,
                 )
                 held = bathy.held(out, budget)  # the asset's checks, as it runs them
                 bathy.summary_metadata(held, aoi_bounds_lonlat=aoi)
@@ -177,7 +183,7 @@ def main() -> None:
             for stage in ("bathymetry", "seabed_slope", "sea_mask", "cost_surface"):
                 if stage not in wanted and stage in values:
                     continue
-                profile = args.profile == stage and i == args.repeat - 1
+                profile = stage in (args.profile or "").split(",") and i == args.repeat - 1
                 values[stage], wall, cpu = _timed(run, stage, profile)
                 if stage in wanted:
                     old = best.get(stage, (float("inf"), float("inf")))

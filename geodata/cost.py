@@ -23,7 +23,7 @@ surface counts as 0 m deep), ``hazard_exclusion`` (inside a hard hazard buffer),
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -299,16 +299,71 @@ def _band_hazards(
     haz_sum, ship_sum = np.zeros(shape), np.zeros(shape)
     if plan is not None:
         band_hard = np.zeros(shape, dtype=bool)
-        for kind in plan.kinds:
-            soft, hard_by_kind = hazard_rows(plan, rows, kinds=(kind,))
-            _add_soft(ship_sum if kind == "shipping_lane" else haz_sum, soft[kind], weights, kind, True)
-            np.logical_or(band_hard, hard_by_kind[kind], out=band_hard)
-            del soft, hard_by_kind
+        for kind, soft, kind_hard in _kind_bands(plan, rows):  # in the plan's order of kinds: the same sums
+            _add_soft(ship_sum if kind == "shipping_lane" else haz_sum, soft, weights, kind, True)
+            np.logical_or(band_hard, kind_hard, out=band_hard)
+            del soft, kind_hard
         return haz_sum, ship_sum, band_hard
     for kind, value in (soft_arrays or {}).items():
         _add_soft(ship_sum if kind == "shipping_lane" else haz_sum, np.asarray(value)[rows], weights, kind)
     hard = None if hard_array is None else np.asarray(hard_array)[rows].astype(bool, copy=False)
     return haz_sum, ship_sum, hard
+
+
+KIND_THREADS = 2
+"""Hazard kinds of a band computed at once (the machine's two cores): the exact point pass of the earthquakes and
+the lines' distance windows each keep one core only part of the time (serial rasterising, scatter, small windows)."""
+
+
+def _kind_bands(plan: HazardPlan, rows: slice) -> Iterator[tuple[str, np.ndarray, np.ndarray]]:
+    """Each kind's soft cost (rounded to float32, as :func:`_add_soft` adds it: the same bits) and hard cells in
+    the band ``rows``, in the plan's order of kinds. :data:`KIND_THREADS` kinds are computed at once, each thread's
+    kernels on one core (numba's thread count is per thread; two parallel kernels side by side only spin against
+    each other), the kinds that visit the most cells first (every kind is submitted, so at most one band of
+    float32 and bool per kind waits to be added), when numba's threading layer runs kernels launched from several
+    threads (``omp``, ``tbb``; not ``workqueue``); else one by one, each kernel on every core."""
+
+    def one(kind: str, serial: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        if serial:  # this thread's kernels on one core: the kinds run side by side
+            import numba
+
+            numba.set_num_threads(1)
+        soft, hard = hazard_rows(plan, rows, kinds=(kind,))
+        return soft[kind].astype(np.float32), hard[kind]
+
+    kinds = list(plan.kinds)
+    if KIND_THREADS < 2 or len(kinds) < 2 or not _concurrent_kernels():
+        for kind in kinds:
+            yield (kind, *one(kind))
+        return
+    pool = ThreadPoolExecutor(max_workers=KIND_THREADS, thread_name_prefix="hazard-kinds")
+    try:
+        # the largest first (cells visited): the two threads then finish about together
+        work = plan.kind_work(rows)
+        futures = {kind: pool.submit(one, kind, True) for kind in sorted(kinds, key=lambda k: -work[k])}
+        for kind in kinds:
+            yield (kind, *futures[kind].result())
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+@njit(cache=True, parallel=True)
+def _start_threads(out: np.ndarray) -> None:  # pragma: no cover - compiled
+    for i in prange(out.size):
+        out[i] = i
+
+
+def _concurrent_kernels() -> bool:
+    """Whether numba's threading layer runs parallel kernels launched from several threads at once (the
+    ``workqueue`` layer aborts the process on a concurrent launch)."""
+    import numba
+
+    try:
+        layer = numba.threading_layer()
+    except ValueError:  # not started yet: start it
+        _start_threads(np.zeros(2, dtype=np.int64))
+        layer = numba.threading_layer()
+    return layer in ("omp", "tbb")
 
 
 _EMPTY = np.zeros((0, 0), dtype=bool)

@@ -374,6 +374,10 @@ class LazyRaster(Raster):
         self.attrs = file.attrs
         self.dtype = np.dtype(dtype) if dtype is not None else file.dtype
         self._data: np.ndarray | None = None
+        self.kept: np.ndarray | None = None
+        """The values as the stage that wrote the file kept them in memory (or None), for that stage's own checks
+        (``geodata.bathymetry.held``) instead of reading back what it just wrote; not ``data``: the raster stays
+        unloaded, so the store still moves its file."""
 
     @property  # type: ignore[override]
     def data(self) -> np.ndarray:

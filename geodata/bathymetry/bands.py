@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import numpy as np
+from numba import njit
 
 from geodata.grid import BLOCK_ALIGN, Block, GeoGrid, Raster, raster_read_rows, row_blocks
 
@@ -58,11 +59,27 @@ class Ranks:
         scaled = (v - self.lo) / span * HIST_BINS if span > 0 else np.zeros(v.shape)
         return np.clip(scaled.astype(np.int64), 0, HIST_BINS - 1)
 
+    def _compiled(self, v: np.ndarray) -> bool:
+        """Whether the compiled kernels bin ``v`` (float64, a positive span): the same bins as :meth:`_bins`."""
+        return v.dtype == np.float64 and self.hi - self.lo > 0
+
     def add(self, v: np.ndarray) -> None:
         if v.size:
-            self.counts += np.bincount(self._bins(v), minlength=HIST_BINS)
+            if self._compiled(v):
+                _count_bins(v.ravel(), self.lo, self.hi - self.lo, self.counts)
+            else:
+                self.counts += np.bincount(self._bins(v), minlength=HIST_BINS)
             self.n += v.size
             self.min, self.max = min(self.min, float(v.min())), max(self.max, float(v.max()))
+
+    def merge(self, other: Ranks) -> None:
+        """Add the values another :class:`Ranks` of the same range counted (as if added here)."""
+        if (other.lo, other.hi) != (self.lo, self.hi):
+            raise ValueError(f"cannot merge ranks of {other.lo}..{other.hi} into {self.lo}..{self.hi}")
+        if other.n:
+            self.counts += other.counts
+            self.n += other.n
+            self.min, self.max = min(self.min, other.min), max(self.max, other.max)
 
     def values_at(self, values: Callable[[], Iterable[np.ndarray]], ranks: list[int]) -> list[float]:
         """The values of 0-based ``ranks`` in the sorted sequence of what ``values()`` yields (the values added)."""
@@ -75,6 +92,11 @@ class Ranks:
         wanted = sorted(set(bins))
         picked: dict[int, list[np.ndarray]] = {b: [] for b in wanted}
         for v in values():
+            if self._compiled(v) and len(wanted) < 128:
+                found, which = _in_bins(v.ravel(), self.lo, self.hi - self.lo, np.array(wanted, dtype=np.int64))
+                for j, b in enumerate(wanted):
+                    picked[b].append(found[which == j])
+                continue
             idx = self._bins(v)
             for b in wanted:
                 picked[b].append(v[idx == b])
@@ -84,6 +106,51 @@ class Ranks:
             before = int(cum[b - 1]) if b > 0 else 0
             out.append(float(inside[k - before]))
         return out
+
+
+@njit(cache=True, nogil=True)
+def _bin_of(x: float, lo: float, span: float) -> int:  # pragma: no cover - compiled
+    """The bin of :meth:`Ranks._bins`: ``clip(int64((x - lo) / span * HIST_BINS), 0, HIST_BINS - 1)`` (the same
+    float64 operations; NaN and values below ``lo`` in bin 0, as numpy's cast and clip put them on x86)."""
+    scaled = (x - lo) / span * HIST_BINS
+    if not scaled >= 1.0:
+        return 0
+    if scaled >= HIST_BINS - 1:
+        return HIST_BINS - 1
+    return int(scaled)
+
+
+@njit(cache=True, nogil=True)
+def _count_bins(v: np.ndarray, lo: float, span: float, counts: np.ndarray) -> None:  # pragma: no cover - compiled
+    """``counts += bincount(bins of v)`` in one pass, without the temporaries."""
+    for i in range(v.size):
+        counts[_bin_of(v[i], lo, span)] += 1
+
+
+@njit(cache=True, nogil=True)
+def _in_bins(
+    v: np.ndarray, lo: float, span: float, bins: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover - compiled
+    """The values of ``v`` in any of the ``bins`` (at most 127), in order, and the position in ``bins`` of each
+    one's bin: ``v[bins_of_v == bins[j]]`` is ``values[which == j]``."""
+    at = np.full(v.size, -1, np.int8)
+    n = 0
+    for i in range(v.size):
+        b = _bin_of(v[i], lo, span)
+        for j in range(bins.size):
+            if b == bins[j]:
+                at[i] = j
+                n += 1
+                break
+    values = np.empty(n, v.dtype)
+    which = np.empty(n, np.int8)
+    k = 0
+    for i in range(v.size):
+        if at[i] >= 0:
+            values[k] = v[i]
+            which[k] = at[i]
+            k += 1
+    return values, which
 
 
 def order_statistics(

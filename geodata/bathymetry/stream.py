@@ -24,10 +24,11 @@ from __future__ import annotations
 
 import base64
 import zlib
-from collections.abc import Sequence
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import rasterio
@@ -101,6 +102,8 @@ def held(raster: Raster, budget_bytes: int) -> Raster:
     it, each decoded the whole file again (issue #14: 22.5 s at 50 m against 2 s at 100 m, where the grid was
     held). Holding it costs 4 bytes per cell, far below the cost stage's peak."""
     if isinstance(raster, LazyRaster) and not raster.loaded:
+        if raster.kept is not None:  # the stage that wrote it kept its values: nothing to read back
+            return Raster(raster.kept, raster.grid, raster.nodata, raster.attrs)
         if raster.grid.cell_count * raster.dtype.itemsize <= budget_bytes // HELD_SHARE:
             data = raster.read_rows(slice(0, raster.grid.shape[0]))
             return Raster(data, raster.grid, raster.nodata, raster.attrs)
@@ -185,6 +188,8 @@ def stream_depth(
     packer = zlib.compressobj(1)
     packed: list[bytes] = []
     out_path = Path(out_path)
+    # the depth is kept as written when held() would read it back whole for the stage's checks (4 bytes a cell)
+    kept = np.empty(grid.shape, dtype=np.float32) if _keeps(grid, 4, budget_bytes) else None
     # GDAL's threads for the file (its tiles' compression and the overviews built on close: 0.99 -> 0.63 s at 100 m,
     # the same pixels)
     with (
@@ -213,7 +218,7 @@ def stream_depth(
                     supplied[i] += int((index == i).sum())
                 aoi_n += int(aoi.sum())
                 covered_n += int((np.isfinite(depth) & aoi).sum())
-                background.write_rows(block.rows, depth)
+                background.write_rows(block.rows, _kept_band(kept, block.rows, depth))
                 packed.append(packer.compress(np.ascontiguousarray(index, dtype="<i2").tobytes()))
                 del layers, depth, index
         records, warnings = [], []
@@ -251,7 +256,22 @@ def stream_depth(
             "data": base64.b64encode(b"".join(packed)).decode("ascii"),
         }
         writer.attrs = attrs
-    return writer.raster(scratch=True)
+    out = writer.raster(scratch=True)
+    out.kept = kept
+    return out
+
+
+def _kept_band(kept: np.ndarray | None, rows: slice, band: np.ndarray) -> np.ndarray:
+    """``band`` copied into the kept array's rows (and those rows returned), or as it is when nothing is kept."""
+    if kept is None:
+        return band
+    kept[rows] = band
+    return kept[rows]
+
+
+def _keeps(grid: GeoGrid, itemsize: int, budget_bytes: int) -> bool:
+    """Whether a stage keeps its output as written: when :func:`held` would hold it (read it back whole)."""
+    return grid.cell_count * itemsize <= budget_bytes // HELD_SHARE
 
 
 def stream_slope(
@@ -277,8 +297,15 @@ def stream_slope(
         )
     hy_all, hx_all = _cell_size_m(grid)
     ranks = Ranks(0.0, 90.0)
+    # SLOPE_THREADS bands are computed at once (numpy and GDAL's decoding release the GIL): each gets its share of
+    # the band memory, so the stage's working memory is that of one band as before
+    threads = SLOPE_THREADS
     blocks = row_blocks(
-        grid, bytes_per_cell=48, budget_bytes=band_bytes or band_budget(budget_bytes), halo=1, align=align
+        grid,
+        bytes_per_cell=48,
+        budget_bytes=max((band_bytes or band_budget(budget_bytes)) // threads, 1),
+        halo=1,
+        align=align,
     )
     attrs = {
         "quantity": "seabed_slope",
@@ -294,16 +321,21 @@ def stream_slope(
         # a cell at most), else that pass reads the file again
         keep = grid.cell_count * 4 <= budget_bytes // HELD_SHARE
         kept: list[np.ndarray] = []
+
+        def band(block: Block) -> tuple[np.ndarray, np.ndarray, Ranks]:
+            slope = _slope_values(_valid_rows(depth, block), hy_all[block.read], hx_all[block.read])[block.core]
+            finite_values = slope[np.isfinite(slope)]
+            counted = Ranks(0.0, 90.0)
+            counted.add(finite_values.astype("float64"))
+            return slope, finite_values, counted
+
         with _BackgroundWrites(writer) as background:
-            for block in blocks:
-                z = _valid_rows(depth, block)
-                slope = _slope_values(z, hy_all[block.read], hx_all[block.read])[block.core]
+            for block, (slope, finite_values, counted) in zip(blocks, _in_order(band, blocks, threads), strict=True):
                 background.write_rows(block.rows, slope)
-                finite_values = slope[np.isfinite(slope)]
-                ranks.add(finite_values.astype("float64"))
+                ranks.merge(counted)  # integer counts, min and max: the same in any order
                 if keep:
                     kept.append(finite_values)
-                del z, slope, finite_values
+                del slope, finite_values, counted
     out = writer.raster(scratch=True)
     stats: dict[str, Any] = {"max_slope_deg": None, "median_slope_deg": None}
     if ranks.n:
@@ -320,6 +352,28 @@ def stream_slope(
         stats = {"max_slope_deg": ranks.max, "median_slope_deg": (lo + hi) / 2.0}
     out.attrs.update(stats)
     return out
+
+
+SLOPE_THREADS = 2
+"""Bands of the slope computed at once (the machine's two cores)."""
+
+_T = TypeVar("_T")
+_R = TypeVar("_R")
+
+
+def _in_order(work: Callable[[_T], _R], items: Sequence[_T], threads: int) -> Iterator[_R]:
+    """``work(item)`` of each item, in order, computed ``threads`` at a time ahead of the consumer (at most
+    ``threads`` results wait to be taken); serial with one thread."""
+    if threads <= 1:
+        yield from (work(item) for item in items)
+        return
+    with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="band") as pool:
+        pending: deque[Future[_R]] = deque(pool.submit(work, item) for item in items[:threads])
+        for nxt in range(threads, len(items) + threads):
+            done = pending.popleft().result()
+            if nxt < len(items):
+                pending.append(pool.submit(work, items[nxt]))
+            yield done
 
 
 def _valid_rows(depth: Raster, block: Block) -> np.ndarray:
@@ -348,6 +402,7 @@ def stream_land_sea_mask(
     blocks = row_blocks(grid, bytes_per_cell=24, budget_bytes=band_bytes or band_budget(budget_bytes), align=align)
     dy, dx = grid.res
     n_sea = n_valid = sea_dry = land_wet = sea_nodata = 0
+    kept = np.empty(grid.shape, dtype=np.uint8) if _keeps(grid, 1, budget_bytes) else None
     with RasterWriter(out_path, grid, "uint8", nodata=None, compress=INTERMEDIATE_COMPRESS) as writer:
         for block in blocks:
             z = _valid_rows(depth, block)
@@ -365,14 +420,16 @@ def stream_land_sea_mask(
                 sea = ~rasterize_land([g for g in clip if not g.is_empty], band, all_touched)
             else:
                 sea = np.ones(z.shape, dtype=bool)
-            writer.write_rows(block.rows, sea.astype("uint8"))
+            writer.write_rows(block.rows, _kept_band(kept, block.rows, sea.view(np.uint8)))
             n_sea += int(sea.sum())
             n_valid += int(valid.sum())
             sea_dry += int((sea & valid & ~wet).sum())
             land_wet += int((~sea & wet).sum())
             sea_nodata += int((sea & ~valid).sum())
         writer.attrs = _mask_attrs(grid, land, geoms, all_touched, n_sea, n_valid, sea_dry, land_wet, sea_nodata)
-    return writer.raster("uint8", scratch=True)
+    out = writer.raster("uint8", scratch=True)
+    out.kept = kept
+    return out
 
 
 def _mask_attrs(

@@ -126,6 +126,61 @@ def _row_pass(
         out[c] = math.sqrt(a * a + b * b)
 
 
+@njit(cache=True, nogil=True)
+def _row_pass_near(
+    g: np.ndarray,
+    far: int,
+    ratio: float,
+    dy: float,
+    dx: float,
+    v: np.ndarray,
+    z: np.ndarray,
+    out: np.ndarray,
+    c_lo: int,
+    c_hi: int,
+    limit: float,
+) -> None:  # pragma: no cover - compiled
+    """:func:`_row_pass` for the columns ``c_lo:c_hi`` and the distances up to ``limit`` only: ``out[c]`` is the
+    same number wherever the distance is at most ``limit``, and at least ``limit`` (inf) elsewhere.
+
+    A parabola whose apex lies more than ``limit`` away (``g[q] * dy > limit``) is left out of the envelope: it is
+    the nearest only where the distance exceeds ``limit``. Where it is not, the nearest parabola is in the envelope
+    either way and is picked by the same boundaries (those between two parabolas of the envelope are computed by the
+    same expression), so its distance is the same expression of the same numbers. Within each parabola's stretch of
+    the envelope only the columns within ``limit`` of its apex (plus a cell) are measured; the rest are inf."""
+    w = g.shape[0]
+    k = -1
+    for q in range(w):
+        if g[q] >= far or g[q] * dy > limit:
+            continue
+        fq = g[q] * g[q] * ratio + q * q
+        s = -np.inf
+        while k >= 0:
+            p = v[k]
+            s = (fq - (g[p] * g[p] * ratio + p * p)) / (2.0 * (q - p))
+            if s > z[k]:
+                break
+            k -= 1
+        if k < 0:
+            s = -np.inf
+        k += 1
+        v[k] = q
+        z[k] = s
+        z[k + 1] = np.inf
+    out[c_lo:c_hi] = np.inf
+    for j in range(k + 1):
+        # the columns _row_pass gives to parabola j: the first j whose z[j + 1] >= c, i.e. z[j] < c <= z[j + 1]
+        lo = float(c_lo) if j == 0 else max(float(c_lo), np.floor(z[j]) + 1.0)
+        hi = min(float(c_hi - 1), np.floor(z[j + 1]))  # z[k + 1] is inf
+        a = g[v[j]] * dy
+        half = math.sqrt(max(limit * limit - a * a, 0.0)) / dx + 1.0
+        lo = max(lo, np.floor(v[j] - half))
+        hi = min(hi, np.ceil(v[j] + half))
+        for c in range(int(lo), int(hi) + 1):
+            b = (c - v[j]) * dx
+            out[c] = math.sqrt(a * a + b * b)
+
+
 @njit(cache=True, nogil=True, parallel=True)
 def kept_excess(
     feature: np.ndarray,
@@ -152,11 +207,14 @@ def kept_excess(
     at = np.empty((n_r, n_c), np.int32)
     count = np.zeros(n_r, np.int64)
     ratio = (dy / dx) ** 2
+    # only distances up to the reach are kept: the row pass measures no farther (two cells of slack, so that a
+    # distance the exact test keeps is never left out by round-off)
+    limit = band + rf * decay + 2.0 * max(dx, dy)
     for i in prange(n_r):
         v = np.empty(w, np.int64)
         z = np.empty(w + 1, np.float64)
         out = np.empty(w, np.float64)
-        _row_pass(g[r_lo + i], far, ratio, dy, dx, v, z, out)
+        _row_pass_near(g[r_lo + i], far, ratio, dy, dx, v, z, out, c_lo, c_hi, limit)
         n = 0
         for c in range(c_lo, c_hi):
             e = max(out[c] - band, 0.0) / decay

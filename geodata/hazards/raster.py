@@ -689,6 +689,26 @@ class HazardPlan:
         per_cell = HAZARD_BAND_BYTES_PER_CELL + 8 * len(self.kinds)
         return row_blocks(self.grid, bytes_per_cell=per_cell, budget_bytes=budget_bytes, halo=self.halo_rows)
 
+    def kind_work(self, rows: slice) -> dict[str, int]:
+        """Cells each kind's items visit in the band ``rows`` (points: their boxes; lines and polygons: their
+        distance windows with the pad rows; convolution classes: the band): how long :func:`hazard_rows` takes per
+        kind, roughly, for scheduling kinds side by side."""
+        work = dict.fromkeys(self.kinds, 0)
+        width = self.grid.shape[1]
+        for item in self.items:
+            if isinstance(item, _PointSet):
+                r0, r1, c0, c1 = item.cells
+                h = np.clip(np.minimum(r1, rows.stop) - np.maximum(r0, rows.start), 0, None)
+                work[item.cls.kind] += int((h * np.clip(c1 - c0, 0, None)).sum())
+            elif isinstance(item, _ObjectWindow):
+                i0, i1, j0, j1 = item.inner
+                n = min(i1, rows.stop) - max(i0, rows.start)
+                if n > 0:
+                    work[item.obj.kind] += (n + 2 * item.pad[0]) * (j1 - j0 + 2 * item.pad[1])
+            else:
+                work[str(item[0].kind)] += (rows.stop - rows.start) * width
+        return work
+
     def convolved(self, index: int, item: tuple[HazardClass, _Points | list[_Object]]) -> tuple[np.ndarray, np.ndarray]:
         """A convolution class's whole-grid soft cost and hard cells, computed once (its FFTs are grid-wide)."""
         if index not in self._convolved:

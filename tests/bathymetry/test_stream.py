@@ -278,3 +278,67 @@ def test_a_raster_is_held_when_it_fits_an_eighth_of_the_budget(tmp_path: Path) -
     assert np.array_equal(kept.data, data)
     assert not lazy.loaded  # a copy: the lazy raster is still stored by moving its file
     assert held(lazy, 8 * nbytes - 1) is lazy
+
+
+@pytest.mark.parametrize(("align", "band_bytes"), [(3, 1), (256, None)])
+def test_depth_and_mask_keep_what_they_wrote_for_their_checks(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, align: int, band_bytes: int | None
+) -> None:
+    """The depth and the mask keep their values as written when held() would hold them (it then hands them to the
+    stage's checks without reading the file back); the file holds the same values and stays unloaded (the store
+    moves it); with a budget too small to hold them nothing is kept and held() leaves the raster on disk."""
+    from geodata.bathymetry.stream import held
+    from geodata.grid import RasterFile
+
+    grid = _grid()
+    kw = {"water_level_m": -28.0, "aoi_bounds_lonlat": AOI, "align": align, "band_bytes": band_bytes}
+    depth = stream_depth(_inputs(), grid, tmp_path / "d.tif", budget_bytes=BUDGET, **kw)
+    mask = stream_land_sea_mask(depth, _land(grid), tmp_path / "m.tif", budget_bytes=BUDGET, align=align)
+    on_disk = {"d": RasterFile.open(tmp_path / "d.tif").load().data, "m": RasterFile.open(tmp_path / "m.tif").load()}
+    assert depth.kept is not None
+    assert mask.kept is not None
+    assert np.array_equal(depth.kept, on_disk["d"], equal_nan=True)
+    assert np.array_equal(mask.kept, on_disk["m"].data)
+    assert mask.kept.dtype == np.uint8
+
+    def no_read(self: RasterFile, rows: slice) -> np.ndarray:
+        raise AssertionError("held() read back a file its stage kept")
+
+    monkeypatch.setattr(RasterFile, "read_rows", no_read)
+    for lazy in (depth, mask):
+        copy = held(lazy, BUDGET)
+        assert not isinstance(copy, LazyRaster)
+        assert copy.data is lazy.kept
+        assert not lazy.loaded
+    monkeypatch.undo()
+    small = grid.cell_count * 4 * 8 - 1  # a byte short of what held() needs for the depth
+    depth = stream_depth(_inputs(), grid, tmp_path / "d2.tif", budget_bytes=small, **kw)
+    assert depth.kept is None
+    assert held(depth, small) is depth
+    mask = stream_land_sea_mask(depth, _land(grid), tmp_path / "m2.tif", budget_bytes=grid.cell_count * 8 - 1)
+    assert mask.kept is None
+
+
+def test_compiled_histogram_bins_as_numpy_does() -> None:
+    """Ranks bins float64 values with a compiled kernel: the same bins as its numpy formula (values at the range's
+    ends, below and above it, ties), so the order statistics are the same; other dtypes keep the numpy path."""
+    from geodata.bathymetry import bands
+
+    rng = np.random.default_rng(7)
+    lo, hi = -31.5, 1024.25
+    v = np.concatenate(
+        [rng.uniform(lo, hi, 200_000), [lo, hi, lo - 5.0, hi + 7.0, np.nextafter(lo, -1), np.nextafter(hi, 2000)]]
+    )
+    v = np.concatenate([v, v[:1000]])  # ties
+    ranks = bands.Ranks(lo, hi)
+    ranks.add(v)
+    assert np.array_equal(ranks.counts, np.bincount(ranks._bins(v), minlength=bands.HIST_BINS))
+    wanted = np.array([0, 1, 4097, bands.HIST_BINS - 1])
+    values, which = bands._in_bins(v, lo, hi - lo, wanted)
+    for j, b in enumerate(wanted):
+        assert np.array_equal(values[which == j], v[ranks._bins(v) == b])
+    k = [0, v.size // 3, v.size - 1]
+    assert ranks.values_at(lambda: iter([v[:70_000], v[70_000:]]), k) == [float(x) for x in np.sort(v)[k]]
+    f32 = v.astype(np.float32)
+    assert not ranks._compiled(f32)
+    assert bands.order_statistics(lambda: iter([f32]), [5]) == [float(np.sort(f32)[5])]

@@ -97,3 +97,44 @@ def test_a_surface_of_files_goes_through_the_store_as_files(tmp_path: Path) -> N
     store.write_value(other, back, store.Provenance("copy", "sc", "sc", "0" * 64))
     assert back.terms["hazards"].file.path.exists()  # a file outside the scratch folder is copied
     assert not any(t.loaded for t in back.terms.values())  # stored and read again without loading a pixel
+
+
+def test_kinds_computed_side_by_side_give_the_same_surface(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two hazard kinds of a band are computed at once on worker threads (numba's omp or tbb layer), each kernel on
+    one core, the largest first; the kinds are still added in the plan's order, so the surface is the one computed
+    kind by kind, bit for bit."""
+    import threading
+
+    from geodata import cost
+
+    depth, slope, sea, allowed = _inputs()
+    plan = plan_hazards(_table(), GRID)
+    budget = COST_BAND_BYTES_PER_CELL * GRID.shape[1] * 256
+    seen: list[str] = []
+    rows_of = cost.hazard_rows
+
+    def spy(*args: object, **kwargs: object) -> object:
+        seen.append(threading.current_thread().name)
+        return rows_of(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(cost, "hazard_rows", spy)
+    surfaces = {}
+    for threads in (1, 2):
+        monkeypatch.setattr(cost, "KIND_THREADS", threads)
+        seen.clear()
+        surfaces[threads] = build_cost_surface(
+            depth, slope, sea, CostWeights(), Limits(), hazards=plan, allowed_sector=allowed,
+            folder=tmp_path / f"layers{threads}", budget_bytes=budget,
+        )  # fmt: skip
+        on_workers = all(name.startswith("hazard-kinds") for name in seen)
+        assert len(seen) == 3 * len(plan.kinds)  # three bands, each kind once
+        assert on_workers == (threads == 2 and cost._concurrent_kernels())
+    one, two = surfaces[1], surfaces[2]
+    assert np.array_equal(one.total, two.total)
+    for name in one.terms:
+        assert np.array_equal(one.term(name), two.term(name)), name
+    for reason in one.barriers:
+        assert np.array_equal(one.barrier(reason), two.barrier(reason)), reason
+    work = plan.kind_work(slice(0, 256))
+    assert set(work) == set(plan.kinds)
+    assert work["earthquake"] > 0
