@@ -89,16 +89,17 @@ def _column_pass(feature: np.ndarray, far: int) -> np.ndarray:  # pragma: no cov
     return g
 
 
-@njit(cache=True, nogil=True)
-def _row_pass(
-    g: np.ndarray, far: int, ratio: float, dy: float, dx: float, v: np.ndarray, z: np.ndarray, out: np.ndarray
-) -> None:  # pragma: no cover - compiled
-    """One row of :func:`distance_to_cells`: the lower envelope of the parabolas ``(c - q)**2 + ratio * g[q]**2``
-    (``v`` their apexes, ``z`` the boundaries between them), then each cell's distance to its envelope's apex."""
+@njit(cache=True, nogil=True, inline="always")
+def _envelope(
+    g: np.ndarray, far: int, ratio: float, dy: float, limit: float, v: np.ndarray, z: np.ndarray
+) -> int:  # pragma: no cover - compiled
+    """The lower envelope of the parabolas ``(c - q)**2 + ratio * g[q]**2`` of one row (``v`` their apexes, ``z`` the
+    boundaries between them), leaving out the columns without a feature (``g >= far``) and the apexes farther than
+    ``limit`` (``g[q] * dy > limit``; ``inf``: none); returns the index of its last parabola (-1: none)."""
     w = g.shape[0]
     k = -1
     for q in range(w):
-        if g[q] >= far:
+        if g[q] >= far or g[q] * dy > limit:
             continue
         fq = g[q] * g[q] * ratio + q * q
         s = -np.inf
@@ -114,6 +115,17 @@ def _row_pass(
         v[k] = q
         z[k] = s
         z[k + 1] = np.inf
+    return k
+
+
+@njit(cache=True, nogil=True)
+def _row_pass(
+    g: np.ndarray, far: int, ratio: float, dy: float, dx: float, v: np.ndarray, z: np.ndarray, out: np.ndarray
+) -> None:  # pragma: no cover - compiled
+    """One row of :func:`distance_to_cells`: the lower envelope of the parabolas ``(c - q)**2 + ratio * g[q]**2``
+    (``v`` their apexes, ``z`` the boundaries between them), then each cell's distance to its envelope's apex."""
+    w = g.shape[0]
+    k = _envelope(g, far, ratio, dy, math.inf, v, z)
     if k < 0:
         out[:] = np.inf
         return
@@ -148,25 +160,7 @@ def _row_pass_near(
     either way and is picked by the same boundaries (those between two parabolas of the envelope are computed by the
     same expression), so its distance is the same expression of the same numbers. Within each parabola's stretch of
     the envelope only the columns within ``limit`` of its apex (plus a cell) are measured; the rest are inf."""
-    w = g.shape[0]
-    k = -1
-    for q in range(w):
-        if g[q] >= far or g[q] * dy > limit:
-            continue
-        fq = g[q] * g[q] * ratio + q * q
-        s = -np.inf
-        while k >= 0:
-            p = v[k]
-            s = (fq - (g[p] * g[p] * ratio + p * p)) / (2.0 * (q - p))
-            if s > z[k]:
-                break
-            k -= 1
-        if k < 0:
-            s = -np.inf
-        k += 1
-        v[k] = q
-        z[k] = s
-        z[k + 1] = np.inf
+    k = _envelope(g, far, ratio, dy, limit, v, z)
     out[c_lo:c_hi] = np.inf
     for j in range(k + 1):
         # the columns _row_pass gives to parabola j: the first j whose z[j + 1] >= c, i.e. z[j] < c <= z[j + 1]
