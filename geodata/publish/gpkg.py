@@ -484,7 +484,10 @@ def _write_raster(path: Path, name: str, layer: RasterLayer, *, append: bool, bu
         crs=grid.crs.to_wkt(),
         transform=grid.transform,
         **options,
-    ) as dst:
+    ):
+        pass  # creates the coverage and its tile matrix, which GDAL may make too small; it is fixed before writing
+    _cover_whole_grid(path, name, grid.shape)
+    with rasterio.open(f"GPKG:{path}:{name}", "r+") as dst:
         for block in row_blocks(grid, bytes_per_cell=RASTER_BYTES_PER_CELL, budget_bytes=band_bytes(budget_bytes)):
             data = coverage_values(name, raster_read_rows(raster, block.rows), raster.nodata)
             dst.write(data, 1, window=Window(0, block.rows.start, grid.shape[1], block.height))
@@ -498,6 +501,61 @@ def _write_raster(path: Path, name: str, layer: RasterLayer, *, append: bool, bu
     return factors
 
 
+def _cover_whole_grid(path: Path, name: str, shape: tuple[int, int]) -> None:
+    """Widen the tile matrix GDAL declared for coverage ``name`` so that its full resolution covers all ``shape``
+    cells.
+
+    GDAL's GPKG driver (3.10; ``GDALGeoPackageDataset::FinalizeRasterRegistration``) counts the tiles of its
+    coarsest zoom level from a side shifted right by the number of zoom levels, rounding down what the shift drops:
+    a 513-row coverage gets 2 x 256 rows at full resolution and its last row is silently not written (rows 513,
+    1025, 769 x 3, ... alike; columns too). The matrix set and every zoom level's matrix are widened to whole tiles
+    of the coarsest level covering the grid, as GDAL does for sizes it counts right; cells beyond the grid are
+    nodata tiles that are never written. GDAL reads the raster's size from the contents extent, so it is unchanged."""
+    h, w = shape
+    con = sqlite3.connect(path)
+    try:
+        levels = con.execute(
+            "SELECT zoom_level, matrix_width, matrix_height, tile_width, tile_height, pixel_x_size, pixel_y_size "
+            "FROM gpkg_tile_matrix WHERE table_name = ? ORDER BY zoom_level",
+            (name,),
+        ).fetchall()
+        if not levels or levels[0][0] != 0 or [lv[0] for lv in levels] != list(range(len(levels))):
+            raise PublishError(f"coverage '{name}' of {path} has no regular tile matrix ({levels}); it was not written")
+        top = levels[-1][0]
+        tile_w, tile_h = levels[-1][3], levels[-1][4]
+        across, down = math.ceil(w / (tile_w << top)), math.ceil(h / (tile_h << top))
+        if (levels[0][1], levels[0][2]) == (across, down):
+            return
+        min_x, max_y = con.execute(
+            "SELECT min_x, max_y FROM gpkg_tile_matrix_set WHERE table_name = ?", (name,)
+        ).fetchone()
+        with con:
+            for zoom, *_ in levels:
+                con.execute(
+                    "UPDATE gpkg_tile_matrix SET matrix_width = ?, matrix_height = ? "
+                    "WHERE table_name = ? AND zoom_level = ?",
+                    (across << zoom, down << zoom, name, zoom),
+                )
+            con.execute(
+                "UPDATE gpkg_tile_matrix_set SET max_x = ?, min_y = ? WHERE table_name = ?",
+                (min_x + across * tile_w * levels[0][5], max_y - down * tile_h * levels[0][6], name),
+            )
+    finally:
+        con.close()
+
+
+def _full_resolution_zoom(path: Path, name: str) -> int:
+    """The zoom level of coverage ``name``'s full resolution: the finest of its ``gpkg_tile_matrix``."""
+    con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        (zoom,) = con.execute("SELECT max(zoom_level) FROM gpkg_tile_matrix WHERE table_name = ?", (name,)).fetchone()
+    finally:
+        con.close()
+    if zoom is None:
+        raise PublishError(f"coverage '{name}' of {path} has no tile matrix; it was not written")
+    return int(zoom)
+
+
 OVERVIEW_MIN_SIZE = 256
 """Overviews are added down to the first level whose larger side is at most this many cells (gdaladdo's default
 ``-minsize``: one tile)."""
@@ -507,10 +565,13 @@ def overview_factors(shape: tuple[int, int], min_size: int = OVERVIEW_MIN_SIZE) 
     """The overview factors of a coverage of ``shape`` cells: 2, 4, 8, ... until the larger side is at most
     ``min_size`` cells (none for a coverage that fits in one tile). They are the coarser zoom levels GDAL declares in
     the coverage's ``gpkg_tile_matrix`` when it creates it."""
-    factors: list[int] = []
-    while math.ceil(max(shape) / (factors[-1] if factors else 1)) > min_size:
-        factors.append(2 * factors[-1] if factors else 2)
-    return factors
+    # GDAL's rule (GDALGeoPackageDataset::Create): zoom levels are added while a side shifted right by their count
+    # is still larger than a tile; a ceiling division here would give a 513-row grid a level GDAL does not declare
+    h, w = shape
+    count = 0
+    while (h >> count) > min_size or (w >> count) > min_size:
+        count += 1
+    return [2**k for k in range(1, count + 1)]
 
 
 def overview_levels(data: np.ndarray, count: int) -> list[np.ndarray]:
@@ -532,7 +593,16 @@ def _write_level(path: Path, name: str, *, zoom: int, data: np.ndarray) -> None:
     """Write an overview level into zoom level ``zoom`` of coverage ``name`` (GDAL opens a zoom level of a coverage
     as a dataset of its own; its size is the full resolution's over the factor, rounded, which may drop the half
     cell an odd size leaves at the right or bottom edge)."""
+    with rasterio.open(f"GPKG:{path}:{name}") as full:
+        full_zoom = _full_resolution_zoom(path, name)
+        factor = 2 ** (full_zoom - zoom)
+        expect = (full.res[0] * factor, full.res[1] * factor)
     with rasterio.open(f"GPKG:{path}:{name}", "r+", ZOOM_LEVEL=zoom) as dst:
+        if zoom >= full_zoom or not np.allclose(dst.res, expect, rtol=1e-9):
+            raise PublishError(
+                f"coverage '{name}' of {path}: zoom level {zoom} is not an overview level (cells {dst.res}, expected "
+                f"{expect} below the full resolution's zoom {full_zoom}); writing it would overwrite the coverage"
+            )
         if dst.nodata != RASTER_NODATA:
             raise PublishError(f"coverage '{name}' of {path} has nodata {dst.nodata}, not {RASTER_NODATA}")
         h, w = dst.shape

@@ -21,8 +21,9 @@ from affine import Affine
 from PIL import Image
 from pyproj import CRS
 
-from geodata.errors import InputDataError, TilerMissingError
+from geodata.errors import InputDataError, PublishError, TilerMissingError
 from geodata.grid import GeoGrid, Raster, RasterFile, row_blocks
+from geodata.publish import gpkg as gpkg_module
 from geodata.publish import tiles
 from geodata.publish.gpkg import (
     RASTER_NODATA,
@@ -278,6 +279,54 @@ def test_a_coverage_has_average_overviews_built_level_by_level_without_nodata(tm
     assert (first[250:260, 150:165] == RASTER_NODATA).all()
     assert (first[249, 150:165] != RASTER_NODATA).all()
     assert validate_gpkg(path) == []  # GDAL's validate_gpkg.py too, when installed
+
+
+@pytest.mark.parametrize("shape", [(513, 346), (346, 513), (512, 257), (1025, 300)])
+def test_a_coverage_of_one_row_more_than_whole_tiles_keeps_its_full_resolution(
+    tmp_path: Path, shape: tuple[int, int]
+) -> None:
+    """GDAL declares a zoom level while a side shifted right by the level count exceeds a tile (513 rows: one
+    overview, not two); the overview levels are the ones GDAL declares, so no level is ever written into the full
+    resolution (the battery's Siyazan - Aktau grid, 513 x 346 cells, lost its eastern tiles that way)."""
+    h, w = shape
+    grid = GeoGrid(UTM39, Affine(1000.0, 0, 300_000.0, 0, -1000.0, 4_800_000.0), shape)
+    rows, cols = np.mgrid[0:h, 0:w]
+    depth = (100 + rows + 0.5 * cols).astype("float32")  # SYNTHETIC
+    depth[:, : w // 4] = np.nan
+    path = tmp_path / "edge.gpkg"
+    report = write_gpkg(path, {}, {"depth": RasterLayer(Raster(depth, grid, float("nan"), {}), LayerMeta("d"), "m")})
+    con = sqlite3.connect(path)
+    declared = [r[0] for r in con.execute("SELECT zoom_level FROM gpkg_tile_matrix WHERE table_name = 'depth'")]
+    tiles_n = con.execute('SELECT count(*) FROM "depth"').fetchone()[0]
+    ancillary = con.execute("SELECT count(*) FROM gpkg_2d_gridded_tile_ancillary").fetchone()[0]
+    con.close()
+    assert len(declared) == len(report.raster_overviews["depth"]) + 1
+    assert tiles_n == ancillary
+    with rasterio.open(f"GPKG:{path}:depth") as src:
+        got = src.read(1)
+    assert got.shape == shape
+    np.testing.assert_array_equal(np.where(got == RASTER_NODATA, np.nan, got), depth)
+    level = got
+    for i in range(len(declared) - 1):  # each overview the 2 x 2 average of the level above, edge cells included
+        expect = _cascade(level)
+        with rasterio.open(f"GPKG:{path}:depth", overview_level=i) as ov:
+            level = ov.read(1)
+        h_ov, w_ov = level.shape
+        assert abs(h_ov - expect.shape[0]) <= 1  # GDAL rounds odd halves
+        assert abs(w_ov - expect.shape[1]) <= 1
+        np.testing.assert_allclose(level, expect[:h_ov, :w_ov], rtol=1e-6)
+    assert validate_gpkg(path) == []
+
+
+def test_an_overview_is_never_written_into_the_full_resolution(tmp_path: Path) -> None:
+    grid = GeoGrid(UTM39, Affine(1000.0, 0, 300_000.0, 0, -1000.0, 4_800_000.0), (300, 300))
+    path = tmp_path / "g.gpkg"
+    data = np.ones((300, 300), dtype="float32")
+    write_gpkg(path, {}, {"depth": RasterLayer(Raster(data, grid, float("nan"), {}), LayerMeta("d"), "m")})
+    with pytest.raises(PublishError, match="not an overview level"):
+        gpkg_module._write_level(path, "depth", zoom=1, data=np.zeros((150, 150), dtype="float32"))
+    with rasterio.open(f"GPKG:{path}:depth") as src:
+        assert (src.read(1) == 1).all()
 
 
 def test_a_coverage_without_its_overviews_is_a_validation_problem(tmp_path: Path) -> None:
