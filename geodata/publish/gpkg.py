@@ -1028,10 +1028,37 @@ def _overview_problems(con: sqlite3.Connection, table: str) -> list[str]:
     draws as no data in QGIS, and a zoomed-out view decodes the whole full resolution)."""
     declared = {r[0] for r in con.execute("SELECT zoom_level FROM gpkg_tile_matrix WHERE table_name = ?", (table,))}
     present = {r[0] for r in con.execute(f"SELECT DISTINCT zoom_level FROM {quote_identifier(table)}")}  # noqa: S608
+    problems = []
     if missing := sorted(declared - present):
-        return [
+        problems.append(
             f"raster '{table}' has no tiles at zoom levels {missing}: its overviews were not built (write it with "
             "write_gpkg, or run `gdaladdo -r average` on it)"
+        )
+    return problems + _matrix_cover_problems(con, table)
+
+
+def _matrix_cover_problems(con: sqlite3.Connection, table: str) -> list[str]:
+    """The full resolution's tile matrix covers the coverage's extent (GDAL 3.10 may declare it a row or column of
+    tiles short, see :func:`_cover_whole_grid`, and the cells beyond it are silently never written)."""
+    top = con.execute(
+        "SELECT m.matrix_width * m.tile_width * m.pixel_x_size, m.matrix_height * m.tile_height * m.pixel_y_size, "
+        "s.min_x, s.max_y, m.pixel_x_size, m.pixel_y_size FROM gpkg_tile_matrix m "
+        "JOIN gpkg_tile_matrix_set s ON s.table_name = m.table_name WHERE m.table_name = ? "
+        "ORDER BY m.zoom_level DESC LIMIT 1",
+        (table,),
+    ).fetchone()
+    extent = con.execute("SELECT min_x, min_y, max_x, max_y FROM gpkg_contents WHERE table_name = ?", (table,))
+    bounds = extent.fetchone()
+    if top is None or bounds is None or None in bounds:
+        return []
+    width, height, min_x, max_y, px, py = top
+    short_x = bounds[2] - (min_x + width)
+    short_y = (max_y - height) - bounds[1]
+    if short_x > px / 2 or short_y > py / 2:
+        return [
+            f"raster '{table}': its tile matrix ends {max(short_x, 0.0):g} x {max(short_y, 0.0):g} CRS units short of "
+            "its extent, so the cells beyond it were never written (GDAL's GPKG driver rounds a side down; write it "
+            "with write_gpkg)"
         ]
     return []
 

@@ -318,6 +318,26 @@ def test_a_coverage_of_one_row_more_than_whole_tiles_keeps_its_full_resolution(
     assert validate_gpkg(path) == []
 
 
+def test_a_coverage_gdal_wrote_a_row_short_is_a_validation_problem(tmp_path: Path) -> None:
+    path = tmp_path / "short.gpkg"
+    with rasterio.open(
+        path,
+        "w",
+        driver="GPKG",
+        height=513,
+        width=346,
+        count=1,
+        dtype="float32",
+        crs=UTM39.to_wkt(),
+        transform=Affine(1000.0, 0, 300_000.0, 0, -1000.0, 4_800_000.0),
+        TILE_FORMAT="TIFF",
+        RASTER_TABLE="depth",
+    ) as dst:  # GDAL's own tile matrix: 2 x 256 rows for 513
+        dst.write(np.ones((513, 346), dtype="float32"), 1)
+    problems = validate_gpkg(path, gdal_validator=False)
+    assert any("short of its extent" in p and "'depth'" in p for p in problems), problems
+
+
 def test_an_overview_is_never_written_into_the_full_resolution(tmp_path: Path) -> None:
     grid = GeoGrid(UTM39, Affine(1000.0, 0, 300_000.0, 0, -1000.0, 4_800_000.0), (300, 300))
     path = tmp_path / "g.gpkg"
