@@ -364,27 +364,57 @@ def trace(state, gr, gc, mdr, mdc):  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True)
+def _row_settled(state, i, j0, j1):  # pragma: no cover - compiled
+    """Whether any of ``state[i, j0:j1]`` is settled (an OR over the state bytes only)."""
+    any_bits = np.uint8(0)
+    for j in range(j0, j1):
+        any_bits |= state[i, j]
+    return (any_bits & SETTLED) != 0
+
+
+SURFACE_BLOCK = 64
+"""Cells of a row checked at once by :func:`settled_surface` and :func:`add_settled_surface`."""
+
+
+@njit(cache=True, nogil=True)
 def settled_surface(state, dist, out):  # pragma: no cover - compiled
-    """Copy settled distances into ``out`` (any float dtype), +inf elsewhere."""
+    """Copy settled distances into ``out`` (any float dtype), +inf elsewhere.
+
+    ``dist`` is read only in blocks of :data:`SURFACE_BLOCK` cells holding a settled cell: the search never wrote the
+    pages of the cells it did not reach, and a vectorised select over them (masked loads of pages not mapped) cost
+    ten times the pass (100 m grid: 0.36 against 0.03 CPU s)."""
     H, W = state.shape
     for i in range(H):
-        for j in range(W):
-            if state[i, j] & SETTLED:
-                out[i, j] = dist[i, j]
+        for j0 in range(0, W, SURFACE_BLOCK):
+            j1 = min(j0 + SURFACE_BLOCK, W)
+            if _row_settled(state, i, j0, j1):
+                for j in range(j0, j1):
+                    if state[i, j] & SETTLED:
+                        out[i, j] = dist[i, j]
+                    else:
+                        out[i, j] = INF
             else:
-                out[i, j] = INF
+                for j in range(j0, j1):
+                    out[i, j] = INF
 
 
 @njit(cache=True, nogil=True)
 def add_settled_surface(state, dist, acc):  # pragma: no cover - compiled
-    """``acc += dist`` where settled, +inf elsewhere (in place, float32 or float64 ``acc``)."""
+    """``acc += dist`` where settled, +inf elsewhere (in place, float32 or float64 ``acc``); ``dist`` read only in
+    blocks holding a settled cell (see :func:`settled_surface`)."""
     H, W = state.shape
     for i in range(H):
-        for j in range(W):
-            if state[i, j] & SETTLED:
-                acc[i, j] = acc[i, j] + dist[i, j]
+        for j0 in range(0, W, SURFACE_BLOCK):
+            j1 = min(j0 + SURFACE_BLOCK, W)
+            if _row_settled(state, i, j0, j1):
+                for j in range(j0, j1):
+                    if state[i, j] & SETTLED:
+                        acc[i, j] = acc[i, j] + dist[i, j]
+                    else:
+                        acc[i, j] = INF
             else:
-                acc[i, j] = INF
+                for j in range(j0, j1):
+                    acc[i, j] = INF
 
 
 @njit(cache=True, nogil=True)
