@@ -396,7 +396,7 @@ def test_a_coverage_stores_the_tiles_lzw_shortens_compressed_the_others_uncompre
     full = con.execute("SELECT max(zoom_level) FROM gpkg_tile_matrix WHERE table_name = 'depth'").fetchone()[0]
     rows = con.execute(
         "SELECT t.tile_row, t.tile_column, t.tile_data, a.scale, a.offset, a.min, a.max, a.mean, a.std_dev "
-        'FROM "depth" t JOIN gpkg_2d_gridded_tile_ancillary a ON a.tpudt_id = t.id AND a.tpudt_name = \'depth\' '
+        "FROM \"depth\" t JOIN gpkg_2d_gridded_tile_ancillary a ON a.tpudt_id = t.id AND a.tpudt_name = 'depth' "
         "WHERE t.zoom_level = ?",
         (full,),
     ).fetchall()
@@ -409,7 +409,8 @@ def test_a_coverage_stores_the_tiles_lzw_shortens_compressed_the_others_uncompre
         cells = depth[row * 256 : (row + 1) * 256, col * 256 : (col + 1) * 256]
         valid = cells[np.isfinite(cells)].astype("float64")
         assert (scale, offset) == (1.0, 0.0)
-        np.testing.assert_allclose([lo, hi, mean, std], [valid.min(), valid.max(), valid.mean(), valid.std()], rtol=1e-9)
+        expect_stats = [valid.min(), valid.max(), valid.mean(), valid.std()]
+        np.testing.assert_allclose([lo, hi, mean, std], expect_stats, rtol=1e-9)
     expect = {(r, c): "LZW" if c == 1 or r == 2 else "none" for r in range(3) for c in range(3) if (r, c) != (2, 2)}
     assert kinds == expect
     with rasterio.open(f"GPKG:{path}:depth") as src:
