@@ -91,3 +91,58 @@ def reconciled_band(
             else:
                 out[i, j] = v
     return out, int(wet.sum()), int(dry.sum())
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def tile_plan(
+    band: np.ndarray, nodata: float, size: int, raw_repeats: int
+) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover (compiled)
+    """How each ``size`` x ``size`` tile of ``band`` (float32 coverage values, 2-D; edge tiles padded with ``nodata``)
+    is stored: 0 = not at all (no cell with data), 1 = an LZW TIFF (more than ``raw_repeats`` cells equal to their
+    left neighbour in the padded tile: runs LZW shortens), 2 = an uncompressed TIFF; and each tile's min, max, mean
+    and standard deviation of the cells with data, computed as GDAL's GeoPackage driver does (Welford's update in
+    float64, cells in row order) for ``gpkg_2d_gridded_tile_ancillary``. Tiles are numbered row by row."""
+    rows, cols = band.shape
+    down = (rows + size - 1) // size
+    across = (cols + size - 1) // size
+    kind = np.zeros(down * across, dtype=np.int8)
+    stats = np.zeros((down * across, 4), dtype=np.float64)
+    fill = np.float32(nodata)
+    for t in prange(down * across):
+        r0 = (t // across) * size
+        c0 = (t % across) * size
+        r1 = min(r0 + size, rows)
+        c1 = min(c0 + size, cols)
+        repeats = 0
+        n = 0
+        mean = 0.0
+        m2 = 0.0
+        lo = np.float32(0.0)
+        hi = np.float32(0.0)
+        for r in range(r0, r0 + size):
+            prev = fill
+            for c in range(c0, c0 + size):
+                v = band[r, c] if r < r1 and c < c1 else fill
+                if c > c0 and v == prev:
+                    repeats += 1
+                prev = v
+                if v == fill:
+                    continue
+                if n == 0:
+                    lo = v
+                    hi = v
+                else:
+                    lo = min(lo, v)
+                    hi = max(hi, v)
+                n += 1
+                delta = np.float64(v) - mean
+                mean += delta / n
+                m2 += delta * (np.float64(v) - mean)
+        if n == 0:
+            continue
+        kind[t] = 1 if repeats > raw_repeats else 2
+        stats[t, 0] = lo
+        stats[t, 1] = hi
+        stats[t, 2] = mean
+        stats[t, 3] = np.sqrt(m2 / n)
+    return kind, stats

@@ -704,6 +704,12 @@ def _files_and_tiles(
         attribution=terms.attribution if terms is not None else "",
         provenance=f"scenario digest {(content.scenario_digest or sc.digest())[:12]}",
         node_modules=content.node_modules,
+        # from the layers as published, not from corridor.gpkg: the GeoPackage is written on its own thread and may
+        # not be in the folder yet (the 100 m web map then had no KP index and no place names)
+        kp_points=prepared.get("kp_points", _empty_points()),
+        places=webmap.place_names(
+            *(prepared[n] for n in ("landing_stations", "hazards", "hazards_points") if n in prepared)
+        ),
     )
     return {"vector_tiles": vec, "layers": sorted(tiled), "surveyor_files": surveyor_files}
 

@@ -395,3 +395,44 @@ def test_coverages_given_by_a_function_are_written_after_the_vector_layers(
     with pytest.raises(InputDataError, match="used by both"):
         write_gpkg(tmp_path / "d.gpkg", {"depth": synthetic.layers()["route"]}, lambda: layers)
     assert not list(tmp_path.glob("*d.*gpkg"))
+
+
+def test_a_coverage_stores_the_tiles_lzw_shortens_compressed_the_others_uncompressed_and_none_without_data(
+    tmp_path: Path,
+) -> None:
+    """Tiles of noisy values are stored as uncompressed TIFFs, tiles of runs as LZW TIFFs (GDAL's), tiles without data
+    not at all; all read back the values written, with GDAL's tile statistics, and the file validates. The last
+    column of tiles holds 248 of 256 columns (padded with nodata: still noise), the last row 88 of 256 rows (mostly
+    padding: runs)."""
+    grid = GeoGrid(UTM39, Affine(1000.0, 0, 300_000.0, 0, -1000.0, 4_800_000.0), (600, 760))  # 3 x 3 tiles
+    rng = np.random.default_rng(7)
+    depth = rng.uniform(10.0, 500.0, size=(600, 760)).astype("float32")  # SYNTHETIC noise: LZW gains nothing
+    depth[:, 256:512] = 42.0  # a flat middle column of tiles: runs
+    depth[512:, 512:] = np.nan  # the bottom-right (edge) tile holds no data
+    depth[100, 100] = np.nan  # a hole in a noisy tile
+    path = tmp_path / "kinds.gpkg"
+    write_gpkg(path, {}, {"depth": RasterLayer(Raster(depth, grid, float("nan"), {}), LayerMeta("d"), "m")})
+    con = sqlite3.connect(path)
+    full = con.execute("SELECT max(zoom_level) FROM gpkg_tile_matrix WHERE table_name = 'depth'").fetchone()[0]
+    rows = con.execute(
+        "SELECT t.tile_row, t.tile_column, t.tile_data, a.scale, a.offset, a.min, a.max, a.mean, a.std_dev "
+        "FROM \"depth\" t JOIN gpkg_2d_gridded_tile_ancillary a ON a.tpudt_id = t.id AND a.tpudt_name = 'depth' "
+        "WHERE t.zoom_level = ?",
+        (full,),
+    ).fetchall()
+    con.close()
+    kinds = {}
+    for row, col, blob, scale, offset, lo, hi, mean, std in rows:
+        with rasterio.MemoryFile(blob) as mem, mem.open() as tile:
+            kinds[(row, col)] = tile.compression.value if tile.compression else "none"
+            assert (tile.count, tile.dtypes[0], tile.width, tile.height) == (1, "float32", 256, 256)
+        cells = depth[row * 256 : (row + 1) * 256, col * 256 : (col + 1) * 256]
+        valid = cells[np.isfinite(cells)].astype("float64")
+        assert (scale, offset) == (1.0, 0.0)
+        expect_stats = [valid.min(), valid.max(), valid.mean(), valid.std()]
+        np.testing.assert_allclose([lo, hi, mean, std], expect_stats, rtol=1e-9)
+    expect = {(r, c): "LZW" if c == 1 or r == 2 else "none" for r in range(3) for c in range(3) if (r, c) != (2, 2)}
+    assert kinds == expect
+    with rasterio.open(f"GPKG:{path}:depth") as src:
+        np.testing.assert_array_equal(np.where(src.read(1) == RASTER_NODATA, np.nan, src.read(1)), depth)
+    assert validate_gpkg(path) == []  # GDAL's validate_gpkg.py too, when installed
