@@ -840,7 +840,9 @@ def _point_set_rows(
         left, top = grid.transform.c, grid.transform.f
         dy, dx = grid.res
         params = np.array([left, top, dy, dx, cls.band_m, cls.decay_m, reach_factor], dtype=np.float64)
-        _kernels.add_point_soft(soft, rows.start, params, pset.xy, pset.weight, r0, r1, c0, c1, np.flatnonzero(touches))
+        which = np.flatnonzero(touches)
+        vector_hypot = _kernels.hypot_is_libm()
+        _kernels.add_point_soft(soft, rows.start, params, pset.xy, pset.weight, r0, r1, c0, c1, which, vector_hypot)
     if cls.hard_m > 0:
         _add_point_hard_rows(cls.hard_m, grid, rows, hard, pset.xy)
 

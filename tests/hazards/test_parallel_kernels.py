@@ -111,3 +111,64 @@ def test_row_parallel_point_pass_sums_each_cell_in_point_order() -> None:
     _serial_point_soft(serial, row0, params, xy, weight, r0, r1, c0, c1, which)
     assert np.array_equal(ours, serial)
     assert (ours > 0).mean() > 0.3
+
+
+@njit(cache=False, error_model="numpy")  # as the point pass: 0 / 0 is a NaN the select leaves out
+def _hypots(x: np.ndarray, y: np.ndarray, ours: np.ndarray, out: np.ndarray, lib: np.ndarray) -> None:
+    for i in range(x.size):
+        ours[i], out[i] = _kernels._hypot_common(x[i], y[i])
+        lib[i] = math.hypot(x[i], y[i])
+
+
+def test_the_vectorisable_hypot_is_the_library_s_bit_for_bit() -> None:
+    """glibc's hypot as :func:`_kernels._hypot_common` computes it, against ``math.hypot``: SYNTHETIC pairs of grid
+    offsets (what the point pass measures), of every magnitude, and the edges (zeros, equal, a vanishing smaller
+    one); outside the common range it says so (the point pass then calls ``math.hypot``)."""
+    rng = np.random.default_rng(11)
+    n = 400_000
+    c, r = rng.integers(0, 5000, n), rng.integers(0, 6000, n)
+    grid_x = (243100.0 + (c + 0.5) * 100.0) - rng.uniform(2e5, 8e5, n)
+    grid_y = (4987400.0 - (r + 0.5) * 100.0) - rng.uniform(4.3e6, 5.1e6, n)
+    wide_x = rng.standard_normal(n) * 10.0 ** rng.uniform(-300, 300, n)
+    wide_y = rng.standard_normal(n) * 10.0 ** rng.uniform(-300, 300, n)
+    near = rng.uniform(1.0, 1e6, n)
+    edges = np.array([0.0, -0.0, 1.0, 3.0, 1e-300, 5e-324, 1e300, 2.0**-459, 2.0**511, 2.0**-54, 7.0])
+    ex, ey = np.meshgrid(edges, edges)
+    x = np.concatenate([grid_x, wide_x, near, near, ex.ravel()])
+    y = np.concatenate([grid_y, wide_y, near * (1.0 + rng.uniform(-1e-8, 1e-8, n)), near * 1e-17, ey.ravel()])
+    ours, out, lib = np.empty(x.size), np.empty(x.size, dtype=np.bool_), np.empty(x.size)
+    _hypots(x, y, ours, out, lib)
+    common = ~out
+    assert common[:n].all()
+    assert common[2 * n : 4 * n].all()
+    assert 0.2 < common[n : 2 * n].mean() < 0.9
+    assert np.array_equal(ours[common].view(np.int64), lib[common].view(np.int64))
+    ax, ay = np.maximum(np.abs(x), np.abs(y)), np.minimum(np.abs(x), np.abs(y))
+    assert np.array_equal(out, (ax > 2.0**511) | (ay < 2.0**-459))
+
+
+def test_point_pass_on_cell_centres_takes_the_library_hypot() -> None:
+    """Points exactly on a row or column of cell centres (an offset of exactly 0 in that row or column: outside
+    the vectorised hypot's range) get the serial pass's numbers too (SYNTHETIC)."""
+    shape, row0 = (30, 41), 5
+    left, top, dy, dx = 1000.0, 9000.0, 100.0, 100.0
+    on_centres = [[10.5, 12.5], [20.5, 17.3], [7.1, 20.5]]  # cells right and down from the corner
+    xy = np.array([[left + c * dx, top - r * dy] for c, r in on_centres])
+    weight = np.array([1.0, 0.5, 2.0])
+    params = np.array([left, top, dy, dx, 0.0, 600.0, math.log(1000.0)])
+    n = len(weight)
+    r0, r1 = np.zeros(n, np.int64), np.full(n, 100, np.int64)
+    c0, c1 = np.zeros(n, np.int64), np.full(n, shape[1], np.int64)
+    which = np.arange(n)
+    ours, serial = np.zeros(shape), np.zeros(shape)
+    _kernels.add_point_soft(ours, row0, params, xy, weight, r0, r1, c0, c1, which)
+    _serial_point_soft(serial, row0, params, xy, weight, r0, r1, c0, c1, which)
+    assert np.array_equal(ours, serial)
+    assert ours[12 - row0, 10] > 1.0  # the first point's own cell: its full weight, and the others' terms
+    library = np.zeros(shape)
+    _kernels.add_point_soft(library, row0, params, xy, weight, r0, r1, c0, c1, which, False)
+    assert np.array_equal(library, serial)
+
+
+def test_the_vectorised_hypot_is_this_libm_s() -> None:
+    assert _kernels.hypot_is_libm()
