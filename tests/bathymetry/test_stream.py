@@ -342,3 +342,20 @@ def test_compiled_histogram_bins_as_numpy_does() -> None:
     f32 = v.astype(np.float32)
     assert not ranks._compiled(f32)
     assert bands.order_statistics(lambda: iter([f32]), [5]) == [float(np.sort(f32)[5])]
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("shape", [(2, 2), (2, 7), (9, 2), (31, 17)])
+def test_compiled_slope_band_is_numpys_slope_bit_for_bit(shape: tuple[int, int], dtype: str) -> None:
+    from geodata.bathymetry.terrain import _slope_values, slope_band
+
+    rng = np.random.default_rng(7)
+    z = (rng.normal(0.0, 50.0, shape) + np.linspace(0.0, 400.0, shape[1])).astype(dtype)
+    z[rng.random(shape) < 0.15] = np.nan
+    z[0, 0] = np.inf
+    hy = np.linspace(90.0, 110.0, shape[0])[:, None]
+    hx = np.linspace(70.0, 130.0, shape[0])[:, None]
+    expected = _slope_values(np.where(np.isfinite(z), z, np.nan).astype("float64"), hy, hx)
+    got = slope_band(z, hy, hx)
+    assert got.dtype == np.float32
+    assert got.tobytes() == expected.tobytes()
