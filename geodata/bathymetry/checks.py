@@ -13,7 +13,14 @@ from typing import Any
 
 import numpy as np
 
-from geodata.bathymetry.bands import blocks_of, order_statistics, percentiles, rows_of, source_index_bands
+from geodata.bathymetry.bands import (
+    blocks_of,
+    order_statistics,
+    percentiles,
+    rows_of,
+    source_index_bands,
+    valid_float64,
+)
 from geodata.bathymetry.mosaic import aoi_mask_rows
 from geodata.checks import CheckResult
 from geodata.errors import ConfigError, InputDataError
@@ -44,7 +51,7 @@ def _result(name: str, passed: bool, severity: str, description: str, metadata: 
 
 def _depth_rows(depth: Raster, block: Block) -> np.ndarray:
     """The depth of a band as float64, NaN where the cell holds no data."""
-    return valid_values(rows_of(depth, block), depth.nodata)
+    return valid_float64(rows_of(depth, block), depth.nodata)
 
 
 def _sea_rows(sea_mask: Raster | None, z: np.ndarray, block: Block) -> np.ndarray:

@@ -36,7 +36,7 @@ import numpy as np
 import rasterio
 from affine import Affine
 
-from geodata.bathymetry.bands import Ranks
+from geodata.bathymetry.bands import Ranks, valid_float64
 from geodata.bathymetry.mosaic import (
     WARP_THREADS,
     BathymetryInput,
@@ -419,7 +419,7 @@ def _halo_bands(depth: Raster, blocks: Sequence[Block]) -> Iterator[tuple[Block,
 
 def _valid_rows(depth: Raster, block: Block) -> np.ndarray:
     """The depth of the block's read rows as float64, NaN where :meth:`Raster.valid` is False."""
-    return valid_values(raster_read_rows(depth, block.read), depth.nodata)
+    return valid_float64(raster_read_rows(depth, block.read), depth.nodata)
 
 
 def stream_land_sea_mask(

@@ -359,3 +359,15 @@ def test_compiled_slope_band_is_numpys_slope_bit_for_bit(shape: tuple[int, int],
     got = slope_band(z, hy, hx)
     assert got.dtype == np.float32
     assert got.tobytes() == expected.tobytes()
+
+
+def test_compiled_valid_float64_is_valid_values() -> None:
+    from geodata.bathymetry.bands import valid_float64
+    from geodata.grid import valid_values
+
+    z = np.array([[1.5, np.nan, np.inf], [-np.inf, 0.0, -2.25]], dtype="float32")
+    for nodata in (None, float("nan")):
+        got = valid_float64(z, nodata)
+        assert got.dtype == np.float64
+        assert got.tobytes() == valid_values(z, nodata).tobytes()
+    assert valid_float64(z, -2.25).tobytes() == valid_values(z, -2.25).tobytes()  # other nodata: numpy's own path
