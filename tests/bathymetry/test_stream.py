@@ -371,3 +371,22 @@ def test_compiled_valid_float64_is_valid_values() -> None:
         assert got.dtype == np.float64
         assert got.tobytes() == valid_values(z, nodata).tobytes()
     assert valid_float64(z, -2.25).tobytes() == valid_values(z, -2.25).tobytes()  # other nodata: numpy's own path
+
+
+def test_compiled_summary_figures_are_numpys(tmp_path: Path) -> None:
+    """summary_metadata's and check_depth_range's compiled band passes give what numpy's give (a float64 depth with
+    a nodata value that is not NaN takes numpy's path: the two compared)."""
+    from geodata.bathymetry import checks
+
+    depth = _depth(tmp_path)
+    sea = Raster((np.nan_to_num(depth.data, nan=0.0) > 10).astype(bool), depth.grid, None, {})
+    other = Raster(np.where(np.isfinite(depth.data), depth.data, -9999.0), depth.grid, -9999.0, depth.attrs)
+    for mask in (None, sea):
+        assert checks.summary_metadata(depth, sea_mask=mask) == checks.summary_metadata(other, sea_mask=mask)
+        for b in checks.blocks_of(depth.grid):
+            for mode in ("all", "deeper"):
+                fast = checks._sea_depths(depth, mask, b, without_mask=mode)
+                slow = checks._sea_depths(other, mask, b, without_mask=mode)
+                assert fast.tobytes() == slow.tobytes()
+    limits = (-50.0, 1100.0)
+    assert checks.check_depth_range(depth, sea, limits) == checks.check_depth_range(other, sea, limits)
