@@ -12,8 +12,16 @@ from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
+from numba import njit
 
-from geodata.bathymetry.bands import blocks_of, order_statistics, percentiles, rows_of, source_index_bands
+from geodata.bathymetry.bands import (
+    blocks_of,
+    order_statistics,
+    percentiles,
+    rows_of,
+    source_index_bands,
+    valid_float64,
+)
 from geodata.bathymetry.mosaic import aoi_mask_rows
 from geodata.checks import CheckResult
 from geodata.errors import ConfigError, InputDataError
@@ -44,7 +52,7 @@ def _result(name: str, passed: bool, severity: str, description: str, metadata: 
 
 def _depth_rows(depth: Raster, block: Block) -> np.ndarray:
     """The depth of a band as float64, NaN where the cell holds no data."""
-    return valid_values(rows_of(depth, block), depth.nodata)
+    return valid_float64(rows_of(depth, block), depth.nodata)
 
 
 def _sea_rows(sea_mask: Raster | None, z: np.ndarray, block: Block) -> np.ndarray:
@@ -324,9 +332,7 @@ def check_depth_range(
 
     def sea_values() -> Any:
         for b in blocks:
-            z = _depth_rows(depth, b)
-            sea = np.asarray(rows_of(sea_mask, b)).astype(bool) if sea_mask is not None else True
-            yield z[np.isfinite(z) & sea]
+            yield _sea_depths(depth, sea_mask, b, without_mask="all")
 
     size, too_shallow, too_deep, n_dry, n_at_or_above, z_lo, z_hi = _range_counts(sea_values(), lo, hi, dry_tolerance_m)
     meta: dict[str, Any] = {"range_m": [lo, hi], "sea_cells_with_data": size}
@@ -574,6 +580,96 @@ def _hint(pct: np.ndarray, depth: Raster) -> str:
     )
 
 
+def _sea_depths(depth: Raster, sea_mask: Raster | None, b: Block, *, without_mask: str) -> np.ndarray:
+    """The band's depths with data over the sea (float64, in row order): the mask's non-zero cells, or without a
+    mask every cell (``without_mask="all"``) or those deeper than 0 (``"deeper"``). One compiled pass over the band
+    as stored when its only nodata is NaN and the mask is boolean or bytes, else numpy's."""
+    raw = rows_of(depth, b)
+    sea = rows_of(sea_mask, b) if sea_mask is not None else None
+    plain = depth.nodata is None or (isinstance(depth.nodata, float) and math.isnan(depth.nodata))
+    if plain and raw.dtype in (np.float32, np.float64) and (sea is None or sea.dtype in (np.bool_, np.uint8)):
+        mode = 0 if sea is not None else (2 if without_mask == "all" else 1)
+        mask = sea.view(np.uint8) if sea is not None else np.zeros((1, 1), dtype=np.uint8)
+        return _sea_depths_kernel(raw, mask, mode)
+    z = valid_values(raw, depth.nodata)
+    if sea is None and without_mask == "all":
+        return z[np.isfinite(z)]
+    return z[np.isfinite(z) & _sea_rows(sea_mask, z, b)]
+
+
+@njit(cache=True, nogil=True)
+def _sea_depths_kernel(raw: np.ndarray, sea: np.ndarray, mode: int) -> np.ndarray:  # pragma: no cover - compiled
+    """Finite values of ``raw`` as float64 where ``sea`` is non-zero (mode 0), where deeper than 0 (1) or all (2)."""
+    out = np.empty(raw.size, dtype=np.float64)
+    n = 0
+    for i in range(raw.shape[0]):
+        for j in range(raw.shape[1]):
+            z = np.float64(raw[i, j])
+            if math.isfinite(z) and (sea[i, j] != 0 if mode == 0 else (z > 0 if mode == 1 else True)):
+                out[n] = z
+                n += 1
+    return out[:n].copy()
+
+
+def _summary_band(
+    depth: Raster, sea_mask: Raster | None, aoi: np.ndarray, b: Block
+) -> tuple[tuple[int, int, int, int, int], tuple[float, float, float, float]]:
+    """A band's figures for :func:`summary_metadata`: counts of sea cells, area-of-interest cells, those without
+    data, cells with data and sea cells with data; least and greatest depth with data and over the sea (inf and -inf
+    without any). One compiled pass over the band as stored when its only nodata is NaN and the mask is boolean or
+    bytes (0.3 CPU s of numpy's passes at 100 m), else numpy's."""
+    raw = rows_of(depth, b)
+    sea = rows_of(sea_mask, b) if sea_mask is not None else None
+    plain = depth.nodata is None or (isinstance(depth.nodata, float) and math.isnan(depth.nodata))
+    if plain and raw.dtype in (np.float32, np.float64) and (sea is None or sea.dtype in (np.bool_, np.uint8)):
+        counts = np.zeros(5, dtype=np.int64)
+        extremes = np.array([math.inf, -math.inf, math.inf, -math.inf])
+        if sea is None:
+            _summary_kernel(raw, np.zeros((1, 1), dtype=np.uint8), False, aoi, counts, extremes)
+        else:
+            _summary_kernel(raw, sea.view(np.uint8), True, aoi, counts, extremes)
+        return (
+            (int(counts[0]), int(counts[1]), int(counts[2]), int(counts[3]), int(counts[4])),
+            (float(extremes[0]), float(extremes[1]), float(extremes[2]), float(extremes[3])),
+        )
+    z = valid_values(raw, depth.nodata)
+    ok = np.isfinite(z)
+    in_sea = _sea_rows(sea_mask, z, b)
+    zs = z[ok & in_sea]
+    lo_hi = (float(z[ok].min()), float(z[ok].max())) if ok.any() else (math.inf, -math.inf)
+    sea_lo_hi = (float(zs.min()), float(zs.max())) if zs.size else (math.inf, -math.inf)
+    counts5 = (int(in_sea.sum()), int(aoi.sum()), int((~ok & aoi).sum()), int(ok.sum()), int(zs.size))
+    return counts5, (*lo_hi, *sea_lo_hi)
+
+
+@njit(cache=True, nogil=True)
+def _summary_kernel(
+    raw: np.ndarray, sea: np.ndarray, has_sea: bool, aoi: np.ndarray, counts: np.ndarray, extremes: np.ndarray
+) -> None:  # pragma: no cover - compiled
+    """Adds a band's counts (sea, aoi, aoi without data, with data, sea with data) and extremes (least and greatest
+    depth with data, then over the sea) to ``counts`` and ``extremes``; sea is the mask's non-zero cells, or cells
+    with data deeper than 0 without one."""
+    for i in range(raw.shape[0]):
+        for j in range(raw.shape[1]):
+            z = np.float64(raw[i, j])
+            ok = math.isfinite(z)
+            wet = (sea[i, j] != 0) if has_sea else (ok and z > 0)
+            if wet:
+                counts[0] += 1
+            if aoi[i, j]:
+                counts[1] += 1
+                if not ok:
+                    counts[2] += 1
+            if ok:
+                counts[3] += 1
+                extremes[0] = min(extremes[0], z)
+                extremes[1] = max(extremes[1], z)
+                if wet:
+                    counts[4] += 1
+                    extremes[2] = min(extremes[2], z)
+                    extremes[3] = max(extremes[3], z)
+
+
 def summary_metadata(
     depth: Raster, sea_mask: Raster | None = None, aoi_bounds_lonlat: tuple[float, float, float, float] | None = None
 ) -> dict[str, Any]:
@@ -584,26 +680,16 @@ def summary_metadata(
 
     def sea_values() -> Any:
         for b in blocks:
-            z = _depth_rows(depth, b)
-            yield z[np.isfinite(z) & _sea_rows(sea_mask, z, b)]
+            yield _sea_depths(depth, sea_mask, b, without_mask="deeper")
 
-    n_sea = n_aoi = n_gap_aoi = n_valid = n_z = 0
+    tally = [0, 0, 0, 0, 0]
     all_lo, all_hi = z_min, z_max = math.inf, -math.inf
     for b in blocks:
-        z = _depth_rows(depth, b)
-        ok = np.isfinite(z)
-        aoi = aoi_mask_rows(grid, aoi_bounds_lonlat, b.rows)
-        sea = _sea_rows(sea_mask, z, b)
-        n_sea += int(sea.sum())
-        n_aoi += int(aoi.sum())
-        n_gap_aoi += int((~ok & aoi).sum())
-        n_valid += int(ok.sum())
-        if ok.any():
-            all_lo, all_hi = min(all_lo, float(z[ok].min())), max(all_hi, float(z[ok].max()))
-        zs = z[ok & sea]
-        n_z += zs.size
-        if zs.size:
-            z_min, z_max = min(z_min, float(zs.min())), max(z_max, float(zs.max()))
+        counts, extremes = _summary_band(depth, sea_mask, aoi_mask_rows(grid, aoi_bounds_lonlat, b.rows), b)
+        tally = [t + c for t, c in zip(tally, counts, strict=True)]
+        all_lo, all_hi = min(all_lo, extremes[0]), max(all_hi, extremes[1])
+        z_min, z_max = min(z_min, extremes[2]), max(z_max, extremes[3])
+    n_sea, n_aoi, n_gap_aoi, n_valid, n_z = tally
     if n_z:
         mid = order_statistics(sea_values, [(n_z - 1) // 2, n_z // 2], bounds=(z_min, z_max))
         z_median = (mid[0] + mid[1]) / 2.0

@@ -515,7 +515,9 @@ def composite_by_priority(
     shape = layers[0].shape
     if len(layers) == 1:  # one source: nothing to stack
         alone = np.asarray(layers[0], dtype="float32")
-        return alone.copy(), np.where(np.isfinite(alone), 0, -1).astype("int16")
+        index = np.isfinite(alone).view(np.int8).astype(np.int16)  # 0 / -1 without an int64 temporary
+        index -= 1
+        return alone.copy(), index
     order = sorted(range(len(layers)), key=lambda i: priority_keys[i])
     out = np.full(shape, np.nan, dtype="float32")
     index = np.full(shape, -1, dtype="int16")

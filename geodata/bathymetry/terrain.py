@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+from numba import njit
 from pyproj import CRS
 from rasterio import features
 from rasterio.warp import transform_bounds
@@ -65,6 +66,53 @@ def _slope_values(z: np.ndarray, hy: np.ndarray, hx: np.ndarray) -> np.ndarray:
     slope = np.degrees(np.arctan(np.hypot(gx, gy))).astype("float32")
     slope[~np.isfinite(z)] = np.nan  # central differences skip the cell itself
     return slope
+
+
+def slope_band(z: np.ndarray, hy: np.ndarray, hx: np.ndarray) -> np.ndarray:
+    """:func:`_slope_values` of ``z`` in one compiled pass (the same float64 operations cell by cell, so the same
+    float32 slopes; tests/bathymetry/test_stream.py holds them equal): ``z`` is float64, or float32 with NaN as its
+    only nodata (read as float64, non-finite values as NaN, as :func:`~geodata.grid.valid_values` does), with
+    per-row cell sizes ``hy``, ``hx`` in metres (shape ``(rows, 1)``). numpy's version makes ten float64
+    temporaries of the band (2.4 CPU s at 100 m against 0.8 s)."""
+    if min(z.shape) < 2:
+        raise InputDataError(f"depth band of shape {z.shape} is too small for a slope (needs at least 2 x 2 cells)")
+    out = np.empty(z.shape, dtype=np.float32)
+    _slope_kernel(
+        z, np.ascontiguousarray(hy[:, 0], dtype=np.float64), np.ascontiguousarray(hx[:, 0], dtype=np.float64), out
+    )
+    return out
+
+
+_DEGREES = 180.0 / math.pi  # numpy's degrees(): x * (180.0 / NPY_PI)
+
+
+@njit(cache=True, nogil=True)
+def _finite_or_nan(v: float) -> float:  # pragma: no cover - compiled
+    return v if math.isfinite(v) else np.nan
+
+
+@njit(cache=True, nogil=True)
+def _slope_kernel(z: np.ndarray, hy: np.ndarray, hx: np.ndarray, out: np.ndarray) -> None:  # pragma: no cover
+    """``out = _slope_values(z, hy, hx)``: np.gradient's central differences ``(f[i+1] - f[i-1]) / 2.0`` inside and
+    one-sided ``(f[1] - f[0]) / 1.0`` at the edges, divided by the cell sizes, ``degrees(arctan(hypot(gx, gy)))``
+    rounded to float32, NaN where the cell itself has no value."""
+    n, m = z.shape
+    for i in range(n):
+        up, down = (i - 1 if i > 0 else 0), (i + 1 if i < n - 1 else n - 1)
+        half_row = 1.0 if i == 0 or i == n - 1 else 2.0
+        hyi, hxi = hy[i], hx[i]
+        for j in range(m):
+            centre = np.float64(z[i, j])
+            if not math.isfinite(centre):
+                out[i, j] = np.nan
+                continue
+            left, right = (j - 1 if j > 0 else 0), (j + 1 if j < m - 1 else m - 1)
+            half_col = 1.0 if j == 0 or j == m - 1 else 2.0
+            dz_row = (_finite_or_nan(np.float64(z[down, j])) - _finite_or_nan(np.float64(z[up, j]))) / half_row
+            dz_col = (_finite_or_nan(np.float64(z[i, right])) - _finite_or_nan(np.float64(z[i, left]))) / half_col
+            gy = dz_row / hyi
+            gx = dz_col / hxi
+            out[i, j] = np.float32(math.atan(math.hypot(gx, gy)) * _DEGREES)
 
 
 def slope_deg(depth: Raster) -> Raster:

@@ -342,3 +342,51 @@ def test_compiled_histogram_bins_as_numpy_does() -> None:
     f32 = v.astype(np.float32)
     assert not ranks._compiled(f32)
     assert bands.order_statistics(lambda: iter([f32]), [5]) == [float(np.sort(f32)[5])]
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("shape", [(2, 2), (2, 7), (9, 2), (31, 17)])
+def test_compiled_slope_band_is_numpys_slope_bit_for_bit(shape: tuple[int, int], dtype: str) -> None:
+    from geodata.bathymetry.terrain import _slope_values, slope_band
+
+    rng = np.random.default_rng(7)
+    z = (rng.normal(0.0, 50.0, shape) + np.linspace(0.0, 400.0, shape[1])).astype(dtype)
+    z[rng.random(shape) < 0.15] = np.nan
+    z[0, 0] = np.inf
+    hy = np.linspace(90.0, 110.0, shape[0])[:, None]
+    hx = np.linspace(70.0, 130.0, shape[0])[:, None]
+    expected = _slope_values(np.where(np.isfinite(z), z, np.nan).astype("float64"), hy, hx)
+    got = slope_band(z, hy, hx)
+    assert got.dtype == np.float32
+    assert got.tobytes() == expected.tobytes()
+
+
+def test_compiled_valid_float64_is_valid_values() -> None:
+    from geodata.bathymetry.bands import valid_float64
+    from geodata.grid import valid_values
+
+    z = np.array([[1.5, np.nan, np.inf], [-np.inf, 0.0, -2.25]], dtype="float32")
+    for nodata in (None, float("nan")):
+        got = valid_float64(z, nodata)
+        assert got.dtype == np.float64
+        assert got.tobytes() == valid_values(z, nodata).tobytes()
+    assert valid_float64(z, -2.25).tobytes() == valid_values(z, -2.25).tobytes()  # other nodata: numpy's own path
+
+
+def test_compiled_summary_figures_are_numpys(tmp_path: Path) -> None:
+    """summary_metadata's and check_depth_range's compiled band passes give what numpy's give (a float64 depth with
+    a nodata value that is not NaN takes numpy's path: the two compared)."""
+    from geodata.bathymetry import checks
+
+    depth = _depth(tmp_path)
+    sea = Raster((np.nan_to_num(depth.data, nan=0.0) > 10).astype(bool), depth.grid, None, {})
+    other = Raster(np.where(np.isfinite(depth.data), depth.data, -9999.0), depth.grid, -9999.0, depth.attrs)
+    for mask in (None, sea):
+        assert checks.summary_metadata(depth, sea_mask=mask) == checks.summary_metadata(other, sea_mask=mask)
+        for b in checks.blocks_of(depth.grid):
+            for mode in ("all", "deeper"):
+                fast = checks._sea_depths(depth, mask, b, without_mask=mode)
+                slow = checks._sea_depths(other, mask, b, without_mask=mode)
+                assert fast.tobytes() == slow.tobytes()
+    limits = (-50.0, 1100.0)
+    assert checks.check_depth_range(depth, sea, limits) == checks.check_depth_range(other, sea, limits)
