@@ -30,7 +30,9 @@ Per step (asset) it records:
 The run's wall time is the one ``corridor run`` prints (``published ... in N s``: Dagster's execution of the job,
 from run start to the last step; the import of the code location, timed apart, is not in it). Dagster's own time
 between steps (run start, event handling, the asset checks outside the steps) is that less the steps' sum. It is
-also given as a multiple of its own ``least_cost_route`` step, the reference measured in the same process. The
+also given as a multiple of its own ``least_cost_route`` step, the reference measured in the same process; the
+CPU seconds of each step and of the run (every thread, and the children waited for) are printed too, with the run's
+CPU as a multiple of the route step's: on this shared machine the wall ratio moves with the load far more. The
 pre-flight estimate (:mod:`geodata.preflight`) of each case is printed beside the measured peak, and with two or
 more resolutions each step's peak growth per cell (the pre-flight's ``STAGE_BYTES_PER_CELL``). The run's budget
 (``CORRIDOR_MEMORY_BUDGET_GB``) is set above the watchdog's limit so the watchdog, not the estimate, decides.
@@ -117,6 +119,7 @@ class _StepRecorder:
             self.steps[step] = {
                 "step": step,
                 "t0": now,
+                "cpu0": _cpu_s(),
                 "rss_start": rss,
                 "loaded": now,
                 "output": None,
@@ -154,6 +157,7 @@ class _StepRecorder:
                 "load_s": load,
                 "store_s": rec["handled"],
                 "body_s": max(wall - load - rec["handled"], 0.0),
+                "cpu_s": _cpu_s() - rec["cpu0"],
                 "peak_rss": max(mem["VmHWM"], mem["VmRSS"]),
                 "rss_start": rec["rss_start"],
                 "rss_end": mem["VmRSS"],
@@ -161,6 +165,13 @@ class _StepRecorder:
             self.last_end = now
             with open(self.out, "a", encoding="utf-8") as fh:
                 fh.write(json.dumps(record) + "\n")
+
+
+def _cpu_s() -> float:
+    """CPU seconds of this process (every thread) and of its children it waited for (tippecanoe, GDAL's validator):
+    on a shared machine a step's CPU moves far less than its wall time."""
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
 
 
 def child(spec_path: Path) -> int:
@@ -201,9 +212,9 @@ def child(spec_path: Path) -> int:
     import pipelines.definitions  # noqa: F401 - imported by run_scenario too: its import time is not the run's
 
     imports_s = time.perf_counter() - t_imports
-    t_call = time.perf_counter()
+    t_call, cpu_call = time.perf_counter(), _cpu_s()
     outcome = run_scenario(scenario, echo=lines.append, instance=instance)
-    call_s = time.perf_counter() - t_call
+    call_s, call_cpu_s = time.perf_counter() - t_call, _cpu_s() - cpu_call
     run_s = outcome.seconds  # what `corridor run` prints: Dagster's execution of the job, every step and check
     t0 = t_call + call_s - run_s
     after = _status("VmHWM")["VmHWM"]  # after the last step: the run's tail (diagnostics on failure)
@@ -213,6 +224,7 @@ def child(spec_path: Path) -> int:
         "success": outcome.success,
         "run_s": run_s,
         "call_s": call_s,
+        "call_cpu_s": call_cpu_s,
         "definitions_import_s": imports_s,
         "process_s": time.perf_counter() - t_process,
         "setup_peak": setup_peak,
@@ -498,6 +510,10 @@ def _gb(b: float) -> str:
     return f"{b / 1e9:.2f}"
 
 
+def _cpu(step: dict[str, Any]) -> str:
+    return f"{step['cpu_s']:.2f}" if "cpu_s" in step else "-"  # an older tree's recorder has no CPU
+
+
 def print_case(case: Case) -> None:
     cells = case.cells
     print(f"\n### {case.label}: {case.status}" + (f" ({case.note})" if case.note else ""))
@@ -511,14 +527,14 @@ def print_case(case: Case) -> None:
         )
     if not case.steps:
         return
-    print("\n| step | wall s | load s | body s | store s | peak RSS GB | B/cell | share |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("\n| step | wall s | CPU s | load s | body s | store s | peak RSS GB | B/cell | share |")
+    print("|---|---|---|---|---|---|---|---|---|")
     total = sum(s["wall_s"] for s in case.steps)
     run_s = case.result["run_s"] if case.result else total
     for s in case.steps:
         bpc = f"{s['peak_rss'] / cells:.0f}" if cells else "-"
         print(
-            f"| {s['step']}{'' if s['ok'] else ' (FAILED)'} | {s['wall_s']:.2f} | {s['load_s']:.2f} | "
+            f"| {s['step']}{'' if s['ok'] else ' (FAILED)'} | {s['wall_s']:.2f} | {_cpu(s)} | {s['load_s']:.2f} | "
             f"{s['body_s']:.2f} | {s['store_s']:.2f} | {_gb(s['peak_rss'])} | {bpc} | "
             f"{100 * s['wall_s'] / run_s:.0f}% |"
         )
@@ -526,7 +542,7 @@ def print_case(case: Case) -> None:
         other = run_s - total
         print(
             f"| (Dagster between steps: before first {case.result['before_first_step_s']:.1f} s, after last "
-            f"{case.result['after_last_step_s']:.1f} s) | {other:.2f} | | | | | | {100 * other / run_s:.0f}% |"
+            f"{case.result['after_last_step_s']:.1f} s) | {other:.2f} | | | | | | | {100 * other / run_s:.0f}% |"
         )
     if case.result and case.result["metadata"]:
         print("\nrefined/coarse metadata:")
@@ -563,10 +579,10 @@ def fit_constants(cases: list[Case]) -> None:
 def summary(cases: list[Case]) -> list[tuple[str, str, str]]:
     print("\n## Summary\n")
     print(
-        "| case | status | cells M | run s | least_cost_route s | run / route | peak RSS GB | B/cell | "
-        "group peak GB | estimate GB |"
+        "| case | status | cells M | run s | least_cost_route s | run / route | run CPU s | route CPU s | "
+        "CPU run / route | peak RSS GB | B/cell | group peak GB | estimate GB |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for c in cases:
         cells = c.cells
         run_s = c.result["run_s"] if c.result else sum(s["wall_s"] for s in c.steps)
@@ -575,8 +591,12 @@ def summary(cases: list[Case]) -> list[tuple[str, str, str]]:
         ratio = f"{run_s / lcr['wall_s']:.1f}x" if lcr and lcr["wall_s"] > 0 and c.result else "-"
         bpc = f"{c.peak / cells:.0f}" if cells else "-"
         est = _gb(c.grid["estimate"]) if c.grid.get("estimate") else "-"
+        run_cpu = c.result.get("call_cpu_s") if c.result else None
+        route_cpu = lcr.get("cpu_s") if lcr else None
+        cpu_ratio = f"{run_cpu / route_cpu:.1f}x" if run_cpu and route_cpu else "-"
         print(
-            f"| {c.label} | {c.status} | {cells / 1e6:.2f} | {run_s:.1f} | {lcr_s} | {ratio} | {_gb(c.peak)} | "
+            f"| {c.label} | {c.status} | {cells / 1e6:.2f} | {run_s:.1f} | {lcr_s} | {ratio} | "
+            f"{f'{run_cpu:.1f}' if run_cpu else '-'} | {_cpu(lcr) if lcr else '-'} | {cpu_ratio} | {_gb(c.peak)} | "
             f"{bpc} | {_gb(c.peak_group)} | {est} |"
         )
     fit_constants(cases)
