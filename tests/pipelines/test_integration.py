@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -14,8 +16,10 @@ import pytest
 import shapely
 from pyproj import Geod, Transformer
 
+from geodata.publish import compose
 from geodata.publish.atomic import verify_manifest
 from geodata.publish.qgis_project import read_from_gpkg
+from geodata.publish.webmap import PLACE_KINDS
 from geodata.scenario import load_scenario
 from pipelines.runner import folder_settings, materialize_scenario
 from tests.rpl_expectation import check_position_kp_and_depth, check_segments, raster_depth, read_xlsx_sheet
@@ -25,11 +29,27 @@ SCENARIO = "siyazan-aktau"
 GEOD = Geod(ellps="WGS84")
 
 
+def _after_the_web_map(write: Callable[..., Any]) -> Callable[..., Any]:
+    """``compose._write_and_check_gpkg`` started only once the web map is in the folder: the GeoPackage, written on
+    its own thread, then comes last, as it did at 100 m (the web map must not depend on which comes first)."""
+
+    def later(path: Path, *args: Any, **kwargs: Any) -> Any:
+        deadline = time.monotonic() + 300
+        while not (path.parent / "index.html").exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return write(path, *args, **kwargs)
+
+    return later
+
+
 @pytest.fixture(scope="module")
 def run(tmp_path_factory: pytest.TempPathFactory, mirror: Path, node_modules: Path) -> dict:
-    """The default scenario materialised once for the module (the publication copies the web map's npm packages)."""
+    """The default scenario materialised once for the module (the publication copies the web map's npm packages),
+    its GeoPackage written after the web map (:func:`_after_the_web_map`)."""
     root = tmp_path_factory.mktemp("e2e")
-    result = materialize_scenario(SCENARIO, folder_settings(root, mirror=mirror))
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(compose, "_write_and_check_gpkg", _after_the_web_map(compose._write_and_check_gpkg))
+        result = materialize_scenario(SCENARIO, folder_settings(root, mirror=mirror))
     checks = [
         e.asset_check_evaluation_data for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"
     ]
@@ -99,6 +119,26 @@ def test_publication_is_complete_verified_and_opens(run: dict) -> None:
     assert {"route", "rpl", "kp_points", "seabed_sectors"} <= styled
     for name in ("rpl.csv", "straight_line_diagram.png", "straight_line_diagram.pdf", "index.html"):
         assert (live / name).stat().st_size > 0
+
+
+def test_the_web_map_carries_the_published_kp_index_and_place_names(run: dict) -> None:
+    """The page's jump-to-KP index and place names are those of the published layers, even when the GeoPackage is
+    written after the web map (they are written on two threads; the 100 m map once had neither)."""
+    import re
+
+    live = run["root"] / "published" / SCENARIO
+    html = (live / "index.html").read_text(encoding="utf-8")
+    blob = re.search(r'<script id="webmap-config" type="application/json">(.*?)</script>', html, re.S)
+    assert blob is not None
+    config = json.loads(blob.group(1))
+    kp = gpd.read_file(live / "corridor.gpkg", layer="kp_points")
+    assert len(kp) > 100
+    assert len(config["kp"]) == len(kp)
+    assert [row[0] for row in config["kp"]] == sorted(round(float(v), 3) for v in kp["kp_km"])
+    stations = gpd.read_file(live / "corridor.gpkg", layer="landing_stations")
+    named = set(stations.loc[stations["kind"].isin(PLACE_KINDS), "name"])  # the stations, not the beach manholes
+    assert {"Siyazan", "Aktau"} <= named
+    assert named <= {p["name"] for p in config["places"]}
 
 
 def test_published_rpl_keeps_the_surveyor_invariants(run: dict) -> None:
