@@ -33,7 +33,16 @@ import numpy as np
 from numba import njit, prange
 
 from geodata.errors import InputDataError
-from geodata.grid import INTERMEDIATE_COMPRESS, GeoGrid, Raster, RasterFile, RasterWriter, raster_read_rows, row_blocks
+from geodata.grid import (
+    INTERMEDIATE_COMPRESS,
+    GeoGrid,
+    Raster,
+    RasterFile,
+    RasterWriter,
+    nodata_is_nan,
+    raster_read_rows,
+    row_blocks,
+)
 from geodata.hazards.raster import HazardPlan, hazard_rows
 from geodata.scenario import CostWeights, Limits
 
@@ -170,7 +179,7 @@ def _valid_rows(raster: Raster | RasterFile, rows: slice) -> np.ndarray:
     if np.issubdtype(data.dtype, np.floating):
         valid &= np.isfinite(data)
     nodata = raster.nodata
-    if nodata is not None and not (isinstance(nodata, float) and math.isnan(nodata)):
+    if not nodata_is_nan(nodata):
         valid &= data != nodata
     return np.where(valid, data, np.nan).astype("float64")
 
@@ -401,7 +410,7 @@ def _kernel_input(raster: Raster | RasterFile, rows: slice) -> tuple[np.ndarray,
         return _valid_rows(raster, rows), math.nan
     if data.dtype == bool:
         data = data.view(np.uint8)
-    if nodata is None or (isinstance(nodata, float) and math.isnan(nodata)):
+    if nodata_is_nan(nodata):
         return data, math.nan
     try:
         cast = data.dtype.type(nodata)  # numpy compares a Python scalar in the array's type (NEP 50)

@@ -137,7 +137,7 @@ class Raster:
         mask = np.ones(self.data.shape, dtype=bool)
         if np.issubdtype(self.data.dtype, np.floating):
             mask &= np.isfinite(self.data)
-        if self.nodata is not None and not (isinstance(self.nodata, float) and math.isnan(self.nodata)):
+        if not nodata_is_nan(self.nodata):
             mask &= self.data != self.nodata
         return mask
 
@@ -206,10 +206,16 @@ def as_path(path: str | os.PathLike[str] | Path) -> Path:
     return Path(path)
 
 
+def nodata_is_nan(nodata: float | int | None) -> bool:
+    """Whether a raster's only missing value is NaN: no nodata value, or NaN as its nodata (cells then need no
+    comparison with a nodata value, only a finiteness test)."""
+    return nodata is None or (isinstance(nodata, float) and math.isnan(nodata))
+
+
 def valid_values(data: np.ndarray, nodata: float | int | None) -> np.ndarray:
     """``data`` as float64 with NaN where :meth:`Raster.valid` is False (nodata, NaN, inf)."""
     out = np.asarray(data).astype(float)
-    if nodata is not None and not (isinstance(nodata, float) and math.isnan(nodata)):
+    if not nodata_is_nan(nodata):
         out[np.asarray(data) == nodata] = np.nan
     out[~np.isfinite(out)] = np.nan
     return out

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 from numba import njit
 
-from geodata.grid import BLOCK_ALIGN, Block, GeoGrid, Raster, raster_read_rows, row_blocks, valid_values
+from geodata.grid import BLOCK_ALIGN, Block, GeoGrid, Raster, nodata_is_nan, raster_read_rows, row_blocks, valid_values
 
 __all__ = [
     "CHECK_BAND_BYTES",
@@ -46,8 +46,7 @@ def valid_float64(data: np.ndarray, nodata: float | int | None) -> np.ndarray:
     """:func:`~geodata.grid.valid_values` (float64, NaN where no data), in one compiled pass for a float band
     whose only nodata is NaN (the depth grid; numpy's cast, test and masked assignment take three, and the checks
     make a dozen passes); other bands as :func:`~geodata.grid.valid_values` gives them."""
-    plain = nodata is None or (isinstance(nodata, float) and math.isnan(nodata))
-    if not plain or data.dtype not in (np.float32, np.float64) or data.ndim != 2:
+    if not nodata_is_nan(nodata) or data.dtype not in (np.float32, np.float64) or data.ndim != 2:
         return valid_values(data, nodata)
     out = np.empty(data.shape, dtype=np.float64)
     _finite_float64(data, out)

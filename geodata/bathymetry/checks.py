@@ -25,7 +25,7 @@ from geodata.bathymetry.bands import (
 from geodata.bathymetry.mosaic import aoi_mask_rows
 from geodata.checks import CheckResult
 from geodata.errors import ConfigError, InputDataError
-from geodata.grid import Block, GeoGrid, LazyRaster, Raster, raster_read_rows, valid_values
+from geodata.grid import Block, GeoGrid, LazyRaster, Raster, nodata_is_nan, raster_read_rows, valid_values
 
 __all__ = [
     "CheckResult",
@@ -580,14 +580,23 @@ def _hint(pct: np.ndarray, depth: Raster) -> str:
     )
 
 
+def _compiled_band(depth: Raster, raw: np.ndarray, sea: np.ndarray | None) -> bool:
+    """Whether a band's depths ``raw`` and sea mask ``sea`` go to the compiled passes: a float band whose only
+    nodata is NaN, and a boolean or byte mask (or none); other bands take numpy's path."""
+    return (
+        nodata_is_nan(depth.nodata)
+        and raw.dtype in (np.float32, np.float64)
+        and (sea is None or sea.dtype in (np.bool_, np.uint8))
+    )
+
+
 def _sea_depths(depth: Raster, sea_mask: Raster | None, b: Block, *, without_mask: str) -> np.ndarray:
     """The band's depths with data over the sea (float64, in row order): the mask's non-zero cells, or without a
     mask every cell (``without_mask="all"``) or those deeper than 0 (``"deeper"``). One compiled pass over the band
     as stored when its only nodata is NaN and the mask is boolean or bytes, else numpy's."""
     raw = rows_of(depth, b)
     sea = rows_of(sea_mask, b) if sea_mask is not None else None
-    plain = depth.nodata is None or (isinstance(depth.nodata, float) and math.isnan(depth.nodata))
-    if plain and raw.dtype in (np.float32, np.float64) and (sea is None or sea.dtype in (np.bool_, np.uint8)):
+    if _compiled_band(depth, raw, sea):
         mode = 0 if sea is not None else (2 if without_mask == "all" else 1)
         mask = sea.view(np.uint8) if sea is not None else np.zeros((1, 1), dtype=np.uint8)
         return _sea_depths_kernel(raw, mask, mode)
@@ -620,8 +629,7 @@ def _summary_band(
     bytes (0.3 CPU s of numpy's passes at 100 m), else numpy's."""
     raw = rows_of(depth, b)
     sea = rows_of(sea_mask, b) if sea_mask is not None else None
-    plain = depth.nodata is None or (isinstance(depth.nodata, float) and math.isnan(depth.nodata))
-    if plain and raw.dtype in (np.float32, np.float64) and (sea is None or sea.dtype in (np.bool_, np.uint8)):
+    if _compiled_band(depth, raw, sea):
         counts = np.zeros(5, dtype=np.int64)
         extremes = np.array([math.inf, -math.inf, math.inf, -math.inf])
         if sea is None:

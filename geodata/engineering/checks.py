@@ -23,7 +23,6 @@ checks skip them.
 from __future__ import annotations
 
 import itertools
-import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -41,7 +40,7 @@ from geodata.engineering.land import land_stretches
 from geodata.engineering.sectors import sector_crossing_report
 from geodata.errors import InputDataError
 from geodata.geodesy import Chainage, to_lonlat, transformer
-from geodata.grid import GeoGrid, LazyRaster, Raster
+from geodata.grid import GeoGrid, LazyRaster, Raster, nodata_is_nan
 
 
 def _checked_parts(route: LineString, exempt: BaseGeometry | None) -> list[LineString]:
@@ -134,7 +133,7 @@ def _cell_values(raster: Raster, rows: np.ndarray, cols: np.ndarray) -> np.ndarr
     if isinstance(raster, LazyRaster) and not raster.loaded:
         return raster.file.cells(rows, cols)
     vals = np.asarray(raster.data[rows, cols]).astype(float)
-    if raster.nodata is not None and not (isinstance(raster.nodata, float) and math.isnan(raster.nodata)):
+    if not nodata_is_nan(raster.nodata):
         vals[vals == raster.nodata] = np.nan
     vals[~np.isfinite(vals)] = np.nan
     return vals

@@ -87,7 +87,7 @@ from geodata.engineering import _mckernels as K
 from geodata.engineering import landfall
 from geodata.errors import ConfigError, InputDataError
 from geodata.geodesy import Chainage, cross_track, line_tangents, to_lonlat, transformer
-from geodata.grid import BLOCK_ALIGN, INTERMEDIATE_COMPRESS, GeoGrid, LazyRaster, Raster, RasterWriter
+from geodata.grid import BLOCK_ALIGN, INTERMEDIATE_COMPRESS, GeoGrid, LazyRaster, Raster, RasterWriter, nodata_is_nan
 from geodata.hazards.raster import HazardRasters, rasterize_hazards
 from geodata.scenario import CostWeights, Limits, MonteCarlo
 from geodata.sweep import local_threads, run_sweep
@@ -211,7 +211,7 @@ def coarsen_inputs(depth: Raster, sea_mask: Raster, grid: GeoGrid, f: int) -> tu
     coarse_depth = np.empty(grid.shape, dtype=np.float32)
     coarse_sea = np.empty(grid.shape, dtype=np.uint8)
     nodata = depth.nodata
-    use_nodata = nodata is not None and not (isinstance(nodata, float) and math.isnan(nodata))  # as Raster.valid
+    use_nodata = not nodata_is_nan(nodata)  # as Raster.valid
     for r0 in range(0, grid.shape[0], BLOCK_STRIP_ROWS):
         r1 = min(grid.shape[0], r0 + BLOCK_STRIP_ROWS)
         rows = slice(r0 * f, min(H, r1 * f))

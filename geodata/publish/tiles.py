@@ -43,7 +43,7 @@ from pmtiles.tile import Compression, TileType, zxy_to_tileid
 from pmtiles.writer import Writer
 
 from geodata.errors import InputDataError, PublishError, TilerMissingError
-from geodata.grid import GeoGrid, Raster, RasterFile, raster_read_rows, row_blocks
+from geodata.grid import GeoGrid, Raster, RasterFile, nodata_is_nan, raster_read_rows, row_blocks
 from geodata.publish import _tilekernels, styles
 
 TileFormat = Literal["pmtiles", "mbtiles"]
@@ -449,7 +449,7 @@ def valid_cells(data: np.ndarray, nodata: float | int | None) -> np.ndarray:
     mask = np.ones(data.shape, dtype=bool)
     if np.issubdtype(data.dtype, np.floating):
         mask &= np.isfinite(data)
-    if nodata is not None and not (isinstance(nodata, float) and math.isnan(nodata)):
+    if not nodata_is_nan(nodata):
         mask &= data != nodata
     return mask
 
