@@ -488,12 +488,11 @@ def _write_raster(path: Path, name: str, layer: RasterLayer, *, append: bool, bu
         **options,
     ):
         pass  # creates the coverage and its tile matrix, which GDAL may make too small; it is fixed before writing
-    _cover_whole_grid(path, name, grid.shape)
+    full_zoom = _cover_whole_grid(path, name, grid.shape)
     # the nodata value is declared before any tile is written: GDAL then leaves out the tiles holding no data at all
     # (they read back as nodata: 365 of the passage frequency's 391 full-resolution tiles at 100 m, 179 of the
     # cost's) and keeps nodata out of each tile's statistics (gpkg_2d_gridded_tile_ancillary), at every zoom level
     _declare_nodata(path, [name])
-    full_zoom = _full_resolution_zoom(path, name)
     for block in row_blocks(grid, bytes_per_cell=RASTER_BYTES_PER_CELL, budget_bytes=band_bytes(budget_bytes)):
         data = coverage_values(name, raster_read_rows(raster, block.rows), raster.nodata)
         for parts, level in zip(levels, overview_levels(data, len(factors)), strict=True):
@@ -510,9 +509,9 @@ def _write_raster(path: Path, name: str, layer: RasterLayer, *, append: bool, bu
     return factors
 
 
-def _cover_whole_grid(path: Path, name: str, shape: tuple[int, int]) -> None:
+def _cover_whole_grid(path: Path, name: str, shape: tuple[int, int]) -> int:
     """Widen the tile matrix GDAL declared for coverage ``name`` so that its full resolution covers all ``shape``
-    cells.
+    cells; returns the full resolution's zoom level.
 
     GDAL's GPKG driver (3.10; ``GDALGeoPackageDataset::FinalizeRasterRegistration``) counts the tiles of its
     coarsest zoom level from a side shifted right by the number of zoom levels, rounding down what the shift drops:
@@ -534,7 +533,7 @@ def _cover_whole_grid(path: Path, name: str, shape: tuple[int, int]) -> None:
         tile_w, tile_h = levels[-1][3], levels[-1][4]
         across, down = math.ceil(w / (tile_w << top)), math.ceil(h / (tile_h << top))
         if (levels[0][1], levels[0][2]) == (across, down):
-            return
+            return int(top)
         min_x, max_y = con.execute(
             "SELECT min_x, max_y FROM gpkg_tile_matrix_set WHERE table_name = ?", (name,)
         ).fetchone()
@@ -551,6 +550,7 @@ def _cover_whole_grid(path: Path, name: str, shape: tuple[int, int]) -> None:
             )
     finally:
         con.close()
+    return int(top)
 
 
 def _full_resolution_zoom(path: Path, name: str) -> int:
