@@ -6,6 +6,7 @@ import math
 import os
 import secrets
 import tempfile
+import threading
 import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -108,6 +109,13 @@ def run_snapshot(
     """
     run_id = run if isinstance(run, str) else run.run_id
     path = snapshot_path(settings.store_root, scenario_name, run_id)
+    with _SNAPSHOT_LOCK:  # steps side by side on threads (pipelines/executors.py): one takes it, the others read it
+        return _snapshot_locked(settings, scenario_name, run, path, checks)
+
+
+def _snapshot_locked(
+    settings: CorridorSettings, scenario_name: str, run: Any, path: Path | UPath, checks: bool
+) -> ScenarioSnapshot:
     key = str(path)
     if key in _SNAPSHOTS:
         if checks and key in _UNCHECKED:
@@ -143,6 +151,7 @@ def _read_snapshot(path: Path | UPath) -> ScenarioSnapshot:
 
 
 _SNAPSHOTS: dict[str, ScenarioSnapshot] = {}
+_SNAPSHOT_LOCK = threading.RLock()
 _UNCHECKED: set[str] = set()
 """Snapshots this process took without the pre-flight checks (the IO manager's): the next step with the settings
 runs them."""

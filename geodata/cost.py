@@ -341,7 +341,7 @@ def _kind_bands(plan: HazardPlan, rows: slice) -> Iterator[tuple[str, np.ndarray
         return soft[kind].astype(np.float32), hard[kind]
 
     kinds = list(plan.kinds)
-    if KIND_THREADS < 2 or len(kinds) < 2 or not _concurrent_kernels():
+    if KIND_THREADS < 2 or len(kinds) < 2 or not concurrent_kernels():
         for kind in kinds:
             yield (kind, *one(kind))
         return
@@ -362,7 +362,7 @@ def _start_threads(out: np.ndarray) -> None:  # pragma: no cover - compiled
         out[i] = i
 
 
-def _concurrent_kernels() -> bool:
+def concurrent_kernels() -> bool:
     """Whether numba's threading layer runs parallel kernels launched from several threads at once (the
     ``workqueue`` layer aborts the process on a concurrent launch)."""
     import numba

@@ -12,6 +12,7 @@ environment (the same ``geodata`` and dask versions): they import the sweep's ta
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -22,6 +23,10 @@ from geodata.errors import ConfigError
 
 LOCAL = "local"
 """The ``CORRIDOR_DASK_SCHEDULER`` value that starts a local cluster for each step that fans out."""
+
+
+_CLUSTER_START = threading.Lock()
+"""Held while a local cluster starts under the sweep's dask config."""
 
 
 class DaskResource(dg.ConfigurableResource):  # type: ignore[misc]
@@ -71,7 +76,9 @@ class DaskResource(dg.ConfigurableResource):  # type: ignore[misc]
                 f"local_workers={self.local_workers}: give the number of local dask workers (0: one per core)"
             )
         workers = self.local_workers or os.cpu_count() or 1
-        with dask.config.set(WORKER_CONFIG):  # read by the scheduler and nannies here, passed to the worker processes
+        # read by the scheduler and nannies here, passed to the worker processes; dask's config is process-wide, so
+        # two steps side by side (pipelines/executors.py) start their clusters one at a time
+        with _CLUSTER_START, dask.config.set(WORKER_CONFIG):
             cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None)
         with cluster, Client(cluster, set_as_default=False) as client:
             yield client

@@ -20,6 +20,7 @@ the asset is stored for another snapshot of the scenario, :class:`~pipelines.sto
 from __future__ import annotations
 
 import functools
+import threading
 from importlib import metadata as importlib_metadata
 from pathlib import Path
 from typing import Any
@@ -45,6 +46,10 @@ def _package_version() -> str | None:
         return importlib_metadata.version("caspian-corridor")
     except importlib_metadata.PackageNotFoundError:
         return None
+
+
+_PRUNING = threading.Lock()
+"""Held while a step prunes old snapshot folders: one step at a time prunes, the others then see the new folder."""
 
 
 class CorridorIOManager(dg.ConfigurableIOManager):
@@ -122,7 +127,9 @@ class CorridorIOManager(dg.ConfigurableIOManager):
         )
         folder = store.value_dir(self._root, partition, asset, snapshot=snap.digest)
         if not folder.parent.exists():  # the first value of a new snapshot: drop the oldest unused ones
-            store.prune_snapshots(self._root, partition)
+            with _PRUNING:  # steps side by side (pipelines/executors.py) may both see the new snapshot first
+                if not folder.parent.exists():
+                    store.prune_snapshots(self._root, partition)
         header = store.write_value(folder, obj, provenance)
         for suffix in LEGACY_SUFFIXES:
             (self._root / partition / f"{asset}{suffix}").unlink(missing_ok=True)

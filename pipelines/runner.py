@@ -5,6 +5,7 @@ the last publication (:mod:`geodata.publish.diagnostics`). ``corridor run`` (:mo
 from __future__ import annotations
 
 import shutil
+import threading
 import time
 import warnings
 from collections.abc import Callable, Mapping, Sequence
@@ -161,6 +162,7 @@ class _Progress:
 
     def __init__(self, echo: Callable[[str], None], total: int, verbose: bool) -> None:
         self.echo, self.total, self.verbose = echo, total, verbose
+        self.lock = threading.Lock()
         self.started: dict[str, float] = {}
         self.done = 0
         self.failures: list[Failure] = []
@@ -168,6 +170,10 @@ class _Progress:
         """Steps with a failed blocking check."""
 
     def __call__(self, entry: Any) -> None:
+        with self.lock:  # steps side by side report from their threads
+            self._record(entry)
+
+    def _record(self, entry: Any) -> None:
         event = entry.dagster_event
         if event is None:
             return
@@ -200,16 +206,51 @@ class _Progress:
                 self.echo(f"        check {ev.asset_key.to_user_string()}.{ev.check_name} warning")
 
 
+def execute_with_job_executor(
+    job: dg.JobDefinition,
+    partition_key: str | None,
+    instance: dg.DagsterInstance,
+    run_id: str,
+    run_config: Mapping[str, Any],
+) -> Any:
+    """Run ``job``'s partition in this process on the job's own executor (``pipelines/executors.py``: independent
+    steps side by side on threads by default). ``JobDefinition.execute_in_process`` would swap in Dagster's one
+    step at a time executor; this is the same call without the swap, so ``corridor run`` runs as a launched run
+    does."""
+    from dagster._core.definitions.job_base import InMemoryJob
+    from dagster._core.execution.execute_in_process import core_execute_in_process, merge_run_tags
+
+    tags = merge_run_tags(
+        job_def=job,
+        partition_key=partition_key,
+        tags=None,
+        asset_selection=None,
+        instance=instance,
+        run_config=run_config,
+    )
+    return core_execute_in_process(
+        run_config=run_config,
+        job=InMemoryJob(job),
+        instance=instance,
+        output_capturing_enabled=False,
+        raise_on_error=False,
+        run_tags=tags,
+        run_id=run_id,
+    )
+
+
 def run_scenario(
     scenario: Scenario,
     *,
     echo: Callable[[str], None] = print,
     verbose: bool = False,
     instance: dg.DagsterInstance | None = None,
+    max_concurrent: int | None = None,
 ) -> RunOutcome:
     """Materialise every asset of ``scenario``'s partition in this process, with the code location's settings
-    (:data:`assets.config.SETTINGS`, from the environment, as ``dagster dev`` has them); on failure write the
-    diagnostics."""
+    (:data:`assets.config.SETTINGS`, from the environment, as ``dagster dev`` has them), on the job's executor
+    (independent steps side by side on threads, ``max_concurrent`` at most: default the cores; 1 = one step at a
+    time); on failure write the diagnostics."""
     settings = SETTINGS
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -232,13 +273,13 @@ def run_scenario(
     with warnings.catch_warnings():
         if not verbose:
             warnings.simplefilter("ignore")
-        result = job.execute_in_process(
-            partition_key=scenario.name,
-            instance=instance,
-            run_id=run_id,
-            raise_on_error=False,
-            run_config={"loggers": {"console": {"config": {"log_level": level}}}},
-        )
+        # in this process whatever the deployment's default (the team profile's multiprocess executor needs a
+        # launched run); max_concurrent None: the executor's default
+        run_config: dict[str, Any] = {
+            "loggers": {"console": {"config": {"log_level": level}}},
+            "execution": {"config": {"in_process": {"max_concurrent": max_concurrent}}},
+        }
+        result = execute_with_job_executor(job, scenario.name, instance, run_id, run_config)
     not_run = [n.name for n in job.nodes_in_topological_order if n.name not in progress.started]
     if not_run:
         echo(f"  not run (after a failure upstream): {', '.join(not_run)}")

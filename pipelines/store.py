@@ -284,8 +284,13 @@ def prune_snapshots(
     folders = [
         Path(e.path) for e in os.scandir(base) if SNAPSHOT_NAME.match(e.name) and e.is_dir(follow_symlinks=False)
     ]
-    written = {f: max([f.stat().st_mtime, *(p.stat().st_mtime for p in f.glob(f"*/{VALUE_FILE}"))]) for f in folders}
-    ordered = sorted(folders, key=lambda f: written[f], reverse=True)
+    written: dict[Path, float] = {}
+    for f in folders:
+        try:
+            written[f] = max([f.stat().st_mtime, *(p.stat().st_mtime for p in f.glob(f"*/{VALUE_FILE}"))])
+        except FileNotFoundError:  # removed meanwhile (another process pruning)
+            continue
+    ordered = sorted(written, key=lambda f: written[f], reverse=True)
     removed = [f for f in ordered[keep:] if now - written[f] >= min_age_s]
     for f in removed:
         shutil.rmtree(f, ignore_errors=True)

@@ -128,7 +128,7 @@ def test_kinds_computed_side_by_side_give_the_same_surface(tmp_path: Path, monke
         )  # fmt: skip
         on_workers = all(name.startswith("hazard-kinds") for name in seen)
         assert len(seen) == 3 * len(plan.kinds)  # three bands, each kind once
-        assert on_workers == (threads == 2 and cost._concurrent_kernels())
+        assert on_workers == (threads == 2 and cost.concurrent_kernels())
     one, two = surfaces[1], surfaces[2]
     assert np.array_equal(one.total, two.total)
     for name in one.terms:
