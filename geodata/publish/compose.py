@@ -493,6 +493,14 @@ def write_all_tile_archives(
     return out
 
 
+PUBLISH_GDAL_CACHE_BYTES = 64 * 2**20
+"""GDAL's block cache while a publication is written. rasterio hands an integer ``GDAL_CACHEMAX`` to
+``GDALSetCacheMax64``, so it is bytes, not GDAL's megabytes: this code once passed one band's size in MB (a cache of
+a few hundred bytes). A cache of one band (``tiles.band_bytes``) instead was no faster at 100 m (published_corridor
+11.5/11.8 s wall, 14.8/14.5 CPU-s with the near-empty cache against 12.0/11.3 s, 15.5/14.1 CPU-s; 2026-12-04,
+benchmarks/publish_profile.py) and held 0.06 GB more."""
+
+
 def build_publication(folder: Path, content: PublicationContent) -> dict[str, Any]:
     """Write the whole publication into ``folder``: ``corridor.gpkg``, the surveyor's files
     (:data:`geodata.deliverables.formats.SURVEYOR_FILES`), ``straight_line_diagram.png/.pdf``,
@@ -501,9 +509,10 @@ def build_publication(folder: Path, content: PublicationContent) -> dict[str, An
     terms = licence_terms(content)
     prepared = prepare_layers(layers)  # once: validated, in EPSG:4326, densified, mixed layers split
     meta = layer_metadata(content, [*prepared, "bathymetry", "cost"], terms)
-    # GDAL's block cache (default 5 % of the machine's memory) is held to one band, so the budget holds for it too
-    cache_mb = max(tiles.band_bytes(content.memory_budget_bytes) // 2**20, 64)
-    with tempfile.TemporaryDirectory(prefix=".rasters-", dir=folder) as work, rasterio.Env(GDAL_CACHEMAX=cache_mb):
+    # GDAL's block cache (default 5 % of the machine's memory) is held to PUBLISH_GDAL_CACHE_BYTES: the writers stream
+    # their own bands, so a larger cache only holds memory (see the constant)
+    cache_bytes = PUBLISH_GDAL_CACHE_BYTES
+    with tempfile.TemporaryDirectory(prefix=".rasters-", dir=folder) as work, rasterio.Env(GDAL_CACHEMAX=cache_bytes):
         return _build_publication(folder, content, layers, prepared, terms, meta, Path(work))
 
 
