@@ -31,6 +31,7 @@ The multiprocess mode is Dagster's own executor.
 
 from __future__ import annotations
 
+import gc
 import itertools
 import os
 import queue
@@ -170,6 +171,7 @@ class ConcurrentInProcessExecutor(Executor):
         return self._step_dependency_config
 
     def execute(self, plan_context: PlanOrchestrationContext, execution_plan: ExecutionPlan) -> Iterator[DagsterEvent]:
+        _freeze_what_is_loaded()
         keys = execution_plan.step_keys_to_execute
         yield DagsterEvent.engine_event(
             plan_context,
@@ -203,6 +205,15 @@ class ConcurrentInProcessExecutor(Executor):
             f"Finished steps in process (pid: {os.getpid()})",
             event_specific_data=EngineEventData.in_process(os.getpid(), keys),
         )
+
+
+def _freeze_what_is_loaded() -> None:
+    """Move every object alive when the run starts (Dagster, GDAL's and numba's modules, the definitions: about 290 k
+    objects) out of the garbage collector's reach (``gc.freeze``): they live as long as the process, and every full
+    collection during the run would walk them again. At 100 m the run's 9-10 full collections took 1.58 CPU-s, 0.93
+    with them frozen (gc.callbacks, 2026-12-04)."""
+    gc.collect()
+    gc.freeze()
 
 
 _DONE = object()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import threading
+from pathlib import Path
 
 import dagster as dg
 import pytest
@@ -162,3 +163,71 @@ def test_a_step_retried_at_once_runs_again_and_the_run_succeeds() -> None:
     assert result.success
     assert len(ATTEMPTS) == 2
     assert {e.step_key for e in result.get_step_success_events()} == {"flaky", "steady", "total"}
+
+
+# -- the whole graph, side by side and one at a time (integration tier) ---------------------------------------------
+
+DRIVER = """
+import sys, warnings
+warnings.simplefilter("ignore")
+from assets.config import SETTINGS
+from geodata.scenario import load_scenario
+from pipelines.runner import run_scenario
+outcome = run_scenario(load_scenario("siyazan-aktau", folder=SETTINGS.scenarios), max_concurrent=int(sys.argv[1]))
+print("@@", outcome.success, outcome.failures)
+"""
+
+
+@pytest.mark.integration
+def test_the_default_scenario_publishes_the_same_with_steps_side_by_side(
+    tmp_path: Path, root: Path, mirror: Path, node_modules: Path
+) -> None:
+    """``corridor run``'s path (``run_scenario``) on the default scenario, two steps at once and one at a time, each
+    from a fresh environment: both publish, and every deliverable a surveyor opens is the same (the tables byte for
+    byte, every GeoPackage vector layer and raster coverage value for value)."""
+    import subprocess
+    import sys
+
+    import numpy as np
+    import pyogrio
+    import rasterio
+
+    published = {}
+    for steps in (2, 1):
+        base = tmp_path / f"steps{steps}"
+        env = {
+            "PATH": os.environ.get("PATH", ""),
+            "HOME": str(tmp_path),
+            "CORRIDOR_MIRROR": str(mirror),
+            "CORRIDOR_OUTPUT": str(base / "published"),
+            "CORRIDOR_STORE": str(base / "store"),
+            "CORRIDOR_CACHE": str(base / "cache"),
+            "CORRIDOR_NODE_MODULES": str(node_modules),
+            "DAGSTER_HOME": str(base / "dagster_home"),
+            "NUMBA_CACHE_DIR": os.environ.get("NUMBA_CACHE_DIR", str(root / ".numba_cache")),
+        }
+        (base / "dagster_home").mkdir(parents=True)
+        (base / "dagster_home" / "dagster.yaml").write_text((root / "dagster.yaml").read_text(encoding="utf-8"))
+        done = subprocess.run(
+            [sys.executable, "-c", DRIVER, str(steps)], cwd=root, env=env, capture_output=True, text=True, timeout=900
+        )
+        assert "@@ True []" in done.stdout, done.stdout[-2000:] + done.stderr[-3000:]
+        published[steps] = (base / "published" / "siyazan-aktau" / "latest").resolve()
+    side, alone = published[2], published[1]
+    for name in ("rpl.csv", "rpl_segments.csv", "route_profile.csv", "sector_crossings.csv", "kp_spread.csv"):
+        assert (side / name).read_bytes() == (alone / name).read_bytes(), name
+    layers = [name for name, _ in pyogrio.list_layers(alone / "corridor.gpkg") if name != "layer_styles"]
+    assert len(layers) >= 10
+    for layer in layers:
+        a = pyogrio.read_dataframe(side / "corridor.gpkg", layer=layer)
+        b = pyogrio.read_dataframe(alone / "corridor.gpkg", layer=layer)
+        if "geometry" in a.columns:
+            assert (a.geometry.to_wkb() == b.geometry.to_wkb()).all(), layer
+            a, b = a.drop(columns="geometry"), b.drop(columns="geometry")
+        assert a.equals(b), layer
+    for coverage in ("bathymetry", "cost", "passage_frequency"):
+        with (
+            rasterio.open(f"GPKG:{side / 'corridor.gpkg'}:{coverage}") as a,
+            rasterio.open(f"GPKG:{alone / 'corridor.gpkg'}:{coverage}") as b,
+        ):
+            assert np.array_equal(a.read(1), b.read(1), equal_nan=True), coverage
