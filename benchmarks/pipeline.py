@@ -605,7 +605,7 @@ def print_case(case: Case) -> None:
         return
     print(
         "\n| step | start s | wall s | CPU s | load s | body s | store s | peak RSS GB | B/cell | share | beside it |"
-    )  # noqa: E501
+    )
     print("|---|---|---|---|---|---|---|---|---|---|---|")
     total = sum(s["wall_s"] for s in case.steps)
     run_s = case.result["run_s"] if case.result else total
