@@ -220,6 +220,39 @@ def test_band_scratch_reused_gives_fresh_searches() -> None:
             }
 
 
+def test_polish_once_per_candidate_equals_polishing_every_round() -> None:
+    """A repeated candidate gets the refined path, cost and shared fraction a fresh polish gives (a new array each
+    time), a route kept since is measured too, and the refinement runs once per distinct candidate."""
+    from unittest import mock
+
+    from geodata.routing import alternatives as A
+    from geodata.routing.core import RouteResult
+
+    cost = np.random.default_rng(4).uniform(0.5, 2.0, (60, 80)).astype(np.float32)
+    surface = prepare(cost, (10.0, 10.0))
+    cs, share = (10.0, 10.0), 30.0
+
+    def kept(path: np.ndarray) -> RouteResult:
+        r = least_cost_path(cost, (5, 5), (50, 70), cell_size=cs)
+        r.path = path
+        return r
+
+    a = kept(np.array([[5.0, 5.0], [30.0, 20.0], [50.0, 70.0]]))
+    b = kept(np.array([[5.0, 5.0], [10.0, 60.0], [50.0, 70.0]]))
+    cands = [np.array([[5.0, 5.0], [20.0, 30.0], [35.0, 40.0], [50.0, 70.0]]), np.array([[5.0, 5.0], [50.0, 70.0]])]
+    polish = A._Polish(surface, share)
+    with mock.patch.object(A, "refine_path", wraps=A.refine_path) as refined:
+        for kept_routes in [(a,), (a,), (a, b), (a, b)]:
+            for cand in cands:
+                path, c, shared = polish(cand.copy(), kept_routes)
+                want, wc, _ = refine_path(surface, cand)
+                np.testing.assert_array_equal(path, want)
+                assert c == wc
+                assert path is not polish(cand, kept_routes)[0]  # a fresh array each time
+                assert shared == max(A.shared_fraction(want, r.path, cs, share) for r in kept_routes)
+        assert refined.call_count == len(cands)
+
+
 # ------------------------------------------------------------------------------------------------------------------
 # whole
 # ------------------------------------------------------------------------------------------------------------------
