@@ -118,10 +118,32 @@ def block_mean(cost, f):  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True)
-def scale_cells(cost, r0, c0, burn, factor, f, coarse):  # pragma: no cover - compiled
+def burn_spans(burn):  # pragma: no cover - compiled
+    """Per row of a boolean raster, the columns ``[lo, hi)`` holding its True cells (``lo == hi`` for none)."""
+    H, W = burn.shape
+    lo = np.zeros(H, np.int64)
+    hi = np.zeros(H, np.int64)
+    for i in range(H):
+        a = 0
+        while a < W and not burn[i, a]:
+            a += 1
+        if a == W:
+            continue
+        b = W
+        while not burn[i, b - 1]:
+            b -= 1
+        lo[i] = a
+        hi[i] = b
+    return lo, hi
+
+
+@njit(cache=True, nogil=True)
+def scale_cells(cost, r0, c0, burn, lo, hi, factor, f, coarse):  # pragma: no cover - compiled
     """``cost[r0 + i, c0 + j] *= factor`` where ``burn[i, j]`` (in the cost's own float type, as numpy's in-place
     multiply); with ``f > 1`` the blocks of ``coarse`` (``block_mean(cost, f)``) holding a scaled cell are
-    recomputed, exactly as ``block_mean`` computes them. Returns the passable scaled cells' sum before and after."""
+    recomputed, exactly as ``block_mean`` computes them. Returns the passable scaled cells' sum before and after.
+    ``lo, hi``: :func:`burn_spans` of ``burn``; only those columns of each row are visited (a route's buffer is a
+    tenth of its bounding window), in the same row-major order, so the sums are those of a scan of the window."""
     H, W = burn.shape
     before = 0.0
     after = 0.0
@@ -129,7 +151,7 @@ def scale_cells(cost, r0, c0, burn, factor, f, coarse):  # pragma: no cover - co
     b0 = r0 // f if f > 1 else 0
     a0 = c0 // f if f > 1 else 0
     for i in range(H):
-        for j in range(W):
+        for j in range(lo[i], hi[i]):
             if burn[i, j]:
                 v = cost[r0 + i, c0 + j]
                 w = v * factor
@@ -418,14 +440,32 @@ def add_settled_surface(state, dist, acc):  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True)
-def _mark_block(state, br, bc, f, half, flag):  # pragma: no cover - compiled
-    H, W = state.shape
+def _mark_span(state, i, j0, j1, flag):  # pragma: no cover - compiled
     n = 0
-    for i in range(max(0, br - half), min(H, br + f + half)):
-        for j in range(max(0, bc - half), min(W, bc + f + half)):
-            if not state[i, j] & flag:
-                state[i, j] |= flag
-                n += 1
+    for j in range(j0, j1):
+        if not state[i, j] & flag:
+            state[i, j] |= flag
+            n += 1
+    return n
+
+
+@njit(cache=True, nogil=True)
+def _mark_block(state, br, bc, pbr, pbc, first, f, half, flag):  # pragma: no cover - compiled
+    """Flag the square of ``f + 2 half`` cells round block ``(br, bc)`` (clipped to the grid), skipping the part of
+    it the previous square (round ``(pbr, pbc)``, flagged just before; none when ``first``) covers: those cells are
+    flagged already, so the flags and the count of newly flagged cells are those of the whole square."""
+    H, W = state.shape
+    i0, i1 = max(0, br - half), min(H, br + f + half)
+    j0, j1 = max(0, bc - half), min(W, bc + f + half)
+    pi0, pi1 = max(0, pbr - half), min(H, pbr + f + half)
+    pj0, pj1 = max(0, pbc - half), min(W, pbc + f + half)
+    n = 0
+    for i in range(i0, i1):
+        if first or i < pi0 or i >= pi1 or pj1 <= j0 or pj0 >= j1:
+            n += _mark_span(state, i, j0, j1, flag)
+        else:  # the previous square covers [pj0, pj1) of this row
+            n += _mark_span(state, i, j0, min(j1, pj0), flag)
+            n += _mark_span(state, i, max(j0, pj1), j1, flag)
     return n
 
 
@@ -433,15 +473,21 @@ def _mark_block(state, br, bc, f, half, flag):  # pragma: no cover - compiled
 def mark_band_fine(state, origins, f, half, flag):  # pragma: no cover - compiled
     """Set ``flag`` on every cell within ``half`` cells (Chebyshev) of the ``f x f`` blocks whose upper-left cells
     are ``origins`` (window coordinates, float (K, 2)) and of blocks interpolated between consecutive ones.
-    Returns the number of cells newly flagged."""
-    n = _mark_block(state, int(origins[0, 0]), int(origins[0, 1]), f, half, flag)
+    Returns the number of cells newly flagged. Consecutive squares overlap but for a strip of at most ``f`` cells:
+    each square visits only the cells its predecessor did not cover (a whole square is ``(f + 2 half)^2`` cells:
+    14 161 at the 100 m grid's factor 7)."""
+    pbr = int(origins[0, 0])
+    pbc = int(origins[0, 1])
+    n = _mark_block(state, pbr, pbc, pbr, pbc, True, f, half, flag)
     for k in range(1, origins.shape[0]):
         steps = int(max(abs(origins[k, 0] - origins[k - 1, 0]), abs(origins[k, 1] - origins[k - 1, 1])) // f)
         steps = max(steps, 1)
         for s in range(1, steps + 1):
             br = int(round(origins[k - 1, 0] + (origins[k, 0] - origins[k - 1, 0]) * s / steps))
             bc = int(round(origins[k - 1, 1] + (origins[k, 1] - origins[k - 1, 1]) * s / steps))
-            n += _mark_block(state, br, bc, f, half, flag)
+            n += _mark_block(state, br, bc, pbr, pbc, False, f, half, flag)
+            pbr = br
+            pbc = bc
     return n
 
 

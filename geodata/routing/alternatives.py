@@ -22,6 +22,7 @@ import numpy as np
 
 from geodata.routing import _kernels as K
 from geodata.routing._moves import MoveTable
+from geodata.routing.coarse import BandScratch
 from geodata.routing.core import (
     RouteResult,
     Separation,
@@ -165,18 +166,21 @@ class _Penalised:
         self.f = factor
         self.coarse = K.block_mean(pen, factor) if factor > 1 else None
         self.zones: dict[tuple[int, float], tuple[np.ndarray, Any]] = {}
+        self.scratch = BandScratch(pen.size)  # the band searches' state and slots, reused round after round
 
     @property
     def pen(self) -> np.ndarray:
         return self.surface.cost
 
-    def zone(self, path: np.ndarray, radius: float) -> tuple[tuple[slice, slice], np.ndarray] | None:
-        """:func:`_zone` of ``path``, rasterised once per route and radius (a route's zone is penalised again on every
-        rejected round, and on each replica): the cache, shared by the replicas, holds the path it was made from."""
+    def zone(self, path: np.ndarray, radius: float) -> tuple[tuple[slice, slice], np.ndarray, Any] | None:
+        """:func:`_zone` of ``path`` and its rows' spans (:func:`~geodata.routing._kernels.burn_spans`), made once per
+        route and radius (a route's zone is penalised again on every rejected round, and on each replica): the
+        cache, shared by the replicas, holds the path it was made from."""
         key = (id(path), float(radius))
         hit = self.zones.get(key)
         if hit is None or hit[0] is not path:
-            hit = (path, _zone(path, radius, self.pen.shape))
+            z = _zone(path, radius, self.pen.shape)
+            hit = (path, None if z is None else (*z, K.burn_spans(z[1])))
             self.zones[key] = hit
         return hit[1]
 
@@ -184,10 +188,10 @@ class _Penalised:
         z = self.zone(path, radius)
         if z is None:
             return
-        (rows, cols), burn = z
+        (rows, cols), burn, (lo, hi) = z
         pen = self.pen
         before, after = K.scale_cells(
-            pen, rows.start, cols.start, burn, pen.dtype.type(factor), self.f,
+            pen, rows.start, cols.start, burn, lo, hi, pen.dtype.type(factor), self.f,
             self.coarse if self.coarse is not None else _NO_COARSE,
         )  # fmt: skip
         self.total += after - before
@@ -222,6 +226,7 @@ class _Penalised:
         new.total, new.cheapest, new.f = self.total, self.cheapest, self.f
         new.coarse = None if self.coarse is None else self.coarse.copy()
         new.zones = self.zones  # the same zones: rasterised once for both replicas
+        new.scratch = BandScratch(sf.cost.size)  # its own: the replicas' rounds run at once
         return new
 
     def assign(self, other: _Penalised) -> None:
@@ -297,6 +302,36 @@ class _Speculation:
     def close(self) -> None:
         if self.pool is not None:
             self.pool.shutdown(wait=True)
+
+
+class _Polish:
+    """A round's polish and score on the true surface: the candidate refined (:func:`refine_path`) and its largest
+    :func:`shared_fraction` with the kept routes. Both are functions of the candidate's vertices alone (the true
+    surface, the ends and the kept routes stay), and rejected rounds often propose the very same candidate (8 of the
+    12 rounds of the 100 m default scenario): each is computed once per distinct candidate and kept route."""
+
+    def __init__(self, surface: Surface, share: float) -> None:
+        self.surface, self.share = surface, share
+        self.done: dict[bytes, tuple[np.ndarray, float, dict[int, tuple[np.ndarray, float]]]] = {}
+
+    def __call__(self, candidate: np.ndarray, kept: tuple[RouteResult, ...]) -> tuple[np.ndarray, float, float]:
+        """The refined path (a fresh array), its cost and its largest shared fraction with ``kept``."""
+        key = np.ascontiguousarray(candidate, np.float64).tobytes()
+        hit = self.done.get(key)
+        if hit is None:
+            path, c, _ = refine_path(self.surface, candidate)  # refinement never raises the cost
+            hit = (path, c, {})
+            self.done[key] = hit
+        path, c, scores = hit
+        cs = (self.surface.dy, self.surface.dx)
+        fractions = []
+        for r in kept:
+            got = scores.get(id(r.path))
+            if got is None or got[0] is not r.path:  # the entry holds the path it was measured against
+                got = (r.path, shared_fraction(path, r.path, cs, self.share))
+                scores[id(r.path)] = got
+            fractions.append(got[1])
+        return path.copy(), c, max(fractions)
 
 
 def alternative_routes(
@@ -387,15 +422,17 @@ def alternative_routes(
     pen.penalise(best.path, radius, 1.0 + float(penalty))
     limit = max_rounds if max_rounds is not None else 4 * k
 
+    polish = _Polish(surface, share)
+
     def candidate(
         rep: _Penalised, heuristic: bool, kept: tuple[RouteResult, ...]
     ) -> tuple[RouteResult, Any, float, float]:
         """One round on replica ``rep``: the penalised search, then the polish and score on the true surface."""
         cand = route_on_surface(
-            rep.surface, table, s, g, heuristic=heuristic, coarse_factor=f if f > 1 else None, coarse=rep.coarse
-        )
-        path, c, _ = refine_path(surface, cand.path)  # refinement never raises the cost
-        return cand, path, c, max(shared_fraction(path, r.path, cs, share) for r in kept)
+            rep.surface, table, s, g, heuristic=heuristic, coarse_factor=f if f > 1 else None, coarse=rep.coarse,
+            scratch=rep.scratch,
+        )  # fmt: skip
+        return (cand, *polish(cand.path, kept))
 
     factor = 1.0 + float(penalty)
     rounds = 0

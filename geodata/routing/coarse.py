@@ -24,6 +24,33 @@ from geodata.routing._moves import MoveTable
 from geodata.routing.core import Point, Surface, lazy_array, prepare, run_search, unreachable_error
 
 
+class BandScratch:
+    """The band search's state and slots, kept from one coarse-to-fine search to the next on one surface (the
+    alternatives' rounds: a band of half a million cells each round, its pages faulted in afresh every time, 6 500
+    page faults a round on the 100 m grid). The slots are reused as they are (a slot is read only where the state
+    says its cell was reached); the state is zeroed over the window's cells. The buffers grow to the largest window
+    asked (``cells`` at first: the surface's size, address space only) and keep only the pages the bands touched
+    (``lazy_array``'s 4 KiB pages); one search at a time."""
+
+    def __init__(self, cells: int = 0) -> None:
+        self._cells = int(cells)
+        self._state = np.empty(0, np.uint8)
+        self._dist = np.empty(0, np.float64)
+
+    def arrays(self, shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+        """A zeroed uint8 state and a float64 slot array of ``shape`` (views of the kept buffers)."""
+        n = int(shape[0]) * int(shape[1])
+        if n > self._state.size:
+            size = max(n, self._cells)
+            self._state = lazy_array((1, size), np.uint8).reshape(-1)  # zero-filled
+            self._dist = lazy_array((1, size), np.float64).reshape(-1)
+            state = self._state[:n].reshape(shape)
+        else:
+            state = self._state[:n].reshape(shape)
+            state.fill(0)
+        return state, self._dist[:n].reshape(shape)
+
+
 def coarse_to_fine_cells(
     surface: Surface,
     table: MoveTable,
@@ -34,9 +61,11 @@ def coarse_to_fine_cells(
     *,
     heuristic: bool = True,
     coarse: np.ndarray | None = None,
+    scratch: BandScratch | None = None,
 ) -> tuple[np.ndarray, int, dict[str, Any]]:
     """Graph cells of the coarse-to-fine route, cells settled, and a report dict. ``coarse``: the surface's
-    ``block_mean`` for ``factor`` when the caller keeps it up to date (else computed here)."""
+    ``block_mean`` for ``factor`` when the caller keeps it up to date (else computed here); ``scratch``: the band's
+    buffers when the caller searches again (else allocated here)."""
     f = int(factor)
     if f < 2:
         raise ValueError(f"coarse_factor={factor!r} must be an integer >= 2")
@@ -70,13 +99,17 @@ def coarse_to_fine_cells(
         c0 = max(0, int(ccells[:, 1].min()) * f - half)
         r1 = min(H, int(ccells[:, 0].max()) * f + f + half)
         c1 = min(W, int(ccells[:, 1].max()) * f + f + half)
-        state = lazy_array((r1 - r0, c1 - c0), np.uint8)  # zero-filled; only band pages get touched
+        if scratch is None:
+            state, dist = lazy_array((r1 - r0, c1 - c0), np.uint8), None  # zero-filled; only band pages get touched
+        else:
+            state, dist = scratch.arrays((r1 - r0, c1 - c0))
         origins = ccells.astype(np.float64) * f - np.array([r0, c0], np.float64)
         band = int(K.mark_band_fine(state, origins, f, half, K.ALLOWED))
         full_band = band >= (r1 - r0) * (c1 - c0) and (r0, c0, r1, c1) == (0, 0, H, W)
         res = run_search(
-            surface, table, np.array([s]), g, heuristic=heuristic, window=(r0, c0, r1 - r0, c1 - c0), state=state
-        )
+            surface, table, np.array([s]), g, heuristic=heuristic, window=(r0, c0, r1 - r0, c1 - c0), state=state,
+            dist=dist,
+        )  # fmt: skip
         settled += res.settled
         if res.found:
             cells = K.trace(res.state, g[0] - r0, g[1] - c0, table.dr, table.dc) + np.array([r0, c0])

@@ -357,6 +357,7 @@ def run_search(
     goal_factor: float = 0.0,
     bound: np.ndarray | None = None,
     bound_limit: float = math.inf,
+    dist: np.ndarray | None = None,
 ) -> SearchState:
     """Run the compiled search. ``window = (r0, c0, H, W)`` restricts it to a sub-rectangle; a pre-made ``state``
     with the ALLOWED bit set restricts it further to those cells. ``seeds``/``goal`` are in full-grid indices.
@@ -364,7 +365,8 @@ def run_search(
     Bounds (see the kernel's docstring; a corridor's searches use them): stop once the next key to settle exceeds
     ``limit``; with ``goal_factor > 0`` go on past the goal up to ``goal_factor`` times its distance; with ``bound``
     (float32, the window's shape) expand only the settled cells whose distance plus ``bound`` is at most
-    ``bound_limit``."""
+    ``bound_limit``. ``dist``: a float64 array of the window's shape to use as the slots (any contents: a slot is
+    read only where the state says its cell was reached), with a pre-made ``state``."""
     r0, c0, H, W = window if window is not None else (0, 0, *surface.shape)
     if bound is None:
         bound = _NO_BOUND
@@ -375,7 +377,10 @@ def run_search(
         state = np.zeros((H, W), np.uint8)  # calloc: pages never touched stay unallocated
     # open cells: heap slot (int64 view); settled cells: distance. A band search uses small pages so that only the
     # band becomes resident (numpy asks for 2 MiB pages on large arrays: one touched cell would map 2 MiB).
-    dist = lazy_array((H, W), np.float64) if restrict else np.empty((H, W), np.float64)
+    if dist is None:
+        dist = lazy_array((H, W), np.float64) if restrict else np.empty((H, W), np.float64)
+    elif not restrict or dist.dtype != np.float64 or dist.shape != (H, W) or not dist.flags.c_contiguous:
+        raise ValueError(f"dist must be a C-contiguous float64 array of the window's shape {(H, W)}, with a state")
     pos_of = dist.reshape(-1).view(np.int64)
     hk = np.empty(H * W, np.float64)  # open-list keys: only the first `peak` entries are ever touched
     hv = np.empty(H * W, np.int32)

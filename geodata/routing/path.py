@@ -11,7 +11,7 @@ import numpy as np
 
 from geodata.routing import _kernels as K
 from geodata.routing._moves import MoveTable
-from geodata.routing.coarse import coarse_to_fine_cells
+from geodata.routing.coarse import BandScratch, coarse_to_fine_cells
 from geodata.routing.core import (
     Point,
     RouteResult,
@@ -101,11 +101,14 @@ def route_on_surface(
     buffer_cells: int | None = None,
     verify_coarse: bool = False,
     coarse: np.ndarray | None = None,
+    scratch: BandScratch | None = None,
     started: float | None = None,
 ) -> RouteResult:
     """:func:`least_cost_path` on a surface validated already (:func:`~geodata.routing.core.prepare_route`), for
     callers that route many times on one surface kept up to date (the penalised rounds of the alternatives).
-    ``coarse``: the surface's block means for ``coarse_factor`` when the caller keeps them (else computed here)."""
+    ``coarse``: the surface's block means for ``coarse_factor`` when the caller keeps them (else computed here);
+    ``scratch``: the coarse-to-fine band's buffers, kept by a caller that routes again (see
+    :class:`~geodata.routing.coarse.BandScratch`)."""
     t0 = time.perf_counter() if started is None else started
     timings = {"validate": time.perf_counter() - t0}
     name = f"d{table.n}"
@@ -115,7 +118,7 @@ def route_on_surface(
     if coarse_factor is not None and int(coarse_factor) > 1:
         t1 = time.perf_counter()
         cells, settled, stats["coarse"] = coarse_to_fine_cells(
-            surface, table, s, g, int(coarse_factor), buffer_cells, heuristic=heuristic, coarse=coarse
+            surface, table, s, g, int(coarse_factor), buffer_cells, heuristic=heuristic, coarse=coarse, scratch=scratch
         )
         timings["search"] = time.perf_counter() - t1
         name += f"+coarse{int(coarse_factor)}"

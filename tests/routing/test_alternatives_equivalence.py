@@ -149,13 +149,108 @@ def test_penalised_surface_stays_the_whole_grid_validation() -> None:
     surface = prepare(cost, (10.0, 10.0))
     pen = _Penalised(surface, 4)
     paths = [np.array([[5.0, 5.0], [60.0, 80.0]]), np.array([[40.0, 0.0], [40.0, 89.0]]), np.array([[3.0, 3.0]])]
+    ref = cost.copy()
     for i, path in enumerate(paths * 3):
         pen.penalise(path, 4.0 + i, 1.5 if i % 2 else 2.0)
+        ref_penalise(ref, path, 4.0 + i, 1.5 if i % 2 else 2.0)
+        np.testing.assert_array_equal(pen.pen, ref)  # the zone's rows' spans only: the same cells scaled
         fresh = prepare(pen.pen, (10.0, 10.0))
         assert pen.surface.min_cost == fresh.min_cost
         assert pen.astar_pays() == fresh.astar_pays()
         assert pen.surface.mean_cost == pytest.approx(fresh.mean_cost, rel=1e-12)
         np.testing.assert_array_equal(pen.coarse, K.block_mean(pen.pen, 4))
+
+
+def _ref_band(shape: tuple[int, int], origins: np.ndarray, f: int, half: int) -> np.ndarray:
+    """mark_band_fine's band with every square marked whole (its former loop)."""
+    band = np.zeros(shape, bool)
+
+    def square(br: int, bc: int) -> None:
+        band[max(0, br - half) : max(0, br + f + half), max(0, bc - half) : max(0, bc + f + half)] = True
+
+    square(int(origins[0, 0]), int(origins[0, 1]))
+    for k in range(1, len(origins)):
+        steps = max(1, int(max(abs(origins[k, 0] - origins[k - 1, 0]), abs(origins[k, 1] - origins[k - 1, 1])) // f))
+        for s in range(1, steps + 1):
+            square(
+                round(origins[k - 1, 0] + (origins[k, 0] - origins[k - 1, 0]) * s / steps),
+                round(origins[k - 1, 1] + (origins[k, 1] - origins[k - 1, 1]) * s / steps),
+            )
+    return band
+
+
+@settings(max_examples=200, deadline=None)
+@given(polylines(), st.integers(2, 7), st.integers(1, 12), st.sampled_from([(45, 60), (12, 9), (80, 30)]))
+def test_band_marking_equals_whole_squares(path: np.ndarray, f: int, half: int, shape: tuple) -> None:
+    """Each square marks only what its predecessor left: the same band, the same count of newly flagged cells (a
+    cell flagged before the call counted out)."""
+    from geodata.routing import _kernels as K
+
+    origins = np.floor(path - 20.0) * f + np.array([shape[0] // 2, shape[1] // 2])  # blocks, some off the grid
+    rng = np.random.default_rng(int(path.size))
+    state = np.where(rng.random(shape) < 0.05, K.ALLOWED, 0).astype(np.uint8)
+    pre = state.view(bool).copy()
+    n = K.mark_band_fine(state, origins.astype(np.float64), f, half, K.ALLOWED)
+    want = _ref_band(shape, origins, f, half)
+    np.testing.assert_array_equal(state != 0, want | pre)
+    assert n == int(np.count_nonzero(want & ~pre))
+
+
+def test_band_scratch_reused_gives_fresh_searches() -> None:
+    """Coarse-to-fine searches on one BandScratch (windows of several shapes, slots left over from the last search)
+    settle what fresh buffers settle: the same cells and report."""
+    from geodata.routing.coarse import BandScratch, coarse_to_fine_cells
+    from geodata.routing.core import table_for
+
+    table = table_for("auto", None)
+    scratch = BandScratch()
+    for seed, (s, g) in enumerate(
+        [((5, 5), (70, 100)), ((60, 3), (10, 110)), ((40, 50), (45, 60)), ((5, 5), (70, 100))]
+    ):
+        cost = np.random.default_rng(seed).uniform(0.5, 2.0, (80, 120)).astype(np.float32)
+        cost[20:60, 55:60] = np.nan  # an island
+        surface = prepare(cost, (10.0, 10.0))
+        for half in (2, 6):
+            got = coarse_to_fine_cells(surface, table, s, g, 4, half, scratch=scratch)
+            want = coarse_to_fine_cells(surface, table, s, g, 4, half)
+            np.testing.assert_array_equal(got[0], want[0])
+            assert got[1] == want[1]
+            assert {k: v for k, v in got[2].items() if "seconds" not in k} == {
+                k: v for k, v in want[2].items() if "seconds" not in k
+            }
+
+
+def test_polish_once_per_candidate_equals_polishing_every_round() -> None:
+    """A repeated candidate gets the refined path, cost and shared fraction a fresh polish gives (a new array each
+    time), a route kept since is measured too, and the refinement runs once per distinct candidate."""
+    from unittest import mock
+
+    from geodata.routing import alternatives as A
+    from geodata.routing.core import RouteResult
+
+    cost = np.random.default_rng(4).uniform(0.5, 2.0, (60, 80)).astype(np.float32)
+    surface = prepare(cost, (10.0, 10.0))
+    cs, share = (10.0, 10.0), 30.0
+
+    def kept(path: np.ndarray) -> RouteResult:
+        r = least_cost_path(cost, (5, 5), (50, 70), cell_size=cs)
+        r.path = path
+        return r
+
+    a = kept(np.array([[5.0, 5.0], [30.0, 20.0], [50.0, 70.0]]))
+    b = kept(np.array([[5.0, 5.0], [10.0, 60.0], [50.0, 70.0]]))
+    cands = [np.array([[5.0, 5.0], [20.0, 30.0], [35.0, 40.0], [50.0, 70.0]]), np.array([[5.0, 5.0], [50.0, 70.0]])]
+    polish = A._Polish(surface, share)
+    with mock.patch.object(A, "refine_path", wraps=A.refine_path) as refined:
+        for kept_routes in [(a,), (a,), (a, b), (a, b)]:
+            for cand in cands:
+                path, c, shared = polish(cand.copy(), kept_routes)
+                want, wc, _ = refine_path(surface, cand)
+                np.testing.assert_array_equal(path, want)
+                assert c == wc
+                assert path is not polish(cand, kept_routes)[0]  # a fresh array each time
+                assert shared == max(A.shared_fraction(want, r.path, cs, share) for r in kept_routes)
+        assert refined.call_count == len(cands)
 
 
 # ------------------------------------------------------------------------------------------------------------------
