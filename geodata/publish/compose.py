@@ -42,6 +42,7 @@ from geodata.publish.gpkg import (
     RasterLayer,
     base_layer_name,
     default_stops,
+    gdal_validator_command,
     prepare_layers,
     validate_early,
     validate_gpkg,
@@ -468,28 +469,43 @@ def write_all_tile_archives(
 ) -> dict[tiles.TileFormat, dict[str, tiles.TilesetInfo]]:
     """The vector archive (``corridor``) and one raster archive per entry of ``rasters`` (name -> how to render it,
     values) in each of ``formats``: each raster is rendered band by band into a file once and tiled once, its tiles
-    written to every format's archive."""
+    written to every format's archive.
+
+    The vector archives are cut on a thread of their own while the rasters are rendered: that thread mostly waits for
+    tippecanoe's processes (at 100 m about 1.8 s of the step's wall time, in which the rasters waited before)."""
     pub = sc.publish
     out: dict[tiles.TileFormat, dict[str, tiles.TilesetInfo]] = {fmt: {} for fmt in formats}
-    for fmt in formats:
-        out[fmt]["corridor"] = tiles.write_vector_tiles(
-            prepared,
-            tile_dir / f"corridor.{fmt}",
-            min_zoom=pub.tiles_min_zoom,
-            max_zoom=pub.tiles_max_zoom,
-            name=sc.name,
-            tile_format=fmt,
-        )
-    with tempfile.TemporaryDirectory(prefix="render-", dir=tile_dir) as work:
-        for name, (kind, values) in rasters.items():
-            rendered = tiles.render_file(kind, values, Path(work) / f"{name}.tif", budget_bytes=budget_bytes)
-            infos = tiles.write_raster_archives(
-                rendered, {fmt: tile_dir / f"{name}.{fmt}" for fmt in formats}, min_zoom=pub.tiles_min_zoom,
-                name=name, budget_bytes=budget_bytes,
-            )  # fmt: skip
-            Path(rendered.path).unlink()
-            for fmt, info in infos.items():
-                out[fmt][name] = info
+
+    def vector_archives() -> dict[tiles.TileFormat, tiles.TilesetInfo]:
+        return {
+            fmt: tiles.write_vector_tiles(
+                prepared,
+                tile_dir / f"corridor.{fmt}",
+                min_zoom=pub.tiles_min_zoom,
+                max_zoom=pub.tiles_max_zoom,
+                name=sc.name,
+                tile_format=fmt,
+            )
+            for fmt in formats
+        }
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="vector-tiles") as pool:
+        vector_job = pool.submit(vector_archives)
+        try:
+            with tempfile.TemporaryDirectory(prefix="render-", dir=tile_dir) as work:
+                for name, (kind, values) in rasters.items():
+                    rendered = tiles.render_file(kind, values, Path(work) / f"{name}.tif", budget_bytes=budget_bytes)
+                    infos = tiles.write_raster_archives(
+                        rendered, {fmt: tile_dir / f"{name}.{fmt}" for fmt in formats},
+                        min_zoom=pub.tiles_min_zoom, name=name, budget_bytes=budget_bytes,
+                    )  # fmt: skip
+                    Path(rendered.path).unlink()
+                    for fmt, info in infos.items():
+                        out[fmt][name] = info
+        finally:
+            wait([vector_job])  # never leave tippecanoe writing into the folder after a failure here
+        for fmt, info in vector_job.result().items():
+            out[fmt] = {"corridor": info, **out[fmt]}
     return out
 
 
@@ -636,10 +652,14 @@ def _write_and_check_gpkg(
     gdal_python: str,
 ) -> GpkgReport:
     """Write the publication's GeoPackage, then validate it at once, GDAL's validator included (the verdict is kept
-    for :func:`validate_publication`)."""
-    report = write_gpkg(
-        path, layers, rasters, metadata=meta, required=VECTOR_LAYERS, budget_bytes=budget_bytes, prepared=prepared
-    )
+    for :func:`validate_publication`). Whether ``gdal_python`` has the validator is probed while the GeoPackage is
+    written (a Python start importing GDAL, 0.3-0.4 s that the validation then no longer waits for)."""
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="gdal-probe") as probe:
+        probed = probe.submit(gdal_validator_command, gdal_python)  # kept by gdal_validator_command
+        report = write_gpkg(
+            path, layers, rasters, metadata=meta, required=VECTOR_LAYERS, budget_bytes=budget_bytes, prepared=prepared
+        )
+        wait([probed])  # a failed probe is tried again, and reported, by the validation
     validate_early(path, expect_layers=VECTOR_LAYERS, gdal_python=gdal_python)  # as validate_publication does
     return report
 
