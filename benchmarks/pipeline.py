@@ -24,15 +24,23 @@ Per step (asset) it records:
   ``LOADED_INPUT``: the IO manager reading the inputs), *store* (``STEP_OUTPUT`` to ``HANDLED_OUTPUT``: the IO
   manager writing the value) and the body (the rest);
 * peak resident memory: the kernel's high-water mark (``VmHWM``) reset through ``/proc/self/clear_refs`` at each
-  ``STEP_START`` and read at the step's end, so a spike between two samples is not missed; bytes per analysis-grid
-  cell are this peak over the grid's cells (the issue's definition: 5.4 GB over 25 M cells = 220 B/cell).
+  ``STEP_START`` when no other step runs, and read at the step's end, so a spike between two samples is not missed
+  (with steps side by side a step's figure is the process's peak since the last moment no step ran: an upper bound);
+  bytes per analysis-grid cell are this peak over the grid's cells (the issue's definition: 5.4 GB over 25 M
+  cells = 220 B/cell).
 
 The run's wall time is the one ``corridor run`` prints (``published ... in N s``: Dagster's execution of the job,
 from run start to the last step; the import of the code location, timed apart, is not in it). Dagster's own time
 between steps (run start, event handling, the asset checks outside the steps) is that less the steps' sum. It is
-also given as a multiple of its own ``least_cost_route`` step, the reference measured in the same process; the
-CPU seconds of each step and of the run (every thread, and the children waited for) are printed too, with the run's
-CPU as a multiple of the route step's: on this shared machine the wall ratio moves with the load far more. The
+also given as a multiple of its own ``least_cost_route`` step, the reference measured in the same benchmark run:
+the step of the same case run one step at a time (``--serial-resolutions``, default 100 m, printed as its own
+case), because in a run with steps side by side (the executor's default: two at once) the route step may share the
+cores with the steps beside it. (Timing the step again after the run was tried and dropped: in the same process it
+is warm, about 1.1 s at 100 m against 2.2 s as a run's step, and in a fresh process it pays first-call costs the
+run shares with earlier steps, 0.73 s at 1 km against 0.23 s.) The CPU seconds of each step (the process's
+while the step ran: with steps beside it, theirs too, marked ``*``) and of the run (every thread, and the children
+waited for) are printed too, with the run's CPU as a multiple of the route step's: on this shared machine the wall
+ratio moves with the load far more. Each step's start offset and the steps beside it show the schedule. The
 pre-flight estimate (:mod:`geodata.preflight`) of each case is printed beside the measured peak, and with two or
 more resolutions each step's peak growth per cell (the pre-flight's ``STAGE_BYTES_PER_CELL``). The run's budget
 (``CORRIDOR_MEMORY_BUDGET_GB``) is set above the watchdog's limit so the watchdog, not the estimate, decides.
@@ -245,7 +253,6 @@ def child(spec_path: Path) -> int:
     run_s = outcome.seconds  # what `corridor run` prints: Dagster's execution of the job, every step and check
     t0 = t_call + call_s - run_s
     after = _status("VmHWM")["VmHWM"]  # after the last step: the run's tail (diagnostics on failure)
-    alone = _route_alone(scenario.name, instance) if outcome.success else None
     result = {
         "cells": cells,
         "shape": list(grid.shape),
@@ -264,38 +271,9 @@ def child(spec_path: Path) -> int:
         "metadata": recorder.metadata,
         "estimate": estimate,
         "progress": lines,
-        "route_alone": alone,
     }
     Path(spec["result"]).write_text(json.dumps(result))
     return 0
-
-
-def _route_alone(name: str, instance: Any) -> dict[str, float]:
-    """The run's ``least_cost_route`` step again, alone, from the run's store (its inputs as the run stored them),
-    after the run: the yardstick the run is measured against. In the run the step may share the cores with the
-    steps beside it, which makes it slower and the run's multiple of it look better than it is."""
-    import dagster as dg
-    from dagster._core.events import DagsterEventType
-
-    from assets.config import SETTINGS
-    from pipelines.runner import materialize_scenario
-
-    selection = dg.AssetSelection.assets("least_cost_route")
-    best: dict[str, float] = {}
-    for _ in range(2):  # the better of two: the first may still page in what the run left cold
-        cpu = _cpu_s()
-        result = materialize_scenario(name, SETTINGS, selection=selection, instance=instance)
-        cpu = _cpu_s() - cpu  # the whole call's: with Dagster's run start and end around the step (an upper bound)
-        at = {
-            r.dagster_event.event_type: r.timestamp
-            for r in instance.all_logs(result.run_id)
-            if r.dagster_event is not None and r.dagster_event.step_key == "least_cost_route"
-        }
-        # the step as the run's table times it: STEP_START to STEP_SUCCESS
-        took = {"wall_s": at[DagsterEventType.STEP_SUCCESS] - at[DagsterEventType.STEP_START], "call_cpu_s": cpu}
-        if not best or took["wall_s"] < best["wall_s"]:
-            best = took
-    return best
 
 
 def warm_up() -> int:
@@ -383,6 +361,10 @@ class Case:
     note: str = ""
     grid: dict[str, Any] = field(default_factory=dict)
     """cells, shape and the pre-flight estimate, written by the case's process before its run starts."""
+    steps_at_once: int | None = None
+    """The executor's max_concurrent for the run (None: ``--steps-at-once``, else the executor's default)."""
+    serial: Case | None = None
+    """The same case run one step at a time, whose route step is this case's yardstick."""
 
     @property
     def peak(self) -> int:
@@ -400,11 +382,11 @@ class Case:
 
     @property
     def route_s(self) -> float | None:
-        """The yardstick: the ``least_cost_route`` step run again alone after the run, else the step in the run."""
-        alone = self.result.get("route_alone") if self.result else None
-        if alone:
-            return float(alone["wall_s"])
-        lcr = self.step("least_cost_route")
+        """The yardstick: the ``least_cost_route`` step of this case run one step at a time (its serial twin, or
+        this case if it ran so): in a run with steps side by side the route step may share the cores, which would
+        flatter the run's multiple of it."""
+        source = self.serial if self.serial is not None and self.serial.status == "ok" else self
+        lcr = source.step("least_cost_route")
         return float(lcr["wall_s"]) if lcr and lcr["wall_s"] > 0 else None
 
     def step(self, name: str) -> dict[str, Any] | None:
@@ -558,7 +540,7 @@ def run_case(case: Case, work: Path, args: argparse.Namespace) -> None:
                 "steps": str(steps),
                 "result": str(result),
                 "grid": str(grid_file),
-                "steps_at_once": args.steps_at_once,
+                "steps_at_once": case.steps_at_once or args.steps_at_once,
             }
         )
     )
@@ -631,12 +613,6 @@ def print_case(case: Case) -> None:
                 f"\nsteps side by side: {total:.1f} s of step time in {busy:.1f} s with a step running "
                 f"({total / busy:.2f} steps at once on average); CPU s marked * include the steps beside it"
             )
-    alone = case.result.get("route_alone") if case.result else None
-    if alone:
-        print(
-            f"least_cost_route again, alone, after the run: {alone['wall_s']:.2f} s "
-            f"(the call's CPU {alone['call_cpu_s']:.2f} s, with Dagster's run around the step)"
-        )
     if case.result and case.result["metadata"]:
         print("\nrefined/coarse metadata:")
         for asset, md in case.result["metadata"].items():
@@ -685,8 +661,8 @@ def fit_constants(cases: list[Case]) -> None:
 def summary(cases: list[Case]) -> list[tuple[str, str, str]]:
     print("\n## Summary\n")
     print(
-        "| case | status | cells M | run s | least_cost_route s (alone) | run / route | route s in the run | "
-        "run CPU s | CPU run / route | peak RSS GB | B/cell | group peak GB | estimate GB |"
+        "| case | status | cells M | run s | least_cost_route s (one step at a time) | run / route | "
+        "route s in the run | run CPU s | CPU run / route | peak RSS GB | B/cell | group peak GB | estimate GB |"
     )
     print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for c in cases:
@@ -797,6 +773,11 @@ def _parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument("--no-nested", action="store_true", help="skip the nested survey case")
     p.add_argument(
+        "--serial-resolutions",
+        default="100",
+        help="resolutions also run one step at a time, as the yardstick of their route step (default 100; '' none)",
+    )
+    p.add_argument(
         "--steps-at-once",
         type=int,
         default=None,
@@ -833,6 +814,12 @@ def main(argv: list[str] | None = None) -> int:
         return child(args.child) if args.child else build_nested(args.build_nested)
     resolutions = [float(r) for r in args.resolutions.split(",") if r.strip()]
     cases = [Case(f"{r:g} m", ROOT, r) for r in resolutions]
+    for r in [float(x) for x in args.serial_resolutions.split(",") if x.strip()]:
+        twin = next((c for c in cases if c.resolution_m == r), None)
+        if twin is not None and (args.steps_at_once or 0) != 1:
+            serial = Case(f"{r:g} m one step at a time", ROOT, r, steps_at_once=1)
+            twin.serial = serial
+            cases.insert(cases.index(twin), serial)
     if not args.no_nested:
         cases.append(Case("nested", ROOT, None))
     if args.baseline_tree is not None:
