@@ -43,7 +43,7 @@ changes."""
 BYTES_PER_CELL = max(STAGE_BYTES_PER_CELL.values())
 """Peak resident memory per analysis-grid cell of a whole run: the dearest stage's (:data:`STAGE_BYTES_PER_CELL`;
 the 100 m run above peaked at 1.84 GB, 74 B/cell; 0.65 GB + 50 B/cell x 24.9 M cells = 1.9 GB). With two steps at
-once (the executor's default, ``pipelines/executors.py``) the 100 m run peaked at 1.53-1.71 GB over five runs
+once (the executor's default, ``pipelines/executors.py``) the 100 m run peaked at 1.53-1.71 GB over four runs
 (61-69 B/cell; routing steps side by side), within the same estimate; more steps at once need more. Before issue #14
 it was 230 (5.4 GB over 25 M cells at 100 m, measured before the Monte Carlo stage existed)."""
 PEAK_STAGE = max(STAGE_BYTES_PER_CELL, key=lambda stage: STAGE_BYTES_PER_CELL[stage])
