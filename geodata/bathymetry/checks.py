@@ -334,7 +334,9 @@ def check_depth_range(
         for b in blocks:
             yield _sea_depths(depth, sea_mask, b, without_mask="all")
 
-    size, too_shallow, too_deep, n_dry, n_at_or_above, z_lo, z_hi = _range_counts(sea_values(), lo, hi, dry_tolerance_m)
+    size, too_shallow, too_deep, n_dry, n_at_or_above, z_lo, z_hi = _range_tally(
+        depth, sea_mask, blocks, lo, hi, dry_tolerance_m
+    )
     meta: dict[str, Any] = {"range_m": [lo, hi], "sea_cells_with_data": size}
     if size == 0:
         return _result(
@@ -403,6 +405,66 @@ def _range_counts(
     return n, shallow, deep, dry, at_or_above, z_lo, z_hi
 
 
+def _range_tally(
+    depth: Raster, sea_mask: Raster | None, blocks: list[Block], lo: float, hi: float, dry_tolerance_m: float
+) -> tuple[int, int, int, int, int, float, float]:
+    """:func:`_range_counts` of the sea depths of every band (``without_mask="all"``), in one compiled pass per
+    band as stored when its only nodata is NaN and the mask is boolean or bytes (the same float64 comparisons on
+    the same values, without gathering them first), else numpy's."""
+    counts = np.zeros(5, dtype=np.int64)
+    extremes = np.array([math.inf, -math.inf])
+    for b in blocks:
+        raw = rows_of(depth, b)
+        sea = rows_of(sea_mask, b) if sea_mask is not None else None
+        if _compiled_band(depth, raw, sea):
+            mask = sea.view(np.uint8) if sea is not None else np.zeros((1, 1), dtype=np.uint8)
+            _range_kernel(raw, mask, sea is not None, lo, hi, -dry_tolerance_m, counts, extremes)
+            continue
+        n, shallow, deep, dry, at_or_above, z_lo, z_hi = _range_counts(
+            [_sea_depths(depth, sea_mask, b, without_mask="all")], lo, hi, dry_tolerance_m
+        )
+        counts += (n, shallow, deep, dry, at_or_above)
+        extremes[:] = (min(float(extremes[0]), z_lo), max(float(extremes[1]), z_hi))
+    n, shallow, deep, dry, at_or_above = (int(c) for c in counts)
+    return n, shallow, deep, dry, at_or_above, float(extremes[0]), float(extremes[1])
+
+
+@njit(cache=True, nogil=True)
+def _range_kernel(
+    raw: np.ndarray,
+    sea: np.ndarray,
+    has_sea: bool,
+    lo: float,
+    hi: float,
+    dry_below: float,
+    counts: np.ndarray,
+    extremes: np.ndarray,
+) -> None:  # pragma: no cover - compiled
+    """Adds to ``counts`` the finite depths over the sea (the mask's non-zero cells, every cell without one), those
+    below ``lo``, above ``hi``, below ``dry_below`` and at or above the water (<= 0); to ``extremes`` their least
+    and greatest."""
+    n = shallow = deep = dry = at_or_above = 0
+    z_lo, z_hi = extremes[0], extremes[1]
+    for i in range(raw.shape[0]):
+        for j in range(raw.shape[1]):
+            z = np.float64(raw[i, j])
+            if not math.isfinite(z) or (has_sea and sea[i, j] == 0):
+                continue
+            n += 1
+            shallow += int(z < lo)
+            deep += int(z > hi)
+            dry += int(z < dry_below)
+            at_or_above += int(z <= 0)
+            z_lo = min(z_lo, z)
+            z_hi = max(z_hi, z)
+    counts[0] += n
+    counts[1] += shallow
+    counts[2] += deep
+    counts[3] += dry
+    counts[4] += at_or_above
+    extremes[0], extremes[1] = z_lo, z_hi
+
+
 class InvertedDepthSource(InputDataError):
     """A bathymetry source whose depth sign disagrees with the coastline: its ``positive`` direction is reversed."""
 
@@ -429,6 +491,10 @@ def source_sign_agreement(depth: Raster, sea_mask: Raster) -> list[dict[str, Any
     sources = depth.attrs.get("sources", [])
     tally = np.zeros((len(sources), 5), dtype=np.int64)  # cells, sea, sea wrong, land, land wrong
     for b, index in zip(blocks, bands, strict=False):
+        raw, sea_raw = rows_of(depth, b), rows_of(sea_mask, b)
+        if _compiled_band(depth, raw, sea_raw):  # one compiled pass instead of numpy's dozen per source
+            _sign_kernel(raw, sea_raw.view(np.uint8), index, tally)
+            continue
         z = _depth_rows(depth, b)
         with np.errstate(invalid="ignore"):
             judged = np.isfinite(z) & (z != 0)
@@ -462,6 +528,32 @@ def source_sign_agreement(depth: Raster, sea_mask: Raster) -> list[dict[str, Any
             }
         )
     return out
+
+
+@njit(cache=True, nogil=True)
+def _sign_kernel(
+    raw: np.ndarray, sea: np.ndarray, index: np.ndarray, tally: np.ndarray
+) -> None:  # pragma: no cover - compiled
+    """Adds a band's counts per source (the cell's ``index``; -1 = none) to ``tally``: cells supplied, judged sea
+    cells (finite, not 0), those above the water (< 0), judged land cells, those below the water (> 0)."""
+    n = tally.shape[0]
+    for i in range(raw.shape[0]):
+        for j in range(raw.shape[1]):
+            k = index[i, j]
+            if k < 0 or k >= n:
+                continue
+            tally[k, 0] += 1
+            z = np.float64(raw[i, j])
+            if not math.isfinite(z) or z == 0:
+                continue
+            if sea[i, j] != 0:
+                tally[k, 1] += 1
+                if z < 0:
+                    tally[k, 2] += 1
+            else:
+                tally[k, 3] += 1
+                if z > 0:
+                    tally[k, 4] += 1
 
 
 def _inverted_message(s: dict[str, Any]) -> str:
@@ -548,11 +640,13 @@ def _outlier_places(
     ``limit`` most extreme of each band kept, then of all)."""
     found_r, found_c, found_v = [], [], []
     for b in blocks:
-        z = _depth_rows(depth, b)
-        sea = np.asarray(rows_of(sea_mask, b)).astype(bool) if sea_mask is not None else True
-        with np.errstate(invalid="ignore"):
-            rows, cols = np.nonzero(np.isfinite(z) & sea & ((z < lo) | (z > hi)))
-        values = z[rows, cols]
+        raw = rows_of(depth, b)
+        sea_raw = rows_of(sea_mask, b) if sea_mask is not None else None
+        if _compiled_band(depth, raw, sea_raw):  # the same cells in the same (row-major) order as np.nonzero's
+            mask = sea_raw.view(np.uint8) if sea_raw is not None else np.zeros((1, 1), dtype=np.uint8)
+            rows, cols, values = _outliers_kernel(raw, mask, sea_raw is not None, lo, hi)
+        else:
+            rows, cols, values = _outliers_numpy(depth, sea_mask, b, lo, hi)
         keep = np.argsort(-np.abs(values), kind="stable")[:limit]
         found_r.append(rows[keep] + b.rows.start)
         found_c.append(cols[keep])
@@ -565,6 +659,42 @@ def _outlier_places(
         [round(float(a), 4), round(float(b), 4), round(float(v), 1)]
         for a, b, v in zip(lon, lat, values[order], strict=True)
     ]
+
+
+def _outliers_numpy(
+    depth: Raster, sea_mask: Raster | None, b: Block, lo: float, hi: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Rows, columns (in the band) and float64 depths of the band's sea cells with data outside ``lo..hi``."""
+    z = _depth_rows(depth, b)
+    sea = np.asarray(rows_of(sea_mask, b)).astype(bool) if sea_mask is not None else True
+    with np.errstate(invalid="ignore"):
+        rows, cols = np.nonzero(np.isfinite(z) & sea & ((z < lo) | (z > hi)))
+    return rows, cols, z[rows, cols]
+
+
+@njit(cache=True, nogil=True)
+def _outliers_kernel(
+    raw: np.ndarray, sea: np.ndarray, has_sea: bool, lo: float, hi: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # pragma: no cover - compiled
+    """:func:`_outliers_numpy` of a band as stored (NaN the only nodata; the mask's non-zero cells, or every cell
+    without one), in row-major order."""
+    n = 0
+    for i in range(raw.shape[0]):
+        for j in range(raw.shape[1]):
+            z = np.float64(raw[i, j])
+            if math.isfinite(z) and (not has_sea or sea[i, j] != 0) and (z < lo or z > hi):
+                n += 1
+    rows = np.empty(n, dtype=np.int64)
+    cols = np.empty(n, dtype=np.int64)
+    values = np.empty(n, dtype=np.float64)
+    k = 0
+    for i in range(raw.shape[0]):
+        for j in range(raw.shape[1]):
+            z = np.float64(raw[i, j])
+            if math.isfinite(z) and (not has_sea or sea[i, j] != 0) and (z < lo or z > hi):
+                rows[k], cols[k], values[k] = i, j, z
+                k += 1
+    return rows, cols, values
 
 
 def _hint(pct: np.ndarray, depth: Raster) -> str:

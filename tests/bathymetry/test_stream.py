@@ -390,3 +390,31 @@ def test_compiled_summary_figures_are_numpys(tmp_path: Path) -> None:
                 assert fast.tobytes() == slow.tobytes()
     limits = (-50.0, 1100.0)
     assert checks.check_depth_range(depth, sea, limits) == checks.check_depth_range(other, sea, limits)
+
+
+def test_compiled_range_outlier_and_sign_passes_are_numpys(tmp_path: Path) -> None:
+    """check_depth_range's counts and outlier places, the per-source sign tally and the sea mask's counts in their
+    compiled passes give what numpy's give (a nodata value that is not NaN takes numpy's path), with and without a
+    mask, with outliers on both sides of the range."""
+    from geodata.bathymetry import checks
+
+    depth = _depth(tmp_path)
+    assert len(depth.attrs["sources"]) == 2
+    sea = Raster((np.nan_to_num(depth.data, nan=0.0) > 10).astype(np.uint8), depth.grid, None, {})
+    other = Raster(np.where(np.isfinite(depth.data), depth.data, -9999.0), depth.grid, -9999.0, depth.attrs)
+    finite = depth.data[np.isfinite(depth.data)]
+    limits = (float(np.percentile(finite, 10)), float(np.percentile(finite, 90)))
+    for mask in (None, sea):
+        fast = checks.check_depth_range(depth, mask, limits)
+        assert fast.metadata["cells_shallower_than_min"]
+        assert fast.metadata["cells_deeper_than_max"]
+        assert len(fast.metadata["outliers_lonlat"]) == 20
+        assert fast == checks.check_depth_range(other, mask, limits)
+    signs = checks.source_sign_agreement(depth, sea)
+    assert [s["cells"] > 0 for s in signs] == [True, True]
+    assert signs == checks.source_sign_agreement(other, sea)
+    land = _land(depth.grid)
+    fast_mask = stream_land_sea_mask(depth, land, tmp_path / "m1.tif", budget_bytes=BUDGET, align=5, band_bytes=1)
+    slow_mask = stream_land_sea_mask(other, land, tmp_path / "m2.tif", budget_bytes=BUDGET, align=5, band_bytes=1)
+    assert fast_mask.attrs == slow_mask.attrs
+    assert np.array_equal(fast_mask.data, slow_mask.data)
