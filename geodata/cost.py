@@ -139,12 +139,15 @@ class CostSurface:
         return out
 
 
-COST_BAND_BYTES_PER_CELL = 200
+COST_BAND_BYTES_PER_CELL = 230
 """Working bytes per cell of a band of :func:`build_cost_surface`, at its worst: the raw inputs (9), the weighted
-hazard and shipping sums (16), one kind's float64 sum and hard cells (9), a line's window (touched cells, column
-distances, kept excesses and their exponentials: up to about 50 where the halo is wide), the band's float32 terms and
-barriers (31) and the previous band's still being compressed (31). Measured at 100 m the stage's peak is 0.7 GB
-below the float64 formulas' it replaced (1.8 GB), so the bands keep the height they had."""
+hazard and shipping sums (16), one kind's float64 sum and hard cells (9) on each of the two kind threads (18), a
+line's window (touched cells, column distances, kept excesses and their exponentials: up to about 50 where the halo
+is wide), the kinds of the band and of the next one, computed ahead, as float32 and bool (5 per kind and band: 60
+for the six kinds of the default hazards in two bands), the band's float32 terms and barriers (31) and the previous
+band's still being compressed (31). Measured at 100 m the stage's peak is 0.7 GB below the float64 formulas' it
+replaced (1.8 GB); computing the next band's kinds ahead added 0.05-0.2 GB to the step's peak (1.07-1.15 -> 1.16-1.25
+GB), and the bands keep their height (1024 rows at 100 m, the same for 200 and 230 bytes)."""
 
 
 def _count(counts: dict[str, int], sums: dict[str, float], ok: np.ndarray, term: Any, barrier: Any, rows: Any) -> None:
@@ -248,19 +251,21 @@ def build_cost_surface(
     budget = DEFAULT_BAND_BUDGET if budget_bytes is None else budget_bytes
     counts: dict[str, int] = {n.split(":", 1)[1]: 0 for n in names if n.startswith("barrier:")}
     sums: dict[str, float] = dict.fromkeys(TERMS, 0.0)
-    with layers:
-        # the hazards' halo rows are read by each object's distance window only, not by the band's arrays
-        for block in row_blocks(grid, bytes_per_cell=COST_BAND_BYTES_PER_CELL, budget_bytes=budget):
-            rows = block.rows
+    # the hazards' halo rows are read by each object's distance window only, not by the band's arrays
+    blocks = [b.rows for b in row_blocks(grid, bytes_per_cell=COST_BAND_BYTES_PER_CELL, budget_bytes=budget)]
+    with layers, _KindBands(hazards, blocks) as kind_bands:
+        for index, rows in enumerate(blocks):
             shape = (rows.stop - rows.start, grid.shape[1])
-            haz_sum, ship_sum, band_hard = _band_hazards(rows, shape, weights, hazards, hazard_soft, hazard_hard)
+            # the inputs first: read while the worker threads compute the band's hazards
+            inputs = [_kernel_input(r, rows) for r in (depth, slope, sea_mask)]
+            band_kinds = kind_bands.band(index)
+            haz_sum, ship_sum, band_hard = _band_hazards(shape, weights, band_kinds, hazard_soft, hazard_hard, rows)
             allowed = None if allowed_sector is None else np.asarray(allowed_sector)[rows].astype(bool, copy=False)
             n_barriers = len(names) - len(TERMS)
             terms_out = np.empty((len(TERMS), *shape), dtype=np.float32)
             barriers_out = np.empty((n_barriers, *shape), dtype=bool)
             row_counts = np.zeros((shape[0], n_barriers), dtype=np.int64)
             row_sums = np.zeros((shape[0], len(TERMS)))
-            inputs = [_kernel_input(r, rows) for r in (depth, slope, sea_mask)]
             _band_kernel(
                 inputs[0][0],
                 inputs[1][0],
@@ -296,19 +301,20 @@ def build_cost_surface(
 
 
 def _band_hazards(
-    rows: slice,
     shape: tuple[int, int],
     weights: CostWeights,
-    plan: HazardPlan | None,
+    kinds: Iterator[tuple[str, np.ndarray, np.ndarray]] | None,
     soft_arrays: Mapping[str, np.ndarray] | None,
     hard_array: np.ndarray | None,
+    rows: slice,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """One band's weighted hazard and shipping sums (float64) and hard cells (None without hazard exclusions),
-    from the plan (kind by kind: one float64 band at a time, the same per-kind sums) or the whole-grid arrays."""
+    from the plan's kinds of the band (:meth:`_KindBands.band`: one float64 band at a time, the same per-kind sums)
+    or the whole-grid arrays."""
     haz_sum, ship_sum = np.zeros(shape), np.zeros(shape)
-    if plan is not None:
+    if kinds is not None:
         band_hard = np.zeros(shape, dtype=bool)
-        for kind, soft, kind_hard in _kind_bands(plan, rows):  # in the plan's order of kinds: the same sums
+        for kind, soft, kind_hard in kinds:  # in the plan's order of kinds: the same sums
             _add_soft(ship_sum if kind == "shipping_lane" else haz_sum, soft, weights, kind, True)
             np.logical_or(band_hard, kind_hard, out=band_hard)
             del soft, kind_hard
@@ -320,40 +326,73 @@ def _band_hazards(
 
 
 KIND_THREADS = 2
-"""Hazard kinds of a band computed at once (the machine's two cores): the exact point pass of the earthquakes and
-the lines' distance windows each keep one core only part of the time (serial rasterising, scatter, small windows)."""
+"""Hazard kinds computed at once (the machine's two cores): the exact point pass of the earthquakes and the lines'
+distance windows each keep one core only part of the time (serial rasterising, scatter, small windows)."""
 
 
-def _kind_bands(plan: HazardPlan, rows: slice) -> Iterator[tuple[str, np.ndarray, np.ndarray]]:
-    """Each kind's soft cost (rounded to float32, as :func:`_add_soft` adds it: the same bits) and hard cells in
-    the band ``rows``, in the plan's order of kinds. :data:`KIND_THREADS` kinds are computed at once, each thread's
-    kernels on one core (numba's thread count is per thread; two parallel kernels side by side only spin against
-    each other), the kinds that visit the most cells first (every kind is submitted, so at most one band of
-    float32 and bool per kind waits to be added), when numba's threading layer runs kernels launched from several
-    threads (``omp``, ``tbb``; not ``workqueue``); else one by one, each kernel on every core."""
+def _kind_soft(plan: HazardPlan, rows: slice, kind: str, serial: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """One kind's soft cost (rounded to float32, as :func:`_add_soft` adds it: the same bits) and hard cells in the
+    band ``rows``; ``serial``: this thread's numba kernels on one core (the kinds run side by side)."""
+    if serial:
+        import numba
 
-    def one(kind: str, serial: bool = False) -> tuple[np.ndarray, np.ndarray]:
-        if serial:  # this thread's kernels on one core: the kinds run side by side
-            import numba
+        numba.set_num_threads(1)
+    soft, hard = hazard_rows(plan, rows, kinds=(kind,))
+    return soft[kind].astype(np.float32), hard[kind]
 
-            numba.set_num_threads(1)
-        soft, hard = hazard_rows(plan, rows, kinds=(kind,))
-        return soft[kind].astype(np.float32), hard[kind]
 
-    kinds = list(plan.kinds)
-    if KIND_THREADS < 2 or len(kinds) < 2 or not concurrent_kernels():
-        for kind in kinds:
-            yield (kind, *one(kind))
-        return
-    pool = ThreadPoolExecutor(max_workers=KIND_THREADS, thread_name_prefix="hazard-kinds")
-    try:
-        # the largest first (cells visited): the two threads then finish about together
-        work = plan.kind_work(rows)
-        futures = {kind: pool.submit(one, kind, True) for kind in sorted(kinds, key=lambda k: -work[k])}
-        for kind in kinds:
-            yield (kind, *futures[kind].result())
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+class _KindBands:
+    """Each band's hazard kinds (:meth:`band`), computed by :data:`KIND_THREADS` worker threads one band ahead: a
+    band's kinds are submitted when the band before it is taken, so the threads go on to the next band's kinds while
+    the last kinds of a band finish and while the band's terms are computed and written (no barrier between bands;
+    at most two bands of float32 and bool per kind are held). Within a band the kinds that visit the most cells go
+    first (:meth:`HazardPlan.kind_work`), each thread's kernels on one core (numba's thread count is per thread; two
+    parallel kernels side by side only spin against each other). Used when numba's threading layer runs kernels
+    launched from several threads (``omp``, ``tbb``; not ``workqueue``); else each kind is computed when its band
+    is taken, each kernel on every core. Either way a band's kinds come in the plan's order: the same sums."""
+
+    def __init__(self, plan: HazardPlan | None, blocks: list[slice]) -> None:
+        self.plan, self.blocks = plan, blocks
+        self._pool: ThreadPoolExecutor | None = None
+        self._futures: dict[int, dict[str, Future[tuple[np.ndarray, np.ndarray]]]] = {}
+
+    def __enter__(self) -> _KindBands:
+        plan = self.plan
+        if plan is not None and KIND_THREADS >= 2 and len(plan.kinds) >= 2 and concurrent_kernels():
+            self._pool = ThreadPoolExecutor(max_workers=KIND_THREADS, thread_name_prefix="hazard-kinds")
+            self._submit(0)
+        return self
+
+    def _submit(self, index: int) -> None:
+        if self._pool is None or self.plan is None or index >= len(self.blocks) or index in self._futures:
+            return
+        plan, rows = self.plan, self.blocks[index]
+        work = plan.kind_work(rows)  # the largest first: the two threads then finish about together
+        order = sorted(plan.kinds, key=lambda k: -work[k])
+        self._futures[index] = {k: self._pool.submit(_kind_soft, plan, rows, k, True) for k in order}
+
+    def band(self, index: int) -> Iterator[tuple[str, np.ndarray, np.ndarray]] | None:
+        """The band's kinds in the plan's order (None without a plan); submits the next band's kinds."""
+        if self.plan is None:
+            return None
+        self._submit(index)
+        self._submit(index + 1)
+        return self._kinds(self.plan, index)
+
+    def _kinds(self, plan: HazardPlan, index: int) -> Iterator[tuple[str, np.ndarray, np.ndarray]]:
+        rows = self.blocks[index]
+        if self._pool is None:
+            for kind in plan.kinds:
+                yield (kind, *_kind_soft(plan, rows, kind))
+            return
+        futures = self._futures.pop(index)
+        for kind in plan.kinds:
+            yield (kind, *futures.pop(kind).result())
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+        self._futures.clear()
 
 
 @njit(cache=True, parallel=True)

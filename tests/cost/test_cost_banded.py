@@ -138,3 +138,54 @@ def test_kinds_computed_side_by_side_give_the_same_surface(tmp_path: Path, monke
     work = plan.kind_work(slice(0, 256))
     assert set(work) == set(plan.kinds)
     assert work["earthquake"] > 0
+
+
+def test_next_band_kinds_start_while_a_band_is_built(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The worker threads go on to the next band's kinds while a band's terms are computed (no barrier between
+    bands): the first band's kernel waits here until a kind of the second band has started (with the barrier it
+    would wait forever); an error in a kind stops the build, is raised and leaves no worker thread behind."""
+    import threading
+
+    from geodata import cost
+
+    if not cost.concurrent_kernels():
+        pytest.skip("numba's threading layer runs one kernel launch at a time")
+    depth, slope, sea, allowed = _inputs()
+    plan = plan_hazards(_table(), GRID)
+    budget = COST_BAND_BYTES_PER_CELL * GRID.shape[1] * 256
+    second_band = threading.Event()
+    waited: list[bool] = []
+    rows_of, kernel = cost.hazard_rows, cost._band_kernel
+
+    def spy_rows(plan_: object, rows: slice, **kwargs: object) -> object:
+        if rows.start == 256:
+            second_band.set()
+        return rows_of(plan_, rows, **kwargs)  # type: ignore[arg-type]
+
+    def spy_kernel(*args: object) -> None:
+        if not waited:
+            waited.append(second_band.wait(timeout=60))
+        kernel(*args)
+
+    monkeypatch.setattr(cost, "hazard_rows", spy_rows)
+    monkeypatch.setattr(cost, "_band_kernel", spy_kernel)
+    surface = build_cost_surface(
+        depth, slope, sea, CostWeights(), Limits(), hazards=plan, allowed_sector=allowed,
+        folder=tmp_path / "layers", budget_bytes=budget,
+    )  # fmt: skip
+    assert waited == [True]
+    assert np.array_equal(surface.total, _whole().total)
+
+    def failing(plan_: object, rows: slice, **kwargs: object) -> object:
+        if rows.start == 256:
+            raise RuntimeError("kind failed")
+        return rows_of(plan_, rows, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(cost, "hazard_rows", failing)
+    monkeypatch.setattr(cost, "_band_kernel", kernel)
+    with pytest.raises(RuntimeError, match="kind failed"):
+        build_cost_surface(
+            depth, slope, sea, CostWeights(), Limits(), hazards=plan, allowed_sector=allowed,
+            folder=tmp_path / "failed", budget_bytes=budget,
+        )  # fmt: skip
+    assert not [t for t in threading.enumerate() if t.name.startswith("hazard-kinds")]
