@@ -17,6 +17,8 @@ import math
 import numpy as np
 from numba import njit
 
+from geodata.routing._kernels import burn_spans as row_spans  # noqa: F401 - re-exported for montecarlo.py
+
 
 @njit(cache=True, nogil=True)
 def perturb_depth(depth, sigma, lattice, r0, rw0, rw1, c0, cw0, cw1, min_depth, out):  # pragma: no cover - compiled
@@ -80,25 +82,6 @@ def cost_total(z, is_sea, fixed, hy, hx, w, lim, out):  # pragma: no cover - com
             shallow = min(max(1.0 - dz / sl, 0.0), 1.0)
             deep = min(max((dz - ds) / (dl - ds), 0.0), 1.0)
             out[i, j] = np.float32(base + ws * shallow + wd * deep + wsl * s)
-
-
-@njit(cache=True, nogil=True)
-def row_spans(layer):  # pragma: no cover - compiled
-    """Per row of ``layer``, the half-open column span of its non-zero cells (``lo == hi`` on an all-zero row)."""
-    H, W = layer.shape
-    lo = np.zeros(H, np.int64)
-    hi = np.zeros(H, np.int64)
-    for i in range(H):
-        a = 0
-        while a < W and not layer[i, a]:
-            a += 1
-        if a == W:
-            continue
-        b = W
-        while not layer[i, b - 1]:
-            b -= 1
-        lo[i], hi[i] = a, b
-    return lo, hi
 
 
 @njit(inline="always")

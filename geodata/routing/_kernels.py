@@ -119,7 +119,8 @@ def block_mean(cost, f):  # pragma: no cover - compiled
 
 @njit(cache=True, nogil=True)
 def burn_spans(burn):  # pragma: no cover - compiled
-    """Per row of a boolean raster, the columns ``[lo, hi)`` holding its True cells (``lo == hi`` for none)."""
+    """Per row of a raster, the columns ``[lo, hi)`` holding its non-zero (True) cells (``lo == hi`` for none); also
+    the Monte Carlo kernels' ``row_spans`` (geodata/engineering/_mckernels.py)."""
     H, W = burn.shape
     lo = np.zeros(H, np.int64)
     hi = np.zeros(H, np.int64)
