@@ -31,6 +31,22 @@ ROOT = Path(__file__).resolve().parents[1]
 IN_CI = os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}
 
 
+def fresh_run_env(home: Path, base: Path, mirror: Path, **more: str) -> dict[str, str]:
+    """The environment of a fresh shell whose ``corridor`` writes everything under ``base`` (published, store, cache,
+    dagster_home) and reads the geodata ``mirror``; ``more`` adds variables (``CORRIDOR_SCENARIOS=...``)."""
+    return {
+        "PATH": os.environ.get("PATH", ""),
+        "HOME": str(home),
+        "CORRIDOR_MIRROR": str(mirror),
+        "CORRIDOR_OUTPUT": str(base / "published"),
+        "CORRIDOR_STORE": str(base / "store"),
+        "CORRIDOR_CACHE": str(base / "cache"),
+        "DAGSTER_HOME": str(base / "dagster_home"),
+        "NUMBA_CACHE_DIR": os.environ.get("NUMBA_CACHE_DIR", str(ROOT / ".numba_cache")),
+        **more,
+    }
+
+
 def missing_prerequisite(reason: str) -> NoReturn:
     """Skip the test with ``reason`` (which should say how to install what is missing), or fail it in CI."""
     if IN_CI:

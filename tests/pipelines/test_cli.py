@@ -18,6 +18,7 @@ from typer.testing import CliRunner
 from assets.config import CorridorSettings
 from geodata.scenario import load_scenario, load_scenario_file, parse_scenario
 from pipelines.cli import EXIT_INVALID, EXIT_RUN_FAILED, app, preflight_problems
+from tests.conftest import fresh_run_env
 
 RUNNER = CliRunner()
 STATIONS = ["--from", "49.87,40.37", "--to", "52.97,40.02", "--from-name", "Baku", "--to-name", "Turkmenbashi"]
@@ -158,17 +159,7 @@ def test_inland_station_run_fails_with_position_fix_and_diagnostics(tmp_path: Pa
     the station 30 km inland ends the run with the named error, the position and the fix, and a diagnostics
     GeoPackage beside the (absent) publication with the layers an analyst needs."""
     root = Path(__file__).resolve().parents[2]
-    env = {
-        "PATH": os.environ.get("PATH", ""),
-        "HOME": str(tmp_path),
-        "CORRIDOR_MIRROR": str(mirror),
-        "CORRIDOR_SCENARIOS": str(tmp_path / "scenarios"),
-        "CORRIDOR_OUTPUT": str(tmp_path / "published"),
-        "CORRIDOR_STORE": str(tmp_path / "store"),
-        "CORRIDOR_CACHE": str(tmp_path / "cache"),
-        "DAGSTER_HOME": str(tmp_path / "dagster_home"),
-        "NUMBA_CACHE_DIR": os.environ.get("NUMBA_CACHE_DIR", str(root / ".numba_cache")),
-    }
+    env = fresh_run_env(tmp_path, tmp_path, mirror, CORRIDOR_SCENARIOS=str(tmp_path / "scenarios"))
 
     def corridor(*args: str) -> subprocess.CompletedProcess[str]:
         cmd = [sys.executable, "-m", "pipelines.cli", *args]

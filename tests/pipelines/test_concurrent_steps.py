@@ -20,6 +20,7 @@ from dagster._core.utils import make_new_run_id
 from geodata.errors import ConfigError
 from pipelines.executors import ConcurrentInProcessExecutor, build_corridor_executor
 from pipelines.runner import execute_with_job_executor
+from tests.conftest import fresh_run_env
 
 MEETING = threading.Barrier(2, timeout=20)
 SEEN: dict[str, tuple[int, str, bool]] = {}
@@ -195,17 +196,7 @@ def test_the_default_scenario_publishes_the_same_with_steps_side_by_side(
     published = {}
     for steps in (2, 1):
         base = tmp_path / f"steps{steps}"
-        env = {
-            "PATH": os.environ.get("PATH", ""),
-            "HOME": str(tmp_path),
-            "CORRIDOR_MIRROR": str(mirror),
-            "CORRIDOR_OUTPUT": str(base / "published"),
-            "CORRIDOR_STORE": str(base / "store"),
-            "CORRIDOR_CACHE": str(base / "cache"),
-            "CORRIDOR_NODE_MODULES": str(node_modules),
-            "DAGSTER_HOME": str(base / "dagster_home"),
-            "NUMBA_CACHE_DIR": os.environ.get("NUMBA_CACHE_DIR", str(root / ".numba_cache")),
-        }
+        env = fresh_run_env(tmp_path, base, mirror, CORRIDOR_NODE_MODULES=str(node_modules))
         (base / "dagster_home").mkdir(parents=True)
         (base / "dagster_home" / "dagster.yaml").write_text((root / "dagster.yaml").read_text(encoding="utf-8"))
         done = subprocess.run(
