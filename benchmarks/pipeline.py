@@ -594,7 +594,7 @@ def print_case(case: Case) -> None:
     for s in case.steps:
         bpc = f"{s['peak_rss'] / cells:.0f}" if cells else "-"
         beside = s.get("beside") or []
-        start = f"{s['start_s']:.1f}" if "start_s" in s else "-"
+        start = f"{s['start_s']:.1f}"
         # the process's CPU while the step ran: with steps beside it, theirs too (marked *)
         print(
             f"| {s['step']}{'' if s['ok'] else ' (FAILED)'} | {start} | {s['wall_s']:.2f} | {_cpu(s)}"
@@ -624,9 +624,7 @@ def print_case(case: Case) -> None:
 
 def _union_s(steps: list[dict[str, Any]]) -> float:
     """Seconds with at least one step running (each step's interval from its start offset and wall time)."""
-    spans = sorted((s["start_s"], s["start_s"] + s["wall_s"]) for s in steps if "start_s" in s)
-    if len(spans) < len(steps):  # an older tree's recorder: one step at a time
-        return sum(s["wall_s"] for s in steps)
+    spans = sorted((s["start_s"], s["start_s"] + s["wall_s"]) for s in steps)  # this script's recorder, any tree
     busy, end = 0.0, float("-inf")
     for a, b in spans:
         if b > end:

@@ -14,17 +14,17 @@ it::
         multiprocess:
           max_concurrent: 2
 
-**In process, steps side by side.** ``in_process`` runs up to ``max_concurrent`` steps at once (default: the cores
-this process may use), each on a thread of this process, as soon as their inputs are stored; ``max_concurrent: 1``
-is Dagster's own in-process executor. A step's heavy work runs in compiled code that releases the GIL (numba
-``nogil`` kernels, GDAL, GEOS, numpy), so two steps use two cores, while they share the interpreter, Dagster,
-GDAL and numba (about 0.6 GB that a process per step would hold again per step) and start without a process
-launch. Dagster has no threaded executor of its own (dagster-io/dagster#4041): this one is Dagster's in-process
-plan loop (``dagster._core.execution.plan.execute_plan.inner_plan_execution_iterator``) with the step bodies on a
-thread pool and every event handed to the plan's bookkeeping on the calling thread, as the multiprocess executor
-does with its children's events. Steps share the resources (the settings, the store's IO manager, the dask
-client), which hold no per-step state. An interrupt (Ctrl-C, a run termination) stops new steps from starting;
-the steps already running finish, as threads cannot be killed.
+**In process, steps side by side.** ``in_process`` runs up to ``max_concurrent`` steps at once (default
+:data:`DEFAULT_MAX_CONCURRENT`, fewer on fewer cores), each on a thread of this process, as soon as their inputs are
+stored; ``max_concurrent: 1`` is Dagster's own in-process executor. A step's heavy work runs in compiled code that
+releases the GIL (numba ``nogil`` kernels, GDAL, GEOS, numpy), so two steps use two cores, while they share the
+interpreter, Dagster, GDAL and numba (about 0.6 GB that a process per step would hold again per step) and start
+without a process launch. Dagster has no threaded executor of its own (dagster-io/dagster#4041): this one is
+Dagster's in-process plan loop (``dagster._core.execution.plan.execute_plan.inner_plan_execution_iterator``) with
+the step bodies on a thread pool and every event handed to the plan's bookkeeping on the calling thread, as the
+multiprocess executor does with its children's events. Steps share the resources (the settings, the store's IO
+manager, the dask client), which hold no per-step state. An interrupt (Ctrl-C, a run termination) stops new steps
+from starting; the steps already running finish, as threads cannot be killed.
 
 The multiprocess mode is Dagster's own executor.
 """
@@ -90,9 +90,9 @@ STEP_SECONDS: dict[str, float] = {
     "straight_line_diagram": 5.0,
     "published_corridor": 13.4,
 }
-"""Seconds per step of the default scenario at 100 m, one step at a time (``benchmarks/pipeline.py --resolutions
-100 --steps-at-once 1``, 2026-12-04): only their proportions matter, to order the ready steps (a step not listed
-counts 1 s)."""
+"""Seconds per step of the default scenario at 100 m, one step at a time (``benchmarks/pipeline.py --resolutions 100
+--no-nested`` before steps ran side by side, 2026-12-04): only their proportions matter, to order the ready steps (a
+step not listed counts 1 s)."""
 
 
 def critical_path_key(plan: ExecutionPlan) -> Callable[[Any], float]:
@@ -144,8 +144,8 @@ IN_PROCESS_CONFIG = dg.Field(
         "max_concurrent": dg.Field(
             dg.Noneable(dg.Int),
             default_value=None,
-            description="Steps run at once, each on a thread of the run's process (default: the cores this process "
-            "may use; 1 runs one step at a time).",
+            description="Steps run at once, each on a thread of the run's process (default 2, or the cores this "
+            "process may use if fewer; 1 runs one step at a time).",
         ),
     },
     description="Execute every step in one process, independent steps side by side on threads.",
@@ -171,7 +171,6 @@ class ConcurrentInProcessExecutor(Executor):
         return self._step_dependency_config
 
     def execute(self, plan_context: PlanOrchestrationContext, execution_plan: ExecutionPlan) -> Iterator[DagsterEvent]:
-        _freeze_what_is_loaded()
         keys = execution_plan.step_keys_to_execute
         yield DagsterEvent.engine_event(
             plan_context,
@@ -343,6 +342,9 @@ def _handle(
 
 
 def _in_process(config: Mapping[str, Any]) -> Executor:
+    """The in-process executor for a run, created in the run's process as the run starts (so the objects alive
+    then are frozen here, whether the steps run side by side or one at a time)."""
+    _freeze_what_is_loaded()
     limit = config.get("max_concurrent")
     if limit is None:
         limit = default_concurrency()

@@ -249,8 +249,8 @@ def run_scenario(
 ) -> RunOutcome:
     """Materialise every asset of ``scenario``'s partition in this process, with the code location's settings
     (:data:`assets.config.SETTINGS`, from the environment, as ``dagster dev`` has them), on the job's executor
-    (independent steps side by side on threads, ``max_concurrent`` at most: default the cores; 1 = one step at a
-    time); on failure write the diagnostics."""
+    (independent steps side by side on threads, ``max_concurrent`` at most: default 2, fewer on fewer cores; 1 = one
+    step at a time); on failure write the diagnostics."""
     settings = SETTINGS
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
