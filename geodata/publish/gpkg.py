@@ -45,7 +45,7 @@ from geodata.geodesy import WGS84, densify_frame
 from geodata.grid import Raster, RasterFile, raster_read_rows, row_blocks
 from geodata.publish import qgis_project, styles
 from geodata.publish._kernels import coverage_band, mean2x2, tile_plan
-from geodata.publish.tiles import band_bytes, value_sample
+from geodata.publish.tiles import band_bytes, value_sample, with_heap_malloc
 
 GPKG_VERSION = "1.3"
 VECTOR_LAYERS: tuple[str, ...] = (
@@ -1092,18 +1092,10 @@ def _gdal_validator_problems(path: Path, gdal_validator: bool | None, gdal_pytho
     return _run_gdal_validator(command, path)
 
 
-VALIDATOR_MALLOC = {"MALLOC_MMAP_THRESHOLD_": str(256 * 2**20), "MALLOC_TRIM_THRESHOLD_": str(2**30)}
-"""glibc malloc settings for GDAL's validator: it reads every tile's blob (about 200 kB each, above glibc's default
-mmap threshold), so each was mapped and unmapped, its pages faulted in and cleared; kept on the heap instead, the
-validator's system time at 100 m drops from about 0.5 to 0.3 s (its verdict is the same)."""
-
-
 def _run_gdal_validator(command: list[str], path: Path) -> list[str]:
     # the command is GDAL's own validator run by a configured interpreter; the path is an argument, not a shell word
-    # env(1) adds the malloc settings to the inherited environment (only assets/config.py reads the environment)
-    malloc = [f"{k}={v}" for k, v in VALIDATOR_MALLOC.items()]
-    run = subprocess.run(  # noqa: S603
-        ["/usr/bin/env", *malloc, *command, str(path)], capture_output=True, text=True, timeout=300
+    run = subprocess.run(  # noqa: S603 (its blobs kept on the heap: tiles.HEAP_MALLOC)
+        with_heap_malloc([*command, str(path)]), capture_output=True, text=True, timeout=300
     )
     out = (run.stdout + run.stderr).strip()
     return [f"validate_gpkg.py: {out or f'exit code {run.returncode}'}"] if run.returncode != 0 or out else []
