@@ -417,8 +417,7 @@ def _range_tally(
         raw = rows_of(depth, b)
         sea = rows_of(sea_mask, b) if sea_mask is not None else None
         if _compiled_band(depth, raw, sea):
-            mask = sea.view(np.uint8) if sea is not None else np.zeros((1, 1), dtype=np.uint8)
-            _range_kernel(raw, mask, sea is not None, lo, hi, -dry_tolerance_m, counts, extremes)
+            _range_kernel(raw, _kernel_mask(sea), sea is not None, lo, hi, -dry_tolerance_m, counts, extremes)
             continue
         n, shallow, deep, dry, at_or_above, z_lo, z_hi = _range_counts(
             [_sea_depths(depth, sea_mask, b, without_mask="all")], lo, hi, dry_tolerance_m
@@ -643,8 +642,7 @@ def _outlier_places(
         raw = rows_of(depth, b)
         sea_raw = rows_of(sea_mask, b) if sea_mask is not None else None
         if _compiled_band(depth, raw, sea_raw):  # the same cells in the same (row-major) order as np.nonzero's
-            mask = sea_raw.view(np.uint8) if sea_raw is not None else np.zeros((1, 1), dtype=np.uint8)
-            rows, cols, values = _outliers_kernel(raw, mask, sea_raw is not None, lo, hi)
+            rows, cols, values = _outliers_kernel(raw, _kernel_mask(sea_raw), sea_raw is not None, lo, hi)
         else:
             rows, cols, values = _outliers_numpy(depth, sea_mask, b, lo, hi)
         keep = np.argsort(-np.abs(values), kind="stable")[:limit]
@@ -720,6 +718,16 @@ def _compiled_band(depth: Raster, raw: np.ndarray, sea: np.ndarray | None) -> bo
     )
 
 
+_NO_MASK = np.zeros((1, 1), dtype=np.uint8)
+"""What the compiled passes take for a mask when there is none (they test their ``has_sea`` flag first)."""
+
+
+def _kernel_mask(sea: np.ndarray | None) -> np.ndarray:
+    """A band's sea mask as the compiled passes read it: its bytes (boolean or uint8, :func:`_compiled_band`), or
+    :data:`_NO_MASK`."""
+    return sea.view(np.uint8) if sea is not None else _NO_MASK
+
+
 def _sea_depths(depth: Raster, sea_mask: Raster | None, b: Block, *, without_mask: str) -> np.ndarray:
     """The band's depths with data over the sea (float64, in row order): the mask's non-zero cells, or without a
     mask every cell (``without_mask="all"``) or those deeper than 0 (``"deeper"``). One compiled pass over the band
@@ -728,8 +736,7 @@ def _sea_depths(depth: Raster, sea_mask: Raster | None, b: Block, *, without_mas
     sea = rows_of(sea_mask, b) if sea_mask is not None else None
     if _compiled_band(depth, raw, sea):
         mode = 0 if sea is not None else (2 if without_mask == "all" else 1)
-        mask = sea.view(np.uint8) if sea is not None else np.zeros((1, 1), dtype=np.uint8)
-        return _sea_depths_kernel(raw, mask, mode)
+        return _sea_depths_kernel(raw, _kernel_mask(sea), mode)
     z = valid_values(raw, depth.nodata)
     if sea is None and without_mask == "all":
         return z[np.isfinite(z)]
@@ -762,10 +769,7 @@ def _summary_band(
     if _compiled_band(depth, raw, sea):
         counts = np.zeros(5, dtype=np.int64)
         extremes = np.array([math.inf, -math.inf, math.inf, -math.inf])
-        if sea is None:
-            _summary_kernel(raw, np.zeros((1, 1), dtype=np.uint8), False, aoi, counts, extremes)
-        else:
-            _summary_kernel(raw, sea.view(np.uint8), True, aoi, counts, extremes)
+        _summary_kernel(raw, _kernel_mask(sea), sea is not None, aoi, counts, extremes)
         return (
             (int(counts[0]), int(counts[1]), int(counts[2]), int(counts[3]), int(counts[4])),
             (float(extremes[0]), float(extremes[1]), float(extremes[2]), float(extremes[3])),
