@@ -824,6 +824,8 @@ def main(argv: list[str] | None = None) -> int:
         tree = args.baseline_tree.resolve()
         base = [Case(f"{float(r):g} m baseline", tree, float(r)) for r in args.baseline_resolutions.split(",")]
         cases = base + cases
+    if args.workdir is not None:
+        Path(args.workdir).mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="pipeline-bench-", dir=args.workdir))
     print(
         f"pipeline benchmark: {len(cases)} cases, watchdog {args.rss_limit_gb:g} GB, mirror {args.mirror}, "
