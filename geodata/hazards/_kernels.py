@@ -372,8 +372,17 @@ def _column_pass_rows(feature: np.ndarray, far: int, r_lo: int, r_hi: int) -> np
 
 @njit(cache=True, nogil=True)
 def scatter_add(target: np.ndarray, index: np.ndarray, values: np.ndarray) -> None:  # pragma: no cover - compiled
-    """``target.flat[index] += values`` on a 2-D (possibly strided) array, ``index`` row-major and unique."""
+    """``target.flat[index] += values`` on a 2-D (possibly strided) array, ``index`` row-major and unique. The row
+    is divided out only when an index lands beyond the row of the one before or the next (a division per value was
+    most of the time)."""
     w = target.shape[1]
+    row, start = 0, 0
     for j in range(index.size):
         k = index[j]
-        target[k // w, k % w] += values[j]
+        if k >= start + w and k < start + 2 * w:  # the next row (ascending indices): no division
+            row += 1
+            start += w
+        elif k >= start + w or k < start:
+            row = k // w
+            start = row * w
+        target[row, k - start] += values[j]
