@@ -18,7 +18,7 @@ def _features(seed: int, shape: tuple[int, int]) -> np.ndarray:
     rng = np.random.default_rng(seed)
     feature = np.zeros(shape, dtype=bool)
     for _ in range(3):  # a few straight strokes, as a rasterised line touches cells
-        r0, c0, r1, c1 = rng.integers(0, shape[0]), rng.integers(0, shape[1]), rng.integers(0, shape[0]), 0
+        r0, c0, r1 = rng.integers(0, shape[0]), rng.integers(0, shape[1]), rng.integers(0, shape[0])
         c1 = rng.integers(0, shape[1])
         n = max(abs(r1 - r0), abs(c1 - c0)) + 1
         feature[np.linspace(r0, r1, n).round().astype(int), np.linspace(c0, c1, n).round().astype(int)] = True
