@@ -264,12 +264,13 @@ def kept_excess(
     """The cells of ``feature``'s window rows ``rows[0]:rows[1]`` and columns ``cols[0]:cols[1]`` whose relative
     level ``excess = max(d - band, 0) / decay`` is within the reach factor ``rf`` (``d`` the distance of
     :func:`distance_to_cells`, the same bits), as flat indices into that sub-window (row-major, ascending) and
-    their excesses: what ``_soft_contribution`` keeps, without the window's distance array. The column pass runs
-    over the whole window, the row pass only over the rows asked for; both are parallel."""
+    their excesses: what ``_soft_contribution`` keeps, without the window's distance array. The column pass reads
+    the whole window but writes the rows asked for only (:func:`_column_pass_rows`), the row pass runs over those
+    rows only; both are parallel."""
     h, w = feature.shape
     far = h + w + 1
-    g = _column_pass_parallel(feature, far)
     r_lo, r_hi = rows
+    g = _column_pass_rows(feature, far, r_lo, r_hi)
     c_lo, c_hi = cols
     n_r, n_c = r_hi - r_lo, c_hi - c_lo
     ex = np.empty((n_r, n_c), np.float64)
@@ -283,7 +284,7 @@ def kept_excess(
         v = np.empty(w, np.int64)
         z = np.empty(w + 1, np.float64)
         out = np.empty(w, np.float64)
-        _row_pass_near(g[r_lo + i], far, ratio, dy, dx, v, z, out, c_lo, c_hi, limit)
+        _row_pass_near(g[i], far, ratio, dy, dx, v, z, out, c_lo, c_hi, limit)
         n = 0
         for c in range(c_lo, c_hi):
             e = max(out[c] - band, 0.0) / decay
@@ -326,10 +327,62 @@ def _column_pass_parallel(feature: np.ndarray, far: int) -> np.ndarray:  # pragm
     return g
 
 
+@njit(cache=True, nogil=True, parallel=True)
+def _column_pass_rows(feature: np.ndarray, far: int, r_lo: int, r_hi: int) -> np.ndarray:  # pragma: no cover
+    """Rows ``r_lo:r_hi`` of :func:`_column_pass` (the same integers): per column, the rows to the nearest feature
+    cell at or above (the last one seen going down) and at or below (the first one seen going up), ``far`` when the
+    column has none. The rows beyond ``r_lo:r_hi`` (a line's halo) are only scanned for their feature cells, never
+    written: the band's halo costs a read of its bytes, not two sweeps of an int32 window. Strips of
+    :data:`COLUMN_STRIP` columns in parallel, each swept row by row (branch-free, so the sweeps vectorise)."""
+    h, w = feature.shape
+    n = r_hi - r_lo
+    g = np.empty((n, w), np.int32)
+    n_strips = (w + COLUMN_STRIP - 1) // COLUMN_STRIP
+    none = np.int32(-(h + w + 2))  # a row so far above that r - none > far: no feature yet
+    for s in prange(n_strips):
+        a, b = s * COLUMN_STRIP, min((s + 1) * COLUMN_STRIP, w)
+        k = b - a
+        mark = np.full(k, none, np.int32)  # the last feature row at or above (going down)
+        for r in range(r_lo):
+            row = feature[r, a:b]
+            for j in range(k):
+                mark[j] = np.int32(r) if row[j] else mark[j]
+        for r in range(r_lo, r_hi):
+            row = feature[r, a:b]
+            out = g[r - r_lo, a:b]
+            for j in range(k):
+                m = np.int32(r) if row[j] else mark[j]
+                mark[j] = m
+                out[j] = min(np.int32(r) - m, np.int32(far))
+        below = np.int32(2 * (h + w + 2))  # a row so far below that below - r > far: no feature yet
+        mark[:] = below  # the first feature row at or below (going up)
+        for r in range(h - 1, r_hi - 1, -1):
+            row = feature[r, a:b]
+            for j in range(k):
+                mark[j] = np.int32(r) if row[j] else mark[j]
+        for r in range(r_hi - 1, r_lo - 1, -1):
+            row = feature[r, a:b]
+            out = g[r - r_lo, a:b]
+            for j in range(k):
+                m = np.int32(r) if row[j] else mark[j]
+                mark[j] = m
+                out[j] = min(out[j], m - np.int32(r))
+    return g
+
+
 @njit(cache=True, nogil=True)
 def scatter_add(target: np.ndarray, index: np.ndarray, values: np.ndarray) -> None:  # pragma: no cover - compiled
-    """``target.flat[index] += values`` on a 2-D (possibly strided) array, ``index`` row-major and unique."""
+    """``target.flat[index] += values`` on a 2-D (possibly strided) array, ``index`` row-major and unique. The row
+    is divided out only when an index lands beyond the row of the one before or the next (a division per value was
+    most of the time)."""
     w = target.shape[1]
+    row, start = 0, 0
     for j in range(index.size):
         k = index[j]
-        target[k // w, k % w] += values[j]
+        if k >= start + w and k < start + 2 * w:  # the next row (ascending indices): no division
+            row += 1
+            start += w
+        elif k >= start + w or k < start:
+            row = k // w
+            start = row * w
+        target[row, k - start] += values[j]

@@ -18,7 +18,7 @@ def _features(seed: int, shape: tuple[int, int]) -> np.ndarray:
     rng = np.random.default_rng(seed)
     feature = np.zeros(shape, dtype=bool)
     for _ in range(3):  # a few straight strokes, as a rasterised line touches cells
-        r0, c0, r1, c1 = rng.integers(0, shape[0]), rng.integers(0, shape[1]), rng.integers(0, shape[0]), 0
+        r0, c0, r1 = rng.integers(0, shape[0]), rng.integers(0, shape[1]), rng.integers(0, shape[0])
         c1 = rng.integers(0, shape[1])
         n = max(abs(r1 - r0), abs(c1 - c0)) + 1
         feature[np.linspace(r0, r1, n).round().astype(int), np.linspace(c0, c1, n).round().astype(int)] = True
@@ -32,6 +32,40 @@ def test_parallel_column_pass_equals_the_serial_one(seed: int) -> None:
     assert np.array_equal(_kernels._column_pass_parallel(feature, far), _kernels._column_pass(feature, far))
     empty = np.zeros((40, 70), dtype=bool)
     assert np.array_equal(_kernels._column_pass_parallel(empty, 111), _kernels._column_pass(empty, 111))
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3, 4])
+def test_band_rows_of_the_column_pass_are_the_serial_ones(seed: int) -> None:
+    """The column pass of a band's rows only (the halo scanned, not written) gives those rows of the whole pass:
+    bands at the top, the bottom, inside, one row, empty, and windows with empty columns (SYNTHETIC)."""
+    rng = np.random.default_rng(seed)
+    for shape in ((150, 203), (1, 70), (61, 1)):
+        feature = _features(seed, shape) if min(shape) > 1 else rng.random(shape) < 0.2
+        far = sum(shape) + 1
+        whole = _kernels._column_pass(feature, far)
+        for lo, hi in ((0, shape[0]), (0, 1), (shape[0] - 1, shape[0]), (shape[0] // 3, shape[0] // 2), (5, 5)):
+            lo, hi = min(lo, shape[0]), min(hi, shape[0])
+            assert np.array_equal(_kernels._column_pass_rows(feature, far, lo, hi), whole[lo:hi])
+    empty = np.zeros((40, 70), dtype=bool)
+    assert np.array_equal(_kernels._column_pass_rows(empty, 111, 10, 30), _kernels._column_pass(empty, 111)[10:30])
+
+
+@pytest.mark.parametrize("ascending", [True, False])
+def test_scatter_add_is_numpy_s(ascending: bool) -> None:
+    """``scatter_add`` into a strided view adds as numpy's flat indexing does, ascending (what kept_excess gives,
+    rows skipped included) or in any order (SYNTHETIC)."""
+    rng = np.random.default_rng(7)
+    for h, w in ((13, 17), (1, 9), (9, 1)):
+        base = rng.random((h + 3, w + 5))
+        index = rng.choice(h * w, (h * w) // 3 + 1, replace=False)
+        index = np.sort(index) if ascending else index
+        values = rng.random(index.size)
+        ours, expected = base.copy(), base.copy()
+        _kernels.scatter_add(ours[1 : h + 1, 2 : w + 2], index.astype(np.int64), values)
+        flat = expected[1 : h + 1, 2 : w + 2].ravel()  # a copy: the view is strided
+        np.add.at(flat, index, values)
+        expected[1 : h + 1, 2 : w + 2] = flat.reshape(h, w)
+        assert np.array_equal(ours, expected)
 
 
 # decays of one to three cells: the row pass leaves most of the window's parabolas and columns out (beyond the reach)
