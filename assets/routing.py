@@ -94,24 +94,36 @@ def route_alternatives(
     )
 
 
-@dg.asset(partitions_def=PARTITIONS, group_name="routing", output_required=False)
+SWEEP_INPUTS = ("cost_surface", "landfalls")
+"""route_weight_sweep's inputs, both Deferred: read only with a `sweep:` section (without one the step loaded the
+cost surface, 100 MB and 210 MB of sidecars to hash at 100 m, for nothing, in the routing window)."""
+
+
+@dg.asset(
+    partitions_def=PARTITIONS,
+    group_name="routing",
+    output_required=False,
+    ins={name: dg.AssetIn(metadata=DEFERRED) for name in SWEEP_INPUTS},
+)
 def route_weight_sweep(
     context: dg.AssetExecutionContext,
     settings: CorridorSettings,
     dask: dg.ResourceParam[Any],
-    cost_surface: CostSurface,
-    landfalls: Landfalls,
+    cost_surface: Any,
+    landfalls: Any,
 ) -> Iterator[dg.Output[WeightSweepResult]]:
     """The scenario's weight sensitivity sweep (its `sweep:` section): the route and its corridor re-solved with the
     cost weights perturbed per seeded sample, as a table of routes (cost, length, separation from and regret of the
     baseline route) and how often each cell is in a sample's corridor. Runs on the dask scheduler named by
-    CORRIDOR_DASK_SCHEDULER, serially without one; not materialised for a scenario without a `sweep:` section."""
+    CORRIDOR_DASK_SCHEDULER, serially without one; not materialised for a scenario without a `sweep:` section (its
+    inputs, Deferred, are then not read)."""
     sc = scenario_of(context, settings)
     if sc.sweep is None:
         context.log.info(f"scenario '{sc.name}' has no sweep section: no weight sweep to run")
         return
+    surface, ends = resolve(cost_surface), resolve(landfalls)
     with dask.client() as client:
-        result = weight_sweep(sc, cost_surface, landfalls, client=client)
+        result = weight_sweep(sc, surface, ends, client=client)
     yield dg.Output(result, metadata=metadata(result.summary()))
 
 
