@@ -1014,3 +1014,16 @@ def test_a_raster_sidecar_of_another_shape_is_refused(tmp_path: Path) -> None:
     (folder / "value.json").write_text(json.dumps(record))
     with pytest.raises(store.StoreFormatError, match="shape"):
         store.read_value(folder, asset="bathymetry", partition=SCENARIO)
+
+
+@pytest.mark.parametrize("asset_name", ["route_weight_sweep", "refined_route"])
+def test_the_optional_sections_steps_take_their_inputs_deferred(asset_name: str) -> None:
+    """The steps of optional scenario sections (`sweep:`, `survey:`) take every stored input as a Deferred, so that
+    without their section they read nothing (route_weight_sweep loaded and hashed the 100 m cost surface for
+    nothing); the mechanism itself is tested above."""
+    import assets.routing as routing_assets
+
+    defs = getattr(routing_assets, asset_name).node_def.input_defs
+    stored = [d for d in defs if d.name not in ("settings", "dask")]
+    assert stored
+    assert all(d.metadata == DEFERRED for d in stored), [(d.name, d.metadata) for d in stored]
