@@ -521,32 +521,49 @@ def build_publication(folder: Path, content: PublicationContent) -> dict[str, An
     """Write the whole publication into ``folder``: ``corridor.gpkg``, the surveyor's files
     (:data:`geodata.deliverables.formats.SURVEYOR_FILES`), ``straight_line_diagram.png/.pdf``,
     ``tiles/*.pmtiles`` and the web map."""
-    layers = vector_layers(content)
-    terms = licence_terms(content)
-    prepared = prepare_layers(layers)  # once: validated, in EPSG:4326, densified, mixed layers split
-    meta = layer_metadata(content, [*prepared, "bathymetry", "cost"], terms)
     # GDAL's block cache (default 5 % of the machine's memory) is held to PUBLISH_GDAL_CACHE_BYTES: the writers stream
     # their own bands, so a larger cache only holds memory (see the constant)
     cache_bytes = PUBLISH_GDAL_CACHE_BYTES
     with tempfile.TemporaryDirectory(prefix=".rasters-", dir=folder) as work, rasterio.Env(GDAL_CACHEMAX=cache_bytes):
-        return _build_publication(folder, content, layers, prepared, terms, meta, Path(work))
+        return _build_publication(folder, content, Path(work))
 
 
-def _build_publication(
+def _build_publication(folder: Path, content: PublicationContent, work: Path) -> dict[str, Any]:
+    """:func:`build_publication` with a scratch folder ``work`` for the rasters as published (tiled GeoTIFFs written
+    band by band, read band by band by the GeoPackage writer and the renderer)."""
+    budget = content.memory_budget_bytes
+    half = half_band_budget(budget)
+    # the scratch rasters are written from the first moment, on two threads (the depth on one, the cost and the
+    # passage frequency on the other: reads, kernels and writes release the GIL, each thread has half a band of the
+    # budget), while this thread prepares the vector layers (Python, about 0.4 s at 100 m that one core used to
+    # spend alone); the GeoPackage is then written on a thread of its own beside the tiles: all of them spend their
+    # time in GDAL, zlib and numba, which release the GIL; the GeoPackage's vector layers go in while the scratch
+    # rasters are still being written, its coverages once they are
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="scratch") as scratch:
+        files = _start_scratch_rasters(scratch, content, work, half)
+        try:
+            layers = vector_layers(content)
+            terms = licence_terms(content)
+            prepared = prepare_layers(layers)  # once: validated, in EPSG:4326, densified, mixed layers split
+            meta = layer_metadata(content, [*prepared, "bathymetry", "cost"], terms)
+        except BaseException:
+            wait(files)  # never leave a thread writing into the scratch folder after a failure here
+            raise
+        return _publish_files(folder, content, layers, prepared, terms, meta, files)
+
+
+def _publish_files(
     folder: Path,
     content: PublicationContent,
     layers: dict[str, gpd.GeoDataFrame],
     prepared: dict[str, gpd.GeoDataFrame],
     terms: LicenceTerms | None,
     meta: dict[str, LayerMeta],
-    work: Path,
+    files: Sequence[Future[Any]],
 ) -> dict[str, Any]:
-    """:func:`build_publication` with a scratch folder ``work`` for the rasters as published (tiled GeoTIFFs written
-    band by band, read band by band by the GeoPackage writer and the renderer)."""
+    """The GeoPackage on a thread of its own, its coverages from the scratch rasters of ``files``
+    (:func:`_start_scratch_rasters`, all finished), and beside it everything else of the publication."""
     budget = content.memory_budget_bytes
-    # the GeoPackage is written on a thread of its own beside the scratch rasters and the tiles: all of them spend
-    # their time in GDAL, zlib and numba, which release the GIL; the GeoPackage's vector layers go in while the
-    # scratch rasters are written, its coverages once they are (each writer gets half a band of the budget)
     ready: Future[dict[str, RasterLayer]] = Future()
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="gpkg") as pool:
         gpkg_job = pool.submit(
@@ -555,9 +572,7 @@ def _build_publication(
         )  # fmt: skip
         try:
             try:
-                rasters, depth, cost_raster, frequency, blanked = _scratch_rasters(
-                    content, meta, work, half_band_budget(budget)
-                )
+                rasters, depth, cost_raster, frequency, blanked = _scratch_layers(content, meta, files)
             except BaseException as exc:
                 ready.set_exception(exc)  # the GeoPackage thread stops waiting and gives up
                 raise
@@ -571,31 +586,40 @@ def _build_publication(
     return {"gpkg": gpkg, **out, "depth_blanked_cells": blanked}
 
 
-def _scratch_rasters(
-    content: PublicationContent, meta: dict[str, LayerMeta], work: Path, half: int
+def _start_scratch_rasters(
+    pool: ThreadPoolExecutor, content: PublicationContent, work: Path, half: int
+) -> list[Future[Any]]:
+    """Start writing the rasters as published into the scratch folder ``work`` (bands of the budget ``half``): the
+    depth (:func:`coast_reconciled_depth_file`) on one thread of ``pool``, the cost and the passage frequency on
+    the other (:func:`_cost_and_frequency_files`)."""
+    depth_job = pool.submit(
+        coast_reconciled_depth_file, content.bathymetry, content.sea_mask, work / "depth.tif", budget_bytes=half
+    )
+    return [depth_job, pool.submit(_cost_and_frequency_files, content, work, half)]
+
+
+def _cost_and_frequency_files(
+    content: PublicationContent, work: Path, half: int
+) -> tuple[Raster | RasterFile, Raster | RasterFile | None]:
+    cost_raster = cost_total_file(content.cost, work / "cost.tif", budget_bytes=half)
+    frequency = (
+        frequency_file(content.montecarlo.frequency, work / "passage_frequency.tif", budget_bytes=half)
+        if content.montecarlo is not None
+        else None
+    )
+    return cost_raster, frequency
+
+
+def _scratch_layers(
+    content: PublicationContent, meta: dict[str, LayerMeta], files: Sequence[Future[Any]]
 ) -> tuple[
     dict[str, RasterLayer], Raster | RasterFile, Raster | RasterFile, Raster | RasterFile | None, dict[str, int]
 ]:
-    """The rasters as published, written into the scratch folder ``work`` (bands of the budget ``half``), as the
-    GeoPackage's raster layers; and the depth, cost and passage frequency for the tiles, with the depth's blanked
-    cells."""
+    """The scratch rasters of ``files`` (:func:`_start_scratch_rasters`) as the GeoPackage's raster layers; and the
+    depth, cost and passage frequency for the tiles, with the depth's blanked cells."""
     sc = content.scenario
-    # the depth on one thread, the cost and the passage frequency on the other (reads, kernels and writes release
-    # the GIL), each with half a band of the budget
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="depth") as pool:
-        depth_job = pool.submit(
-            coast_reconciled_depth_file, content.bathymetry, content.sea_mask, work / "depth.tif", budget_bytes=half
-        )
-        try:
-            cost_raster = cost_total_file(content.cost, work / "cost.tif", budget_bytes=half)
-            frequency = (
-                frequency_file(content.montecarlo.frequency, work / "passage_frequency.tif", budget_bytes=half)
-                if content.montecarlo is not None
-                else None
-            )
-        finally:
-            wait([depth_job])
-        depth, blanked = depth_job.result()
+    depth, blanked = files[0].result()
+    cost_raster, frequency = files[1].result()
     rasters = {
         "bathymetry": RasterLayer(
             depth,
