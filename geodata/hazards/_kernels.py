@@ -128,7 +128,8 @@ def add_point_soft(
 
 
 COLUMN_STRIP = 64
-"""Columns of one strip of the parallel column pass (a strip's row is 256 bytes of int32)."""
+"""Columns of one strip of the parallel column pass (:func:`_column_pass_rows`; a strip's row is 256 bytes of
+int32)."""
 
 
 @njit(cache=True, nogil=True)
@@ -304,27 +305,6 @@ def kept_excess(
             index[s + j] = i * n_c + at[i, j]
             excess[s + j] = ex[i, j]
     return index, excess
-
-
-@njit(cache=True, nogil=True, parallel=True)
-def _column_pass_parallel(feature: np.ndarray, far: int) -> np.ndarray:  # pragma: no cover - compiled
-    """:func:`_column_pass` (the same recurrence down and up each column, so the same numbers), run over strips
-    of :data:`COLUMN_STRIP` columns in parallel, each swept row by row so that memory is read in order."""
-    h, w = feature.shape
-    g = np.empty((h, w), np.int32)
-    n_strips = (w + COLUMN_STRIP - 1) // COLUMN_STRIP
-    for s in prange(n_strips):
-        a, b = s * COLUMN_STRIP, min((s + 1) * COLUMN_STRIP, w)
-        for c in range(a, b):
-            g[0, c] = 0 if feature[0, c] else far
-        for r in range(1, h):
-            for c in range(a, b):
-                g[r, c] = 0 if feature[r, c] else min(g[r - 1, c] + 1, far)
-        for r in range(h - 2, -1, -1):
-            for c in range(a, b):
-                if g[r + 1, c] + 1 < g[r, c]:
-                    g[r, c] = g[r + 1, c] + 1
-    return g
 
 
 @njit(cache=True, nogil=True, parallel=True)
