@@ -807,7 +807,7 @@ def _parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def _work_folder(parent: Path | None) -> Path:
     """A new folder for this run's cases, under ``parent`` (created when missing) or the temp folder."""
     if parent is not None:
-        Path(parent).mkdir(parents=True, exist_ok=True)
+        parent.mkdir(parents=True, exist_ok=True)
     return Path(tempfile.mkdtemp(prefix="pipeline-bench-", dir=parent))
 
 

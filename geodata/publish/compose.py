@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import geopandas as gpd
 import numpy as np
@@ -539,16 +539,13 @@ def _build_publication(folder: Path, content: PublicationContent, work: Path) ->
     # spend alone); the GeoPackage is then written on a thread of its own beside the tiles: all of them spend their
     # time in GDAL, zlib and numba, which release the GIL; the GeoPackage's vector layers go in while the scratch
     # rasters are still being written, its coverages once they are
+    # leaving the pool's block waits for its threads, so none is left writing into the scratch folder after a failure
     with ThreadPoolExecutor(max_workers=2, thread_name_prefix="scratch") as scratch:
         files = _start_scratch_rasters(scratch, content, work, half)
-        try:
-            layers = vector_layers(content)
-            terms = licence_terms(content)
-            prepared = prepare_layers(layers)  # once: validated, in EPSG:4326, densified, mixed layers split
-            meta = layer_metadata(content, [*prepared, "bathymetry", "cost"], terms)
-        except BaseException:
-            wait(files)  # never leave a thread writing into the scratch folder after a failure here
-            raise
+        layers = vector_layers(content)
+        terms = licence_terms(content)
+        prepared = prepare_layers(layers)  # once: validated, in EPSG:4326, densified, mixed layers split
+        meta = layer_metadata(content, [*prepared, "bathymetry", "cost"], terms)
         return _publish_files(folder, content, layers, prepared, terms, meta, files)
 
 
@@ -559,7 +556,7 @@ def _publish_files(
     prepared: dict[str, gpd.GeoDataFrame],
     terms: LicenceTerms | None,
     meta: dict[str, LayerMeta],
-    files: Sequence[Future[Any]],
+    files: _ScratchJobs,
 ) -> dict[str, Any]:
     """The GeoPackage on a thread of its own, its coverages from the scratch rasters of ``files``
     (:func:`_start_scratch_rasters`, all finished), and beside it everything else of the publication."""
@@ -586,16 +583,25 @@ def _publish_files(
     return {"gpkg": gpkg, **out, "depth_blanked_cells": blanked}
 
 
+class _ScratchJobs(NamedTuple):
+    """The scratch rasters being written (:func:`_start_scratch_rasters`)."""
+
+    depth: Future[tuple[Raster | RasterFile, dict[str, int]]]
+    """:func:`coast_reconciled_depth_file`: the depth as published and its blanked cells."""
+    cost_and_frequency: Future[tuple[Raster | RasterFile, Raster | RasterFile | None]]
+    """:func:`_cost_and_frequency_files`."""
+
+
 def _start_scratch_rasters(
     pool: ThreadPoolExecutor, content: PublicationContent, work: Path, half: int
-) -> list[Future[Any]]:
+) -> _ScratchJobs:
     """Start writing the rasters as published into the scratch folder ``work`` (bands of the budget ``half``): the
     depth (:func:`coast_reconciled_depth_file`) on one thread of ``pool``, the cost and the passage frequency on
     the other (:func:`_cost_and_frequency_files`)."""
     depth_job = pool.submit(
         coast_reconciled_depth_file, content.bathymetry, content.sea_mask, work / "depth.tif", budget_bytes=half
     )
-    return [depth_job, pool.submit(_cost_and_frequency_files, content, work, half)]
+    return _ScratchJobs(depth_job, pool.submit(_cost_and_frequency_files, content, work, half))
 
 
 def _cost_and_frequency_files(
@@ -611,15 +617,15 @@ def _cost_and_frequency_files(
 
 
 def _scratch_layers(
-    content: PublicationContent, meta: dict[str, LayerMeta], files: Sequence[Future[Any]]
+    content: PublicationContent, meta: dict[str, LayerMeta], files: _ScratchJobs
 ) -> tuple[
     dict[str, RasterLayer], Raster | RasterFile, Raster | RasterFile, Raster | RasterFile | None, dict[str, int]
 ]:
     """The scratch rasters of ``files`` (:func:`_start_scratch_rasters`) as the GeoPackage's raster layers; and the
     depth, cost and passage frequency for the tiles, with the depth's blanked cells."""
     sc = content.scenario
-    depth, blanked = files[0].result()
-    cost_raster, frequency = files[1].result()
+    depth, blanked = files.depth.result()
+    cost_raster, frequency = files.cost_and_frequency.result()
     rasters = {
         "bathymetry": RasterLayer(
             depth,
